@@ -1,0 +1,80 @@
+"""The exceptions beatcore raises, one hierarchy under :class:`BeatcoreError`.
+
+Every message names the thing that was wrong and the value that made it wrong, so that a
+person reading a log line at 3 a.m. can act on it without opening the source.
+"""
+
+from __future__ import annotations
+
+
+class BeatcoreError(Exception):
+    """Base class of every error beatcore raises on purpose."""
+
+
+class ConfigurationError(BeatcoreError, ValueError):
+    """A setting, URL or option is invalid (bad URL, unknown store scheme, bad setting value)."""
+
+
+class InvalidEntry(BeatcoreError, ValueError):
+    """An entry definition is invalid (empty name, unknown catch-up policy, ...)."""
+
+
+class InvalidSchedule(BeatcoreError, ValueError):
+    """A schedule is invalid (bad cron field, non-positive interval, naive datetime, ...)."""
+
+
+class UnknownScheduleType(InvalidSchedule):
+    """A stored or requested schedule type is not registered (is its plugin installed?)."""
+
+    def __init__(self, type_name: str, known: list[str] | None = None) -> None:
+        self.type_name = type_name
+        self.known = sorted(known or [])
+        hint = f"; registered types: {', '.join(self.known)}" if self.known else ""
+        super().__init__(
+            f"unknown schedule type {type_name!r} (is the plugin that provides it installed "
+            f"and listed in beatcore_plugins or the 'beatcore' entry point group?){hint}"
+        )
+
+
+class CorruptRecord(BeatcoreError):
+    """A stored record cannot be read: bad JSON, unknown version, unknown schedule type.
+
+    The record is left where it is; the entry is skipped and reported, the others keep running.
+    """
+
+    def __init__(self, name: str, cause: str) -> None:
+        self.name = name
+        self.cause = cause
+        super().__init__(f"stored record of entry {name!r} cannot be read: {cause}")
+
+
+class EntryNotFound(BeatcoreError, KeyError):
+    """No entry with that name exists in the store."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(name)
+
+    def __str__(self) -> str:
+        return f"no entry named {self.name!r} in the store"
+
+
+class LockLost(BeatcoreError):
+    """The caller's lease is no longer the current one: another process leads now.
+
+    Raised by lock renewal, claim and ack when the fencing token given is stale. The caller
+    must stop sending and go back to standby.
+    """
+
+    def __init__(self, token: int, detail: str = "") -> None:
+        self.token = token
+        extra = f": {detail}" if detail else ""
+        super().__init__(f"leadership lost (fencing token {token} is no longer current){extra}")
+
+
+class StoreError(BeatcoreError):
+    """The store failed in a way that retrying will not fix (schema, permissions, data type)."""
+
+
+class SchemaVersionError(StoreError):
+    """The stored data was written by a newer beatcore than this one; it is not touched."""

@@ -1,0 +1,83 @@
+"""Every extension point of beatcore, as pluggy hook specifications (project "beatcore").
+
+Implement a hook with :data:`hookimpl` in a module and register the module through the
+``beatcore`` entry-point group or the ``beatcore_plugins`` setting. Built-in schedule types and
+stores are registered through these same hooks (:mod:`beatcore.builtins`,
+:mod:`beatcore.stores.memory`, :mod:`beatcore.stores.sqlite`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from beatcore.entry import Entry
+    from beatcore.errors import CorruptRecord
+    from beatcore.schedules.base import ScheduleType
+    from beatcore.store import Store
+
+hookspec = pluggy.HookspecMarker("beatcore")
+hookimpl = pluggy.HookimplMarker("beatcore")
+
+
+@hookspec
+def beatcore_schedule_types() -> Sequence[type[ScheduleType]]:
+    """Return the schedule type classes this plugin provides.
+
+    Called once when the plugin manager builds its registry of types (and again after a plugin
+    is registered later). Each class's ``type_name`` must be unique across all plugins.
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def beatcore_store_from_url(url: str, options: Mapping[str, Any]) -> Store | None:
+    """Return an open :class:`~beatcore.store.Store` for ``url``, or None if not yours.
+
+    Called by :func:`beatcore.connect` and by the scheduler at startup. ``options`` holds
+    ``app.conf.beatcore_store_options`` plus ``key_prefix``, ``default_timezone`` and
+    ``clock``. Raise :class:`beatcore.errors.ConfigurationError` for a malformed URL of your
+    scheme; the first non-None result wins.
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def beatcore_adapt_schedule(obj: object) -> ScheduleType | None:
+    """Return a schedule type equivalent to a foreign schedule object, or None if unknown.
+
+    Called for each ``beat_schedule`` value that is not already a beatcore schedule type
+    (Celery's ``schedule``, ``crontab``, ``solar``, a ``timedelta``, a number of seconds).
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def beatcore_entry_dispatched(entry: Entry, occurrence: datetime, task_id: str) -> None:
+    """Called after the leader sent one occurrence of ``entry`` to the broker."""
+
+
+@hookspec
+def beatcore_dispatch_failed(
+    entry: Entry, occurrence: datetime, task_id: str, error: BaseException
+) -> None:
+    """Called when sending an occurrence failed; it is retried at a later tick, same task id."""
+
+
+@hookspec
+def beatcore_occurrence_skipped(entry: Entry, occurrence: datetime, reason: str) -> None:
+    """Called for each occurrence not sent because of catch-up policy, grace or max_runs."""
+
+
+@hookspec
+def beatcore_leadership_changed(is_leader: bool, holder: str, token: int | None) -> None:
+    """Called when this scheduler process gains (True) or loses (False) leadership."""
+
+
+@hookspec
+def beatcore_record_corrupt(error: CorruptRecord) -> None:
+    """Called when the leader finds a due record it cannot read (it is skipped, not deleted)."""

@@ -1,0 +1,358 @@
+"""``beatcore.Scheduler``: the class given to ``celery beat -S beatcore.Scheduler``.
+
+Each tick: a standby tries once to take the lock; the leader claims what is due (one store
+round trip that also renews its lease), sends each occurrence with its deterministic task id
+through one producer, and acks the batch (one more round trip). The tick returns how long beat
+may sleep: never past the next due instant, the lease renewal or ``beat_max_loop_interval``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from celery import beat
+from celery.utils.log import get_logger
+
+from beatcore import timing
+from beatcore.entry import Entry, EntryState
+from beatcore.errors import LockLost
+from beatcore.plugins import get_plugins
+from beatcore.settings import Settings
+from beatcore.static import static_entries
+from beatcore.store import Ack, Claim, Lease, Store
+from beatcore.timeutil import Clock, utc_now
+
+logger = get_logger("beatcore.scheduler")
+
+
+def default_holder() -> str:
+    """Return ``host:pid:start-time``, the identity this process shows in the lock."""
+    started = utc_now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{socket.gethostname()}:{os.getpid()}:{started}"
+
+
+class Scheduler(beat.Scheduler):  # type: ignore[misc]
+    """A Celery beat scheduler whose schedule lives in a beatcore store.
+
+    :param app: the Celery app; settings are read from ``app.conf.beatcore_*``.
+    :param schedule_filename: beat's ``--schedule``; names the default SQLite file.
+    :param clock: returns the current aware UTC instant (tests inject a fake one).
+    :param store: an open store to use instead of the one ``beatcore_url`` names.
+    :param holder: the identity written into the lock (default ``host:pid:start``).
+    """
+
+    max_interval = 5.0
+
+    def __init__(
+        self,
+        app: Any,
+        *args: Any,
+        schedule_filename: str | None = None,
+        clock: Clock | None = None,
+        store: Store | None = None,
+        holder: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.settings = Settings.from_app(app, schedule_filename)
+        self.clock: Clock = clock or utc_now
+        self.holder = holder or default_holder()
+        self.plugins = get_plugins()
+        self.plugins.load_modules(self.settings.plugins)
+        self.catch_up = timing.CatchUpSettings(
+            missed_threshold=self.settings.missed_threshold,
+            catch_up_limit=self.settings.catch_up_limit,
+        )
+        self._store = store
+        self.lease: Lease | None = None
+        kwargs.setdefault("max_interval", self.settings.max_interval)
+        super().__init__(app, *args, **kwargs)
+
+    # -- store and startup ---------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        """The store, opened on first use from ``beatcore_url``."""
+        if self._store is None:
+            options = self.settings.store_open_options(self.clock)
+            self._store = self.plugins.store_from_url(self.settings.url, options)
+        return self._store
+
+    def setup_schedule(self) -> None:
+        """Sync ``beat_schedule`` into the store as static entries (one batched call).
+
+        Called once by Celery when the scheduler is created.
+        """
+        schedule = dict(self.app.conf.beat_schedule or {})
+        self._add_backend_cleanup(schedule)
+        parsed = static_entries(schedule, self.plugins)
+        for name, error in parsed.errors.items():
+            logger.error("beatcore: beat_schedule entry %r skipped: %s", name, error)
+        report = self.store.sync_static(parsed.entries, keep=parsed.errors)
+        logger.info(
+            "beatcore: static entries synced to %s: %d added, %d updated, %d removed, %d unchanged",
+            self.store.url,
+            len(report.added),
+            len(report.updated),
+            len(report.removed),
+            len(report.unchanged),
+        )
+
+    def _add_backend_cleanup(self, schedule: dict[str, Any]) -> None:
+        """Add Celery's ``celery.backend_cleanup`` entry where Celery itself would.
+
+        Celery adds it for any result backend that does not expire results by itself; with no
+        result backend configured there is nothing to clean up, so it is left out.
+        """
+        conf = self.app.conf
+        if conf.result_backend and conf.result_expires and not self.app.backend.supports_autoexpire:
+            from celery.schedules import crontab
+
+            schedule.setdefault(
+                "celery.backend_cleanup",
+                {
+                    "task": "celery.backend_cleanup",
+                    "schedule": crontab("0", "4", "*"),
+                    "options": {"expires": 12 * 3600},
+                },
+            )
+
+    # -- the tick ------------------------------------------------------------------------
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        """Run one scheduling pass and return how many seconds beat may sleep.
+
+        Called in a loop by celery beat (or any other driver). Never blocks on the lock.
+        """
+        try:
+            return self._tick()
+        except LockLost as exc:
+            self._step_down(str(exc))
+            return self._standby_interval()
+        except Exception:
+            logger.exception("beatcore: tick failed; retrying in %ss", self.max_interval)
+            return float(self.max_interval)
+
+    def _tick(self) -> float:
+        lease = self.lease or self._try_lead()
+        if lease is None:
+            return self._standby_interval()
+        now = self.clock()
+        limit = self.settings.batch_size
+        result = self.store.claim_due(
+            lease, now, limit=limit, reclaim_after=self.settings.effective_reclaim_after
+        )
+        for error in result.corrupt:
+            logger.error("beatcore: %s; the entry is skipped until its record is fixed", error)
+            self.plugins.hook.beatcore_record_corrupt(error=error)
+        acks = [self._dispatch(claim, now) for claim in result.claims]
+        if acks:
+            self.store.ack(lease, acks)
+        if len(result.claims) + len(result.corrupt) >= limit:
+            return 0.0
+        next_due = [a.due_at for a in acks if a.due_at is not None]
+        if result.next_due_at is not None:
+            next_due.append(result.next_due_at)
+        return self._sleep_until(min(next_due, default=None))
+
+    def _sleep_until(self, next_due: datetime | None) -> float:
+        ceiling = min(float(self.max_interval), self.settings.lock_ttl / 3)
+        if next_due is None:
+            return ceiling
+        return max(0.0, min(ceiling, (next_due - self.clock()).total_seconds()))
+
+    def _standby_interval(self) -> float:
+        return min(float(self.max_interval), self.settings.lock_ttl / 3)
+
+    def _try_lead(self) -> Lease | None:
+        lease = self.store.lock.acquire(self.holder, self.settings.lock_ttl)
+        if lease is not None:
+            self.lease = lease
+            logger.info(
+                "beatcore: %s now leads %s (fencing token %d)",
+                self.holder,
+                self.store.url,
+                lease.token,
+            )
+            self.plugins.hook.beatcore_leadership_changed(
+                is_leader=True, holder=self.holder, token=lease.token
+            )
+        return lease
+
+    def _step_down(self, reason: str) -> None:
+        if self.lease is None:
+            return
+        token = self.lease.token
+        self.lease = None
+        logger.warning("beatcore: %s stepped down to standby: %s", self.holder, reason)
+        self.plugins.hook.beatcore_leadership_changed(
+            is_leader=False, holder=self.holder, token=token
+        )
+
+    @property
+    def is_leader(self) -> bool:
+        """True while this process holds a lease it has not learned to be stale."""
+        return self.lease is not None
+
+    # -- sending -------------------------------------------------------------------------
+
+    def _dispatch(self, claim: Claim, now: datetime) -> Ack:
+        """Send what is due of one claimed entry and return its ack."""
+        entry, state = claim.entry, claim.state
+        plan = timing.plan_runs(entry, state, now, self.settings.timezone, self.catch_up)
+        for skipped in plan.skipped:
+            logger.warning(
+                "beatcore: skipped %s of entry %r: %s",
+                skipped.occurrence.isoformat(),
+                entry.name,
+                skipped.reason,
+            )
+            self.plugins.hook.beatcore_occurrence_skipped(
+                entry=entry, occurrence=skipped.occurrence, reason=skipped.reason
+            )
+        sent: list[datetime] = []
+        failed: tuple[datetime, str] | None = None
+        for occurrence in plan.runs:
+            task_id = timing.task_id(entry.name, occurrence)
+            try:
+                self._send(entry, task_id)
+            except Exception as exc:
+                logger.error(
+                    "beatcore: sending %s of entry %r (task %s, id %s) failed: %s; "
+                    "retrying in %ss with the same task id",
+                    occurrence.isoformat(),
+                    entry.name,
+                    entry.task,
+                    task_id,
+                    exc,
+                    self.settings.dispatch_retry_delay,
+                    exc_info=True,
+                )
+                self.plugins.hook.beatcore_dispatch_failed(
+                    entry=entry, occurrence=occurrence, task_id=task_id, error=exc
+                )
+                failed = (occurrence, f"send failed: {exc}")
+                break
+            late = (now - occurrence).total_seconds()
+            logger.info(
+                "Scheduler: Sending due task %s (%s) for %s, %.3fs late%s",
+                entry.name,
+                entry.task,
+                occurrence.isoformat(),
+                late,
+                " (recovered from a previous leader)" if claim.recovered else "",
+            )
+            self.plugins.hook.beatcore_entry_dispatched(
+                entry=entry, occurrence=occurrence, task_id=task_id
+            )
+            sent.append(occurrence)
+        new_state = self._state_after(entry, state, plan, sent, failed)
+        if failed is not None:
+            due: datetime | None = now + timedelta(seconds=self.settings.dispatch_retry_delay)
+        else:
+            due = timing.state_due_at(entry, new_state)
+            if new_state.next_run_at is None and state.next_run_at is not None:
+                logger.info("beatcore: entry %r has no occurrences left", entry.name)
+        return Ack(entry.name, claimed=state, state=new_state, due_at=due)
+
+    def _state_after(
+        self,
+        entry: Entry,
+        state: EntryState,
+        plan: timing.RunPlan,
+        sent: Sequence[datetime],
+        failed: tuple[datetime, str] | None,
+    ) -> EntryState:
+        trigger_sent = state.triggered_at is not None and state.triggered_at in sent
+        if failed is None:
+            next_run_at = plan.next_run_at
+        else:
+            # Retry the first occurrence that was not sent; the ones before it were.
+            unsent = [o for o in plan.runs if o not in sent and o != state.triggered_at]
+            next_run_at = unsent[0] if unsent else plan.next_run_at
+        return state.evolve(
+            next_run_at=next_run_at,
+            last_run_at=max(sent) if sent else state.last_run_at,
+            total_run_count=state.total_run_count + len(sent),
+            skipped_run_count=state.skipped_run_count + len(plan.skipped),
+            last_task_id=timing.task_id(entry.name, max(sent)) if sent else state.last_task_id,
+            last_error=failed[1] if failed else (None if sent else state.last_error),
+            triggered_at=None if trigger_sent else state.triggered_at,
+        )
+
+    def _send(self, entry: Entry, task_id: str) -> Any:
+        options = dict(entry.options)
+        headers = dict(options.pop("headers", None) or {})
+        headers.setdefault("celery_beat_task", True)
+        task = self.app.tasks.get(entry.task)
+        if task is not None:
+            return task.apply_async(
+                entry.args,
+                entry.kwargs,
+                task_id=task_id,
+                producer=self.producer,
+                headers=headers,
+                **options,
+            )
+        return self.app.send_task(
+            entry.task,
+            entry.args,
+            entry.kwargs,
+            task_id=task_id,
+            producer=self.producer,
+            headers=headers,
+            **options,
+        )
+
+    # -- celery beat plumbing ------------------------------------------------------------
+
+    def get_schedule(self) -> dict[str, Any]:
+        """Return the stored entries as Celery ``ScheduleEntry`` objects (reads them all).
+
+        Only for tools that inspect ``scheduler.schedule``; the tick never calls it.
+        """
+        found: dict[str, Any] = {}
+        for entry in self.store.entries():
+            found[entry.name] = self.Entry(
+                name=entry.name,
+                task=entry.task,
+                schedule=None,
+                args=entry.args,
+                kwargs=entry.kwargs,
+                options=entry.options,
+                app=self.app,
+            )
+        return found
+
+    def set_schedule(self, schedule: Any) -> None:
+        """Ignore assignments: the store is the schedule."""
+
+    schedule = property(get_schedule, set_schedule)
+
+    def sync(self) -> None:
+        """Nothing to flush: every change is written to the store when it happens."""
+
+    def close(self) -> None:
+        """Release the lease (a standby takes over at its next tick) and close the store."""
+        try:
+            if self.lease is not None and self._store is not None:
+                try:
+                    self._store.lock.release(self.lease)
+                    logger.info("beatcore: %s released leadership", self.holder)
+                finally:
+                    self._step_down("shutting down")
+            if self._store is not None:
+                self._store.close()
+        finally:
+            super().close()
+
+    @property
+    def info(self) -> str:
+        """Shown in beat's startup banner: the store (password masked) and the lock."""
+        return (
+            f"    . store -> {self.store.url}\n"
+            f"    . lock -> ttl {self.settings.lock_ttl:g}s, holder {self.holder}"
+        )

@@ -1,0 +1,156 @@
+"""Versioned JSON encoding of entries, states and schedules.
+
+Every record carries ``"v": FORMAT_VERSION``. Reading a record that is not valid JSON, has an
+unknown version, or names a schedule type no installed plugin provides raises
+:class:`~beatcore.errors.CorruptRecord` naming the entry and the cause; stores catch it, report
+the record and go on with the others.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from beatcore.entry import Entry, EntryState
+from beatcore.errors import BeatcoreError, CorruptRecord, InvalidSchedule
+from beatcore.plugins import get_plugins
+from beatcore.schedules.base import ScheduleType
+from beatcore.timeutil import isoformat, parse_isoformat
+
+FORMAT_VERSION = 1
+
+_ENTRY_FIELDS = (
+    "task", "args", "kwargs", "options", "enabled", "tz", "max_runs", "catch_up",
+    "misfire_grace", "jitter", "static",
+)  # fmt: skip
+
+
+def schedule_to_dict(schedule: ScheduleType) -> dict[str, Any]:
+    """Return ``{"type": type_name, **schedule.to_dict()}``."""
+    return {"type": schedule.type_name, **schedule.to_dict()}
+
+
+def schedule_from_dict(data: Mapping[str, Any]) -> ScheduleType:
+    """Build a schedule from :func:`schedule_to_dict` output using the registered types.
+
+    :raises UnknownScheduleType: the type's plugin is not installed.
+    :raises InvalidSchedule: the fields are not valid for the type.
+    """
+    fields = dict(data)
+    type_name = fields.pop("type", None)
+    if not isinstance(type_name, str):
+        raise InvalidSchedule(f"schedule record has no 'type': {dict(data)!r}")
+    return get_plugins().schedule_type(type_name).from_dict(fields)
+
+
+def entry_to_dict(entry: Entry) -> dict[str, Any]:
+    """Return the JSON-compatible form of a definition, with the format version."""
+    data: dict[str, Any] = {"v": FORMAT_VERSION, "name": entry.name}
+    data["schedule"] = schedule_to_dict(entry.schedule)
+    for field in _ENTRY_FIELDS:
+        value = getattr(entry, field)
+        data[field] = list(value) if field == "args" else value
+    data["start_at"] = isoformat(entry.start_at)
+    data["end_at"] = isoformat(entry.end_at)
+    return data
+
+
+def entry_from_dict(data: Mapping[str, Any], name: str | None = None) -> Entry:
+    """Build an Entry from :func:`entry_to_dict` output.
+
+    :raises CorruptRecord: wrong version, missing field, invalid value, unknown schedule type.
+    """
+    label = name or str(data.get("name", "?"))
+    _check_version(data, label)
+    for required in ("name", "task", "schedule"):
+        if required not in data:
+            raise CorruptRecord(label, f"missing field {required!r}")
+    try:
+        fields = {f: data[f] for f in _ENTRY_FIELDS if f in data}
+        return Entry(
+            name=data["name"],
+            schedule=schedule_from_dict(data["schedule"]),
+            start_at=parse_isoformat(data.get("start_at"), "start_at"),
+            end_at=parse_isoformat(data.get("end_at"), "end_at"),
+            **fields,
+        )
+    except (BeatcoreError, TypeError, ValueError) as exc:
+        raise CorruptRecord(label, str(exc)) from exc
+
+
+def state_to_dict(state: EntryState) -> dict[str, Any]:
+    """Return the JSON-compatible form of a state, with the format version."""
+    return {
+        "v": FORMAT_VERSION,
+        "next_run_at": isoformat(state.next_run_at),
+        "last_run_at": isoformat(state.last_run_at),
+        "total_run_count": state.total_run_count,
+        "skipped_run_count": state.skipped_run_count,
+        "last_task_id": state.last_task_id,
+        "last_error": state.last_error,
+        "triggered_at": isoformat(state.triggered_at),
+    }
+
+
+def state_from_dict(data: Mapping[str, Any], name: str) -> EntryState:
+    """Build an EntryState from :func:`state_to_dict` output.
+
+    :raises CorruptRecord: wrong version or invalid value.
+    """
+    _check_version(data, name)
+    try:
+        return EntryState(
+            next_run_at=parse_isoformat(data.get("next_run_at"), "next_run_at"),
+            last_run_at=parse_isoformat(data.get("last_run_at"), "last_run_at"),
+            total_run_count=int(data.get("total_run_count", 0)),
+            skipped_run_count=int(data.get("skipped_run_count", 0)),
+            last_task_id=data.get("last_task_id"),
+            last_error=data.get("last_error"),
+            triggered_at=parse_isoformat(data.get("triggered_at"), "triggered_at"),
+        )
+    except (BeatcoreError, TypeError, ValueError) as exc:
+        raise CorruptRecord(name, f"state: {exc}") from exc
+
+
+def dumps_entry(entry: Entry) -> str:
+    """Encode a definition as compact JSON text."""
+    return json.dumps(entry_to_dict(entry), separators=(",", ":"), sort_keys=True)
+
+
+def loads_entry(text: str | bytes, name: str) -> Entry:
+    """Decode a definition stored under ``name``; :class:`CorruptRecord` when unreadable."""
+    entry = entry_from_dict(_loads(text, name), name)
+    if entry.name != name:
+        raise CorruptRecord(name, f"record holds entry {entry.name!r}, not {name!r}")
+    return entry
+
+
+def dumps_state(state: EntryState) -> str:
+    """Encode a state as compact JSON text."""
+    return json.dumps(state_to_dict(state), separators=(",", ":"), sort_keys=True)
+
+
+def loads_state(text: str | bytes, name: str) -> EntryState:
+    """Decode the state of ``name``; :class:`CorruptRecord` when unreadable."""
+    return state_from_dict(_loads(text, name), name)
+
+
+def _loads(text: str | bytes, name: str) -> Mapping[str, Any]:
+    try:
+        data = json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise CorruptRecord(name, f"not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise CorruptRecord(name, f"expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _check_version(data: Mapping[str, Any], name: str) -> None:
+    version = data.get("v")
+    if version != FORMAT_VERSION:
+        raise CorruptRecord(
+            name,
+            f"record format version {version!r} is not supported by this beatcore "
+            f"(expected {FORMAT_VERSION}; written by a newer release?)",
+        )

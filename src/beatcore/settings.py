@@ -1,0 +1,121 @@
+"""The ``beatcore_*`` settings, read once from ``app.conf`` with their defaults.
+
+The table in docs/configuration.rst lists the same names and defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from beatcore.errors import ConfigurationError
+
+#: Suffix of the SQLite file used when ``beatcore_url`` is not set.
+DEFAULT_SQLITE_SUFFIX = ".beatcore.sqlite3"
+
+
+def _positive(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigurationError(f"{name} must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def default_url(schedule_filename: str | None) -> str:
+    """Return the SQLite URL beside celery beat's ``--schedule`` file (``celerybeat-schedule``)."""
+    base = schedule_filename or "celerybeat-schedule"
+    return "sqlite:///" + os.path.abspath(base + DEFAULT_SQLITE_SUFFIX)
+
+
+@attrs.frozen
+class Settings:
+    """Every beatcore setting with its default; see docs/configuration.rst."""
+
+    url: str
+    lock_ttl: float = 30.0
+    key_prefix: str = "beatcore:"
+    plugins: tuple[str, ...] = ()
+    store_options: Mapping[str, Any] = attrs.field(factory=dict)
+    batch_size: int = 1000
+    missed_threshold: float = 60.0
+    catch_up_limit: int = 100
+    reclaim_after: float | None = None
+    max_interval: float = 5.0
+    dispatch_retry_delay: float = 5.0
+    timezone: str = "UTC"
+
+    @property
+    def effective_reclaim_after(self) -> float:
+        """Seconds before an unacked claim is re-sent by the next claim (default: lock TTL)."""
+        return self.reclaim_after if self.reclaim_after is not None else self.lock_ttl
+
+    @classmethod
+    def from_app(cls, app: Any, schedule_filename: str | None = None) -> Settings:
+        """Read the settings from ``app.conf``; raise :class:`ConfigurationError` if invalid."""
+        conf = app.conf
+
+        def get(name: str, default: Any) -> Any:
+            value = conf.get(name)
+            return default if value is None else value
+
+        url = get("beatcore_url", None) or default_url(
+            schedule_filename or conf.get("beat_schedule_filename")
+        )
+        if not isinstance(url, str) or "://" not in url:
+            raise ConfigurationError(
+                f"beatcore_url must be a URL like redis://host:6379/0, got {url!r}"
+            )
+        plugins = get("beatcore_plugins", ())
+        if isinstance(plugins, str):
+            plugins = [p.strip() for p in plugins.split(",") if p.strip()]
+        store_options = get("beatcore_store_options", {})
+        if not isinstance(store_options, Mapping):
+            raise ConfigurationError(
+                f"beatcore_store_options must be a dict, got {store_options!r}"
+            )
+        key_prefix = get("beatcore_key_prefix", "beatcore:")
+        if not isinstance(key_prefix, str) or not key_prefix:
+            raise ConfigurationError(
+                f"beatcore_key_prefix must be a non-empty string, got {key_prefix!r}"
+            )
+        reclaim = conf.get("beatcore_reclaim_after")
+        tz = conf.get("timezone") or "UTC"
+        return cls(
+            url=url,
+            lock_ttl=_positive("beatcore_lock_ttl", get("beatcore_lock_ttl", 30.0)),
+            key_prefix=key_prefix,
+            plugins=tuple(plugins),
+            store_options=dict(store_options),
+            batch_size=_positive_int("beatcore_batch_size", get("beatcore_batch_size", 1000)),
+            missed_threshold=_positive(
+                "beatcore_missed_threshold", get("beatcore_missed_threshold", 60.0)
+            ),
+            catch_up_limit=_positive_int(
+                "beatcore_catch_up_limit", get("beatcore_catch_up_limit", 100)
+            ),
+            reclaim_after=None if reclaim is None else _positive("beatcore_reclaim_after", reclaim),
+            max_interval=_positive(
+                "beat_max_loop_interval", conf.get("beat_max_loop_interval") or 5.0
+            ),
+            dispatch_retry_delay=_positive(
+                "beatcore_dispatch_retry_delay", get("beatcore_dispatch_retry_delay", 5.0)
+            ),
+            timezone=str(tz),
+        )
+
+    def store_open_options(self, clock: Any = None) -> dict[str, Any]:
+        """Return the ``options`` given to ``beatcore_store_from_url``."""
+        options = dict(self.store_options)
+        options.setdefault("key_prefix", self.key_prefix)
+        options.setdefault("default_timezone", self.timezone)
+        if clock is not None:
+            options["clock"] = clock
+        return options

@@ -1,0 +1,310 @@
+"""The interfaces a storage backend implements: :class:`Store` and :class:`Lock`.
+
+A backend author reads this one module and knows the contract; the contract test suite in
+:mod:`beatcore.testing` checks it. :mod:`beatcore.stores.memory` is the reference
+implementation. All datetimes given to and returned by a store are aware and in UTC.
+
+How the scheduler uses a store, per tick::
+
+    lease = store.lock.acquire(holder, ttl)          # standby: until it returns a Lease
+    result = store.claim_due(lease, now, limit=...)  # one round trip; renews the lease
+    ... send each claimed occurrence ...
+    store.ack(lease, acks)                           # one round trip for the whole batch
+
+A claimed entry leaves the due index until it is acked. If the leader dies in between, the
+claim stays recorded ("in flight"); a later ``claim_due`` made more than ``reclaim_after``
+seconds after it returns the entry again (``Claim.recovered``) with its unchanged state, so the
+next leader re-sends the same occurrence with the same task id.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+import attrs
+
+from beatcore.entry import Entry, EntryState
+from beatcore.errors import CorruptRecord
+
+
+@attrs.frozen
+class Lease:
+    """Proof of leadership: returned by :meth:`Lock.acquire`, passed to every fenced call.
+
+    :param token: the fencing token, strictly larger than every token issued before it.
+    :param holder: who holds it (host, pid, start time), shown by status output.
+    :param ttl: seconds the lease lasts after each acquire or renew.
+    """
+
+    token: int
+    holder: str
+    ttl: float
+
+
+@attrs.frozen
+class LockInfo:
+    """Who holds the lock now, for status output. ``expires_at`` None: unknown to the store."""
+
+    holder: str
+    token: int
+    acquired_at: datetime | None
+    expires_at: datetime | None
+
+
+@attrs.frozen
+class Claim:
+    """One due entry handed to the leader by :meth:`Store.claim_due`.
+
+    :param entry: the definition at claim time.
+    :param state: the state at claim time (its ``next_run_at`` is the occurrence that is due).
+    :param recovered: True when a previous leader claimed it and never acked it.
+    """
+
+    entry: Entry
+    state: EntryState
+    recovered: bool = False
+
+
+@attrs.frozen
+class ClaimResult:
+    """What :meth:`Store.claim_due` returns.
+
+    :param claims: the due entries, earliest due first (at most ``limit``).
+    :param corrupt: due records that could not be read; the store took them out of the due
+        index and recorded the error, so they are reported once and not returned again.
+    :param next_due_at: the earliest due instant among entries not claimed by this call (None
+        when nothing else is scheduled); the scheduler sleeps until then at most.
+    """
+
+    claims: tuple[Claim, ...] = ()
+    corrupt: tuple[CorruptRecord, ...] = ()
+    next_due_at: datetime | None = None
+
+
+@attrs.frozen
+class Ack:
+    """The outcome of one claimed entry, given back through :meth:`Store.ack`.
+
+    :param name: the entry.
+    :param claimed: the state the claim returned.
+    :param state: the state after this tick's sends (next occurrence, counters, last task id).
+    :param due_at: when ``state`` is next due (with jitter and pending trigger), None if never.
+
+    If the entry was changed while in flight, the store merges: ``next_run_at`` and
+    ``triggered_at`` keep the newer values written meanwhile (a save that rescheduled it, a new
+    trigger), the run facts (last run, counters, last task id, last error) come from ``state``,
+    and a deleted entry stays deleted. A disabled entry is not put back in the due index.
+    """
+
+    name: str
+    claimed: EntryState
+    state: EntryState
+    due_at: datetime | None
+
+
+@attrs.frozen
+class SyncReport:
+    """What :meth:`Store.sync_static` changed, by entry name."""
+
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class InFlight:
+    """A claimed occurrence that has not been acked yet."""
+
+    name: str
+    token: int
+    claimed_at: datetime
+    next_run_at: datetime | None
+
+
+@attrs.frozen
+class StoreStatus:
+    """A snapshot for ``celery beatcore status`` and health checks."""
+
+    url: str
+    leader: LockInfo | None
+    last_tick_at: datetime | None
+    entry_count: int
+    corrupt_count: int
+    in_flight: tuple[InFlight, ...]
+    next_due_at: datetime | None
+
+
+class Lock(abc.ABC):
+    """The leadership lock of one schedule, with fencing tokens.
+
+    Only one lease is valid at a time. A lease lapses ``ttl`` seconds after its last acquire or
+    renew; every acquisition issues a strictly larger token, so a lapsed holder can be told
+    apart from the current one by every fenced store call.
+    """
+
+    @abc.abstractmethod
+    def acquire(self, holder: str, ttl: float) -> Lease | None:
+        """Try once, without blocking, to take the lock for ``ttl`` seconds.
+
+        Called by a standby scheduler on every tick. Acquiring again while holding a still
+        valid lease gives a new token too (the old lease is then stale).
+
+        :return: the new lease, or None when another holder's lease is still valid.
+        """
+
+    @abc.abstractmethod
+    def renew(self, lease: Lease) -> Lease:
+        """Extend ``lease`` by its ttl from now.
+
+        :return: the lease (same token).
+        :raises LockLost: the lease lapsed and another holder acquired the lock since.
+        """
+
+    @abc.abstractmethod
+    def release(self, lease: Lease) -> None:
+        """Give the lock up, if ``lease`` is still the current one; otherwise do nothing.
+
+        Called on clean shutdown so a standby takes over at its next tick.
+        """
+
+    @abc.abstractmethod
+    def current(self) -> LockInfo | None:
+        """Return who holds a still valid lease, or None."""
+
+
+class Store(abc.ABC):
+    """Where one schedule lives: entry definitions, their states, the due index and the lock.
+
+    Management calls (``save``, ``delete``, ``set_enabled``, ``trigger``) may come from any
+    process at any time; a running scheduler sees them at its next tick.
+    """
+
+    @property
+    @abc.abstractmethod
+    def url(self) -> str:
+        """The store's URL with any password masked, for logs and status output."""
+
+    @property
+    @abc.abstractmethod
+    def lock(self) -> Lock:
+        """The leadership lock of this schedule."""
+
+    # -- definitions ---------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def save(self, entry: Entry) -> EntryState:
+        """Insert ``entry`` or replace the definition with the same name.
+
+        A new entry gets its first occurrence (:func:`beatcore.timing.first_run_at`). An update
+        keeps the state, unless :func:`beatcore.timing.timing_changed` says the schedule (or
+        tz, start, end, max_runs, re-enabling) changed, in which case ``next_run_at`` is
+        recomputed from now; counters and last run are kept either way.
+
+        :return: the entry's state after the save.
+        """
+
+    @abc.abstractmethod
+    def get(self, name: str) -> Entry:
+        """Return the definition called ``name``.
+
+        :raises EntryNotFound: no such entry.
+        :raises CorruptRecord: the stored record cannot be read.
+        """
+
+    @abc.abstractmethod
+    def delete(self, name: str) -> None:
+        """Remove the entry, its state and any claim of it.
+
+        :raises EntryNotFound: no such entry.
+        """
+
+    @abc.abstractmethod
+    def entries(self) -> list[Entry]:
+        """Return every readable entry, sorted by name; unreadable ones are left out.
+
+        Meant for management and status, never called by the scheduler's tick.
+        """
+
+    @abc.abstractmethod
+    def corrupt_records(self) -> list[CorruptRecord]:
+        """Return an error for each stored record that cannot be read (nothing is deleted)."""
+
+    @abc.abstractmethod
+    def state(self, name: str) -> EntryState:
+        """Return the runtime state of ``name``.
+
+        :raises EntryNotFound: no such entry.
+        """
+
+    @abc.abstractmethod
+    def set_enabled(self, name: str, enabled: bool) -> None:
+        """Enable or disable an entry, keeping its state.
+
+        Re-enabling computes the next occurrence from now: runs missed while disabled are not
+        caught up.
+
+        :raises EntryNotFound: no such entry.
+        """
+
+    @abc.abstractmethod
+    def trigger(self, name: str, at: datetime | None = None) -> None:
+        """Make the entry due once more at ``at`` (default now), besides its schedule.
+
+        The run happens at the first tick at or after ``at``, also for a disabled entry; the
+        regular next occurrence is unchanged.
+
+        :raises EntryNotFound: no such entry.
+        """
+
+    @abc.abstractmethod
+    def sync_static(self, entries: Iterable[Entry], keep: Iterable[str] = ()) -> SyncReport:
+        """Make the static entries of the store equal to ``entries``, in one batched operation.
+
+        Called once by the scheduler at startup with the entries of ``beat_schedule`` (all with
+        ``static=True``). New ones are added, changed ones updated like :meth:`save` (state
+        kept), static entries not in ``entries`` removed; dynamic entries are never touched,
+        except that a dynamic entry with the name of a static one is replaced by it. Names in
+        ``keep`` (static entries whose configuration could not be read this time) are left
+        as they are, so a typo in ``beat_schedule`` never deletes an entry's history.
+        """
+
+    # -- scheduling ----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def claim_due(
+        self, lease: Lease, now: datetime, *, limit: int, reclaim_after: float
+    ) -> ClaimResult:
+        """Atomically renew ``lease`` and take up to ``limit`` entries due at ``now``.
+
+        Due means the entry's due instant (next occurrence plus jitter, or a pending trigger)
+        is at or before ``now``. Claimed entries leave the due index and are recorded as in
+        flight under the lease's token; entries claimed more than ``reclaim_after`` seconds ago
+        and never acked are claimed again (``recovered=True``). Also records ``now`` as the
+        time of the last tick. One store round trip however many entries are due.
+
+        :raises LockLost: the lease is not the current one (nothing was claimed).
+        """
+
+    @abc.abstractmethod
+    def ack(self, lease: Lease, acks: Sequence[Ack]) -> None:
+        """Record the outcome of claimed entries and put them back in the due index.
+
+        One store round trip for the whole batch in the common case. See :class:`Ack` for how
+        a change made while an entry was in flight is merged.
+
+        :raises LockLost: the lease is not the current one (nothing was written).
+        """
+
+    @abc.abstractmethod
+    def in_flight(self) -> list[InFlight]:
+        """Return the claims not acked yet, oldest first."""
+
+    @abc.abstractmethod
+    def status(self) -> StoreStatus:
+        """Return a snapshot of leader, last tick, counts and next due instant."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook with a no-op default
+        """Release connections. Called when the scheduler or a management client is done."""

@@ -1,0 +1,1 @@
+"""Stores shipped with the core: ``memory://`` (reference) and ``sqlite:///`` (embedded)."""

@@ -1,0 +1,376 @@
+"""The reference store: everything in process memory, ``memory://NAME``.
+
+Stores opened with the same URL in one process share their data (as kombu's memory transport
+does), so a scheduler and a management client in one process see the same schedule. Records are
+kept as serialized JSON, exactly as a persistent store keeps them, so unreadable records behave
+the same here as anywhere.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+
+from beatcore import serializer, timing
+from beatcore.entry import Entry, EntryState
+from beatcore.errors import CorruptRecord, EntryNotFound, LockLost
+from beatcore.hookspecs import hookimpl
+from beatcore.store import (
+    Ack,
+    Claim,
+    ClaimResult,
+    InFlight,
+    Lease,
+    Lock,
+    LockInfo,
+    Store,
+    StoreStatus,
+    SyncReport,
+)
+from beatcore.timeutil import Clock, utc_now
+
+
+@attrs.define
+class _Record:
+    entry_json: str
+    state_json: str
+
+
+@attrs.define
+class _LockRecord:
+    holder: str
+    token: int
+    acquired_at: datetime
+    expires_at: datetime
+
+
+@attrs.define
+class _Schedule:
+    """All data of one ``memory://NAME`` schedule, guarded by ``mutex``."""
+
+    mutex: threading.RLock = attrs.field(factory=threading.RLock)
+    records: dict[str, _Record] = attrs.field(factory=dict)
+    due: dict[str, datetime] = attrs.field(factory=dict)
+    in_flight: dict[str, InFlight] = attrs.field(factory=dict)
+    corrupt: dict[str, str] = attrs.field(factory=dict)
+    lock: _LockRecord | None = None
+    fence: int = 0
+    last_tick_at: datetime | None = None
+
+
+_SCHEDULES: dict[str, _Schedule] = {}
+_SCHEDULES_MUTEX = threading.Lock()
+
+
+def _shared(name: str) -> _Schedule:
+    with _SCHEDULES_MUTEX:
+        return _SCHEDULES.setdefault(name, _Schedule())
+
+
+class MemoryLock(Lock):
+    """The lock of a memory schedule; expiry follows the store's clock."""
+
+    def __init__(self, data: _Schedule, clock: Clock) -> None:
+        self._data = data
+        self._clock = clock
+
+    def acquire(self, holder: str, ttl: float) -> Lease | None:
+        """Take the lock unless another lease is still valid (see :meth:`Lock.acquire`)."""
+        now = self._clock()
+        with self._data.mutex:
+            held = self._data.lock
+            if held is not None and held.expires_at > now and held.holder != holder:
+                return None
+            self._data.fence += 1
+            token = self._data.fence
+            self._data.lock = _LockRecord(holder, token, now, now + timedelta(seconds=ttl))
+            return Lease(token=token, holder=holder, ttl=ttl)
+
+    def renew(self, lease: Lease) -> Lease:
+        """Extend the lease, or raise :class:`LockLost` if a newer token exists."""
+        with self._data.mutex:
+            self._check(lease)
+            return lease
+
+    def release(self, lease: Lease) -> None:
+        """Drop the lock and burn the token, if it is still current."""
+        with self._data.mutex:
+            if self._data.lock is not None and self._data.lock.token == lease.token:
+                self._data.lock = None
+                self._data.fence += 1
+
+    def current(self) -> LockInfo | None:
+        """Return the valid lease's holder, or None."""
+        with self._data.mutex:
+            held = self._data.lock
+            if held is None or held.expires_at <= self._clock():
+                return None
+            return LockInfo(held.holder, held.token, held.acquired_at, held.expires_at)
+
+    def _check(self, lease: Lease) -> None:
+        """Renew ``lease`` in place (caller holds the mutex) or raise :class:`LockLost`."""
+        held = self._data.lock
+        if held is None or held.token != lease.token or self._data.fence != lease.token:
+            raise LockLost(lease.token, f"current token is {self._data.fence}")
+        held.expires_at = self._clock() + timedelta(seconds=lease.ttl)
+
+
+class MemoryStore(Store):
+    """A :class:`~beatcore.store.Store` kept in this process's memory."""
+
+    def __init__(
+        self,
+        name: str = "default",
+        *,
+        clock: Clock = utc_now,
+        default_timezone: str | tzinfo | None = None,
+    ) -> None:
+        self.name = name
+        self._clock = clock
+        self._tz = default_timezone
+        self._data = _shared(name)
+        self._lock = MemoryLock(self._data, clock)
+
+    @property
+    def url(self) -> str:
+        """``memory://NAME``."""
+        return f"memory://{self.name}"
+
+    @property
+    def lock(self) -> MemoryLock:
+        """The schedule's lock."""
+        return self._lock
+
+    # -- helpers (caller holds the mutex) ------------------------------------------------
+
+    def _record(self, name: str) -> _Record:
+        try:
+            return self._data.records[name]
+        except KeyError:
+            raise EntryNotFound(name) from None
+
+    def _write(self, entry: Entry, state: EntryState) -> None:
+        self._data.records[entry.name] = _Record(
+            serializer.dumps_entry(entry), serializer.dumps_state(state)
+        )
+        self._data.corrupt.pop(entry.name, None)
+        due = timing.state_due_at(entry, state)
+        if due is None or entry.name in self._data.in_flight:
+            self._data.due.pop(entry.name, None)
+        else:
+            self._data.due[entry.name] = due
+
+    def _save_locked(self, entry: Entry, now: datetime) -> tuple[EntryState, bool]:
+        """Save and return (state, changed)."""
+        record = self._data.records.get(entry.name)
+        old: Entry | None = None
+        state: EntryState | None = None
+        if record is not None:
+            try:
+                old = serializer.loads_entry(record.entry_json, entry.name)
+                state = serializer.loads_state(record.state_json, entry.name)
+            except CorruptRecord:
+                old = state = None
+            else:
+                if serializer.entry_to_dict(old) == serializer.entry_to_dict(entry):
+                    return state, False
+        new_state = timing.state_after_save(old, state, entry, now, self._tz)
+        self._write(entry, new_state)
+        return new_state, True
+
+    # -- definitions ---------------------------------------------------------------------
+
+    def save(self, entry: Entry) -> EntryState:
+        """Insert or update ``entry`` (see :meth:`Store.save`)."""
+        with self._data.mutex:
+            return self._save_locked(entry, self._clock())[0]
+
+    def get(self, name: str) -> Entry:
+        """Return the definition called ``name``."""
+        with self._data.mutex:
+            return serializer.loads_entry(self._record(name).entry_json, name)
+
+    def delete(self, name: str) -> None:
+        """Remove the entry with its state, due slot and claim."""
+        with self._data.mutex:
+            self._record(name)
+            del self._data.records[name]
+            self._data.due.pop(name, None)
+            self._data.in_flight.pop(name, None)
+            self._data.corrupt.pop(name, None)
+
+    def entries(self) -> list[Entry]:
+        """Return the readable entries sorted by name."""
+        with self._data.mutex:
+            found = []
+            for name in sorted(self._data.records):
+                try:
+                    found.append(serializer.loads_entry(self._data.records[name].entry_json, name))
+                except CorruptRecord:
+                    continue
+            return found
+
+    def corrupt_records(self) -> list[CorruptRecord]:
+        """Return an error for each unreadable definition or state."""
+        with self._data.mutex:
+            errors = []
+            for name in sorted(self._data.records):
+                record = self._data.records[name]
+                try:
+                    serializer.loads_entry(record.entry_json, name)
+                    serializer.loads_state(record.state_json, name)
+                except CorruptRecord as exc:
+                    errors.append(exc)
+            return errors
+
+    def state(self, name: str) -> EntryState:
+        """Return the state of ``name``."""
+        with self._data.mutex:
+            return serializer.loads_state(self._record(name).state_json, name)
+
+    def set_enabled(self, name: str, enabled: bool) -> None:
+        """Enable or disable ``name`` (re-enabling reschedules from now)."""
+        with self._data.mutex:
+            entry = self.get(name)
+            if entry.enabled != enabled:
+                self._save_locked(entry.evolve(enabled=enabled), self._clock())
+
+    def trigger(self, name: str, at: datetime | None = None) -> None:
+        """Make ``name`` due once more at ``at`` (default now)."""
+        with self._data.mutex:
+            entry = self.get(name)
+            state = self.state(name).evolve(triggered_at=at or self._clock())
+            self._write(entry, state)
+
+    def sync_static(self, entries: Iterable[Entry], keep: Iterable[str] = ()) -> SyncReport:
+        """Replace the static entries with ``entries`` under one lock (atomic)."""
+        now = self._clock()
+        added: list[str] = []
+        updated: list[str] = []
+        unchanged: list[str] = []
+        with self._data.mutex:
+            wanted = {entry.name: entry for entry in entries}
+            for name, entry in wanted.items():
+                existed = name in self._data.records
+                _, changed = self._save_locked(entry, now)
+                if not changed:
+                    unchanged.append(name)
+                elif existed:
+                    updated.append(name)
+                else:
+                    added.append(name)
+            removed = []
+            for name in sorted(set(self._data.records) - set(wanted) - set(keep)):
+                try:
+                    is_static = serializer.loads_entry(
+                        self._data.records[name].entry_json, name
+                    ).static
+                except CorruptRecord:
+                    continue
+                if is_static:
+                    self.delete(name)
+                    removed.append(name)
+        return SyncReport(tuple(added), tuple(updated), tuple(removed), tuple(unchanged))
+
+    # -- scheduling ----------------------------------------------------------------------
+
+    def claim_due(
+        self, lease: Lease, now: datetime, *, limit: int, reclaim_after: float
+    ) -> ClaimResult:
+        """Renew the lease and claim up to ``limit`` due entries (see :meth:`Store.claim_due`)."""
+        with self._data.mutex:
+            self._lock._check(lease)
+            self._data.last_tick_at = now
+            claims: list[Claim] = []
+            corrupt: list[CorruptRecord] = []
+            stale = now - timedelta(seconds=reclaim_after)
+            recovered = sorted(
+                (f for f in self._data.in_flight.values() if f.claimed_at <= stale),
+                key=lambda f: (f.claimed_at, f.name),
+            )
+            due = sorted((at, name) for name, at in self._data.due.items() if at <= now)
+            candidates = [(f.name, True) for f in recovered] + [(n, False) for _, n in due]
+            for name, was_recovered in candidates[:limit]:
+                record = self._data.records[name]
+                try:
+                    entry = serializer.loads_entry(record.entry_json, name)
+                    state = serializer.loads_state(record.state_json, name)
+                except CorruptRecord as exc:
+                    self._data.due.pop(name, None)
+                    self._data.in_flight.pop(name, None)
+                    self._data.corrupt[name] = exc.cause
+                    corrupt.append(exc)
+                    continue
+                self._data.due.pop(name, None)
+                self._data.in_flight[name] = InFlight(name, lease.token, now, state.next_run_at)
+                claims.append(Claim(entry, state, recovered=was_recovered))
+            next_due = min(self._data.due.values(), default=None)
+            return ClaimResult(tuple(claims), tuple(corrupt), next_due)
+
+    def ack(self, lease: Lease, acks: Sequence[Ack]) -> None:
+        """Record the outcome of claimed entries (see :meth:`Store.ack`)."""
+        with self._data.mutex:
+            self._lock._check(lease)
+            for ack in acks:
+                self._data.in_flight.pop(ack.name, None)
+                record = self._data.records.get(ack.name)
+                if record is None:
+                    continue
+                try:
+                    entry = serializer.loads_entry(record.entry_json, ack.name)
+                    current = serializer.loads_state(record.state_json, ack.name)
+                except CorruptRecord as exc:
+                    self._data.corrupt[ack.name] = exc.cause
+                    continue
+                self._write(entry, timing.state_after_ack(current, ack.claimed, ack.state))
+
+    def in_flight(self) -> list[InFlight]:
+        """Return unacked claims, oldest first."""
+        with self._data.mutex:
+            return sorted(self._data.in_flight.values(), key=lambda f: (f.claimed_at, f.name))
+
+    def status(self) -> StoreStatus:
+        """Return a snapshot of the schedule."""
+        with self._data.mutex:
+            return StoreStatus(
+                url=self.url,
+                leader=self._lock.current(),
+                last_tick_at=self._data.last_tick_at,
+                entry_count=len(self._data.records),
+                corrupt_count=len(self.corrupt_records()),
+                in_flight=tuple(self.in_flight()),
+                next_due_at=min(self._data.due.values(), default=None),
+            )
+
+    # -- for tests -----------------------------------------------------------------------
+
+    def write_raw(self, name: str, entry_json: str, state_json: str, due_at: datetime) -> None:
+        """Store raw record text as-is (tests use it to plant unreadable records)."""
+        with self._data.mutex:
+            self._data.records[name] = _Record(entry_json, state_json)
+            self._data.due[name] = due_at
+
+    @classmethod
+    def forget(cls, name: str) -> None:
+        """Drop the shared data of ``memory://NAME`` (tests use it between cases)."""
+        with _SCHEDULES_MUTEX:
+            _SCHEDULES.pop(name, None)
+
+
+@hookimpl
+def beatcore_store_from_url(url: str, options: Mapping[str, Any]) -> Store | None:
+    """Open ``memory://NAME`` (``memory://`` alone is ``memory://default``)."""
+    parts = urlsplit(url)
+    if parts.scheme != "memory":
+        return None
+    name = (parts.netloc + parts.path).strip("/") or "default"
+    return MemoryStore(
+        name,
+        clock=options.get("clock") or utc_now,
+        default_timezone=options.get("default_timezone"),
+    )

@@ -1,0 +1,105 @@
+"""Time helpers shared by the core and by schedule types.
+
+Inside beatcore every instant is an aware datetime in UTC. Calendar schedules are evaluated on
+local wall-clock time in a zone and turned back into instants by :func:`wall_to_instant`, which
+carries the DST rules of the design: a wall time that does not exist (spring forward) maps to the
+first valid instant after the gap; an ambiguous wall time (fall back) maps to its first occurrence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from beatcore.errors import InvalidSchedule
+
+UTC = timezone.utc
+
+#: A clock is any zero-argument callable returning the current instant as an aware datetime.
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """Return the current instant as an aware UTC datetime (the default clock)."""
+    return datetime.now(UTC)
+
+
+def require_aware(value: datetime, what: str) -> datetime:
+    """Return ``value`` in UTC; raise :class:`InvalidSchedule` naming ``what`` if it is naive."""
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        raise InvalidSchedule(f"{what} must be a timezone-aware datetime, got naive {value!r}")
+    return value.astimezone(UTC)
+
+
+def zone(name: str | tzinfo | None) -> tzinfo:
+    """Return the time zone called ``name`` (an IANA key such as ``"Europe/Berlin"``).
+
+    ``None`` means UTC. A tzinfo object is returned unchanged. Raises :class:`InvalidSchedule`
+    naming the zone when it is unknown.
+    """
+    if name is None:
+        return UTC
+    if isinstance(name, tzinfo):
+        return name
+    if name.upper() == "UTC":
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidSchedule(f"unknown time zone {name!r}") from exc
+
+
+def zone_name(value: tzinfo) -> str:
+    """Return the IANA key of a zone when it has one (``"UTC"`` for UTC), else ``str(zone)``."""
+    if value is UTC:
+        return "UTC"
+    key = getattr(value, "key", None) or getattr(value, "zone", None)
+    return str(key) if key else str(value)
+
+
+def wall_to_instant(wall: datetime, tz: tzinfo) -> datetime:
+    """Turn a naive local wall-clock time in ``tz`` into the UTC instant it fires at.
+
+    An ambiguous time (it happens twice when clocks go back) gives its first occurrence. A time
+    that does not exist (skipped when clocks go forward) gives the first instant after the gap,
+    which is the transition itself.
+    """
+    first = wall.replace(tzinfo=tz, fold=0)
+    instant = first.astimezone(UTC)
+    if instant.astimezone(tz).replace(tzinfo=None) == wall:
+        return instant
+    # ``wall`` lies in a gap. With fold=0 zoneinfo applies the offset from before the gap, so
+    # ``instant`` is after the transition; with fold=1 it applies the later offset, so the
+    # result is before it. Search the transition between the two, to the second.
+    low = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    high = instant
+    after = high.astimezone(tz).utcoffset()
+    while high - low > timedelta(seconds=1):
+        mid = low + (high - low) / 2
+        if mid.astimezone(tz).utcoffset() == after:
+            high = mid
+        else:
+            low = mid
+    return high.replace(microsecond=0)
+
+
+def to_local(instant: datetime, tz: tzinfo) -> datetime:
+    """Return the naive wall-clock time of an aware ``instant`` in ``tz``."""
+    return instant.astimezone(tz).replace(tzinfo=None)
+
+
+def isoformat(value: datetime | None) -> str | None:
+    """Return the ISO 8601 form of an aware datetime in UTC, or None."""
+    return None if value is None else value.astimezone(UTC).isoformat()
+
+
+def parse_isoformat(value: str | None, what: str) -> datetime | None:
+    """Parse an ISO 8601 string written by :func:`isoformat`; naive values are refused."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidSchedule(f"{what} is not an ISO 8601 datetime: {value!r}") from exc
+    return require_aware(parsed, what)

@@ -1,0 +1,240 @@
+"""When an entry runs: first and next occurrences, jitter, task ids and catch-up planning.
+
+Pure functions of an entry, its state and "now"; stores and the scheduler call them so every
+process computes the same instants and the same task ids for the same occurrence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime, timedelta, tzinfo
+
+import attrs
+
+from beatcore.entry import Entry, EntryState
+from beatcore.timeutil import UTC, zone
+
+#: Namespace of the deterministic task ids (uuid5 of entry name and occurrence).
+TASK_ID_NAMESPACE = uuid.UUID("6f0d1c52-37a5-4c8e-9a51-6c2f6b8e2b01")
+
+_JUST_BEFORE = timedelta(microseconds=1)
+#: How many occurrences a catch-up walks through before it stops enumerating them one by one.
+MAX_ENUMERATED_OCCURRENCES = 10_000
+
+
+def entry_zone(entry: Entry, default_tz: str | tzinfo | None) -> tzinfo:
+    """Return the zone calendar schedules of ``entry`` are evaluated in."""
+    return zone(entry.tz if entry.tz is not None else default_tz)
+
+
+def occurrence_after(
+    entry: Entry, after: datetime, default_tz: str | tzinfo | None
+) -> datetime | None:
+    """Return the entry's first occurrence strictly after ``after`` (UTC), or None.
+
+    None when the schedule has no more occurrences or the next one is past ``end_at``.
+    """
+    nxt = entry.schedule.next_after(after.astimezone(entry_zone(entry, default_tz)))
+    if nxt is None:
+        return None
+    nxt = nxt.astimezone(UTC)
+    if entry.end_at is not None and nxt > entry.end_at:
+        return None
+    return nxt
+
+
+def first_run_at(entry: Entry, now: datetime, default_tz: str | tzinfo | None) -> datetime | None:
+    """Return the first occurrence of a new (or rescheduled) entry.
+
+    That is the first occurrence after ``now``, or at or after ``start_at`` when that is later.
+    """
+    if entry.start_at is not None and entry.start_at > now:
+        return occurrence_after(entry, entry.start_at - _JUST_BEFORE, default_tz)
+    return occurrence_after(entry, now, default_tz)
+
+
+def timing_changed(old: Entry, new: Entry) -> bool:
+    """Return True when ``new`` decides its occurrences differently from ``old``.
+
+    Called by stores on save: when True the next run is recomputed, otherwise the state is kept.
+    """
+    return (
+        old.schedule.type_name != new.schedule.type_name
+        or old.schedule.to_dict() != new.schedule.to_dict()
+        or (old.tz, old.start_at, old.end_at, old.max_runs)
+        != (new.tz, new.start_at, new.end_at, new.max_runs)
+        or (not old.enabled and new.enabled)
+    )
+
+
+def jitter_offset(name: str, occurrence: datetime, max_jitter: float) -> timedelta:
+    """Return the deterministic delay in ``[0, max_jitter)`` seconds for one occurrence."""
+    if max_jitter <= 0:
+        return timedelta(0)
+    digest = hashlib.sha256(f"{name}\x00{occurrence.astimezone(UTC).isoformat()}".encode()).digest()
+    fraction = int.from_bytes(digest[:8], "big") / 2**64
+    return timedelta(seconds=round(fraction * max_jitter, 6))
+
+
+def due_at(entry: Entry, occurrence: datetime) -> datetime:
+    """Return when ``occurrence`` of ``entry`` should be sent (occurrence plus its jitter)."""
+    return occurrence + jitter_offset(entry.name, occurrence, entry.jitter)
+
+
+def task_id(name: str, occurrence: datetime) -> str:
+    """Return the deterministic task id of one occurrence (the same in every process)."""
+    stamp = occurrence.astimezone(UTC).isoformat()
+    return str(uuid.uuid5(TASK_ID_NAMESPACE, f"{name}\x00{stamp}"))
+
+
+def state_due_at(entry: Entry, state: EntryState) -> datetime | None:
+    """Return the instant the entry is next due in the store's due index, or None.
+
+    A pending manual trigger makes it due at the trigger time; a disabled entry is otherwise
+    never due.
+    """
+    candidates: list[datetime] = []
+    if state.triggered_at is not None:
+        candidates.append(state.triggered_at)
+    if entry.enabled and state.next_run_at is not None:
+        candidates.append(due_at(entry, state.next_run_at))
+    return min(candidates) if candidates else None
+
+
+@attrs.frozen
+class Skipped:
+    """An occurrence that was not sent, and why."""
+
+    occurrence: datetime
+    reason: str
+
+
+@attrs.frozen
+class RunPlan:
+    """What one tick does with one due entry.
+
+    :param runs: occurrences to send now, oldest first (a manual trigger is one of them).
+    :param skipped: occurrences dropped by the catch-up policy or the misfire grace.
+    :param next_run_at: the next occurrence after this tick, or None when there is none.
+    """
+
+    runs: tuple[datetime, ...]
+    skipped: tuple[Skipped, ...]
+    next_run_at: datetime | None
+
+
+@attrs.frozen
+class CatchUpSettings:
+    """Scheduler-wide knobs of :func:`plan_runs`.
+
+    :param missed_threshold: seconds past its due time after which an occurrence counts as
+        missed (fell due while no leader ticked); ``skip`` drops those.
+    :param catch_up_limit: most missed occurrences ``all`` sends for one entry in one go.
+    """
+
+    missed_threshold: float = 60.0
+    catch_up_limit: int = 100
+
+
+def _due_occurrences(
+    entry: Entry, first: datetime, now: datetime, default_tz: str | tzinfo | None
+) -> tuple[list[datetime], datetime | None]:
+    """Return the occurrences from ``first`` up to ``now`` and the first one after ``now``."""
+    due: list[datetime] = []
+    occ: datetime | None = first
+    while occ is not None and occ <= now:
+        if len(due) >= MAX_ENUMERATED_OCCURRENCES:
+            # A very long downtime of a very frequent entry: stop walking one by one and
+            # resume from now, so the next run is the first one after now.
+            return due, occurrence_after(entry, now, default_tz)
+        due.append(occ)
+        occ = occurrence_after(entry, occ, default_tz)
+    return due, occ
+
+
+def plan_runs(
+    entry: Entry,
+    state: EntryState,
+    now: datetime,
+    default_tz: str | tzinfo | None,
+    settings: CatchUpSettings,
+) -> RunPlan:
+    """Decide which occurrences of a claimed entry to send at ``now`` and what comes next.
+
+    Called by the scheduler for every entry a claim returned. Applies ``end_at``, ``max_runs``,
+    the catch-up policy and ``misfire_grace``; a manual trigger always runs once.
+    """
+    if entry.enabled and state.next_run_at is not None and state.next_run_at <= now:
+        due, following = _due_occurrences(entry, state.next_run_at, now, default_tz)
+    else:
+        due, following = [], state.next_run_at
+    if entry.end_at is not None:
+        due = [occ for occ in due if occ <= entry.end_at]
+
+    skipped: list[Skipped] = []
+    keep: list[datetime]
+    if entry.catch_up == "all":
+        keep = due[-settings.catch_up_limit :]
+        skipped += [Skipped(o, "over catch_up_limit") for o in due[: -settings.catch_up_limit]]
+    else:
+        keep = due[-1:]
+        skipped += [Skipped(o, f"missed, catch_up={entry.catch_up}") for o in due[:-1]]
+        if entry.catch_up == "skip" and keep:
+            late = (now - due_at(entry, keep[0])).total_seconds()
+            if late > settings.missed_threshold:
+                skipped.append(Skipped(keep[0], f"missed by {late:.0f}s, catch_up=skip"))
+                keep = []
+    if entry.misfire_grace is not None:
+        grace = entry.misfire_grace
+        on_time = [o for o in keep if (now - due_at(entry, o)).total_seconds() <= grace]
+        skipped += [
+            Skipped(o, f"later than misfire_grace={grace:g}s") for o in keep if o not in on_time
+        ]
+        keep = on_time
+
+    runs = list(keep)
+    if state.triggered_at is not None:
+        runs.append(state.triggered_at)
+    runs.sort()
+    if entry.max_runs is not None:
+        left = max(entry.max_runs - state.total_run_count, 0)
+        for occ in runs[left:]:
+            skipped.append(Skipped(occ, f"max_runs={entry.max_runs} reached"))
+        runs = runs[:left]
+        if state.total_run_count + len(runs) >= entry.max_runs:
+            following = None
+    return RunPlan(tuple(runs), tuple(sorted(skipped, key=lambda s: s.occurrence)), following)
+
+
+def state_after_save(
+    old: Entry | None,
+    state: EntryState | None,
+    new: Entry,
+    now: datetime,
+    default_tz: str | tzinfo | None,
+) -> EntryState:
+    """Return the state an entry has after ``new`` is saved over ``old`` (None: a new entry).
+
+    Called by stores on save and static sync: the state is kept unless the timing changed, in
+    which case the next occurrence is recomputed from ``now`` (run history kept).
+    """
+    if old is None or state is None:
+        return EntryState(next_run_at=first_run_at(new, now, default_tz))
+    if timing_changed(old, new):
+        return state.evolve(next_run_at=first_run_at(new, now, default_tz))
+    return state
+
+
+def state_after_ack(current: EntryState, claimed: EntryState, acked: EntryState) -> EntryState:
+    """Merge an ack into the state written meanwhile (see :class:`beatcore.store.Ack`).
+
+    ``next_run_at`` and ``triggered_at`` keep values that changed while the entry was in flight;
+    the run facts come from ``acked``.
+    """
+    merged = acked
+    if current.next_run_at != claimed.next_run_at:
+        merged = merged.evolve(next_run_at=current.next_run_at)
+    if current.triggered_at != claimed.triggered_at:
+        merged = merged.evolve(triggered_at=current.triggered_at)
+    return merged

@@ -1,0 +1,104 @@
+"""Fixtures for in-process scheduler tests: a Celery app on kombu's in-memory broker."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+from celery import Celery
+
+from beatcore import Entry, hookimpl
+from beatcore.plugins import get_plugins
+from beatcore.stores.memory import MemoryStore
+
+
+class Recorder:
+    """A listener plugin recording every hook call, registered like any third-party plugin."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, datetime, str]] = []
+        self.failed: list[tuple[str, datetime, str]] = []
+        self.skipped: list[tuple[str, datetime, str]] = []
+        self.leadership: list[tuple[bool, str]] = []
+
+    @hookimpl
+    def beatcore_entry_dispatched(self, entry: Entry, occurrence: datetime, task_id: str) -> None:
+        self.sent.append((entry.name, occurrence, task_id))
+
+    @hookimpl
+    def beatcore_dispatch_failed(
+        self, entry: Entry, occurrence: datetime, task_id: str, error: BaseException
+    ) -> None:
+        self.failed.append((entry.name, occurrence, str(error)))
+
+    @hookimpl
+    def beatcore_occurrence_skipped(self, entry: Entry, occurrence: datetime, reason: str) -> None:
+        self.skipped.append((entry.name, occurrence, reason))
+
+    @hookimpl
+    def beatcore_leadership_changed(self, is_leader: bool, holder: str, token: int | None) -> None:
+        self.leadership.append((is_leader, holder))
+
+    def names(self) -> list[str]:
+        return [name for name, _, _ in self.sent]
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    recorder = Recorder()
+    manager = get_plugins().manager
+    manager.register(recorder)
+    yield recorder
+    manager.unregister(recorder)
+
+
+@pytest.fixture
+def store_url() -> Iterator[str]:
+    name = f"sched-{uuid.uuid4()}"
+    yield f"memory://{name}"
+    MemoryStore.forget(name)
+
+
+@pytest.fixture
+def app(store_url: str) -> Celery:
+    app = Celery("beatcore-tests", broker="memory://", set_as_current=False)
+    app.conf.update(
+        beatcore_url=store_url,
+        timezone="UTC",
+        result_backend=None,
+        beat_schedule={},
+        broker_connection_retry_on_startup=False,
+    )
+
+    @app.task(name="tests.add")
+    def add(x: int = 0, y: int = 0) -> int:
+        return x + y
+
+    return app
+
+
+def queued_task_ids(app: Celery, queue: str = "celery") -> list[str]:
+    """Drain ``queue`` on the in-memory broker and return the task ids of its messages."""
+    ids: list[str] = []
+    with app.connection_for_read() as conn:
+        simple = conn.SimpleQueue(queue)
+        try:
+            while True:
+                try:
+                    message = simple.get(block=False)
+                except simple.Empty:
+                    break
+                ids.append(message.headers["id"])
+                message.ack()
+        finally:
+            simple.close()
+    return ids
+
+
+def make_scheduler(app: Celery, clock: Any, holder: str = "A") -> Any:
+    from beatcore.scheduler import Scheduler
+
+    return Scheduler(app, clock=clock, holder=holder)

@@ -1,0 +1,291 @@
+"""beatcore.Scheduler driven tick by tick with an injected clock, on the memory store."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from celery import Celery
+from celery.schedules import crontab
+
+from beatcore import Crontab, Entry, Interval, connect, timing
+from beatcore.testing import FakeClock
+from beatcore.timeutil import UTC
+
+from .conftest import Recorder, make_scheduler, queued_task_ids
+
+T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+
+
+def test_static_interval_entry_fires_at_its_instants(app: Celery, recorder: Recorder) -> None:
+    app.conf.beat_schedule = {"add": {"task": "tests.add", "schedule": 10.0, "args": (1, 2)}}
+    clock = FakeClock(T0)
+    scheduler = make_scheduler(app, clock)
+    assert scheduler.tick() == pytest.approx(5.0)  # capped by beat_max_loop_interval
+    assert recorder.sent == []
+    clock.advance(10)
+    scheduler.tick()
+    assert recorder.sent == [
+        ("add", T0 + timedelta(seconds=10), timing.task_id("add", T0 + timedelta(seconds=10)))
+    ]
+    clock.advance(9)
+    scheduler.tick()
+    assert len(recorder.sent) == 1
+    clock.advance(1)
+    scheduler.tick()
+    assert [occ for _, occ, _ in recorder.sent] == [
+        T0 + timedelta(seconds=10),
+        T0 + timedelta(seconds=20),
+    ]
+    assert queued_task_ids(app) == [task_id for _, _, task_id in recorder.sent]
+
+
+def test_tick_sleeps_no_longer_than_next_due(app: Celery, recorder: Recorder) -> None:
+    app.conf.beat_schedule = {"add": {"task": "tests.add", "schedule": 3.0}}
+    clock = FakeClock(T0)
+    scheduler = make_scheduler(app, clock)
+    assert scheduler.tick() == pytest.approx(3.0)
+    clock.advance(2.5)
+    assert scheduler.tick() == pytest.approx(0.5)
+
+
+def test_celery_crontab_entry_fires_on_the_minute(app: Celery, recorder: Recorder) -> None:
+    app.conf.beat_schedule = {"cron": {"task": "tests.add", "schedule": crontab(minute="*/5")}}
+    clock = FakeClock(T0 + timedelta(minutes=1))
+    scheduler = make_scheduler(app, clock)
+    scheduler.tick()
+    clock.set(T0 + timedelta(minutes=4, seconds=59))
+    scheduler.tick()
+    assert recorder.sent == []
+    clock.set(T0 + timedelta(minutes=5))
+    scheduler.tick()
+    assert [occ for _, occ, _ in recorder.sent] == [T0 + timedelta(minutes=5)]
+
+
+def test_crontab_is_evaluated_in_the_entry_time_zone(app: Celery, recorder: Recorder) -> None:
+    clock = FakeClock(T0)
+    scheduler = make_scheduler(app, clock)
+    store = connect(app, clock=clock)
+    store.save(
+        Entry(name="berlin", task="tests.add", schedule=Crontab("0 14 * * *"), tz="Europe/Berlin")
+    )
+    scheduler.tick()
+    clock.set(T0 + timedelta(hours=1))  # 13:00 UTC = 14:00 CET
+    scheduler.tick()
+    assert [occ for _, occ, _ in recorder.sent] == [T0 + timedelta(hours=1)]
+
+
+def test_entry_saved_while_running_fires_at_next_tick(app: Celery, recorder: Recorder) -> None:
+    clock = FakeClock(T0)
+    scheduler = make_scheduler(app, clock)
+    scheduler.tick()
+    store = connect(app, clock=clock)
+    store.save(Entry(name="dyn", task="tests.add", schedule=Interval(2)))
+    clock.advance(2)
+    scheduler.tick()
+    assert recorder.names() == ["dyn"]
+
+
+def test_disabled_entry_does_not_fire(app: Celery, recorder: Recorder) -> None:
+    clock = FakeClock(T0)
+    scheduler = make_scheduler(app, clock)
+    store = connect(app, clock=clock)
+    store.save(Entry(name="off", task="tests.add", schedule=Interval(1), enabled=False))
+    store.save(Entry(name="on", task="tests.add", schedule=Interval(1)))
+    for _ in range(3):
+        clock.advance(1)
+        scheduler.tick()
+    assert set(recorder.names()) == {"on"}
+    store.set_enabled("on", False)
+    clock.advance(1)
+    scheduler.tick()
+    assert recorder.names().count("on") == 3
+
+
+def test_trigger_runs_once_more_without_moving_the_schedule(
+    app: Celery, recorder: Recorder
+) -> None:
+    clock = FakeClock(T0)
+    scheduler = make_scheduler(app, clock)
+    store = connect(app, clock=clock)
+    store.save(Entry(name="hourly", task="tests.add", schedule=Interval(3600)))
+    store.trigger("hourly")
+    scheduler.tick()
+    assert [occ for _, occ, _ in recorder.sent] == [T0]
+    state = store.state("hourly")
+    assert state.next_run_at == T0 + timedelta(hours=1)
+    assert state.triggered_at is None and state.total_run_count == 1
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected_runs", "expected_skipped"),
+    [("latest", 1, 9), ("all", 10, 0), ("skip", 0, 10)],
+)
+def test_catch_up_after_downtime(
+    app: Celery, recorder: Recorder, policy: str, expected_runs: int, expected_skipped: int
+) -> None:
+    app.conf.beatcore_missed_threshold = 20
+    clock = FakeClock(T0)
+    scheduler = make_scheduler(app, clock)
+    store = connect(app, clock=clock)
+    store.save(Entry(name="minutely", task="tests.add", schedule=Interval(60), catch_up=policy))  # type: ignore[arg-type]
+    scheduler.tick()
+    clock.advance(10 * 60 + 30)  # beat was down: ten occurrences passed, the last 30 s ago
+    scheduler.tick()
+    runs = [occ for _, occ, _ in recorder.sent]
+    assert len(runs) == expected_runs
+    if policy == "latest":
+        assert runs == [T0 + timedelta(minutes=10)]
+    state = store.state("minutely")
+    assert state.skipped_run_count == expected_skipped
+    assert state.total_run_count == expected_runs
+    assert state.next_run_at == T0 + timedelta(minutes=11)
+
+
+def test_misfire_grace_skips_late_runs(app: Celery, recorder: Recorder) -> None:
+    clock = FakeClock(T0)
+    scheduler = make_scheduler(app, clock)
+    store = connect(app, clock=clock)
+    store.save(Entry(name="strict", task="tests.add", schedule=Interval(60), misfire_grace=5))
+    clock.advance(70)
+    scheduler.tick()
+    assert recorder.sent == []
+    assert [(name, reason) for name, _, reason in recorder.skipped] == [
+        ("strict", "later than misfire_grace=5s")
+    ]
+    assert store.state("strict").skipped_run_count == 1
+
+
+def test_max_runs_and_end_at_stop_an_entry(app: Celery, recorder: Recorder) -> None:
+    clock = FakeClock(T0)
+    scheduler = make_scheduler(app, clock)
+    store = connect(app, clock=clock)
+    store.save(Entry(name="twice", task="tests.add", schedule=Interval(1), max_runs=2))
+    store.save(
+        Entry(
+            name="until", task="tests.add", schedule=Interval(1), end_at=T0 + timedelta(seconds=3)
+        )
+    )
+    for _ in range(6):
+        clock.advance(1)
+        scheduler.tick()
+    assert recorder.names().count("twice") == 2
+    assert recorder.names().count("until") == 3
+    assert store.state("twice").next_run_at is None
+    assert store.state("until").next_run_at is None
+
+
+def test_jitter_delays_each_run_deterministically(app: Celery, recorder: Recorder) -> None:
+    clock = FakeClock(T0)
+    scheduler = make_scheduler(app, clock)
+    store = connect(app, clock=clock)
+    entry = Entry(name="jittery", task="tests.add", schedule=Interval(60), jitter=20)
+    store.save(entry)
+    occurrence = T0 + timedelta(seconds=60)
+    offset = timing.jitter_offset("jittery", occurrence, 20)
+    assert timedelta(0) < offset < timedelta(seconds=20)
+    clock.set(occurrence + offset - timedelta(milliseconds=1))
+    scheduler.tick()
+    assert recorder.sent == []
+    clock.set(occurrence + offset)
+    scheduler.tick()
+    assert [occ for _, occ, _ in recorder.sent] == [occurrence]
+
+
+def test_second_scheduler_stays_standby_until_lock_lapses(app: Celery, recorder: Recorder) -> None:
+    app.conf.beat_schedule = {"add": {"task": "tests.add", "schedule": 1.0}}
+    app.conf.beatcore_lock_ttl = 6
+    clock = FakeClock(T0)
+    first = make_scheduler(app, clock, holder="A")
+    second = make_scheduler(app, clock, holder="B")
+    first.tick()
+    for _ in range(3):
+        clock.advance(1)
+        assert second.tick() == pytest.approx(2.0)  # standby polls every ttl / 3
+        first.tick()
+    assert (first.is_leader, second.is_leader) == (True, False)
+    assert len(recorder.sent) == 3
+    clock.advance(7)  # A stops ticking (paused); its lease lapses
+    second.tick()
+    assert second.is_leader
+    clock.advance(1)
+    first.tick()  # A wakes up: fenced out, sends nothing, steps down
+    assert not first.is_leader
+    task_ids = [task_id for _, _, task_id in recorder.sent]
+    assert len(task_ids) == len(set(task_ids))
+    assert recorder.leadership == [(True, "A"), (True, "B"), (False, "A")]
+
+
+def test_claim_never_acked_is_resent_with_the_same_task_id(app: Celery, recorder: Recorder) -> None:
+    app.conf.beatcore_lock_ttl = 6
+    clock = FakeClock(T0)
+    store = connect(app, clock=clock)
+    store.save(Entry(name="job", task="tests.add", schedule=Interval(10)))
+    dead = store.lock.acquire("dead-leader", 6)
+    assert dead is not None
+    clock.advance(10)
+    claimed = store.claim_due(dead, clock(), limit=10, reclaim_after=6).claims
+    assert [c.entry.name for c in claimed] == ["job"]  # ... and the leader dies here
+    survivor = make_scheduler(app, clock, holder="B")
+    clock.advance(7)
+    survivor.tick()
+    assert recorder.sent == [
+        ("job", T0 + timedelta(seconds=10), timing.task_id("job", T0 + timedelta(seconds=10)))
+    ]
+
+
+def test_bad_static_entry_is_skipped_and_keeps_its_history(
+    app: Celery, recorder: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    app.conf.beat_schedule = {
+        "good": {"task": "tests.add", "schedule": 5.0},
+        "kept": {"task": "tests.add", "schedule": 5.0},
+    }
+    clock = FakeClock(T0)
+    make_scheduler(app, clock)
+    app.conf.beat_schedule = {
+        "good": {"task": "tests.add", "schedule": 5.0},
+        "kept": {"task": "tests.add", "schedule": "every day"},
+        "bad": {"task": "tests.add", "schedule": crontab(minute="*"), "catch_up": "sometimes"},
+    }
+    with caplog.at_level("ERROR"):
+        make_scheduler(app, clock, holder="B")
+    store = connect(app, clock=clock)
+    assert [e.name for e in store.entries()] == ["good", "kept"]
+    assert "beat_schedule entry 'bad' skipped" in caplog.text
+    assert "catch_up of entry 'bad' must be one of latest, all, skip" in caplog.text
+
+
+def test_failed_send_is_retried_with_the_same_task_id(app: Celery, recorder: Recorder) -> None:
+    app.conf.beatcore_dispatch_retry_delay = 3
+    clock = FakeClock(T0)
+    scheduler = make_scheduler(app, clock)
+    store = connect(app, clock=clock)
+    # An unknown serializer makes kombu's real publish fail.
+    store.save(
+        Entry(name="flaky", task="tests.add", schedule=Interval(10), options={"serializer": "nope"})
+    )
+    clock.advance(10)
+    scheduler.tick()
+    assert [name for name, _, _ in recorder.failed] == ["flaky"]
+    state = store.state("flaky")
+    assert state.next_run_at == T0 + timedelta(seconds=10)
+    assert state.last_error is not None and "send failed" in state.last_error
+    store.save(Entry(name="flaky", task="tests.add", schedule=Interval(10)))
+    clock.advance(3)
+    scheduler.tick()
+    assert recorder.sent == [
+        ("flaky", T0 + timedelta(seconds=10), timing.task_id("flaky", T0 + timedelta(seconds=10)))
+    ]
+    assert store.state("flaky").last_error is None
+
+
+def test_close_releases_the_lock_for_a_standby(app: Celery, recorder: Recorder) -> None:
+    clock = FakeClock(T0)
+    first = make_scheduler(app, clock, holder="A")
+    first.tick()
+    first.close()
+    second = make_scheduler(app, clock, holder="B")
+    second.tick()
+    assert second.is_leader
+    assert "store -> memory://" in second.info

@@ -1,0 +1,81 @@
+"""Occurrences, jitter, task ids and catch-up planning."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from beatcore import Crontab, Entry, EntryState, Interval
+from beatcore.timeutil import UTC
+from beatcore.timing import (
+    CatchUpSettings,
+    first_run_at,
+    jitter_offset,
+    plan_runs,
+    task_id,
+    timing_changed,
+)
+
+T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+
+
+def test_task_id_is_deterministic_per_occurrence() -> None:
+    assert task_id("a", T0) == task_id("a", T0.astimezone(UTC))
+    assert task_id("a", T0) != task_id("a", T0 + timedelta(seconds=1))
+    assert task_id("a", T0) != task_id("b", T0)
+
+
+def test_jitter_is_deterministic_and_bounded() -> None:
+    offsets = {jitter_offset("a", T0 + timedelta(minutes=i), 30) for i in range(200)}
+    assert all(timedelta(0) <= o < timedelta(seconds=30) for o in offsets)
+    assert len(offsets) > 150
+    assert jitter_offset("a", T0, 30) == jitter_offset("a", T0, 30)
+    assert jitter_offset("a", T0, 0) == timedelta(0)
+
+
+def test_first_run_respects_start_at() -> None:
+    cron = Entry(
+        name="c", task="t", schedule=Crontab("0 * * * *"), start_at=T0 + timedelta(hours=5)
+    )
+    assert first_run_at(cron, T0, "UTC") == T0 + timedelta(hours=5)
+    interval = Entry(name="i", task="t", schedule=Interval(60), start_at=T0 + timedelta(hours=1))
+    assert first_run_at(interval, T0, "UTC") == T0 + timedelta(hours=1, minutes=1)
+    anchored = Entry(
+        name="a",
+        task="t",
+        schedule=Interval(60, anchor=T0 + timedelta(hours=1)),
+        start_at=T0 + timedelta(hours=1),
+    )
+    assert first_run_at(anchored, T0, "UTC") == T0 + timedelta(hours=1)
+
+
+def test_interval_runs_land_on_whole_seconds() -> None:
+    entry = Entry(name="i", task="t", schedule=Interval(5))
+    assert first_run_at(entry, T0 + timedelta(microseconds=250), "UTC") == T0 + timedelta(seconds=6)
+
+
+def test_timing_changed_only_for_what_decides_occurrences() -> None:
+    base = Entry(name="e", task="t", schedule=Interval(5))
+    assert not timing_changed(base, base.evolve(args=(1,), options={"queue": "q"}))
+    assert timing_changed(base, base.evolve(schedule=Interval(6)))
+    assert timing_changed(base, base.evolve(tz="Europe/Paris"))
+    assert timing_changed(base.evolve(enabled=False), base)
+
+
+def test_catch_up_all_is_bounded_by_the_limit() -> None:
+    entry = Entry(name="e", task="t", schedule=Interval(1), catch_up="all")
+    state = EntryState(next_run_at=T0)
+    plan = plan_runs(
+        entry, state, T0 + timedelta(seconds=499), "UTC", CatchUpSettings(catch_up_limit=100)
+    )
+    assert len(plan.runs) == 100
+    assert plan.runs[-1] == T0 + timedelta(seconds=499)
+    assert len(plan.skipped) == 400
+    assert plan.next_run_at == T0 + timedelta(seconds=500)
+
+
+def test_very_long_downtime_does_not_walk_forever() -> None:
+    entry = Entry(name="e", task="t", schedule=Interval(1))
+    now = T0 + timedelta(days=30)
+    plan = plan_runs(entry, EntryState(next_run_at=T0), now, "UTC", CatchUpSettings())
+    assert len(plan.runs) == 1
+    assert plan.next_run_at is not None and plan.next_run_at > now
