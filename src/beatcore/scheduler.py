@@ -182,12 +182,13 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
             )
         return lease
 
-    def _step_down(self, reason: str) -> None:
+    def _step_down(self, reason: str, *, expected: bool = False) -> None:
         if self.lease is None:
             return
         token = self.lease.token
         self.lease = None
-        logger.warning("beatcore: %s stepped down to standby: %s", self.holder, reason)
+        log = logger.info if expected else logger.warning
+        log("beatcore: %s stepped down to standby: %s", self.holder, reason)
         self.plugins.hook.beatcore_leadership_changed(
             is_leader=False, holder=self.holder, token=token
         )
@@ -343,7 +344,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
                     self._store.lock.release(self.lease)
                     logger.info("beatcore: %s released leadership", self.holder)
                 finally:
-                    self._step_down("shutting down")
+                    self._step_down("shutting down", expected=True)
             if self._store is not None:
                 self._store.close()
         finally:
