@@ -8,6 +8,7 @@ server at all (the defaults: kombu's filesystem broker and beatcore's SQLite sto
 - ``PROJ_BEATCORE_URL``: the beatcore store (default: SQLite beside beat's schedule file).
 - ``PROJ_RECORD_FILE``: if set, each task run appends a JSON line (task id, name, time) to it.
 - ``PROJ_INTERVAL``: seconds between runs of the demo entries (default 2).
+- ``PROJ_LOCK_TTL``: ``beatcore_lock_ttl`` (default: beatcore's, 30 s).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ if broker_url.startswith("filesystem://"):
     }
 if os.environ.get("PROJ_BEATCORE_URL"):
     app.conf.beatcore_url = os.environ["PROJ_BEATCORE_URL"]
+if os.environ.get("PROJ_LOCK_TTL"):
+    app.conf.beatcore_lock_ttl = float(os.environ["PROJ_LOCK_TTL"])
 app.conf.update(
     timezone="UTC",
     beat_schedule_filename=str(VAR / "celerybeat-schedule"),

@@ -298,7 +298,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
                 headers=headers,
                 **options,
             )
-        return self.app.send_task(
+        return self.send_task(
             entry.task,
             entry.args,
             entry.kwargs,
