@@ -15,11 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from celery import beat
+from celery.utils.imports import symbol_by_name
 from celery.utils.log import get_logger
 
 from beatcore import timing
 from beatcore.entry import Entry, EntryState
-from beatcore.errors import LockLost
+from beatcore.errors import ConfigurationError, LockLost
 from beatcore.plugins import get_plugins
 from beatcore.settings import Settings
 from beatcore.static import static_entries
@@ -27,6 +28,23 @@ from beatcore.store import Ack, Claim, Lease, Store
 from beatcore.timeutil import Clock, utc_now
 
 logger = get_logger("beatcore.scheduler")
+
+
+def load_clock(path: str | None) -> Clock:
+    """Return the clock named by ``beatcore_clock`` (an import path), or the real UTC clock.
+
+    The setting exists so fault tests can run one beat with a skewed clock; a clock returns
+    an aware datetime.
+    """
+    if not path:
+        return utc_now
+    try:
+        clock = symbol_by_name(path)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ConfigurationError(f"beatcore_clock {path!r} cannot be imported: {exc}") from exc
+    if not callable(clock):
+        raise ConfigurationError(f"beatcore_clock {path!r} is not callable")
+    return clock  # type: ignore[no-any-return]
 
 
 def default_holder() -> str:
@@ -58,7 +76,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         **kwargs: Any,
     ) -> None:
         self.settings = Settings.from_app(app, schedule_filename)
-        self.clock: Clock = clock or utc_now
+        self.clock: Clock = clock or load_clock(self.settings.clock)
         self.holder = holder or default_holder()
         self.plugins = get_plugins()
         self.plugins.load_modules(self.settings.plugins)

@@ -51,6 +51,7 @@ class Settings:
     max_interval: float = 5.0
     dispatch_retry_delay: float = 5.0
     timezone: str = "UTC"
+    clock: str | None = None
 
     @property
     def effective_reclaim_after(self) -> float:
@@ -109,6 +110,7 @@ class Settings:
                 "beatcore_dispatch_retry_delay", get("beatcore_dispatch_retry_delay", 5.0)
             ),
             timezone=str(tz),
+            clock=conf.get("beatcore_clock"),
         )
 
     def store_open_options(self, clock: Any = None) -> dict[str, Any]:

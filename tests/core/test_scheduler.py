@@ -289,3 +289,14 @@ def test_close_releases_the_lock_for_a_standby(app: Celery, recorder: Recorder) 
     second.tick()
     assert second.is_leader
     assert "store -> memory://" in second.info
+
+
+def test_clock_setting_names_the_clock(app: Celery) -> None:
+    from beatcore.errors import ConfigurationError
+    from beatcore.scheduler import Scheduler
+
+    app.conf.beatcore_clock = "beatcore.timeutil.utc_now"
+    assert Scheduler(app, holder="A").clock() <= datetime.now(UTC)
+    app.conf.beatcore_clock = "no.such.module:clock"
+    with pytest.raises(ConfigurationError, match="beatcore_clock 'no.such.module:clock'"):
+        Scheduler(app, holder="B")
