@@ -1,0 +1,26 @@
+"""The hookimpls that register the Redis store with beatcore (entry point ``beatcore``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from beatcore.hookspecs import hookimpl
+from beatcore.store import Store
+
+#: URL schemes this plugin opens.
+SCHEMES = ("redis", "rediss", "redis+sentinel", "rediss+sentinel", "redis+cluster", "rediss+cluster")
+
+
+@hookimpl
+def beatcore_store_from_url(url: str, options: Mapping[str, Any]) -> Store | None:
+    """Open a Redis store for a Redis URL; None for any other scheme.
+
+    redis-py is imported only here, when a Redis URL is actually used.
+    """
+    scheme = url.split("://", 1)[0].lower()
+    if scheme not in SCHEMES:
+        return None
+    from beatcore_redis.store import open_store
+
+    return open_store(url, options)
