@@ -9,7 +9,14 @@ from beatcore.hookspecs import hookimpl
 from beatcore.store import Store
 
 #: URL schemes this plugin opens.
-SCHEMES = ("redis", "rediss", "redis+sentinel", "rediss+sentinel", "redis+cluster", "rediss+cluster")
+SCHEMES = (
+    "redis",
+    "rediss",
+    "redis+sentinel",
+    "rediss+sentinel",
+    "redis+cluster",
+    "rediss+cluster",
+)
 
 
 @hookimpl

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -298,5 +299,7 @@ def test_clock_setting_names_the_clock(app: Celery) -> None:
     app.conf.beatcore_clock = "beatcore.timeutil.utc_now"
     assert Scheduler(app, holder="A").clock() <= datetime.now(UTC)
     app.conf.beatcore_clock = "no.such.module:clock"
-    with pytest.raises(ConfigurationError, match="beatcore_clock 'no.such.module:clock'"):
+    with pytest.raises(
+        ConfigurationError, match=re.escape("beatcore_clock 'no.such.module:clock'")
+    ):
         Scheduler(app, holder="B")
