@@ -1,0 +1,43 @@
+"""Shared fixtures: real Redis servers on free 127.0.0.1 ports.
+
+Every server fixture is session-scoped and lazy: a server starts the first time a test asks for
+it, and a test run that asks for none starts none. The process code lives in
+``tests/support/redis_servers.py``; this module only wires it to pytest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from tests.support.redis_servers import RedisServer
+
+REAL_SERVER_FIXTURES = frozenset({"redis_server", "redis_db"})
+"""Fixtures that start a real ``redis-server``; tests using them get the ``redis_server`` mark."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests that need a real server, so ``-m "not redis_server"`` deselects them."""
+    for item in items:
+        if REAL_SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.redis_server)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A standalone ``redis-server`` for the whole session (``.host``, ``.port``, ``.url``,
+    ``.client(db)``). Tests share it: use distinct db numbers or key prefixes, or ``redis_db``."""
+    server = RedisServer(tmp_path_factory.mktemp("redis-server"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_db(redis_server: RedisServer) -> Iterator[RedisServer]:
+    """The session's ``redis_server``, emptied (FLUSHALL) before the test."""
+    with redis_server.client() as client:
+        client.flushall()
+    yield redis_server
