@@ -10,9 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from tests.support.redis_servers import RedisServer
+from tests.support.certificates import make_certificates
+from tests.support.redis_servers import (
+    RedisClusterGroup,
+    RedisSentinelGroup,
+    RedisServer,
+    TlsRedisServer,
+)
 
-REAL_SERVER_FIXTURES = frozenset({"redis_server", "redis_db"})
+REAL_SERVER_FIXTURES = frozenset(
+    {"redis_server", "redis_db", "redis_sentinel", "redis_cluster", "redis_tls"}
+)
 """Fixtures that start a real ``redis-server``; tests using them get the ``redis_server`` mark."""
 
 
@@ -41,3 +49,39 @@ def redis_db(redis_server: RedisServer) -> Iterator[RedisServer]:
     with redis_server.client() as client:
         client.flushall()
     yield redis_server
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisSentinelGroup]:
+    """A master, a replica and three sentinels (quorum 2) watching ``mymaster``; ``.url`` is
+    the ``redis+sentinel://`` URL and ``.failover()`` forces and awaits a failover."""
+    group = RedisSentinelGroup(tmp_path_factory.mktemp("redis-sentinel"))
+    group.start()
+    try:
+        yield group
+    finally:
+        group.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterGroup]:
+    """A Redis Cluster of three masters; ``.url`` is the ``redis+cluster://`` URL."""
+    group = RedisClusterGroup(tmp_path_factory.mktemp("redis-cluster"))
+    group.start()
+    try:
+        yield group
+    finally:
+        group.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRedisServer]:
+    """A ``redis-server`` listening only with TLS, its certificates made by a fresh test CA;
+    ``.url`` is the ``rediss://`` URL with ``ssl_ca_certs`` and ``ssl_cert_reqs=required``."""
+    workdir = tmp_path_factory.mktemp("redis-tls")
+    server = TlsRedisServer(workdir / "server", make_certificates(workdir / "certs"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
