@@ -18,7 +18,7 @@ from beatcore import hookspecs
 from beatcore.errors import ConfigurationError, InvalidSchedule, UnknownScheduleType
 from beatcore.schedules.base import ScheduleType
 
-_BUILTIN_MODULES = ("beatcore.builtins", "beatcore.stores.memory")
+_BUILTIN_MODULES = ("beatcore.builtins", "beatcore.stores.memory", "beatcore.stores.sqlite")
 
 
 class Plugins:
