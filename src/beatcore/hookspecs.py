@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    import click
+
     from beatcore.entry import Entry
     from beatcore.errors import CorruptRecord
     from beatcore.schedules.base import ScheduleType
@@ -81,3 +83,15 @@ def beatcore_leadership_changed(is_leader: bool, holder: str, token: int | None)
 @hookspec
 def beatcore_record_corrupt(error: CorruptRecord) -> None:
     """Called when the leader finds a due record it cannot read (it is skipped, not deleted)."""
+
+
+@hookspec
+def beatcore_cli_commands() -> Sequence[click.Command]:
+    """Return extra verbs (click commands) for ``celery beatcore``.
+
+    Called once per ``celery beatcore`` invocation, when the command group first lists or
+    resolves its verbs, after the app's ``beatcore_plugins`` are loaded. A verb gets the app
+    and the open store through :func:`beatcore.cli.pass_session`. A name already taken by a
+    built-in verb or another plugin is ignored with a warning.
+    """
+    raise NotImplementedError

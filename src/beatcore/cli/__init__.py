@@ -1,0 +1,103 @@
+"""``celery -A proj beatcore ...``: manage the schedule and check beat's health from a shell.
+
+The ``beatcore`` group joins Celery's own command through the ``celery.commands`` entry point,
+so it reads the same app (and configuration) as ``celery beat``. Plugins add verbs through the
+``beatcore_cli_commands`` hook. Errors in what the user gave (a bad cron field, an unknown zone,
+a missing entry, an unreachable store) are one line and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import click
+
+from beatcore.cli.commands import add, disable, edit, enable, remove, trigger
+from beatcore.cli.reports import list_entries, show, status
+from beatcore.cli.session import Session, get_session, pass_session
+from beatcore.cli.transfer import export, import_
+from beatcore.errors import BeatcoreError
+
+__all__ = ["Session", "beatcore", "get_session", "pass_session"]
+
+_PLUGIN_COMMANDS_KEY = "beatcore.plugin_commands"
+
+
+class BeatcoreGroup(click.Group):
+    """The ``beatcore`` verbs: the built-in ones plus those plugins return.
+
+    Plugin verbs are asked for once per invocation, after the app's ``beatcore_plugins`` are
+    loaded, so a plugin named only in the app's configuration can add verbs too. A plugin verb
+    never replaces a built-in one.
+    """
+
+    def _plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
+        root = ctx.find_root()
+        cached = root.meta.get(_PLUGIN_COMMANDS_KEY)
+        if cached is not None:
+            return dict(cached)
+        from beatcore.plugins import get_plugins
+
+        # Loads the app's beatcore_plugins; a bad setting is reported by the verb that opens
+        # the store, and entry-point plugins still count.
+        with contextlib.suppress(BeatcoreError):
+            get_session(ctx)
+        found: dict[str, click.Command] = {}
+        for commands in get_plugins().hook.beatcore_cli_commands():
+            for command in commands or ():
+                name = command.name
+                if not name or name in self.commands or name in found:
+                    click.echo(
+                        f"warning: a plugin's beatcore verb {name!r} is ignored: that name is "
+                        "taken",
+                        err=True,
+                    )
+                    continue
+                found[name] = command
+        root.meta[_PLUGIN_COMMANDS_KEY] = found
+        return found
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Return built-in and plugin verb names, sorted."""
+        return sorted([*super().list_commands(ctx), *self._plugin_commands(ctx)])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """Return the built-in verb ``cmd_name``, else a plugin's."""
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            command = self._plugin_commands(ctx).get(cmd_name)
+        return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the verb; turn beatcore's own errors into one-line messages."""
+        try:
+            return super().invoke(ctx)
+        except BeatcoreError as exc:
+            raise click.ClickException(str(exc)) from None
+        except OSError as exc:  # a store that cannot be reached (socket, file)
+            raise click.ClickException(f"store error: {exc}") from None
+
+
+@click.group("beatcore", cls=BeatcoreGroup)
+def beatcore() -> None:
+    """Manage beatcore's schedule and check beat's health.
+
+    Uses the app given with "celery -A" and its beatcore_url setting.
+    """
+
+
+for _command in (
+    list_entries,
+    show,
+    add,
+    edit,
+    remove,
+    enable,
+    disable,
+    trigger,
+    export,
+    import_,
+    status,
+):
+    beatcore.add_command(_command)

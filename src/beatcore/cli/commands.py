@@ -1,0 +1,298 @@
+"""The verbs that change the schedule: add, edit, remove, enable, disable, trigger.
+
+A running beat sees each change at its next tick; nothing here needs beat to be stopped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from beatcore.cli.describe import describe_schedule, entry_tz, when
+from beatcore.cli.options import (
+    TASK_NAME,
+    build_schedule,
+    check_task,
+    definition_options,
+    parse_instant,
+)
+from beatcore.cli.session import Session, pass_session
+from beatcore.entry import Entry, EntryState
+from beatcore.errors import CorruptRecord, EntryNotFound
+from beatcore.schedules import Crontab, ScheduleType
+from beatcore.serializer import entry_to_dict
+
+_NONE_WORDS = {"none", "never", ""}
+
+
+def static_refusal(name: str, verb: str) -> str:
+    """Return why ``verb`` is refused on a static entry, and how to force it."""
+    return (
+        f"entry {name!r} is static: it comes from beat_schedule and beat restores it from "
+        f"there at its next start, so {verb} it in beat_schedule instead (or pass --force to "
+        f"{verb} it in the store anyway)"
+    )
+
+
+def _existing(session: Session, name: str) -> Entry | None:
+    try:
+        return session.store.get(name)
+    except EntryNotFound:
+        return None
+
+
+def _summary(session: Session, entry: Entry, state: EntryState) -> str:
+    from beatcore import timing
+
+    due = timing.state_due_at(entry, state)
+    tz = entry_tz(entry, session.default_tz)
+    next_text = when(due, tz, session.now()) if due else "none"
+    if not entry.enabled:
+        next_text = "none (disabled)"
+    return (
+        f"{describe_schedule(entry, session.default_tz)}, task {entry.task}; next run {next_text}"
+    )
+
+
+def _changes(
+    session: Session,
+    *,
+    tz: str | None,
+    base_tz: str | None,
+    args_: list[Any] | None,
+    kwargs_: dict[str, Any] | None,
+    queue: str | None,
+    jitter: float | None,
+    catch_up: str | None,
+    start: str | None,
+    end: str | None,
+    max_runs: int | None,
+    misfire_grace: float | None,
+) -> dict[str, Any]:
+    """Return the Entry fields the options set (``--start none`` clears a time)."""
+    changes: dict[str, Any] = {}
+    if tz is not None:
+        changes["tz"] = tz
+    wall_tz = tz or base_tz or session.default_tz
+    now = session.now()
+    for option, field, value in (("--start", "start_at", start), ("--end", "end_at", end)):
+        if value is not None:
+            changes[field] = (
+                None
+                if value.strip().lower() in _NONE_WORDS
+                else parse_instant(value, option, wall_tz, now)
+            )
+    if args_ is not None:
+        changes["args"] = tuple(args_)
+    if kwargs_ is not None:
+        changes["kwargs"] = kwargs_
+    if jitter is not None:
+        changes["jitter"] = jitter
+    if catch_up is not None:
+        changes["catch_up"] = catch_up
+    if max_runs is not None:
+        changes["max_runs"] = max_runs
+    if misfire_grace is not None:
+        changes["misfire_grace"] = misfire_grace
+    if queue is not None:
+        changes["queue"] = queue
+    return changes
+
+
+def _apply(entry_fields: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    fields = dict(entry_fields)
+    queue = changes.pop("queue", None)
+    if queue is not None:
+        options = dict(fields.get("options") or {})
+        if queue.strip().lower() in _NONE_WORDS:
+            options.pop("queue", None)
+        else:
+            options["queue"] = queue
+        fields["options"] = options
+    fields.update(changes)
+    return fields
+
+
+def _schedule(session: Session, tz_name: str, **given: Any) -> ScheduleType | None:
+    return build_schedule(session.plugins, tz_name=tz_name, now=session.now(), **given)
+
+
+def _warn_task(session: Session, task: str) -> None:
+    warning = check_task(session.app, task)
+    if warning:
+        click.echo(warning, err=True)
+
+
+@click.command("add")
+@click.argument("name")
+@click.argument("task", type=TASK_NAME)
+@definition_options
+@click.option("--disabled", is_flag=True, help="Add it disabled.")
+@click.option("--replace", is_flag=True, help="Overwrite an entry with the same name.")
+@click.option("--force", is_flag=True, help="With --replace: overwrite a static entry too.")
+@pass_session
+def add(
+    session: Session,
+    name: str,
+    task: str,
+    every: float | None,
+    cron: Crontab | None,
+    at: str | None,
+    rrule: str | None,
+    disabled: bool,
+    replace: bool,
+    force: bool,
+    **options: Any,
+) -> None:
+    """Add entry NAME that sends TASK on a schedule (one of --every, --cron, --at, --rrule)."""
+    tz_name = options["tz"] or session.default_tz
+    schedule = _schedule(session, tz_name, every=every, cron=cron, at=at, rrule=rrule)
+    if schedule is None:
+        raise click.UsageError("give a schedule: --every, --cron, --at or --rrule")
+    try:
+        existing = _existing(session, name)
+    except CorruptRecord:
+        existing = None
+        if not replace:
+            raise click.ClickException(
+                f"entry {name!r} already exists (its record cannot be read); pass --replace to "
+                "overwrite it"
+            ) from None
+    if existing is not None:
+        if not replace:
+            raise click.ClickException(
+                f"entry {name!r} already exists ({describe_schedule(existing, session.default_tz)}"
+                f", task {existing.task}); pass --replace to overwrite it"
+            )
+        if existing.static and not force:
+            raise click.ClickException(static_refusal(name, "replace"))
+    changes = _changes(session, base_tz=None, **options)
+    fields = _apply({"options": {}}, changes)
+    entry = Entry(name=name, task=task, schedule=schedule, enabled=not disabled, **fields)
+    _warn_task(session, task)
+    state = session.store.save(entry)
+    verb = "replaced" if existing is not None else "added"
+    click.echo(f"{verb} {name!r}: {_summary(session, entry, state)}")
+
+
+@click.command("edit")
+@click.argument("name")
+@click.option("--task", type=TASK_NAME, help="Send this task instead.")
+@definition_options
+@click.option("--enabled/--disabled", "enabled", default=None, help="Enable or disable it.")
+@click.option("--force", is_flag=True, help="Edit a static entry (beat_schedule wins at restart).")
+@pass_session
+def edit(
+    session: Session,
+    name: str,
+    task: str | None,
+    every: float | None,
+    cron: Crontab | None,
+    at: str | None,
+    rrule: str | None,
+    enabled: bool | None,
+    force: bool,
+    **options: Any,
+) -> None:
+    """Change entry NAME; options not given keep their value, and its run history is kept.
+
+    --start/--end/--queue take 'none' to clear them.
+    """
+    entry = session.store.get(name)
+    if entry.static and not force:
+        raise click.ClickException(static_refusal(name, "edit"))
+    tz_name = options["tz"] or entry.tz or session.default_tz
+    schedule = _schedule(session, tz_name, every=every, cron=cron, at=at, rrule=rrule)
+    changes = _changes(session, base_tz=entry.tz, **options)
+    fields = _apply({"options": entry.options}, changes)
+    if schedule is not None:
+        fields["schedule"] = schedule
+    if task is not None:
+        fields["task"] = task
+        _warn_task(session, task)
+    if enabled is not None:
+        fields["enabled"] = enabled
+    new = entry.evolve(**fields)
+    if entry_to_dict(new) == entry_to_dict(entry):
+        click.echo(f"unchanged {name!r}: {_summary(session, entry, session.store.state(name))}")
+        return
+    changed = sorted(
+        key for key, value in entry_to_dict(new).items() if entry_to_dict(entry).get(key) != value
+    )
+    state = session.store.save(new)
+    click.echo(f"updated {name!r} ({', '.join(changed)}): {_summary(session, new, state)}")
+
+
+@click.command("remove")
+@click.argument("name")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--force", is_flag=True, help="Remove a static entry (it returns at beat's start).")
+@pass_session
+def remove(session: Session, name: str, yes: bool, force: bool) -> None:
+    """Remove entry NAME and its run history."""
+    store = session.store
+    try:
+        entry: Entry | None = store.get(name)
+    except CorruptRecord:
+        entry = None  # an unreadable record can still be removed
+    if entry is not None and entry.static and not force:
+        raise click.ClickException(static_refusal(name, "remove"))
+    what = (
+        f"{describe_schedule(entry, session.default_tz)}, task {entry.task}"
+        if entry is not None
+        else "unreadable record"
+    )
+    if not yes:
+        click.confirm(f"Remove entry {name!r} ({what})?", abort=True, err=True)
+    store.delete(name)
+    click.echo(f"removed {name!r}")
+
+
+def _set_enabled(session: Session, name: str, enabled: bool) -> None:
+    store = session.store
+    entry = store.get(name)
+    word = "enabled" if enabled else "disabled"
+    if entry.enabled == enabled:
+        click.echo(f"{name!r} is already {word}")
+        return
+    store.set_enabled(name, enabled)
+    state = store.state(name)
+    click.echo(f"{word} {name!r}: {_summary(session, entry.evolve(enabled=enabled), state)}")
+    if entry.static:
+        click.echo(
+            f"note: {name!r} is static; beat_schedule decides whether it is enabled at beat's "
+            "next start",
+            err=True,
+        )
+
+
+@click.command("enable")
+@click.argument("name")
+@pass_session
+def enable(session: Session, name: str) -> None:
+    """Enable entry NAME (its next run is computed from now; missed runs are not caught up)."""
+    _set_enabled(session, name, True)
+
+
+@click.command("disable")
+@click.argument("name")
+@pass_session
+def disable(session: Session, name: str) -> None:
+    """Disable entry NAME (it keeps its history and is never sent until enabled)."""
+    _set_enabled(session, name, False)
+
+
+@click.command("trigger")
+@click.argument("name")
+@pass_session
+def trigger(session: Session, name: str) -> None:
+    """Run entry NAME once at beat's next tick, besides its schedule (also when disabled)."""
+    from beatcore import timing
+
+    store = session.store
+    store.get(name)
+    now = session.now()
+    store.trigger(name, now)
+    task_id = timing.task_id(name, now)
+    click.echo(f"triggered {name!r}: runs at beat's next tick with task id {task_id}")

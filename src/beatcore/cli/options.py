@@ -1,0 +1,258 @@
+"""Parsing what people type: ``--every 5m``, ``--cron``, ``--at``, ``--tz``, JSON arguments.
+
+Each parser raises :class:`click.BadParameter`, which click prints as one line naming the option
+and the value, with a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import click
+
+from beatcore.entry import CATCH_UP_POLICIES
+from beatcore.errors import BeatcoreError, InvalidSchedule
+from beatcore.plugins import Plugins
+from beatcore.schedules import Clocked, Crontab, Interval, ScheduleType
+from beatcore.timeutil import UTC, wall_to_instant, zone
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+#: A Celery task name: dotted words (letters, digits, ``_``, ``-``, ``:``), no spaces.
+_TASK_NAME = re.compile(r"^[A-Za-z_][\w\-:]*(\.[A-Za-z_][\w\-:]*)*$")
+
+
+def parse_duration(text: str) -> float:
+    """Return seconds for ``30s``, ``5m``, ``1h``, ``1d``, ``2w``, ``1h30m`` or plain ``90``.
+
+    :raises ValueError: not a duration.
+    """
+    value = text.strip().lower()
+    try:
+        seconds = float(value)
+    except ValueError:
+        parts = _DURATION_PART.findall(value)
+        if not parts or "".join(n + u for n, u in parts) != value.replace(" ", ""):
+            raise ValueError(
+                f"{text!r} is not a duration (use 30s, 5m, 1h, 1d, 1h30m or seconds)"
+            ) from None
+        seconds = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+        raise ValueError(f"{text!r} is not a finite duration")
+    return seconds
+
+
+class Duration(click.ParamType):  # type: ignore[type-arg]
+    """A duration option (``30s``, ``5m``, ``1h``, ``1d`` or seconds), converted to seconds."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, (int, float)):
+            return float(value)
+        try:
+            return parse_duration(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class JsonValue(click.ParamType):  # type: ignore[type-arg]
+    """A JSON option that must decode to ``kind`` (``list`` or ``dict``)."""
+
+    def __init__(self, kind: type) -> None:
+        self.kind = kind
+        self.name = "json " + ("list" if kind is list else "object")
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, self.kind):
+            return value
+        try:
+            decoded = json.loads(value)
+        except ValueError as exc:
+            self.fail(f"{value!r} is not valid JSON ({exc})", param, ctx)
+        if not isinstance(decoded, self.kind):
+            want = "a JSON list like '[1, 2]'" if self.kind is list else "a JSON object like '{}'"
+            self.fail(f"{value!r} must be {want}", param, ctx)
+        return decoded
+
+
+class TimeZone(click.ParamType):  # type: ignore[type-arg]
+    """An IANA time zone name (``Europe/Paris``), checked against the zone database."""
+
+    name = "zone"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            zone(value)
+        except InvalidSchedule as exc:
+            self.fail(str(exc), param, ctx)
+        return "UTC" if str(value).upper() == "UTC" else str(value)
+
+
+class Cron(click.ParamType):  # type: ignore[type-arg]
+    """A five-field cron expression, parsed into a :class:`~beatcore.schedules.Crontab`."""
+
+    name = "cron"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, Crontab):
+            return value
+        try:
+            return Crontab(str(value))
+        except InvalidSchedule as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class TaskName(click.ParamType):  # type: ignore[type-arg]
+    """A Celery task name (``proj.tasks.add``)."""
+
+    name = "task"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not _TASK_NAME.match(str(value)):
+            self.fail(
+                f"{value!r} is not a task name (dotted words such as 'proj.tasks.add', no spaces)",
+                param,
+                ctx,
+            )
+        return str(value)
+
+
+DURATION = Duration()
+TIME_ZONE = TimeZone()
+CRON = Cron()
+TASK_NAME = TaskName()
+
+
+def parse_instant(text: str, option: str, tz_name: str, now: datetime) -> datetime:
+    """Return the aware UTC instant for ``--at``/``--start``/``--end``.
+
+    Accepts ISO 8601 (``2026-03-01 09:00``, ``2026-03-01T09:00:00+01:00``, ``...Z``) and
+    ``+DURATION`` (``+10m``: from now). A time without an offset is wall-clock time in
+    ``tz_name`` (a time skipped by a DST change is taken as the end of the gap).
+
+    :raises click.BadParameter: naming ``option`` and the value.
+    """
+    value = text.strip()
+    if value.startswith("+"):
+        try:
+            return now + timedelta(seconds=parse_duration(value[1:]))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint=option) from None
+    iso = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+    try:
+        parsed = datetime.fromisoformat(iso)
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not a date and time (use ISO 8601 like '2026-03-01 09:00' or "
+            "'+10m' for ten minutes from now)",
+            param_hint=option,
+        ) from None
+    if parsed.tzinfo is None:
+        return wall_to_instant(parsed, zone(tz_name))
+    return parsed.astimezone(UTC)
+
+
+def check_task(app: Any, task: str) -> str | None:
+    """Return a warning when ``task`` is not registered in ``app`` (it is still sent by name)."""
+    try:
+        known = task in app.tasks
+    except Exception:  # an app that cannot finalize is not this command's business
+        return None
+    if known:
+        return None
+    return (
+        f"warning: task {task!r} is not registered in app {app.main or '?'!r}; beat sends it "
+        "by name, so a worker must know it"
+    )
+
+
+def build_schedule(
+    plugins: Plugins,
+    *,
+    every: float | None,
+    cron: Crontab | None,
+    at: str | None,
+    rrule: str | None,
+    tz_name: str,
+    now: datetime,
+) -> ScheduleType | None:
+    """Return the schedule given by the one schedule option used, or None if none was.
+
+    :raises click.UsageError: more than one schedule option.
+    :raises click.BadParameter: the value is not a valid schedule of its kind.
+    """
+    given = {
+        name: value
+        for name, value in (("--every", every), ("--cron", cron), ("--at", at), ("--rrule", rrule))
+        if value is not None
+    }
+    if len(given) > 1:
+        raise click.UsageError(f"give one schedule option, not {len(given)}: {', '.join(given)}")
+    if every is not None:
+        try:
+            return Interval(every)
+        except InvalidSchedule as exc:
+            raise click.BadParameter(str(exc), param_hint="--every") from None
+    if cron is not None:
+        return cron
+    if at is not None:
+        return Clocked(parse_instant(at, "--at", tz_name, now))
+    if rrule is not None:
+        return rrule_schedule(plugins, rrule)
+    return None
+
+
+def rrule_schedule(plugins: Plugins, text: str) -> ScheduleType:
+    """Build the ``rrule`` schedule type's value from RFC 5545 text, through its plugin.
+
+    The type is found by name in the plugin manager, never imported: it is the ``from_text``
+    classmethod when the type has one, else its constructor called with the text.
+
+    :raises click.BadParameter: the plugin is not installed or refuses the rule.
+    """
+    try:
+        cls: Any = plugins.schedule_type("rrule")
+    except BeatcoreError as exc:
+        raise click.BadParameter(
+            f"needs the beatcore-rrule plugin: {exc}", param_hint="--rrule"
+        ) from None
+    build = getattr(cls, "from_text", cls)
+    try:
+        schedule: ScheduleType = build(text)
+    except (BeatcoreError, ValueError, TypeError) as exc:
+        raise click.BadParameter(f"{text!r}: {exc}", param_hint="--rrule") from None
+    return schedule
+
+
+def definition_options(func: F) -> F:
+    """Add the options that ``add`` and ``edit`` share (schedule, arguments, timing)."""
+    options = [
+        click.option("--every", type=DURATION, help="Run every 30s, 5m, 1h, 1d or N seconds."),
+        click.option("--cron", type=CRON, help="Cron expression, e.g. '0 9 * * MON-FRI'."),
+        click.option("--at", "at", metavar="WHEN", help="Run once at ISO time or +DURATION."),
+        click.option("--rrule", metavar="RULE", help="RFC 5545 rule (beatcore-rrule plugin)."),
+        click.option("--tz", type=TIME_ZONE, help="Zone for cron/rrule and naive times."),
+        click.option("--args", "args_", type=JsonValue(list), help="Task args as a JSON list."),
+        click.option("--kwargs", "kwargs_", type=JsonValue(dict), help="Task kwargs as JSON."),
+        click.option("--queue", help="Queue to send to (apply_async queue option)."),
+        click.option("--jitter", type=DURATION, help="Most delay added to each run."),
+        click.option(
+            "--catch-up",
+            type=click.Choice(CATCH_UP_POLICIES),
+            help="After downtime: one run (latest), every missed run (all) or none (skip).",
+        ),
+        click.option("--start", metavar="WHEN", help="No run before this time."),
+        click.option("--end", metavar="WHEN", help="No run after this time."),
+        click.option("--max-runs", type=click.IntRange(min=1), help="Stop after N runs."),
+        click.option("--misfire-grace", type=DURATION, help="Skip a run later than this."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func

@@ -1,0 +1,105 @@
+"""What every verb needs: the Celery app, beatcore's settings, a clock and the open store.
+
+Verbs get a :class:`Session` with :func:`pass_session`; plugin verbs (the
+``beatcore_cli_commands`` hook) use the same decorator, so they read the app exactly as the
+built-in verbs do: from Celery's click context (``ctx.obj.app``), filled in by ``celery -A``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import click
+
+from beatcore.plugins import Plugins, get_plugins
+from beatcore.settings import Settings
+from beatcore.store import Store
+from beatcore.timeutil import Clock
+
+_SESSION_KEY = "beatcore.session"
+_PASSWORD = re.compile(r"(?P<head>://[^/@:]*:)(?P<password>[^/@]+)@")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def mask_password(url: str) -> str:
+    """Return ``url`` with the password (``scheme://user:PASSWORD@host``) replaced by ``****``."""
+    return _PASSWORD.sub(lambda match: f"{match['head']}****@", url)
+
+
+class Session:
+    """The app, settings, clock and (opened on first use) store of one CLI invocation."""
+
+    def __init__(self, app: Any) -> None:
+        # Imported here: the scheduler module imports celery.beat, which ``--help`` never needs.
+        from beatcore.scheduler import load_clock
+
+        self.app = app
+        self.settings = Settings.from_app(app)
+        self.plugins: Plugins = get_plugins()
+        self.plugins.load_modules(self.settings.plugins)
+        self.clock: Clock = load_clock(self.settings.clock)
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        """The store named by ``beatcore_url``, opened with :func:`beatcore.connect`."""
+        if self._store is None:
+            from beatcore import connect
+
+            self._store = connect(self.app, clock=self.clock)
+        return self._store
+
+    @property
+    def default_tz(self) -> str:
+        """The zone of entries without their own ``tz`` (``app.conf.timezone``)."""
+        return self.settings.timezone
+
+    def now(self) -> datetime:
+        """Return the current instant from the configured clock (``beatcore_clock``)."""
+        return self.clock()
+
+    def close(self) -> None:
+        """Close the store if it was opened."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+def app_from_context(ctx: click.Context) -> Any:
+    """Return the Celery app that ``celery -A`` put into click's context object.
+
+    Falls back to Celery's current app when the group runs outside the ``celery`` command.
+    """
+    app = getattr(ctx.obj, "app", None)
+    if app is None:
+        from celery import current_app
+
+        app = current_app._get_current_object()
+    return app
+
+
+def get_session(ctx: click.Context) -> Session:
+    """Return the invocation's session, creating it on first use (one per ``celery`` run)."""
+    root = ctx.find_root()
+    session = root.meta.get(_SESSION_KEY)
+    if session is None:
+        session = Session(app_from_context(ctx))
+        root.meta[_SESSION_KEY] = session
+        root.call_on_close(session.close)
+    assert isinstance(session, Session)
+    return session
+
+
+def pass_session(func: F) -> F:
+    """Decorate a click callback to receive the :class:`Session` as its first argument."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return func(get_session(click.get_current_context()), *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

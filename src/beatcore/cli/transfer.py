@@ -1,0 +1,170 @@
+"""``export`` (entries and states as JSON) and ``import FILE`` (all-or-nothing).
+
+The file format is versioned::
+
+    {"format": "beatcore-export", "version": 1, "exported_at": ..., "store": ...,
+     "entries": [{"entry": {...serializer record...}, "state": {...}}, ...]}
+
+Import validates every entry before writing any; it writes definitions (a new entry gets its
+first run from now, an existing one keeps its run history as with ``edit``). States in the file
+are for reading; they are not written back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+
+from beatcore.cli.session import Session, mask_password, pass_session
+from beatcore.entry import Entry
+from beatcore.errors import BeatcoreError, CorruptRecord, EntryNotFound
+from beatcore.serializer import entry_from_dict, entry_to_dict, state_to_dict
+from beatcore.timeutil import isoformat
+
+FORMAT = "beatcore-export"
+VERSION = 1
+
+
+@click.command("export")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write to this file instead of stdout.")  # fmt: skip
+@pass_session
+def export(session: Session, output: str | None) -> None:
+    """Write every entry and its state as JSON (to stdout, or --output FILE)."""
+    store = session.store
+    records = [
+        {"entry": entry_to_dict(entry), "state": state_to_dict(store.state(entry.name))}
+        for entry in store.entries()
+    ]
+    document = {
+        "format": FORMAT,
+        "version": VERSION,
+        "exported_at": isoformat(session.now()),
+        "store": mask_password(store.url),
+        "entries": records,
+    }
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"exported {len(records)} entries to {output}", err=True)
+    for error in store.corrupt_records():
+        click.echo(f"warning: not exported: {error}", err=True)
+
+
+def _records(document: Any, source: str) -> list[Any]:
+    """Return the entry records of an export document (or of a bare list of records)."""
+    if isinstance(document, list):
+        return document
+    if not isinstance(document, Mapping):
+        raise click.ClickException(
+            f"{source}: expected a JSON object or list, got {document!r:.60}"
+        )
+    if document.get("format") != FORMAT:
+        raise click.ClickException(
+            f"{source}: not a beatcore export (format is {document.get('format')!r}, "
+            f"expected {FORMAT!r})"
+        )
+    if document.get("version") != VERSION:
+        raise click.ClickException(
+            f"{source}: export version {document.get('version')!r} is not supported "
+            f"(this beatcore reads version {VERSION})"
+        )
+    entries = document.get("entries")
+    if not isinstance(entries, list):
+        raise click.ClickException(f"{source}: 'entries' must be a list")
+    return entries
+
+
+def parse_entries(document: Any, source: str) -> tuple[list[Entry], list[str]]:
+    """Return the valid entries of ``document`` and one error line per invalid record."""
+    entries: list[Entry] = []
+    errors: list[str] = []
+    seen: set[str] = set()
+    for index, record in enumerate(_records(document, source)):
+        data = record.get("entry", record) if isinstance(record, Mapping) else record
+        label = data.get("name", f"#{index + 1}") if isinstance(data, Mapping) else f"#{index + 1}"
+        if not isinstance(data, Mapping):
+            errors.append(f"{source}: entry #{index + 1} is not a JSON object")
+            continue
+        try:
+            entry = entry_from_dict(data)
+        except CorruptRecord as exc:
+            errors.append(f"{source}: entry {label!r} (#{index + 1}): {exc.cause}")
+            continue
+        if entry.name in seen:
+            errors.append(f"{source}: entry {entry.name!r} appears more than once")
+            continue
+        seen.add(entry.name)
+        entries.append(entry)
+    return entries, errors
+
+
+@click.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--dry-run", is_flag=True, help="Only print what would change.")
+@click.option(
+    "--include-static",
+    is_flag=True,
+    help="Also import static entries (beat_schedule restores them at its start).",
+)
+@pass_session
+def import_(session: Session, file: Any, dry_run: bool, include_static: bool) -> None:
+    """Add or update the entries in FILE (an export); nothing is written if any is invalid.
+
+    Entries in the store but not in FILE are left alone. Static entries are skipped unless
+    --include-static, because beat_schedule owns them.
+    """
+    source = getattr(file, "name", "FILE")
+    try:
+        document = json.load(file)
+    except ValueError as exc:
+        raise click.ClickException(f"{source} is not valid JSON ({exc})") from None
+    entries, errors = parse_entries(document, source)
+    if errors:
+        for line in errors[:-1]:
+            click.echo(f"Error: {line}", err=True)
+        raise click.ClickException(
+            f"{errors[-1]}\n{len(errors)} invalid entr{'y' if len(errors) == 1 else 'ies'}; "
+            "nothing was imported"
+        )
+    store = session.store
+    plan: list[tuple[str, Entry]] = []
+    for entry in entries:
+        if entry.static and not include_static:
+            click.echo(f"skip {entry.name!r} (static: beat_schedule owns it)")
+            continue
+        try:
+            current: Entry | None = store.get(entry.name)
+        except EntryNotFound:
+            current = None
+        except CorruptRecord:
+            current = None  # replaced by the imported definition
+        if current is None:
+            plan.append(("add", entry))
+        elif entry_to_dict(current) != entry_to_dict(entry):
+            changed = sorted(
+                k for k, v in entry_to_dict(entry).items() if entry_to_dict(current).get(k) != v
+            )
+            plan.append((f"update ({', '.join(changed)})", entry))
+        else:
+            click.echo(f"unchanged {entry.name!r}")
+    prefix = "would " if dry_run else ""
+    for action, entry in plan:
+        if not dry_run:
+            try:
+                store.save(entry)
+            except BeatcoreError as exc:
+                done = plan.index((action, entry))
+                raise click.ClickException(
+                    f"saving {entry.name!r} failed after {done} of {len(plan)} writes: {exc}"
+                ) from None
+        click.echo(f"{prefix}{action} {entry.name!r}")
+    total = len(plan)
+    summary = f"{total} entr{'y' if total == 1 else 'ies'} {'to change' if dry_run else 'changed'}"
+    click.echo(summary + (" (dry run: nothing written)" if dry_run else ""))
