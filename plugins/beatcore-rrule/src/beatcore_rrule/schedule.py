@@ -1,0 +1,401 @@
+"""``RRule``: an RFC 5545 recurrence rule evaluated on the wall clock of a time zone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+import attrs
+from dateutil import rrule as dateutil_rrule
+
+from beatcore.errors import InvalidSchedule
+from beatcore.timeutil import UTC, require_aware, to_local, wall_to_instant, zone, zone_name
+from beatcore_rrule import _rule
+from beatcore_rrule._rule import FIXED_UNITS, WEEKDAYS, Recurrence
+
+#: The wall time a rule without ``dtstart`` counts from: a Monday, 1 January, at midnight, so
+#: the parts a rule leaves out default to the start of their period (weekly on Mondays, monthly
+#: on the 1st, daily at 00:00).
+ANCHOR = datetime(2024, 1, 1)
+#: How far ahead :meth:`RRule.next_after` looks before answering "never".
+_SEARCH_YEARS = 30
+_LAST_YEAR = 9998
+_KEYWORDS = ("freq", "interval", "count", "until", "wkst", "bysetpos", "bymonth", "bymonthday",
+             "byyearday", "byweekno", "byweekday", "byhour", "byminute", "bysecond")  # fmt: skip
+
+
+def _part_name(keyword: str) -> str:
+    return "BYDAY" if keyword == "byweekday" else keyword.upper()
+
+
+def _parse_dtstart(line: str, source: str) -> tuple[datetime, str | None]:
+    """Parse a DTSTART line: ``DTSTART[;TZID=zone][;VALUE=DATE]:value``; return (value, tzid)."""
+    head, colon, value = line.partition(":")
+    if not colon:
+        raise InvalidSchedule(f"rrule DTSTART line has no value: {line!r} in {source!r}")
+    tzid = None
+    for param in head.split(";")[1:]:
+        key, _, param_value = param.partition("=")
+        if key.strip().upper() == "TZID":
+            tzid = param_value.strip()
+        elif key.strip().upper() != "VALUE":
+            raise InvalidSchedule(f"rrule DTSTART parameter {param!r} is not supported")
+    parsed = _rule.parse_date_time("DTSTART", value, source)
+    if tzid is not None and parsed.tzinfo is not None:
+        raise InvalidSchedule(f"rrule DTSTART has both TZID and a UTC 'Z' value: {line!r}")
+    return parsed, tzid
+
+
+def _split_text(text: str) -> tuple[Recurrence, datetime | None, str | None]:
+    """Split "DTSTART...\\nRRULE:..." (or a bare rule) into the rule, dtstart and TZID."""
+    rule_line: str | None = None
+    dtstart: datetime | None = None
+    tzid: str | None = None
+    for raw in text.strip().splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        upper = line.upper()
+        if upper.startswith("DTSTART"):
+            if dtstart is not None:
+                raise InvalidSchedule(f"rrule text has two DTSTART lines: {text!r}")
+            dtstart, tzid = _parse_dtstart(line, text)
+        elif upper.startswith(("RDATE", "EXDATE", "EXRULE")):
+            raise InvalidSchedule(
+                f"rrule {line.split(':')[0].split(';')[0]} is not supported (one RRULE only) "
+                f"in {text!r}"
+            )
+        elif rule_line is not None:
+            raise InvalidSchedule(f"rrule text must hold one RRULE, got another {line!r}")
+        else:
+            rule_line = line
+    if rule_line is None:
+        raise InvalidSchedule(f"rrule text has no RRULE: {text!r}")
+    return _rule.parse_rule(rule_line), dtstart, tzid
+
+
+def _from_dateutil(obj: Any) -> tuple[Recurrence, datetime | None, str | None]:
+    """Read a ``dateutil.rrule.rrule``: its RRULE text, its dtstart and the dtstart's zone."""
+    lines = [line for line in str(obj).splitlines() if line.startswith("RRULE:")]
+    # str() writes UNTIL without its zone; take the datetime itself instead.
+    parts = [p for p in lines[0][6:].split(";") if not p.startswith("UNTIL=")]
+    recurrence = _rule.parse_rule(";".join(parts))
+    until = getattr(obj, "_until", None)
+    if until is not None:
+        if until.tzinfo is not None:
+            until = until.astimezone(UTC)
+        recurrence = attrs.evolve(recurrence, until=until.replace(microsecond=0))
+    dtstart: datetime | None = getattr(obj, "_dtstart", None)
+    tzid = None
+    if dtstart is not None and dtstart.tzinfo is not None:
+        name = zone_name(dtstart.tzinfo)
+        try:
+            zone(name)
+        except InvalidSchedule:
+            dtstart = dtstart.astimezone(UTC)  # a zone without a name: keep the instant
+        else:
+            tzid = name
+            dtstart = dtstart.replace(tzinfo=None)
+    return recurrence, dtstart, tzid
+
+
+def _check_tz(tz: object) -> str | None:
+    if tz is None:
+        return None
+    if not isinstance(tz, str):
+        raise InvalidSchedule(f"rrule tz must be a zone name such as 'Europe/Paris', got {tz!r}")
+    try:
+        zone(tz)
+    except InvalidSchedule:
+        raise InvalidSchedule(f"rrule tz is an unknown time zone: {tz!r}") from None
+    return tz
+
+
+def _normal_dtstart(value: object, tz: str | None) -> datetime | None:
+    """Return dtstart as a naive wall time of ``tz``, or as a UTC instant when tz is None."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise InvalidSchedule(f"rrule dtstart must be a datetime, got {value!r}")
+    value = value.replace(microsecond=0)
+    aware = value.tzinfo is not None and value.utcoffset() is not None
+    if tz is None:
+        if not aware:
+            raise InvalidSchedule(
+                f"rrule dtstart {value.isoformat()!r} is naive and no tz is given: pass tz= "
+                "(the zone of its wall time) or an aware dtstart"
+            )
+        return value.astimezone(UTC)
+    return to_local(value, zone(tz)) if aware else value
+
+
+def _normal_until(recurrence: Recurrence, tz: str | None) -> Recurrence:
+    """Return the rule with an aware UNTIL in UTC; a naive UNTIL (a wall time) needs ``tz``."""
+    until = recurrence.until
+    if until is None:
+        return recurrence
+    if until.tzinfo is not None and until.utcoffset() is not None:
+        return attrs.evolve(recurrence, until=until.astimezone(UTC))
+    if tz is None:
+        raise InvalidSchedule(
+            f"rrule until {until.isoformat()!r} is naive and no tz is given: pass tz= or an "
+            "aware (UTC) until"
+        )
+    return recurrence
+
+
+@attrs.frozen(init=False, repr=False)
+class RRule:
+    """An RFC 5545 recurrence rule as a beatcore schedule type.
+
+    Build it from RRULE text, optionally with a DTSTART line::
+
+        RRule("FREQ=WEEKLY;BYDAY=MO,WE;BYHOUR=9;BYMINUTE=0", tz="Europe/Paris")
+        RRule("DTSTART;TZID=Europe/Paris:20260105T090000\\nRRULE:FREQ=DAILY;COUNT=10")
+
+    or from dateutil-style keywords (``freq``, ``interval``, ``count``, ``until``, ``wkst``,
+    ``bysetpos``, ``bymonth``, ``bymonthday``, ``byyearday``, ``byweekno``, ``byweekday``,
+    ``byhour``, ``byminute``, ``bysecond``)::
+
+        RRule(freq="weekly", byweekday=["MO", "WE"], byhour=9, byminute=0, tz="Europe/Paris")
+
+    or from a ``dateutil.rrule.rrule`` object.
+
+    The rule runs on the wall clock of ``tz``, or of the zone of the datetime given to
+    :meth:`next_after` when ``tz`` is None (the scheduler passes the entry's zone). A naive
+    ``dtstart`` is a wall time of ``tz`` and needs one; an aware ``dtstart`` is an instant.
+    Without ``dtstart`` the rule counts from Monday 2024-01-01 00:00 on that wall clock, so
+    omitted parts mean the start of their period; ``COUNT`` needs an explicit ``dtstart``.
+
+    A wall time that does not exist (clocks go forward) fires at the first instant after the
+    gap; one that happens twice (clocks go back) fires at its first occurrence only.
+    """
+
+    type_name: ClassVar[str] = "rrule"
+
+    recurrence: Recurrence
+    dtstart: datetime | None
+    tz: str | None
+
+    def __init__(
+        self,
+        rule: str | dateutil_rrule.rrule | None = None,
+        *,
+        dtstart: datetime | None = None,
+        tz: str | None = None,
+        **keywords: Any,
+    ) -> None:
+        unknown = sorted(set(keywords) - set(_KEYWORDS))
+        if unknown:
+            raise InvalidSchedule(
+                f"rrule got unknown keyword(s) {', '.join(unknown)} "
+                f"(known: rule, dtstart, tz, {', '.join(_KEYWORDS)})"
+            )
+        tzid: str | None = None
+        text_start: datetime | None = None
+        if rule is not None:
+            if keywords:
+                raise InvalidSchedule(
+                    f"rrule takes either rule text or keywords, not both (got {rule!r} and "
+                    f"{', '.join(sorted(keywords))})"
+                )
+            if isinstance(rule, dateutil_rrule.rrule):
+                recurrence, text_start, tzid = _from_dateutil(rule)
+            elif isinstance(rule, str):
+                recurrence, text_start, tzid = _split_text(rule)
+            else:
+                raise InvalidSchedule(
+                    f"rrule rule must be RRULE text or a dateutil rrule, got {rule!r}"
+                )
+        else:
+            parts = {_part_name(k): v for k, v in keywords.items()}
+            recurrence = _rule.build(parts, None)
+        if text_start is not None:
+            if dtstart is not None:
+                raise InvalidSchedule(
+                    f"rrule dtstart is given twice: in the rule ({text_start.isoformat()}) and "
+                    f"as dtstart= ({dtstart!r})"
+                )
+            dtstart = text_start
+        if tzid is not None:
+            _check_tz(tzid)
+            if tz is not None and tz != tzid:
+                raise InvalidSchedule(
+                    f"rrule tz {tz!r} contradicts the rule's DTSTART TZID {tzid!r}"
+                )
+            tz = tzid
+        tz = _check_tz(tz)
+        start = _normal_dtstart(dtstart, tz)
+        if recurrence.count is not None and start is None:
+            raise InvalidSchedule(f"rrule COUNT={recurrence.count} needs a dtstart to count from")
+        self.__attrs_init__(_normal_until(recurrence, tz), start, tz)
+        # dateutil refuses some rules only when building them (an hourly interval that never
+        # meets BYHOUR); find out now rather than at the first tick.
+        self._dateutil_rule(self._start_wall(zone(tz)), None)
+
+    @property
+    def rule(self) -> str:
+        """Return the rule as RRULE text, without DTSTART ("FREQ=WEEKLY;BYDAY=MO,WE")."""
+        return self.recurrence.text()
+
+    def __repr__(self) -> str:
+        start = f", dtstart={self.dtstart!r}" if self.dtstart is not None else ""
+        tz = f", tz={self.tz!r}" if self.tz is not None else ""
+        return f"RRule({self.rule!r}{start}{tz})"
+
+    def next_after(self, dt: datetime) -> datetime | None:
+        """Return the first fire instant strictly after ``dt`` (aware, UTC), or None.
+
+        None when COUNT or UNTIL are used up, or when nothing happens in the next 30 years.
+        Called by the scheduler after each run and when an entry is saved.
+        """
+        instant = require_aware(dt, "rrule next_after argument")
+        local_zone = zone(self.tz) if self.tz is not None else dt.tzinfo
+        assert local_zone is not None  # require_aware refused naive datetimes
+        local = to_local(instant, local_zone)
+        last_year = min(local.year + _SEARCH_YEARS, _LAST_YEAR)
+        if local.year > last_year:
+            return None
+        until = self.recurrence.until
+        for wall in self._walls_after(local, local_zone):
+            if wall.year > last_year:
+                return None
+            fire = wall_to_instant(wall, local_zone)
+            # A wall time repeated when clocks go back maps to its first occurrence, which may
+            # already be behind ``dt``: skipping it keeps the second one from firing.
+            if fire <= instant:
+                continue
+            if until is not None and until.tzinfo is not None and fire > until:
+                return None
+            return fire.astimezone(UTC)
+        return None
+
+    def _walls_after(self, local: datetime, local_zone: Any) -> Iterator[datetime]:
+        rule = self._dateutil_rule(self._start_wall(local_zone), local)
+        try:
+            yield from rule.xafter(local, inc=False)
+        except ValueError as exc:  # dateutil finds some empty rules only while iterating
+            raise InvalidSchedule(f"rrule {self.rule!r} cannot be evaluated: {exc}") from exc
+
+    def _start_wall(self, local_zone: Any) -> datetime:
+        if self.dtstart is None:
+            return ANCHOR
+        if self.dtstart.tzinfo is None:
+            return self.dtstart
+        return to_local(self.dtstart, local_zone)
+
+    def _dateutil_rule(self, start: datetime, near: datetime | None) -> dateutil_rrule.rrule:
+        """Return the rule on naive wall times, started as close before ``near`` as is exact.
+
+        The parts dateutil would take from dtstart are filled in from the real start first, so
+        moving the start forward by whole periods leaves the occurrences after it unchanged
+        and spares iterating through years of them. A rule with COUNT is never moved.
+        """
+        r = self.recurrence
+        level = r.level
+        filled: dict[str, Any] = {}
+        if not (r.byweekno or r.byyearday or r.bymonthday or r.byday):
+            if r.freq == _rule.YEARLY:
+                filled["bymonth"] = r.bymonth or (start.month,)
+                filled["bymonthday"] = (start.day,)
+            elif r.freq == _rule.MONTHLY:
+                filled["bymonthday"] = (start.day,)
+            elif r.freq == _rule.WEEKLY:
+                filled["byweekday"] = (start.weekday(),)
+        for name, own_level, value in (
+            ("byhour", 4, start.hour),
+            ("byminute", 5, start.minute),
+            ("bysecond", 6, start.second),
+        ):
+            if not getattr(r, name) and level < own_level:
+                filled[name] = (value,)
+        if near is not None and r.count is None:
+            start = _moved_start(r, start, near)
+        until = r.until if r.until is not None and r.until.tzinfo is None else None
+        arguments: dict[str, Any] = {
+            "bysetpos": r.bysetpos,
+            "bymonth": r.bymonth,
+            "bymonthday": r.bymonthday,
+            "byyearday": r.byyearday,
+            "byweekno": r.byweekno,
+            "byweekday": [dateutil_rrule.weekday(day, n or None) for n, day in r.byday],
+            "byhour": r.byhour,
+            "byminute": r.byminute,
+            "bysecond": r.bysecond,
+        }
+        arguments.update(filled)
+        try:
+            return dateutil_rrule.rrule(
+                level,
+                dtstart=start,
+                interval=r.interval,
+                wkst=WEEKDAYS.index(r.wkst),
+                count=r.count,
+                until=until,
+                cache=False,
+                **{key: (list(value) or None) for key, value in arguments.items()},
+            )
+        except ValueError as exc:
+            raise InvalidSchedule(f"rrule {self.rule!r} is not a usable rule: {exc}") from exc
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return ``{"rule": RRULE text, "dtstart": ISO text or None, "tz": zone or None}``.
+
+        ``dtstart`` is a naive ISO wall time when ``tz`` is set, else an ISO instant in UTC.
+        """
+        start = None if self.dtstart is None else self.dtstart.isoformat()
+        return {"rule": self.rule, "dtstart": start, "tz": self.tz}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RRule:
+        """Build an RRule from :meth:`to_dict` output.
+
+        :raises InvalidSchedule: naming the missing, unknown or invalid field.
+        """
+        unknown = sorted(set(data) - {"rule", "dtstart", "tz"})
+        if unknown:
+            raise InvalidSchedule(
+                f"rrule schedule has unknown field(s) {unknown!r}; expected rule, dtstart, tz"
+            )
+        rule = data.get("rule")
+        if not isinstance(rule, str):
+            raise InvalidSchedule(f"rrule schedule field 'rule' must be RRULE text, got {rule!r}")
+        start_text = data.get("dtstart")
+        start: datetime | None = None
+        if start_text is not None:
+            try:
+                start = datetime.fromisoformat(start_text)
+            except (TypeError, ValueError):
+                raise InvalidSchedule(
+                    f"rrule schedule field 'dtstart' is not an ISO 8601 datetime: {start_text!r}"
+                ) from None
+        return cls(rule, dtstart=start, tz=data.get("tz"))
+
+    def describe(self) -> str:
+        """Return words for the rule: "weekly on Mon, Wed at 09:00, Europe/Paris"."""
+        from beatcore_rrule._words import describe
+
+        start = self.dtstart if self.dtstart is None or self.dtstart.tzinfo is None else None
+        return describe(self.recurrence, start or ANCHOR, self.dtstart is not None, self.tz)
+
+
+def _moved_start(rule: Recurrence, start: datetime, near: datetime) -> datetime:
+    """Return ``start`` moved forward by whole periods of the rule to just before ``near``."""
+    if near <= start:
+        return start
+    unit = FIXED_UNITS.get(rule.freq)
+    if unit is not None:
+        periods = (near - start) // (unit * rule.interval)
+        return start + (periods - 1) * rule.interval * unit if periods >= 2 else start
+    if rule.freq == _rule.MONTHLY:
+        months = (near.year - start.year) * 12 + near.month - start.month
+        periods = months // rule.interval
+        if periods < 2:
+            return start
+        index = start.month - 1 + (periods - 1) * rule.interval
+        return datetime(start.year + index // 12, index % 12 + 1, 1)
+    periods = (near.year - start.year) // rule.interval
+    if periods < 2:
+        return start
+    return datetime(start.year + (periods - 1) * rule.interval, 1, 1)
