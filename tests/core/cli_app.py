@@ -12,11 +12,13 @@ from datetime import datetime
 from pathlib import Path
 
 import attrs
+import pytest
 from celery import Celery
 from celery.bin.celery import celery
 from click.testing import CliRunner, Result
 
 import beatcore
+from beatcore.errors import ConfigurationError
 from beatcore.store import Store
 from beatcore.testing import FakeClock
 from beatcore.timeutil import UTC
@@ -77,6 +79,11 @@ def make_cli(kind: str, tmp_path: Path) -> Iterator[Cli]:
 
     memory, sqlite = store_urls(tmp_path)
     url = memory if kind == "memory" else sqlite
+    if kind == "sqlite":
+        try:
+            beatcore.connect(sqlite).close()
+        except ConfigurationError:
+            pytest.skip("the SQLite store (beatcore.stores.sqlite) is not installed")
     clock.set(START)
     app.conf.beatcore_url = url
     yield Cli(url)

@@ -144,7 +144,7 @@ def parse_instant(text: str, option: str, tz_name: str, now: datetime) -> dateti
         try:
             return now + timedelta(seconds=parse_duration(value[1:]))
         except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint=option) from None
+            raise click.BadParameter(str(exc), param_hint=f"'{option}'") from None
     iso = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
     try:
         parsed = datetime.fromisoformat(iso)
@@ -152,7 +152,7 @@ def parse_instant(text: str, option: str, tz_name: str, now: datetime) -> dateti
         raise click.BadParameter(
             f"{text!r} is not a date and time (use ISO 8601 like '2026-03-01 09:00' or "
             "'+10m' for ten minutes from now)",
-            param_hint=option,
+            param_hint=f"'{option}'",
         ) from None
     if parsed.tzinfo is None:
         return wall_to_instant(parsed, zone(tz_name))
@@ -199,7 +199,7 @@ def build_schedule(
         try:
             return Interval(every)
         except InvalidSchedule as exc:
-            raise click.BadParameter(str(exc), param_hint="--every") from None
+            raise click.BadParameter(str(exc), param_hint="'--every'") from None
     if cron is not None:
         return cron
     if at is not None:
@@ -221,13 +221,13 @@ def rrule_schedule(plugins: Plugins, text: str) -> ScheduleType:
         cls: Any = plugins.schedule_type("rrule")
     except BeatcoreError as exc:
         raise click.BadParameter(
-            f"needs the beatcore-rrule plugin: {exc}", param_hint="--rrule"
+            f"needs the beatcore-rrule plugin: {exc}", param_hint="'--rrule'"
         ) from None
     build = getattr(cls, "from_text", cls)
     try:
         schedule: ScheduleType = build(text)
     except (BeatcoreError, ValueError, TypeError) as exc:
-        raise click.BadParameter(f"{text!r}: {exc}", param_hint="--rrule") from None
+        raise click.BadParameter(f"{text!r}: {exc}", param_hint="'--rrule'") from None
     return schedule
 
 
