@@ -14,6 +14,7 @@ SCHEMES = (
     "rediss",
     "redis+sentinel",
     "rediss+sentinel",
+    "sentinel",
     "redis+cluster",
     "rediss+cluster",
 )

@@ -1,0 +1,95 @@
+"""The fenced leadership lock of a Redis schedule.
+
+Acquiring increments the fencing counter and writes the lock hash with a PX expiry in one
+script, so tokens strictly grow and a lease lapses on Redis's own clock (no clock of any beat
+process decides when a leader is gone). Renew and release compare the token first.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from beatcore.errors import LockLost
+from beatcore.store import Lease, Lock, LockInfo
+from beatcore_redis.keys import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from beatcore_redis.store import RedisStore
+
+
+def ttl_ms(ttl: float) -> int:
+    """Return a lease TTL in whole milliseconds (at least 1)."""
+    return max(1, round(ttl * 1000))
+
+
+def _text(value: bytes | str | None) -> str:
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisLock(Lock):
+    """The lock of one schedule; its expiry follows Redis time (PX), not the store's clock."""
+
+    def __init__(self, store: RedisStore) -> None:
+        self._store = store
+
+    def acquire(self, holder: str, ttl: float) -> Lease | None:
+        """Take the lock for ``ttl`` seconds unless another holder's lease is still valid."""
+        keys = self._store.keys
+        token = self._store.run_script(
+            "lock acquire",
+            "lock_acquire",
+            [keys.lock, keys.fence, keys.meta],
+            [holder, ttl_ms(ttl), self._store.micros(self._store.now()), SCHEMA_VERSION],
+        )
+        if not token:
+            return None
+        return Lease(token=int(token), holder=holder, ttl=ttl)
+
+    def renew(self, lease: Lease) -> Lease:
+        """Extend ``lease`` by its ttl, or raise :class:`LockLost` if it is not current."""
+        self._fenced_call(lease, "1")
+        return lease
+
+    def release(self, lease: Lease) -> None:
+        """Delete the lock and burn its token, if ``lease`` is still the current one."""
+        try:
+            self._fenced_call(lease, "0")
+        except LockLost:
+            return
+
+    def _fenced_call(self, lease: Lease, mode: str) -> None:
+        keys = self._store.keys
+        reply = self._store.run_script(
+            "lock renew" if mode == "1" else "lock release",
+            "lock_renew",
+            [keys.lock, keys.fence],
+            [lease.token, ttl_ms(lease.ttl), mode],
+        )
+        if int(reply[0]) != 1:
+            raise LockLost(lease.token, f"current token is {_text(reply[1]) or 'none'}")
+
+    def current(self) -> LockInfo | None:
+        """Return the holder, token and times of the valid lease, or None."""
+        keys = self._store.keys
+
+        def read() -> list[object]:
+            pipe = self._store.client.pipeline(transaction=False)
+            pipe.hgetall(keys.lock)
+            pipe.pttl(keys.lock)
+            return list(pipe.execute())
+
+        fields, pttl = self._store.call("lock status", read)
+        if not fields or not isinstance(pttl, int) or pttl < 0:
+            return None
+        data = {_text(k): _text(v) for k, v in fields.items()}  # type: ignore[attr-defined]
+        acquired = data.get("acquired_at")
+        acquired_at: datetime | None = self._store.from_micros(acquired) if acquired else None
+        return LockInfo(
+            holder=data.get("holder", "?"),
+            token=int(data.get("token", "0")),
+            acquired_at=acquired_at,
+            expires_at=self._store.now() + timedelta(milliseconds=pttl),
+        )

@@ -1,0 +1,30 @@
+"""The Lua scripts of the Redis store, loaded from the ``*.lua`` files of this package.
+
+Each script is called by SHA (EVALSHA); redis-py's ``Script`` object loads it with SCRIPT LOAD
+and calls it again when the server answers NOSCRIPT (after a restart, a failover to a replica
+that never saw it, or SCRIPT FLUSH), so a tick normally costs exactly one command.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+#: Script names; each is ``<name>.lua`` beside this module.
+SCRIPT_NAMES = ("claim", "ack", "write", "lock_acquire", "lock_renew")
+
+
+def script_source(name: str) -> str:
+    """Return the Lua source of script ``name``."""
+    return resources.files("beatcore_redis").joinpath(f"{name}.lua").read_text(encoding="utf-8")
+
+
+class Scripts:
+    """The registered scripts of one client, by name (``scripts.claim(keys=..., args=...)``)."""
+
+    def __init__(self, client: Any) -> None:
+        self._scripts = {name: client.register_script(script_source(name)) for name in SCRIPT_NAMES}
+
+    def run(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        """Call script ``name`` by SHA (loading it on NOSCRIPT) and return its reply."""
+        return self._scripts[name](keys=keys, args=args)

@@ -1,0 +1,564 @@
+"""The Redis store: a schedule in a handful of keys under one hash tag (see :mod:`.keys`).
+
+Scheduling goes through server-side scripts (:mod:`.scripts`): ``claim`` renews the lease,
+checks the fencing token and moves due entries to the in-flight set in one EVALSHA; ``ack``
+writes the acked states of a whole batch in one more. Management writes (save, trigger,
+delete, the static sync) read first and then compare-and-set in one ``write`` script, so a
+concurrent change is never overwritten: the writer reads again and retries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta, tzinfo
+from typing import Any, TypeVar
+
+from celery.utils.log import get_logger
+
+from beatcore import serializer, timing
+from beatcore.entry import Entry, EntryState
+from beatcore.errors import CorruptRecord, EntryNotFound, LockLost, StoreError
+from beatcore.store import (
+    Ack,
+    Claim,
+    ClaimResult,
+    InFlight,
+    Lease,
+    Store,
+    StoreStatus,
+    SyncReport,
+)
+from beatcore.timeutil import UTC, Clock, utc_now
+from beatcore_redis.connection import RetryingCaller, build_client, parse_url
+from beatcore_redis.keys import SCHEMA_VERSION, KeyLayout
+from beatcore_redis.lock import RedisLock, ttl_ms
+from beatcore_redis.scripts import Scripts
+
+logger = get_logger("beatcore.redis")
+T = TypeVar("T")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+#: How often a compare-and-set write reads again after a concurrent change before giving up.
+MAX_WRITE_ATTEMPTS = 50
+
+Raw = bytes | None
+Op = list[Any]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class RedisStore(Store):
+    """A :class:`~beatcore.store.Store` on one Redis database, Sentinel master or Cluster.
+
+    :param client: a redis-py client (``Redis``, a Sentinel master, ``RedisCluster``) or a
+        compatible one (fakeredis in tests).
+    :param url: the URL it was opened with, password masked.
+    :param key_prefix: ``beatcore_key_prefix``; every key lives under it, in one hash tag.
+    :param clock: the clock for due times and claim times (the lock expires on Redis time).
+    :param default_timezone: zone of calendar schedules whose entry sets no ``tz``.
+    :param retry: the retry policy (default: 6 attempts, backoff 0.1 s doubling up to 2 s).
+    :param startup_checks: run :meth:`check` at the first static sync (scheduler startup).
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        url: str,
+        key_prefix: str = "beatcore:",
+        clock: Clock = utc_now,
+        default_timezone: str | tzinfo | None = None,
+        retry: RetryingCaller | None = None,
+        startup_checks: bool = True,
+    ) -> None:
+        self.client = client
+        self.keys = KeyLayout(key_prefix)
+        self.keys.base  # noqa: B018 - validates the prefix now, not at the first call
+        self._url = url
+        self._clock = clock
+        self._tz = default_timezone
+        self._retry = retry or RetryingCaller(url)
+        self._retry_diagnose()
+        self._scripts = Scripts(client)
+        self._lock = RedisLock(self)
+        self._startup_checks = startup_checks
+        self._checked = False
+
+    def _retry_diagnose(self) -> None:
+        from beatcore_redis.checks import describe_wrong_types
+
+        self._retry._diagnose = lambda: describe_wrong_types(self)
+
+    # -- plumbing shared with the lock and the checks --------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The URL with its password masked."""
+        return self._url
+
+    @property
+    def lock(self) -> RedisLock:
+        """The fenced leadership lock."""
+        return self._lock
+
+    def now(self) -> datetime:
+        """The store clock's current instant."""
+        return self._clock()
+
+    @staticmethod
+    def micros(when: datetime) -> int:
+        """Return ``when`` as integer epoch microseconds (exact as a Redis score)."""
+        return (when - _EPOCH) // _MICROSECOND
+
+    @staticmethod
+    def from_micros(value: bytes | str | float) -> datetime:
+        """Return the instant of an epoch-microseconds score or field."""
+        text = _text(value) if isinstance(value, (bytes, str)) else repr(value)
+        try:
+            micros = int(text)
+        except ValueError:
+            micros = round(float(text))
+        return _EPOCH + timedelta(microseconds=micros)
+
+    def call(self, what: str, operation: Callable[[], T]) -> T:
+        """Run one round trip under the retry policy (see :class:`RetryingCaller`)."""
+        return self._retry.call(what, operation)
+
+    def run_script(self, what: str, name: str, keys: list[str], args: list[Any]) -> Any:
+        """Call a script by SHA under the retry policy."""
+        return self.call(what, lambda: self._scripts.run(name, keys, args))
+
+    def _pipeline(self, what: str, build: Callable[[Any], object]) -> list[Any]:
+        def run() -> list[Any]:
+            pipe = self.client.pipeline(transaction=False)
+            build(pipe)
+            return list(pipe.execute())
+
+        return self.call(what, run)
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def _read(self, names: Sequence[str]) -> tuple[list[Raw], list[Raw]]:
+        """Return the raw definitions and states of ``names`` (one round trip)."""
+        if not names:
+            return [], []
+        defs, states = self._pipeline(
+            "read entries",
+            lambda p: (
+                p.hmget(self.keys.defs, list(names)),
+                p.hmget(self.keys.states, list(names)),
+            ),
+        )
+        return list(defs), list(states)
+
+    def _parse(self, name: str, def_raw: Raw, state_raw: Raw) -> tuple[Entry, EntryState]:
+        if def_raw is None:
+            raise EntryNotFound(name)
+        entry = serializer.loads_entry(def_raw, name)
+        if state_raw is None:
+            raise CorruptRecord(name, "state: missing (the definition has no state record)")
+        return entry, serializer.loads_state(state_raw, name)
+
+    def _score(self, when: datetime | None) -> str:
+        return "" if when is None else str(self.micros(when))
+
+    def _put(self, entry: Entry, state: EntryState, def_raw: Raw, state_raw: Raw) -> Op:
+        return [
+            "put",
+            entry.name,
+            def_raw or b"",
+            state_raw or b"",
+            serializer.dumps_entry(entry),
+            serializer.dumps_state(state),
+            self._score(timing.state_due_at(entry, state)),
+            "1" if entry.static else "0",
+        ]
+
+    def _write(self, what: str, ops: Sequence[Op]) -> list[str]:
+        """Compare-and-set ``ops``; return the names that changed meanwhile (nothing written)."""
+        if not ops:
+            return []
+        keys = self.keys
+        args: list[Any] = [SCHEMA_VERSION]
+        for op in ops:
+            args.extend(op)
+        reply = self.run_script(
+            what,
+            "write",
+            [keys.defs, keys.states, keys.due, keys.inflight, keys.claimed, keys.static,
+             keys.corrupt, keys.meta],
+            args,
+        )  # fmt: skip
+        if int(reply[0]) == 1:
+            return []
+        return [_text(name) for name in reply[1:]]
+
+    def _gave_up(self, what: str, names: Iterable[str]) -> StoreError:
+        return StoreError(
+            f"{what} at {self.url} gave up after {MAX_WRITE_ATTEMPTS} attempts: entries "
+            f"{sorted(names)} kept changing concurrently"
+        )
+
+    # -- definitions -----------------------------------------------------------------------
+
+    def _save_op(self, entry: Entry, def_raw: Raw, state_raw: Raw) -> tuple[EntryState, Op | None]:
+        """Return the state after saving ``entry`` and the write (None: nothing changed)."""
+        old: Entry | None = None
+        state: EntryState | None = None
+        if def_raw is not None:
+            try:
+                old, state = self._parse(entry.name, def_raw, state_raw)
+            except CorruptRecord:
+                old = state = None
+            else:
+                if serializer.entry_to_dict(old) == serializer.entry_to_dict(entry):
+                    return state, None
+        new_state = timing.state_after_save(old, state, entry, self.now(), self._tz)
+        return new_state, self._put(entry, new_state, def_raw, state_raw)
+
+    def save(self, entry: Entry) -> EntryState:
+        """Insert or update ``entry`` (see :meth:`Store.save`); two round trips."""
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            defs, states = self._read([entry.name])
+            new_state, op = self._save_op(entry, defs[0], states[0])
+            if op is None or not self._write("save", [op]):
+                return new_state
+        raise self._gave_up("save", [entry.name])
+
+    def get(self, name: str) -> Entry:
+        """Return the definition called ``name``."""
+        raw = self.call("get", lambda: self.client.hget(self.keys.defs, name))
+        if raw is None:
+            raise EntryNotFound(name)
+        return serializer.loads_entry(raw, name)
+
+    def delete(self, name: str) -> None:
+        """Remove the entry, its state, due slot and claim."""
+        exists = self.call("delete", lambda: self.client.hexists(self.keys.defs, name))
+        if not exists:
+            raise EntryNotFound(name)
+        self._write("delete", [["del", name, "*", "*", "", "", "", "0"]])
+
+    def entries(self) -> list[Entry]:
+        """Return the readable entries sorted by name (reads every definition)."""
+        raw = self.call("list entries", lambda: self.client.hgetall(self.keys.defs))
+        found = []
+        for key in sorted(raw, key=_text):
+            name = _text(key)
+            try:
+                found.append(serializer.loads_entry(raw[key], name))
+            except CorruptRecord:
+                continue
+        return found
+
+    def corrupt_records(self) -> list[CorruptRecord]:
+        """Return an error for each unreadable definition or state (nothing is deleted)."""
+        defs, states = self._pipeline(
+            "list records",
+            lambda p: (p.hgetall(self.keys.defs), p.hgetall(self.keys.states)),
+        )
+        errors = []
+        for key in sorted(defs, key=_text):
+            try:
+                self._parse(_text(key), defs[key], states.get(key))
+            except CorruptRecord as exc:
+                errors.append(exc)
+        return errors
+
+    def state(self, name: str) -> EntryState:
+        """Return the state of ``name``."""
+        state_raw, exists = self._pipeline(
+            "get state",
+            lambda p: (p.hget(self.keys.states, name), p.hexists(self.keys.defs, name)),
+        )
+        if not exists:
+            raise EntryNotFound(name)
+        if state_raw is None:
+            raise CorruptRecord(name, "state: missing (the definition has no state record)")
+        return serializer.loads_state(state_raw, name)
+
+    def set_enabled(self, name: str, enabled: bool) -> None:
+        """Enable or disable ``name`` (re-enabling reschedules from now)."""
+        entry = self.get(name)
+        if entry.enabled != enabled:
+            self.save(entry.evolve(enabled=enabled))
+
+    def trigger(self, name: str, at: datetime | None = None) -> None:
+        """Make ``name`` due once more at ``at`` (default now)."""
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            defs, states = self._read([name])
+            entry, state = self._parse(name, defs[0], states[0])
+            state = state.evolve(triggered_at=at or self.now())
+            if not self._write("trigger", [self._put(entry, state, defs[0], states[0])]):
+                return
+        raise self._gave_up("trigger", [name])
+
+    def sync_static(self, entries: Iterable[Entry], keep: Iterable[str] = ()) -> SyncReport:
+        """Make the static entries equal to ``entries`` in a constant number of round trips.
+
+        One pipeline reads the static set and the definitions and states of ``entries``, one
+        more reads the definitions of static entries that may go, and one script writes every
+        change at once (compare-and-set: after a concurrent change it reads again). The first
+        call also runs the startup checks (:meth:`check`).
+        """
+        if self._startup_checks and not self._checked:
+            self.check()
+        wanted = {entry.name: entry for entry in entries}
+        names = list(wanted)
+        kept = set(keep)
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            members, defs, states = self._static_read(names)
+            report, ops = self._static_plan(wanted, defs, states)
+            leaving = sorted({_text(m) for m in members} - set(wanted) - kept)
+            removed = self._static_removals(leaving, ops)
+            if not self._write("static sync", ops):
+                return SyncReport(report[0], report[1], tuple(removed), report[2])
+        raise self._gave_up("static sync", names)
+
+    def _static_read(self, names: list[str]) -> tuple[set[bytes], list[Raw], list[Raw]]:
+        """Read the static set and the records of ``names`` in one round trip."""
+
+        def build(pipe: Any) -> None:
+            pipe.smembers(self.keys.static)
+            if names:
+                pipe.hmget(self.keys.defs, names)
+                pipe.hmget(self.keys.states, names)
+
+        replies = self._pipeline("static sync read", build)
+        if not names:
+            return set(replies[0]), [], []
+        return set(replies[0]), list(replies[1]), list(replies[2])
+
+    def _static_plan(
+        self, wanted: Mapping[str, Entry], defs: list[Raw], states: list[Raw]
+    ) -> tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], list[Op]]:
+        added: list[str] = []
+        updated: list[str] = []
+        unchanged: list[str] = []
+        ops: list[Op] = []
+        for (name, entry), def_raw, state_raw in zip(wanted.items(), defs, states, strict=True):
+            _, op = self._save_op(entry, def_raw, state_raw)
+            if op is None:
+                unchanged.append(name)
+                continue
+            ops.append(op)
+            (updated if def_raw is not None else added).append(name)
+        return (tuple(added), tuple(updated), tuple(unchanged)), ops
+
+    def _static_removals(self, leaving: list[str], ops: list[Op]) -> list[str]:
+        """Append a delete to ``ops`` for each readable static entry in ``leaving``."""
+        if not leaving:
+            return []
+        defs = self.call("static sync read", lambda: self.client.hmget(self.keys.defs, leaving))
+        removed = []
+        for name, def_raw in zip(leaving, defs, strict=True):
+            if def_raw is None:
+                continue
+            try:
+                is_static = serializer.loads_entry(def_raw, name).static
+            except CorruptRecord:
+                continue  # unreadable: kept, never deleted without an explicit command
+            if is_static:
+                ops.append(["del", name, def_raw, "*", "", "", "", "0"])
+                removed.append(name)
+        return removed
+
+    # -- scheduling --------------------------------------------------------------------------
+
+    def claim_due(
+        self, lease: Lease, now: datetime, *, limit: int, reclaim_after: float
+    ) -> ClaimResult:
+        """Renew ``lease`` and claim up to ``limit`` due entries: one EVALSHA.
+
+        A second round trip happens only when a claimed record cannot be read: it is then
+        recorded in the corrupt hash and left out of the due and in-flight sets.
+        """
+        keys = self.keys
+        reply = self.run_script(
+            "claim",
+            "claim",
+            [keys.lock, keys.fence, keys.due, keys.inflight, keys.claimed, keys.defs,
+             keys.states, keys.meta],
+            [lease.token, ttl_ms(lease.ttl), self.micros(now),
+             self.micros(now - timedelta(seconds=reclaim_after)), limit],
+        )  # fmt: skip
+        if int(reply[0]) != 1:
+            raise LockLost(lease.token, f"current token is {_text(reply[1]) or 'none'}")
+        claims: list[Claim] = []
+        corrupt: list[CorruptRecord] = []
+        for i in range(2, len(reply), 4):
+            name = _text(reply[i])
+            try:
+                entry, state = self._parse(name, reply[i + 1], reply[i + 2] or None)
+            except CorruptRecord as exc:
+                corrupt.append(exc)
+                continue
+            claims.append(Claim(entry, state, recovered=reply[i + 3] in (b"1", "1")))
+        if corrupt:
+            self._quarantine(corrupt)
+        next_due = self.from_micros(reply[1]) if reply[1] else None
+        return ClaimResult(tuple(claims), tuple(corrupt), next_due)
+
+    def _quarantine(self, errors: Sequence[CorruptRecord]) -> None:
+        """Take unreadable claimed records out of flight and note why (they stay stored)."""
+
+        def build(pipe: Any) -> None:
+            for error in errors:
+                pipe.hdel(self.keys.inflight, error.name)
+                pipe.zrem(self.keys.claimed, error.name)
+                pipe.hset(self.keys.corrupt, error.name, error.cause)
+
+        self._pipeline("record corrupt entries", build)
+        for error in errors:
+            logger.error("beatcore: %s (left in place under %s)", error, self.keys.defs)
+
+    def ack(self, lease: Lease, acks: Sequence[Ack]) -> None:
+        """Write the acked states: one EVALSHA for the batch, plus one read and one write
+        when some entries changed while in flight (merged with :func:`timing.state_after_ack`).
+        """
+        keys = self.keys
+        args: list[Any] = [lease.token, ttl_ms(lease.ttl)]
+        for item in acks:
+            args += [
+                item.name,
+                serializer.dumps_state(item.claimed),
+                serializer.dumps_state(item.state),
+                self._score(item.due_at),
+            ]
+        reply = self.run_script(
+            "ack",
+            "ack",
+            [keys.lock, keys.fence, keys.due, keys.inflight, keys.claimed, keys.defs, keys.states],
+            args,
+        )
+        if int(reply[0]) != 1:
+            raise LockLost(lease.token, f"current token is {_text(reply[1]) or 'none'}")
+        changed = {_text(name) for name in reply[1:]}
+        if changed:
+            self._merge_changed([item for item in acks if item.name in changed])
+
+    def _merge_changed(self, acks: Sequence[Ack]) -> None:
+        """Merge acks of entries changed in flight with their current state (CAS, retried)."""
+        names = [item.name for item in acks]
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            defs, states = self._read(names)
+            ops: list[Op] = []
+            unreadable: list[CorruptRecord] = []
+            for item, def_raw, state_raw in zip(acks, defs, states, strict=True):
+                if def_raw is None:
+                    continue  # deleted while in flight: stays deleted
+                try:
+                    entry, current = self._parse(item.name, def_raw, state_raw)
+                except CorruptRecord as exc:
+                    unreadable.append(exc)
+                    continue
+                merged = timing.state_after_ack(current, item.claimed, item.state)
+                op = self._put(entry, merged, def_raw, state_raw)
+                if merged == item.state and entry.enabled:
+                    op[6] = self._score(item.due_at)  # e.g. a failed send's retry time
+                ops.append(op)
+            if unreadable:
+                self._quarantine(unreadable)
+            if not self._write("ack merge", ops):
+                return
+        raise self._gave_up("ack", names)
+
+    def in_flight(self) -> list[InFlight]:
+        """Return the claims not acked yet, oldest first."""
+        claimed, inflight = self._pipeline(
+            "list in-flight",
+            lambda p: (
+                p.zrange(self.keys.claimed, 0, -1, withscores=True),
+                p.hgetall(self.keys.inflight),
+            ),
+        )
+        if not claimed:
+            return []
+        names = [_text(member) for member, _ in claimed]
+        states = self.call("list in-flight", lambda: self.client.hmget(self.keys.states, names))
+        found = []
+        for (member, score), state_raw in zip(claimed, states, strict=True):
+            name = _text(member)
+            token_text = _text(inflight.get(member, b"0|")).partition("|")[0]
+            try:
+                next_run_at = serializer.loads_state(state_raw, name).next_run_at
+            except CorruptRecord:
+                next_run_at = None
+            found.append(
+                InFlight(
+                    name=name,
+                    token=int(token_text or 0),
+                    claimed_at=self.from_micros(score),
+                    next_run_at=next_run_at,
+                )
+            )
+        return sorted(found, key=lambda f: (f.claimed_at, f.name))
+
+    def status(self) -> StoreStatus:
+        """Return a snapshot: leader, last tick, counts, in-flight claims, next due instant."""
+        last_tick, count, first = self._pipeline(
+            "status",
+            lambda p: (
+                p.hget(self.keys.meta, "last_tick"),
+                p.hlen(self.keys.defs),
+                p.zrange(self.keys.due, 0, 0, withscores=True),
+            ),
+        )
+        return StoreStatus(
+            url=self.url,
+            leader=self._lock.current(),
+            last_tick_at=self.from_micros(last_tick) if last_tick else None,
+            entry_count=int(count),
+            corrupt_count=len(self.corrupt_records()),
+            in_flight=tuple(self.in_flight()),
+            next_due_at=self.from_micros(first[0][1]) if first else None,
+        )
+
+    def check(self) -> list[str]:
+        """Run the startup checks once and log what they find (see :mod:`.checks`).
+
+        Called by the first :meth:`sync_static` (scheduler startup); management code may call
+        it too. Returns the warnings.
+        """
+        from beatcore_redis.checks import run_checks
+
+        self._checked = True
+        return run_checks(self)
+
+    def close(self) -> None:
+        """Close the client's connections."""
+        close = getattr(self.client, "close", None)
+        if close is not None:
+            close()
+
+
+def open_store(url: str, options: Mapping[str, Any]) -> RedisStore:
+    """Open the Redis store for ``url`` with ``options`` (``beatcore_store_options`` plus
+    ``key_prefix``, ``default_timezone`` and ``clock``); called by :mod:`.plugin`.
+
+    ``options["client"]`` may hold a ready redis-py client (the URL then only names it).
+
+    :raises ConfigurationError: the URL or an option is malformed.
+    """
+    spec = parse_url(url, options)
+    retry = RetryingCaller(
+        spec.masked_url,
+        attempts=options.get("retry_attempts", 6),
+        base=options.get("retry_backoff_base", 0.1),
+        cap=options.get("retry_backoff_cap", 2.0),
+    )
+    client = options.get("client")
+    if client is None:
+        client = retry.call("connect", lambda: build_client(spec))
+    return RedisStore(
+        client,
+        url=spec.masked_url,
+        key_prefix=options.get("key_prefix") or "beatcore:",
+        clock=options.get("clock") or utc_now,
+        default_timezone=options.get("default_timezone"),
+        retry=retry,
+        startup_checks=bool(options.get("startup_checks", True)),
+    )
