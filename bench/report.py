@@ -1,0 +1,239 @@
+"""The table (measure | N | beatcore | RedBeat | ratio) and the budget checks of issue 6.
+
+Ratio is always "how many times better beatcore is": RedBeat ÷ beatcore for costs (time,
+round trips, commands, memory), beatcore ÷ RedBeat for throughputs. Above 1, beatcore wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+Figures = Mapping[str, Any]
+
+
+def _per_tick(key: str) -> Callable[[Figures], float]:
+    return lambda r: float(r[key]["round_trips"]) / max(float(r[key].get("ticks", 1)), 1.0)
+
+
+def _rate(key: str) -> Callable[[Figures], float]:
+    return lambda r: float(r[key]["n"]) / float(r[key]["seconds"])
+
+
+def _field(key: str, name: str, scale: float = 1.0) -> Callable[[Figures], float]:
+    return lambda r: float(r[key][name]) * scale
+
+
+#: (label, extractor, higher_is_better)
+ROWS: list[tuple[str, Callable[[Figures], float], bool]] = [
+    ("store N entries (s)", _field("store", "seconds"), False),
+    ("store: round trips", _field("store", "round_trips"), False),
+    ("store: server commands", _field("store", "commands"), False),
+    ("Redis memory per entry (bytes)", _field("memory_per_entry", "bytes"), False),
+    ("startup cold (s)", _field("startup_cold", "seconds"), False),
+    ("startup cold: round trips", _field("startup_cold", "round_trips"), False),
+    ("startup cold: server commands", _field("startup_cold", "commands"), False),
+    ("startup warm (s)", _field("startup_warm", "seconds"), False),
+    ("startup warm: round trips", _field("startup_warm", "round_trips"), False),
+    ("startup warm: server commands", _field("startup_warm", "commands"), False),
+    ("idle tick (ms)", _field("tick_idle", "seconds", 1000.0), False),
+    ("idle tick: round trips", _field("tick_idle", "round_trips"), False),
+    ("idle tick: server commands", _field("tick_idle", "commands"), False),
+    ("tick, 1% due (ms)", _field("tick_1pct", "seconds", 1000.0), False),
+    ("tick, 1% due: round trips per tick", _per_tick("tick_1pct"), False),
+    ("tick, 1% due: server commands", _field("tick_1pct", "commands"), False),
+    ("dispatch all, no publish (entries/s)", _rate("dispatch"), True),
+    ("dispatch all, no publish: round trips per tick", _per_tick("dispatch"), False),
+    (
+        "dispatch all, no publish: commands per entry",
+        lambda r: float(r["dispatch"]["commands"]) / float(r["dispatch"]["n"]),
+        False,
+    ),
+    ("dispatch all, publish (entries/s)", _rate("dispatch_publish"), True),
+    ("dispatch all, publish: round trips per tick", _per_tick("dispatch_publish"), False),
+    (
+        "dispatch all, publish: broker round trips per entry",
+        lambda r: (
+            float(r["dispatch_publish"].get("broker_round_trips", 0))
+            / float(r["dispatch_publish"]["n"])
+        ),
+        False,
+    ),
+    ("RSS after startup, N stored entries (MB)", _field("rss_idle", "mb"), False),
+    ("RSS after startup, N static entries (MB)", _field("rss_startup_static", "mb"), False),
+]
+
+
+def figure(document: Mapping[str, Any], side: str, n: int, label: str) -> float | None:
+    """Return one figure of the table, or None when that side did not run at ``n``."""
+    runs = document["results"].get(side, {})
+    figures = runs.get(str(n))
+    if figures is None:
+        return None
+    for row_label, extract, _ in ROWS:
+        if row_label == label:
+            try:
+                return extract(figures)
+            except (KeyError, ZeroDivisionError):
+                return None
+    raise KeyError(f"no table row {label!r}")
+
+
+def ratio(beatcore: float | None, redbeat: float | None, higher_is_better: bool) -> float | None:
+    """Return how many times better beatcore is, or None when it cannot be said."""
+    if beatcore is None or redbeat is None:
+        return None
+    if higher_is_better:
+        return beatcore / redbeat if redbeat else None
+    return redbeat / beatcore if beatcore else None
+
+
+def fmt(value: float | None) -> str:
+    """Format a figure with sensible precision."""
+    if value is None:
+        return "—"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    if value == int(value):
+        return f"{value:.0f}"
+    return f"{value:.3g}"
+
+
+def table(document: Mapping[str, Any], markdown: bool = False) -> str:
+    """Return the side-by-side table as text (or Markdown)."""
+    header = ("measure", "N", "beatcore", "RedBeat", "ratio")
+    rows: list[tuple[str, ...]] = []
+    for label, _, higher in ROWS:
+        for n in document["sizes"]:
+            b = figure(document, "beatcore", n, label)
+            r = figure(document, "redbeat", n, label)
+            if b is None and r is None:
+                continue
+            q = ratio(b, r, higher)
+            rows.append((label, f"{n:,}", fmt(b), fmt(r), "—" if q is None else f"{q:.1f}x"))
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "| --- | ---: | ---: | ---: | ---: |"]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        return "\n".join(lines)
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    out = []
+    for k, row in enumerate([header, *rows]):
+        cells = [row[0].ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
+        ]
+        out.append("  ".join(cells))
+        if k == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def _reference_n(document: Mapping[str, Any], wanted: int) -> int | None:
+    """Return ``wanted`` if beatcore ran there, else the largest N beatcore ran."""
+    ran = sorted(int(n) for n in document["results"].get("beatcore", {}))
+    if not ran:
+        return None
+    return wanted if wanted in ran else ran[-1]
+
+
+def _redbeat_at(document: Mapping[str, Any], n: int, label: str) -> tuple[float | None, str]:
+    """Return RedBeat's figure at ``n``, or at its largest N when it was skipped there."""
+    value = figure(document, "redbeat", n, label)
+    if value is not None:
+        return value, ""
+    ran = sorted(int(k) for k in document["results"].get("redbeat", {}))
+    if not ran:
+        return None, " (RedBeat did not run)"
+    return figure(document, "redbeat", ran[-1], label), f" (RedBeat at N={ran[-1]:,})"
+
+
+def budgets(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Check the budgets of issue 6; each is ``{"budget", "met", "detail"}``."""
+    checks: list[dict[str, Any]] = []
+    sizes = sorted(int(n) for n in document["results"].get("beatcore", {}))
+
+    def add(name: str, met: bool | None, detail: str) -> None:
+        checks.append({"budget": name, "met": met, "detail": detail})
+
+    n10 = _reference_n(document, 10_000)
+    if n10 is None:
+        return [{"budget": "all", "met": None, "detail": "beatcore did not run"}]
+    for kind in ("cold", "warm"):
+        label = f"startup {kind} (s)"
+        b = figure(document, "beatcore", n10, label)
+        r, note = _redbeat_at(document, n10, label)
+        q = ratio(b, r, False)
+        trips = [figure(document, "beatcore", n, f"startup {kind}: round trips") for n in sizes]
+        constant = len(set(trips)) == 1
+        add(
+            f"startup {kind}, N={n10:,}: >= 15x RedBeat, constant round trips",
+            None if q is None else (q >= 15 and constant),
+            f"{fmt(b)} s vs {fmt(r)} s{note} = {fmt(q)}x; beatcore round trips over N "
+            f"{sizes}: {[fmt(t) for t in trips]}",
+        )
+
+    label = "dispatch all, no publish (entries/s)"
+    for n in sorted({n10, _reference_n(document, 100_000) or n10}):
+        b = figure(document, "beatcore", n, label)
+        r, note = _redbeat_at(document, n, label)
+        q = ratio(b, r, True)
+        add(
+            f"dispatch throughput, publish excluded, N={n:,}: >= 10x RedBeat",
+            None if q is None else q >= 10,
+            f"{fmt(b)}/s vs {fmt(r)}/s{note} = {fmt(q)}x",
+        )
+    per_tick = [
+        figure(document, "beatcore", n, row)
+        for n in sizes
+        for row in (
+            "tick, 1% due: round trips per tick",
+            "dispatch all, no publish: round trips per tick",
+        )
+    ]
+    add(
+        "round trips per tick constant in the number due",
+        len(set(per_tick)) == 1,
+        f"beatcore round trips per tick (1% due, all due) over N {sizes}: "
+        f"{[fmt(t) for t in per_tick]}",
+    )
+
+    label = "dispatch all, publish (entries/s)"
+    for n in sizes:
+        b = figure(document, "beatcore", n, label)
+        r, note = _redbeat_at(document, n, label)
+        q = ratio(b, r, True)
+        add(
+            f"dispatch with real publishing, N={n:,}: >= 2x RedBeat",
+            None if q is None else q >= 2,
+            f"{fmt(b)}/s vs {fmt(r)}/s{note} = {fmt(q)}x",
+        )
+
+    idle = [figure(document, "beatcore", n, "idle tick: round trips") for n in sizes]
+    add(
+        "idle tick: 1 round trip",
+        all(t == 1 for t in idle),
+        f"beatcore idle-tick round trips over N {sizes}: {[fmt(t) for t in idle]}",
+    )
+    rss = [
+        v
+        for v in (
+            figure(document, "beatcore", n, "RSS after startup, N stored entries (MB)")
+            for n in sizes
+        )
+        if v is not None
+    ]
+    spread = max(rss) - min(rss) if rss else None
+    add(
+        "process RSS after startup flat in N (within 10 MB)",
+        None if spread is None or len(rss) < 2 else spread <= 10,
+        f"beatcore RSS (N stored entries) over N {sizes}: {[fmt(v) for v in rss]} MB, "
+        f"spread {fmt(spread)} MB",
+    )
+    return checks
+
+
+def budget_lines(checks: list[dict[str, Any]]) -> str:
+    """Return the budget checks as text lines."""
+    word = {True: "MET   ", False: "MISSED", None: "N/A   "}
+    return "\n".join(f"{word[c['met']]} {c['budget']}: {c['detail']}" for c in checks)

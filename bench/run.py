@@ -1,0 +1,275 @@
+"""beatcore and RedBeat side by side, on the same redis-server, in one run.
+
+Run from the repository root::
+
+    pip install -e ".[redis,bench]"
+    python -m bench                    # N = 1k, 10k, 100k (RedBeat while it fits its budget)
+    python -m bench --quick            # N = 100, 1k: a minute
+    python -m bench --sizes 1000,5000  # any sizes
+
+It starts two redis-servers of its own on free 127.0.0.1 ports (the schedule server and the
+Celery broker), prints one table (measure | N | beatcore | RedBeat | ratio), checks the budgets
+of issue 6, and writes ``bench/results.json`` and the chart ``bench/results.png``.
+
+How both sides are driven (the same way)
+----------------------------------------
+Each side's scheduler class is constructed in-process with a Celery app, exactly as celery
+beat constructs it (``redbeat.RedBeatScheduler`` with ``redbeat_redis_url``,
+``beatcore.Scheduler`` with ``beatcore_url``), and its ``tick()`` is called in a loop. Every
+(side, N, scenario) runs in a fresh process (:mod:`bench.worker`), so the RSS figures are the
+scheduler's own. The entries are hourly (``celery.schedules.schedule(1 h)`` in
+``beat_schedule``, ``Interval(1 h)`` or RedBeat's entry for dynamic ones), all for one
+unregistered task, no args. Nothing comes due by itself; entries are made due outside the timed
+part: RedBeat by ``entry.reschedule(last_run_at=now - 2 h)`` (so its hourly schedule is
+overdue), beatcore by ``store.trigger(name)``. Both loggers stay at WARNING.
+
+- *store*: N entries saved one by one through the public API (RedBeat
+  ``RedBeatSchedulerEntry(...).save()``, beatcore ``beatcore.connect(url).save(Entry(...))``).
+- *startup cold / warm*: the scheduler's constructor with N static entries in
+  ``beat_schedule``, on an empty schedule server / with the same entries already stored.
+  Taking the lock is not part of it (RedBeat does that in ``beat_init``, beatcore in its first
+  tick).
+- *idle tick*: one ``tick()`` by the leader with N entries stored and none due.
+- *tick, 1% due*: ticks until the N/100 due entries are sent.
+- *dispatch*: ticks until all N due entries are sent (beatcore claims at most
+  ``beatcore_batch_size`` = 1000 per tick, so it takes N/1000 ticks; RedBeat sends all in one).
+
+Publishing excluded
+-------------------
+Both schedulers send the (unregistered) task through ``celery.beat.Scheduler.send_task``:
+beatcore from ``Scheduler._send`` after claiming, RedBeat from
+``celery.beat.Scheduler.apply_async`` right after its ``reserve`` has written the new
+``last_run_at``. For "publishing excluded" that one method is replaced, on the scheduler
+instance, by a function that counts the call and returns an object with the task id
+(:func:`bench.sides.exclude_publishing`). Everything else runs: claiming/loading, due checks,
+argument and header preparation, the scheduler's producer (created once, before timing), the
+bookkeeping writes. With *real publishing* the original method runs and publishes to the second
+redis-server (the broker); the harness checks that the broker's queue then holds N messages.
+
+What is counted
+---------------
+See :mod:`bench.measure`: time is the median over repeats; round trips are counted in the
+benchmark process at the redis-py connection (``send_packed_command``: a pipeline or a script
+call is one), for the schedule server (the broker's separately); server commands are the
+``INFO commandstats`` delta of the schedule server (commands run inside Lua scripts included);
+Redis memory per entry is the ``used_memory`` delta after storing N entries, divided by N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from bench.servers import RedisServer
+
+BENCH_DIR = Path(__file__).resolve().parent
+DEFAULT_SIZES = (1_000, 10_000, 100_000)
+QUICK_SIZES = (100, 1_000)
+SCENARIOS = ("store", "ticks", "startup")
+SIDES = ("beatcore", "redbeat")
+
+
+def default_repeats(n: int) -> int:
+    """Repeats of each timed operation at size ``n`` (fewer for the slow large sizes)."""
+    if n <= 1_000:
+        return 5
+    if n <= 10_000:
+        return 3
+    return 1
+
+
+def machine() -> dict[str, Any]:
+    """Return the machine and the versions the run used."""
+    cpu = platform.processor() or "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+
+    def version(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "celery": version("celery"),
+        "kombu": version("kombu"),
+        "redis-py": version("redis"),
+        "celery-redbeat": version("celery-redbeat"),
+        "beatcore": version("beatcore"),
+    }
+
+
+def run_worker(
+    side: str,
+    scenario: str,
+    n: int,
+    repeats: int,
+    idle_repeats: int,
+    schedule: RedisServer,
+    broker: RedisServer,
+) -> dict[str, Any]:
+    """Run one scenario in a fresh process and return its figures.
+
+    :raises RuntimeError: the worker failed (its stderr is in the message).
+    """
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        out = Path(tmp) / "result.json"
+        command = [
+            sys.executable, "-m", "bench.worker",
+            "--side", side,
+            "--scenario", scenario,
+            "--n", str(n),
+            "--repeats", str(repeats),
+            "--idle-repeats", str(idle_repeats),
+            "--schedule-port", str(schedule.port),
+            "--broker-port", str(broker.port),
+            "--out", str(out),
+        ]  # fmt: skip
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(BENCH_DIR.parent), env.get("PYTHONPATH", "")) if p
+        )
+        proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"{side} {scenario} at N={n} failed (exit {proc.returncode}):\n"
+                + proc.stderr[-4000:]
+            )
+        result: dict[str, Any] = json.loads(out.read_text())
+        return result
+
+
+def run(
+    sizes: Sequence[int],
+    sides: Sequence[str],
+    *,
+    repeats: int | None,
+    idle_repeats: int,
+    redbeat_budget: float,
+    log: Any = sys.stderr,
+) -> dict[str, Any]:
+    """Run every scenario for every side and size; return the results document."""
+    results: dict[str, dict[str, Any]] = {side: {} for side in sides}
+    skipped: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
+    wall: dict[str, dict[int, float]] = {side: {} for side in sides}
+    started = time.monotonic()
+    with RedisServer("schedule") as schedule, RedisServer("broker") as broker:
+        redis_version = schedule.version()
+        admin = schedule.client()
+        for n in sizes:
+            reps = repeats or default_repeats(n)
+            for side in sides:
+                if side == "redbeat" and wall[side]:
+                    last_n = max(wall[side])
+                    estimate = (
+                        wall[side][last_n]
+                        * (n / last_n)
+                        * (reps / (repeats or default_repeats(last_n)))
+                    )
+                    if estimate > redbeat_budget:
+                        print(
+                            f"[bench] redbeat N={n}: skipped, estimated {estimate:.0f}s "
+                            f"> budget {redbeat_budget:.0f}s",
+                            file=log,
+                        )
+                        skipped[side].append({"n": n, "estimated_seconds": round(estimate)})
+                        continue
+                t0 = time.monotonic()
+                admin.flushall()
+                merged: dict[str, Any] = {}
+                for scenario in SCENARIOS:
+                    print(f"[bench] {side} N={n} {scenario} (x{reps})", file=log, flush=True)
+                    merged.update(
+                        run_worker(side, scenario, n, reps, idle_repeats, schedule, broker)
+                    )
+                admin.flushall()
+                wall[side][n] = time.monotonic() - t0
+                merged["wall_seconds"] = round(wall[side][n], 1)
+                results[side][str(n)] = merged
+        admin.close()
+    return {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": {**machine(), "redis-server": redis_version},
+        "sizes": list(sizes),
+        "total_seconds": round(time.monotonic() - started, 1),
+        "results": results,
+        "skipped": skipped,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command line: ``python -m bench``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="beatcore and RedBeat side by side on the same redis-server.",
+    )
+    parser.add_argument(
+        "--sizes",
+        type=lambda s: [int(x) for x in s.split(",") if x.strip()],
+        help="comma-separated N (default 1000,10000,100000; --quick: 100,1000)",
+    )
+    parser.add_argument("--quick", action="store_true", help="small N and fewer repeats")
+    parser.add_argument("--repeats", type=int, help="repeats per timed operation (default by N)")
+    parser.add_argument("--idle-repeats", type=int, default=20, help="idle ticks timed")
+    parser.add_argument("--sides", default=",".join(SIDES), help="beatcore,redbeat")
+    parser.add_argument(
+        "--redbeat-budget",
+        type=float,
+        default=300.0,
+        help="skip RedBeat at an N whose estimated wall time exceeds this many seconds",
+    )
+    parser.add_argument("--out-dir", type=Path, default=BENCH_DIR, help="results.json, PNG")
+    parser.add_argument("--no-chart", action="store_true", help="do not draw the PNG")
+    args = parser.parse_args(argv)
+
+    sizes = args.sizes or (list(QUICK_SIZES) if args.quick else list(DEFAULT_SIZES))
+    if any(n < 1 for n in sizes):
+        parser.error(f"--sizes must be positive integers, got {sizes}")
+    sides = [s.strip() for s in args.sides.split(",") if s.strip()]
+    unknown = set(sides) - set(SIDES)
+    if unknown or not sides:
+        parser.error(f"--sides must name beatcore and/or redbeat, got {args.sides!r}")
+    repeats = args.repeats or (3 if args.quick else None)
+    idle_repeats = min(args.idle_repeats, 10) if args.quick else args.idle_repeats
+
+    from bench.report import budget_lines, budgets, table
+
+    document = run(
+        sizes,
+        sides,
+        repeats=repeats,
+        idle_repeats=idle_repeats,
+        redbeat_budget=args.redbeat_budget,
+    )
+    document["budgets"] = budgets(document)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    (args.out_dir / "results.json").write_text(json.dumps(document, indent=1) + "\n")
+    print(table(document))
+    print()
+    print(budget_lines(document["budgets"]))
+    if not args.no_chart:
+        from bench.chart import draw
+
+        path = draw(document, args.out_dir / "results.png")
+        print(f"\nchart: {path}")
+    print(f"results: {args.out_dir / 'results.json'}")
+    return 0
