@@ -16,10 +16,11 @@ that has been released, since files out there are already at its version.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,6 +33,8 @@ from beatcore.timeutil import UTC, Clock
 
 #: Marks a SQLite file as a beatcore schedule (the bytes "beat" as a big-endian integer).
 APPLICATION_ID = 0x62656174
+
+logger = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -265,6 +268,8 @@ class Database:
         self.path = path
         self.clock = clock
         self._mutex = threading.RLock()
+        self._deferred: list[Callable[[], None]] = []
+        self._closed = False
         self._conn = open_database(path, busy_timeout=busy_timeout)
 
     @contextmanager
@@ -277,19 +282,51 @@ class Database:
         """
         with self._mutex:
             conn = self._conn
-            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
+                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 yield conn
                 conn.execute("COMMIT")
             except BaseException:
-                if conn.in_transaction:
+                # Closed already: a signal handler closed the store right after COMMIT.
+                if not self._closed and conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._run_deferred()
+
+    def after_transaction(self, action: Callable[[], None]) -> None:
+        """Run ``action`` now, or as soon as the transaction this thread is in has ended.
+
+        celery beat's SIGTERM/SIGINT handler closes the scheduler (releasing the lock,
+        closing the store) from inside whatever the main thread was doing, possibly in the
+        middle of one of our transactions, and then raises SystemExit there. Releasing inside
+        that transaction would be rolled back with it, so the release waits for it to end.
+        """
+        with self._mutex:
+            if not self._closed and self._conn.in_transaction:
+                self._deferred.append(action)
+            else:
+                action()
+
+    def _run_deferred(self) -> None:
+        while self._deferred:
+            action = self._deferred.pop(0)
+            try:
+                action()
+            except Exception:
+                logger.exception("beatcore: SQLite store %s: deferred %r failed", self.path, action)
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (after the transaction in progress, if any); idempotent."""
+
+        def close() -> None:
+            if not self._closed:
+                self._closed = True
+                self._conn.close()
+
         with self._mutex:
-            self._conn.close()
+            if not self._closed:
+                self.after_transaction(close)
 
     def check_lease(
         self, conn: sqlite3.Connection, lease: Lease, tick_at: datetime | None = None
@@ -351,13 +388,21 @@ class SqliteLock(Lock):
             return lease
 
     def release(self, lease: Lease) -> None:
-        """Drop the lock and burn the token, if it is still current."""
-        with self._db.transaction(write=True) as conn:
-            conn.execute(
-                "UPDATE leadership SET fence = fence + 1, holder = NULL, token = NULL,"
-                " acquired_at = NULL, expires_at = NULL WHERE id = 1 AND token = ?",
-                (lease.token,),
-            )
+        """Drop the lock and burn the token, if it is still current.
+
+        Called from a signal handler in the middle of a transaction, it happens as soon as
+        that transaction has ended (see :meth:`Database.after_transaction`).
+        """
+
+        def release() -> None:
+            with self._db.transaction(write=True) as conn:
+                conn.execute(
+                    "UPDATE leadership SET fence = fence + 1, holder = NULL, token = NULL,"
+                    " acquired_at = NULL, expires_at = NULL WHERE id = 1 AND token = ?",
+                    (lease.token,),
+                )
+
+        self._db.after_transaction(release)
 
     def current(self) -> LockInfo | None:
         """Return the valid lease's holder, or None."""
