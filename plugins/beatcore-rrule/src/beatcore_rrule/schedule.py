@@ -231,8 +231,10 @@ class RRule:
             raise InvalidSchedule(f"rrule COUNT={recurrence.count} needs a dtstart to count from")
         self.__attrs_init__(_normal_until(recurrence, tz), start, tz)
         # dateutil refuses some rules only when building them (an hourly interval that never
-        # meets BYHOUR); find out now rather than at the first tick.
-        self._dateutil_rule(self._start_wall(zone(tz)), None)
+        # meets BYHOUR); find out now rather than at the first tick, unless the start's wall
+        # time depends on the zone the rule will be asked in.
+        if start is None or start.tzinfo is None:
+            self._dateutil_rule(self._start_wall(zone(tz)), None)
 
     @property
     def rule(self) -> str:

@@ -1,0 +1,47 @@
+"""Fixtures for the rrule plugin's scheduler tests: a Celery app on kombu's in-memory broker."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from celery import Celery
+from rrule_support import Recorder
+
+from beatcore.plugins import get_plugins
+from beatcore.stores.memory import MemoryStore
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    recorder = Recorder()
+    manager = get_plugins().manager
+    manager.register(recorder)
+    yield recorder
+    manager.unregister(recorder)
+
+
+@pytest.fixture
+def store_url() -> Iterator[str]:
+    name = f"rrule-{uuid.uuid4()}"
+    yield f"memory://{name}"
+    MemoryStore.forget(name)
+
+
+@pytest.fixture
+def app(store_url: str) -> Celery:
+    app = Celery("beatcore-rrule-tests", broker="memory://", set_as_current=False)
+    app.conf.update(
+        beatcore_url=store_url,
+        timezone="UTC",
+        result_backend=None,
+        beat_schedule={},
+        broker_connection_retry_on_startup=False,
+    )
+
+    @app.task(name="tests.add")
+    def add(x: int = 0, y: int = 0) -> int:
+        return x + y
+
+    return app
