@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from beatcore.errors import InvalidSchedule
+from beatcore.timeutil import UTC
 
 #: Frequencies in dateutil's order: the index is dateutil's constant (YEARLY = 0).
 FREQUENCIES = ("YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY", "MINUTELY", "SECONDLY")
@@ -106,8 +107,6 @@ def parse_date_time(label: str, text: str, source: str | None) -> datetime:
 
     A trailing ``Z`` gives an aware UTC datetime, otherwise the result is naive.
     """
-    from beatcore.timeutil import UTC
-
     match = _DATE_TIME.fullmatch(text.strip())
     if match is None:
         raise _fail(label, text, "must be YYYYMMDD or YYYYMMDDTHHMMSS[Z]", source)
