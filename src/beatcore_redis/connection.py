@@ -232,12 +232,12 @@ def parse_url(url: str, options: Mapping[str, Any] | None = None) -> ConnectionS
     for netloc in netlocs:
         user, secret, host_part = _split_netloc(netloc)
         username, password = user or username, secret if secret is not None else password
-        for text in filter(None, host_part.split(",")) if host_part else [""]:
+        if kind == "standalone" and not host_part:
+            host_part = "localhost"
+        for text in host_part.split(","):
             if kind == "standalone" and hosts:
                 raise _bad(url, "several hosts need redis+sentinel:// or redis+cluster://")
             hosts.append(_host_port(url, text, _DEFAULT_PORT[kind]))
-    if kind == "standalone" and hosts == [("", 6379)]:
-        hosts = [("localhost", 6379)]
 
     query: dict[str, str] = {}
     try:

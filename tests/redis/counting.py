@@ -1,0 +1,53 @@
+"""Round-trip counting for Redis store tests: a redis-py connection that counts its writes.
+
+redis-py sends one command, or a whole pipeline, with one ``send_packed_command`` call and then
+reads the replies, so the number of calls is the number of round trips to the server.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from redis import ConnectionPool, Redis
+from redis.connection import Connection
+
+
+class RoundTrips:
+    """A counter shared by every connection of one client."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.commands: list[bytes] = []
+        self._mutex = threading.Lock()
+
+    def record(self, packed: Any) -> None:
+        first = packed[0] if isinstance(packed, list) else packed
+        head = bytes(first)[:40]
+        with self._mutex:
+            self.count += 1
+            self.commands.append(head)
+
+    def reset(self) -> None:
+        with self._mutex:
+            self.count = 0
+            self.commands = []
+
+
+def counting_client(host: str, port: int, db: int = 0) -> tuple[Redis, RoundTrips]:
+    """Return a client on ``host:port`` and the counter of its round trips."""
+    trips = RoundTrips()
+
+    class CountingConnection(Connection):
+        def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+            trips.record(command)
+            super().send_packed_command(command, check_health)  # type: ignore[no-untyped-call]
+
+    pool = ConnectionPool(connection_class=CountingConnection, host=host, port=port, db=db)
+    return Redis(connection_pool=pool), trips
+
+
+def command_calls(client: Redis) -> dict[str, int]:
+    """Return the server's ``INFO commandstats`` call counts by command name."""
+    stats = client.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}

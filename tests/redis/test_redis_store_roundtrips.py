@@ -1,0 +1,177 @@
+"""What each store call costs on a real redis-server: round trips and server commands.
+
+The design's budget: a tick with nothing due is one round trip (one EVALSHA); claiming and
+acking k due entries is a constant number of round trips, whatever k; the static sync of N
+entries is a constant number too. Counted on the client (one ``send_packed_command`` per round
+trip) and on the server (``INFO commandstats``), never timed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from beatcore.store import Ack
+from beatcore.testing import FakeClock
+from beatcore.testing.contract import T0, every
+from beatcore_redis.store import RedisStore, open_store
+from tests.redis.counting import RoundTrips, command_calls, counting_client
+
+
+@pytest.fixture
+def counted(redis_server: Any) -> Iterator[tuple[RedisStore, RoundTrips, FakeClock]]:
+    clock = FakeClock(T0)
+    client, trips = counting_client(redis_server.host, redis_server.port)
+    prefix = f"trips-{uuid.uuid4().hex[:12]}:"
+    store = open_store(redis_server.url, {"client": client, "clock": clock, "key_prefix": prefix})
+    yield store, trips, clock
+    keys = client.keys(store.keys.base.replace("{", "[{]") + "*")
+    if keys:
+        client.delete(*keys)
+    store.close()
+
+
+def dispatch(
+    store: RedisStore, k: int, clock: FakeClock, trips: RoundTrips, admin: Any
+) -> dict[str, int]:
+    """Claim and ack k due entries; return the round trips and server commands of each."""
+    lease = store.lock.acquire("counter", 30)
+    assert lease is not None
+    store.claim_due(lease, clock(), limit=10_000, reclaim_after=300)  # loads the claim script
+    store.ack(lease, [])  # loads the ack script
+    for i in range(k):
+        store.save(every(f"k{k}-{i:04d}", 60))
+    clock.advance(60)
+    before = command_calls(admin)
+    trips.reset()
+    result = store.claim_due(lease, clock(), limit=10_000, reclaim_after=300)
+    claim_trips = trips.count
+    middle = command_calls(admin)
+    assert len(result.claims) == k
+    nxt = clock() + timedelta(days=1)
+    acks = [
+        Ack(c.entry.name, c.state, c.state.evolve(next_run_at=nxt, total_run_count=1), nxt)
+        for c in result.claims
+    ]
+    trips.reset()
+    store.ack(lease, acks)
+    ack_trips = trips.count
+    after = command_calls(admin)
+    store.lock.release(lease)
+    # INFO itself is counted by the server: leave it out
+    return {
+        "claim_trips": claim_trips,
+        "ack_trips": ack_trips,
+        "claim_commands": sum(middle.values()) - sum(before.values()) - 1,
+        "ack_commands": sum(after.values()) - sum(middle.values()) - 1,
+    }
+
+
+def test_idle_tick_is_one_evalsha(redis_server: Any, counted: Any) -> None:
+    store, trips, clock = counted
+    store.save(every("later", 3600))
+    lease = store.lock.acquire("counter", 30)
+    assert lease is not None
+    store.claim_due(lease, clock(), limit=100, reclaim_after=30)  # first call loads the script
+    admin = redis_server.client()
+    before = command_calls(admin)
+    trips.reset()
+    result = store.claim_due(lease, clock(), limit=100, reclaim_after=30)
+    after = command_calls(admin)
+    admin.close()
+    assert result.claims == () and result.next_due_at == T0 + timedelta(hours=1)
+    assert trips.count == 1
+    assert trips.commands[0].startswith(b"*") and b"EVALSHA" in trips.commands[0].upper()
+    assert after["evalsha"] - before["evalsha"] == 1
+    assert after.get("script|load", 0) == before.get("script|load", 0)
+
+
+@pytest.mark.parametrize("k", [1, 10, 200])
+def test_claim_and_ack_of_k_due_entries_cost_two_round_trips(
+    k: int, counted: Any, redis_server: Any
+) -> None:
+    store, trips, clock = counted
+    with redis_server.client() as admin:
+        cost = dispatch(store, k, clock, trips, admin)
+    assert (cost["claim_trips"], cost["ack_trips"]) == (1, 1)
+
+
+def test_server_side_commands_per_dispatched_entry(counted: Any, redis_server: Any) -> None:
+    """Inside the scripts, the Redis commands grow by a fixed number per entry (for the docs):
+    claim: ZREM due, HGET def, HSET in-flight, ZADD claimed, HGET state; ack: HGET in-flight,
+    HDEL, ZREM, HGET def, HGET state, HSET state, ZADD due."""
+    store, trips, clock = counted
+    with redis_server.client() as admin:
+        small = dispatch(store, 10, clock, trips, admin)
+        large = dispatch(store, 30, clock, trips, admin)
+    claim_per_entry = (large["claim_commands"] - small["claim_commands"]) / 20
+    ack_per_entry = (large["ack_commands"] - small["ack_commands"]) / 20
+    assert (claim_per_entry, ack_per_entry) == (5, 7)
+    # fixed part: EVALSHA, HGET lock, PEXPIRE, HSET meta, 2 ZRANGEBYSCORE, ZRANGE / EVALSHA,
+    # HGET lock, PEXPIRE
+    assert small["claim_commands"] - 10 * 5 == 7
+    assert small["ack_commands"] - 10 * 7 == 3
+
+
+def test_ack_of_an_entry_changed_in_flight_costs_two_more_round_trips(counted: Any) -> None:
+    store, trips, clock = counted
+    for name in ("same", "changed"):
+        store.save(every(name, 60))
+    clock.advance(60)
+    lease = store.lock.acquire("counter", 30)
+    assert lease is not None
+    claims = store.claim_due(lease, clock(), limit=10, reclaim_after=300).claims
+    store.save(every("changed", 60, args=(1,)))
+    nxt = clock() + timedelta(seconds=60)
+    acks = [
+        Ack(c.entry.name, c.state, c.state.evolve(next_run_at=nxt, total_run_count=1), nxt)
+        for c in claims
+    ]
+    trips.reset()
+    store.ack(lease, acks)
+    assert trips.count == 3  # ack script, read of the changed one, its compare-and-set write
+    assert store.state("changed").total_run_count == 1
+    assert store.get("changed").args == (1,)
+    assert store.state("same").total_run_count == 1
+
+
+@pytest.mark.parametrize("n", [5, 300])
+def test_static_sync_of_n_entries_is_a_constant_number_of_round_trips(n: int, counted: Any) -> None:
+    store, trips, _ = counted
+    store.check()  # the startup checks run once, at the first sync; counted apart
+    store.save(every("dynamic", 60))
+    store.sync_static([every(f"old-{i}", 60, static=True) for i in range(n)])
+    trips.reset()
+    report = store.sync_static(
+        [every(f"old-{i}", 30, static=True) for i in range(n // 2)]
+        + [every(f"new-{i}", 60, static=True) for i in range(n)]
+    )
+    assert trips.count == 3  # read pipeline, read of leaving entries, one write script
+    assert len(report.added) == n and len(report.updated) == n // 2
+    assert len(report.removed) == n - n // 2
+    trips.reset()
+    assert store.sync_static([every("new-0", 60, static=True)], keep=["old-0"]).removed
+    assert trips.count == 3
+
+
+def test_script_flush_reloads_by_noscript(counted: Any, redis_server: Any) -> None:
+    store, trips, clock = counted
+    store.save(every("a", 60))
+    lease = store.lock.acquire("counter", 30)
+    assert lease is not None
+    admin = redis_server.client()
+    admin.script_flush()
+    admin.close()
+    clock.advance(60)
+    trips.reset()
+    result = store.claim_due(lease, clock(), limit=10, reclaim_after=30)
+    assert [c.entry.name for c in result.claims] == ["a"]
+    # EVALSHA answered NOSCRIPT, SCRIPT LOAD, EVALSHA again
+    assert trips.count == 3
+    trips.reset()
+    store.claim_due(lease, clock(), limit=10, reclaim_after=30)
+    assert trips.count == 1
