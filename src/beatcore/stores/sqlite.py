@@ -283,12 +283,13 @@ class SqliteStore(Store):
                     corrupt.append(exc)
                     continue
                 claims.append(Claim(entry, state, recovered=bool(recovered)))
-            conn.execute(
-                "UPDATE entries SET due_at = NULL, claim_token = ?, claimed_at = ?,"
-                " claimed_next_run_at = next_run_at"
-                " WHERE name IN (SELECT value FROM json_each(?))",
-                (lease.token, now_us, _names(c.entry.name for c in claims)),
-            )
+            if claims:
+                conn.execute(
+                    "UPDATE entries SET due_at = NULL, claim_token = ?, claimed_at = ?,"
+                    " claimed_next_run_at = next_run_at"
+                    " WHERE name IN (SELECT value FROM json_each(?))",
+                    (lease.token, now_us, _names(c.entry.name for c in claims)),
+                )
             # Unreadable: out of the due index, error noted, record kept as it is.
             conn.executemany(
                 "UPDATE entries SET due_at = NULL, claim_token = NULL, claimed_at = NULL,"
