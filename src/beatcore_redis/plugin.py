@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from beatcore.hookspecs import hookimpl
@@ -32,3 +32,11 @@ def beatcore_store_from_url(url: str, options: Mapping[str, Any]) -> Store | Non
     from beatcore_redis.store import open_store
 
     return open_store(url, options)
+
+
+@hookimpl
+def beatcore_cli_commands() -> Sequence[Any]:
+    """Add ``migrate-from-redbeat`` to ``celery beatcore`` (imported only when the CLI runs)."""
+    from beatcore_redis.redbeat import migrate_from_redbeat
+
+    return [migrate_from_redbeat]

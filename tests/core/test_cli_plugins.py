@@ -125,3 +125,30 @@ def test_rrule_option_with_the_real_plugin(cli: Cli) -> None:
     ]  # fmt: skip
     line = one_line_error(cli("add", "bad", "proj.hello", "--rrule", "FREQ=SOMETIMES"))
     assert line.startswith("Error: Invalid value for '--rrule': 'FREQ=SOMETIMES': ")
+
+
+@click.command("explode")
+def explode() -> None:
+    """A verb whose library fails in a way beatcore cannot name."""
+    raise RuntimeError("the client library gave up")
+
+
+class ExplodingPlugin:
+    @hookimpl
+    def beatcore_cli_commands(self) -> Sequence[click.Command]:
+        return [explode]
+
+
+def test_foreign_errors_are_one_line_unless_traceback(cli: Cli) -> None:
+    plugin = ExplodingPlugin()
+    get_plugins().register(plugin)
+    try:
+        line = one_line_error(cli("explode"))
+        assert line == (
+            f"Error: RuntimeError: the client library gave up (store {cli.url}; add --traceback "
+            "after 'beatcore' for details)"
+        )
+        whole = cli("--traceback", "explode")
+        assert isinstance(whole.exception, RuntimeError)
+    finally:
+        get_plugins().manager.unregister(plugin)

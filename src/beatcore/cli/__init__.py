@@ -15,13 +15,20 @@ import click
 
 from beatcore.cli.commands import add, disable, edit, enable, remove, trigger
 from beatcore.cli.reports import list_entries, show, status
-from beatcore.cli.session import Session, get_session, pass_session
+from beatcore.cli.session import (
+    Session,
+    existing_session,
+    get_session,
+    mask_password,
+    pass_session,
+)
 from beatcore.cli.transfer import export, import_
 from beatcore.errors import BeatcoreError
 
 __all__ = ["Session", "beatcore", "get_session", "pass_session"]
 
 _PLUGIN_COMMANDS_KEY = "beatcore.plugin_commands"
+_TRACEBACK_KEY = "beatcore.traceback"
 
 
 class BeatcoreGroup(click.Group):
@@ -70,21 +77,47 @@ class BeatcoreGroup(click.Group):
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
-        """Run the verb; turn beatcore's own errors into one-line messages."""
+        """Run the verb; turn errors into one-line messages (``--traceback`` keeps them whole).
+
+        Besides beatcore's own errors, a store's client library may raise its own (redis-py's
+        ConnectionError when Redis is down); the core cannot name those, so any other error
+        is shown as one line with its type and the store URL.
+        """
         try:
             return super().invoke(ctx)
+        except (click.ClickException, click.Abort, click.exceptions.Exit):
+            raise
         except BeatcoreError as exc:
             raise click.ClickException(str(exc)) from None
-        except OSError as exc:  # a store that cannot be reached (socket, file)
-            raise click.ClickException(f"store error: {exc}") from None
+        except Exception as exc:
+            if ctx.find_root().meta.get(_TRACEBACK_KEY):
+                raise
+            kind = type(exc)
+            name = (
+                kind.__name__
+                if kind.__module__ == "builtins"
+                else f"{kind.__module__}.{kind.__name__}"
+            )
+            raise click.ClickException(
+                f"{name}: {exc} (store {_store_url(ctx)}; add --traceback after "
+                "'beatcore' for details)"
+            ) from None
+
+
+def _store_url(ctx: click.Context) -> str:
+    session = existing_session(ctx)
+    return mask_password(session.settings.url) if session is not None else "?"
 
 
 @click.group("beatcore", cls=BeatcoreGroup)
-def beatcore() -> None:
+@click.option("--traceback", is_flag=True, help="Show the full traceback of unexpected errors.")
+@click.pass_context
+def beatcore(ctx: click.Context, traceback: bool) -> None:
     """Manage beatcore's schedule and check beat's health.
 
     Uses the app given with "celery -A" and its beatcore_url setting.
     """
+    ctx.find_root().meta[_TRACEBACK_KEY] = traceback
 
 
 for _command in (

@@ -83,6 +83,12 @@ def app_from_context(ctx: click.Context) -> Any:
     return app
 
 
+def existing_session(ctx: click.Context) -> Session | None:
+    """Return the invocation's session if a verb already opened it, else None."""
+    session = ctx.find_root().meta.get(_SESSION_KEY)
+    return session if isinstance(session, Session) else None
+
+
 def get_session(ctx: click.Context) -> Session:
     """Return the invocation's session, creating it on first use (one per ``celery`` run)."""
     root = ctx.find_root()
