@@ -212,6 +212,12 @@ def test_from_dict_names_the_bad_field(data: dict[str, object], message: str) ->
             "daily at 09:30, from 2026-01-05 09:30:00, 3 times, UTC",
         ),
         (RRule("FREQ=YEARLY;BYWEEKNO=1;BYDAY=MO"), "rrule FREQ=YEARLY;BYWEEKNO=1;BYDAY=MO"),
+        (
+            # An instant dtstart has a wall time only in the zone asked in: no default "at".
+            RRule("DTSTART:20260105T080000Z\nRRULE:FREQ=DAILY;COUNT=3"),
+            "daily, from 2026-01-05 08:00:00 UTC, 3 times",
+        ),
+        (RRule("FREQ=MONTHLY;BYMONTHDAY=-1,1"), "monthly on day 1, last day at 00:00"),
     ],
 )
 def test_describe(rule: RRule, words: str) -> None:

@@ -32,13 +32,19 @@ def _weekday(n: int, day: int) -> str:
 
 
 def _month_day(day: int) -> str:
-    return "last day" if day == -1 else f"day {day}"
+    if day == -1:
+        return "last day"
+    return f"{_ordinal(-day)} last day" if day < 0 else f"day {day}"
 
 
-def describe(rule: Recurrence, start: datetime, dated: bool, tz: str | None) -> str:
+def describe(
+    rule: Recurrence, start: datetime | None, start_text: str | None, tz: str | None
+) -> str:
     """Return words for ``rule`` counted from the wall time ``start``, with ``tz`` appended.
 
-    ``dated`` says whether ``start`` is a real dtstart (it is mentioned) or the default anchor.
+    The parts a rule leaves out come from ``start``; they are not described when it is None
+    (a dtstart that is an instant has its wall time only in the zone the rule is asked in).
+    ``start_text`` is how a real dtstart is written ("from ..."), None for the default anchor.
     Rules with BYSETPOS, BYYEARDAY or BYWEEKNO are given as RRULE text.
     """
     suffix = f", {tz}" if tz is not None else ""
@@ -52,9 +58,10 @@ def describe(rule: Recurrence, start: datetime, dated: bool, tz: str | None) -> 
     if rule.byday:
         days = "on " + ", ".join(_weekday(n, day) for n, day in rule.byday)
     if rule.bymonthday:
-        month_days = "on " + ", ".join(_month_day(day) for day in rule.bymonthday)
+        ordered = sorted(rule.bymonthday, key=lambda day: (day < 0, abs(day)))
+        month_days = "on " + ", ".join(_month_day(day) for day in ordered)
         days = f"{days} if {month_days[3:]}" if days else month_days
-    if not days and not rule.byday and not rule.bymonthday:
+    if not days and start is not None:
         if level == FREQUENCIES.index("WEEKLY"):
             days = f"on {_DAY_NAMES[start.weekday()]}"
         elif level == FREQUENCIES.index("MONTHLY"):
@@ -67,8 +74,8 @@ def describe(rule: Recurrence, start: datetime, dated: bool, tz: str | None) -> 
         words.append(days)
     words.append(_times(rule, start))
     text = " ".join(word for word in words if word)
-    if dated:
-        text += f", from {start.isoformat(sep=' ')}"
+    if start_text is not None:
+        text += f", from {start_text}"
     if rule.count is not None:
         text += f", {rule.count} times"
     if rule.until is not None:
@@ -77,9 +84,14 @@ def describe(rule: Recurrence, start: datetime, dated: bool, tz: str | None) -> 
     return text + suffix
 
 
-def _times(rule: Recurrence, start: datetime) -> str:
+def _times(rule: Recurrence, start: datetime | None) -> str:
     """Return "at 09:00, 17:30" (or "at minute 0, 30" for hourly rules), or ""."""
     level = rule.level
+    if start is None:
+        given = [f"{name} {_list(values)}" for name, values in
+                 (("hours", rule.byhour), ("minutes", rule.byminute), ("seconds", rule.bysecond))
+                 if values]  # fmt: skip
+        return ("at " + ", ".join(given)) if given else ""
     hours = rule.byhour or ((start.hour,) if level < 4 else ())
     minutes = rule.byminute or ((start.minute,) if level < 5 else ())
     seconds = rule.bysecond or ((start.second,) if level < 6 else ())

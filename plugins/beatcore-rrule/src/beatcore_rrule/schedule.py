@@ -308,8 +308,12 @@ class RRule:
         """Return words for the rule: "weekly on Mon, Wed at 09:00, Europe/Paris"."""
         from beatcore_rrule._words import describe
 
-        start = self.dtstart if self.dtstart is None or self.dtstart.tzinfo is None else None
-        return describe(self.recurrence, start or ANCHOR, self.dtstart is not None, self.tz)
+        if self.dtstart is None:
+            return describe(self.recurrence, ANCHOR, None, self.tz)
+        if self.dtstart.tzinfo is None:
+            return describe(self.recurrence, self.dtstart, self.dtstart.isoformat(" "), self.tz)
+        instant = f"{self.dtstart.replace(tzinfo=None).isoformat(' ')} UTC"
+        return describe(self.recurrence, None, instant, self.tz)
 
 
 def _moved_start(rule: Recurrence, start: datetime, near: datetime) -> datetime:
