@@ -1,0 +1,99 @@
+"""A small-N run of ``python -m bench``: the harness must never break.
+
+Real redis-servers, real schedulers, real publishing; no timing is asserted, only the counts
+that do not drift from run to run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bench import run
+from bench.report import budgets, figure, table
+
+SIZES = (20, 60)
+
+pytestmark = pytest.mark.redis_server
+
+
+@pytest.fixture(scope="module")
+def document(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("bench")
+    code = run.main(
+        [
+            "--sizes", ",".join(str(n) for n in SIZES),
+            "--repeats", "1",
+            "--idle-repeats", "3",
+            "--out-dir", str(out),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    assert (out / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    loaded: dict[str, Any] = json.loads((out / "results.json").read_text())
+    return loaded
+
+
+def beatcore(document: dict[str, Any], label: str) -> list[float | None]:
+    return [figure(document, "beatcore", n, label) for n in SIZES]
+
+
+def test_both_sides_ran_every_size(document: dict[str, Any]) -> None:
+    for side in ("beatcore", "redbeat"):
+        assert sorted(int(n) for n in document["results"][side]) == list(SIZES)
+
+
+def test_every_due_entry_was_sent_and_every_message_reached_the_broker(
+    document: dict[str, Any],
+) -> None:
+    for side in ("beatcore", "redbeat"):
+        for n in SIZES:
+            figures = document["results"][side][str(n)]
+            assert figures["dispatch"]["due"] == n
+            assert figures["dispatch_publish"]["queued"] == n
+            assert figures["tick_1pct"]["due"] == max(1, n // 100)
+
+
+def test_beatcore_idle_tick_is_one_round_trip(document: dict[str, Any]) -> None:
+    assert beatcore(document, "idle tick: round trips") == [1, 1]
+
+
+def test_beatcore_startup_round_trips_do_not_grow_with_n(document: dict[str, Any]) -> None:
+    for kind in ("cold", "warm"):
+        small, large = beatcore(document, f"startup {kind}: round trips")
+        assert small == large
+
+
+def test_beatcore_round_trips_per_tick_do_not_grow_with_the_number_due(
+    document: dict[str, Any],
+) -> None:
+    per_tick = beatcore(document, "tick, 1% due: round trips per tick") + beatcore(
+        document, "dispatch all, no publish: round trips per tick"
+    )
+    assert len(set(per_tick)) == 1
+
+
+def test_redbeat_round_trips_grow_with_what_it_loads(document: dict[str, Any]) -> None:
+    # RedBeat reads and writes each due entry separately: the comparison is against that.
+    small, large = (
+        figure(document, "redbeat", n, "dispatch all, no publish: round trips per tick")
+        for n in SIZES
+    )
+    assert small is not None and large is not None and large > small
+
+
+def test_table_and_budgets_cover_both_sides(document: dict[str, Any]) -> None:
+    text = table(document)
+    assert "idle tick: round trips" in text
+    assert "RedBeat" in text.splitlines()[0]
+    checks = {c["budget"]: c for c in budgets(document)}
+    assert checks["idle tick: 1 round trip"]["met"] is True
+    assert checks["round trips per tick constant in the number due"]["met"] is True
+
+
+def test_bad_sizes_are_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        run.main(["--sizes", "0", "--out-dir", str(tmp_path)])
+    assert "--sizes must be positive" in capsys.readouterr().err
