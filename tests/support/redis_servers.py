@@ -149,8 +149,7 @@ class RedisProcess:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
+        )  # same process group as pytest: `timeout pytest ...` or Ctrl-C stops servers too
         try:
             wait_until(self._answers, timeout, f"{self.binary} on port {self.port} to answer PING")
         except ServerError as exc:
