@@ -28,13 +28,15 @@ app = Celery("proj")
 broker_url = os.environ.get("PROJ_BROKER_URL", "filesystem://")
 app.conf.broker_url = broker_url
 if broker_url.startswith("filesystem://"):
-    for folder in ("broker", "broker/processed"):
+    for folder in ("broker", "broker/processed", "broker/control"):
         (VAR / folder).mkdir(parents=True, exist_ok=True)
     app.conf.broker_transport_options = {
         "data_folder_in": str(VAR / "broker"),
         "data_folder_out": str(VAR / "broker"),
         "processed_folder": str(VAR / "broker" / "processed"),
         "store_processed": False,
+        # Exchange bindings (the worker's remote control); kombu's default is ./control.
+        "control_folder": str(VAR / "broker" / "control"),
     }
 if os.environ.get("PROJ_BEATCORE_URL"):
     app.conf.beatcore_url = os.environ["PROJ_BEATCORE_URL"]

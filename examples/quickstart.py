@@ -27,25 +27,28 @@ def _start(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[
     cmd = [sys.executable, "-m", "celery", "-A", "proj", *args]
     print(f"[quickstart] starting {name}: celery -A proj {' '.join(args)}", flush=True)
     return subprocess.Popen(
-        cmd, cwd=HERE, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cmd,
+        cwd=HERE,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
 
 
-def _stop(procs: dict[str, subprocess.Popen[bytes]]) -> int:
+def _stop(procs: dict[str, subprocess.Popen[bytes]]) -> dict[str, int]:
+    """SIGTERM both (celery's warm shutdown); SIGKILL what is still running after 20 s."""
     for proc in procs.values():
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
-    worst = 0
+    codes = {}
     for name, proc in procs.items():
         try:
-            code = proc.wait(20)
+            codes[name] = proc.wait(20)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-            code = proc.wait(5)
-        print(f"[quickstart] {name} exited with {code}", flush=True)
-        worst = worst or code
-    return worst
+            codes[name] = proc.wait(5)
+    return codes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,8 +66,18 @@ def main(argv: list[str] | None = None) -> int:
 
     procs = {
         "worker": _start("worker", ["worker", "--pool=solo", "--loglevel=INFO"], env),
-        "beat": _start("beat", ["beat", "-S", "beatcore.Scheduler", "--loglevel=INFO",
-                                "--schedule", str(var / "celerybeat-schedule")], env),
+        "beat": _start(
+            "beat",
+            [
+                "beat",
+                "-S",
+                "beatcore.Scheduler",
+                "--loglevel=INFO",
+                "--schedule",
+                str(var / "celerybeat-schedule"),
+            ],
+            env,
+        ),
     }
     selector = selectors.DefaultSelector()
     for name, proc in procs.items():
@@ -89,16 +102,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\n[quickstart] Ctrl-C: stopping beat and worker", flush=True)
     failed = [name for name, proc in procs.items() if proc.poll() not in (None, 0)]
-    code = _stop(procs)
+    codes = _stop(procs)
     for name, proc in procs.items():
         assert proc.stdout is not None
         rest = buffers[name] + (proc.stdout.read() or b"")
         for line in rest.decode(errors="replace").splitlines():
             print(f"{name:>6} | {line}", flush=True)
+    for name, code in codes.items():
+        print(f"[quickstart] {name} exited with {code}", flush=True)
     if failed:
         print(f"[quickstart] {', '.join(failed)} stopped unexpectedly", flush=True)
         return 1
-    return code
+    return 0 if all(code == 0 for code in codes.values()) else 1
 
 
 if __name__ == "__main__":
