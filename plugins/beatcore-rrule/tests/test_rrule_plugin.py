@@ -150,3 +150,34 @@ def test_scheduler_stops_an_exhausted_rule(app: Celery, recorder: Recorder) -> N
     state = store.state("twice")
     assert state.next_run_at is None
     assert state.total_run_count == 2
+
+
+def test_dateutil_rrule_in_beat_schedule_becomes_a_static_rrule_entry(
+    app: Celery, recorder: Recorder
+) -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    app.conf.beat_schedule = {
+        "report": {
+            "task": "tests.add",
+            "schedule": du.rrule(
+                du.DAILY, byhour=9, byminute=0, dtstart=datetime(2026, 1, 1, tzinfo=berlin)
+            ),
+        },
+        "broken": {
+            "task": "tests.add",
+            "schedule": du.rrule(du.DAILY, dtstart=datetime(2026, 1, 1)),
+        },
+    }
+    clock = FakeClock(utc(2026, 1, 5, 7))
+    scheduler = Scheduler(app, clock=clock, holder="A")
+    scheduler.tick()
+    store = connect(app, clock=clock)
+    assert [entry.name for entry in store.entries()] == ["report"]  # the naive one is refused
+    entry = store.get("report")
+    assert entry.static
+    assert entry.schedule == RRule(
+        "FREQ=DAILY;BYHOUR=9;BYMINUTE=0", dtstart=datetime(2026, 1, 1), tz="Europe/Berlin"
+    )
+    clock.set(utc(2026, 1, 5, 8))
+    scheduler.tick()
+    assert recorder.occurrences("report") == [utc(2026, 1, 5, 8)]
