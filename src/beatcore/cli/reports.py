@@ -194,9 +194,9 @@ def health(status: StoreStatus, now: datetime, lock_ttl: float) -> tuple[bool, s
     late = (now - status.last_tick_at).total_seconds()
     if late > lock_ttl:
         return False, (
-            f"no leader ticked for {late:.0f} s, more than the lock TTL of {lock_ttl:g} s"
+            f"no leader ticked for {int(late)} s, more than the lock TTL of {lock_ttl:g} s"
         )
-    return True, f"a leader ticked {max(late, 0):.0f} s ago (lock TTL {lock_ttl:g} s)"
+    return True, f"a leader ticked {int(max(late, 0))} s ago (lock TTL {lock_ttl:g} s)"
 
 
 @click.command("status")
