@@ -6,6 +6,7 @@ the app reads the clock through ``beatcore_clock``, as a real deployment would r
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -34,6 +35,8 @@ app.conf.update(
     timezone="Europe/Paris",
     beatcore_clock="tests.core.cli_app:clock",
     beat_schedule={},
+    # Set for the tests that run the real ``celery`` program in a subprocess.
+    beatcore_url=os.environ.get("BEATCORE_CLI_TEST_URL"),
 )
 
 

@@ -101,3 +101,24 @@ def test_password_is_masked() -> None:
     assert mask_password("redis+sentinel://:pw@a:26379,b:26379/mymaster") == (
         "redis+sentinel://:****@a:26379,b:26379/mymaster"
     )
+
+
+def test_unreadable_record_is_reported_not_fatal(cli: Cli) -> None:
+    from beatcore.stores.memory import MemoryStore
+    from tests.core.cli_app import START
+
+    cli.ok("add", "good", "proj.hello", "--every", "1m")
+    store = cli.store()
+    assert isinstance(store, MemoryStore)
+    store.write_raw("broken", "{not json", "{}", START)
+    result = cli("list")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[1].startswith("good ")
+    assert "warning: stored record of entry 'broken' cannot be read: not valid JSON" in (
+        result.stderr
+    )
+    line = one_line_error(cli("show", "broken"))
+    assert line.startswith("Error: stored record of entry 'broken' cannot be read: not valid JSON")
+    assert "unreadable record" in cli("remove", "broken", input="n\n").output
+    assert cli.ok("remove", "broken", "--yes") == "removed 'broken'\n"
+    assert cli("list").stderr == ""

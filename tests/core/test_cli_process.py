@@ -1,0 +1,37 @@
+"""The installed ``celery`` program finds the ``beatcore`` verbs through its entry point."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def celery(tmp_path: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "BEATCORE_CLI_TEST_URL": url, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "tests.core.cli_app:app", "beatcore", *args],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def test_verbs_through_the_celery_program(tmp_path: Path) -> None:
+    url = "sqlite:///" + str(tmp_path / "schedule.sqlite3")
+    added = celery(tmp_path, url, "add", "greet", "proj.hello", "--every", "5m")
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.startswith("added 'greet': every 5 minutes, task proj.hello; next run ")
+
+    listed = celery(tmp_path, url, "list")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[1].split()[:4] == ["greet", "every", "5", "minutes"]
+
+    bad = celery(tmp_path, url, "add", "x", "proj.hello", "--cron", "61 * * * *")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "Error: Invalid value for '--cron': crontab field 'minute' has value 61" in bad.stderr
+
+    status = celery(tmp_path, url, "status")
+    assert status.returncode == 1  # no beat ever ticked: the health check fails
+    assert "health:        FAIL: no beat has ever ticked on this store" in status.stdout
