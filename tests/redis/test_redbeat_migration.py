@@ -25,11 +25,12 @@ dateutil_rrule = pytest.importorskip("dateutil.rrule")
 LAST_RUN = datetime(2026, 1, 5, 11, 58, tzinfo=UTC)  # two minutes before the test clock's now
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 def cli(request: pytest.FixtureRequest, redis_db: Any, tmp_path: Path) -> Iterator[Cli]:
-    """The CLI app, reading RedBeat from db 0 and writing beatcore's store (memory or db 1)."""
+    """The CLI app, reading RedBeat from db 0 and writing beatcore's store (memory, SQLite or
+    Redis db 1)."""
     app.conf.redbeat_redis_url = redis_db.url
-    for cli in make_cli("memory", tmp_path):
+    for cli in make_cli("sqlite" if request.param == "sqlite" else "memory", tmp_path):
         if request.param == "redis":
             cli.url = app.conf.beatcore_url = redis_db.url.rsplit("/", 1)[0] + "/1"
         yield cli

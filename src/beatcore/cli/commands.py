@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from beatcore import timing
 from beatcore.cli.describe import describe_schedule, entry_tz, when
 from beatcore.cli.options import (
     TASK_NAME,
@@ -43,8 +44,6 @@ def _existing(session: Session, name: str) -> Entry | None:
 
 
 def _summary(session: Session, entry: Entry, state: EntryState) -> str:
-    from beatcore import timing
-
     due = timing.state_due_at(entry, state)
     tz = entry_tz(entry, session.default_tz)
     next_text = when(due, tz, session.now()) if due else "none"
@@ -288,8 +287,6 @@ def disable(session: Session, name: str) -> None:
 @pass_session
 def trigger(session: Session, name: str) -> None:
     """Run entry NAME once at beat's next tick, besides its schedule (also when disabled)."""
-    from beatcore import timing
-
     store = session.store
     store.get(name)
     now = session.now()
