@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from dateutil import rrule as du
+from dateutil import tz as dateutil_tz
 from rrule_support import utc
 
 from beatcore.errors import InvalidSchedule
@@ -64,6 +65,12 @@ def test_aware_dtstart_with_tz_becomes_a_wall_time_of_tz() -> None:
     assert aware.next_after(utc(2026, 7, 1)) == utc(2026, 7, 1, 7)  # 09:00 CEST
 
 
+def test_tz_may_be_a_zone_object_with_a_name() -> None:
+    assert RRule("FREQ=DAILY", tz=PARIS) == RRule("FREQ=DAILY", tz="Europe/Paris")
+    with pytest.raises(InvalidSchedule, match="has no IANA name"):
+        RRule("FREQ=DAILY", tz=timezone(timedelta(hours=1)))
+
+
 def test_rule_without_tz_follows_the_zone_it_is_asked_in() -> None:
     rule = RRule("FREQ=DAILY;BYHOUR=9;BYMINUTE=0")
     start = datetime(2026, 1, 5, tzinfo=PARIS)
@@ -93,6 +100,22 @@ def test_dateutil_rrule_object_is_accepted() -> None:
     assert rule.dtstart == datetime(2026, 1, 5, 9)
     assert rule.recurrence.until == utc(2026, 1, 31, 23)
     assert rule.next_after(utc(2026, 1, 1)) == utc(2026, 1, 5, 8)
+    # dateutil's own zones are named too; a zone without a name needs tz=.
+    gettz = du.rrule(
+        du.DAILY, dtstart=datetime(2026, 1, 5, 9, tzinfo=dateutil_tz.gettz("Europe/Paris"))
+    )
+    assert RRule(gettz).tz == "Europe/Paris"
+    assert (
+        RRule(du.rrule(du.DAILY, dtstart=datetime(2026, 1, 5, tzinfo=dateutil_tz.UTC))).tz == "UTC"
+    )
+    offset = du.rrule(
+        du.DAILY, dtstart=datetime(2026, 1, 5, 9, tzinfo=timezone(timedelta(hours=2)))
+    )
+    with pytest.raises(InvalidSchedule, match="zone without an IANA name"):
+        RRule(offset)
+    assert RRule(offset, tz="Europe/Paris").dtstart == datetime(2026, 1, 5, 8)
+    with pytest.raises(InvalidSchedule, match="BYEASTER"):
+        RRule(du.rrule(du.YEARLY, byeaster=0, dtstart=datetime(2026, 1, 1, tzinfo=PARIS)))
     naive = du.rrule(du.DAILY, dtstart=datetime(2026, 1, 5, 9), count=2)
     assert RRule(naive, tz="Europe/Paris").next_after(utc(2026, 1, 5, 8)) == utc(2026, 1, 6, 8)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 import attrs
@@ -59,8 +59,32 @@ def split_text(text: str) -> tuple[Recurrence, datetime | None, str | None]:
     return _rule.parse_rule(rule_line), dtstart, tzid
 
 
-def from_dateutil(obj: Any) -> tuple[Recurrence, datetime | None, str | None]:
-    """Read a ``dateutil.rrule.rrule``: its RRULE text, its dtstart and the dtstart's zone."""
+def zone_key(value: tzinfo) -> str | None:
+    """Return the IANA name of a zone object (zoneinfo, dateutil or UTC), or None if it has none."""
+    candidates = [zone_name(value)]
+    filename = getattr(value, "_filename", None)  # dateutil's tzfile keeps the file it read
+    if isinstance(filename, str) and "zoneinfo/" in filename:
+        candidates.append(filename.rsplit("zoneinfo/", 1)[1])
+    try:
+        if value.utcoffset(None) == timedelta(0) and value.tzname(None) == "UTC":
+            candidates.append("UTC")
+    except (TypeError, ValueError):  # zones that need a datetime to answer
+        pass
+    for candidate in candidates:
+        try:
+            zone(candidate)
+        except InvalidSchedule:
+            continue
+        return candidate
+    return None
+
+
+def from_dateutil(obj: Any, tz: str | None) -> tuple[Recurrence, datetime | None, str | None]:
+    """Read a ``dateutil.rrule.rrule``: its rule, its dtstart and the name of that one's zone.
+
+    An aware dtstart's zone becomes the rule's zone unless ``tz`` is given; a zone without an
+    IANA name is refused then, since the rule would otherwise silently follow another clock.
+    """
     lines = [line for line in str(obj).splitlines() if line.startswith("RRULE:")]
     # str() writes UNTIL without its zone; take the datetime itself instead.
     parts = [p for p in lines[0][6:].split(";") if not p.startswith("UNTIL=")]
@@ -71,14 +95,12 @@ def from_dateutil(obj: Any) -> tuple[Recurrence, datetime | None, str | None]:
             until = until.astimezone(UTC)
         recurrence = attrs.evolve(recurrence, until=until.replace(microsecond=0))
     dtstart: datetime | None = getattr(obj, "_dtstart", None)
-    tzid = None
-    if dtstart is not None and dtstart.tzinfo is not None:
-        name = zone_name(dtstart.tzinfo)
-        try:
-            zone(name)
-        except InvalidSchedule:
-            dtstart = dtstart.astimezone(UTC)  # a zone without a name: keep the instant
-        else:
-            tzid = name
-            dtstart = dtstart.replace(tzinfo=None)
-    return recurrence, dtstart, tzid
+    if dtstart is None or dtstart.tzinfo is None or tz is not None:
+        return recurrence, dtstart, None
+    name = zone_key(dtstart.tzinfo)
+    if name is None:
+        raise InvalidSchedule(
+            f"rrule dtstart {dtstart.isoformat()!r} is in a zone without an IANA name "
+            f"({dtstart.tzinfo!r}); pass tz= to say which wall clock the rule follows"
+        )
+    return recurrence, dtstart.replace(tzinfo=None), name

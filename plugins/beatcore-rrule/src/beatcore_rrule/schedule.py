@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any, ClassVar
 
 import attrs
@@ -12,7 +12,7 @@ from dateutil import rrule as dateutil_rrule
 from beatcore.errors import InvalidSchedule
 from beatcore.timeutil import UTC, require_aware, to_local, wall_to_instant, zone
 from beatcore_rrule import _rule
-from beatcore_rrule._inputs import from_dateutil, split_text
+from beatcore_rrule._inputs import from_dateutil, split_text, zone_key
 from beatcore_rrule._rule import FIXED_UNITS, WEEKDAYS, Recurrence
 
 #: The wall time a rule without ``dtstart`` counts from: a Monday, 1 January, at midnight, so
@@ -31,8 +31,14 @@ def _part_name(keyword: str) -> str:
 
 
 def _check_tz(tz: object) -> str | None:
+    """Return the zone name of ``tz`` (a name or a zone object with one); refuse others."""
     if tz is None:
         return None
+    if isinstance(tz, tzinfo):
+        key = zone_key(tz)
+        if key is None:
+            raise InvalidSchedule(f"rrule tz {tz!r} has no IANA name; pass one like 'Europe/Paris'")
+        return key
     if not isinstance(tz, str):
         raise InvalidSchedule(f"rrule tz must be a zone name such as 'Europe/Paris', got {tz!r}")
     try:
@@ -113,7 +119,7 @@ class RRule:
         rule: str | dateutil_rrule.rrule | None = None,
         *,
         dtstart: datetime | None = None,
-        tz: str | None = None,
+        tz: str | tzinfo | None = None,
         **keywords: Any,
     ) -> None:
         unknown = sorted(set(keywords) - set(_KEYWORDS))
@@ -122,6 +128,7 @@ class RRule:
                 f"rrule got unknown keyword(s) {', '.join(unknown)} "
                 f"(known: rule, dtstart, tz, {', '.join(_KEYWORDS)})"
             )
+        tz_name = _check_tz(tz)
         tzid: str | None = None
         text_start: datetime | None = None
         if rule is not None:
@@ -131,7 +138,7 @@ class RRule:
                     f"{', '.join(sorted(keywords))})"
                 )
             if isinstance(rule, dateutil_rrule.rrule):
-                recurrence, text_start, tzid = from_dateutil(rule)
+                recurrence, text_start, tzid = from_dateutil(rule, tz_name)
             elif isinstance(rule, str):
                 recurrence, text_start, tzid = split_text(rule)
             else:
@@ -150,21 +157,20 @@ class RRule:
             dtstart = text_start
         if tzid is not None:
             _check_tz(tzid)
-            if tz is not None and tz != tzid:
+            if tz_name is not None and tz_name != tzid:
                 raise InvalidSchedule(
-                    f"rrule tz {tz!r} contradicts the rule's DTSTART TZID {tzid!r}"
+                    f"rrule tz {tz_name!r} contradicts the rule's DTSTART TZID {tzid!r}"
                 )
-            tz = tzid
-        tz = _check_tz(tz)
-        start = _normal_dtstart(dtstart, tz)
+            tz_name = tzid
+        start = _normal_dtstart(dtstart, tz_name)
         if recurrence.count is not None and start is None:
             raise InvalidSchedule(f"rrule COUNT={recurrence.count} needs a dtstart to count from")
-        self.__attrs_init__(_normal_until(recurrence, tz), start, tz)
+        self.__attrs_init__(_normal_until(recurrence, tz_name), start, tz_name)
         # dateutil refuses some rules only when building them (an hourly interval that never
         # meets BYHOUR); find out now rather than at the first tick, unless the start's wall
         # time depends on the zone the rule will be asked in.
         if start is None or start.tzinfo is None:
-            self._dateutil_rule(self._start_wall(zone(tz)), None)
+            self._dateutil_rule(self._start_wall(zone(tz_name)), None)
 
     @property
     def rule(self) -> str:
