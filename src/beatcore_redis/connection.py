@@ -62,6 +62,8 @@ STORE_OPTIONS = frozenset(
         "retry_backoff_cap",
         "startup_checks",
         "ssl",
+        "wait_replicas",
+        "wait_timeout",
     }
 )
 

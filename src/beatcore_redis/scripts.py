@@ -28,3 +28,11 @@ class Scripts:
     def run(self, name: str, keys: list[str], args: list[Any]) -> Any:
         """Call script ``name`` by SHA (loading it on NOSCRIPT) and return its reply."""
         return self._scripts[name](keys=keys, args=args)
+
+    def queue(self, pipe: Any, name: str, keys: list[str], args: list[Any]) -> None:
+        """Queue an EVALSHA of script ``name`` on ``pipe`` (the caller handles NOSCRIPT)."""
+        pipe.evalsha(self._scripts[name].sha, len(keys), *keys, *args)
+
+    def load(self, client: Any, name: str) -> None:
+        """Load script ``name`` into the server's script cache (after a NOSCRIPT answer)."""
+        client.script_load(self._scripts[name].script)

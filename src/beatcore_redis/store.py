@@ -14,10 +14,17 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any, TypeVar
 
 from celery.utils.log import get_logger
+from redis.exceptions import ConnectionError, NoScriptError
 
 from beatcore import serializer, timing
 from beatcore.entry import Entry, EntryState
-from beatcore.errors import CorruptRecord, EntryNotFound, LockLost, StoreError
+from beatcore.errors import (
+    ConfigurationError,
+    CorruptRecord,
+    EntryNotFound,
+    LockLost,
+    StoreError,
+)
 from beatcore.store import (
     Ack,
     Claim,
@@ -61,6 +68,12 @@ class RedisStore(Store):
     :param default_timezone: zone of calendar schedules whose entry sets no ``tz``.
     :param retry: the retry policy (default: 6 attempts, backoff 0.1 s doubling up to 2 s).
     :param startup_checks: run :meth:`check` at the first static sync (scheduler startup).
+    :param wait_replicas: after each script call, in the same round trip, WAIT until this
+        many replicas have the write (0: do not wait; the default for Sentinel URLs is 1).
+        Fewer acknowledgements make the store ask Sentinel whether the master changed: if
+        so, the call is retried on the new master, so a leader never keeps claiming and
+        acking on a demoted master whose writes the promoted replica will never see.
+    :param wait_timeout: seconds WAIT waits for the replicas.
     """
 
     def __init__(
@@ -73,6 +86,8 @@ class RedisStore(Store):
         default_timezone: str | tzinfo | None = None,
         retry: RetryingCaller | None = None,
         startup_checks: bool = True,
+        wait_replicas: int = 0,
+        wait_timeout: float = 0.5,
     ) -> None:
         self.client = client
         self.keys = KeyLayout(key_prefix)
@@ -86,6 +101,9 @@ class RedisStore(Store):
         self._lock = RedisLock(self)
         self._startup_checks = startup_checks
         self._checked = False
+        self._wait_replicas = wait_replicas
+        self._wait_timeout_ms = max(1, round(wait_timeout * 1000))
+        self._replicas_short = False
 
     def _retry_diagnose(self) -> None:
         from beatcore_redis.checks import describe_wrong_types
@@ -128,8 +146,52 @@ class RedisStore(Store):
         return self._retry.call(what, operation)
 
     def run_script(self, what: str, name: str, keys: list[str], args: list[Any]) -> Any:
-        """Call a script by SHA under the retry policy."""
-        return self.call(what, lambda: self._scripts.run(name, keys, args))
+        """Call a script by SHA under the retry policy (with WAIT when replicas are awaited)."""
+        if not self._wait_replicas:
+            return self.call(what, lambda: self._scripts.run(name, keys, args))
+        return self.call(what, lambda: self._run_replicated(name, keys, args))
+
+    def _run_replicated(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        """EVALSHA and WAIT in one round trip; on too few replicas, check for a failover."""
+        for _ in range(2):
+            pipe = self.client.pipeline(transaction=False)
+            self._scripts.queue(pipe, name, keys, args)
+            pipe.wait(self._wait_replicas, self._wait_timeout_ms)
+            try:
+                reply, acked = pipe.execute()
+            except NoScriptError:
+                self._scripts.load(self.client, name)
+                continue
+            if int(acked) < self._wait_replicas:
+                self._replicas_missing(int(acked))
+            elif self._replicas_short:
+                self._replicas_short = False
+                logger.warning("beatcore: replicas of %s acknowledge writes again", self.url)
+            return reply
+        raise StoreError(f"Redis at {self.url} keeps answering NOSCRIPT for script {name!r}")
+
+    def _replicas_missing(self, acked: int) -> None:
+        """Raise a retried ConnectionError if Sentinel names a new master; else log once."""
+        proxy = getattr(getattr(self.client, "connection_pool", None), "proxy", None)
+        if proxy is not None:
+            before = proxy.master_address
+            current = proxy.get_master_address()  # drops idle connections on a change
+            if before is not None and current != before:
+                raise ConnectionError(
+                    f"Sentinel moved the master of {self.url} from {before} to {current}; "
+                    "retrying on the new master"
+                )
+        if not self._replicas_short:
+            self._replicas_short = True
+            logger.warning(
+                "beatcore: only %d of %d replicas of %s acknowledged a write within %d ms; "
+                "going on without them (set wait_replicas in beatcore_store_options to the "
+                "number of replicas you run)",
+                acked,
+                self._wait_replicas,
+                self.url,
+                self._wait_timeout_ms,
+            )
 
     def _pipeline(self, what: str, build: Callable[[Any], object]) -> list[Any]:
         def run() -> list[Any]:
@@ -561,4 +623,16 @@ def open_store(url: str, options: Mapping[str, Any]) -> RedisStore:
         default_timezone=options.get("default_timezone"),
         retry=retry,
         startup_checks=bool(options.get("startup_checks", True)),
+        wait_replicas=_non_negative_int(
+            "wait_replicas", options.get("wait_replicas", 1 if spec.kind == "sentinel" else 0)
+        ),
+        wait_timeout=float(options.get("wait_timeout", 0.5)),
     )
+
+
+def _non_negative_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigurationError(
+            f"beatcore_store_options[{name!r}] must be an integer >= 0, got {value!r}"
+        )
+    return value

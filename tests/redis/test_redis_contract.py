@@ -51,3 +51,18 @@ class TestRealRedisStore(RedisContract):
         if keys:
             store.client.delete(*keys)
         store.close()
+
+
+class TestSentinelRedisStore(RedisContract):
+    """Through Sentinel: every script call also WAITs for the replica (same round trip)."""
+
+    @pytest.fixture
+    def store(self, clock: FakeClock, redis_sentinel: Any) -> Iterator[RedisStore]:
+        prefix = f"contract-{uuid.uuid4().hex[:12]}:"
+        store = open_store(redis_sentinel.url, {"clock": clock, "key_prefix": prefix})
+        assert store._wait_replicas == 1
+        yield store
+        keys = store.client.keys(store.keys.base.replace("{", "[{]") + "*")
+        if keys:
+            store.client.delete(*keys)
+        store.close()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from redis.exceptions import ConnectionError
 
-from beatcore.errors import StoreError
+from beatcore.errors import ConfigurationError, StoreError
 from beatcore.testing import FakeClock
 from beatcore.testing.contract import T0, every
 from beatcore_redis.store import RedisStore, open_store
@@ -126,3 +126,23 @@ def test_script_error_fails_fast_as_store_error(redis_server: Any) -> None:
     with pytest.raises(StoreError, match=r"Redis claim at redis://127\.0\.0\.1:\d+/0 failed"):
         store.run_script("claim", "claim", [store.keys.lock], ["1"])  # too few keys
     store.close()
+
+
+def test_missing_replica_acknowledgement_is_logged_once_and_tolerated(
+    server: RedisServer, collected: Collect
+) -> None:
+    store = open_store(server.url, {"wait_replicas": 1, "wait_timeout": 0.01})
+    store.save(every("a", 60))
+    store.save(every("b", 60))
+    lease = store.lock.acquire("tests", 30)
+    assert lease is not None
+    assert collected.count("only 0 of 1 replicas") == 1
+    with server.client() as admin:
+        admin.script_flush()
+    store.lock.renew(lease)  # NOSCRIPT inside the EVALSHA+WAIT pipeline: loaded and re-run
+    store.close()
+
+
+def test_wait_replicas_must_be_a_count(server: RedisServer) -> None:
+    with pytest.raises(ConfigurationError, match="wait_replicas"):
+        open_store(server.url, {"wait_replicas": -1})
