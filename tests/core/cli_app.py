@@ -6,11 +6,13 @@ the app reads the clock through ``beatcore_clock``, as a real deployment would r
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -105,3 +107,32 @@ def one_line_error(result: Result) -> str:
     errors = [line for line in lines if line.startswith("Error:")]
     assert len(errors) == 1, result.output
     return errors[0]
+
+
+def _reset_type_registry(plugins: Any) -> None:
+    """Make the plugin manager rebuild its schedule-type registry on next use."""
+    marker = object()
+    plugins.register(marker)  # registering clears the cached registry
+    plugins.manager.unregister(marker)
+
+
+@contextlib.contextmanager
+def rrule_plugins_removed() -> Iterator[None]:
+    """Take every plugin providing the ``rrule`` type out of the plugin manager for a while."""
+    from beatcore.plugins import get_plugins
+
+    plugins = get_plugins()
+    providers = []
+    for name, plugin in plugins.manager.list_name_plugin():
+        provide = getattr(plugin, "beatcore_schedule_types", None)
+        if provide and any(getattr(c, "type_name", None) == "rrule" for c in provide() or ()):
+            providers.append((name, plugin))
+    for _, plugin in providers:
+        plugins.manager.unregister(plugin)
+    _reset_type_registry(plugins)
+    try:
+        yield
+    finally:
+        for name, plugin in providers:
+            plugins.manager.register(plugin, name=name)
+        _reset_type_registry(plugins)

@@ -9,7 +9,7 @@ import pytest
 
 from beatcore import EntryNotFound
 from beatcore.cli.session import mask_password
-from tests.core.cli_app import Cli, app, make_cli, one_line_error
+from tests.core.cli_app import Cli, app, make_cli, one_line_error, rrule_plugins_removed
 
 
 @pytest.fixture
@@ -58,11 +58,13 @@ def test_missing_entry(cli: Cli, verb: str) -> None:
     )
 
 
-def test_rrule_without_the_plugin_names_it(cli: Cli) -> None:
-    from beatcore.plugins import get_plugins
+@pytest.fixture
+def without_rrule() -> Iterator[None]:
+    with rrule_plugins_removed():
+        yield
 
-    if "rrule" in get_plugins().schedule_types():
-        pytest.skip("the beatcore-rrule plugin is installed here")
+
+def test_rrule_without_the_plugin_names_it(cli: Cli, without_rrule: None) -> None:
     line = one_line_error(cli("add", "x", "proj.hello", "--rrule", "FREQ=DAILY"))
     assert "'--rrule': needs the beatcore-rrule plugin: unknown schedule type 'rrule'" in line
 

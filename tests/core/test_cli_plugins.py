@@ -14,7 +14,7 @@ import pytest
 from beatcore import hookimpl
 from beatcore.cli import Session, pass_session
 from beatcore.plugins import get_plugins
-from tests.core.cli_app import Cli, make_cli, one_line_error
+from tests.core.cli_app import Cli, make_cli, one_line_error, rrule_plugins_removed
 
 
 @pytest.fixture
@@ -90,14 +90,13 @@ class RulePlugin:
 
 @pytest.fixture
 def rrule_type() -> Iterator[None]:
+    """The stand-in registered as ``rrule`` in place of the real plugin (if installed)."""
     plugins = get_plugins()
-    if "rrule" in plugins.schedule_types():
-        pytest.skip("the real beatcore-rrule plugin is installed: tested with it instead")
-    plugin = RulePlugin()
-    plugins.register(plugin)
-    yield
-    plugins.manager.unregister(plugin)
-    plugins.register(object())  # resets the type registry cache
+    with rrule_plugins_removed():
+        plugin = RulePlugin()
+        plugins.register(plugin)
+        yield
+        plugins.manager.unregister(plugin)
 
 
 def test_rrule_option_uses_the_registered_type(cli: Cli, rrule_type: None) -> None:
