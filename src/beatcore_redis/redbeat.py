@@ -318,6 +318,7 @@ def write_history(session: Session, lease: Lease, items: Sequence[Migrated]) -> 
     any ack.
     """
     store = session.store
+    lease = store.lock.renew(lease)  # saving many entries may have taken a while
     acks = []
     for item in items:
         claimed = store.state(item.entry.name)
