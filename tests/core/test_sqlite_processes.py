@@ -219,6 +219,24 @@ def test_lock_is_exclusive_across_processes(tmp_path: Path) -> None:
     first.close()
 
 
+def _open_and_save(path: Path, name: str, start: Barrier) -> None:
+    start.wait()
+    store = SqliteStore(path, clock=lambda: T0)
+    store.save(Entry(name=name, task="t", schedule=Interval(60)))
+    store.close()
+
+
+def test_processes_creating_the_same_new_file_at_once_all_succeed(tmp_path: Path) -> None:
+    """Two beats started together on a fresh file: both create, migrate and use it."""
+    for attempt in range(5):
+        path = tmp_path / f"fresh-{attempt}.sqlite3"
+        start = CONTEXT.Barrier(4)
+        _run([(_open_and_save, (path, f"p{i}", start)) for i in range(4)])
+        store = SqliteStore(path)
+        assert [e.name for e in store.entries()] == ["p0", "p1", "p2", "p3"]
+        store.close()
+
+
 def _try_lock(path: Path, holder: str, out: Path) -> None:
     store = SqliteStore(path, clock=_at_now)
     lease = store.lock.acquire(holder, 60)

@@ -20,6 +20,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -156,12 +157,7 @@ def open_database(
         raise StoreError(f"cannot open SQLite store {path}: {exc}") from exc
     try:
         found = _inspect(conn, path, target)
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise StoreError(
-                f"SQLite store {path}: cannot switch to WAL journal mode (got {mode!r}); "
-                f"is it on a filesystem without shared memory support?"
-            )
+        _use_wal(conn, path, busy_timeout)
         if found < target:
             _migrate(conn, path, migrations, target)
     except sqlite3.Error as exc:
@@ -171,6 +167,30 @@ def open_database(
         conn.close()
         raise
     return conn
+
+
+def _use_wal(conn: sqlite3.Connection, path: Path, busy_timeout: float) -> None:
+    """Switch the file to WAL mode (once per file; it persists).
+
+    The switch needs the file to itself and does not wait through SQLite's busy handler, so
+    processes opening a new file at the same moment retry it here until ``busy_timeout``.
+    """
+    deadline = time.monotonic() + busy_timeout
+    delay = 0.005
+    while True:
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+    if str(mode).lower() != "wal":
+        raise StoreError(
+            f"SQLite store {path}: cannot switch to WAL journal mode (got {mode!r}); "
+            f"is it on a filesystem without shared memory support?"
+        )
 
 
 def _check_steps(migrations: Sequence[Migration]) -> int:
