@@ -2,11 +2,11 @@
 -- KEYS: 1 lock, 2 fence, 3 due, 4 inflight, 5 claimed, 6 defs, 7 states
 -- ARGV: 1 token, 2 ttl_ms, then per entry: name, claimed state JSON, acked state JSON,
 --       due score ('' = never due)
--- Returns {0, current_fence} when the lease is stale (nothing changed), else
+-- Returns {0, last_token_issued, current_holder_or_empty} when the lease is stale (nothing changed), else
 -- {1, name, ...}: the entries whose definition or state changed while in flight; the caller
 -- merges those with the current state (they are out of the in-flight and due sets meanwhile).
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then
-  return {0, redis.call('GET', KEYS[2]) or ''}
+  return {0, redis.call('GET', KEYS[2]) or '', redis.call('HGET', KEYS[1], 'holder') or ''}
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 

@@ -33,12 +33,14 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import (
     AuthenticationError,
     AuthorizationError,
+    ClusterDownError,
     ConnectionError,
     NoPermissionError,
     ReadOnlyError,
     RedisError,
     ResponseError,
     TimeoutError,
+    TryAgainError,
 )
 from redis.retry import Retry
 
@@ -375,9 +377,10 @@ class RetryingCaller:
     """Runs each store call with bounded exponential backoff on transient errors.
 
     Transient: connection and timeout errors, including a Sentinel master change (redis-py
-    turns a write to a demoted master into a connection error and asks Sentinel again) and a
-    server still loading its data. Permanent errors fail at once as
-    :class:`~beatcore.errors.StoreError` naming the setting or the key.
+    turns a write to a demoted master into a connection error and asks Sentinel again), a
+    server still loading its data, and a Cluster without a master for a slot for a moment.
+    Permanent errors fail at once as :class:`~beatcore.errors.StoreError` naming the setting
+    or the key.
 
     :param url: the masked URL, for messages.
     :param attempts: tries per call (the first one included).
@@ -404,7 +407,7 @@ class RetryingCaller:
         self._retry = Retry(
             ExponentialBackoff(cap=cap, base=base),
             attempts - 1,
-            supported_errors=(ConnectionError, TimeoutError, socket.timeout),
+            supported_errors=_TRANSIENT,
         )
         self._outage = _Outage()
         self._diagnose = diagnose_wrongtype
@@ -425,7 +428,7 @@ class RetryingCaller:
             result = self._retry.call_with_retry(
                 operation, self._failed, is_retryable=_is_transient
             )
-        except (ConnectionError, TimeoutError) as exc:
+        except _TRANSIENT as exc:
             if isinstance(exc, AuthenticationError):
                 raise StoreError(
                     f"Redis at {self.url} refused the credentials ({exc}); check the user name "
@@ -490,6 +493,17 @@ class RetryingCaller:
                 "this prefix: choose another beatcore_key_prefix or move that data away"
             )
         return StoreError(f"Redis {what} at {self.url} failed: {type(exc).__name__}: {text}")
+
+
+#: Errors retried with backoff: the server is unreachable, loading, or (Cluster) moving slots
+#: or without a master for a moment (CLUSTERDOWN, MASTERDOWN, TRYAGAIN).
+_TRANSIENT: tuple[type[Exception], ...] = (
+    ConnectionError,
+    TimeoutError,
+    socket.timeout,
+    ClusterDownError,
+    TryAgainError,
+)
 
 
 def _is_transient(error: Exception) -> bool:

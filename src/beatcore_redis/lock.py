@@ -8,7 +8,7 @@ process decides when a leader is gone). Renew and release compare the token firs
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from beatcore.errors import LockLost
 from beatcore.store import Lease, Lock, LockInfo
@@ -27,6 +27,17 @@ def _text(value: bytes | str | None) -> str:
     if value is None:
         return ""
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def lock_lost(lease: Lease, reply: list[Any]) -> LockLost:
+    """Return the LockLost for a fenced script's refusal ``{0, last token, holder}``."""
+    issued = _text(reply[1]) or "none"
+    holder = _text(reply[2]) if len(reply) > 2 else ""
+    if holder:
+        detail = f"{holder} holds the lock now (last token issued: {issued})"
+    else:
+        detail = f"the lease expired or was released (last token issued: {issued})"
+    return LockLost(lease.token, detail)
 
 
 class RedisLock(Lock):
@@ -69,7 +80,7 @@ class RedisLock(Lock):
             [lease.token, ttl_ms(lease.ttl), mode],
         )
         if int(reply[0]) != 1:
-            raise LockLost(lease.token, f"current token is {_text(reply[1]) or 'none'}")
+            raise lock_lost(lease, reply)
 
     def current(self) -> LockInfo | None:
         """Return the holder, token and times of the valid lease, or None."""

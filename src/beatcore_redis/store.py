@@ -22,7 +22,6 @@ from beatcore.errors import (
     ConfigurationError,
     CorruptRecord,
     EntryNotFound,
-    LockLost,
     StoreError,
 )
 from beatcore.store import (
@@ -38,7 +37,7 @@ from beatcore.store import (
 from beatcore.timeutil import UTC, Clock, utc_now
 from beatcore_redis.connection import RetryingCaller, build_client, parse_url
 from beatcore_redis.keys import SCHEMA_VERSION, KeyLayout
-from beatcore_redis.lock import RedisLock, ttl_ms
+from beatcore_redis.lock import RedisLock, lock_lost, ttl_ms
 from beatcore_redis.scripts import Scripts
 
 logger = get_logger("beatcore.redis")
@@ -448,7 +447,7 @@ class RedisStore(Store):
              self.micros(now - timedelta(seconds=reclaim_after)), limit],
         )  # fmt: skip
         if int(reply[0]) != 1:
-            raise LockLost(lease.token, f"current token is {_text(reply[1]) or 'none'}")
+            raise lock_lost(lease, reply)
         claims: list[Claim] = []
         corrupt: list[CorruptRecord] = []
         for i in range(2, len(reply), 4):
@@ -497,7 +496,7 @@ class RedisStore(Store):
             args,
         )
         if int(reply[0]) != 1:
-            raise LockLost(lease.token, f"current token is {_text(reply[1]) or 'none'}")
+            raise lock_lost(lease, reply)
         changed = {_text(name) for name in reply[1:]}
         if changed:
             self._merge_changed([item for item in acks if item.name in changed])

@@ -13,7 +13,7 @@ from typing import Any
 import fakeredis
 import pytest
 
-from beatcore.errors import CorruptRecord, EntryNotFound, StoreError
+from beatcore.errors import CorruptRecord, EntryNotFound, LockLost, StoreError
 from beatcore.testing import FakeClock
 from beatcore.testing.contract import T0, every
 from beatcore_redis.store import RedisStore, open_store
@@ -213,3 +213,16 @@ def test_last_tick_and_lock_holder_are_readable(store: RedisStore, clock: FakeCl
     )
     assert info.expires_at is not None and T0 < info.expires_at <= T0 + timedelta(seconds=30)
     assert store.status().last_tick_at == T0
+
+
+def test_lock_lost_says_who_holds_the_lock_now(store: RedisStore, clock: FakeClock) -> None:
+    old = store.lock.acquire("old-host:1:t", 30)
+    assert old is not None
+    store.lock.release(old)
+    with pytest.raises(LockLost, match="expired or was released"):
+        store.claim_due(old, clock(), limit=10, reclaim_after=30)
+    assert store.lock.acquire("new-host:2:t", 30) is not None
+    with pytest.raises(LockLost, match="new-host:2:t holds the lock now"):
+        store.lock.renew(old)
+    with pytest.raises(LockLost, match="new-host:2:t holds the lock now"):
+        store.ack(old, [])
