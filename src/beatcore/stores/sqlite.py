@@ -96,6 +96,8 @@ class SqliteStore(Store):
         """The schedule's lock."""
         return self._lock
 
+    # -- helpers (called inside a transaction) ------------------------------------------
+
     def _row(self, conn: sqlite3.Connection, name: str) -> tuple[str, str]:
         row = conn.execute(
             "SELECT entry_json, state_json FROM entries WHERE name = ?", (name,)

@@ -59,7 +59,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         (
             # Instants are integer microseconds since the Unix epoch (UTC). ``due_at`` NULL
             # means "not in the due index" (disabled, finished, claimed or unreadable);
-            # ``claimed_at`` not NULL means "in flight".
+            # ``claimed_at`` not NULL means "in flight"; ``error`` says why a tick took an
+            # unreadable record out of the due index (for whoever inspects the file).
             """
             CREATE TABLE entries (
                 name TEXT PRIMARY KEY NOT NULL,
