@@ -481,9 +481,9 @@ class RetryingCaller:
             )
         if isinstance(exc, (NoPermissionError, AuthorizationError)):
             return StoreError(
-                f"Redis at {self.url} denied {what} ({text}); the ACL user needs the commands "
-                "EVALSHA, SCRIPT LOAD, HGET/HMGET/HGETALL, ZRANGE, SMEMBERS, TYPE, INFO on the "
-                "keys under beatcore_key_prefix"
+                f"Redis at {self.url} denied {what} ({text}); the ACL user needs EVALSHA, "
+                "SCRIPT LOAD and read/write hash, sorted-set, set and string commands on the "
+                "keys under beatcore_key_prefix (docs/redis.rst, 'Permissions', lists them)"
             )
         if isinstance(exc, ResponseError) and "WRONGTYPE" in text:
             detail = self._diagnose() if self._diagnose else ""
