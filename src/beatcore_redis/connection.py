@@ -410,7 +410,8 @@ class RetryingCaller:
             supported_errors=_TRANSIENT,
         )
         self._outage = _Outage()
-        self._diagnose = diagnose_wrongtype
+        #: Returns which keys hold a wrong type; called when Redis answers WRONGTYPE.
+        self.diagnose_wrongtype = diagnose_wrongtype
 
     @property
     def in_outage(self) -> bool:
@@ -486,7 +487,7 @@ class RetryingCaller:
                 "keys under beatcore_key_prefix (docs/redis.rst, 'Permissions', lists them)"
             )
         if isinstance(exc, ResponseError) and "WRONGTYPE" in text:
-            detail = self._diagnose() if self._diagnose else ""
+            detail = self.diagnose_wrongtype() if self.diagnose_wrongtype else ""
             return StoreError(
                 f"Redis {what} at {self.url} failed: a key under beatcore_key_prefix holds "
                 f"another type than beatcore writes ({detail or text}); another program uses "

@@ -95,7 +95,7 @@ class RedisStore(Store):
         self._clock = clock
         self._tz = default_timezone
         self._retry = retry or RetryingCaller(url)
-        self._retry_diagnose()
+        self._retry.diagnose_wrongtype = self._describe_wrong_types
         self._scripts = Scripts(client)
         self._lock = RedisLock(self)
         self._startup_checks = startup_checks
@@ -104,10 +104,10 @@ class RedisStore(Store):
         self._wait_timeout_ms = max(1, round(wait_timeout * 1000))
         self._replicas_short = False
 
-    def _retry_diagnose(self) -> None:
+    def _describe_wrong_types(self) -> str:
         from beatcore_redis.checks import describe_wrong_types
 
-        self._retry._diagnose = lambda: describe_wrong_types(self)
+        return describe_wrong_types(self)
 
     # -- plumbing shared with the lock and the checks --------------------------------------
 
@@ -611,6 +611,20 @@ def open_store(url: str, options: Mapping[str, Any]) -> RedisStore:
         base=options.get("retry_backoff_base", 0.1),
         cap=options.get("retry_backoff_cap", 2.0),
     )
+    wait_replicas = _non_negative_int(
+        "wait_replicas", options.get("wait_replicas", 1 if spec.kind == "sentinel" else 0)
+    )
+    if wait_replicas and spec.kind == "cluster":
+        raise ConfigurationError(
+            "beatcore_store_options['wait_replicas'] is not supported on Redis Cluster URLs "
+            f"({spec.masked_url!r}); leave it unset there"
+        )
+    wait_timeout = options.get("wait_timeout", 0.5)
+    if isinstance(wait_timeout, bool) or not isinstance(wait_timeout, (int, float)):
+        raise ConfigurationError(
+            f"beatcore_store_options['wait_timeout'] must be a number of seconds, "
+            f"got {wait_timeout!r}"
+        )
     client = options.get("client")
     if client is None:
         client = retry.call("connect", lambda: build_client(spec))
@@ -622,10 +636,8 @@ def open_store(url: str, options: Mapping[str, Any]) -> RedisStore:
         default_timezone=options.get("default_timezone"),
         retry=retry,
         startup_checks=bool(options.get("startup_checks", True)),
-        wait_replicas=_non_negative_int(
-            "wait_replicas", options.get("wait_replicas", 1 if spec.kind == "sentinel" else 0)
-        ),
-        wait_timeout=float(options.get("wait_timeout", 0.5)),
+        wait_replicas=wait_replicas,
+        wait_timeout=float(wait_timeout),
     )
 
 

@@ -143,6 +143,10 @@ def test_missing_replica_acknowledgement_is_logged_once_and_tolerated(
     store.close()
 
 
-def test_wait_replicas_must_be_a_count(server: RedisServer) -> None:
+def test_wait_options_are_checked(server: RedisServer) -> None:
     with pytest.raises(ConfigurationError, match="wait_replicas"):
         open_store(server.url, {"wait_replicas": -1})
+    with pytest.raises(ConfigurationError, match="wait_timeout"):
+        open_store(server.url, {"wait_replicas": 1, "wait_timeout": "soon"})
+    with pytest.raises(ConfigurationError, match="not supported on Redis Cluster"):
+        open_store("redis+cluster://127.0.0.1:1/", {"wait_replicas": 1})
