@@ -77,6 +77,8 @@ def app(store_url: str) -> Celery:
     def add(x: int = 0, y: int = 0) -> int:
         return x + y
 
+    # kombu's memory transport is one broker per process: drop what earlier tests left queued.
+    queued_task_ids(app)
     return app
 
 
