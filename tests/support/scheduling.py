@@ -80,7 +80,7 @@ def memory_broker_app(store_url: str, **conf: Any) -> Celery:
     )
     app.conf.update(conf)
 
-    @app.task(name="tests.noop")  # type: ignore[untyped-decorator]
+    @app.task(name="tests.noop", shared=False)  # type: ignore[untyped-decorator]
     def noop(*args: Any, **kwargs: Any) -> None:
         return None
 
