@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 import signal
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from beatcore.timing import task_id
 
 from .processes import celery_command, project_env, running, runs, wait_for
 
@@ -86,11 +89,21 @@ def test_one_leader_sends_and_a_standby_takes_over_after_kill_9(
         before = len(runs(tmp_path))
         wait_for(lambda: len(runs(tmp_path)) >= before + 6, 60, "runs after the takeover", all_logs)
 
+    texts = {n: logs[n].read_text() for n in ("beat-a", "beat-b")}
+    sent = re.findall(r"Sending due task (\S+) .* for (\S+),", "".join(texts.values()))
+    # The one duplicate the design allows: an occurrence the killed leader sent but had not
+    # acked yet is re-sent by the new leader with the same task id, and says so in its log.
+    recovered = {
+        task_id(name, datetime.fromisoformat(at))
+        for name, at in re.findall(
+            r"Sending due task (\S+) .* for (\S+),.*recovered from a previous leader",
+            texts[standby],
+        )
+    }
     ids = Counter(run["id"] for run in runs(tmp_path))
-    duplicated = {task_id: n for task_id, n in ids.items() if n > 1}
-    assert duplicated == {}
-    sent = re.findall(
-        r"Sending due task (\S+) .* for (\S+),",
-        "".join(logs[n].read_text() for n in ("beat-a", "beat-b")),
-    )
-    assert len(sent) == len(set(sent)), "an occurrence was sent twice"
+    duplicated = {tid: n for tid, n in ids.items() if n > 1}
+    assert all(n == 2 and tid in recovered for tid, n in duplicated.items()), duplicated
+    sent_twice = {
+        task_id(name, datetime.fromisoformat(at)) for name, at in sent if sent.count((name, at)) > 1
+    }
+    assert sent_twice <= recovered, "an occurrence was sent twice without being a recovery"
