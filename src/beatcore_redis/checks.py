@@ -124,7 +124,7 @@ def run_checks(store: RedisStore) -> list[str]:
         return found + _ownership(store)
 
     try:
-        warnings = store.call("startup checks", checks)
+        warnings = store.calls.call("startup checks", checks)
     except Exception as exc:  # a check must never stop beat
         logger.warning("beatcore: startup checks of %s could not run: %s", store.url, exc)
         return []

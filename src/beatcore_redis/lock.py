@@ -49,7 +49,7 @@ class RedisLock(Lock):
     def acquire(self, holder: str, ttl: float) -> Lease | None:
         """Take the lock for ``ttl`` seconds unless another holder's lease is still valid."""
         keys = self._store.keys
-        token = self._store.run_script(
+        token = self._store.calls.run_script(
             "lock acquire",
             "lock_acquire",
             [keys.lock, keys.fence, keys.meta],
@@ -73,7 +73,7 @@ class RedisLock(Lock):
 
     def _fenced_call(self, lease: Lease, mode: str) -> None:
         keys = self._store.keys
-        reply = self._store.run_script(
+        reply = self._store.calls.run_script(
             "lock renew" if mode == "1" else "lock release",
             "lock_renew",
             [keys.lock, keys.fence],
@@ -92,7 +92,7 @@ class RedisLock(Lock):
             pipe.pttl(keys.lock)
             return list(pipe.execute())
 
-        fields, pttl = self._store.call("lock status", read)
+        fields, pttl = self._store.calls.call("lock status", read)
         if not fields or not isinstance(pttl, int) or pttl < 0:
             return None
         data = {_text(k): _text(v) for k, v in fields.items()}  # type: ignore[attr-defined]

@@ -9,12 +9,11 @@ concurrent change is never overwritten: the writer reads again and retries.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
-from typing import Any, TypeVar
+from typing import Any
 
 from celery.utils.log import get_logger
-from redis.exceptions import ConnectionError, NoScriptError
 
 from beatcore import serializer, timing
 from beatcore.entry import Entry, EntryState
@@ -35,13 +34,14 @@ from beatcore.store import (
     SyncReport,
 )
 from beatcore.timeutil import UTC, Clock, utc_now
-from beatcore_redis.connection import RetryingCaller, build_client, parse_url
+from beatcore_redis.calls import RedisCalls
+from beatcore_redis.connection import RetryingCaller, build_client
 from beatcore_redis.keys import SCHEMA_VERSION, KeyLayout
 from beatcore_redis.lock import RedisLock, lock_lost, ttl_ms
-from beatcore_redis.scripts import Scripts
+from beatcore_redis.urls import parse_url
 
 logger = get_logger("beatcore.redis")
-T = TypeVar("T")
+
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -67,12 +67,8 @@ class RedisStore(Store):
     :param default_timezone: zone of calendar schedules whose entry sets no ``tz``.
     :param retry: the retry policy (default: 6 attempts, backoff 0.1 s doubling up to 2 s).
     :param startup_checks: run :meth:`check` at the first static sync (scheduler startup).
-    :param wait_replicas: after each script call, in the same round trip, WAIT until this
-        many replicas have the write (0: do not wait; the default for Sentinel URLs is 1).
-        Fewer acknowledgements make the store ask Sentinel whether the master changed: if
-        so, the call is retried on the new master, so a leader never keeps claiming and
-        acking on a demoted master whose writes the promoted replica will never see.
-    :param wait_timeout: seconds WAIT waits for the replicas.
+    :param wait_replicas, wait_timeout: see :class:`~beatcore_redis.calls.RedisCalls`
+        (``open_store`` makes it 1 for Sentinel URLs, 0 otherwise).
     """
 
     def __init__(
@@ -94,15 +90,14 @@ class RedisStore(Store):
         self._url = url
         self._clock = clock
         self._tz = default_timezone
-        self._retry = retry or RetryingCaller(url)
-        self._retry.diagnose_wrongtype = self._describe_wrong_types
-        self._scripts = Scripts(client)
+        retry = retry or RetryingCaller(url)
+        retry.diagnose_wrongtype = self._describe_wrong_types
+        self.calls = RedisCalls(
+            client, retry, wait_replicas=wait_replicas, wait_timeout=wait_timeout
+        )
         self._lock = RedisLock(self)
         self._startup_checks = startup_checks
         self._checked = False
-        self._wait_replicas = wait_replicas
-        self._wait_timeout_ms = max(1, round(wait_timeout * 1000))
-        self._replicas_short = False
 
     def _describe_wrong_types(self) -> str:
         from beatcore_redis.checks import describe_wrong_types
@@ -140,73 +135,13 @@ class RedisStore(Store):
             micros = round(float(text))
         return _EPOCH + timedelta(microseconds=micros)
 
-    def call(self, what: str, operation: Callable[[], T]) -> T:
-        """Run one round trip under the retry policy (see :class:`RetryingCaller`)."""
-        return self._retry.call(what, operation)
-
-    def run_script(self, what: str, name: str, keys: list[str], args: list[Any]) -> Any:
-        """Call a script by SHA under the retry policy (with WAIT when replicas are awaited)."""
-        if not self._wait_replicas:
-            return self.call(what, lambda: self._scripts.run(name, keys, args))
-        return self.call(what, lambda: self._run_replicated(name, keys, args))
-
-    def _run_replicated(self, name: str, keys: list[str], args: list[Any]) -> Any:
-        """EVALSHA and WAIT in one round trip; on too few replicas, check for a failover."""
-        for _ in range(2):
-            pipe = self.client.pipeline(transaction=False)
-            self._scripts.queue(pipe, name, keys, args)
-            pipe.wait(self._wait_replicas, self._wait_timeout_ms)
-            try:
-                reply, acked = pipe.execute()
-            except NoScriptError:
-                self._scripts.load(self.client, name)
-                continue
-            if int(acked) < self._wait_replicas:
-                self._replicas_missing(int(acked))
-            elif self._replicas_short:
-                self._replicas_short = False
-                logger.warning("beatcore: replicas of %s acknowledge writes again", self.url)
-            return reply
-        raise StoreError(f"Redis at {self.url} keeps answering NOSCRIPT for script {name!r}")
-
-    def _replicas_missing(self, acked: int) -> None:
-        """Raise a retried ConnectionError if Sentinel names a new master; else log once."""
-        proxy = getattr(getattr(self.client, "connection_pool", None), "proxy", None)
-        if proxy is not None:
-            before = proxy.master_address
-            current = proxy.get_master_address()  # drops idle connections on a change
-            if before is not None and current != before:
-                raise ConnectionError(
-                    f"Sentinel moved the master of {self.url} from {before} to {current}; "
-                    "retrying on the new master"
-                )
-        if not self._replicas_short:
-            self._replicas_short = True
-            logger.warning(
-                "beatcore: only %d of %d replicas of %s acknowledged a write within %d ms; "
-                "going on without them (set wait_replicas in beatcore_store_options to the "
-                "number of replicas you run)",
-                acked,
-                self._wait_replicas,
-                self.url,
-                self._wait_timeout_ms,
-            )
-
-    def _pipeline(self, what: str, build: Callable[[Any], object]) -> list[Any]:
-        def run() -> list[Any]:
-            pipe = self.client.pipeline(transaction=False)
-            build(pipe)
-            return list(pipe.execute())
-
-        return self.call(what, run)
-
     # -- reads -----------------------------------------------------------------------------
 
     def _read(self, names: Sequence[str]) -> tuple[list[Raw], list[Raw]]:
         """Return the raw definitions and states of ``names`` (one round trip)."""
         if not names:
             return [], []
-        defs, states = self._pipeline(
+        defs, states = self.calls.pipeline(
             "read entries",
             lambda p: (
                 p.hmget(self.keys.defs, list(names)),
@@ -246,7 +181,7 @@ class RedisStore(Store):
         args: list[Any] = [SCHEMA_VERSION]
         for op in ops:
             args.extend(op)
-        reply = self.run_script(
+        reply = self.calls.run_script(
             what,
             "write",
             [keys.defs, keys.states, keys.due, keys.inflight, keys.claimed, keys.static,
@@ -291,21 +226,21 @@ class RedisStore(Store):
 
     def get(self, name: str) -> Entry:
         """Return the definition called ``name``."""
-        raw = self.call("get", lambda: self.client.hget(self.keys.defs, name))
+        raw = self.calls.call("get", lambda: self.client.hget(self.keys.defs, name))
         if raw is None:
             raise EntryNotFound(name)
         return serializer.loads_entry(raw, name)
 
     def delete(self, name: str) -> None:
         """Remove the entry, its state, due slot and claim."""
-        exists = self.call("delete", lambda: self.client.hexists(self.keys.defs, name))
+        exists = self.calls.call("delete", lambda: self.client.hexists(self.keys.defs, name))
         if not exists:
             raise EntryNotFound(name)
         self._write("delete", [["del", name, "*", "*", "", "", "", "0"]])
 
     def entries(self) -> list[Entry]:
         """Return the readable entries sorted by name (reads every definition)."""
-        raw = self.call("list entries", lambda: self.client.hgetall(self.keys.defs))
+        raw = self.calls.call("list entries", lambda: self.client.hgetall(self.keys.defs))
         found = []
         for key in sorted(raw, key=_text):
             name = _text(key)
@@ -317,7 +252,7 @@ class RedisStore(Store):
 
     def corrupt_records(self) -> list[CorruptRecord]:
         """Return an error for each unreadable definition or state (nothing is deleted)."""
-        defs, states = self._pipeline(
+        defs, states = self.calls.pipeline(
             "list records",
             lambda p: (p.hgetall(self.keys.defs), p.hgetall(self.keys.states)),
         )
@@ -331,7 +266,7 @@ class RedisStore(Store):
 
     def state(self, name: str) -> EntryState:
         """Return the state of ``name``."""
-        state_raw, exists = self._pipeline(
+        state_raw, exists = self.calls.pipeline(
             "get state",
             lambda p: (p.hget(self.keys.states, name), p.hexists(self.keys.defs, name)),
         )
@@ -388,7 +323,7 @@ class RedisStore(Store):
                 pipe.hmget(self.keys.defs, names)
                 pipe.hmget(self.keys.states, names)
 
-        replies = self._pipeline("static sync read", build)
+        replies = self.calls.pipeline("static sync read", build)
         if not names:
             return set(replies[0]), [], []
         return set(replies[0]), list(replies[1]), list(replies[2])
@@ -413,7 +348,9 @@ class RedisStore(Store):
         """Append a delete to ``ops`` for each readable static entry in ``leaving``."""
         if not leaving:
             return []
-        defs = self.call("static sync read", lambda: self.client.hmget(self.keys.defs, leaving))
+        defs = self.calls.call(
+            "static sync read", lambda: self.client.hmget(self.keys.defs, leaving)
+        )
         removed = []
         for name, def_raw in zip(leaving, defs, strict=True):
             if def_raw is None:
@@ -438,7 +375,7 @@ class RedisStore(Store):
         recorded in the corrupt hash and left out of the due and in-flight sets.
         """
         keys = self.keys
-        reply = self.run_script(
+        reply = self.calls.run_script(
             "claim",
             "claim",
             [keys.lock, keys.fence, keys.due, keys.inflight, keys.claimed, keys.defs,
@@ -472,7 +409,7 @@ class RedisStore(Store):
                 pipe.zrem(self.keys.claimed, error.name)
                 pipe.hset(self.keys.corrupt, error.name, error.cause)
 
-        self._pipeline("record corrupt entries", build)
+        self.calls.pipeline("record corrupt entries", build)
         for error in errors:
             logger.error("beatcore: %s (left in place under %s)", error, self.keys.defs)
 
@@ -489,7 +426,7 @@ class RedisStore(Store):
                 serializer.dumps_state(item.state),
                 self._score(item.due_at),
             ]
-        reply = self.run_script(
+        reply = self.calls.run_script(
             "ack",
             "ack",
             [keys.lock, keys.fence, keys.due, keys.inflight, keys.claimed, keys.defs, keys.states],
@@ -529,7 +466,7 @@ class RedisStore(Store):
 
     def in_flight(self) -> list[InFlight]:
         """Return the claims not acked yet, oldest first."""
-        claimed, inflight = self._pipeline(
+        claimed, inflight = self.calls.pipeline(
             "list in-flight",
             lambda p: (
                 p.zrange(self.keys.claimed, 0, -1, withscores=True),
@@ -539,7 +476,9 @@ class RedisStore(Store):
         if not claimed:
             return []
         names = [_text(member) for member, _ in claimed]
-        states = self.call("list in-flight", lambda: self.client.hmget(self.keys.states, names))
+        states = self.calls.call(
+            "list in-flight", lambda: self.client.hmget(self.keys.states, names)
+        )
         found = []
         for (member, score), state_raw in zip(claimed, states, strict=True):
             name = _text(member)
@@ -560,7 +499,7 @@ class RedisStore(Store):
 
     def status(self) -> StoreStatus:
         """Return a snapshot: leader, last tick, counts, in-flight claims, next due instant."""
-        last_tick, count, first = self._pipeline(
+        last_tick, count, first = self.calls.pipeline(
             "status",
             lambda p: (
                 p.hget(self.keys.meta, "last_tick"),

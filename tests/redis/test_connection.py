@@ -11,9 +11,10 @@ from redis.sentinel import SentinelConnectionPool
 
 from beatcore.errors import ConfigurationError
 from beatcore.plugins import get_plugins
-from beatcore_redis.connection import build_client, mask_url, parse_url
+from beatcore_redis.connection import build_client
 from beatcore_redis.keys import tagged_prefix
 from beatcore_redis.store import RedisStore
+from beatcore_redis.urls import mask_url, parse_url
 
 
 def test_plain_url_with_password_and_db() -> None:

@@ -60,7 +60,7 @@ class TestSentinelRedisStore(RedisContract):
     def store(self, clock: FakeClock, redis_sentinel: Any) -> Iterator[RedisStore]:
         prefix = f"contract-{uuid.uuid4().hex[:12]}:"
         store = open_store(redis_sentinel.url, {"clock": clock, "key_prefix": prefix})
-        assert store._wait_replicas == 1
+        assert store.calls.wait_replicas == 1
         yield store
         keys = store.client.keys(store.keys.base.replace("{", "[{]") + "*")
         if keys:

@@ -124,7 +124,7 @@ def test_wrong_password_fails_fast_naming_the_setting(
 def test_script_error_fails_fast_as_store_error(redis_server: Any) -> None:
     store: RedisStore = open_store(redis_server.url, {"key_prefix": "script-error:"})
     with pytest.raises(StoreError, match=r"Redis claim at redis://127\.0\.0\.1:\d+/0 failed"):
-        store.run_script("claim", "claim", [store.keys.lock], ["1"])  # too few keys
+        store.calls.run_script("claim", "claim", [store.keys.lock], ["1"])  # too few keys
     store.close()
 
 

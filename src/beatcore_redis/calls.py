@@ -1,0 +1,108 @@
+"""How every store call reaches Redis: under the retry policy, scripts by SHA, and (Sentinel)
+with a WAIT for the replicas in the same round trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from celery.utils.log import get_logger
+from redis.exceptions import ConnectionError, NoScriptError
+
+from beatcore.errors import StoreError
+from beatcore_redis.connection import RetryingCaller
+from beatcore_redis.scripts import Scripts
+
+logger = get_logger("beatcore.redis")
+T = TypeVar("T")
+
+
+class RedisCalls:
+    """One client's round trips: plain calls, pipelines and script calls, all retried.
+
+    :param client: the redis-py client.
+    :param retry: the retry policy (it logs outages once).
+    :param wait_replicas: after each script call, WAIT until this many replicas have its
+        writes (0: do not wait). Fewer acknowledgements make it ask Sentinel whether the
+        master changed: if so the call is retried on the new master, so a leader never keeps
+        claiming and acking on a demoted master whose writes the promoted replica never sees.
+    :param wait_timeout: seconds WAIT waits for the replicas.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        retry: RetryingCaller,
+        *,
+        wait_replicas: int = 0,
+        wait_timeout: float = 0.5,
+    ) -> None:
+        self.client = client
+        self.retry = retry
+        self.scripts = Scripts(client)
+        self.wait_replicas = wait_replicas
+        self.wait_timeout_ms = max(1, round(wait_timeout * 1000))
+        self._replicas_short = False
+
+    def call(self, what: str, operation: Callable[[], T]) -> T:
+        """Run one round trip under the retry policy (see :class:`RetryingCaller`)."""
+        return self.retry.call(what, operation)
+
+    def pipeline(self, what: str, build: Callable[[Any], object]) -> list[Any]:
+        """Run the commands ``build`` queues on a pipeline, in one round trip (no MULTI)."""
+
+        def run() -> list[Any]:
+            pipe = self.client.pipeline(transaction=False)
+            build(pipe)
+            return list(pipe.execute())
+
+        return self.call(what, run)
+
+    def run_script(self, what: str, name: str, keys: list[str], args: list[Any]) -> Any:
+        """Call a script by SHA under the retry policy (with WAIT when replicas are awaited)."""
+        if not self.wait_replicas:
+            return self.call(what, lambda: self.scripts.run(name, keys, args))
+        return self.call(what, lambda: self._run_replicated(name, keys, args))
+
+    def _run_replicated(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        """EVALSHA and WAIT in one round trip; on too few replicas, check for a failover."""
+        for _ in range(2):
+            pipe = self.client.pipeline(transaction=False)
+            self.scripts.queue(pipe, name, keys, args)
+            pipe.wait(self.wait_replicas, self.wait_timeout_ms)
+            try:
+                reply, acked = pipe.execute()
+            except NoScriptError:
+                self.scripts.load(self.client, name)
+                continue
+            if int(acked) < self.wait_replicas:
+                self._replicas_missing(int(acked))
+            elif self._replicas_short:
+                self._replicas_short = False
+                logger.warning("beatcore: replicas of %s acknowledge writes again", self.retry.url)
+            return reply
+        raise StoreError(f"Redis at {self.retry.url} keeps answering NOSCRIPT for script {name!r}")
+
+    def _replicas_missing(self, acked: int) -> None:
+        """Raise a retried ConnectionError if Sentinel names a new master; else log once."""
+        proxy = getattr(getattr(self.client, "connection_pool", None), "proxy", None)
+        if proxy is not None:
+            before = proxy.master_address
+            current = proxy.get_master_address()  # drops idle connections on a change
+            if before is not None and current != before:
+                raise ConnectionError(
+                    f"Sentinel moved the master of {self.retry.url} from {before} to "
+                    f"{current}; retrying on the new master"
+                )
+        if not self._replicas_short:
+            self._replicas_short = True
+            logger.warning(
+                "beatcore: only %d of %d replicas of %s acknowledged a write within %d ms; "
+                "going on without them (set wait_replicas in beatcore_store_options to the "
+                "number of replicas you run)",
+                acked,
+                self.wait_replicas,
+                self.retry.url,
+                self.wait_timeout_ms,
+            )
