@@ -70,7 +70,7 @@ def draw(document: Mapping[str, Any], path: Path) -> Path:
         ax.set_xlabel("N entries")
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="best", framealpha=0.8)
     machine = document.get("machine", {})
     fig.suptitle(
         f"beatcore vs RedBeat {machine.get('celery-redbeat', '')} — "

@@ -237,3 +237,36 @@ def budget_lines(checks: list[dict[str, Any]]) -> str:
     """Return the budget checks as text lines."""
     word = {True: "MET   ", False: "MISSED", None: "N/A   "}
     return "\n".join(f"{word[c['met']]} {c['budget']}: {c['detail']}" for c in checks)
+
+
+def markdown(document: Mapping[str, Any]) -> str:
+    """Return the run as Markdown: machine and versions, the table, the budget checks."""
+    m = document["machine"]
+    lines = [
+        f"Run of {document['date']}, {document['total_seconds']:.0f} s in all.",
+        "",
+        f"- machine: {m['nproc']} cores, {m['cpu']}, {m['platform']}",
+        f"- Python {m['python']}, redis-server {m['redis-server']}, celery {m['celery']}, "
+        f"kombu {m['kombu']}, redis-py {m['redis-py']}, celery-redbeat {m['celery-redbeat']}, "
+        f"beatcore {m['beatcore']}",
+        f"- sizes: {', '.join(f'{n:,}' for n in document['sizes'])}",
+    ]
+    for side, skips in document.get("skipped", {}).items():
+        for skip in skips:
+            lines.append(
+                f"- {side} skipped at N={skip['n']:,} "
+                f"(estimated {skip['estimated_seconds']} s over its budget)"
+            )
+    lines += ["", table(document, markdown=True), "", "Budgets:", ""]
+    word = {True: "**met**", False: "**missed**", None: "n/a"}
+    lines += [f"- {word[c['met']]}: {c['budget']}: {c['detail']}" for c in document["budgets"]]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+    from pathlib import Path
+
+    path = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "results.json")
+    print(markdown(json.loads(path.read_text())))
