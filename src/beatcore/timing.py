@@ -238,3 +238,19 @@ def state_after_ack(current: EntryState, claimed: EntryState, acked: EntryState)
     if current.triggered_at != claimed.triggered_at:
         merged = merged.evolve(triggered_at=current.triggered_at)
     return merged
+
+
+def due_after_ack(
+    entry: Entry, merged: EntryState, acked: EntryState, acked_due_at: datetime | None
+) -> datetime | None:
+    """Return the due-index instant of an entry whose ack was merged into ``merged``.
+
+    Called by stores in :meth:`~beatcore.store.Store.ack`. When nothing changed the entry while
+    it was in flight (``merged`` is the acked state), the scheduler's ``acked_due_at`` stands:
+    it carries what the state cannot, such as the retry delay after a failed send. Otherwise
+    the due instant follows the merged state, and a disabled entry without a pending trigger
+    is not due at all.
+    """
+    if merged == acked and (entry.enabled or merged.triggered_at is not None):
+        return acked_due_at
+    return state_due_at(entry, merged)

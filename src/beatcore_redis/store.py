@@ -455,8 +455,7 @@ class RedisStore(Store):
                     continue
                 merged = timing.state_after_ack(current, item.claimed, item.state)
                 op = self._put(entry, merged, def_raw, state_raw)
-                if merged == item.state and entry.enabled:
-                    op[6] = self._score(item.due_at)  # e.g. a failed send's retry time
+                op[6] = self._score(timing.due_after_ack(entry, merged, item.state, item.due_at))
                 ops.append(op)
             if unreadable:
                 self._quarantine(unreadable)

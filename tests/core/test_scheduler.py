@@ -272,6 +272,12 @@ def test_failed_send_is_retried_with_the_same_task_id(app: Celery, recorder: Rec
     state = store.state("flaky")
     assert state.next_run_at == T0 + timedelta(seconds=10)
     assert state.last_error is not None and "send failed" in state.last_error
+    clock.advance(2)
+    scheduler.tick()
+    assert len(recorder.failed) == 1, "retried before beatcore_dispatch_retry_delay"
+    clock.advance(1)
+    scheduler.tick()
+    assert [name for name, _, _ in recorder.failed] == ["flaky", "flaky"]
     store.save(Entry(name="flaky", task="tests.add", schedule=Interval(10)))
     clock.advance(3)
     scheduler.tick()

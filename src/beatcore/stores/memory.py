@@ -154,12 +154,14 @@ class MemoryStore(Store):
         except KeyError:
             raise EntryNotFound(name) from None
 
-    def _write(self, entry: Entry, state: EntryState) -> None:
+    def _write(self, entry: Entry, state: EntryState, due: datetime | None = None) -> None:
+        """Store ``entry`` and ``state``; ``due`` defaults to what the state says."""
         self._data.records[entry.name] = _Record(
             serializer.dumps_entry(entry), serializer.dumps_state(state)
         )
         self._data.corrupt.pop(entry.name, None)
-        due = timing.state_due_at(entry, state)
+        if due is None:
+            due = timing.state_due_at(entry, state)
         if due is None or entry.name in self._data.in_flight:
             self._data.due.pop(entry.name, None)
         else:
@@ -327,7 +329,10 @@ class MemoryStore(Store):
                 except CorruptRecord as exc:
                     self._data.corrupt[ack.name] = exc.cause
                     continue
-                self._write(entry, timing.state_after_ack(current, ack.claimed, ack.state))
+                merged = timing.state_after_ack(current, ack.claimed, ack.state)
+                self._write(
+                    entry, merged, timing.due_after_ack(entry, merged, ack.state, ack.due_at)
+                )
 
     def in_flight(self) -> list[InFlight]:
         """Return unacked claims, oldest first."""

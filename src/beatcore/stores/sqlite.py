@@ -324,7 +324,7 @@ class SqliteStore(Store):
                     unreadable.append((exc.cause, name))
                     continue
                 merged = timing.state_after_ack(current, ack.claimed, ack.state)
-                due = timing.state_due_at(entry, merged)
+                due = timing.due_after_ack(entry, merged, ack.state, ack.due_at)
                 writes.append(
                     (
                         serializer.dumps_state(merged),

@@ -267,6 +267,24 @@ class StoreContract:
         again = store.claim_due(lease, clock(), limit=10, reclaim_after=30)
         assert [c.entry.name for c in again.claims] == ["a"]
 
+    def test_ack_due_at_delays_a_retry(self, store: Store, clock: FakeClock) -> None:
+        """A failed send is acked with its state unchanged and a later due_at (retry delay)."""
+        store.save(every("a", 60))
+        lease = self.lead(store)
+        clock.advance(60)
+        (claim,) = store.claim_due(lease, clock(), limit=10, reclaim_after=30).claims
+        failed = claim.state.evolve(last_error="send failed: broker down")
+        retry_at = clock() + timedelta(seconds=5)
+        store.ack(lease, [Ack("a", claimed=claim.state, state=failed, due_at=retry_at)])
+        assert store.state("a") == failed
+        clock.advance(4)
+        assert store.claim_due(lease, clock(), limit=10, reclaim_after=30).claims == ()
+        clock.advance(1)
+        again = store.claim_due(lease, clock(), limit=10, reclaim_after=30).claims
+        assert [(c.entry.name, c.state.next_run_at) for c in again] == [
+            ("a", claim.state.next_run_at)
+        ]
+
     def test_unacked_claim_is_recovered_after_reclaim_after(
         self, store: Store, clock: FakeClock
     ) -> None:
