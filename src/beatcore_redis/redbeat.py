@@ -43,6 +43,7 @@ from beatcore.plugins import Plugins
 from beatcore.schedules import Crontab, Interval, ScheduleType, Solar
 from beatcore.store import Ack, Lease, Store
 from beatcore.timeutil import UTC
+from beatcore.urls import mask_password
 
 DEFAULT_PREFIX = "redbeat:"
 _FREQUENCIES = ("YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY", "MINUTELY", "SECONDLY")
@@ -340,12 +341,6 @@ def _client(url: str) -> Any:
         raise click.BadParameter(f"{url!r}: {exc}", param_hint="'--redis-url'") from None
 
 
-def _mask(url: str) -> str:
-    from beatcore.cli.session import mask_password
-
-    return mask_password(url)
-
-
 @click.command("migrate-from-redbeat")
 @click.option("--redis-url", help="RedBeat's Redis (default: redbeat_redis_url, else broker_url).")
 @click.option("--prefix", help="RedBeat's key prefix (default: redbeat_key_prefix or 'redbeat:').")
@@ -379,10 +374,12 @@ def migrate_from_redbeat(
     try:
         records, statics = read_redbeat(client, prefix)
     except redis.RedisError as exc:
-        raise click.ClickException(f"cannot read RedBeat's keys at {_mask(url)}: {exc}") from None
+        raise click.ClickException(
+            f"cannot read RedBeat's keys at {mask_password(url)}: {exc}"
+        ) from None
     finally:
         client.close()
-    click.echo(f"found {len(records)} RedBeat entries under {prefix!r} at {_mask(url)}")
+    click.echo(f"found {len(records)} RedBeat entries under {prefix!r} at {mask_password(url)}")
 
     store = session.store
     plan: list[Migrated] = []

@@ -11,7 +11,6 @@ the options, as Celery takes it from ``broker_transport_options``)
 
 from __future__ import annotations
 
-import re
 import ssl
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
@@ -20,6 +19,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import attrs
 
 from beatcore.errors import ConfigurationError
+from beatcore.urls import mask_password
 
 Kind = Literal["standalone", "sentinel", "cluster"]
 
@@ -97,13 +97,6 @@ _QUERY_PARSERS: dict[str, Callable[[str], Any]] = {
     "ssl_ciphers": str,
 }
 
-_PASSWORD = re.compile(r"(?P<pre>://[^:@/;,?#]*:)[^@;]*@")
-
-
-def mask_url(url: str) -> str:
-    """Return ``url`` with every password replaced by ``****`` (safe for logs and errors)."""
-    return _PASSWORD.sub(r"\g<pre>****@", url)
-
 
 @attrs.frozen
 class ConnectionSpec:
@@ -128,11 +121,13 @@ class ConnectionSpec:
     @property
     def masked_url(self) -> str:
         """The URL with its password masked."""
-        return mask_url(self.url)
+        return mask_password(self.url)
 
 
 def _bad(url: str, problem: str) -> ConfigurationError:
-    return ConfigurationError(f"invalid Redis URL {mask_url(url)!r} in beatcore_url: {problem}")
+    return ConfigurationError(
+        f"invalid Redis URL {mask_password(url)!r} in beatcore_url: {problem}"
+    )
 
 
 def _host_port(url: str, text: str, default_port: int) -> tuple[str, int]:
@@ -178,7 +173,7 @@ def _celery_sentinel(url: str) -> tuple[list[str], str]:
         parts = urlsplit(part)
         if parts.scheme.lower() != "sentinel":
             raise _bad(url, f"every part of a Celery sentinel URL must start with sentinel://, "
-                       f"got {mask_url(part)!r}")  # fmt: skip
+                       f"got {mask_password(part)!r}")  # fmt: skip
         netlocs.append(parts.netloc)
         path = parts.path or path
         query = parts.query or query
@@ -285,7 +280,7 @@ def _client_kwargs(
         try:
             kwargs["ssl_cert_reqs"] = _cert_reqs(kwargs["ssl_cert_reqs"])
         except ValueError as exc:
-            raise ConfigurationError(f"ssl_cert_reqs for {mask_url(url)!r}: {exc}") from None
+            raise ConfigurationError(f"ssl_cert_reqs for {mask_password(url)!r}: {exc}") from None
     ssl_keys = sorted(key for key in kwargs if key.startswith("ssl_"))
     if ssl_keys and not tls:
         raise _bad(url, f"TLS options ({', '.join(ssl_keys)}) need a rediss:// URL")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from beatcore import EntryNotFound
-from beatcore.cli.session import mask_password
+from beatcore.urls import mask_password
 from tests.core.cli_app import Cli, app, make_cli, one_line_error, rrule_plugins_removed
 
 

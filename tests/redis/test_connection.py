@@ -11,10 +11,11 @@ from redis.sentinel import SentinelConnectionPool
 
 from beatcore.errors import ConfigurationError
 from beatcore.plugins import get_plugins
+from beatcore.urls import mask_password
 from beatcore_redis.connection import build_client
 from beatcore_redis.keys import tagged_prefix
 from beatcore_redis.store import RedisStore
-from beatcore_redis.urls import mask_url, parse_url
+from beatcore_redis.urls import parse_url
 
 
 def test_plain_url_with_password_and_db() -> None:
@@ -39,7 +40,7 @@ def test_plain_url_defaults() -> None:
 def test_username_password_are_url_decoded() -> None:
     spec = parse_url("redis://beat:p%40ss@h:6379/0")
     assert (spec.username, spec.password) == ("beat", "p@ss")
-    assert mask_url("redis://beat:p%40ss@h:6379/0") == "redis://beat:****@h:6379/0"
+    assert mask_password("redis://beat:p%40ss@h:6379/0") == "redis://beat:****@h:6379/0"
 
 
 def test_ipv6_host() -> None:
@@ -88,7 +89,7 @@ def test_celery_sentinel_form_takes_master_name_from_options() -> None:
     assert spec.kind == "sentinel"
     assert spec.hosts == (("s1", 26379), ("s2", 26380))
     assert (spec.db, spec.master_name, spec.password) == (2, "mymaster", "pw")
-    assert mask_url("sentinel://:pw@s1:26379;sentinel://:pw@s2") == (
+    assert mask_password("sentinel://:pw@s1:26379;sentinel://:pw@s2") == (
         "sentinel://:****@s1:26379;sentinel://:****@s2"
     )
 

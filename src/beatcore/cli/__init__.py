@@ -19,11 +19,11 @@ from beatcore.cli.session import (
     Session,
     existing_session,
     get_session,
-    mask_password,
     pass_session,
 )
 from beatcore.cli.transfer import export, import_
 from beatcore.errors import BeatcoreError
+from beatcore.urls import mask_password
 
 __all__ = ["Session", "beatcore", "get_session", "pass_session"]
 

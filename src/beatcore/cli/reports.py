@@ -19,11 +19,12 @@ from beatcore.cli.describe import (
     table,
     when,
 )
-from beatcore.cli.session import Session, mask_password, pass_session
+from beatcore.cli.session import Session, pass_session
 from beatcore.entry import Entry, EntryState
 from beatcore.serializer import entry_to_dict, state_to_dict
 from beatcore.store import LockInfo, StoreStatus
 from beatcore.timeutil import UTC, isoformat
+from beatcore.urls import mask_password
 
 #: Exit code of ``status`` when no leader ticked within the lock TTL (errors exit 1 as well).
 UNHEALTHY = 1

@@ -8,7 +8,6 @@ built-in verbs do: from Celery's click context (``ctx.obj.app``), filled in by `
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -21,14 +20,7 @@ from beatcore.store import Store
 from beatcore.timeutil import Clock
 
 _SESSION_KEY = "beatcore.session"
-_PASSWORD = re.compile(r"(?P<head>://[^/@:]*:)(?P<password>[^/@]+)@")
-
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def mask_password(url: str) -> str:
-    """Return ``url`` with the password (``scheme://user:PASSWORD@host``) replaced by ``****``."""
-    return _PASSWORD.sub(lambda match: f"{match['head']}****@", url)
 
 
 class Session:

@@ -19,11 +19,12 @@ from typing import Any
 
 import click
 
-from beatcore.cli.session import Session, mask_password, pass_session
+from beatcore.cli.session import Session, pass_session
 from beatcore.entry import Entry
 from beatcore.errors import BeatcoreError, CorruptRecord, EntryNotFound
 from beatcore.serializer import entry_from_dict, entry_to_dict, state_to_dict
 from beatcore.timeutil import isoformat
+from beatcore.urls import mask_password
 
 FORMAT = "beatcore-export"
 VERSION = 1
