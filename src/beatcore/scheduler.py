@@ -26,6 +26,7 @@ from beatcore.settings import Settings
 from beatcore.static import static_entries
 from beatcore.store import Ack, Claim, Lease, Store
 from beatcore.timeutil import Clock, utc_now
+from beatcore.urls import mask_password
 
 logger = get_logger("beatcore.scheduler")
 
@@ -370,8 +371,13 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
 
     @property
     def info(self) -> str:
-        """Shown in beat's startup banner: the store (password masked) and the lock."""
+        """Shown in beat's startup banner: the store (password masked) and the lock.
+
+        Celery reads it from a second, never-started scheduler, so it must not open the store
+        (that connection would never be closed).
+        """
+        url = self._store.url if self._store is not None else mask_password(self.settings.url)
         return (
-            f"    . store -> {self.store.url}\n"
+            f"    . store -> {url}\n"
             f"    . lock -> ttl {self.settings.lock_ttl:g}s, holder {self.holder}"
         )

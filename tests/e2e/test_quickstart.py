@@ -21,11 +21,16 @@ def test_quickstart_runs_real_beat_and_worker_with_no_server(tmp_path: Path) -> 
     env.pop("PROJ_BEATCORE_URL", None)
     done = subprocess.run(
         [sys.executable, str(QUICKSTART), "--seconds", "15"],
-        env=env, capture_output=True, text=True, timeout=120,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
-    succeeded = re.findall(r"worker \| .*Task proj\.(?:hello|add)\[[0-9a-f-]+\] succeeded in", output)
+    succeeded = re.findall(
+        r"worker \| .*Task proj\.(?:hello|add)\[[0-9a-f-]+\] succeeded in", output
+    )
     assert len(succeeded) >= 4, output
     assert "store -> sqlite:///" in output
     assert "released leadership" in output
