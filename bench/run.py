@@ -78,6 +78,8 @@ DEFAULT_SIZES = (1_000, 10_000, 100_000)
 QUICK_SIZES = (100, 1_000)
 SCENARIOS = ("store", "ticks", "startup")
 SIDES = ("beatcore", "redbeat")
+#: Seconds one scenario process may take before the run is abandoned.
+WORKER_TIMEOUT = 3600.0
 
 
 def default_repeats(n: int) -> int:
@@ -148,7 +150,19 @@ def run_worker(
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(BENCH_DIR.parent), env.get("PYTHONPATH", "")) if p
         )
-        proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        try:
+            proc = subprocess.run(
+                command,
+                capture_output=True,
+                text=True,
+                env=env,
+                check=False,
+                timeout=WORKER_TIMEOUT,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise RuntimeError(
+                f"{side} {scenario} at N={n} did not finish within {WORKER_TIMEOUT:.0f} s"
+            ) from exc
         if proc.returncode != 0:
             raise RuntimeError(
                 f"{side} {scenario} at N={n} failed (exit {proc.returncode}):\n"
@@ -197,10 +211,12 @@ def run(
                 admin.flushall()
                 merged: dict[str, Any] = {}
                 for scenario in SCENARIOS:
-                    print(f"[bench] {side} N={n} {scenario} (x{reps})", file=log, flush=True)
+                    print(f"[bench] {side} N={n} {scenario} (x{reps}) ...", file=log, flush=True)
+                    t1 = time.monotonic()
                     merged.update(
                         run_worker(side, scenario, n, reps, idle_repeats, schedule, broker)
                     )
+                    print(f"[bench]   done in {time.monotonic() - t1:.1f}s", file=log, flush=True)
                 admin.flushall()
                 wall[side][n] = time.monotonic() - t0
                 merged["wall_seconds"] = round(wall[side][n], 1)
