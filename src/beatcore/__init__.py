@@ -17,6 +17,8 @@ from beatcore.errors import (
     InvalidEntry,
     InvalidSchedule,
     LockLost,
+    StoreError,
+    StoreUnavailable,
     UnknownScheduleType,
 )
 from beatcore.hookspecs import hookimpl
@@ -42,6 +44,8 @@ __all__ = [
     "Scheduler",
     "Solar",
     "Store",
+    "StoreError",
+    "StoreUnavailable",
     "UnknownScheduleType",
     "connect",
     "hookimpl",

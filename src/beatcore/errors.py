@@ -78,3 +78,11 @@ class StoreError(BeatcoreError):
 
 class SchemaVersionError(StoreError):
     """The stored data was written by a newer beatcore than this one; it is not touched."""
+
+
+class StoreUnavailable(BeatcoreError):
+    """The store could not be reached, even after the store's own retries.
+
+    Transient by nature: the scheduler logs it once per outage and tries again at its next
+    tick; management calls report it as one line naming the store.
+    """

@@ -20,7 +20,7 @@ from celery.utils.log import get_logger
 
 from beatcore import timing
 from beatcore.entry import Entry, EntryState
-from beatcore.errors import ConfigurationError, LockLost
+from beatcore.errors import ConfigurationError, LockLost, StoreUnavailable
 from beatcore.plugins import get_plugins
 from beatcore.settings import Settings
 from beatcore.static import static_entries
@@ -87,6 +87,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         )
         self._store = store
         self.lease: Lease | None = None
+        self._outage_logged = False
         kwargs.setdefault("max_interval", self.settings.max_interval)
         super().__init__(app, *args, **kwargs)
 
@@ -147,13 +148,29 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         Called in a loop by celery beat (or any other driver). Never blocks on the lock.
         """
         try:
-            return self._tick()
+            interval = self._tick()
         except LockLost as exc:
             self._step_down(str(exc))
             return self._standby_interval()
+        except StoreUnavailable as exc:
+            if self._outage_logged:
+                logger.debug("beatcore: store still unavailable: %s", exc)
+            else:
+                self._outage_logged = True
+                logger.error(
+                    "beatcore: %s; nothing is sent until it answers, ticks retry every %ss "
+                    "(logged once per outage)",
+                    exc,
+                    self.max_interval,
+                )
+            return float(self.max_interval)
         except Exception:
             logger.exception("beatcore: tick failed; retrying in %ss", self.max_interval)
             return float(self.max_interval)
+        if self._outage_logged:
+            self._outage_logged = False
+            logger.warning("beatcore: store %s answers again; ticking resumed", self.store.url)
+        return interval
 
     def _tick(self) -> float:
         lease = self.lease or self._try_lead()

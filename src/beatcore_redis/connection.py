@@ -10,6 +10,7 @@ log once when an outage starts and once when it ends rather than once per attemp
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -33,7 +34,7 @@ from redis.exceptions import (
 )
 from redis.retry import Retry
 
-from beatcore.errors import ConfigurationError, StoreError
+from beatcore.errors import ConfigurationError, StoreError, StoreUnavailable
 from beatcore_redis.urls import ConnectionSpec
 
 logger = get_logger("beatcore.redis")
@@ -144,7 +145,7 @@ class RetryingCaller:
 
         :raises StoreError: a permanent error (credentials, permissions, read-only replica,
             wrong key type, script error).
-        :raises redis.exceptions.ConnectionError: still unreachable after every attempt.
+        :raises StoreUnavailable: still unreachable after every attempt.
         """
         try:
             result = self._retry.call_with_retry(
@@ -156,7 +157,17 @@ class RetryingCaller:
                     f"Redis at {self.url} refused the credentials ({exc}); check the user name "
                     "and password in beatcore_url or beatcore_store_options"
                 ) from exc
-            raise
+            tls = _tls_failure(exc)
+            if tls is not None:
+                raise StoreError(
+                    f"TLS with Redis at {self.url} failed ({tls}); check ssl_ca_certs, "
+                    "ssl_certfile, ssl_keyfile and ssl_cert_reqs in beatcore_url or "
+                    "beatcore_store_options"
+                ) from exc
+            raise StoreUnavailable(
+                f"Redis at {self.url} is unreachable after {self.attempts} attempts "
+                f"({type(exc).__name__}: {exc})"
+            ) from exc
         except RedisError as exc:
             raise self._permanent(what, exc) from exc
         self._recovered()
@@ -229,4 +240,19 @@ _TRANSIENT: tuple[type[Exception], ...] = (
 
 
 def _is_transient(error: Exception) -> bool:
-    return not isinstance(error, AuthenticationError)
+    return not isinstance(error, AuthenticationError) and _tls_failure(error) is None
+
+
+def _tls_failure(error: BaseException) -> ssl.SSLError | None:
+    """Return the TLS error behind ``error`` (redis-py wraps it in a ConnectionError), if any.
+
+    A certificate or handshake failure does not heal by retrying, so it is not transient.
+    """
+    seen: BaseException | None = error
+    for _ in range(8):  # the chain is short; bounded in case it loops
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None

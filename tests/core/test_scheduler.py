@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from celery import Celery
@@ -309,3 +310,39 @@ def test_clock_setting_names_the_clock(app: Celery) -> None:
         ConfigurationError, match=re.escape("beatcore_clock 'no.such.module:clock'")
     ):
         Scheduler(app, holder="B")
+
+
+def test_store_outage_is_logged_once_and_ticking_resumes(
+    app: Celery, recorder: Recorder, store_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from beatcore.errors import StoreUnavailable
+    from beatcore.scheduler import Scheduler
+    from beatcore.stores.memory import MemoryStore
+
+    class UnreachableWhileDown(MemoryStore):
+        """The memory store, made to fail the way a store past its own retries does."""
+
+        down = False
+
+        def claim_due(self, *args: Any, **kwargs: Any) -> Any:
+            if self.down:
+                raise StoreUnavailable(f"{self.url} is unreachable after 6 attempts")
+            return super().claim_due(*args, **kwargs)
+
+    clock = FakeClock(T0)
+    store = UnreachableWhileDown(store_url.removeprefix("memory://"), clock=clock)
+    store.save(Entry(name="a", task="tests.add", schedule=Interval(10)))
+    scheduler = Scheduler(app, clock=clock, holder="A", store=store)
+    scheduler.tick()
+    store.down = True
+    for _ in range(3):
+        clock.advance(10)
+        assert scheduler.tick() == pytest.approx(5.0)
+    assert recorder.sent == []
+    outage = [r for r in caplog.records if "is unreachable" in r.getMessage()]
+    assert len(outage) == 1 and outage[0].exc_info is None
+    store.down = False
+    clock.advance(1)
+    scheduler.tick()
+    assert [name for name, _, _ in recorder.sent] == ["a"]
+    assert sum("answers again" in r.getMessage() for r in caplog.records) == 1

@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from redis.exceptions import ConnectionError
 
-from beatcore.errors import ConfigurationError, StoreError
+from beatcore.errors import ConfigurationError, StoreError, StoreUnavailable
 from beatcore.testing import FakeClock
 from beatcore.testing.contract import T0, every
 from beatcore_redis.store import RedisStore, open_store
@@ -95,7 +94,7 @@ def test_outage_longer_than_the_retries_raises_and_is_still_logged_once(
     store.save(every("a", 60))
     server.stop()
     for _ in range(3):
-        with pytest.raises(ConnectionError):
+        with pytest.raises(StoreUnavailable, match="unreachable after 3 attempts"):
             store.get("a")
     assert collected.count("is unreachable") == 1
     server.start()

@@ -11,6 +11,7 @@ import pytest
 
 import beatcore
 from beatcore import Entry, Interval, Store
+from beatcore.errors import StoreError, StoreUnavailable
 from beatcore.store import Ack
 from beatcore.testing import FakeClock
 from beatcore.testing.contract import T0
@@ -63,7 +64,9 @@ def test_an_untrusted_server_certificate_is_refused(
     )
     store = beatcore.connect(url, key_prefix=f"it-tls-{uuid.uuid4().hex[:8]}:")
     try:
-        with pytest.raises(Exception, match=r"(?i)certificate"):
+        # A certificate problem is permanent: one clear error naming the settings, no retries.
+        with pytest.raises(StoreError, match=r"(?s)certificate.*ssl_ca_certs") as info:
             store.entries()
+        assert not isinstance(info.value, StoreUnavailable)
     finally:
         store.close()
