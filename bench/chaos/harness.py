@@ -1,0 +1,319 @@
+"""The processes of one chaos run: broker, store server(s), proxies, one worker, 2-3 beats.
+
+Everything binds 127.0.0.1. The broker is a redis-server of its own that no fault touches, so
+what the worker records is what the beats sent. Servers come from ``tests/support`` and celery
+processes are stopped with ``tests/e2e/processes.stop``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+import attrs
+from tests.e2e.processes import stop as stop_process
+from tests.support.redis_servers import RedisProcess, RedisSentinelGroup, RedisServer
+
+from beatcore.timeutil import UTC
+from bench.chaos.proxy import TcpProxy
+
+ROOT = Path(__file__).resolve().parents[2]
+StoreKind = Literal["plain", "aof", "sentinel"]
+Side = Literal["beatcore", "redbeat"]
+_SCHEDULERS = {"beatcore": "beatcore.Scheduler", "redbeat": "redbeat.RedBeatScheduler"}
+
+
+@attrs.define
+class Event:
+    """Something the harness did, at ``at`` (epoch seconds), for the timeline and report."""
+
+    at: float
+    kind: str
+    target: str = ""
+    detail: str = ""
+
+
+@attrs.define
+class Beat:
+    """One ``celery beat`` process (restarted under the same name after a kill)."""
+
+    name: str
+    log: Path
+    env: dict[str, str]
+    proc: subprocess.Popen[bytes] | None = None
+    proxy: TcpProxy | None = None
+    paused: bool = False
+
+    @property
+    def alive(self) -> bool:
+        """True while the process runs (paused counts as running)."""
+        return self.proc is not None and self.proc.poll() is None
+
+
+class Harness:
+    """Start and fault the processes of one run; record every fault as an :class:`Event`.
+
+    :param workdir: logs, the worker's record file and server directories go here.
+    :param store: ``plain`` (no persistence), ``aof`` (appendonly, fsync always) or
+        ``sentinel`` (master, replica, three sentinels).
+    :param beats: how many beat processes.
+    :param lock_ttl: ``beatcore_lock_ttl`` in seconds.
+    :param proxied: put a :class:`TcpProxy` between each beat and the store server.
+    :param clock_offsets: beat name -> clock offset in seconds (``beatcore_clock``).
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        store: StoreKind = "plain",
+        beats: int = 3,
+        lock_ttl: float = 3.0,
+        proxied: bool = False,
+        clock_offsets: dict[str, float] | None = None,
+        side: Side = "beatcore",
+    ) -> None:
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.store_kind = store
+        self.lock_ttl = lock_ttl
+        self.proxied = proxied
+        self.side = side
+        self.record_file = workdir / "runs.jsonl"
+        self.events: list[Event] = []
+        self.broker = RedisServer(workdir / "broker")
+        self.server: RedisServer | None = None
+        self.sentinel: RedisSentinelGroup | None = None
+        self.worker: subprocess.Popen[bytes] | None = None
+        self.worker_log = workdir / "worker.log"
+        offsets = clock_offsets or {}
+        self.beats = [
+            Beat(
+                name=f"beat-{i}",
+                log=workdir / f"beat-{i}.log",
+                env={"CHAOS_CLOCK_OFFSET": str(offsets[f"beat-{i}"])}
+                if f"beat-{i}" in offsets
+                else {},
+            )
+            for i in range(beats)
+        ]
+
+    # -- servers -----------------------------------------------------------------------
+
+    @property
+    def store_url(self) -> str:
+        """The store URL the harness itself uses (never through a proxy)."""
+        if self.sentinel is not None:
+            return self.sentinel.url_for(1)
+        assert self.server is not None
+        return self.server.url_for(1)
+
+    def store_server(self) -> RedisProcess:
+        """The server holding the schedule now (the master under Sentinel)."""
+        if self.sentinel is not None:
+            return self.sentinel.master()
+        assert self.server is not None
+        return self.server
+
+    def _beat_store_url(self, beat: Beat) -> str:
+        if beat.proxy is not None:
+            host, port = beat.proxy.address
+            return f"redis://{host}:{port}/1"
+        return self.store_url
+
+    def start_servers(self) -> None:
+        """Start the broker and the store server(s) (and one proxy per beat if proxied)."""
+        self.broker.start()
+        if self.store_kind == "sentinel":
+            self.sentinel = RedisSentinelGroup(self.workdir / "sentinel")
+            self.sentinel.start()
+        else:
+            args = ["--appendonly", "yes", "--appendfsync", "always"]
+            self.server = RedisServer(
+                self.workdir / "store", args if self.store_kind == "aof" else None
+            )
+            self.server.start()
+            if self.proxied:
+                for beat in self.beats:
+                    beat.proxy = TcpProxy((self.server.host, self.server.port)).start()
+
+    def restart_store(self, downtime: float, *, crash: bool = True) -> None:
+        """Stop the store server (SIGKILL when ``crash``), wait ``downtime`` s, start it again
+        on the same port (from its append-only file when it has one)."""
+        assert self.server is not None
+        self.event("store-down", "store", "kill -9" if crash else "SIGTERM")
+        if crash:
+            self.server.kill()
+            self.server.proc = None
+        else:
+            self.server.stop()
+        time.sleep(downtime)
+        self.server.start()
+        self.event("store-up", "store")
+
+    # -- celery processes --------------------------------------------------------------
+
+    def _env(self, extra: dict[str, str]) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")])),
+            PYTHONUNBUFFERED="1",
+            TZ="UTC",
+            CHAOS_BROKER_URL=self.broker.url,
+            CHAOS_LOCK_TTL=str(self.lock_ttl),
+            CHAOS_RECORD_FILE=str(self.record_file),
+        )
+        env.pop("CHAOS_CLOCK_OFFSET", None)
+        env.update(extra)
+        return env
+
+    def _popen(self, args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+        with open(log, "ab") as out:
+            return subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "bench.chaos.project", *args],
+                cwd=self.workdir,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+    def start_worker(self) -> None:
+        """Start the recording worker (solo pool: one process, runs in arrival order)."""
+        self.worker = self._popen(
+            [
+                "worker",
+                "--pool=solo",
+                "--loglevel=INFO",
+                "--without-heartbeat",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            self._env({"CHAOS_STORE_URL": self.store_url}),
+            self.worker_log,
+        )
+
+    def start_beat(self, beat: Beat) -> None:
+        """Start (or restart) one beat process."""
+        env = self._env({"CHAOS_STORE_URL": self._beat_store_url(beat), **beat.env})
+        beat.proc = self._popen(
+            [
+                "beat",
+                "-S",
+                _SCHEDULERS[self.side],
+                "--loglevel=INFO",
+                "--schedule",
+                str(self.workdir / f"{beat.name}-schedule"),
+            ],
+            env,
+            beat.log,
+        )
+        beat.paused = False
+        self.event("beat-start", beat.name, f"pid {beat.proc.pid}")
+
+    def kill_beat(self, beat: Beat, *, leader: bool = False, kind: str = "kill-9") -> None:
+        """``kill -9`` one beat (``leader``: it held the lock a moment ago)."""
+        assert beat.proc is not None
+        beat.proc.send_signal(signal.SIGKILL)
+        self.event(kind, beat.name, f"{'leader ' if leader else ''}pid {beat.proc.pid}")
+        beat.proc.wait(10)
+
+    def pause_beat(self, beat: Beat, *, leader: bool = False) -> None:
+        """``SIGSTOP`` one beat (``leader``: it held the lock a moment ago)."""
+        assert beat.proc is not None
+        beat.proc.send_signal(signal.SIGSTOP)
+        beat.paused = True
+        self.event("sigstop", beat.name, f"{'leader ' if leader else ''}pid {beat.proc.pid}")
+
+    def resume_beat(self, beat: Beat) -> None:
+        """``SIGCONT`` a paused beat."""
+        assert beat.proc is not None
+        beat.proc.send_signal(signal.SIGCONT)
+        beat.paused = False
+        self.event("sigcont", beat.name, f"pid {beat.proc.pid}")
+
+    def leader(self) -> Beat | None:
+        """The beat whose pid is in the lock's holder (``host:pid:start``), or None."""
+        from beatcore import connect
+
+        try:
+            store = connect(self.store_url)
+            try:
+                info = store.lock.current()
+            finally:
+                store.close()
+        except Exception:
+            return None
+        if info is None:
+            return None
+        parts = info.holder.split(":")
+        pid = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else -1
+        return next((b for b in self.beats if b.proc is not None and b.proc.pid == pid), None)
+
+    def wait_for_leader(self, timeout: float) -> Beat | None:
+        """Poll until some beat holds the lock; None after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.leader()
+            if found is not None and found.alive and not found.paused:
+                return found
+            time.sleep(0.1)
+        return None
+
+    def event(self, kind: str, target: str = "", detail: str = "") -> None:
+        """Record that the harness did ``kind`` to ``target`` just now."""
+        self.events.append(Event(time.time(), kind, target, detail))
+
+    # -- whole run ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start servers, the worker and every beat."""
+        self.start_servers()
+        self.start_worker()
+        for beat in self.beats:
+            self.start_beat(beat)
+
+    def stop(self) -> None:
+        """Stop beats (SIGCONT first if paused), let the worker drain, then stop everything."""
+        self.event("beats-stopping")
+        for beat in self.beats:
+            if beat.proc is not None and beat.paused:
+                beat.proc.send_signal(signal.SIGCONT)
+            if beat.proc is not None:
+                stop_process(beat.proc)
+        self.event("beats-stopped")
+        time.sleep(1.5)
+        if self.worker is not None:
+            stop_process(self.worker)
+        for beat in self.beats:
+            if beat.proxy is not None:
+                beat.proxy.stop()
+        if self.sentinel is not None:
+            self.sentinel.stop()
+        if self.server is not None:
+            self.server.stop()
+        self.broker.stop()
+
+
+@contextmanager
+def running(harness: Harness) -> Iterator[Harness]:
+    """Start ``harness`` for the block; always stop it afterwards."""
+    try:
+        harness.start()
+        yield harness
+    finally:
+        harness.stop()
+
+
+def utc_from_epoch(at: float) -> datetime:
+    """An aware UTC datetime from epoch seconds."""
+    return datetime.fromtimestamp(at, UTC)

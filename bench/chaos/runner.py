@@ -1,0 +1,105 @@
+"""Run one scenario end to end and account for its occurrences."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from pathlib import Path
+
+from beatcore import Store, connect
+from beatcore.timeutil import UTC
+from beatcore.timing import task_id
+from bench.chaos.harness import Harness, Side
+from bench.chaos.report import BeatLog, ScenarioResult, analyse, read_records
+from bench.chaos.scenarios import STABLE_ENTRIES, Run, Scenario
+
+#: Seconds the processes get to start and elect a first leader.
+STARTUP_TIMEOUT = 60.0
+
+
+def _tails(harness: Harness) -> str:
+    logs = [harness.worker_log, *(b.log for b in harness.beats)]
+    return "\n".join(
+        f"--- {p.name} ---\n{p.read_text(errors='replace')[-3000:]}" for p in logs if p.exists()
+    )
+
+
+def _heal(harness: Harness) -> None:
+    """After the faults: every beat running and unpaused, every proxy forwarding."""
+    for beat in harness.beats:
+        if beat.proxy is not None:
+            beat.proxy.heal()
+        if beat.paused:
+            harness.resume_beat(beat)
+        if not beat.alive:
+            harness.start_beat(beat)
+
+
+def _wait_for_runs(harness: Harness, names: list[str], at: float, timeout: float) -> bool:
+    """Wait until the worker recorded occurrence ``at`` of each entry in ``names``."""
+    from datetime import datetime
+
+    wanted = {task_id(n, datetime.fromtimestamp(at, UTC)) for n in names}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        seen = {r["id"] for r in read_records(harness.record_file)}
+        if wanted <= seen:
+            return True
+        time.sleep(0.25)
+    return False
+
+
+def run_scenario(
+    scenario: Scenario,
+    *,
+    seconds: float,
+    seed: int,
+    workdir: Path,
+    side: Side = "beatcore",
+    lock_ttl: float = 3.0,
+) -> ScenarioResult:
+    """Start the processes, fault them for ``seconds``, heal, drain, stop and analyse."""
+    rng = random.Random(f"{seed}:{scenario.name}")
+    harness = Harness(
+        workdir / f"{side}-{scenario.name}",
+        store=scenario.store,
+        beats=scenario.beats,
+        lock_ttl=lock_ttl,
+        proxied=scenario.proxied,
+        clock_offsets=scenario.clock_offsets,
+        side=side,
+    )
+    result = ScenarioResult(scenario.name, side, seconds, seed)
+    store: Store | None = None
+    until = 0.0
+    try:
+        harness.start()
+        store = connect(harness.store_url)
+        if harness.wait_for_leader(STARTUP_TIMEOUT) is None:
+            raise RuntimeError(f"no beat took the lock in {STARTUP_TIMEOUT}s\n{_tails(harness)}")
+        run = Run(harness, rng, store, anchor=float(math.floor(time.time()) - 60), deadline=0.0)
+        run.save_stable()
+        time.sleep(2.0)
+        run.deadline = time.time() + seconds
+        harness.event("faults-start")
+        scenario.faults(run)
+        harness.event("faults-end")
+        _heal(harness)
+        until = float(math.ceil(time.time()) + 1)
+        ones = [n for n, p in run.plans.items() if p.open_segment and p.open_segment.every == 1]
+        if not _wait_for_runs(harness, ones, until + 1, 6 * lock_ttl + 20):
+            result.notes.append(f"the run did not recover within {6 * lock_ttl + 20:.0f}s")
+        result.notes.extend(run.notes)
+        plans = list(run.plans.values())
+    finally:
+        harness.stop()
+        if store is not None:
+            store.close()
+    logs = [BeatLog.read(b.name, b.log) for b in harness.beats]
+    result = analyse(result, plans, read_records(harness.record_file), logs, harness.events, until)
+    result.notes.append(f"logs in {harness.workdir}")
+    return result
+
+
+__all__ = ["STABLE_ENTRIES", "run_scenario"]

@@ -1,0 +1,355 @@
+"""The fault scenarios. Each runs its faults until the run's deadline and then returns.
+
+A scenario function gets a :class:`Run`: the harness (processes), a seeded random generator,
+the harness-side store (``beatcore.connect``) and the entry plans it must keep up to date when
+it changes the schedule itself (churn, data loss).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+
+import attrs
+
+from beatcore import Entry, Interval, Store
+from bench.chaos.expect import EntryPlan
+from bench.chaos.harness import Harness, StoreKind, utc_from_epoch
+
+TASK = "chaos.record"
+#: The entries every scenario runs: name -> (seconds between runs, catch-up policy).
+STABLE_ENTRIES: dict[str, tuple[int, str]] = {
+    "tick-0": (1, "latest"),
+    "tick-1": (1, "latest"),
+    "tick-2": (1, "latest"),
+    "all-0": (1, "all"),
+    "every2-0": (2, "latest"),
+}
+#: Seconds after an entry is saved in which its first occurrence may be late or skipped: the
+#: leader sleeps up to ``min(beat_max_loop_interval, ttl / 3)`` before it sees a new entry.
+PICKUP_BAND = 1.0
+
+
+@attrs.define
+class Run:
+    """What a scenario function works with."""
+
+    harness: Harness
+    rng: random.Random
+    store: Store
+    anchor: float
+    deadline: float
+    plans: dict[str, EntryPlan] = attrs.field(factory=dict)
+    notes: list[str] = attrs.field(factory=list)
+
+    @property
+    def over(self) -> bool:
+        """True once the fault window has ended."""
+        return time.time() >= self.deadline
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep ``seconds``, but not past the deadline."""
+        time.sleep(max(0.0, min(seconds, self.deadline - time.time())))
+
+    def entry(self, name: str, every: int, catch_up: str = "latest", version: int = 0) -> Entry:
+        """The harness's entry: an anchored interval sending ``chaos.record(name, version)``."""
+        return Entry(
+            name=name,
+            task=TASK,
+            schedule=Interval(every=every, anchor=utc_from_epoch(self.anchor)),
+            args=(name, version),
+            catch_up=catch_up,  # type: ignore[arg-type]
+        )
+
+    def save(self, name: str, every: int, catch_up: str = "latest", *, band: float = 0.0) -> None:
+        """Save (add or reschedule) an entry and open a segment for it in its plan."""
+        plan = self.plans.setdefault(name, EntryPlan(name, catch_up))
+        t0 = time.time()
+        self.store.save(self.entry(name, every, catch_up))
+        t1 = time.time()
+        plan.close(t0, t1)
+        plan.open(every, self.anchor, t0, t1 + band)
+
+    def save_stable(self) -> None:
+        """Save every stable entry (their first occurrence is optional: pickup lag)."""
+        for name, (every, catch_up) in STABLE_ENTRIES.items():
+            self.save(name, every, catch_up, band=PICKUP_BAND)
+
+    def close_all(self, t0: float, t1: float) -> None:
+        """Every entry stopped between ``t0`` and ``t1`` (the store lost its data)."""
+        for plan in self.plans.values():
+            plan.close(t0, t1)
+
+
+@attrs.frozen
+class Scenario:
+    """One fault scenario and the setup it needs."""
+
+    name: str
+    summary: str
+    faults: Callable[[Run], None]
+    store: StoreKind = "plain"
+    beats: int = 3
+    proxied: bool = False
+    clock_offsets: dict[str, float] = attrs.field(factory=dict)
+    redbeat: bool = True
+    """Whether the scenario applies to RedBeat too."""
+
+
+def kill9(run: Run) -> None:
+    """``kill -9`` the leader every 2-5 s (seeded); restart it 0.5-2 s later as a standby."""
+    h = run.harness
+    while not run.over:
+        run.sleep(run.rng.uniform(2, 5))
+        if run.over:
+            return
+        leader = h.wait_for_leader(4 * h.lock_ttl)
+        if leader is None:
+            continue
+        h.kill_beat(leader, leader=True)
+        time.sleep(run.rng.uniform(0.5, 2))
+        h.start_beat(leader)
+
+
+def sigstop(run: Run) -> None:
+    """``SIGSTOP`` the leader for 1.5-2.5 lock TTLs, then ``SIGCONT`` it."""
+    h = run.harness
+    while not run.over:
+        run.sleep(run.rng.uniform(1.5, 4))
+        if run.over:
+            return
+        leader = h.wait_for_leader(4 * h.lock_ttl)
+        if leader is None:
+            continue
+        h.pause_beat(leader, leader=True)
+        time.sleep(run.rng.uniform(1.5, 2.5) * h.lock_ttl)
+        h.resume_beat(leader)
+
+
+def _restart(run: Run, *, persistent: bool) -> None:
+    h = run.harness
+    while not run.over:
+        run.sleep(run.rng.uniform(3, 6))
+        if run.over:
+            return
+        down = time.time()
+        h.restart_store(run.rng.uniform(1.5, 3.0))
+        up = time.time()
+        if not persistent:
+            # Without persistence the schedule is gone: nothing can run until it is written
+            # again. The harness does what an operator would: saves the entries once more.
+            run.close_all(down, up)
+            run.save_stable()
+            run.notes.append(
+                f"store lost its data at {utc_from_epoch(down):%H:%M:%S}; entries re-saved "
+                f"{time.time() - down:.1f}s later"
+            )
+
+
+def restart_aof(run: Run) -> None:
+    """Crash the store's redis-server (appendonly, fsync always) and start it again."""
+    _restart(run, persistent=True)
+
+
+def restart_nopersist(run: Run) -> None:
+    """Crash the store's redis-server without persistence and start it empty."""
+    _restart(run, persistent=False)
+
+
+def proxy_faults(run: Run) -> None:
+    """Through each beat's TCP proxy: drops, latency, refused and silent partitions of the
+    leader's path to Redis."""
+    h = run.harness
+    kinds = ("drop", "drop-all", "latency", "partition", "silent-partition")
+    while not run.over:
+        run.sleep(run.rng.uniform(1.5, 3))
+        if run.over:
+            return
+        leader = h.wait_for_leader(4 * h.lock_ttl)
+        if leader is None or leader.proxy is None:
+            continue
+        kind = run.rng.choice(kinds)
+        if kind == "drop":
+            h.event("drop", leader.name, f"leader; {leader.proxy.drop()} connections")
+        elif kind == "drop-all":
+            dropped = sum(b.proxy.drop() for b in h.beats if b.proxy is not None)
+            h.event("drop", "all", f"{dropped} connections")
+        elif kind == "latency":
+            leader.proxy.latency = run.rng.uniform(0.05, 0.4)
+            h.event("latency", leader.name, f"{leader.proxy.latency:.3f}s per chunk")
+            time.sleep(3)
+            leader.proxy.heal()
+        else:
+            silent = kind == "silent-partition"
+            leader.proxy.partition(silent=silent)
+            h.event(kind, leader.name, "leader")
+            time.sleep(run.rng.uniform(1.5, 2.5) * h.lock_ttl)
+            leader.proxy.heal()
+            h.event("heal", leader.name)
+
+
+def sentinel_failover(run: Run) -> None:
+    """Force Sentinel failovers; wait for the group to be healthy between them."""
+    h = run.harness
+    assert h.sentinel is not None
+    while not run.over:
+        run.sleep(run.rng.uniform(2, 4))
+        if run.over:
+            return
+        old = h.sentinel.master()
+        h.event("sentinel-failover", old.address)
+        _, new = h.sentinel.failover()
+        h.event("sentinel-promoted", new.address)
+        h.sentinel.wait_healthy(60)
+
+
+def clock_skew(run: Run) -> None:
+    """Beats run with clock offsets; the leader is killed every 3-5 s so each clock leads."""
+    h = run.harness
+    while not run.over:
+        run.sleep(run.rng.uniform(3, 5))
+        if run.over:
+            return
+        leader = h.wait_for_leader(4 * h.lock_ttl)
+        if leader is None:
+            continue
+        h.kill_beat(leader, leader=True, kind="skew-kill")
+        time.sleep(0.5)
+        h.start_beat(leader)
+
+
+def bad_data(run: Run) -> None:
+    """Write corrupt records, dangling index members and foreign keys under the prefix."""
+    h = run.harness
+    base = "{beatcore}:"
+    n = 0
+    while not run.over:
+        run.sleep(run.rng.uniform(0.3, 0.8))
+        n += 1
+        now_us = int(time.time() * 1_000_000)
+        kind = run.rng.choice(("json", "type", "state", "dangling", "foreign", "version"))
+        try:
+            with h.store_server().client(db=1) as client:
+                good = client.hget(base + "defs", "tick-0")
+                victim = f"victim-{n}"
+                if kind == "json":
+                    client.hset(base + "defs", victim, "{not json")
+                elif kind in ("type", "version") and good is not None:
+                    data = json.loads(good)
+                    data["name"] = victim
+                    if kind == "type":
+                        data["schedule"]["type"] = "no-such-type"
+                    else:
+                        data["v"] = 999
+                    client.hset(base + "defs", victim, json.dumps(data))
+                elif kind == "state" and good is not None:
+                    data = json.loads(good)
+                    data["name"] = victim
+                    client.hset(base + "defs", victim, json.dumps(data))
+                    client.hset(base + "states", victim, "[broken state")
+                elif kind == "dangling":
+                    victim = f"ghost-{n}"
+                else:
+                    key = run.rng.choice(("junk", "list", "hash", "set"))
+                    name = f"{base}{key}-{n}" if n % 2 else f"beatcore:{key}-{n}"
+                    if key == "junk":
+                        client.set(name, "\x00\xffnot ours", ex=60)
+                    elif key == "list":
+                        client.rpush(name, "a", "b")
+                    elif key == "hash":
+                        client.hset(name, "tick-0", "{}")
+                    else:
+                        client.sadd(name, "tick-0")
+                    h.event("corrupt", name, kind)
+                    continue
+                client.zadd(base + "due", {victim: now_us})
+                h.event("corrupt", victim, kind)
+        except Exception as exc:  # the server may be busy; the run goes on
+            run.notes.append(f"bad-data write failed: {exc}")
+
+
+def churn(run: Run) -> None:
+    """A client adds, edits, reschedules, disables, enables and removes entries continuously.
+
+    Each change is made 0.3-0.7 s past a whole second, away from the occurrences on the grid.
+    """
+    live: dict[str, int] = {}
+    disabled: set[str] = set()
+    counter = 0
+    while not run.over:
+        now = time.time()
+        frac = now % 1
+        target = int(now) + (0 if frac < 0.3 else 1) + run.rng.uniform(0.3, 0.7)
+        run.sleep(target - now)
+        if run.over:
+            return
+        ops = ["add"] if len(live) < 2 else ["add", "args", "every", "disable", "enable", "remove"]
+        if len(live) >= 8:
+            ops.remove("add")
+        op = run.rng.choice(ops)
+        if op == "add":
+            counter += 1
+            name = f"churn-{counter}"
+            live[name] = run.rng.choice((1, 2))
+            run.save(name, live[name])
+            run.harness.event("churn", name, "add")
+            continue
+        name = run.rng.choice(sorted(live))
+        plan = run.plans[name]
+        t0 = time.time()
+        if op == "args":
+            run.store.save(
+                attrs.evolve(
+                    run.entry(name, live[name]), enabled=name not in disabled, args=(name, counter)
+                )
+            )
+        elif op == "every":
+            live[name] = 3 - live[name]
+            if name in disabled:
+                run.store.save(attrs.evolve(run.entry(name, live[name]), enabled=False))
+            else:
+                run.save(name, live[name])
+        elif op == "disable" and name not in disabled:
+            run.store.set_enabled(name, False)
+            disabled.add(name)
+            plan.close(t0, time.time())
+        elif op == "enable" and name in disabled:
+            run.store.set_enabled(name, True)
+            disabled.discard(name)
+            plan.open(live[name], run.anchor, t0, time.time())
+        elif op == "remove":
+            run.store.delete(name)
+            del live[name]
+            disabled.discard(name)
+            plan.close(t0, time.time())
+        run.harness.event("churn", name, op)
+
+
+def _quiet(run: Run) -> None:
+    """No faults: the baseline."""
+    while not run.over:
+        run.sleep(1)
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario("baseline", "no faults", _quiet),
+        Scenario("kill9", "kill -9 of the leader at random intervals", kill9),
+        Scenario("sigstop", "SIGSTOP of the leader for 1.5-2.5 TTL, then SIGCONT", sigstop),
+        Scenario("restart-aof", "redis-server crash and restart, appendonly", restart_aof,
+                 store="aof"),
+        Scenario("restart-nopersist", "redis-server crash and restart, no persistence",
+                 restart_nopersist),
+        Scenario("proxy", "drops, latency and partitions between beat and Redis", proxy_faults,
+                 proxied=True),
+        Scenario("sentinel", "Sentinel failover of the store", sentinel_failover,
+                 store="sentinel"),
+        Scenario("clock-skew", "beats at +2 s and -2 s, leader killed every 3-5 s", clock_skew,
+                 clock_offsets={"beat-1": 2.0, "beat-2": -2.0}, redbeat=False),
+        Scenario("bad-data", "corrupt records and foreign keys under the prefix", bad_data),
+        Scenario("churn", "entries added, edited, disabled and removed continuously", churn),
+    )
+}  # fmt: skip
