@@ -71,6 +71,13 @@ class LockLost(BeatcoreError):
         extra = f": {detail}" if detail else ""
         super().__init__(f"leadership lost (fencing token {token} is no longer current){extra}")
 
+    @classmethod
+    def superseded(cls, token: int, last_issued: int) -> LockLost:
+        """Return the error for a store that knows the last token it issued."""
+        if last_issued > token:
+            return cls(token, f"a newer lease was issued since (token {last_issued})")
+        return cls(token, "the lease lapsed or was released")
+
 
 class StoreError(BeatcoreError):
     """The store failed in a way that retrying will not fix (schema, permissions, data type)."""

@@ -79,9 +79,9 @@ class BeatcoreGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         """Run the verb; turn errors into one-line messages (``--traceback`` keeps them whole).
 
-        Besides beatcore's own errors, a store's client library may raise its own (redis-py's
-        ConnectionError when Redis is down); the core cannot name those, so any other error
-        is shown as one line with its type and the store URL.
+        Besides beatcore's own errors, a store's client library may raise its own; the core
+        cannot name those, so any other error is shown as one line with its type and the
+        store URL.
         """
         try:
             return super().invoke(ctx)

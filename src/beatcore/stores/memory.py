@@ -116,7 +116,7 @@ class MemoryLock(Lock):
         """Renew ``lease`` in place (caller holds the mutex) or raise :class:`LockLost`."""
         held = self._data.lock
         if held is None or held.token != lease.token or self._data.fence != lease.token:
-            raise LockLost(lease.token, f"current token is {self._data.fence}")
+            raise LockLost.superseded(lease.token, self._data.fence)
         held.expires_at = self._clock() + timedelta(seconds=lease.ttl)
 
 

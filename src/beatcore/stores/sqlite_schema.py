@@ -364,7 +364,7 @@ class Database:
         ).rowcount
         if renewed != 1:
             fence = conn.execute("SELECT fence FROM leadership WHERE id = 1").fetchone()[0]
-            raise LockLost(lease.token, f"current token is {fence}")
+            raise LockLost.superseded(lease.token, fence)
 
     def lock_info(self, conn: sqlite3.Connection) -> LockInfo | None:
         """Return the holder of a still valid lease, or None."""
