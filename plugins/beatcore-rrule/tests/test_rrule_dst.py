@@ -116,6 +116,30 @@ def test_rule_that_never_comes_again_within_30_years_gives_none() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "united"),
+    [
+        ("FREQ=MONTHLY;BYDAY=MO,-1SU", "FREQ=MONTHLY;BYDAY=1MO,2MO,3MO,4MO,5MO,-1SU"),
+        (
+            "FREQ=YEARLY;BYMONTH=3,10;BYDAY=SU,2SA",
+            "FREQ=YEARLY;BYMONTH=3,10;BYDAY=1SU,2SU,3SU,4SU,5SU,2SA",
+        ),
+        (
+            "FREQ=YEARLY;BYDAY=FR,1MO",
+            "FREQ=YEARLY;BYDAY=1MO," + ",".join(f"{k}FR" for k in range(1, 54)),
+        ),
+    ],
+)
+def test_plain_and_numbered_weekdays_are_united(text: str, united: str) -> None:
+    """RFC 5545 unites "MO,-1SU"; dateutil alone would intersect them and find nothing."""
+    start = datetime(2026, 1, 1)
+    rule = RRule(text, dtstart=start, tz="UTC")
+    expected = du.rrulestr(united, dtstart=start)[:40]
+    assert chain(rule, utc(2025, 12, 31), expected[-1].replace(tzinfo=timezone.utc)) == [
+        when.replace(tzinfo=timezone.utc) for when in expected
+    ]
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "FREQ=WEEKLY;INTERVAL=3;BYDAY=TU,SU;WKST=SU;BYHOUR=7;BYMINUTE=5",
@@ -239,3 +263,78 @@ def test_next_after_matches_brute_force_around_transitions(
         schedule = RRule(text, dtstart=dtstart.replace(tzinfo=tz).astimezone(timezone.utc))
     expected = [fire for fire in reference_fires(walls, tz, scan_from, end) if fire > begin]
     assert chain(schedule, begin.astimezone(tz), end) == expected
+
+
+#: How far past dtstart a draw may ask, per frequency: the reference iterates from dtstart.
+REACH = {
+    "YEARLY": timedelta(days=3650),
+    "MONTHLY": timedelta(days=3650),
+    "WEEKLY": timedelta(days=3650),
+    "DAILY": timedelta(days=1500),
+    "HOURLY": timedelta(days=60),
+    "MINUTELY": timedelta(days=3),
+    "SECONDLY": timedelta(hours=3),
+}
+
+
+@st.composite
+def any_rules(draw: st.DrawFn) -> str:
+    """Rules of every frequency with the parts that interact with the start (no DST here)."""
+    freq = draw(st.sampled_from(sorted(REACH)))
+    parts = [f"FREQ={freq}", f"INTERVAL={draw(st.integers(1, 4))}"]
+    if draw(st.booleans()):
+        parts.append("WKST=" + draw(st.sampled_from(["MO", "SU", "WE"])))
+    nth = freq in ("MONTHLY", "YEARLY") and draw(st.booleans())
+    if freq in ("YEARLY", "MONTHLY", "DAILY") and draw(st.booleans()):
+        months = draw(st.sets(st.integers(1, 12), min_size=1, max_size=3))
+        parts.append("BYMONTH=" + ",".join(map(str, sorted(months))))
+    if freq in ("YEARLY", "MONTHLY", "DAILY") and not nth and draw(st.booleans()):
+        days = draw(st.sets(st.sampled_from([1, 2, 15, 28, -1]), min_size=1, max_size=3))
+        parts.append("BYMONTHDAY=" + ",".join(map(str, sorted(days))))
+    if nth:
+        parts.append("BYDAY=" + draw(st.sampled_from(["1MO", "-1FR", "2TU,4TH", "-2WE,-1SU"])))
+    elif draw(st.booleans()):
+        days = draw(
+            st.sets(st.sampled_from(["MO", "TU", "WE", "TH", "FR", "SA", "SU"]), min_size=1)
+        )
+        parts.append("BYDAY=" + ",".join(sorted(days)))
+    if draw(st.booleans()):
+        hours = draw(st.sets(st.integers(0, 23), min_size=1, max_size=3))
+        parts.append("BYHOUR=" + ",".join(map(str, sorted(hours))))
+    if draw(st.booleans()):
+        minutes = draw(st.sets(st.integers(0, 59), min_size=1, max_size=3))
+        parts.append("BYMINUTE=" + ",".join(map(str, sorted(minutes))))
+    if freq in ("MINUTELY", "SECONDLY") and draw(st.booleans()):
+        seconds = draw(st.sets(st.integers(0, 59), min_size=1, max_size=3))
+        parts.append("BYSECOND=" + ",".join(map(str, sorted(seconds))))
+    if len(parts) > 3 and draw(st.booleans()):
+        parts.append("BYSETPOS=" + draw(st.sampled_from(["1", "-1", "2", "1,-1"])))
+    return ";".join(parts)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=any_rules(), data=st.data())
+def test_search_started_near_dt_matches_dateutil_from_dtstart(
+    text: str, data: st.DataObject
+) -> None:
+    """The start moved forward by whole periods must not change any occurrence."""
+    dtstart = datetime(2020, 1, 1) + timedelta(seconds=data.draw(st.integers(0, 3 * 365 * 86400)))
+    freq = text.split(";")[0][5:]
+    reach = int(REACH[freq].total_seconds())
+    dt = dtstart + timedelta(seconds=data.draw(st.integers(-3600, reach)))
+    try:
+        rule = RRule(text, dtstart=dtstart, tz="UTC")
+    except InvalidSchedule as exc:
+        # Refused up front only for rules that can never fire (dateutil would search to 9999).
+        reasons = ("never matches", "at most", "not a usable", "never occurs")
+        assert any(why in str(exc) for why in reasons), str(exc)
+        return
+    try:
+        expected = du.rrulestr(text, dtstart=dtstart).after(dt)
+    except ValueError:  # dateutil calls the rule empty only once iterating
+        with pytest.raises(InvalidSchedule):
+            rule.next_after(dt.replace(tzinfo=timezone.utc))
+        return
+    assert rule.next_after(dt.replace(tzinfo=timezone.utc)) == (
+        None if expected is None else expected.replace(tzinfo=timezone.utc)
+    )

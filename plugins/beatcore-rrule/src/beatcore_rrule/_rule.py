@@ -310,6 +310,12 @@ _WEEKS_PER_PERIOD = {YEARLY: 53, MONTHLY: 5, WEEKLY: 1}
 def _most_per_period(rule: Recurrence) -> int:
     """Return an upper bound of how many occurrences one period (one FREQ unit) holds."""
     days = _DAYS_PER_PERIOD.get(rule.freq, 1)
+    if not (rule.byweekno or rule.byyearday or rule.bymonthday or rule.byday):
+        # The day then comes from dtstart: one per month or week, one per month of BYMONTH.
+        if rule.freq in (MONTHLY, WEEKLY):
+            days = 1
+        elif rule.freq == YEARLY:
+            days = max(len(rule.bymonth), 1)
     if rule.byday and all(n == 0 for n, _ in rule.byday):
         days = min(days, len(rule.byday) * _WEEKS_PER_PERIOD.get(rule.freq, 1))
     if rule.bymonthday:

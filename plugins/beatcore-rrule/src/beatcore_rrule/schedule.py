@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from datetime import datetime, tzinfo
 from typing import Any, ClassVar
@@ -166,11 +167,11 @@ class RRule:
         if recurrence.count is not None and start is None:
             raise InvalidSchedule(f"rrule COUNT={recurrence.count} needs a dtstart to count from")
         self.__attrs_init__(_normal_until(recurrence, tz_name), start, tz_name)
-        # dateutil refuses some rules only when building them (an hourly interval that never
-        # meets BYHOUR); find out now rather than at the first tick, unless the start's wall
-        # time depends on the zone the rule will be asked in.
+        # Find a rule that never occurs now rather than at the first tick (where dateutil may
+        # search until the year 9999), unless the start's wall time depends on the zone the
+        # rule will be asked in.
         if start is None or start.tzinfo is None:
-            self._dateutil_rule(self._start_wall(zone(tz_name)), None)
+            _check_occurs(self.recurrence, self._start_wall(UTC))
 
     @property
     def rule(self) -> str:
@@ -210,7 +211,7 @@ class RRule:
         return None
 
     def _walls_after(self, local: datetime, local_zone: Any) -> Iterator[datetime]:
-        rule = self._dateutil_rule(self._start_wall(local_zone), local)
+        rule = _to_dateutil(self.recurrence, self._start_wall(local_zone), local)
         try:
             yield from rule.xafter(local, inc=False)
         except ValueError as exc:  # dateutil finds some empty rules only while iterating
@@ -222,60 +223,6 @@ class RRule:
         if self.dtstart.tzinfo is None:
             return self.dtstart
         return to_local(self.dtstart, local_zone)
-
-    def _dateutil_rule(self, start: datetime, near: datetime | None) -> dateutil_rrule.rrule:
-        """Return the rule on naive wall times, started as close before ``near`` as is exact.
-
-        The parts dateutil would take from dtstart are filled in from the real start first, so
-        moving the start forward by whole periods leaves the occurrences after it unchanged
-        and spares iterating through years of them. A rule with COUNT is never moved.
-        """
-        r = self.recurrence
-        level = r.level
-        filled: dict[str, Any] = {}
-        if not (r.byweekno or r.byyearday or r.bymonthday or r.byday):
-            if r.freq == _rule.YEARLY:
-                filled["bymonth"] = r.bymonth or (start.month,)
-                filled["bymonthday"] = (start.day,)
-            elif r.freq == _rule.MONTHLY:
-                filled["bymonthday"] = (start.day,)
-            elif r.freq == _rule.WEEKLY:
-                filled["byweekday"] = (start.weekday(),)
-        for name, own_level, value in (
-            ("byhour", 4, start.hour),
-            ("byminute", 5, start.minute),
-            ("bysecond", 6, start.second),
-        ):
-            if not getattr(r, name) and level < own_level:
-                filled[name] = (value,)
-        if near is not None and r.count is None:
-            start = _moved_start(r, start, near)
-        until = r.until if r.until is not None and r.until.tzinfo is None else None
-        arguments: dict[str, Any] = {
-            "bysetpos": r.bysetpos,
-            "bymonth": r.bymonth,
-            "bymonthday": r.bymonthday,
-            "byyearday": r.byyearday,
-            "byweekno": r.byweekno,
-            "byweekday": [dateutil_rrule.weekday(day, n or None) for n, day in r.byday],
-            "byhour": r.byhour,
-            "byminute": r.byminute,
-            "bysecond": r.bysecond,
-        }
-        arguments.update(filled)
-        try:
-            return dateutil_rrule.rrule(
-                level,
-                dtstart=start,
-                interval=r.interval,
-                wkst=WEEKDAYS.index(r.wkst),
-                count=r.count,
-                until=until,
-                cache=False,
-                **{key: (list(value) or None) for key, value in arguments.items()},
-            )
-        except ValueError as exc:
-            raise InvalidSchedule(f"rrule {self.rule!r} is not a usable rule: {exc}") from exc
 
     def to_dict(self) -> dict[str, Any]:
         """Return ``{"rule": RRULE text, "dtstart": ISO text or None, "tz": zone or None}``.
@@ -320,6 +267,89 @@ class RRule:
             return describe(self.recurrence, self.dtstart, self.dtstart.isoformat(" "), self.tz)
         instant = f"{self.dtstart.replace(tzinfo=None).isoformat(' ')} UTC"
         return describe(self.recurrence, None, instant, self.tz)
+
+
+def _to_dateutil(r: Recurrence, start: datetime, near: datetime | None) -> dateutil_rrule.rrule:
+    """Return the rule on naive wall times, started as close before ``near`` as is exact.
+
+    The parts dateutil would take from dtstart are filled in from the real start first, so
+    moving the start forward by whole periods leaves the occurrences after it unchanged
+    and spares iterating through years of them. A rule with COUNT is never moved.
+    """
+    level = r.level
+    filled: dict[str, Any] = {}
+    if not (r.byweekno or r.byyearday or r.bymonthday or r.byday):
+        if r.freq == _rule.YEARLY:
+            filled["bymonth"] = r.bymonth or (start.month,)
+            filled["bymonthday"] = (start.day,)
+        elif r.freq == _rule.MONTHLY:
+            filled["bymonthday"] = (start.day,)
+        elif r.freq == _rule.WEEKLY:
+            filled["byweekday"] = (start.weekday(),)
+    for name, own_level, value in (
+        ("byhour", 4, start.hour),
+        ("byminute", 5, start.minute),
+        ("bysecond", 6, start.second),
+    ):
+        if not getattr(r, name) and level < own_level:
+            filled[name] = (value,)
+    if near is not None and r.count is None:
+        start = _moved_start(r, start, near)
+    until = r.until if r.until is not None and r.until.tzinfo is None else None
+    arguments: dict[str, Any] = {
+        "bysetpos": r.bysetpos,
+        "bymonth": r.bymonth,
+        "bymonthday": r.bymonthday,
+        "byyearday": r.byyearday,
+        "byweekno": r.byweekno,
+        "byweekday": [dateutil_rrule.weekday(day, n or None) for n, day in _united(r)],
+        "byhour": r.byhour,
+        "byminute": r.byminute,
+        "bysecond": r.bysecond,
+    }
+    arguments.update(filled)
+    try:
+        return dateutil_rrule.rrule(
+            level,
+            dtstart=start,
+            interval=r.interval,
+            wkst=WEEKDAYS.index(r.wkst),
+            count=r.count,
+            until=until,
+            cache=False,
+            **{key: (list(value) or None) for key, value in arguments.items()},
+        )
+    except ValueError as exc:
+        raise InvalidSchedule(f"rrule {r.text()!r} is not a usable rule: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=1024)
+def _check_occurs(r: Recurrence, start: datetime) -> None:
+    """Refuse a rule that never produces an occurrence from ``start``, COUNT and UNTIL aside.
+
+    Cached: stored entries are rebuilt on every read, and a sparse rule (29 February that
+    is a Monday) may take a while to find.
+    """
+    rule = _to_dateutil(attrs.evolve(r, count=None, until=None), start, None)
+    try:
+        first = next(iter(rule), None)
+    except ValueError as exc:  # dateutil finds some empty rules only while iterating
+        raise InvalidSchedule(f"rrule {r.text()!r} is not a usable rule: {exc}") from exc
+    if first is None:
+        raise InvalidSchedule(f"rrule {r.text()!r} never occurs")
+
+
+def _united(rule: Recurrence) -> tuple[tuple[int, int], ...]:
+    """Return BYDAY as dateutil must get it to unite plain and numbered weekdays.
+
+    RFC 5545 reads "MO,-1SU" as every Monday and the last Sunday; dateutil would keep only days
+    that are both. Every Monday is the 1st to 5th Monday of a month (1st to 53rd of a year).
+    """
+    if not (any(n for n, _ in rule.byday) and any(n == 0 for n, _ in rule.byday)):
+        return rule.byday
+    span = 5 if rule.freq == _rule.MONTHLY or rule.bymonth else 53
+    plain = [(k, day) for n, day in rule.byday if n == 0 for k in range(1, span + 1)]
+    return tuple(plain + [(n, day) for n, day in rule.byday if n])
 
 
 def _moved_start(rule: Recurrence, start: datetime, near: datetime) -> datetime:
