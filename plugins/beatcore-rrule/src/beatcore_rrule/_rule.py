@@ -10,7 +10,7 @@ from __future__ import annotations
 import calendar
 import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -260,7 +260,7 @@ def parse_rule(text: str) -> Recurrence:
     return build(parts, source)
 
 
-def _check(rule: Recurrence, label: Any, source: str | None) -> None:
+def _check(rule: Recurrence, label: Callable[[str], str], source: str | None) -> None:
     """Refuse what RFC 5545 forbids and what can never produce an occurrence."""
 
     def refuse(name: str, why: str) -> InvalidSchedule:
