@@ -181,3 +181,18 @@ def test_dateutil_rrule_in_beat_schedule_becomes_a_static_rrule_entry(
     clock.set(utc(2026, 1, 5, 8))
     scheduler.tick()
     assert recorder.occurrences("report") == [utc(2026, 1, 5, 8)]
+
+
+def test_rule_without_any_zone_follows_the_app_timezone(app: Celery, recorder: Recorder) -> None:
+    app.conf.timezone = "America/New_York"
+    clock = FakeClock(utc(2026, 3, 7, 12))
+    scheduler = Scheduler(app, clock=clock, holder="A")
+    store = connect(app, clock=clock)
+    store.save(
+        Entry(name="early", task="tests.add", schedule=RRule("FREQ=DAILY;BYHOUR=2;BYMINUTE=30"))
+    )
+    for _ in range(2 * 24 * 6):  # two days in ten-minute ticks, over the spring-forward night
+        clock.advance(600)
+        scheduler.tick()
+    # From 07:00 EST on 7 March: 02:30 on 8 March does not exist and fires at 03:00 EDT.
+    assert recorder.occurrences("early") == [utc(2026, 3, 8, 7, 0), utc(2026, 3, 9, 6, 30)]
