@@ -183,7 +183,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         )
         for error in result.corrupt:
             logger.error("beatcore: %s; the entry is skipped until its record is fixed", error)
-            self.plugins.hook.beatcore_record_corrupt(error=error)
+            self._notify("beatcore_record_corrupt", error=error)
         acks = [self._dispatch(claim, now) for claim in result.claims]
         if acks:
             self.store.ack(lease, acks)
@@ -213,8 +213,8 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
                 self.store.url,
                 lease.token,
             )
-            self.plugins.hook.beatcore_leadership_changed(
-                is_leader=True, holder=self.holder, token=lease.token
+            self._notify(
+                "beatcore_leadership_changed", is_leader=True, holder=self.holder, token=lease.token
             )
         return lease
 
@@ -225,8 +225,8 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         self.lease = None
         log = logger.info if expected else logger.warning
         log("beatcore: %s stepped down to standby: %s", self.holder, reason)
-        self.plugins.hook.beatcore_leadership_changed(
-            is_leader=False, holder=self.holder, token=token
+        self._notify(
+            "beatcore_leadership_changed", is_leader=False, holder=self.holder, token=token
         )
 
     @property
@@ -234,12 +234,25 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         """True while this process holds a lease it has not learned to be stale."""
         return self.lease is not None
 
+    def _notify(self, hook: str, **kwargs: Any) -> None:
+        """Call the listener hook ``hook``; a listener that raises is logged, never fatal.
+
+        Listeners run inside the tick, between claim and ack: an exception escaping here would
+        leave the batch unacked and its occurrences to be recovered a lock TTL later.
+        """
+        try:
+            getattr(self.plugins.hook, hook)(**kwargs)
+        except Exception:
+            logger.exception("beatcore: a listener of %s raised; ignored", hook)
+
     # -- sending -------------------------------------------------------------------------
 
     def _dispatch(self, claim: Claim, now: datetime) -> Ack:
         """Send what is due of one claimed entry and return its ack."""
         entry, state = claim.entry, claim.state
-        plan = timing.plan_runs(entry, state, now, self.settings.timezone, self.catch_up)
+        plan = timing.plan_runs(
+            entry, state, now, self.settings.timezone, self.catch_up, recovered=claim.recovered
+        )
         for skipped in plan.skipped:
             logger.warning(
                 "beatcore: skipped %s of entry %r: %s",
@@ -247,8 +260,11 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
                 entry.name,
                 skipped.reason,
             )
-            self.plugins.hook.beatcore_occurrence_skipped(
-                entry=entry, occurrence=skipped.occurrence, reason=skipped.reason
+            self._notify(
+                "beatcore_occurrence_skipped",
+                entry=entry,
+                occurrence=skipped.occurrence,
+                reason=skipped.reason,
             )
         sent: list[datetime] = []
         failed: tuple[datetime, str] | None = None
@@ -268,8 +284,12 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
                     self.settings.dispatch_retry_delay,
                     exc_info=True,
                 )
-                self.plugins.hook.beatcore_dispatch_failed(
-                    entry=entry, occurrence=occurrence, task_id=task_id, error=exc
+                self._notify(
+                    "beatcore_dispatch_failed",
+                    entry=entry,
+                    occurrence=occurrence,
+                    task_id=task_id,
+                    error=exc,
                 )
                 failed = (occurrence, f"send failed: {exc}")
                 break
@@ -282,8 +302,8 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
                 late,
                 " (recovered from a previous leader)" if claim.recovered else "",
             )
-            self.plugins.hook.beatcore_entry_dispatched(
-                entry=entry, occurrence=occurrence, task_id=task_id
+            self._notify(
+                "beatcore_entry_dispatched", entry=entry, occurrence=occurrence, task_id=task_id
             )
             sent.append(occurrence)
         new_state = self._state_after(entry, state, plan, sent, failed)

@@ -159,11 +159,17 @@ def plan_runs(
     now: datetime,
     default_tz: str | tzinfo | None,
     settings: CatchUpSettings,
+    *,
+    recovered: bool = False,
 ) -> RunPlan:
     """Decide which occurrences of a claimed entry to send at ``now`` and what comes next.
 
     Called by the scheduler for every entry a claim returned. Applies ``end_at``, ``max_runs``,
-    the catch-up policy and ``misfire_grace``; a manual trigger always runs once.
+    the catch-up policy and ``misfire_grace``; a manual trigger always runs once. For a
+    ``recovered`` claim (a previous leader claimed it and never acked) the claimed occurrence
+    is sent again, with its task id, whatever the catch-up policy: it may already be on the
+    broker, and dropping it would lose it silently if it is not. The occurrences that fell due
+    after it follow the policy.
     """
     if entry.enabled and state.next_run_at is not None and state.next_run_at <= now:
         due, following = _due_occurrences(entry, state.next_run_at, now, default_tz)
@@ -171,6 +177,9 @@ def plan_runs(
         due, following = [], state.next_run_at
     if entry.end_at is not None:
         due = [occ for occ in due if occ <= entry.end_at]
+    resend: list[datetime] = []
+    if recovered and due:
+        resend, due = due[:1], due[1:]
 
     skipped: list[Skipped] = []
     keep: list[datetime]
@@ -185,6 +194,7 @@ def plan_runs(
             if late > settings.missed_threshold:
                 skipped.append(Skipped(keep[0], f"missed by {late:.0f}s, catch_up=skip"))
                 keep = []
+    keep = resend + keep
     if entry.misfire_grace is not None:
         grace = entry.misfire_grace
         on_time = [o for o in keep if (now - due_at(entry, o)).total_seconds() <= grace]

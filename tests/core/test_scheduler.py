@@ -10,7 +10,8 @@ import pytest
 from celery import Celery
 from celery.schedules import crontab
 
-from beatcore import Crontab, Entry, Interval, connect, timing
+from beatcore import Crontab, Entry, Interval, connect, hookimpl, timing
+from beatcore.plugins import get_plugins
 from beatcore.testing import FakeClock
 from beatcore.timeutil import UTC
 
@@ -234,6 +235,63 @@ def test_claim_never_acked_is_resent_with_the_same_task_id(app: Celery, recorder
     assert recorder.sent == [
         ("job", T0 + timedelta(seconds=10), timing.task_id("job", T0 + timedelta(seconds=10)))
     ]
+
+
+def test_recovered_occurrence_is_resent_even_when_later_ones_fell_due(
+    app: Celery, recorder: Recorder
+) -> None:
+    """catch_up="latest" drops missed occurrences, never the one a dead leader had claimed."""
+    app.conf.beatcore_lock_ttl = 6
+    clock = FakeClock(T0)
+    store = connect(app, clock=clock)
+    store.save(Entry(name="job", task="tests.add", schedule=Interval(1)))
+    dead = store.lock.acquire("dead-leader", 6)
+    assert dead is not None
+    clock.advance(1)
+    (claim,) = store.claim_due(dead, clock(), limit=10, reclaim_after=6).claims
+    claimed_at = claim.state.next_run_at
+    assert claimed_at == T0 + timedelta(seconds=1)  # ... and the leader dies here
+    survivor = make_scheduler(app, clock, holder="B")
+    clock.advance(7)
+    survivor.tick()
+    latest = T0 + timedelta(seconds=8)
+    assert recorder.sent == [
+        ("job", claimed_at, timing.task_id("job", claimed_at)),
+        ("job", latest, timing.task_id("job", latest)),
+    ]
+    assert [occ for _, occ, _ in recorder.skipped] == [
+        T0 + timedelta(seconds=s) for s in range(2, 8)
+    ]
+
+
+def test_a_raising_listener_never_stops_the_tick(
+    app: Celery, recorder: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken:
+        @hookimpl
+        def beatcore_entry_dispatched(
+            self, entry: Entry, occurrence: datetime, task_id: str
+        ) -> None:
+            raise RuntimeError("listener bug")
+
+    broken = Broken()
+    get_plugins().manager.register(broken)
+    try:
+        clock = FakeClock(T0)
+        scheduler = make_scheduler(app, clock)
+        store = connect(app, clock=clock)
+        store.save(Entry(name="a", task="tests.add", schedule=Interval(10)))
+        scheduler.tick()
+        clock.advance(10)
+        scheduler.tick()
+    finally:
+        get_plugins().manager.unregister(broken)
+    assert store.in_flight() == [], "the batch must be acked despite the listener"
+    assert store.state("a").total_run_count == 1
+    assert queued_task_ids(app) == [timing.task_id("a", T0 + timedelta(seconds=10))]
+    assert any(
+        "a listener of beatcore_entry_dispatched raised" in r.getMessage() for r in caplog.records
+    )
 
 
 def test_bad_static_entry_is_skipped_and_keeps_its_history(
