@@ -73,7 +73,7 @@ def app(store_url: str) -> Celery:
         broker_connection_retry_on_startup=False,
     )
 
-    @app.task(name="tests.add")
+    @app.task(name="tests.add", shared=False)
     def add(x: int = 0, y: int = 0) -> int:
         return x + y
 
