@@ -28,6 +28,8 @@ from bench.chaos.proxy import TcpProxy
 ROOT = Path(__file__).resolve().parents[2]
 StoreKind = Literal["plain", "aof", "sentinel"]
 Side = Literal["beatcore", "redbeat"]
+#: Seconds a beat gets to exit after SIGTERM when the harness stops.
+STOP_TIMEOUT = 8.0
 _SCHEDULERS = {"beatcore": "beatcore.Scheduler", "redbeat": "redbeat.RedBeatScheduler"}
 
 
@@ -68,6 +70,8 @@ class Harness:
     :param lock_ttl: ``beatcore_lock_ttl`` in seconds.
     :param proxied: put a :class:`TcpProxy` between each beat and the store server.
     :param clock_offsets: beat name -> clock offset in seconds (``beatcore_clock``).
+    :param broker_latency: when positive, beats reach the broker through a :class:`TcpProxy`
+        adding this many seconds per chunk, so each send takes a while (the worker does not).
     """
 
     def __init__(
@@ -80,6 +84,7 @@ class Harness:
         proxied: bool = False,
         clock_offsets: dict[str, float] | None = None,
         side: Side = "beatcore",
+        broker_latency: float = 0.0,
     ) -> None:
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -90,6 +95,8 @@ class Harness:
         self.record_file = workdir / "runs.jsonl"
         self.events: list[Event] = []
         self.broker = RedisServer(workdir / "broker")
+        self.broker_latency = broker_latency
+        self.broker_proxy: TcpProxy | None = None
         self.server: RedisServer | None = None
         self.sentinel: RedisSentinelGroup | None = None
         self.worker: subprocess.Popen[bytes] | None = None
@@ -132,6 +139,9 @@ class Harness:
     def start_servers(self) -> None:
         """Start the broker and the store server(s) (and one proxy per beat if proxied)."""
         self.broker.start()
+        if self.broker_latency > 0:
+            self.broker_proxy = TcpProxy((self.broker.host, self.broker.port)).start()
+            self.broker_proxy.latency = self.broker_latency
         if self.store_kind == "sentinel":
             self.sentinel = RedisSentinelGroup(self.workdir / "sentinel")
             self.sentinel.start()
@@ -204,7 +214,11 @@ class Harness:
 
     def start_beat(self, beat: Beat) -> None:
         """Start (or restart) one beat process."""
-        env = self._env({"CHAOS_STORE_URL": self._beat_store_url(beat), **beat.env})
+        extra = {"CHAOS_STORE_URL": self._beat_store_url(beat), **beat.env}
+        if self.broker_proxy is not None:
+            host, port = self.broker_proxy.address
+            extra["CHAOS_BROKER_URL"] = f"redis://{host}:{port}/0"
+        env = self._env(extra)
         beat.proc = self._popen(
             [
                 "beat",
@@ -226,6 +240,12 @@ class Harness:
         beat.proc.send_signal(signal.SIGKILL)
         self.event(kind, beat.name, f"{'leader ' if leader else ''}pid {beat.proc.pid}")
         beat.proc.wait(10)
+
+    def terminate_beat(self, beat: Beat, *, leader: bool = False) -> None:
+        """``SIGTERM`` one beat (a graceful stop, as a deploy does) and wait for it to exit."""
+        assert beat.proc is not None
+        self.event("sigterm", beat.name, f"{'leader ' if leader else ''}pid {beat.proc.pid}")
+        stop_process(beat.proc)
 
     def pause_beat(self, beat: Beat, *, leader: bool = False) -> None:
         """``SIGSTOP`` one beat (``leader``: it held the lock a moment ago)."""
@@ -283,20 +303,29 @@ class Harness:
             self.start_beat(beat)
 
     def stop(self) -> None:
-        """Stop beats (SIGCONT first if paused), let the worker drain, then stop everything."""
+        """Stop beats (SIGCONT first if paused), let the worker drain, then stop everything.
+
+        Every beat gets SIGTERM at once; one that has not exited :data:`STOP_TIMEOUT` seconds
+        later is killed and an event ``stop-timeout`` records it.
+        """
         self.event("beats-stopping")
-        for beat in self.beats:
-            if beat.proc is not None and beat.paused:
+        running = [b for b in self.beats if b.proc is not None and b.proc.poll() is None]
+        for beat in running:
+            assert beat.proc is not None
+            if beat.paused:
                 beat.proc.send_signal(signal.SIGCONT)
-            if beat.proc is not None:
-                stop_process(beat.proc)
+            beat.proc.send_signal(signal.SIGTERM)
+        for beat in running:
+            assert beat.proc is not None
+            if stop_process(beat.proc, timeout=STOP_TIMEOUT) == -signal.SIGKILL:
+                self.event("stop-timeout", beat.name, f"pid {beat.proc.pid}")
         self.event("beats-stopped")
         time.sleep(1.5)
         if self.worker is not None:
             stop_process(self.worker)
-        for beat in self.beats:
-            if beat.proxy is not None:
-                beat.proxy.stop()
+        for proxy in [self.broker_proxy, *(beat.proxy for beat in self.beats)]:
+            if proxy is not None:
+                proxy.stop()
         if self.sentinel is not None:
             self.sentinel.stop()
         if self.server is not None:

@@ -30,7 +30,9 @@ _SKIP = re.compile(_STAMP + r"beatcore: skipped (\S+) of entry '([^']+)': (.*)$"
 _CORRUPT = re.compile(_STAMP + r".*is skipped until its record is fixed")
 _REDBEAT_LEADS = re.compile(_STAMP + r"beat: Acquired lock")
 #: Faults aimed at the leader: the failover time is measured from them to the next new leader.
-LEADER_FAULTS = frozenset({"kill-9", "sigstop", "partition", "silent-partition", "skew-kill"})
+LEADER_FAULTS = frozenset(
+    {"kill-9", "sigterm", "sigstop", "partition", "silent-partition", "skew-kill"}
+)
 #: Faults of the store: the recovery time is measured to the next send after they healed.
 STORE_FAULTS = frozenset({"store-down", "sentinel-failover"})
 
@@ -176,6 +178,15 @@ def analyse(
             if first < occ <= until and tid in runs_by_id and occ not in expected | optional:
                 result.unexpected += 1
                 result.details.append(f"unexpected {plan.name} @ {_iso(occ)} ({tid})")
+        # A duplicate outside the window (before it, or while the harness stopped the beats)
+        # is still a duplicate.
+        counted = expected | optional
+        for tid, occ in ids.items():
+            if occ not in counted and len(runs_by_id.get(tid, [])) > 1:
+                result.duplicated += 1
+                result.details.append(
+                    f"duplicated (outside the window) {plan.name} @ {_iso(occ)} ({tid})"
+                )
     result.unknown_runs = sum(len(t) for tid, t in runs_by_id.items() if tid not in matched)
     _leadership(result, logs, events)
     result.corrupt_reports = sum(log.corrupt_reports for log in logs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 import time
+from datetime import datetime
 from pathlib import Path
 
 from beatcore import Store, connect
@@ -36,15 +37,16 @@ def _heal(harness: Harness) -> None:
             harness.start_beat(beat)
 
 
-def _wait_for_runs(harness: Harness, names: list[str], at: float, timeout: float) -> bool:
-    """Wait until the worker recorded occurrence ``at`` of each entry in ``names``."""
-    from datetime import datetime
-
-    wanted = {task_id(n, datetime.fromtimestamp(at, UTC)) for n in names}
+def _wait_for_runs(harness: Harness, names: list[str], after: float, timeout: float) -> bool:
+    """Wait until the worker recorded, for each entry in ``names``, a run of an occurrence
+    after ``after`` (any of the next 60 seconds: ``latest`` may skip some)."""
+    wanted = {
+        task_id(n, datetime.fromtimestamp(after + k, UTC)): n for n in names for k in range(1, 61)
+    }
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        seen = {r["id"] for r in read_records(harness.record_file)}
-        if wanted <= seen:
+        seen = {wanted[r["id"]] for r in read_records(harness.record_file) if r["id"] in wanted}
+        if seen >= set(names):
             return True
         time.sleep(0.25)
     return False
@@ -69,6 +71,7 @@ def run_scenario(
         proxied=scenario.proxied,
         clock_offsets=scenario.clock_offsets,
         side=side,
+        broker_latency=scenario.broker_latency,
     )
     result = ScenarioResult(scenario.name, side, seconds, seed)
     store: Store | None = None
@@ -88,7 +91,7 @@ def run_scenario(
         _heal(harness)
         until = float(math.ceil(time.time()) + 1)
         ones = [n for n, p in run.plans.items() if p.open_segment and p.open_segment.every == 1]
-        if not _wait_for_runs(harness, ones, until + 1, 6 * lock_ttl + 20):
+        if not _wait_for_runs(harness, ones, until, 6 * lock_ttl + 20):
             result.notes.append(f"the run did not recover within {6 * lock_ttl + 20:.0f}s")
         result.notes.extend(run.notes)
         plans = list(run.plans.values())
@@ -96,6 +99,9 @@ def run_scenario(
         harness.stop()
         if store is not None:
             store.close()
+    for event in harness.events:
+        if event.kind == "stop-timeout":
+            result.notes.append(f"{event.target} ({event.detail}) ignored SIGTERM; killed")
     logs = [BeatLog.read(b.name, b.log) for b in harness.beats]
     result = analyse(result, plans, read_records(harness.record_file), logs, harness.events, until)
     result.notes.append(f"logs in {harness.workdir}")

@@ -8,6 +8,7 @@ it changes the schedule itself (churn, data loss).
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from collections.abc import Callable
@@ -94,38 +95,87 @@ class Scenario:
     beats: int = 3
     proxied: bool = False
     clock_offsets: dict[str, float] = attrs.field(factory=dict)
+    broker_latency: float = 0.0
+    """Seconds the beats' path to the broker adds per chunk (a slow broker: sends take time)."""
     redbeat: bool = True
     """Whether the scenario applies to RedBeat too."""
 
 
-def kill9(run: Run) -> None:
-    """``kill -9`` the leader every 2-5 s (seeded); restart it 0.5-2 s later as a standby."""
+#: Seconds past a whole second at which a mid-send fault strikes: with a slow broker (about
+#: 0.1 s per publish) the leader has published two or three occurrences of that second's
+#: batch and has more to go.
+MID_SEND_AT = 0.3
+
+
+def _mid_send(run: Run) -> None:
+    """Sleep until :data:`MID_SEND_AT` past the next whole second."""
+    now = time.time()
+    time.sleep(math.floor(now) + 1 + MID_SEND_AT - now)
+
+
+def _kill9(run: Run, *, mid_send: bool, graceful: bool = False) -> None:
     h = run.harness
     while not run.over:
-        run.sleep(run.rng.uniform(2, 5))
+        run.sleep(run.rng.uniform(1, 2) if mid_send else run.rng.uniform(2, 5))
         if run.over:
             return
         leader = h.wait_for_leader(4 * h.lock_ttl)
         if leader is None:
             continue
-        h.kill_beat(leader, leader=True)
+        if mid_send:
+            _mid_send(run)
+        if graceful:
+            h.terminate_beat(leader, leader=True)
+        else:
+            h.kill_beat(leader, leader=True)
         time.sleep(run.rng.uniform(0.5, 2))
         h.start_beat(leader)
 
 
-def sigstop(run: Run) -> None:
-    """``SIGSTOP`` the leader for 1.5-2.5 lock TTLs, then ``SIGCONT`` it."""
+def kill9(run: Run) -> None:
+    """``kill -9`` the leader every 2-5 s (seeded); restart it 0.5-2 s later as a standby."""
+    _kill9(run, mid_send=False)
+
+
+def kill9_mid_send(run: Run) -> None:
+    """``kill -9`` the leader 0.3 s into a batch of sends (slow broker)."""
+    _kill9(run, mid_send=True)
+
+
+def sigterm(run: Run) -> None:
+    """Stop the leader gracefully (``SIGTERM``, a deploy) every 2-5 s; start it again."""
+    _kill9(run, mid_send=False, graceful=True)
+
+
+def sigterm_mid_send(run: Run) -> None:
+    """``SIGTERM`` the leader 0.3 s into a batch of sends (slow broker); start it again."""
+    _kill9(run, mid_send=True, graceful=True)
+
+
+def _sigstop(run: Run, *, mid_send: bool) -> None:
     h = run.harness
     while not run.over:
-        run.sleep(run.rng.uniform(1.5, 4))
+        run.sleep(run.rng.uniform(1, 2) if mid_send else run.rng.uniform(1.5, 4))
         if run.over:
             return
         leader = h.wait_for_leader(4 * h.lock_ttl)
         if leader is None:
             continue
+        if mid_send:
+            _mid_send(run)
         h.pause_beat(leader, leader=True)
         time.sleep(run.rng.uniform(1.5, 2.5) * h.lock_ttl)
         h.resume_beat(leader)
+
+
+def sigstop(run: Run) -> None:
+    """``SIGSTOP`` the leader for 1.5-2.5 lock TTLs, then ``SIGCONT`` it."""
+    _sigstop(run, mid_send=False)
+
+
+def sigstop_mid_send(run: Run) -> None:
+    """``SIGSTOP`` the leader 0.3 s into a batch of sends (slow broker), then ``SIGCONT``."""
+    _sigstop(run, mid_send=True)
 
 
 def _restart(run: Run, *, persistent: bool) -> None:
@@ -349,6 +399,13 @@ SCENARIOS: dict[str, Scenario] = {
                  store="sentinel"),
         Scenario("clock-skew", "beats at +2 s and -2 s, leader killed every 3-5 s", clock_skew,
                  clock_offsets={"beat-1": 2.0, "beat-2": -2.0}, redbeat=False),
+        Scenario("kill9-mid-send", "kill -9 of the leader 0.3 s into a batch (slow broker)",
+                 kill9_mid_send, broker_latency=0.05),
+        Scenario("sigterm", "graceful stop (SIGTERM) of the leader, started again", sigterm),
+        Scenario("sigterm-mid-send", "SIGTERM of the leader 0.3 s into a batch (slow broker)",
+                 sigterm_mid_send, broker_latency=0.05),
+        Scenario("sigstop-mid-send", "SIGSTOP of the leader 0.3 s into a batch (slow broker)",
+                 sigstop_mid_send, broker_latency=0.05),
         Scenario("bad-data", "corrupt records and foreign keys under the prefix", bad_data),
         Scenario("churn", "entries added, edited, disabled and removed continuously", churn),
     )
