@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -62,6 +63,8 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
     :param clock: returns the current aware UTC instant (tests inject a fake one).
     :param store: an open store to use instead of the one ``beatcore_url`` names.
     :param holder: the identity written into the lock (default ``host:pid:start``).
+    :param monotonic: seconds on a clock that never jumps (default :func:`time.monotonic`);
+        bounds how long after a claim this process may still send (tests inject a fake one).
     """
 
     max_interval = 5.0
@@ -74,11 +77,13 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         clock: Clock | None = None,
         store: Store | None = None,
         holder: str | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
         **kwargs: Any,
     ) -> None:
         self.settings = Settings.from_app(app, schedule_filename)
         self.clock: Clock = clock or load_clock(self.settings.clock)
         self.holder = holder or default_holder()
+        self.monotonic = monotonic
         self.plugins = get_plugins()
         self.plugins.load_modules(self.settings.plugins)
         self.catch_up = timing.CatchUpSettings(
@@ -88,6 +93,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         self._store = store
         self.lease: Lease | None = None
         self._outage_logged = False
+        self._left_unsent = 0
         kwargs.setdefault("max_interval", self.settings.max_interval)
         super().__init__(app, *args, **kwargs)
 
@@ -178,13 +184,27 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
             return self._standby_interval()
         now = self.clock()
         limit = self.settings.batch_size
+        started = self.monotonic()
         result = self.store.claim_due(
             lease, now, limit=limit, reclaim_after=self.settings.effective_reclaim_after
         )
+        # The claim renewed the lease no earlier than ``started``. Past one TTL from then
+        # another process may lead and recover this batch, so this one sends nothing more: a
+        # process paused (SIGSTOP, a long GC, a frozen VM) mid-batch must not wake and send.
+        deadline = started + lease.ttl
         for error in result.corrupt:
             logger.error("beatcore: %s; the entry is skipped until its record is fixed", error)
             self._notify("beatcore_record_corrupt", error=error)
-        acks = [self._dispatch(claim, now) for claim in result.claims]
+        self._left_unsent = 0
+        acks = [self._dispatch(claim, now, deadline) for claim in result.claims]
+        if self._left_unsent:
+            logger.warning(
+                "beatcore: this tick outlived the lock TTL (%gs) after its claim, so it stopped "
+                "sending; %d entries were left unsent and are due again at once, for whichever "
+                "process leads (same task ids)",
+                lease.ttl,
+                self._left_unsent,
+            )
         if acks:
             self.store.ack(lease, acks)
         if len(result.claims) + len(result.corrupt) >= limit:
@@ -247,8 +267,12 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
 
     # -- sending -------------------------------------------------------------------------
 
-    def _dispatch(self, claim: Claim, now: datetime) -> Ack:
-        """Send what is due of one claimed entry and return its ack."""
+    def _dispatch(self, claim: Claim, now: datetime, deadline: float) -> Ack:
+        """Send what is due of one claimed entry and return its ack.
+
+        Nothing is sent once the monotonic clock reaches ``deadline`` (the lease may have
+        lapsed): the first unsent occurrence is then acked as due at once, unchanged.
+        """
         entry, state = claim.entry, claim.state
         plan = timing.plan_runs(
             entry, state, now, self.settings.timezone, self.catch_up, recovered=claim.recovered
@@ -267,8 +291,12 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
                 reason=skipped.reason,
             )
         sent: list[datetime] = []
-        failed: tuple[datetime, str] | None = None
+        failed: tuple[datetime, str | None] | None = None
         for occurrence in plan.runs:
+            if self.monotonic() >= deadline:
+                failed = (occurrence, None)
+                self._left_unsent += 1
+                break
             task_id = timing.task_id(entry.name, occurrence)
             try:
                 self._send(entry, task_id)
@@ -307,8 +335,11 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
             )
             sent.append(occurrence)
         new_state = self._state_after(entry, state, plan, sent, failed)
-        if failed is not None:
-            due: datetime | None = now + timedelta(seconds=self.settings.dispatch_retry_delay)
+        due: datetime | None
+        if failed is not None and failed[1] is None:
+            due = now
+        elif failed is not None:
+            due = now + timedelta(seconds=self.settings.dispatch_retry_delay)
         else:
             due = timing.state_due_at(entry, new_state)
             if new_state.next_run_at is None and state.next_run_at is not None:
@@ -321,8 +352,10 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         state: EntryState,
         plan: timing.RunPlan,
         sent: Sequence[datetime],
-        failed: tuple[datetime, str] | None,
+        failed: tuple[datetime, str | None] | None,
     ) -> EntryState:
+        """Return the state after this tick's sends; ``failed`` is the first occurrence not
+        sent, with the error (None: not tried, the lease deadline had passed)."""
         trigger_sent = state.triggered_at is not None and state.triggered_at in sent
         if failed is None:
             next_run_at = plan.next_run_at
@@ -336,7 +369,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
             total_run_count=state.total_run_count + len(sent),
             skipped_run_count=state.skipped_run_count + len(plan.skipped),
             last_task_id=timing.task_id(entry.name, max(sent)) if sent else state.last_task_id,
-            last_error=failed[1] if failed else (None if sent else state.last_error),
+            last_error=(failed and failed[1]) or (None if sent else state.last_error),
             triggered_at=None if trigger_sent else state.triggered_at,
         )
 

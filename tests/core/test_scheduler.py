@@ -404,3 +404,45 @@ def test_store_outage_is_logged_once_and_ticking_resumes(
     scheduler.tick()
     assert [name for name, _, _ in recorder.sent] == ["a"]
     assert sum("answers again" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_nothing_is_sent_once_the_tick_outlives_the_lease(
+    app: Celery, recorder: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A leader paused mid-batch for longer than the lock TTL must not wake and send."""
+    from beatcore.scheduler import Scheduler
+
+    app.conf.beatcore_lock_ttl = 30
+    clock = FakeClock(T0)
+    elapsed = [0.0]
+
+    class PausedAfterFirstSend:
+        @hookimpl
+        def beatcore_entry_dispatched(self) -> None:
+            elapsed[0] += 31  # e.g. SIGSTOP right after the first publish
+
+    scheduler = Scheduler(app, clock=clock, holder="A", monotonic=lambda: elapsed[0])
+    store = connect(app, clock=clock)
+    for name in ("a", "b", "c"):
+        store.save(Entry(name=name, task="tests.add", schedule=Interval(10)))
+    scheduler.tick()
+    pause = PausedAfterFirstSend()
+    get_plugins().manager.register(pause)
+    try:
+        clock.advance(10)
+        assert scheduler.tick() == 0.0  # the unsent entries are due at once
+    finally:
+        get_plugins().manager.unregister(pause)
+    occurrence = T0 + timedelta(seconds=10)
+    assert recorder.names() == ["a"]
+    assert [store.state(n).next_run_at for n in ("a", "b", "c")] == [
+        occurrence + timedelta(seconds=10),
+        occurrence,
+        occurrence,
+    ]
+    assert store.state("b").last_error is None
+    assert any("2 entries were left unsent" in r.getMessage() for r in caplog.records)
+    scheduler.tick()  # still the leader here (the fake store clock did not move): b, c go out
+    assert recorder.sent[1:] == [
+        (name, occurrence, timing.task_id(name, occurrence)) for name in ("b", "c")
+    ]
