@@ -37,6 +37,12 @@ def main(argv: list[str] | None = None) -> int:
         default=60.0,
         help="length of each scenario's fault window (default 60)",
     )
+    parser.add_argument(
+        "--side",
+        choices=("beatcore", "redbeat"),
+        default="beatcore",
+        help="the scheduler under test (redbeat: the scenarios that apply)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed of the fault timing")
     parser.add_argument("--lock-ttl", type=float, default=3.0, help="beatcore_lock_ttl (3)")
     parser.add_argument("--workdir", type=Path, help="logs and records (default: a temp dir)")
@@ -46,14 +52,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)  # fmt: skip
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="beatcore-chaos-"))
-    names = args.scenario or list(SCENARIOS)
+    names = args.scenario or [
+        name for name, s in SCENARIOS.items() if args.side == "beatcore" or s.redbeat
+    ]
     results: list[ScenarioResult] = []
     for name in names:
         started = time.monotonic()
         print(f"== {name}: {SCENARIOS[name].summary} ({args.seconds:g}s)", flush=True)
         result = run_scenario(
             SCENARIOS[name], seconds=args.seconds, seed=args.seed, workdir=workdir,
-            lock_ttl=args.lock_ttl,
+            lock_ttl=args.lock_ttl, side=args.side,
         )  # fmt: skip
         results.append(result)
         print(f"   done in {time.monotonic() - started:.0f}s; " + "; ".join(result.notes))

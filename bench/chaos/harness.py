@@ -53,6 +53,16 @@ class Beat:
     proc: subprocess.Popen[bytes] | None = None
     proxy: TcpProxy | None = None
     paused: bool = False
+    log_offset: int = 0
+    """Size of ``log`` when the current process started (earlier lines are a previous one's)."""
+
+    def current_log(self) -> str:
+        """What the current process wrote to its log so far."""
+        if not self.log.exists():
+            return ""
+        with open(self.log, "rb") as handle:
+            handle.seek(self.log_offset)
+            return handle.read().decode(errors="replace")
 
     @property
     def alive(self) -> bool:
@@ -219,6 +229,7 @@ class Harness:
             host, port = self.broker_proxy.address
             extra["CHAOS_BROKER_URL"] = f"redis://{host}:{port}/0"
         env = self._env(extra)
+        beat.log_offset = beat.log.stat().st_size if beat.log.exists() else 0
         beat.proc = self._popen(
             [
                 "beat",
@@ -262,7 +273,18 @@ class Harness:
         self.event("sigcont", beat.name, f"pid {beat.proc.pid}")
 
     def leader(self) -> Beat | None:
-        """The beat whose pid is in the lock's holder (``host:pid:start``), or None."""
+        """The beat whose pid is in the lock's holder (``host:pid:start``), or None.
+
+        RedBeat's lock holds a random token: there the leader is the running, unpaused beat
+        whose current process logged ``beat: Acquired lock`` (standbys block before that).
+        """
+        if self.side == "redbeat":
+            holders = [
+                b
+                for b in self.beats
+                if b.alive and not b.paused and "beat: Acquired lock" in b.current_log()
+            ]
+            return holders[-1] if len(holders) == 1 else None
         from beatcore import connect
 
         try:

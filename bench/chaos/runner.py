@@ -11,6 +11,7 @@ from pathlib import Path
 from beatcore import Store, connect
 from beatcore.timeutil import UTC
 from beatcore.timing import task_id
+from bench.chaos import redbeat_side
 from bench.chaos.harness import Harness, Side
 from bench.chaos.report import BeatLog, ScenarioResult, analyse, read_records
 from bench.chaos.scenarios import STABLE_ENTRIES, Run, Scenario
@@ -78,11 +79,16 @@ def run_scenario(
     until = 0.0
     try:
         harness.start()
-        store = connect(harness.store_url)
+        if side == "beatcore":
+            store = connect(harness.store_url)
         if harness.wait_for_leader(STARTUP_TIMEOUT) is None:
             raise RuntimeError(f"no beat took the lock in {STARTUP_TIMEOUT}s\n{_tails(harness)}")
         run = Run(harness, rng, store, anchor=float(math.floor(time.time()) - 60), deadline=0.0)
-        run.save_stable()
+        if store is not None:
+            run.save_stable()
+        else:
+            every = {name: every for name, (every, _) in STABLE_ENTRIES.items()}
+            redbeat_side.save_entries(harness.store_url, every, run.plans)
         time.sleep(2.0)
         run.deadline = time.time() + seconds
         harness.event("faults-start")
@@ -91,7 +97,9 @@ def run_scenario(
         _heal(harness)
         until = float(math.ceil(time.time()) + 1)
         ones = [n for n, p in run.plans.items() if p.open_segment and p.open_segment.every == 1]
-        if not _wait_for_runs(harness, ones, until, 6 * lock_ttl + 20):
+        if side == "redbeat":
+            time.sleep(until + 2 - time.time())
+        elif not _wait_for_runs(harness, ones, until, 6 * lock_ttl + 20):
             result.notes.append(f"the run did not recover within {6 * lock_ttl + 20:.0f}s")
         result.notes.extend(run.notes)
         plans = list(run.plans.values())
@@ -103,7 +111,8 @@ def run_scenario(
         if event.kind == "stop-timeout":
             result.notes.append(f"{event.target} ({event.detail}) ignored SIGTERM; killed")
     logs = [BeatLog.read(b.name, b.log) for b in harness.beats]
-    result = analyse(result, plans, read_records(harness.record_file), logs, harness.events, until)
+    analyser = analyse if side == "beatcore" else redbeat_side.analyse_gaps
+    result = analyser(result, plans, read_records(harness.record_file), logs, harness.events, until)
     result.notes.append(f"logs in {harness.workdir}")
     return result
 

@@ -39,7 +39,8 @@ class Run:
 
     harness: Harness
     rng: random.Random
-    store: Store
+    store: Store | None
+    """The harness's own store client (None on the RedBeat side)."""
     anchor: float
     deadline: float
     plans: dict[str, EntryPlan] = attrs.field(factory=dict)
@@ -67,6 +68,7 @@ class Run:
     def save(self, name: str, every: int, catch_up: str = "latest", *, band: float = 0.0) -> None:
         """Save (add or reschedule) an entry and open a segment for it in its plan."""
         plan = self.plans.setdefault(name, EntryPlan(name, catch_up))
+        assert self.store is not None
         t0 = time.time()
         self.store.save(self.entry(name, every, catch_up))
         t1 = time.time()
@@ -325,6 +327,8 @@ def churn(run: Run) -> None:
 
     Each change is made 0.3-0.7 s past a whole second, away from the occurrences on the grid.
     """
+    store = run.store
+    assert store is not None, "churn needs the beatcore store"
     live: dict[str, int] = {}
     disabled: set[str] = set()
     counter = 0
@@ -350,7 +354,7 @@ def churn(run: Run) -> None:
         plan = run.plans[name]
         t0 = time.time()
         if op == "args":
-            run.store.save(
+            store.save(
                 attrs.evolve(
                     run.entry(name, live[name]), enabled=name not in disabled, args=(name, counter)
                 )
@@ -358,19 +362,19 @@ def churn(run: Run) -> None:
         elif op == "every":
             live[name] = 3 - live[name]
             if name in disabled:
-                run.store.save(attrs.evolve(run.entry(name, live[name]), enabled=False))
+                store.save(attrs.evolve(run.entry(name, live[name]), enabled=False))
             else:
                 run.save(name, live[name])
         elif op == "disable" and name not in disabled:
-            run.store.set_enabled(name, False)
+            store.set_enabled(name, False)
             disabled.add(name)
             plan.close(t0, time.time())
         elif op == "enable" and name in disabled:
-            run.store.set_enabled(name, True)
+            store.set_enabled(name, True)
             disabled.discard(name)
             plan.open(live[name], run.anchor, t0, time.time())
         elif op == "remove":
-            run.store.delete(name)
+            store.delete(name)
             del live[name]
             disabled.discard(name)
             plan.close(t0, time.time())
@@ -392,11 +396,11 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("restart-aof", "redis-server crash and restart, appendonly", restart_aof,
                  store="aof"),
         Scenario("restart-nopersist", "redis-server crash and restart, no persistence",
-                 restart_nopersist),
+                 restart_nopersist, redbeat=False),
         Scenario("proxy", "drops, latency and partitions between beat and Redis", proxy_faults,
                  proxied=True),
         Scenario("sentinel", "Sentinel failover of the store", sentinel_failover,
-                 store="sentinel"),
+                 store="sentinel", redbeat=False),
         Scenario("clock-skew", "beats at +2 s and -2 s, leader killed every 3-5 s", clock_skew,
                  clock_offsets={"beat-1": 2.0, "beat-2": -2.0}, redbeat=False),
         Scenario("kill9-mid-send", "kill -9 of the leader 0.3 s into a batch (slow broker)",
@@ -406,7 +410,9 @@ SCENARIOS: dict[str, Scenario] = {
                  sigterm_mid_send, broker_latency=0.05),
         Scenario("sigstop-mid-send", "SIGSTOP of the leader 0.3 s into a batch (slow broker)",
                  sigstop_mid_send, broker_latency=0.05),
-        Scenario("bad-data", "corrupt records and foreign keys under the prefix", bad_data),
-        Scenario("churn", "entries added, edited, disabled and removed continuously", churn),
+        Scenario("bad-data", "corrupt records and foreign keys under the prefix", bad_data,
+                 redbeat=False),
+        Scenario("churn", "entries added, edited, disabled and removed continuously", churn,
+                 redbeat=False),
     )
 }  # fmt: skip
