@@ -24,6 +24,7 @@ from beatcore.entry import Entry, EntryState
 from beatcore.errors import ConfigurationError, LockLost, StoreUnavailable
 from beatcore.plugins import get_plugins
 from beatcore.settings import Settings
+from beatcore.signals import shutdown_deferred
 from beatcore.static import static_entries
 from beatcore.store import Ack, Claim, Lease, Store
 from beatcore.timeutil import Clock, utc_now
@@ -152,9 +153,11 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         """Run one scheduling pass and return how many seconds beat may sleep.
 
         Called in a loop by celery beat (or any other driver). Never blocks on the lock.
+        A graceful stop (SIGTERM, Ctrl-C) that arrives meanwhile takes effect when it returns.
         """
         try:
-            interval = self._tick()
+            with shutdown_deferred():
+                interval = self._tick()
         except LockLost as exc:
             self._step_down(str(exc))
             return self._standby_interval()

@@ -446,3 +446,37 @@ def test_nothing_is_sent_once_the_tick_outlives_the_lease(
     assert recorder.sent[1:] == [
         (name, occurrence, timing.task_id(name, occurrence)) for name in ("b", "c")
     ]
+
+
+def test_a_graceful_stop_during_a_tick_waits_for_its_ack(app: Celery, recorder: Recorder) -> None:
+    """celery beat closes the scheduler from its SIGTERM handler; never in the middle of a batch."""
+    import os
+    import signal
+
+    clock = FakeClock(T0)
+    scheduler = make_scheduler(app, clock)
+    store = connect(app, clock=clock)
+    for name in ("a", "b"):
+        store.save(Entry(name=name, task="tests.add", schedule=Interval(10)))
+    scheduler.tick()
+    seen_by_handler: list[tuple[list[str], int]] = []
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        seen_by_handler.append((recorder.names(), len(store.in_flight())))
+
+    class StopRequestedMidBatch:
+        @hookimpl
+        def beatcore_entry_dispatched(self) -> None:
+            if not seen_by_handler:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    stopper = StopRequestedMidBatch()
+    get_plugins().manager.register(stopper)
+    try:
+        clock.advance(10)
+        scheduler.tick()
+    finally:
+        get_plugins().manager.unregister(stopper)
+        signal.signal(signal.SIGTERM, previous)
+    assert seen_by_handler == [(["a", "b"], 0)], "the handler ran before the batch was acked"
