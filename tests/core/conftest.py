@@ -4,55 +4,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 import pytest
 from celery import Celery
 
-from beatcore import Entry, hookimpl
-from beatcore.plugins import get_plugins
 from beatcore.stores.memory import MemoryStore
-
-
-class Recorder:
-    """A listener plugin recording every hook call, registered like any third-party plugin."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, datetime, str]] = []
-        self.failed: list[tuple[str, datetime, str]] = []
-        self.skipped: list[tuple[str, datetime, str]] = []
-        self.leadership: list[tuple[bool, str]] = []
-
-    @hookimpl
-    def beatcore_entry_dispatched(self, entry: Entry, occurrence: datetime, task_id: str) -> None:
-        self.sent.append((entry.name, occurrence, task_id))
-
-    @hookimpl
-    def beatcore_dispatch_failed(
-        self, entry: Entry, occurrence: datetime, task_id: str, error: BaseException
-    ) -> None:
-        self.failed.append((entry.name, occurrence, str(error)))
-
-    @hookimpl
-    def beatcore_occurrence_skipped(self, entry: Entry, occurrence: datetime, reason: str) -> None:
-        self.skipped.append((entry.name, occurrence, reason))
-
-    @hookimpl
-    def beatcore_leadership_changed(self, is_leader: bool, holder: str, token: int | None) -> None:
-        self.leadership.append((is_leader, holder))
-
-    def names(self) -> list[str]:
-        return [name for name, _, _ in self.sent]
+from beatcore.testing import DispatchRecorder, recording
 
 
 @pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    recorder = Recorder()
-    manager = get_plugins().manager
-    manager.register(recorder)
-    yield recorder
-    manager.unregister(recorder)
+def recorder() -> Iterator[DispatchRecorder]:
+    with recording() as recorder:
+        yield recorder
 
 
 @pytest.fixture

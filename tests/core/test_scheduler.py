@@ -12,15 +12,17 @@ from celery.schedules import crontab
 
 from beatcore import Crontab, Entry, Interval, connect, hookimpl, timing
 from beatcore.plugins import get_plugins
-from beatcore.testing import FakeClock
+from beatcore.testing import DispatchRecorder, FakeClock
 from beatcore.timeutil import UTC
 
-from .conftest import Recorder, make_scheduler, queued_task_ids
+from .conftest import make_scheduler, queued_task_ids
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
 
-def test_static_interval_entry_fires_at_its_instants(app: Celery, recorder: Recorder) -> None:
+def test_static_interval_entry_fires_at_its_instants(
+    app: Celery, recorder: DispatchRecorder
+) -> None:
     app.conf.beat_schedule = {"add": {"task": "tests.add", "schedule": 10.0, "args": (1, 2)}}
     clock = FakeClock(T0)
     scheduler = make_scheduler(app, clock)
@@ -43,7 +45,7 @@ def test_static_interval_entry_fires_at_its_instants(app: Celery, recorder: Reco
     assert queued_task_ids(app) == [task_id for _, _, task_id in recorder.sent]
 
 
-def test_tick_sleeps_no_longer_than_next_due(app: Celery, recorder: Recorder) -> None:
+def test_tick_sleeps_no_longer_than_next_due(app: Celery, recorder: DispatchRecorder) -> None:
     app.conf.beat_schedule = {"add": {"task": "tests.add", "schedule": 3.0}}
     clock = FakeClock(T0)
     scheduler = make_scheduler(app, clock)
@@ -52,7 +54,7 @@ def test_tick_sleeps_no_longer_than_next_due(app: Celery, recorder: Recorder) ->
     assert scheduler.tick() == pytest.approx(0.5)
 
 
-def test_celery_crontab_entry_fires_on_the_minute(app: Celery, recorder: Recorder) -> None:
+def test_celery_crontab_entry_fires_on_the_minute(app: Celery, recorder: DispatchRecorder) -> None:
     app.conf.beat_schedule = {"cron": {"task": "tests.add", "schedule": crontab(minute="*/5")}}
     clock = FakeClock(T0 + timedelta(minutes=1))
     scheduler = make_scheduler(app, clock)
@@ -65,7 +67,9 @@ def test_celery_crontab_entry_fires_on_the_minute(app: Celery, recorder: Recorde
     assert [occ for _, occ, _ in recorder.sent] == [T0 + timedelta(minutes=5)]
 
 
-def test_crontab_is_evaluated_in_the_entry_time_zone(app: Celery, recorder: Recorder) -> None:
+def test_crontab_is_evaluated_in_the_entry_time_zone(
+    app: Celery, recorder: DispatchRecorder
+) -> None:
     clock = FakeClock(T0)
     scheduler = make_scheduler(app, clock)
     store = connect(app, clock=clock)
@@ -78,7 +82,9 @@ def test_crontab_is_evaluated_in_the_entry_time_zone(app: Celery, recorder: Reco
     assert [occ for _, occ, _ in recorder.sent] == [T0 + timedelta(hours=1)]
 
 
-def test_entry_saved_while_running_fires_at_next_tick(app: Celery, recorder: Recorder) -> None:
+def test_entry_saved_while_running_fires_at_next_tick(
+    app: Celery, recorder: DispatchRecorder
+) -> None:
     clock = FakeClock(T0)
     scheduler = make_scheduler(app, clock)
     scheduler.tick()
@@ -89,7 +95,7 @@ def test_entry_saved_while_running_fires_at_next_tick(app: Celery, recorder: Rec
     assert recorder.names() == ["dyn"]
 
 
-def test_disabled_entry_does_not_fire(app: Celery, recorder: Recorder) -> None:
+def test_disabled_entry_does_not_fire(app: Celery, recorder: DispatchRecorder) -> None:
     clock = FakeClock(T0)
     scheduler = make_scheduler(app, clock)
     store = connect(app, clock=clock)
@@ -106,7 +112,7 @@ def test_disabled_entry_does_not_fire(app: Celery, recorder: Recorder) -> None:
 
 
 def test_trigger_runs_once_more_without_moving_the_schedule(
-    app: Celery, recorder: Recorder
+    app: Celery, recorder: DispatchRecorder
 ) -> None:
     clock = FakeClock(T0)
     scheduler = make_scheduler(app, clock)
@@ -125,7 +131,7 @@ def test_trigger_runs_once_more_without_moving_the_schedule(
     [("latest", 1, 9), ("all", 10, 0), ("skip", 0, 10)],
 )
 def test_catch_up_after_downtime(
-    app: Celery, recorder: Recorder, policy: str, expected_runs: int, expected_skipped: int
+    app: Celery, recorder: DispatchRecorder, policy: str, expected_runs: int, expected_skipped: int
 ) -> None:
     app.conf.beatcore_missed_threshold = 20
     clock = FakeClock(T0)
@@ -145,7 +151,7 @@ def test_catch_up_after_downtime(
     assert state.next_run_at == T0 + timedelta(minutes=11)
 
 
-def test_misfire_grace_skips_late_runs(app: Celery, recorder: Recorder) -> None:
+def test_misfire_grace_skips_late_runs(app: Celery, recorder: DispatchRecorder) -> None:
     clock = FakeClock(T0)
     scheduler = make_scheduler(app, clock)
     store = connect(app, clock=clock)
@@ -159,7 +165,7 @@ def test_misfire_grace_skips_late_runs(app: Celery, recorder: Recorder) -> None:
     assert store.state("strict").skipped_run_count == 1
 
 
-def test_max_runs_and_end_at_stop_an_entry(app: Celery, recorder: Recorder) -> None:
+def test_max_runs_and_end_at_stop_an_entry(app: Celery, recorder: DispatchRecorder) -> None:
     clock = FakeClock(T0)
     scheduler = make_scheduler(app, clock)
     store = connect(app, clock=clock)
@@ -178,7 +184,7 @@ def test_max_runs_and_end_at_stop_an_entry(app: Celery, recorder: Recorder) -> N
     assert store.state("until").next_run_at is None
 
 
-def test_jitter_delays_each_run_deterministically(app: Celery, recorder: Recorder) -> None:
+def test_jitter_delays_each_run_deterministically(app: Celery, recorder: DispatchRecorder) -> None:
     clock = FakeClock(T0)
     scheduler = make_scheduler(app, clock)
     store = connect(app, clock=clock)
@@ -195,7 +201,9 @@ def test_jitter_delays_each_run_deterministically(app: Celery, recorder: Recorde
     assert [occ for _, occ, _ in recorder.sent] == [occurrence]
 
 
-def test_second_scheduler_stays_standby_until_lock_lapses(app: Celery, recorder: Recorder) -> None:
+def test_second_scheduler_stays_standby_until_lock_lapses(
+    app: Celery, recorder: DispatchRecorder
+) -> None:
     app.conf.beat_schedule = {"add": {"task": "tests.add", "schedule": 1.0}}
     app.conf.beatcore_lock_ttl = 6
     clock = FakeClock(T0)
@@ -216,10 +224,16 @@ def test_second_scheduler_stays_standby_until_lock_lapses(app: Celery, recorder:
     assert not first.is_leader
     task_ids = [task_id for _, _, task_id in recorder.sent]
     assert len(task_ids) == len(set(task_ids))
-    assert recorder.leadership == [(True, "A"), (True, "B"), (False, "A")]
+    assert [(lead, holder) for lead, holder, _ in recorder.leadership] == [
+        (True, "A"),
+        (True, "B"),
+        (False, "A"),
+    ]
 
 
-def test_claim_never_acked_is_resent_with_the_same_task_id(app: Celery, recorder: Recorder) -> None:
+def test_claim_never_acked_is_resent_with_the_same_task_id(
+    app: Celery, recorder: DispatchRecorder
+) -> None:
     app.conf.beatcore_lock_ttl = 6
     clock = FakeClock(T0)
     store = connect(app, clock=clock)
@@ -238,7 +252,7 @@ def test_claim_never_acked_is_resent_with_the_same_task_id(app: Celery, recorder
 
 
 def test_recovered_occurrence_is_resent_even_when_later_ones_fell_due(
-    app: Celery, recorder: Recorder
+    app: Celery, recorder: DispatchRecorder
 ) -> None:
     """catch_up="latest" drops missed occurrences, never the one a dead leader had claimed."""
     app.conf.beatcore_lock_ttl = 6
@@ -265,7 +279,7 @@ def test_recovered_occurrence_is_resent_even_when_later_ones_fell_due(
 
 
 def test_a_raising_listener_never_stops_the_tick(
-    app: Celery, recorder: Recorder, caplog: pytest.LogCaptureFixture
+    app: Celery, recorder: DispatchRecorder, caplog: pytest.LogCaptureFixture
 ) -> None:
     class Broken:
         @hookimpl
@@ -295,7 +309,7 @@ def test_a_raising_listener_never_stops_the_tick(
 
 
 def test_bad_static_entry_is_skipped_and_keeps_its_history(
-    app: Celery, recorder: Recorder, caplog: pytest.LogCaptureFixture
+    app: Celery, recorder: DispatchRecorder, caplog: pytest.LogCaptureFixture
 ) -> None:
     app.conf.beat_schedule = {
         "good": {"task": "tests.add", "schedule": 5.0},
@@ -316,7 +330,9 @@ def test_bad_static_entry_is_skipped_and_keeps_its_history(
     assert "catch_up of entry 'bad' must be one of latest, all, skip" in caplog.text
 
 
-def test_failed_send_is_retried_with_the_same_task_id(app: Celery, recorder: Recorder) -> None:
+def test_failed_send_is_retried_with_the_same_task_id(
+    app: Celery, recorder: DispatchRecorder
+) -> None:
     app.conf.beatcore_dispatch_retry_delay = 3
     clock = FakeClock(T0)
     scheduler = make_scheduler(app, clock)
@@ -346,7 +362,7 @@ def test_failed_send_is_retried_with_the_same_task_id(app: Celery, recorder: Rec
     assert store.state("flaky").last_error is None
 
 
-def test_close_releases_the_lock_for_a_standby(app: Celery, recorder: Recorder) -> None:
+def test_close_releases_the_lock_for_a_standby(app: Celery, recorder: DispatchRecorder) -> None:
     clock = FakeClock(T0)
     first = make_scheduler(app, clock, holder="A")
     first.tick()
@@ -371,7 +387,7 @@ def test_clock_setting_names_the_clock(app: Celery) -> None:
 
 
 def test_store_outage_is_logged_once_and_ticking_resumes(
-    app: Celery, recorder: Recorder, store_url: str, caplog: pytest.LogCaptureFixture
+    app: Celery, recorder: DispatchRecorder, store_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     from beatcore.errors import StoreUnavailable
     from beatcore.scheduler import Scheduler
@@ -407,7 +423,7 @@ def test_store_outage_is_logged_once_and_ticking_resumes(
 
 
 def test_nothing_is_sent_once_the_tick_outlives_the_lease(
-    app: Celery, recorder: Recorder, caplog: pytest.LogCaptureFixture
+    app: Celery, recorder: DispatchRecorder, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A leader paused mid-batch for longer than the lock TTL must not wake and send."""
     from beatcore.scheduler import Scheduler
@@ -448,7 +464,9 @@ def test_nothing_is_sent_once_the_tick_outlives_the_lease(
     ]
 
 
-def test_a_graceful_stop_during_a_tick_waits_for_its_ack(app: Celery, recorder: Recorder) -> None:
+def test_a_graceful_stop_during_a_tick_waits_for_its_ack(
+    app: Celery, recorder: DispatchRecorder
+) -> None:
     """celery beat closes the scheduler from its SIGTERM handler; never in the middle of a batch."""
     import os
     import signal

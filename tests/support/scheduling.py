@@ -1,67 +1,16 @@
-"""In-process scheduling helpers for real-server tests: an app, a listener, queue draining.
+"""In-process scheduling helpers for real-server tests: an app and queue draining.
 
 Tests drive ``beatcore.Scheduler.tick()`` themselves and publish to kombu's in-memory broker,
-so what was sent is read back from the queue without a worker.
+so what was sent is read back from the queue without a worker; the listener that records
+dispatches is :class:`beatcore.testing.DispatchRecorder`.
 """
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 
 from celery import Celery
-
-from beatcore import Entry, hookimpl
-from beatcore.plugins import get_plugins
-
-
-class DispatchRecorder:
-    """A listener plugin recording dispatches, skips and leadership changes (thread-safe)."""
-
-    def __init__(self) -> None:
-        self._mutex = threading.Lock()
-        self.sent: list[tuple[str, datetime, str]] = []
-        self.failed: list[tuple[str, datetime, str]] = []
-        self.skipped: list[tuple[str, datetime, str]] = []
-        self.leadership: list[tuple[bool, str, int | None]] = []
-
-    @hookimpl
-    def beatcore_entry_dispatched(self, entry: Entry, occurrence: datetime, task_id: str) -> None:
-        with self._mutex:
-            self.sent.append((entry.name, occurrence, task_id))
-
-    @hookimpl
-    def beatcore_dispatch_failed(
-        self, entry: Entry, occurrence: datetime, task_id: str, error: BaseException
-    ) -> None:
-        with self._mutex:
-            self.failed.append((entry.name, occurrence, f"{type(error).__name__}: {error}"))
-
-    @hookimpl
-    def beatcore_occurrence_skipped(self, entry: Entry, occurrence: datetime, reason: str) -> None:
-        with self._mutex:
-            self.skipped.append((entry.name, occurrence, reason))
-
-    @hookimpl
-    def beatcore_leadership_changed(self, is_leader: bool, holder: str, token: int | None) -> None:
-        with self._mutex:
-            self.leadership.append((is_leader, holder, token))
-
-
-@contextmanager
-def recording() -> Iterator[DispatchRecorder]:
-    """Register a :class:`DispatchRecorder` with beatcore's plugin manager for the block."""
-    recorder = DispatchRecorder()
-    manager = get_plugins().manager
-    manager.register(recorder)
-    try:
-        yield recorder
-    finally:
-        manager.unregister(recorder)
 
 
 def memory_broker_app(store_url: str, **conf: Any) -> Celery:

@@ -7,19 +7,15 @@ from collections.abc import Iterator
 
 import pytest
 from celery import Celery
-from rrule_support import Recorder
 
-from beatcore.plugins import get_plugins
 from beatcore.stores.memory import MemoryStore
+from beatcore.testing import DispatchRecorder, recording
 
 
 @pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    recorder = Recorder()
-    manager = get_plugins().manager
-    manager.register(recorder)
-    yield recorder
-    manager.unregister(recorder)
+def recorder() -> Iterator[DispatchRecorder]:
+    with recording() as recorder:
+        yield recorder
 
 
 @pytest.fixture

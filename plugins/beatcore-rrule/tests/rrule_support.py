@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from beatcore import Entry, hookimpl
-
 UTC = timezone.utc
 
 
@@ -30,20 +28,6 @@ def chain(schedule: Any, start: datetime, until: datetime, limit: int = 5000) ->
         found.append(nxt)
         current = nxt.astimezone(start.tzinfo)
     raise AssertionError(f"more than {limit} occurrences")
-
-
-class Recorder:
-    """A listener plugin recording dispatches, registered like any third-party plugin."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, datetime, str]] = []
-
-    @hookimpl
-    def beatcore_entry_dispatched(self, entry: Entry, occurrence: datetime, task_id: str) -> None:
-        self.sent.append((entry.name, occurrence, task_id))
-
-    def occurrences(self, name: str) -> list[datetime]:
-        return [occurrence for entry, occurrence, _ in self.sent if entry == name]
 
 
 MINUTE = timedelta(minutes=1)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from celery import Celery
 from dateutil import rrule as du
-from rrule_support import Recorder, utc
+from rrule_support import utc
 
 from beatcore import Entry, connect, timing
 from beatcore.errors import CorruptRecord, InvalidSchedule
@@ -19,7 +19,7 @@ from beatcore.scheduler import Scheduler
 from beatcore.schedules import ScheduleType, describe
 from beatcore.serializer import dumps_entry, loads_entry, schedule_from_dict, schedule_to_dict
 from beatcore.stores.memory import MemoryStore
-from beatcore.testing import FakeClock
+from beatcore.testing import DispatchRecorder, FakeClock
 from beatcore_rrule import RRule
 
 
@@ -94,7 +94,7 @@ def test_dateutil_rrule_is_adapted() -> None:
 
 
 def test_scheduler_fires_weekly_rule_at_its_instants_across_dst(
-    app: Celery, recorder: Recorder
+    app: Celery, recorder: DispatchRecorder
 ) -> None:
     clock = FakeClock(utc(2026, 3, 22, 12))  # a Sunday
     scheduler = Scheduler(app, clock=clock, holder="A")
@@ -114,7 +114,9 @@ def test_scheduler_fires_weekly_rule_at_its_instants_across_dst(
     assert store.state("standup").next_run_at == utc(2026, 4, 6, 7)
 
 
-def test_scheduler_fires_a_gap_time_once_in_the_entry_zone(app: Celery, recorder: Recorder) -> None:
+def test_scheduler_fires_a_gap_time_once_in_the_entry_zone(
+    app: Celery, recorder: DispatchRecorder
+) -> None:
     app.conf.beat_schedule = {
         "nightly": {
             "task": "tests.add",
@@ -137,7 +139,7 @@ def test_scheduler_fires_a_gap_time_once_in_the_entry_zone(app: Celery, recorder
     ]
 
 
-def test_scheduler_stops_an_exhausted_rule(app: Celery, recorder: Recorder) -> None:
+def test_scheduler_stops_an_exhausted_rule(app: Celery, recorder: DispatchRecorder) -> None:
     clock = FakeClock(utc(2026, 1, 5, 7))
     scheduler = Scheduler(app, clock=clock, holder="A")
     store = connect(app, clock=clock)
@@ -153,7 +155,7 @@ def test_scheduler_stops_an_exhausted_rule(app: Celery, recorder: Recorder) -> N
 
 
 def test_dateutil_rrule_in_beat_schedule_becomes_a_static_rrule_entry(
-    app: Celery, recorder: Recorder
+    app: Celery, recorder: DispatchRecorder
 ) -> None:
     berlin = ZoneInfo("Europe/Berlin")
     app.conf.beat_schedule = {
@@ -183,7 +185,9 @@ def test_dateutil_rrule_in_beat_schedule_becomes_a_static_rrule_entry(
     assert recorder.occurrences("report") == [utc(2026, 1, 5, 8)]
 
 
-def test_rule_without_any_zone_follows_the_app_timezone(app: Celery, recorder: Recorder) -> None:
+def test_rule_without_any_zone_follows_the_app_timezone(
+    app: Celery, recorder: DispatchRecorder
+) -> None:
     app.conf.timezone = "America/New_York"
     clock = FakeClock(utc(2026, 3, 7, 12))
     scheduler = Scheduler(app, clock=clock, holder="A")
