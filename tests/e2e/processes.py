@@ -22,6 +22,25 @@ def celery_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "celery", "-A", "proj", *args]
 
 
+def worker_command() -> list[str]:
+    """A real ``celery worker`` of the example project: one process, no cluster chatter."""
+    return celery_command(
+        "worker",
+        "--pool=solo",
+        "--loglevel=INFO",
+        "--without-heartbeat",
+        "--without-mingle",
+        "--without-gossip",
+    )
+
+
+def beat_command(schedule_file: Path) -> list[str]:
+    """A real ``celery beat -S beatcore.Scheduler`` whose ``--schedule`` is ``schedule_file``."""
+    return celery_command(
+        "beat", "-S", "beatcore.Scheduler", "--loglevel=INFO", "--schedule", str(schedule_file)
+    )
+
+
 def project_env(tmp: Path, **extra: str) -> dict[str, str]:
     """The environment of the example project, writing its state under ``tmp``."""
     env = dict(os.environ)

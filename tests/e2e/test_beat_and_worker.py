@@ -9,13 +9,14 @@ from typing import Any
 import pytest
 
 from .processes import (
-    celery_command,
+    beat_command,
     is_deterministic_task_id,
     project_env,
     running,
     runs,
     stop,
     wait_for,
+    worker_command,
 )
 
 pytestmark = pytest.mark.e2e
@@ -29,22 +30,8 @@ def test_static_interval_entries_run_on_the_worker(tmp_path: Path, redis_server:
         PROJ_INTERVAL="1",
     )
     worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
-    worker_cmd = celery_command(
-        "worker",
-        "--pool=solo",
-        "--loglevel=INFO",
-        "--without-heartbeat",
-        "--without-mingle",
-        "--without-gossip",
-    )
-    beat_cmd = celery_command(
-        "beat",
-        "-S",
-        "beatcore.Scheduler",
-        "--loglevel=INFO",
-        "--schedule",
-        str(tmp_path / "celerybeat-schedule"),
-    )
+    worker_cmd = worker_command()
+    beat_cmd = beat_command(tmp_path / "celerybeat-schedule")
     with running(worker_cmd, env, worker_log), running(beat_cmd, env, beat_log) as beat:
 
         def enough() -> bool:

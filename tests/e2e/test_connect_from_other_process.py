@@ -20,7 +20,14 @@ import pytest
 
 from beatcore.timing import task_id
 
-from .processes import celery_command, project_env, running, runs, wait_for
+from .processes import (
+    beat_command,
+    project_env,
+    running,
+    runs,
+    wait_for,
+    worker_command,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -53,22 +60,8 @@ def test_entry_saved_by_another_process_runs_on_the_running_beat(
         PROJ_INTERVAL="1",
     )  # fmt: skip
     logs = {name: tmp_path / f"{name}.log" for name in ("beat", "worker")}
-    worker_cmd = celery_command(
-        "worker",
-        "--pool=solo",
-        "--loglevel=INFO",
-        "--without-heartbeat",
-        "--without-mingle",
-        "--without-gossip",
-    )
-    beat_cmd = celery_command(
-        "beat",
-        "-S",
-        "beatcore.Scheduler",
-        "--loglevel=INFO",
-        "--schedule",
-        str(tmp_path / "celerybeat-schedule"),
-    )
+    worker_cmd = worker_command()
+    beat_cmd = beat_command(tmp_path / "celerybeat-schedule")
     all_logs = list(logs.values())
     with running(worker_cmd, env, logs["worker"]), running(beat_cmd, env, logs["beat"]):
         # The beat is up and leading once the static entries run.

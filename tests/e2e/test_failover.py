@@ -13,7 +13,14 @@ import pytest
 
 from beatcore.timing import task_id
 
-from .processes import celery_command, project_env, running, runs, wait_for
+from .processes import (
+    beat_command,
+    project_env,
+    running,
+    runs,
+    wait_for,
+    worker_command,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -44,24 +51,10 @@ def test_one_leader_sends_and_a_standby_takes_over_after_kill_9(
         PROJ_LOCK_TTL=str(LOCK_TTL),
     )
     logs = {name: tmp_path / f"{name}.log" for name in ("beat-a", "beat-b", "worker")}
-    worker_cmd = celery_command(
-        "worker",
-        "--pool=solo",
-        "--loglevel=INFO",
-        "--without-heartbeat",
-        "--without-mingle",
-        "--without-gossip",
-    )
+    worker_cmd = worker_command()
 
     def beat_cmd(name: str) -> list[str]:
-        return celery_command(
-            "beat",
-            "-S",
-            "beatcore.Scheduler",
-            "--loglevel=INFO",
-            "--schedule",
-            str(tmp_path / f"{name}-schedule"),
-        )
+        return beat_command(tmp_path / f"{name}-schedule")
 
     all_logs = list(logs.values())
     with (
