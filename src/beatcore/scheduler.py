@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,7 +20,7 @@ from celery.utils.imports import symbol_by_name
 from celery.utils.log import get_logger
 
 from beatcore import timing
-from beatcore.entry import Entry, EntryState
+from beatcore.entry import Entry
 from beatcore.errors import ConfigurationError, LockLost, StoreUnavailable
 from beatcore.plugins import get_plugins
 from beatcore.settings import Settings
@@ -337,7 +337,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
                 "beatcore_entry_dispatched", entry=entry, occurrence=occurrence, task_id=task_id
             )
             sent.append(occurrence)
-        new_state = self._state_after(entry, state, plan, sent, failed)
+        new_state = timing.state_after_dispatch(entry, state, plan, sent, failed)
         due: datetime | None
         if failed is not None and failed[1] is None:
             due = now
@@ -348,33 +348,6 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
             if new_state.next_run_at is None and state.next_run_at is not None:
                 logger.info("beatcore: entry %r has no occurrences left", entry.name)
         return Ack(entry.name, claimed=state, state=new_state, due_at=due)
-
-    def _state_after(
-        self,
-        entry: Entry,
-        state: EntryState,
-        plan: timing.RunPlan,
-        sent: Sequence[datetime],
-        failed: tuple[datetime, str | None] | None,
-    ) -> EntryState:
-        """Return the state after this tick's sends; ``failed`` is the first occurrence not
-        sent, with the error (None: not tried, the lease deadline had passed)."""
-        trigger_sent = state.triggered_at is not None and state.triggered_at in sent
-        if failed is None:
-            next_run_at = plan.next_run_at
-        else:
-            # Retry the first occurrence that was not sent; the ones before it were.
-            unsent = [o for o in plan.runs if o not in sent and o != state.triggered_at]
-            next_run_at = unsent[0] if unsent else plan.next_run_at
-        return state.evolve(
-            next_run_at=next_run_at,
-            last_run_at=max(sent) if sent else state.last_run_at,
-            total_run_count=state.total_run_count + len(sent),
-            skipped_run_count=state.skipped_run_count + len(plan.skipped),
-            last_task_id=timing.task_id(entry.name, max(sent)) if sent else state.last_task_id,
-            last_error=(failed and failed[1]) or (None if sent else state.last_error),
-            triggered_at=None if trigger_sent else state.triggered_at,
-        )
 
     def _send(self, entry: Entry, task_id: str) -> Any:
         options = dict(entry.options)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 
 import attrs
@@ -215,6 +216,36 @@ def plan_runs(
         if state.total_run_count + len(runs) >= entry.max_runs:
             following = None
     return RunPlan(tuple(runs), tuple(sorted(skipped, key=lambda s: s.occurrence)), following)
+
+
+def state_after_dispatch(
+    entry: Entry,
+    state: EntryState,
+    plan: RunPlan,
+    sent: Sequence[datetime],
+    unsent: tuple[datetime, str | None] | None,
+) -> EntryState:
+    """Return the state of a claimed entry after a tick sent ``sent`` of ``plan.runs``.
+
+    Called by the scheduler to build each ack. ``unsent`` is the first planned occurrence
+    that was not sent, with the send error (None: not tried, the tick ran out of lease time);
+    the next run is then that occurrence again, so it is retried with the same task id.
+    """
+    trigger_sent = state.triggered_at is not None and state.triggered_at in sent
+    if unsent is None:
+        next_run_at = plan.next_run_at
+    else:
+        retry = [o for o in plan.runs if o not in sent and o != state.triggered_at]
+        next_run_at = retry[0] if retry else plan.next_run_at
+    return state.evolve(
+        next_run_at=next_run_at,
+        last_run_at=max(sent) if sent else state.last_run_at,
+        total_run_count=state.total_run_count + len(sent),
+        skipped_run_count=state.skipped_run_count + len(plan.skipped),
+        last_task_id=task_id(entry.name, max(sent)) if sent else state.last_task_id,
+        last_error=(unsent and unsent[1]) or (None if sent else state.last_error),
+        triggered_at=None if trigger_sent else state.triggered_at,
+    )
 
 
 def state_after_save(
