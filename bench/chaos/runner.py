@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import time
 from datetime import datetime
 from pathlib import Path
+
+import attrs
 
 from beatcore import Store, connect
 from beatcore.timeutil import UTC
@@ -107,6 +110,9 @@ def run_scenario(
         harness.stop()
         if store is not None:
             store.close()
+    with open(harness.workdir / "events.jsonl", "w", encoding="utf-8") as out:
+        for event in harness.events:
+            out.write(json.dumps(attrs.asdict(event)) + "\n")
     for event in harness.events:
         if event.kind == "stop-timeout":
             result.notes.append(f"{event.target} ({event.detail}) ignored SIGTERM; killed")
