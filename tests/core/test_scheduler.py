@@ -470,6 +470,7 @@ def test_a_graceful_stop_during_a_tick_waits_for_its_ack(
     """celery beat closes the scheduler from its SIGTERM handler; never in the middle of a batch."""
     import os
     import signal
+    import threading
 
     clock = FakeClock(T0)
     scheduler = make_scheduler(app, clock)
@@ -491,10 +492,16 @@ def test_a_graceful_stop_during_a_tick_waits_for_its_ack(
     previous = signal.signal(signal.SIGTERM, on_sigterm)
     stopper = StopRequestedMidBatch()
     get_plugins().manager.register(stopper)
+    # Another live thread, as a real process has: a process-directed signal may be delivered
+    # through it, so holding signals back in the main thread alone would not do.
+    other_thread_may_exit = threading.Event()
+    other = threading.Thread(target=other_thread_may_exit.wait, daemon=True)
+    other.start()
     try:
         clock.advance(10)
         scheduler.tick()
     finally:
+        other_thread_may_exit.set()
         get_plugins().manager.unregister(stopper)
         signal.signal(signal.SIGTERM, previous)
     assert seen_by_handler == [(["a", "b"], 0)], "the handler ran before the batch was acked"
