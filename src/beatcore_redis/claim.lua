@@ -1,10 +1,11 @@
 -- beatcore claim: renew the lease, take stale in-flight and due entries, return them.
 -- KEYS: 1 lock, 2 fence, 3 due, 4 inflight, 5 claimed, 6 defs, 7 states, 8 meta
--- ARGV: 1 token, 2 ttl_ms, 3 now_us, 4 stale_us (claimed at or before: recovered), 5 limit
+-- ARGV: 1 token, 2 ttl_ms, 3 now_us, 4 stale_us (claimed at or before: recovered), 5 limit,
+--       6 holder (checked with the token: tokens may repeat after Redis lost its data)
 -- Returns {0, last_token_issued, current_holder_or_empty} when the lease is stale (nothing changed), else
 -- {1, next_due_score_or_empty, name, definition, state, recovered, ...}.
 local token = ARGV[1]
-if redis.call('HGET', KEYS[1], 'token') ~= token then
+if redis.call('HGET', KEYS[1], 'token') ~= token or redis.call('HGET', KEYS[1], 'holder') ~= ARGV[6] then
   return {0, redis.call('GET', KEYS[2]) or '', redis.call('HGET', KEYS[1], 'holder') or ''}
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])

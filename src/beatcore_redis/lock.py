@@ -77,7 +77,7 @@ class RedisLock(Lock):
             "lock renew" if mode == "1" else "lock release",
             "lock_renew",
             [keys.lock, keys.fence],
-            [lease.token, ttl_ms(lease.ttl), mode],
+            [lease.token, ttl_ms(lease.ttl), mode, lease.holder],
         )
         if int(reply[0]) != 1:
             raise lock_lost(lease, reply)

@@ -381,7 +381,7 @@ class RedisStore(Store):
             [keys.lock, keys.fence, keys.due, keys.inflight, keys.claimed, keys.defs,
              keys.states, keys.meta],
             [lease.token, ttl_ms(lease.ttl), self.micros(now),
-             self.micros(now - timedelta(seconds=reclaim_after)), limit],
+             self.micros(now - timedelta(seconds=reclaim_after)), limit, lease.holder],
         )  # fmt: skip
         if int(reply[0]) != 1:
             raise lock_lost(lease, reply)
@@ -418,7 +418,7 @@ class RedisStore(Store):
         when some entries changed while in flight (merged with :func:`timing.state_after_ack`).
         """
         keys = self.keys
-        args: list[Any] = [lease.token, ttl_ms(lease.ttl)]
+        args: list[Any] = [lease.token, ttl_ms(lease.ttl), lease.holder]
         for item in acks:
             args += [
                 item.name,

@@ -111,10 +111,10 @@ def test_server_side_commands_per_dispatched_entry(counted: Any, redis_server: A
     claim_per_entry = (large["claim_commands"] - small["claim_commands"]) / 20
     ack_per_entry = (large["ack_commands"] - small["ack_commands"]) / 20
     assert (claim_per_entry, ack_per_entry) == (5, 7)
-    # fixed part: EVALSHA, HGET lock, PEXPIRE, HSET meta, 2 ZRANGEBYSCORE, ZRANGE / EVALSHA,
-    # HGET lock, PEXPIRE
-    assert small["claim_commands"] - 10 * 5 == 7
-    assert small["ack_commands"] - 10 * 7 == 3
+    # fixed part: EVALSHA, HGET lock token, HGET lock holder, PEXPIRE, HSET meta,
+    # 2 ZRANGEBYSCORE, ZRANGE / EVALSHA, HGET lock token, HGET lock holder, PEXPIRE
+    assert small["claim_commands"] - 10 * 5 == 8
+    assert small["ack_commands"] - 10 * 7 == 4
 
 
 def test_ack_of_an_entry_changed_in_flight_costs_two_more_round_trips(counted: Any) -> None:
