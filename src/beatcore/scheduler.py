@@ -23,6 +23,7 @@ from beatcore import timing
 from beatcore.entry import Entry
 from beatcore.errors import ConfigurationError, LockLost, StoreUnavailable
 from beatcore.plugins import get_plugins
+from beatcore.send_window import SendWindow
 from beatcore.settings import Settings
 from beatcore.signals import shutdown_deferred
 from beatcore.static import static_entries
@@ -94,7 +95,6 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         self._store = store
         self.lease: Lease | None = None
         self._outage_logged = False
-        self._left_unsent = 0
         kwargs.setdefault("max_interval", self.settings.max_interval)
         super().__init__(app, *args, **kwargs)
 
@@ -191,22 +191,18 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         result = self.store.claim_due(
             lease, now, limit=limit, reclaim_after=self.settings.effective_reclaim_after
         )
-        # The claim renewed the lease no earlier than ``started``. Past one TTL from then
-        # another process may lead and recover this batch, so this one sends nothing more: a
-        # process paused (SIGSTOP, a long GC, a frozen VM) mid-batch must not wake and send.
-        deadline = started + lease.ttl
+        window = SendWindow(self.store.lock, lease, self.monotonic, started)
         for error in result.corrupt:
             logger.error("beatcore: %s; the entry is skipped until its record is fixed", error)
             self._notify("beatcore_record_corrupt", error=error)
-        self._left_unsent = 0
-        acks = [self._dispatch(claim, now, deadline) for claim in result.claims]
-        if self._left_unsent:
+        acks = [self._dispatch(claim, now, window) for claim in result.claims]
+        if window.left_unsent:
             logger.warning(
-                "beatcore: this tick outlived the lock TTL (%gs) after its claim, so it stopped "
-                "sending; %d entries were left unsent and are due again at once, for whichever "
-                "process leads (same task ids)",
+                "beatcore: this tick could no longer be sure of its lease (ttl %gs), so it "
+                "stopped sending; %d entries were left unsent and are due again at once, for "
+                "whichever process leads (same task ids)",
                 lease.ttl,
-                self._left_unsent,
+                window.left_unsent,
             )
         if acks:
             self.store.ack(lease, acks)
@@ -270,11 +266,11 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
 
     # -- sending -------------------------------------------------------------------------
 
-    def _dispatch(self, claim: Claim, now: datetime, deadline: float) -> Ack:
+    def _dispatch(self, claim: Claim, now: datetime, window: SendWindow) -> Ack:
         """Send what is due of one claimed entry and return its ack.
 
-        Nothing is sent once the monotonic clock reaches ``deadline`` (the lease may have
-        lapsed): the first unsent occurrence is then acked as due at once, unchanged.
+        Nothing is sent once ``window`` closes (the lease may have lapsed): the first unsent
+        occurrence is then acked as due at once, unchanged.
         """
         entry, state = claim.entry, claim.state
         plan = timing.plan_runs(
@@ -296,9 +292,9 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         sent: list[datetime] = []
         failed: tuple[datetime, str | None] | None = None
         for occurrence in plan.runs:
-            if self.monotonic() >= deadline:
+            if not window.may_send():
                 failed = (occurrence, None)
-                self._left_unsent += 1
+                window.left_unsent += 1
                 break
             task_id = timing.task_id(entry.name, occurrence)
             try:

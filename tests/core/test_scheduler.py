@@ -505,3 +505,69 @@ def test_a_graceful_stop_during_a_tick_waits_for_its_ack(
         get_plugins().manager.unregister(stopper)
         signal.signal(signal.SIGTERM, previous)
     assert seen_by_handler == [(["a", "b"], 0)], "the handler ran before the batch was acked"
+
+
+def test_a_slow_batch_renews_its_lease_and_sends_everything(
+    app: Celery, recorder: DispatchRecorder
+) -> None:
+    """A broker slow enough that a batch outlasts the TTL: renewing keeps the batch whole."""
+    from beatcore.scheduler import Scheduler
+
+    app.conf.beatcore_lock_ttl = 30
+    clock = FakeClock(T0)
+    elapsed = [0.0]
+
+    class SlowBroker:
+        @hookimpl
+        def beatcore_entry_dispatched(self) -> None:
+            elapsed[0] += 20
+
+    scheduler = Scheduler(app, clock=clock, holder="A", monotonic=lambda: elapsed[0])
+    store = connect(app, clock=clock)
+    names = [f"e{i}" for i in range(5)]
+    for name in names:
+        store.save(Entry(name=name, task="tests.add", schedule=Interval(10)))
+    scheduler.tick()
+    slow = SlowBroker()
+    get_plugins().manager.register(slow)
+    try:
+        clock.advance(10)
+        scheduler.tick()
+    finally:
+        get_plugins().manager.unregister(slow)
+    assert recorder.names() == names
+    assert store.in_flight() == []
+    assert all(store.state(n).total_run_count == 1 for n in names)
+
+
+def test_a_batch_stops_when_renewing_finds_another_leader(
+    app: Celery, recorder: DispatchRecorder
+) -> None:
+    from beatcore.scheduler import Scheduler
+
+    app.conf.beatcore_lock_ttl = 30
+    clock = FakeClock(T0)
+    elapsed = [0.0]
+    store = connect(app, clock=clock)
+
+    class PausedLongEnoughToBeReplaced:
+        @hookimpl
+        def beatcore_entry_dispatched(self) -> None:
+            if elapsed[0] == 0:
+                elapsed[0] += 20  # past half the lease: the next send renews first
+                clock.advance(31)  # ... and on the store's clock the lease has lapsed
+                assert store.lock.acquire("B", 30) is not None
+
+    scheduler = Scheduler(app, clock=clock, holder="A", monotonic=lambda: elapsed[0])
+    for name in ("a", "b", "c"):
+        store.save(Entry(name=name, task="tests.add", schedule=Interval(10)))
+    scheduler.tick()
+    replaced = PausedLongEnoughToBeReplaced()
+    get_plugins().manager.register(replaced)
+    try:
+        clock.advance(10)
+        scheduler.tick()
+    finally:
+        get_plugins().manager.unregister(replaced)
+    assert recorder.names() == ["a"]
+    assert not scheduler.is_leader
