@@ -67,17 +67,20 @@ def test_schedule_churn_runs_exactly_what_the_schedule_says(tmp_path: Path) -> N
     assert result.skipped == 0, result.details
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a leader paused (SIGSTOP) in the middle of a publish (slow broker, 0.1 s per "
-    "publish) for longer than the lock TTL finishes that publish after another beat took the "
-    "lock (one stale send per pause, logged after the new leader's 'now leads'); since "
-    "d7dda68 it sends nothing else of the batch ('this tick outlived the lock TTL'), and "
-    "the new leader re-sends the unacked occurrence as recovered",
-)
-def test_leader_paused_in_the_middle_of_a_batch(tmp_path: Path) -> None:
+def test_leader_paused_in_the_middle_of_a_batch_sends_only_the_publish_it_was_in(
+    tmp_path: Path,
+) -> None:
+    """The one window docs/semantics.rst admits: a publish already under way when the leader
+    was paused completes when it wakes, after another beat took the lock. Nothing else of the
+    batch goes out (the send window is closed), so at most one stale send per pause."""
     result = run("sigstop-mid-send", tmp_path, MID_SEND_SECONDS)
-    assert_every_occurrence_accounted_for(result)
+    context = "\n".join([*result.details, *result.notes])
+    assert result.faults >= 1, context
+    assert result.stale_sends <= result.faults, context
+    assert result.duplicated == 0, context
+    assert result.missed == 0, context
+    assert result.unexpected == 0, context
+    assert result.once + result.recovered_duplicates + result.skipped == result.expected, context
 
 
 def test_leader_killed_in_the_middle_of_a_batch_only_resends_as_recovered(tmp_path: Path) -> None:
