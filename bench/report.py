@@ -243,7 +243,7 @@ def markdown(document: Mapping[str, Any]) -> str:
     """Return the run as Markdown: machine and versions, the table, the budget checks."""
     m = document["machine"]
     lines = [
-        f"Run of {document['date']}, {document['total_seconds']:.0f} s in all.",
+        f"Run finished {document['date']}, {document['total_seconds']:.0f} s in all.",
         "",
         f"- machine: {m['nproc']} cores, {m['cpu']}, {m['platform']}",
         f"- Python {m['python']}, redis-server {m['redis-server']}, celery {m['celery']}, "
