@@ -18,7 +18,7 @@ from celery import Celery
 
 import beatcore
 from beatcore import Entry, Interval, Store
-from bench.sides import PERIOD, TASK, Side
+from bench.sides import LOCK_TTL, PERIOD, TASK, Side
 
 
 class BeatcoreSide(Side):
@@ -38,7 +38,7 @@ class BeatcoreSide(Side):
         return self._store
 
     def settings(self) -> dict[str, Any]:
-        return {"beatcore_url": self.schedule_url}
+        return {"beatcore_url": self.schedule_url, "beatcore_lock_ttl": LOCK_TTL}
 
     def store_entries(self, names: Sequence[str]) -> None:
         store = beatcore.connect(self.schedule_url)

@@ -24,7 +24,7 @@ from redbeat.schedulers import (  # type: ignore[import-untyped]
     acquire_distributed_beat_lock,
 )
 
-from bench.sides import PERIOD, TASK, Side
+from bench.sides import LOCK_TTL, PERIOD, TASK, Side
 
 
 class RedBeatSide(Side):
@@ -33,7 +33,11 @@ class RedBeatSide(Side):
     name = "redbeat"
 
     def settings(self) -> dict[str, Any]:
-        return {"redbeat_redis_url": self.schedule_url, "redbeat_key_prefix": "redbeat:"}
+        return {
+            "redbeat_redis_url": self.schedule_url,
+            "redbeat_key_prefix": "redbeat:",
+            "redbeat_lock_timeout": int(LOCK_TTL),
+        }
 
     def store_entries(self, names: Sequence[str]) -> None:
         app = self.app()

@@ -21,7 +21,9 @@ scheduler's own. The entries are hourly (``celery.schedules.schedule(1 h)`` in
 ``beat_schedule``, ``Interval(1 h)`` or RedBeat's entry for dynamic ones), all for one
 unregistered task, no args. Nothing comes due by itself; entries are made due outside the timed
 part: RedBeat by ``entry.reschedule(last_run_at=now - 2 h)`` (so its hourly schedule is
-overdue), beatcore by ``store.trigger(name)``. Both loggers stay at WARNING.
+overdue), beatcore by ``store.trigger(name)``. Both loggers stay at WARNING. Both lock TTLs
+are 900 s (:data:`bench.sides.LOCK_TTL`), so the untimed setup between ticks cannot let a
+lease lapse.
 
 - *store*: N entries saved one by one through the public API (RedBeat
   ``RedBeatSchedulerEntry(...).save()``, beatcore ``beatcore.connect(url).save(Entry(...))``).

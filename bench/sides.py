@@ -20,6 +20,10 @@ from celery.schedules import schedule as celery_schedule
 TASK = "bench.noop"
 #: Every entry runs hourly: nothing comes due by itself while the benchmark runs.
 PERIOD = timedelta(hours=1)
+#: Both schedulers' lock TTL (seconds). Making 100k entries due between two timed ticks takes
+#: longer than the default TTLs (RedBeat 25 s, beatcore 30 s), and a lapsed lock would make the
+#: next tick fail (RedBeat) or re-acquire (beatcore); the TTL does not change a tick's cost.
+LOCK_TTL = 900.0
 
 
 def entry_names(n: int) -> list[str]:
