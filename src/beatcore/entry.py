@@ -15,7 +15,7 @@ from typing import Any, Literal
 import attrs
 
 from beatcore.errors import InvalidEntry, InvalidSchedule
-from beatcore.schedules.base import ScheduleType
+from beatcore.schedules.base import ScheduleType, is_schedule
 from beatcore.timeutil import require_aware, zone
 
 CatchUp = Literal["latest", "all", "skip"]
@@ -47,7 +47,7 @@ def _task(instance: Entry, attribute: attrs.Attribute[str], value: str) -> None:
 
 
 def _schedule(instance: Entry, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, ScheduleType):
+    if not is_schedule(value):
         raise InvalidEntry(
             f"schedule of entry {instance.name!r} must be a schedule type (with type_name, "
             f"to_dict, from_dict and next_after), got {value!r}"

@@ -16,7 +16,7 @@ import pluggy
 
 from beatcore import hookspecs
 from beatcore.errors import ConfigurationError, InvalidSchedule, UnknownScheduleType
-from beatcore.schedules.base import ScheduleType
+from beatcore.schedules.base import ScheduleType, is_schedule
 
 _BUILTIN_MODULES = ("beatcore.builtins", "beatcore.stores.memory", "beatcore.stores.sqlite")
 
@@ -92,7 +92,7 @@ class Plugins:
 
         :raises InvalidSchedule: nothing knows how to convert it.
         """
-        if isinstance(obj, ScheduleType) and not isinstance(obj, type):
+        if is_schedule(obj):
             return obj
         adapted = self.hook.beatcore_adapt_schedule(obj=obj)
         if adapted is None:

@@ -115,3 +115,18 @@ def test_unreadable_records_raise_corrupt_record_naming_the_entry(text: str, cau
     assert info.value.name == "e"
     assert cause in str(info.value)
     assert str(info.value).startswith("stored record of entry 'e' cannot be read")
+
+
+def test_schedule_check_is_structural_and_remembered_per_class() -> None:
+    from beatcore.schedules.base import is_schedule
+
+    class Half:
+        type_name = "half"
+
+        def to_dict(self) -> dict[str, object]:
+            return {}
+
+    assert is_schedule(Interval(5)) and is_schedule(Interval(7))
+    assert not is_schedule(Half())
+    assert not is_schedule(Interval), "a class is not a schedule"
+    assert not is_schedule(5)
