@@ -10,7 +10,7 @@ import pytest
 from celery import Celery
 
 from beatcore.stores.memory import MemoryStore
-from beatcore.testing import DispatchRecorder, recording
+from beatcore.testing import DispatchRecorder, memory_broker_app, recording
 
 
 @pytest.fixture
@@ -28,40 +28,7 @@ def store_url() -> Iterator[str]:
 
 @pytest.fixture
 def app(store_url: str) -> Celery:
-    app = Celery("beatcore-tests", broker="memory://", set_as_current=False)
-    app.conf.update(
-        beatcore_url=store_url,
-        timezone="UTC",
-        result_backend=None,
-        beat_schedule={},
-        broker_connection_retry_on_startup=False,
-    )
-
-    @app.task(name="tests.add", shared=False)
-    def add(x: int = 0, y: int = 0) -> int:
-        return x + y
-
-    # kombu's memory transport is one broker per process: drop what earlier tests left queued.
-    queued_task_ids(app)
-    return app
-
-
-def queued_task_ids(app: Celery, queue: str = "celery") -> list[str]:
-    """Drain ``queue`` on the in-memory broker and return the task ids of its messages."""
-    ids: list[str] = []
-    with app.connection_for_read() as conn:
-        simple = conn.SimpleQueue(queue)
-        try:
-            while True:
-                try:
-                    message = simple.get(block=False)
-                except simple.Empty:
-                    break
-                ids.append(message.headers["id"])
-                message.ack()
-        finally:
-            simple.close()
-    return ids
+    return memory_broker_app(store_url)
 
 
 def make_scheduler(app: Celery, clock: Any, holder: str = "A") -> Any:

@@ -12,10 +12,10 @@ from celery.schedules import crontab
 
 from beatcore import Crontab, Entry, Interval, connect, hookimpl, timing
 from beatcore.plugins import get_plugins
-from beatcore.testing import DispatchRecorder, FakeClock
+from beatcore.testing import DispatchRecorder, FakeClock, drain_task_ids
 from beatcore.timeutil import UTC
 
-from .conftest import make_scheduler, queued_task_ids
+from .conftest import make_scheduler
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
@@ -42,7 +42,7 @@ def test_static_interval_entry_fires_at_its_instants(
         T0 + timedelta(seconds=10),
         T0 + timedelta(seconds=20),
     ]
-    assert queued_task_ids(app) == [task_id for _, _, task_id in recorder.sent]
+    assert drain_task_ids(app) == [task_id for _, _, task_id in recorder.sent]
 
 
 def test_tick_sleeps_no_longer_than_next_due(app: Celery, recorder: DispatchRecorder) -> None:
@@ -302,7 +302,7 @@ def test_a_raising_listener_never_stops_the_tick(
         get_plugins().manager.unregister(broken)
     assert store.in_flight() == [], "the batch must be acked despite the listener"
     assert store.state("a").total_run_count == 1
-    assert queued_task_ids(app) == [timing.task_id("a", T0 + timedelta(seconds=10))]
+    assert drain_task_ids(app) == [timing.task_id("a", T0 + timedelta(seconds=10))]
     assert any(
         "a listener of beatcore_entry_dispatched raised" in r.getMessage() for r in caplog.records
     )

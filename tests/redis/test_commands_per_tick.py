@@ -18,10 +18,9 @@ import pytest
 
 import beatcore
 from beatcore import Entry, Interval
-from beatcore.testing import FakeClock, recording
+from beatcore.testing import FakeClock, drain_task_ids, memory_broker_app, recording
 from beatcore.testing.contract import T0
 from tests.support.redis_servers import RedisServer
-from tests.support.scheduling import drain_task_ids, memory_broker_app
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -18,10 +18,9 @@ import pytest
 
 import beatcore
 from beatcore import Entry, Interval
-from beatcore.testing import recording
+from beatcore.testing import drain_task_ids, memory_broker_app, recording
 from beatcore.timeutil import UTC
 from tests.support.redis_servers import RedisSentinelGroup
-from tests.support.scheduling import drain_task_ids, memory_broker_app
 
 pytestmark = pytest.mark.timeout(180)
 

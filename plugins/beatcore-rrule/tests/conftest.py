@@ -9,7 +9,7 @@ import pytest
 from celery import Celery
 
 from beatcore.stores.memory import MemoryStore
-from beatcore.testing import DispatchRecorder, recording
+from beatcore.testing import DispatchRecorder, memory_broker_app, recording
 
 
 @pytest.fixture
@@ -27,17 +27,4 @@ def store_url() -> Iterator[str]:
 
 @pytest.fixture
 def app(store_url: str) -> Celery:
-    app = Celery("beatcore-rrule-tests", broker="memory://", set_as_current=False)
-    app.conf.update(
-        beatcore_url=store_url,
-        timezone="UTC",
-        result_backend=None,
-        beat_schedule={},
-        broker_connection_retry_on_startup=False,
-    )
-
-    @app.task(name="tests.add", shared=False)  # one callable per app, no clash between tests
-    def add(x: int = 0, y: int = 0) -> int:
-        return x + y
-
-    return app
+    return memory_broker_app(store_url)

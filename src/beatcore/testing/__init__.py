@@ -2,12 +2,21 @@
 
 Subclass :class:`StoreContract` in your test module and override its ``store`` and
 ``plant_corrupt_record`` fixtures; see docs/writing-stores.rst for the ten-line recipe.
-:class:`DispatchRecorder` (with :func:`recording`) records what a scheduler sent, for tests of
-schedule-type and listener plugins.
+:class:`DispatchRecorder` (with :func:`recording`) records what a scheduler sent, and
+:func:`memory_broker_app` / :func:`drain_task_ids` give a scheduler a broker in memory, for
+tests of schedule-type and listener plugins.
 """
 
+from beatcore.testing.apps import drain_task_ids, memory_broker_app
 from beatcore.testing.clock import FakeClock
 from beatcore.testing.contract import StoreContract
 from beatcore.testing.recorder import DispatchRecorder, recording
 
-__all__ = ["DispatchRecorder", "FakeClock", "StoreContract", "recording"]
+__all__ = [
+    "DispatchRecorder",
+    "FakeClock",
+    "StoreContract",
+    "drain_task_ids",
+    "memory_broker_app",
+    "recording",
+]
