@@ -16,15 +16,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from celery import beat
-from celery.utils.imports import symbol_by_name
 from celery.utils.log import get_logger
 
 from beatcore import timing
 from beatcore.entry import Entry
-from beatcore.errors import ConfigurationError, LockLost, StoreUnavailable
+from beatcore.errors import LockLost, StoreUnavailable
 from beatcore.plugins import get_plugins
 from beatcore.send_window import SendWindow
-from beatcore.settings import Settings
+from beatcore.settings import Settings, load_clock
 from beatcore.signals import shutdown_deferred
 from beatcore.static import static_entries
 from beatcore.store import Ack, Claim, Lease, Store
@@ -32,23 +31,6 @@ from beatcore.timeutil import Clock, utc_now
 from beatcore.urls import mask_password
 
 logger = get_logger("beatcore.scheduler")
-
-
-def load_clock(path: str | None) -> Clock:
-    """Return the clock named by ``beatcore_clock`` (an import path), or the real UTC clock.
-
-    The setting exists so fault tests can run one beat with a skewed clock; a clock returns
-    an aware datetime.
-    """
-    if not path:
-        return utc_now
-    try:
-        clock = symbol_by_name(path)
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise ConfigurationError(f"beatcore_clock {path!r} cannot be imported: {exc}") from exc
-    if not callable(clock):
-        raise ConfigurationError(f"beatcore_clock {path!r} is not callable")
-    return clock  # type: ignore[no-any-return]
 
 
 def default_holder() -> str:

@@ -10,8 +10,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
+from celery.utils.imports import symbol_by_name
 
 from beatcore.errors import ConfigurationError
+from beatcore.timeutil import Clock, utc_now
 
 #: Suffix of the SQLite file used when ``beatcore_url`` is not set.
 DEFAULT_SQLITE_SUFFIX = ".beatcore.sqlite3"
@@ -27,6 +29,23 @@ def _positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
     return value
+
+
+def load_clock(path: str | None) -> Clock:
+    """Return the clock named by ``beatcore_clock`` (an import path), or the real UTC clock.
+
+    The setting exists so fault tests can run one beat with a skewed clock; a clock returns
+    an aware datetime.
+    """
+    if not path:
+        return utc_now
+    try:
+        clock = symbol_by_name(path)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ConfigurationError(f"beatcore_clock {path!r} cannot be imported: {exc}") from exc
+    if not callable(clock):
+        raise ConfigurationError(f"beatcore_clock {path!r} is not callable")
+    return clock  # type: ignore[no-any-return]
 
 
 def default_url(schedule_filename: str | None) -> str:

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from beatcore.plugins import Plugins, get_plugins
-from beatcore.settings import Settings
+from beatcore.settings import Settings, load_clock
 from beatcore.store import Store
 from beatcore.timeutil import Clock
 
@@ -27,9 +27,6 @@ class Session:
     """The app, settings, clock and (opened on first use) store of one CLI invocation."""
 
     def __init__(self, app: Any) -> None:
-        # Imported here: the scheduler module imports celery.beat, which ``--help`` never needs.
-        from beatcore.scheduler import load_clock
-
         self.app = app
         self.settings = Settings.from_app(app)
         self.plugins: Plugins = get_plugins()
