@@ -11,13 +11,13 @@ import json
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import attrs
 
 from beatcore import Entry, Interval, Store
 from bench.chaos.expect import EntryPlan
-from bench.chaos.harness import Harness, StoreKind, utc_from_epoch
+from bench.chaos.harness import Beat, Harness, StoreKind, utc_from_epoch
 
 TASK = "chaos.record"
 #: The entries every scenario runs: name -> (seconds between runs, catch-up policy).
@@ -115,10 +115,12 @@ def _mid_send(run: Run) -> None:
     time.sleep(math.floor(now) + 1 + MID_SEND_AT - now)
 
 
-def _kill9(run: Run, *, mid_send: bool, graceful: bool = False) -> None:
+def _leaders_to_strike(run: Run, *, mid_send: bool, between: tuple[float, float]) -> Iterator[Beat]:
+    """Yield the current leader at seeded intervals (``between`` seconds apart, 1-2 s for
+    mid-send faults, then aligned 0.3 s into a batch) until the run is over."""
     h = run.harness
     while not run.over:
-        run.sleep(run.rng.uniform(1, 2) if mid_send else run.rng.uniform(2, 5))
+        run.sleep(run.rng.uniform(1, 2) if mid_send else run.rng.uniform(*between))
         if run.over:
             return
         leader = h.wait_for_leader(4 * h.lock_ttl)
@@ -126,6 +128,12 @@ def _kill9(run: Run, *, mid_send: bool, graceful: bool = False) -> None:
             continue
         if mid_send:
             _mid_send(run)
+        yield leader
+
+
+def _kill9(run: Run, *, mid_send: bool, graceful: bool = False) -> None:
+    h = run.harness
+    for leader in _leaders_to_strike(run, mid_send=mid_send, between=(2, 5)):
         if graceful:
             h.terminate_beat(leader, leader=True)
         else:
@@ -156,15 +164,7 @@ def sigterm_mid_send(run: Run) -> None:
 
 def _sigstop(run: Run, *, mid_send: bool) -> None:
     h = run.harness
-    while not run.over:
-        run.sleep(run.rng.uniform(1, 2) if mid_send else run.rng.uniform(1.5, 4))
-        if run.over:
-            return
-        leader = h.wait_for_leader(4 * h.lock_ttl)
-        if leader is None:
-            continue
-        if mid_send:
-            _mid_send(run)
+    for leader in _leaders_to_strike(run, mid_send=mid_send, between=(1.5, 4)):
         h.pause_beat(leader, leader=True)
         time.sleep(run.rng.uniform(1.5, 2.5) * h.lock_ttl)
         h.resume_beat(leader)
