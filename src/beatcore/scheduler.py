@@ -8,6 +8,7 @@ may sleep: never past the next due instant, the lease renewal or ``beat_max_loop
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -21,6 +22,7 @@ from celery.utils.log import get_logger
 from beatcore import timing
 from beatcore.entry import Entry
 from beatcore.errors import LockLost, StoreUnavailable
+from beatcore.outbox import EntryDispatch, Outbox
 from beatcore.plugins import get_plugins
 from beatcore.send_window import SendWindow
 from beatcore.settings import Settings, load_clock
@@ -177,7 +179,20 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         for error in result.corrupt:
             logger.error("beatcore: %s; the entry is skipped until its record is fixed", error)
             self._notify("beatcore_record_corrupt", error=error)
-        acks = [self._dispatch(claim, now, window) for claim in result.claims]
+        dispatches = [self._plan(claim, now) for claim in result.claims]
+        with Outbox(
+            self.producer,
+            window,
+            flush_every=self.settings.publish_batch_size,
+            publish=self._publish,
+            on_sent=self._sent,
+            on_failed=self._send_failed,
+        ) as outbox:
+            for dispatch in dispatches:
+                name = dispatch.claim.entry.name
+                for occurrence in dispatch.plan.runs:
+                    outbox.add(dispatch, occurrence, timing.task_id(name, occurrence))
+        acks = [self._ack(dispatch, now) for dispatch in dispatches]
         if window.left_unsent:
             logger.warning(
                 "beatcore: this tick could no longer be sure of its lease (ttl %gs), so it "
@@ -248,15 +263,16 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
 
     # -- sending -------------------------------------------------------------------------
 
-    def _dispatch(self, claim: Claim, now: datetime, window: SendWindow) -> Ack:
-        """Send what is due of one claimed entry and return its ack.
-
-        Nothing is sent once ``window`` closes (the lease may have lapsed): the first unsent
-        occurrence is then acked as due at once, unchanged.
-        """
-        entry, state = claim.entry, claim.state
+    def _plan(self, claim: Claim, now: datetime) -> EntryDispatch:
+        """Decide what to send of one claimed entry; log and report what is skipped."""
+        entry = claim.entry
         plan = timing.plan_runs(
-            entry, state, now, self.settings.timezone, self.catch_up, recovered=claim.recovered
+            entry,
+            claim.state,
+            now,
+            self.settings.timezone,
+            self.catch_up,
+            recovered=claim.recovered,
         )
         for skipped in plan.skipped:
             logger.warning(
@@ -271,55 +287,63 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
                 occurrence=skipped.occurrence,
                 reason=skipped.reason,
             )
-        sent: list[datetime] = []
-        failed: tuple[datetime, str | None] | None = None
-        for occurrence in plan.runs:
-            if not window.may_send():
-                failed = (occurrence, None)
-                window.left_unsent += 1
-                break
-            task_id = timing.task_id(entry.name, occurrence)
-            try:
-                self._send(entry, task_id)
-            except Exception as exc:
-                logger.error(
-                    "beatcore: sending %s of entry %r (task %s, id %s) failed: %s; "
-                    "retrying in %ss with the same task id",
-                    occurrence.isoformat(),
-                    entry.name,
-                    entry.task,
-                    task_id,
-                    exc,
-                    self.settings.dispatch_retry_delay,
-                    exc_info=True,
-                )
-                self._notify(
-                    "beatcore_dispatch_failed",
-                    entry=entry,
-                    occurrence=occurrence,
-                    task_id=task_id,
-                    error=exc,
-                )
-                failed = (occurrence, f"send failed: {exc}")
-                break
-            late = (now - occurrence).total_seconds()
+        return EntryDispatch(claim, plan)
+
+    def _publish(self, dispatch: EntryDispatch, task_id: str) -> Any:
+        return self._send(dispatch.claim.entry, task_id)
+
+    def _sent(self, dispatch: EntryDispatch, occurrence: datetime, task_id: str) -> None:
+        """Called by the outbox once the message of ``occurrence`` was written."""
+        entry = dispatch.claim.entry
+        if logger.isEnabledFor(logging.INFO):
             logger.info(
                 "Scheduler: Sending due task %s (%s) for %s, %.3fs late%s",
                 entry.name,
                 entry.task,
                 occurrence.isoformat(),
-                late,
-                " (recovered from a previous leader)" if claim.recovered else "",
+                (self.clock() - occurrence).total_seconds(),
+                " (recovered from a previous leader)" if dispatch.claim.recovered else "",
             )
-            self._notify(
-                "beatcore_entry_dispatched", entry=entry, occurrence=occurrence, task_id=task_id
-            )
-            sent.append(occurrence)
-        new_state = timing.state_after_dispatch(entry, state, plan, sent, failed)
+        self._notify(
+            "beatcore_entry_dispatched", entry=entry, occurrence=occurrence, task_id=task_id
+        )
+
+    def _send_failed(
+        self, dispatch: EntryDispatch, occurrence: datetime, task_id: str, error: BaseException
+    ) -> None:
+        """Called by the outbox when the message of ``occurrence`` could not be written."""
+        entry = dispatch.claim.entry
+        logger.error(
+            "beatcore: sending %s of entry %r (task %s, id %s) failed: %s; "
+            "retrying in %ss with the same task id",
+            occurrence.isoformat(),
+            entry.name,
+            entry.task,
+            task_id,
+            error,
+            self.settings.dispatch_retry_delay,
+            exc_info=error,
+        )
+        self._notify(
+            "beatcore_dispatch_failed",
+            entry=entry,
+            occurrence=occurrence,
+            task_id=task_id,
+            error=error,
+        )
+
+    def _ack(self, dispatch: EntryDispatch, now: datetime) -> Ack:
+        """Return the ack of one claimed entry after the outbox wrote what it could.
+
+        An occurrence not tried (the send window closed) is due again at once, unchanged; a
+        failed one after ``beatcore_dispatch_retry_delay``; both keep their task ids.
+        """
+        entry, state, unsent = dispatch.claim.entry, dispatch.claim.state, dispatch.unsent
+        new_state = timing.state_after_dispatch(entry, state, dispatch.plan, dispatch.sent, unsent)
         due: datetime | None
-        if failed is not None and failed[1] is None:
+        if unsent is not None and unsent[1] is None:
             due = now
-        elif failed is not None:
+        elif unsent is not None:
             due = now + timedelta(seconds=self.settings.dispatch_retry_delay)
         else:
             due = timing.state_due_at(entry, new_state)

@@ -64,6 +64,7 @@ class Settings:
     plugins: tuple[str, ...] = ()
     store_options: Mapping[str, Any] = attrs.field(factory=dict)
     batch_size: int = 1000
+    publish_batch_size: int = 100
     missed_threshold: float = 60.0
     catch_up_limit: int = 100
     reclaim_after: float | None = None
@@ -115,6 +116,9 @@ class Settings:
             plugins=tuple(plugins),
             store_options=dict(store_options),
             batch_size=_positive_int("beatcore_batch_size", get("beatcore_batch_size", 1000)),
+            publish_batch_size=_positive_int(
+                "beatcore_publish_batch_size", get("beatcore_publish_batch_size", 100)
+            ),
             missed_threshold=_positive(
                 "beatcore_missed_threshold", get("beatcore_missed_threshold", 60.0)
             ),

@@ -1,0 +1,212 @@
+"""Publishing a tick's messages in batches, on a real ``redis-server`` used as the Celery broker.
+
+kombu (>= 5.7) buffers the publishes made inside ``Producer.batch()`` and writes them in one
+pipeline. The scheduler counts an occurrence as sent only once its message was written, checks
+its send window again before each write, and treats a failed write as a failed send of every
+message in it (same task ids on the retry). The schedule lives in the memory store: the broker
+is the subject here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from celery import Celery
+from celery.signals import before_task_publish
+from redis.connection import Connection
+
+from beatcore import Entry, Interval, connect, timing
+from beatcore.scheduler import Scheduler
+from beatcore.stores.memory import MemoryStore
+from beatcore.testing import (
+    DispatchRecorder,
+    FakeClock,
+    drain_task_ids,
+    memory_broker_app,
+    recording,
+)
+from beatcore.testing.contract import T0
+from tests.support.redis_servers import RedisServer
+
+pytestmark = pytest.mark.timeout(60)
+
+PERIOD = 10
+SECOND = timedelta(seconds=1)
+OCCURRENCE = T0 + PERIOD * SECOND
+
+
+class BrokerWrites:
+    """Counts the round trips that write messages (LPUSH) to the broker on ``port``."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.round_trips = 0
+        self.messages = 0
+
+    def record(self, connection: Connection, packed: Any) -> None:
+        if connection.port != self.port:
+            return
+        chunks = packed if isinstance(packed, list) else [packed]
+        pushes = sum(bytes(chunk).count(b"LPUSH") for chunk in chunks)
+        if pushes:
+            self.round_trips += 1
+            self.messages += pushes
+
+
+@pytest.fixture
+def broker_writes(redis_db: RedisServer, monkeypatch: pytest.MonkeyPatch) -> BrokerWrites:
+    writes = BrokerWrites(redis_db.port)
+    original = Connection.send_packed_command
+
+    def counting(self: Connection, command: Any, check_health: bool = True) -> None:
+        writes.record(self, command)
+        original(self, command, check_health)  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(Connection, "send_packed_command", counting)
+    return writes
+
+
+@pytest.fixture
+def recorder() -> Iterator[DispatchRecorder]:
+    with recording() as recorder:
+        yield recorder
+
+
+@pytest.fixture
+def app(redis_db: RedisServer) -> Iterator[Celery]:
+    name = f"batches-{uuid.uuid4()}"
+    app = memory_broker_app(
+        f"memory://{name}",
+        broker_url=redis_db.url_for(1),
+        beatcore_publish_batch_size=100,
+        beatcore_dispatch_retry_delay=3,
+    )
+    yield app
+    MemoryStore.forget(name)
+
+
+def save_entries(app: Celery, clock: FakeClock, count: int) -> list[str]:
+    store = connect(app, clock=clock)
+    names = [f"e{i:03d}" for i in range(count)]
+    for name in names:
+        store.save(Entry(name=name, task="tests.add", schedule=Interval(PERIOD)))
+    return names
+
+
+def expected_ids(names: list[str]) -> list[str]:
+    return [timing.task_id(name, OCCURRENCE) for name in names]
+
+
+def test_a_tick_writes_its_messages_in_batches(
+    app: Celery, recorder: DispatchRecorder, broker_writes: BrokerWrites
+) -> None:
+    clock = FakeClock(T0)
+    names = save_entries(app, clock, 250)
+    scheduler = Scheduler(app, clock=clock, holder="A")
+    scheduler.tick()
+    clock.advance(PERIOD)
+    scheduler.tick()
+    assert broker_writes.messages == 250
+    assert broker_writes.round_trips == 3, "250 messages in batches of 100"
+    assert drain_task_ids(app) == expected_ids(names)
+    assert [task_id for _, _, task_id in recorder.sent] == expected_ids(names)
+    store = connect(app, clock=clock)
+    assert store.in_flight() == []
+    assert all(store.state(name).total_run_count == 1 for name in names)
+
+
+def test_a_batch_of_one_publishes_each_message_on_its_own(
+    app: Celery, recorder: DispatchRecorder, broker_writes: BrokerWrites
+) -> None:
+    app.conf.beatcore_publish_batch_size = 1
+    clock = FakeClock(T0)
+    names = save_entries(app, clock, 5)
+    scheduler = Scheduler(app, clock=clock, holder="A")
+    scheduler.tick()
+    clock.advance(PERIOD)
+    scheduler.tick()
+    assert broker_writes.round_trips == 5
+    assert drain_task_ids(app) == expected_ids(names)
+
+
+def test_a_failed_write_is_retried_later_with_the_same_task_ids(
+    app: Celery,
+    recorder: DispatchRecorder,
+    redis_db: RedisServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FakeClock(T0)
+    names = save_entries(app, clock, 150)
+    connect(app, clock=clock).save(
+        Entry(name="warm", task="tests.add", schedule=Interval(PERIOD, anchor=T0 - 5 * SECOND))
+    )
+    scheduler = Scheduler(app, clock=clock, holder="A")
+    clock.advance(PERIOD / 2)
+    scheduler.tick()  # sends "warm": the queue is declared before the broker refuses writes
+    assert drain_task_ids(app) == [timing.task_id("warm", T0 + 5 * SECOND)]
+    recorder.sent.clear()
+    with redis_db.client() as admin:
+        admin.config_set("maxmemory-policy", "noeviction")
+        admin.config_set("maxmemory", 1)  # every write is refused with an OOM error
+        try:
+            clock.advance(PERIOD / 2)
+            scheduler.tick()
+        finally:
+            admin.config_set("maxmemory", 0)
+    assert recorder.sent == []
+    assert sorted(name for name, _, _ in recorder.failed) == names
+    writes_failed = [r for r in caplog.records if "writing a batch of" in r.getMessage()]
+    assert len(writes_failed) == 2, "100 + 50 messages, each batch failed as a whole"
+    store = connect(app, clock=clock)
+    state = store.state("e000")
+    assert state.next_run_at == OCCURRENCE and state.total_run_count == 0
+    assert state.last_error is not None and "send failed" in state.last_error
+    assert drain_task_ids(app) == []
+
+    clock.advance(2)
+    scheduler.tick()
+    assert recorder.sent == [], "retried before beatcore_dispatch_retry_delay"
+    clock.advance(1)
+    scheduler.tick()
+    assert sorted(task_id for _, _, task_id in recorder.sent) == sorted(expected_ids(names))
+    assert sorted(drain_task_ids(app)) == sorted(expected_ids(names)), "exactly once each"
+    assert store.state("e000").last_error is None
+
+
+def test_buffered_messages_are_dropped_when_the_window_closes_before_the_write(
+    app: Celery, recorder: DispatchRecorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A leader paused after buffering, for longer than the lock TTL, writes nothing."""
+    app.conf.beatcore_lock_ttl = 30
+    clock = FakeClock(T0)
+    names = save_entries(app, clock, 3)
+    elapsed = [0.0]
+    scheduler = Scheduler(app, clock=clock, holder="A", monotonic=lambda: elapsed[0])
+    scheduler.tick()
+    buffered: list[str] = []
+
+    def paused_after_the_last_one(headers: dict[str, Any], **_: Any) -> None:
+        buffered.append(headers["id"])
+        if len(buffered) == len(names):
+            elapsed[0] += 31  # e.g. SIGSTOP between buffering and writing
+
+    before_task_publish.connect(paused_after_the_last_one, weak=False)
+    try:
+        clock.advance(PERIOD)
+        assert scheduler.tick() == 0.0, "the dropped entries are due again at once"
+    finally:
+        before_task_publish.disconnect(paused_after_the_last_one)
+    assert buffered == expected_ids(names)
+    assert drain_task_ids(app) == []
+    assert recorder.sent == []
+    store = connect(app, clock=clock)
+    assert [store.state(n).next_run_at for n in names] == [OCCURRENCE] * 3
+    assert store.state("e000").last_error is None
+    assert any("3 entries were left unsent" in r.getMessage() for r in caplog.records)
+
+    scheduler.tick()  # still the leader (the store's clock did not move): now they go out
+    assert drain_task_ids(app) == expected_ids(names)
