@@ -126,6 +126,10 @@ _plugins_lock = threading.Lock()
 def get_plugins() -> Plugins:
     """Return the process-wide plugin manager, building it on first use."""
     global _plugins
+    plugins = _plugins
+    if plugins is not None:
+        # Read for every stored schedule decoded: no lock once the manager exists.
+        return plugins
     with _plugins_lock:
         if _plugins is None:
             _plugins = Plugins()

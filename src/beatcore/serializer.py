@@ -20,6 +20,9 @@ from beatcore.timeutil import isoformat, parse_isoformat
 
 FORMAT_VERSION = 1
 
+#: One encoder for every record: ``json.dumps`` with options builds a new one on each call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
+
 _ENTRY_FIELDS = (
     "task", "args", "kwargs", "options", "enabled", "tz", "max_runs", "catch_up",
     "misfire_grace", "jitter", "static",
@@ -46,14 +49,25 @@ def schedule_from_dict(data: Mapping[str, Any]) -> ScheduleType:
 
 def entry_to_dict(entry: Entry) -> dict[str, Any]:
     """Return the JSON-compatible form of a definition, with the format version."""
-    data: dict[str, Any] = {"v": FORMAT_VERSION, "name": entry.name}
-    data["schedule"] = schedule_to_dict(entry.schedule)
-    for field in _ENTRY_FIELDS:
-        value = getattr(entry, field)
-        data[field] = list(value) if field == "args" else value
-    data["start_at"] = isoformat(entry.start_at)
-    data["end_at"] = isoformat(entry.end_at)
-    return data
+    schedule = entry.schedule
+    return {
+        "v": FORMAT_VERSION,
+        "name": entry.name,
+        "schedule": {"type": schedule.type_name, **schedule.to_dict()},
+        "task": entry.task,
+        "args": list(entry.args),
+        "kwargs": entry.kwargs,
+        "options": entry.options,
+        "enabled": entry.enabled,
+        "tz": entry.tz,
+        "max_runs": entry.max_runs,
+        "catch_up": entry.catch_up,
+        "misfire_grace": entry.misfire_grace,
+        "jitter": entry.jitter,
+        "static": entry.static,
+        "start_at": isoformat(entry.start_at),
+        "end_at": isoformat(entry.end_at),
+    }
 
 
 def entry_from_dict(data: Mapping[str, Any], name: str | None = None) -> Entry:
@@ -115,7 +129,7 @@ def state_from_dict(data: Mapping[str, Any], name: str) -> EntryState:
 
 def dumps_entry(entry: Entry) -> str:
     """Encode a definition as compact JSON text."""
-    return json.dumps(entry_to_dict(entry), separators=(",", ":"), sort_keys=True)
+    return _ENCODER.encode(entry_to_dict(entry))
 
 
 def loads_entry(text: str | bytes, name: str) -> Entry:
@@ -128,7 +142,7 @@ def loads_entry(text: str | bytes, name: str) -> Entry:
 
 def dumps_state(state: EntryState) -> str:
     """Encode a state as compact JSON text."""
-    return json.dumps(state_to_dict(state), separators=(",", ":"), sort_keys=True)
+    return _ENCODER.encode(state_to_dict(state))
 
 
 def loads_state(text: str | bytes, name: str) -> EntryState:

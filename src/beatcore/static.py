@@ -18,7 +18,10 @@ from beatcore.plugins import Plugins
 
 _EXTRA_FIELDS = ("tz", "catch_up", "misfire_grace", "jitter", "start_at", "end_at", "max_runs",
                  "enabled")  # fmt: skip
-_KNOWN_KEYS = {"task", "schedule", "args", "kwargs", "options", "relative", *_EXTRA_FIELDS}
+_EXTRA_KEYS = frozenset(_EXTRA_FIELDS)
+_KNOWN_KEYS = frozenset(
+    {"task", "schedule", "args", "kwargs", "options", "relative", *_EXTRA_FIELDS}
+)
 
 
 @attrs.frozen
@@ -36,8 +39,8 @@ def static_entry(name: str, item: Mapping[str, Any], plugins: Plugins) -> Entry:
     """
     if not isinstance(item, Mapping):
         raise InvalidEntry(f"beat_schedule[{name!r}] must be a dict, got {item!r}")
-    unknown = set(item) - _KNOWN_KEYS
-    if unknown:
+    if not _KNOWN_KEYS.issuperset(item):
+        unknown = set(item) - _KNOWN_KEYS
         raise InvalidEntry(
             f"beat_schedule[{name!r}] has unknown key(s) {', '.join(sorted(unknown))} "
             f"(known: {', '.join(sorted(_KNOWN_KEYS))})"
@@ -46,7 +49,7 @@ def static_entry(name: str, item: Mapping[str, Any], plugins: Plugins) -> Entry:
         if key not in item:
             raise InvalidEntry(f"beat_schedule[{name!r}] has no {key!r}")
     schedule = plugins.adapt_schedule(item["schedule"], entry_name=name)
-    extra = {key: item[key] for key in _EXTRA_FIELDS if key in item}
+    extra = {key: item[key] for key in item if key in _EXTRA_KEYS}
     return Entry(
         name=name,
         task=item["task"],

@@ -27,7 +27,10 @@ def utc_now() -> datetime:
 
 def require_aware(value: datetime, what: str) -> datetime:
     """Return ``value`` in UTC; raise :class:`InvalidSchedule` naming ``what`` if it is naive."""
-    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+    tz = value.tzinfo
+    if tz is UTC:
+        return value
+    if tz is None or tz.utcoffset(value) is None:
         raise InvalidSchedule(f"{what} must be a timezone-aware datetime, got naive {value!r}")
     return value.astimezone(UTC)
 
@@ -91,7 +94,11 @@ def to_local(instant: datetime, tz: tzinfo) -> datetime:
 
 def isoformat(value: datetime | None) -> str | None:
     """Return the ISO 8601 form of an aware datetime in UTC, or None."""
-    return None if value is None else value.astimezone(UTC).isoformat()
+    if value is None:
+        return None
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat()
 
 
 def parse_isoformat(value: str | None, what: str) -> datetime | None:

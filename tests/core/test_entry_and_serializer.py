@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import types
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -16,7 +18,7 @@ from beatcore.serializer import (
     loads_entry,
     loads_state,
 )
-from beatcore.timeutil import UTC
+from beatcore.timeutil import UTC, zone
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
@@ -107,6 +109,31 @@ def test_entry_and_state_round_trip() -> None:
             '{"v": 1, "name": "other", "task": "t", "schedule": {"type": "interval", "every": 5}}',
             "holds entry 'other'",
         ),
+        (
+            '{"v": 1, "name": "e", "task": "t", "schedule": {"type": "interval", "every": 5}, '
+            '"kwargs": [1]}',
+            "kwargs and options must be mappings, got [1]",
+        ),
+        (
+            '{"v": 1, "name": "e", "task": "t", "schedule": {"type": "interval", "every": 5}, '
+            '"args": "ab"}',
+            "entry args must be a list or tuple, got 'ab'",
+        ),
+        (
+            '{"v": 1, "name": "e", "task": "t", "schedule": {"type": "interval", "every": 5}, '
+            '"catch_up": "never"}',
+            "catch_up of entry 'e' must be one of",
+        ),
+        (
+            '{"v": 1, "name": "e", "task": "t", "schedule": {"type": "interval", "every": 5}, '
+            '"start_at": "2026-01-05T12:00:00"}',
+            "start_at must be a timezone-aware datetime",
+        ),
+        (
+            '{"v": 1, "name": "e", "task": "t", "schedule": {"type": "interval", "every": 5}, '
+            '"end_at": "tomorrow"}',
+            "end_at is not an ISO 8601 datetime: 'tomorrow'",
+        ),
     ],
 )
 def test_unreadable_records_raise_corrupt_record_naming_the_entry(text: str, cause: str) -> None:
@@ -130,3 +157,152 @@ def test_schedule_check_is_structural_and_remembered_per_class() -> None:
     assert not is_schedule(Half())
     assert not is_schedule(Interval), "a class is not a schedule"
     assert not is_schedule(5)
+
+
+def test_a_class_that_is_no_schedule_is_remembered_but_instance_members_still_count() -> None:
+    from celery.schedules import schedule as celery_schedule
+
+    from beatcore.schedules.base import is_schedule
+
+    assert not is_schedule(celery_schedule(5))
+    assert not is_schedule(celery_schedule(7)), "the remembered answer for the class"
+
+    def members() -> dict[str, object]:
+        return {
+            "type_name": "duck",
+            "to_dict": dict,
+            "from_dict": lambda data: None,
+            "next_after": lambda dt: None,
+        }
+
+    assert not is_schedule(types.SimpleNamespace())
+    assert is_schedule(types.SimpleNamespace(**members())), "members held by the instance"
+    assert not is_schedule(types.SimpleNamespace())
+
+
+# The stored format: these bytes were written by beatcore before the serializer was made
+# faster, and must be written (and read) the same way by every release of format version 1.
+PINNED_ENTRY = (
+    '{"args":[1,"x",[2.5,null]],"catch_up":"all","enabled":true,'
+    '"end_at":"2026-02-04T12:00:00.000007+00:00","jitter":1.5,'
+    '"kwargs":{"a":"\\u00e9","b":{"a":true,"z":1}},"max_runs":3,"misfire_grace":10,'
+    '"name":"pinned","options":{"priority":5,"queue":"q"},'
+    '"schedule":{"day_of_month":"*","day_of_week":"MON-FRI","hour":"9-17","minute":"*/5",'
+    '"month_of_year":"*","type":"crontab","tz":"Europe/Paris"},'
+    '"start_at":"2026-01-05T12:00:00+00:00","static":true,"task":"proj.report",'
+    '"tz":"America/New_York","v":1}'
+)
+PINNED_INTERVAL = (
+    '{"args":[],"catch_up":"latest","enabled":true,"end_at":null,"jitter":0.0,"kwargs":{},'
+    '"max_runs":null,"misfire_grace":null,"name":"i","options":{},'
+    '"schedule":{"anchor":"2026-01-05T12:00:00+00:00","every":90.0,"type":"interval"},'
+    '"start_at":null,"static":false,"task":"t","tz":null,"v":1}'
+)
+PINNED_STATE = (
+    '{"last_error":"boom","last_run_at":"2026-01-05T11:54:59.999750+00:00",'
+    '"last_task_id":"id-1","next_run_at":"2026-01-05T12:00:00+00:00","skipped_run_count":2,'
+    '"total_run_count":4,"triggered_at":null,"v":1}'
+)
+
+
+def test_the_stored_format_is_pinned_byte_for_byte() -> None:
+    entry = Entry(
+        name="pinned",
+        task="proj.report",
+        schedule=Crontab("*/5 9-17 * * MON-FRI", tz="Europe/Paris"),
+        args=[1, "x", [2.5, None]],
+        kwargs={"b": {"z": 1, "a": True}, "a": "\u00e9"},
+        options={"queue": "q", "priority": 5},
+        catch_up="all",
+        jitter=1.5,
+        misfire_grace=10,
+        start_at=T0.astimezone(zone("Europe/Berlin")),
+        end_at=T0 + timedelta(days=30, microseconds=7),
+        max_runs=3,
+        static=True,
+        tz="America/New_York",
+    )
+    interval = Entry(name="i", task="t", schedule=Interval(90, anchor=T0))
+    state = EntryState(
+        next_run_at=T0,
+        last_run_at=T0 - timedelta(minutes=5, microseconds=250),
+        total_run_count=4,
+        skipped_run_count=2,
+        last_task_id="id-1",
+        last_error="boom",
+    )
+    assert dumps_entry(entry) == PINNED_ENTRY
+    assert dumps_entry(interval) == PINNED_INTERVAL
+    assert dumps_state(state) == PINNED_STATE
+    assert loads_entry(PINNED_ENTRY.encode(), "pinned") == entry
+    assert loads_entry(PINNED_INTERVAL, "i") == interval
+    assert loads_state(PINNED_STATE.encode(), "pinned") == state
+
+
+class _Opaque:
+    pass
+
+
+def _circular() -> list[object]:
+    loop: list[object] = []
+    loop.append(loop)
+    return loop
+
+
+def _deep(depth: int, leaf: object) -> object:
+    value = leaf
+    for _ in range(depth):
+        value = {"k": [value]}
+    return value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": 1, "b": [1.5, None, True, "x", {"c": []}]},
+        {1: "int keys encode", None: "so do None keys"},
+        {"nan": float("nan"), "inf": float("inf")},
+        {"deep": _deep(12, "fine")},
+        {"deep": _deep(12, _Opaque())},
+        {"opaque": _Opaque()},
+        {"when": datetime(2026, 1, 1)},
+        {"loop": _circular()},
+        {("tuple", "key"): 1},
+        {"set": {1, 2}},
+    ],
+)
+def test_json_checks_of_args_kwargs_and_options_agree_with_json_dumps(value: Any) -> None:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as exc:
+        expected: str | None = str(exc)
+    else:
+        expected = None
+    for field, wrapped in (("args", (value,)), ("kwargs", value), ("options", value)):
+        fields: dict[str, Any] = {"name": "e", "task": "t", "schedule": Interval(5), field: wrapped}
+        if expected is None:
+            Entry(**fields)
+            continue
+        with pytest.raises(InvalidEntry) as info:
+            Entry(**fields)
+        assert str(info.value).startswith(f"{field} of entry 'e' must be JSON-serializable: ")
+
+
+def test_args_kwargs_and_options_are_copied_and_normalised() -> None:
+    kwargs = {"a": 1}
+    entry = Entry(name="e", task="t", schedule=Interval(5), args=[1, 2], kwargs=kwargs)
+    kwargs["a"] = 2
+    assert entry.args == (1, 2) and entry.kwargs == {"a": 1} and entry.options == {}
+    with pytest.raises(InvalidEntry, match="entry args must be a list or tuple, got 'ab'"):
+        Entry(name="e", task="t", schedule=Interval(5), args="ab")
+
+
+def test_state_evolve_converts_and_refuses_unknown_fields() -> None:
+    state = EntryState(next_run_at=T0, total_run_count=3)
+    later = state.evolve(last_run_at=T0.astimezone(zone("Europe/Berlin")), last_error="x")
+    assert later == EntryState(next_run_at=T0, last_run_at=T0, total_run_count=3, last_error="x")
+    assert later.last_run_at is not None and later.last_run_at.tzinfo is UTC
+    with pytest.raises(TypeError):
+        state.evolve(next_run=T0)
+    with pytest.raises(InvalidSchedule, match="timezone-aware"):
+        state.evolve(triggered_at=datetime(2026, 1, 1))

@@ -51,23 +51,34 @@ class ScheduleType(Protocol):
         ...
 
 
-_CONFORMING_CLASSES: weakref.WeakSet[type] = weakref.WeakSet()
+#: The members of ScheduleType, as the runtime Protocol check looks for them.
+_MEMBERS = frozenset(("type_name", "to_dict", "from_dict", "next_after"))
+#: Whether instances of a class are schedules, by class; weak, so classes made at runtime go.
+_IS_SCHEDULE_CLASS: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
 
 
 def is_schedule(value: object) -> TypeGuard[ScheduleType]:
     """Return True when ``value`` is a schedule (an instance with the members of ScheduleType).
 
-    Called whenever an Entry is built, which is for every record a tick or a static sync reads.
-    The runtime Protocol check inspects every member on each call (about 10 µs), so the answer
-    is remembered per class: the members live on the class, not on the instance.
+    Called whenever an Entry is built, which is for every record a tick or a static sync reads,
+    and for every ``beat_schedule`` item (whose Celery schedules are not schedule types). The
+    runtime Protocol check inspects every member on each call (about 10 µs), so the answer, yes
+    or no, is remembered per class. An instance that holds some of the members itself (in its
+    ``__dict__``) is not answered for by its class and is checked each time.
     """
     cls = type(value)
-    if cls in _CONFORMING_CLASSES:
-        return True
-    if isinstance(value, type) or not isinstance(value, ScheduleType):
-        return False
-    _CONFORMING_CLASSES.add(cls)
-    return True
+    known = _IS_SCHEDULE_CLASS.get(cls)
+    if known is None or (not known and _holds_members(value)):
+        # A class is never a schedule, though it has the members.
+        known = not isinstance(value, type) and isinstance(value, ScheduleType)
+        if not _holds_members(value):
+            _IS_SCHEDULE_CLASS[cls] = known
+    return known
+
+
+def _holds_members(value: object) -> bool:
+    own = getattr(value, "__dict__", None)
+    return isinstance(own, dict) and not _MEMBERS.isdisjoint(own)
 
 
 def describe(schedule: ScheduleType) -> str:

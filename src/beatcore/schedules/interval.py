@@ -14,7 +14,13 @@ from beatcore.timeutil import parse_isoformat, require_aware
 
 
 def _to_timedelta(value: timedelta | float | int) -> timedelta:
-    if isinstance(value, bool):
+    if type(value) is float or type(value) is int:
+        # The common case (every stored interval is a float): the checks below, in short.
+        if value > 0 and value != math.inf:
+            every = timedelta(seconds=value)
+            if every:
+                return every
+    elif isinstance(value, bool):
         raise InvalidSchedule(f"interval must be a timedelta or a number of seconds, got {value!r}")
     if isinstance(value, timedelta):
         every = value
