@@ -224,27 +224,52 @@ def state_after_dispatch(
     plan: RunPlan,
     sent: Sequence[datetime],
     unsent: tuple[datetime, str | None] | None,
+    *,
+    task_ids: Sequence[str] | None = None,
 ) -> EntryState:
     """Return the state of a claimed entry after a tick sent ``sent`` of ``plan.runs``.
 
     Called by the scheduler to build each ack. ``unsent`` is the first planned occurrence
     that was not sent, with the send error (None: not tried, the tick ran out of lease time);
     the next run is then that occurrence again, so it is retried with the same task id.
+    ``task_ids`` are the task ids the occurrences of ``sent`` were sent with, in the same
+    order; without them the last one is computed again (:func:`task_id`).
+
+    :raises ValueError: ``task_ids`` does not have one id per occurrence of ``sent``.
     """
-    trigger_sent = state.triggered_at is not None and state.triggered_at in sent
+    triggered_at = state.triggered_at
     if unsent is None:
         next_run_at = plan.next_run_at
     else:
-        retry = [o for o in plan.runs if o not in sent and o != state.triggered_at]
+        retry = [o for o in plan.runs if o not in sent and o != triggered_at]
         next_run_at = retry[0] if retry else plan.next_run_at
-    return state.evolve(
+    if task_ids is not None and len(task_ids) != len(sent):
+        raise ValueError(
+            f"state_after_dispatch of entry {entry.name!r}: {len(task_ids)} task ids for "
+            f"{len(sent)} sent occurrences"
+        )
+    last_run_at: datetime | None
+    last_task_id: str | None
+    if sent:
+        latest = max(sent)
+        last_run_at = latest
+        if task_ids is None:
+            last_task_id = task_id(entry.name, latest)
+        else:
+            last_task_id = task_ids[sent.index(latest)]
+        if triggered_at is not None and triggered_at in sent:
+            triggered_at = None
+    else:
+        last_run_at = state.last_run_at
+        last_task_id = state.last_task_id
+    return EntryState(
         next_run_at=next_run_at,
-        last_run_at=max(sent) if sent else state.last_run_at,
+        last_run_at=last_run_at,
         total_run_count=state.total_run_count + len(sent),
         skipped_run_count=state.skipped_run_count + len(plan.skipped),
-        last_task_id=task_id(entry.name, max(sent)) if sent else state.last_task_id,
+        last_task_id=last_task_id,
         last_error=(unsent and unsent[1]) or (None if sent else state.last_error),
-        triggered_at=None if trigger_sent else state.triggered_at,
+        triggered_at=triggered_at,
     )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
+
 from beatcore import Crontab, Entry, EntryState, Interval
 from beatcore.timeutil import UTC
 from beatcore.timing import (
@@ -11,6 +13,7 @@ from beatcore.timing import (
     first_run_at,
     jitter_offset,
     plan_runs,
+    state_after_dispatch,
     task_id,
     timing_changed,
 )
@@ -79,3 +82,62 @@ def test_very_long_downtime_does_not_walk_forever() -> None:
     plan = plan_runs(entry, EntryState(next_run_at=T0), now, "UTC", CatchUpSettings())
     assert len(plan.runs) == 1
     assert plan.next_run_at is not None and plan.next_run_at > now
+
+
+def test_state_after_dispatch_records_the_sends_with_or_without_their_task_ids() -> None:
+    entry = Entry(name="e", task="t", schedule=Interval(60), catch_up="all")
+    trigger = T0 + timedelta(seconds=90)
+    state = EntryState(
+        next_run_at=T0,
+        total_run_count=2,
+        skipped_run_count=1,
+        last_error="old",
+        triggered_at=trigger,
+    )
+    plan = plan_runs(entry, state, T0 + timedelta(seconds=130), "UTC", CatchUpSettings())
+    sent = list(plan.runs)
+    assert sent == [T0, T0 + timedelta(seconds=60), trigger, T0 + timedelta(seconds=120)]
+    expected = EntryState(
+        next_run_at=T0 + timedelta(seconds=180),
+        last_run_at=T0 + timedelta(seconds=120),
+        total_run_count=6,
+        skipped_run_count=1,
+        last_task_id=task_id("e", T0 + timedelta(seconds=120)),
+        last_error=None,
+        triggered_at=None,
+    )
+    assert state_after_dispatch(entry, state, plan, sent, None) == expected
+    ids = [task_id("e", occ) for occ in sent]
+    assert state_after_dispatch(entry, state, plan, sent, None, task_ids=ids) == expected
+    # The id of the latest occurrence is the one kept, whatever order the sends were in.
+    reordered = state_after_dispatch(
+        entry, state, plan, sent[::-1], None, task_ids=["d", "c", "b", "a"]
+    )
+    assert reordered.last_task_id == "d"
+
+
+def test_state_after_dispatch_retries_the_first_unsent_occurrence() -> None:
+    entry = Entry(name="e", task="t", schedule=Interval(60), catch_up="all")
+    trigger = T0 + timedelta(seconds=90)
+    state = EntryState(next_run_at=T0, last_error="old", triggered_at=trigger)
+    plan = plan_runs(entry, state, T0 + timedelta(seconds=130), "UTC", CatchUpSettings())
+    failed = (T0 + timedelta(seconds=60), "send failed: boom")
+    after = state_after_dispatch(entry, state, plan, [T0], failed, task_ids=["id-0"])
+    assert after == EntryState(
+        next_run_at=T0 + timedelta(seconds=60),
+        last_run_at=T0,
+        total_run_count=1,
+        last_task_id="id-0",
+        last_error="send failed: boom",
+        triggered_at=trigger,
+    )
+    untried = state_after_dispatch(entry, state, plan, [], (T0, None), task_ids=[])
+    assert untried == state.evolve(next_run_at=T0)
+
+
+def test_state_after_dispatch_wants_one_task_id_per_sent_occurrence() -> None:
+    entry = Entry(name="e", task="t", schedule=Interval(60))
+    state = EntryState(next_run_at=T0)
+    plan = plan_runs(entry, state, T0, "UTC", CatchUpSettings())
+    with pytest.raises(ValueError, match="1 task ids for 0 sent occurrences"):
+        state_after_dispatch(entry, state, plan, [], None, task_ids=["x"])
