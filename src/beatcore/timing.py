@@ -18,6 +18,8 @@ from beatcore.timeutil import UTC, zone
 
 #: Namespace of the deterministic task ids (uuid5 of entry name and occurrence).
 TASK_ID_NAMESPACE = uuid.UUID("6f0d1c52-37a5-4c8e-9a51-6c2f6b8e2b01")
+_NAMESPACE_BYTES = TASK_ID_NAMESPACE.bytes
+_sha1 = hashlib.sha1
 
 _JUST_BEFORE = timedelta(microseconds=1)
 #: How many occurrences a catch-up walks through before it stops enumerating them one by one.
@@ -84,9 +86,22 @@ def due_at(entry: Entry, occurrence: datetime) -> datetime:
 
 
 def task_id(name: str, occurrence: datetime) -> str:
-    """Return the deterministic task id of one occurrence (the same in every process)."""
-    stamp = occurrence.astimezone(UTC).isoformat()
-    return str(uuid.uuid5(TASK_ID_NAMESPACE, f"{name}\x00{stamp}"))
+    """Return the deterministic task id of one occurrence (the same in every process).
+
+    That is ``str(uuid.uuid5(TASK_ID_NAMESPACE, f"{name}\\x00{utc isoformat}"))``, computed
+    without building a UUID object (a third of the cost; it runs for every dispatch).
+    """
+    if occurrence.tzinfo is not UTC:
+        occurrence = occurrence.astimezone(UTC)
+    digest = bytearray(
+        _sha1(
+            _NAMESPACE_BYTES + f"{name}\x00{occurrence.isoformat()}".encode(), usedforsecurity=False
+        ).digest()
+    )
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = digest[:16].hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def state_due_at(entry: Entry, state: EntryState) -> datetime | None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import uuid
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from beatcore import Crontab, Entry, EntryState, Interval
 from beatcore.timeutil import UTC
 from beatcore.timing import (
+    TASK_ID_NAMESPACE,
     CatchUpSettings,
     first_run_at,
     jitter_offset,
@@ -25,6 +28,26 @@ def test_task_id_is_deterministic_per_occurrence() -> None:
     assert task_id("a", T0) == task_id("a", T0.astimezone(UTC))
     assert task_id("a", T0) != task_id("a", T0 + timedelta(seconds=1))
     assert task_id("a", T0) != task_id("b", T0)
+
+
+@pytest.mark.parametrize("name", ["a", "bench-000001", "caf\u00e9 \u2603", "\U0001f600", ""])
+@pytest.mark.parametrize(
+    "occurrence",
+    [
+        T0,
+        T0 + timedelta(microseconds=7),
+        T0.astimezone(ZoneInfo("America/New_York")),
+        datetime(1999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-3))),
+    ],
+)
+def test_task_id_is_the_uuid5_of_name_and_utc_occurrence(name: str, occurrence: datetime) -> None:
+    stamp = occurrence.astimezone(UTC).isoformat()
+    assert task_id(name, occurrence) == str(uuid.uuid5(TASK_ID_NAMESPACE, f"{name}\x00{stamp}"))
+
+
+def test_task_ids_are_pinned() -> None:
+    # Ids already on brokers and in result backends: they must never change.
+    assert task_id("a", T0) == "db498bf4-3757-5895-b3b6-5c2b280b2ec7"
 
 
 def test_jitter_is_deterministic_and_bounded() -> None:
