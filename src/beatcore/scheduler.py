@@ -180,18 +180,8 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
             logger.error("beatcore: %s; the entry is skipped until its record is fixed", error)
             self._notify("beatcore_record_corrupt", error=error)
         dispatches = [self._plan(claim, now) for claim in result.claims]
-        with Outbox(
-            self.producer,
-            window,
-            flush_every=self.settings.publish_batch_size,
-            publish=self._publish,
-            on_sent=self._sent,
-            on_failed=self._send_failed,
-        ) as outbox:
-            for dispatch in dispatches:
-                name = dispatch.claim.entry.name
-                for occurrence in dispatch.plan.runs:
-                    outbox.add(dispatch, occurrence, timing.task_id(name, occurrence))
+        if any(dispatch.plan.runs for dispatch in dispatches):
+            self._send_all(dispatches, window)
         acks = [self._ack(dispatch, now) for dispatch in dispatches]
         if window.left_unsent:
             logger.warning(
@@ -288,6 +278,21 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
                 reason=skipped.reason,
             )
         return EntryDispatch(claim, plan)
+
+    def _send_all(self, dispatches: list[EntryDispatch], window: SendWindow) -> None:
+        """Send every planned occurrence through one outbox (one producer, batched writes)."""
+        with Outbox(
+            self.producer,
+            window,
+            flush_every=self.settings.publish_batch_size,
+            publish=self._publish,
+            on_sent=self._sent,
+            on_failed=self._send_failed,
+        ) as outbox:
+            for dispatch in dispatches:
+                name = dispatch.claim.entry.name
+                for occurrence in dispatch.plan.runs:
+                    outbox.add(dispatch, occurrence, timing.task_id(name, occurrence))
 
     def _publish(self, dispatch: EntryDispatch, task_id: str) -> Any:
         return self._send(dispatch.claim.entry, task_id)
