@@ -22,6 +22,7 @@ FORMAT_VERSION = 1
 
 #: One encoder for every record: ``json.dumps`` with options builds a new one on each call.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
+_DECODER = json.JSONDecoder()
 
 _ENTRY_FIELDS = (
     "task", "args", "kwargs", "options", "enabled", "tz", "max_runs", "catch_up",
@@ -152,7 +153,12 @@ def loads_state(text: str | bytes, name: str) -> EntryState:
 
 def _loads(text: str | bytes, name: str) -> Mapping[str, Any]:
     try:
-        data = json.loads(text)
+        if type(text) is bytes and text[:2] == b'{"':
+            # What json.loads does with bytes that begin so (they are UTF-8), minus its
+            # encoding detection: stores hand back bytes, two records per dispatched entry.
+            data = _DECODER.decode(text.decode("utf-8", "surrogatepass"))
+        else:
+            data = json.loads(text)
     except (TypeError, ValueError) as exc:
         raise CorruptRecord(name, f"not valid JSON ({exc})") from exc
     if not isinstance(data, dict):

@@ -306,3 +306,23 @@ def test_state_evolve_converts_and_refuses_unknown_fields() -> None:
         state.evolve(next_run=T0)
     with pytest.raises(InvalidSchedule, match="timezone-aware"):
         state.evolve(triggered_at=datetime(2026, 1, 1))
+
+
+def test_crontabs_read_back_again_give_the_same_schedule_and_bad_ones_keep_failing() -> None:
+    first = Crontab(minute="*/20", hour="9-11", day_of_week="MON-FRI", tz="Europe/Paris")
+    again = loads_entry(dumps_entry(Entry(name="c", task="t", schedule=first)), "c").schedule
+    assert again == first and again.to_dict() == first.to_dict()
+    assert isinstance(again, Crontab)
+    assert again.minutes == (0, 20, 40) and again.hours == (9, 10, 11)
+    assert again.days_of_week == (1, 2, 3, 4, 5)
+    for _ in range(2):
+        with pytest.raises(
+            InvalidSchedule, match=r"never occurs in month_of_year 2 in '0 0 30 2 \*'"
+        ):
+            Crontab("0 0 30 2 *")
+    record = '{"v": 1, "name": "c", "task": "t", "schedule": {"type": "crontab", "minute": "61"}}'
+    for _ in range(2):
+        with pytest.raises(
+            CorruptRecord, match="value 61 out of range 0-59 in '61 \\* \\* \\* \\*'"
+        ):
+            loads_entry(record, "c")

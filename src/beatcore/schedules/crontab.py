@@ -66,6 +66,11 @@ _FIELDS = (
     _Field("day_of_week", 0, 7, _DAYS),
 )
 _NUMBER = re.compile(r"[0-9]+")
+#: The values each valid five-field text selects, so a crontab read back from a store (for
+#: every due entry on every tick) is not parsed again. Bounded: cleared when full.
+_SELECTED: dict[tuple[str, ...], tuple[tuple[int, ...], ...]] = {}
+_SELECTED_MAX = 4096
+_FIELD_NAMES = frozenset(field.name for field in _FIELDS) | {"tz"}
 _TOKEN = re.compile(r"[0-9]+|[A-Za-z]+")
 
 
@@ -250,9 +255,16 @@ class Crontab:
             texts = tuple(
                 _field_text(field, value) for field, value in zip(_FIELDS, given, strict=True)
             )
-        full = " ".join(texts)
-        values = [_parse(field, text, full) for field, text in zip(_FIELDS, texts, strict=True)]
-        _check_possible(values[2], values[3], full)
+        values = _SELECTED.get(texts)
+        if values is None:
+            full = " ".join(texts)
+            values = tuple(
+                _parse(field, text, full) for field, text in zip(_FIELDS, texts, strict=True)
+            )
+            _check_possible(values[2], values[3], full)
+            if len(_SELECTED) >= _SELECTED_MAX:
+                _SELECTED.clear()
+            _SELECTED[texts] = values
         minutes, hours, days_of_month, months_of_year, days_of_week = values
         self.__attrs_init__(minutes, hours, days_of_month, months_of_year, days_of_week, tz, texts)
 
@@ -332,11 +344,11 @@ class Crontab:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Crontab:
         """Build a Crontab from :meth:`to_dict` output; missing fields mean ``*``."""
-        known = {field.name for field in _FIELDS} | {"tz"}
-        unknown = sorted(set(data) - known)
-        if unknown:
+        if not _FIELD_NAMES.issuperset(data):
+            unknown = sorted(set(data) - _FIELD_NAMES)
             raise InvalidSchedule(
-                f"crontab schedule has unknown fields {unknown!r}; expected {sorted(known)!r}"
+                f"crontab schedule has unknown fields {unknown!r}; "
+                f"expected {sorted(_FIELD_NAMES)!r}"
             )
         fields = {field.name: data.get(field.name, "*") for field in _FIELDS}
         return cls(tz=data.get("tz"), **fields)
