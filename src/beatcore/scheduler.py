@@ -79,6 +79,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         self._store = store
         self.lease: Lease | None = None
         self._outage_logged = False
+        self._dispatch_listened = True
         kwargs.setdefault("max_interval", self.settings.max_interval)
         super().__init__(app, *args, **kwargs)
 
@@ -281,6 +282,8 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
 
     def _send_all(self, dispatches: list[EntryDispatch], window: SendWindow) -> None:
         """Send every planned occurrence through one outbox (one producer, batched writes)."""
+        # Asked once per tick: a pluggy call with no listener still costs a few µs per send.
+        self._dispatch_listened = bool(self.plugins.hook.beatcore_entry_dispatched.get_hookimpls())
         with Outbox(
             self.producer,
             window,
@@ -309,9 +312,10 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
                 (self.clock() - occurrence).total_seconds(),
                 " (recovered from a previous leader)" if dispatch.claim.recovered else "",
             )
-        self._notify(
-            "beatcore_entry_dispatched", entry=entry, occurrence=occurrence, task_id=task_id
-        )
+        if self._dispatch_listened:
+            self._notify(
+                "beatcore_entry_dispatched", entry=entry, occurrence=occurrence, task_id=task_id
+            )
 
     def _send_failed(
         self, dispatch: EntryDispatch, occurrence: datetime, task_id: str, error: BaseException
@@ -344,7 +348,9 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         failed one after ``beatcore_dispatch_retry_delay``; both keep their task ids.
         """
         entry, state, unsent = dispatch.claim.entry, dispatch.claim.state, dispatch.unsent
-        new_state = timing.state_after_dispatch(entry, state, dispatch.plan, dispatch.sent, unsent)
+        new_state = timing.state_after_dispatch(
+            entry, state, dispatch.plan, dispatch.sent, unsent, task_ids=dispatch.task_ids
+        )
         due: datetime | None
         if unsent is not None and unsent[1] is None:
             due = now
