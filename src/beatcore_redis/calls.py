@@ -4,7 +4,7 @@ with a WAIT for the replicas in the same round trip.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from celery.utils.log import get_logger
@@ -64,6 +64,48 @@ class RedisCalls:
         if not self.wait_replicas:
             return self.call(what, lambda: self.scripts.run(name, keys, args))
         return self.call(what, lambda: self._run_replicated(name, keys, args))
+
+    def run_scripts(
+        self, what: str, name: str, keys: list[str], arg_lists: Sequence[list[Any]]
+    ) -> list[Any]:
+        """Call script ``name`` once per argument list, all in one pipeline (one round trip,
+        plus a SCRIPT LOAD and a resend when the server answers NOSCRIPT); return the replies.
+
+        The calls run one after the other but not as one transaction: each is atomic alone.
+        """
+        if len(arg_lists) == 1 and not self.wait_replicas:
+            return [self.run_script(what, name, keys, arg_lists[0])]
+        return self.call(what, lambda: self._run_pipelined(name, keys, arg_lists))
+
+    def _run_pipelined(
+        self, name: str, keys: list[str], arg_lists: Sequence[list[Any]]
+    ) -> list[Any]:
+        for _ in range(2):
+            pipe = self.client.pipeline(transaction=False)
+            for args in arg_lists:
+                self.scripts.queue(pipe, name, keys, args)
+            if self.wait_replicas:
+                pipe.wait(self.wait_replicas, self.wait_timeout_ms)
+            replies = list(pipe.execute(raise_on_error=False))
+            if any(isinstance(reply, NoScriptError) for reply in replies):
+                # the script was flushed: none of the calls ran (a resend is safe either way,
+                # the callers' scripts compare before they write)
+                self.scripts.load(self.client, name)
+                continue
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise reply
+            if self.wait_replicas:
+                acked = int(replies.pop())
+                if acked < self.wait_replicas:
+                    self._replicas_missing(acked)
+                elif self._replicas_short:
+                    self._replicas_short = False
+                    logger.warning(
+                        "beatcore: replicas of %s acknowledge writes again", self.retry.url
+                    )
+            return replies
+        raise StoreError(f"Redis at {self.retry.url} keeps answering NOSCRIPT for script {name!r}")
 
     def _run_replicated(self, name: str, keys: list[str], args: list[Any]) -> Any:
         """EVALSHA and WAIT in one round trip; on too few replicas, check for a failover."""

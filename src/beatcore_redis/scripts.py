@@ -11,7 +11,7 @@ from importlib import resources
 from typing import Any
 
 #: Script names; each is ``<name>.lua`` beside this module.
-SCRIPT_NAMES = ("claim", "ack", "write", "lock_acquire", "lock_renew")
+SCRIPT_NAMES = ("claim", "ack", "write", "static_read", "lock_acquire", "lock_renew")
 
 
 def script_source(name: str) -> str:

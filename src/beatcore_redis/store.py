@@ -47,6 +47,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 #: How often a compare-and-set write reads again after a concurrent change before giving up.
 MAX_WRITE_ATTEMPTS = 50
+#: Claimed states kept raw for their ack (past this many, the oldest claims' are dropped).
+CLAIMED_RAW_LIMIT = 20_000
+#: Entries per call of the write script; a larger write goes as several calls in one pipeline.
+WRITE_CHUNK = 1000
 
 Raw = bytes | None
 Op = list[Any]
@@ -54,6 +58,10 @@ Op = list[Any]
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _bytes(value: bytes | str) -> bytes:
+    return value.encode() if isinstance(value, str) else value
 
 
 class RedisStore(Store):
@@ -98,6 +106,9 @@ class RedisStore(Store):
         self._lock = RedisLock(self)
         self._startup_checks = startup_checks
         self._checked = False
+        # name -> (claimed state, its stored bytes): the ack compares the bytes the claim
+        # read instead of serializing the state again
+        self._claimed_raw: dict[str, tuple[EntryState, bytes]] = {}
 
     def _describe_wrong_types(self) -> str:
         from beatcore_redis.checks import describe_wrong_types
@@ -161,13 +172,20 @@ class RedisStore(Store):
     def _score(self, when: datetime | None) -> str:
         return "" if when is None else str(self.micros(when))
 
-    def _put(self, entry: Entry, state: EntryState, def_raw: Raw, state_raw: Raw) -> Op:
+    def _put(
+        self,
+        entry: Entry,
+        state: EntryState,
+        def_raw: Raw,
+        state_raw: Raw,
+        new_def: bytes | str | None = None,
+    ) -> Op:
         return [
             "put",
             entry.name,
             def_raw or b"",
             state_raw or b"",
-            serializer.dumps_entry(entry),
+            serializer.dumps_entry(entry) if new_def is None else new_def,
             serializer.dumps_state(state),
             self._score(timing.state_due_at(entry, state)),
             "1" if entry.static else "0",
@@ -177,20 +195,46 @@ class RedisStore(Store):
         """Compare-and-set ``ops``; return the names that changed meanwhile (nothing written)."""
         if not ops:
             return []
+        return self._write_chunks(what, ops, WRITE_CHUNK)[1]
+
+    def _write_chunks(
+        self, what: str, ops: Sequence[Op], chunk: int, sync: tuple[int, str] | None = None
+    ) -> tuple[set[str], list[str]]:
+        """Compare-and-set ``ops`` in calls of ``chunk`` entries, all in one round trip.
+
+        Each call is written whole or not at all. ``sync`` (write generation read, digest)
+        marks the calls as the static sync's: the last stores the digest (see ``write.lua``).
+        Return the names written and the names that changed meanwhile (their call wrote
+        nothing).
+        """
         keys = self.keys
-        args: list[Any] = [SCHEMA_VERSION]
-        for op in ops:
-            args.extend(op)
-        reply = self.calls.run_script(
+        chunks = [ops[i : i + chunk] for i in range(0, len(ops), chunk)] or [[]]
+        arg_lists: list[list[Any]] = []
+        for i, part in enumerate(chunks):
+            if sync is None:
+                mode, generation, digest = "w", "0", ""
+            else:
+                last = i == len(chunks) - 1
+                mode, generation, digest = ("S" if last else "s"), str(sync[0] + i), sync[1]
+            args: list[Any] = [SCHEMA_VERSION, mode, generation, digest]
+            for op in part:
+                args += op
+            arg_lists.append(args)
+        replies = self.calls.run_scripts(
             what,
             "write",
             [keys.defs, keys.states, keys.due, keys.inflight, keys.claimed, keys.static,
              keys.corrupt, keys.meta],
-            args,
+            arg_lists,
         )  # fmt: skip
-        if int(reply[0]) == 1:
-            return []
-        return [_text(name) for name in reply[1:]]
+        written: set[str] = set()
+        conflicts: list[str] = []
+        for part, reply in zip(chunks, replies, strict=True):
+            if int(reply[0]) == 1:
+                written.update(op[1] for op in part)
+            else:
+                conflicts.extend(_text(name) for name in reply[1:])
+        return written, conflicts
 
     def _gave_up(self, what: str, names: Iterable[str]) -> StoreError:
         return StoreError(
@@ -200,8 +244,13 @@ class RedisStore(Store):
 
     # -- definitions -----------------------------------------------------------------------
 
-    def _save_op(self, entry: Entry, def_raw: Raw, state_raw: Raw) -> tuple[EntryState, Op | None]:
-        """Return the state after saving ``entry`` and the write (None: nothing changed)."""
+    def _save_op(
+        self, entry: Entry, def_raw: Raw, state_raw: Raw, new_def: bytes | None = None
+    ) -> tuple[EntryState, Op | None]:
+        """Return the state after saving ``entry`` and the write (None: nothing changed).
+
+        ``new_def``: ``entry`` serialized, when the caller has it already.
+        """
         old: Entry | None = None
         state: EntryState | None = None
         if def_raw is not None:
@@ -213,7 +262,7 @@ class RedisStore(Store):
                 if serializer.entry_to_dict(old) == serializer.entry_to_dict(entry):
                     return state, None
         new_state = timing.state_after_save(old, state, entry, self.now(), self._tz)
-        return new_state, self._put(entry, new_state, def_raw, state_raw)
+        return new_state, self._put(entry, new_state, def_raw, state_raw, new_def)
 
     def save(self, entry: Entry) -> EntryState:
         """Insert or update ``entry`` (see :meth:`Store.save`); two round trips."""
@@ -295,74 +344,16 @@ class RedisStore(Store):
     def sync_static(self, entries: Iterable[Entry], keep: Iterable[str] = ()) -> SyncReport:
         """Make the static entries equal to ``entries`` in a constant number of round trips.
 
-        One pipeline reads the static set and the definitions and states of ``entries``, one
-        more reads the definitions of static entries that may go, and one script writes every
-        change at once (compare-and-set: after a concurrent change it reads again). The first
-        call also runs the startup checks (:meth:`check`).
+        An unchanged static set costs one round trip (its digest matches); otherwise one more
+        pipeline reads the records, and one pipeline of compare-and-set script calls writes
+        every change (after a concurrent change it reads again); see :mod:`.static_sync`.
+        The first call also runs the startup checks (:meth:`check`).
         """
+        from beatcore_redis.static_sync import StaticSync
+
         if self._startup_checks and not self._checked:
             self.check()
-        wanted = {entry.name: entry for entry in entries}
-        names = list(wanted)
-        kept = set(keep)
-        for _ in range(MAX_WRITE_ATTEMPTS):
-            members, defs, states = self._static_read(names)
-            report, ops = self._static_plan(wanted, defs, states)
-            leaving = sorted({_text(m) for m in members} - set(wanted) - kept)
-            removed = self._static_removals(leaving, ops)
-            if not self._write("static sync", ops):
-                return SyncReport(report[0], report[1], tuple(removed), report[2])
-        raise self._gave_up("static sync", names)
-
-    def _static_read(self, names: list[str]) -> tuple[set[bytes], list[Raw], list[Raw]]:
-        """Read the static set and the records of ``names`` in one round trip."""
-
-        def build(pipe: Any) -> None:
-            pipe.smembers(self.keys.static)
-            if names:
-                pipe.hmget(self.keys.defs, names)
-                pipe.hmget(self.keys.states, names)
-
-        replies = self.calls.pipeline("static sync read", build)
-        if not names:
-            return set(replies[0]), [], []
-        return set(replies[0]), list(replies[1]), list(replies[2])
-
-    def _static_plan(
-        self, wanted: Mapping[str, Entry], defs: list[Raw], states: list[Raw]
-    ) -> tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], list[Op]]:
-        added: list[str] = []
-        updated: list[str] = []
-        unchanged: list[str] = []
-        ops: list[Op] = []
-        for (name, entry), def_raw, state_raw in zip(wanted.items(), defs, states, strict=True):
-            _, op = self._save_op(entry, def_raw, state_raw)
-            if op is None:
-                unchanged.append(name)
-                continue
-            ops.append(op)
-            (updated if def_raw is not None else added).append(name)
-        return (tuple(added), tuple(updated), tuple(unchanged)), ops
-
-    def _static_removals(self, leaving: list[str], ops: list[Op]) -> list[str]:
-        """Append a delete to ``ops`` for each readable static entry in ``leaving``."""
-        if not leaving:
-            return []
-        defs = self.calls.call(
-            "static sync read", lambda: self.client.hmget(self.keys.defs, leaving)
-        )
-        removed = []
-        for name, def_raw in zip(leaving, defs, strict=True):
-            if def_raw is None:
-                continue
-            try:
-                is_static = serializer.loads_entry(def_raw, name).static
-            except CorruptRecord:
-                continue  # unreadable: kept, never deleted without an explicit command
-            if is_static:
-                ops.append(["del", name, def_raw, "*", "", "", "", "0"])
-                removed.append(name)
-        return removed
+        return StaticSync(self, entries, keep).run(MAX_WRITE_ATTEMPTS)
 
     # -- scheduling --------------------------------------------------------------------------
 
@@ -387,6 +378,9 @@ class RedisStore(Store):
             raise lock_lost(lease, reply)
         claims: list[Claim] = []
         corrupt: list[CorruptRecord] = []
+        raw = self._claimed_raw
+        if len(raw) + (len(reply) - 2) // 4 > CLAIMED_RAW_LIMIT:
+            raw.clear()  # claims never acked (their leader lost the lease): forget them
         for i in range(2, len(reply), 4):
             name = _text(reply[i])
             try:
@@ -394,6 +388,7 @@ class RedisStore(Store):
             except CorruptRecord as exc:
                 corrupt.append(exc)
                 continue
+            raw[name] = (state, _bytes(reply[i + 2]))
             claims.append(Claim(entry, state, recovered=reply[i + 3] in (b"1", "1")))
         if corrupt:
             self._quarantine(corrupt)
@@ -408,6 +403,9 @@ class RedisStore(Store):
                 pipe.hdel(self.keys.inflight, error.name)
                 pipe.zrem(self.keys.claimed, error.name)
                 pipe.hset(self.keys.corrupt, error.name, error.cause)
+            # the next static sync compares every record again, and rewrites this one if static
+            pipe.hdel(self.keys.meta, "static_digest")
+            pipe.hincrby(self.keys.meta, "gen", 1)
 
         self.calls.pipeline("record corrupt entries", build)
         for error in errors:
@@ -418,14 +416,17 @@ class RedisStore(Store):
         when some entries changed while in flight (merged with :func:`timing.state_after_ack`).
         """
         keys = self.keys
+        raw = self._claimed_raw
         args: list[Any] = [lease.token, ttl_ms(lease.ttl), lease.holder]
         for item in acks:
+            known = raw.pop(item.name, None)
             args += [
                 item.name,
-                serializer.dumps_state(item.claimed),
+                known[1] if known and known[0] is item.claimed
+                else serializer.dumps_state(item.claimed),
                 serializer.dumps_state(item.state),
                 self._score(item.due_at),
-            ]
+            ]  # fmt: skip
         reply = self.calls.run_script(
             "ack",
             "ack",

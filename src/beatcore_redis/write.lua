@@ -1,25 +1,52 @@
 -- beatcore write: compare-and-set a batch of entries (save, trigger, static sync, delete).
 -- KEYS: 1 defs, 2 states, 3 due, 4 inflight, 5 claimed, 6 static, 7 corrupt, 8 meta
--- ARGV: 1 schema version, then per entry: op ('put' | 'del'), name, expected definition,
---       expected state ('' = absent, '*' = not checked), new definition, new state,
---       due score ('' = not due), static ('1' | '0')
--- Nothing is written unless every expectation holds. Returns {1} when written, else
--- {0, name, ...}: the entries that changed since the caller read them.
+-- ARGV: 1 schema version, 2 mode, 3 expected write generation ('S' only), 4 static digest
+--       ('S' only), then per entry: op ('put' | 'del'), name, expected definition, expected
+--       state ('' = absent, '*' = not checked), new definition, new state, due score ('' = not
+--       due), static ('1' | '0').
+--   Mode: 'w' a management write; 's' a chunk of the static sync; 'S' its last chunk, which
+--   stores the digest of the synced static set when the write generation (meta 'gen', moved
+--   on by every chunk and by every write touching a static entry) is still ARGV[3]: nothing
+--   but this sync's own chunks wrote a static entry since the sync read it.
+-- Nothing of this call is written unless every expectation holds. Returns {1} when written,
+-- else {0, name, ...}: the entries that changed since the caller read them.
 local function matches(key, name, expected)
   if expected == '*' then return true end
   return (redis.call('HGET', key, name) or '') == expected
 end
 
+-- A change of the static set or of a static definition outdates the stored digest and moves
+-- the generation on, so a static sync that read before it stores no digest either.
+local function outdate()
+  redis.call('HDEL', KEYS[8], 'static_digest')
+  return redis.call('HINCRBY', KEYS[8], 'gen', 1)
+end
+
+local mode = ARGV[2]
 local conflicts = {0}
-for i = 2, #ARGV, 8 do
+for i = 5, #ARGV, 8 do
   local name = ARGV[i + 1]
   if not (matches(KEYS[1], name, ARGV[i + 2]) and matches(KEYS[2], name, ARGV[i + 3])) then
     conflicts[#conflicts + 1] = name
   end
 end
-if #conflicts > 1 then return conflicts end
+if #conflicts > 1 then
+  if mode ~= 'w' then outdate() end
+  return conflicts
+end
 
-for i = 2, #ARGV, 8 do
+if mode == 'w' then
+  for i = 5, #ARGV, 8 do
+    if ARGV[i + 7] == '1' or redis.call('SISMEMBER', KEYS[6], ARGV[i + 1]) == 1 then
+      outdate()
+      break
+    end
+  end
+elseif outdate() == tonumber(ARGV[3]) + 1 and mode == 'S' then
+  redis.call('HSET', KEYS[8], 'static_digest', ARGV[4])
+end
+
+for i = 5, #ARGV, 8 do
   local op, name = ARGV[i], ARGV[i + 1]
   if op == 'put' then
     redis.call('HSET', KEYS[1], name, ARGV[i + 4])

@@ -150,7 +150,7 @@ def test_static_sync_of_n_entries_is_a_constant_number_of_round_trips(n: int, co
         [every(f"old-{i}", 30, static=True) for i in range(n // 2)]
         + [every(f"new-{i}", 60, static=True) for i in range(n)]
     )
-    assert trips.count == 3  # read pipeline, read of leaving entries, one write script
+    assert trips.count == 3  # digest and static set, the records, one pipeline of writes
     assert len(report.added) == n and len(report.updated) == n // 2
     assert len(report.removed) == n - n // 2
     trips.reset()

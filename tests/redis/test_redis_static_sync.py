@@ -1,0 +1,204 @@
+"""The static sync's shortcuts (digest of the static set, byte-for-byte compare, chunked
+writes) and the packed script arguments, on a real redis-server with round trips counted."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from beatcore.store import Ack
+from beatcore.testing import FakeClock
+from beatcore.testing.contract import T0, every
+from beatcore_redis import static_sync
+from beatcore_redis.scripts import SCRIPT_NAMES, script_source
+from beatcore_redis.store import RedisStore, open_store
+from tests.redis.counting import RoundTrips, command_calls, counting_client
+
+Counted = tuple[RedisStore, RoundTrips, FakeClock]
+
+
+@pytest.fixture
+def counted(redis_server: Any) -> Iterator[Counted]:
+    clock = FakeClock(T0)
+    client, trips = counting_client(redis_server.host, redis_server.port)
+    prefix = f"sync-{uuid.uuid4().hex[:12]}:"
+    store = open_store(redis_server.url, {"client": client, "clock": clock, "key_prefix": prefix})
+    store.check()  # the startup checks run at the first sync; counted apart
+    for name in SCRIPT_NAMES:  # loaded, so no NOSCRIPT answer adds a round trip
+        client.script_load(script_source(name))
+    yield store, trips, clock
+    keys = client.keys(store.keys.base.replace("{", "[{]") + "*")
+    if keys:
+        client.delete(*keys)
+    store.close()
+
+
+def statics(n: int, seconds: float = 60, prefix: str = "s") -> list[Any]:
+    return [every(f"{prefix}-{i:03d}", seconds, static=True) for i in range(n)]
+
+
+def test_unchanged_static_set_is_one_round_trip(counted: Counted) -> None:
+    store, trips, _ = counted
+    first = store.sync_static(statics(20))
+    assert len(first.added) == 20
+    trips.reset()
+    again = store.sync_static(statics(20))
+    assert trips.count == 1
+    assert again.unchanged == tuple(e.name for e in statics(20))
+    assert (again.added, again.updated, again.removed) == ((), (), ())
+
+
+def test_dynamic_writes_keep_the_digest_static_writes_drop_it(counted: Counted) -> None:
+    store, trips, _ = counted
+    store.sync_static(statics(3))
+    store.save(every("dynamic", 60))
+    trips.reset()
+    assert store.sync_static(statics(3)).unchanged and trips.count == 1
+
+    store.save(every("s-001", 5, static=True))  # a management change of a static entry
+    trips.reset()
+    report = store.sync_static(statics(3))
+    assert report.updated == ("s-001",)
+    assert trips.count == 3  # digest read, records read, one write pipeline
+    assert store.get("s-001") == every("s-001", 60, static=True)
+
+    store.delete("s-002")
+    report = store.sync_static(statics(3))
+    assert report.added == ("s-002",)
+    trips.reset()
+    assert len(store.sync_static(statics(3)).unchanged) == 3 and trips.count == 1
+
+
+def test_keep_is_part_of_the_digest(counted: Counted) -> None:
+    store, _, _ = counted
+    store.sync_static(statics(3))
+    report = store.sync_static(statics(2), keep=["s-002"])
+    assert report.removed == () and report.unchanged == ("s-000", "s-001")
+    report = store.sync_static(statics(2))
+    assert report.removed == ("s-002",)
+
+
+def test_unchanged_bytes_need_no_write_but_store_the_digest(counted: Counted) -> None:
+    store, trips, _ = counted
+    store.sync_static(statics(5))
+    store.client.hdel(store.keys.meta, "static_digest")  # e.g. written by an older version
+    trips.reset()
+    report = store.sync_static(statics(5))
+    assert len(report.unchanged) == 5
+    assert trips.count == 3
+    trips.reset()
+    store.sync_static(statics(5))
+    assert trips.count == 1
+
+
+def test_quarantined_record_drops_the_digest_and_the_next_sync_repairs_it(
+    counted: Counted,
+) -> None:
+    store, _, clock = counted
+    store.sync_static(statics(2))
+    store.client.hset(store.keys.states, "s-000", b"{not json")
+    lease = store.lock.acquire("sync-test", 30)
+    assert lease is not None
+    clock.advance(60)
+    result = store.claim_due(lease, clock(), limit=10, reclaim_after=300)
+    assert [error.name for error in result.corrupt] == ["s-000"]
+    store.lock.release(lease)
+
+    report = store.sync_static(statics(2))
+    assert report.updated == ("s-000",)
+    assert store.state("s-000").next_run_at is not None
+    assert store.corrupt_records() == []
+
+
+def test_large_sync_writes_in_chunks_in_one_round_trip(
+    counted: Counted, redis_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, trips, _ = counted
+    monkeypatch.setattr(static_sync, "CHUNK", 4)
+    with redis_server.client() as admin:
+        before = command_calls(admin)
+        trips.reset()
+        report = store.sync_static(statics(10))
+        after = command_calls(admin)
+    assert len(report.added) == 10
+    assert trips.count == 3
+    assert after["evalsha"] - before["evalsha"] == 1 + 3  # digest read, 3 chunks
+    assert [e.name for e in store.entries()] == [e.name for e in statics(10)]
+    trips.reset()
+    assert len(store.sync_static(statics(10)).unchanged) == 10
+    assert trips.count == 1
+
+
+def test_conflict_in_one_chunk_rereads_and_reports_every_change_once(
+    counted: Counted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, _, _ = counted
+    monkeypatch.setattr(static_sync, "CHUNK", 2)
+    store.sync_static(statics(6))
+    planned = static_sync.StaticSync._plan
+    calls: list[Any] = []
+
+    def plan_then_change(self: static_sync.StaticSync, members: list[str]) -> Any:
+        plan = planned(self, members)
+        if not calls:  # a concurrent management write between this read and the write
+            store.save(every("s-004", 7, static=True, args=(9,)))
+        calls.append(plan)
+        return plan
+
+    monkeypatch.setattr(static_sync.StaticSync, "_plan", plan_then_change)
+    report = store.sync_static(statics(6, seconds=30))
+    assert len(calls) == 2
+    assert report.updated == tuple(e.name for e in statics(6))
+    assert report.added == report.removed == report.unchanged == ()
+    assert [store.get(e.name) for e in statics(6)] == statics(6, seconds=30)
+    # the concurrent write outdated the digest this sync started from; the retry stored its own
+    assert store.client.hget(store.keys.meta, "static_digest") is not None
+
+
+def test_concurrent_static_write_leaves_no_digest(
+    counted: Counted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, trips, _ = counted
+    store.sync_static(statics(3))
+    planned = static_sync.StaticSync._plan
+
+    def plan_then_change(self: static_sync.StaticSync, members: list[str]) -> Any:
+        plan = planned(self, members)
+        store.save(every("s-000", 7, static=True))  # not in this sync's writes: no conflict
+        return plan
+
+    monkeypatch.setattr(static_sync.StaticSync, "_plan", plan_then_change)
+    store.sync_static(statics(3, seconds=60) + statics(1, prefix="extra"))
+    monkeypatch.undo()
+    assert store.client.hget(store.keys.meta, "static_digest") is None
+    trips.reset()
+    report = store.sync_static(statics(3) + statics(1, prefix="extra"))
+    assert report.updated == ("s-000",)  # the full compare found the concurrent change
+    assert trips.count == 3
+
+
+def test_names_with_separators_and_multibyte_text_survive_claim_and_ack(
+    counted: Counted,
+) -> None:
+    store, _, clock = counted
+    names = ["café ✓", "a,b|c", "12,3"]
+    store.sync_static([every(name, 60, static=True) for name in names])
+    lease = store.lock.acquire("sync-test", 30)
+    assert lease is not None
+    clock.advance(60)
+    claims = store.claim_due(lease, clock(), limit=10, reclaim_after=300).claims
+    assert sorted(c.entry.name for c in claims) == sorted(names)
+    nxt = clock() + timedelta(seconds=60)
+    store.ack(
+        lease,
+        [Ack(c.entry.name, c.state, c.state.evolve(next_run_at=nxt, total_run_count=1), nxt)
+         for c in claims],
+    )  # fmt: skip
+    for name in names:
+        assert store.state(name).total_run_count == 1
+        assert store.state(name).next_run_at == nxt
+    assert store.in_flight() == []
