@@ -1,5 +1,5 @@
 """The static sync's shortcuts (digest of the static set, byte-for-byte compare, chunked
-writes) and the packed script arguments, on a real redis-server with round trips counted."""
+writes) and the variadic ack, on a real redis-server with round trips counted."""
 
 from __future__ import annotations
 
@@ -201,4 +201,52 @@ def test_names_with_separators_and_multibyte_text_survive_claim_and_ack(
     for name in names:
         assert store.state(name).total_run_count == 1
         assert store.state(name).next_run_at == nxt
+    assert store.in_flight() == []
+
+
+def test_ack_of_more_entries_than_one_slice_writes_them_all(counted: Counted) -> None:
+    store, trips, clock = counted
+    store.sync_static(statics(1500))
+    lease = store.lock.acquire("sync-test", 30)
+    assert lease is not None
+    clock.advance(60)
+    claims = store.claim_due(lease, clock(), limit=2000, reclaim_after=300).claims
+    assert len(claims) == 1500
+    nxt = clock() + timedelta(seconds=60)
+    last = clock() + timedelta(days=1)
+    acks = [
+        Ack(c.entry.name, c.state, c.state.evolve(next_run_at=nxt, total_run_count=1), nxt)
+        for c in claims[:-1]
+    ]
+    final = claims[-1]
+    acks.append(Ack(final.entry.name, final.state, final.state.evolve(next_run_at=None), None))
+    trips.reset()
+    store.ack(lease, acks)
+    assert trips.count == 1
+    assert store.in_flight() == []
+    assert store.state("s-000").total_run_count == 1
+    assert store.state("s-1498").next_run_at == nxt
+    assert store.client.zscore(store.keys.due, claims[-1].entry.name) is None
+    assert store.client.zcard(store.keys.due) == 1499
+    assert store.status().next_due_at == nxt < last
+
+
+def test_a_name_acked_twice_in_one_batch_is_merged_the_second_time(counted: Counted) -> None:
+    store, trips, clock = counted
+    store.sync_static(statics(2))
+    lease = store.lock.acquire("sync-test", 30)
+    assert lease is not None
+    clock.advance(60)
+    claims = store.claim_due(lease, clock(), limit=10, reclaim_after=300).claims
+    first, second = clock() + timedelta(seconds=60), clock() + timedelta(seconds=120)
+    a = claims[0]
+    acks = [
+        Ack(a.entry.name, a.state, a.state.evolve(next_run_at=first, total_run_count=1), first),
+        Ack(claims[1].entry.name, claims[1].state, claims[1].state, first),
+        Ack(a.entry.name, a.state, a.state.evolve(next_run_at=second, total_run_count=2), second),
+    ]
+    trips.reset()
+    store.ack(lease, acks)
+    assert trips.count == 3  # the ack, then the read and write of the merge of the second
+    assert store.state(a.entry.name).total_run_count == 2
     assert store.in_flight() == []
