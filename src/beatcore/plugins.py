@@ -81,7 +81,7 @@ class Plugins:
 
         :raises UnknownScheduleType: no plugin registered it.
         """
-        types = self.schedule_types()
+        types = self._types or self.schedule_types()
         try:
             return types[type_name]
         except KeyError:

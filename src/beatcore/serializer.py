@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
 from beatcore.entry import Entry, EntryState
@@ -83,11 +84,14 @@ def entry_from_dict(data: Mapping[str, Any], name: str | None = None) -> Entry:
             raise CorruptRecord(label, f"missing field {required!r}")
     try:
         fields = {f: data[f] for f in _ENTRY_FIELDS if f in data}
+        schedule = schedule_from_dict(data["schedule"])
+        start_at = data.get("start_at")
+        end_at = data.get("end_at")
         return Entry(
             name=data["name"],
-            schedule=schedule_from_dict(data["schedule"]),
-            start_at=parse_isoformat(data.get("start_at"), "start_at"),
-            end_at=parse_isoformat(data.get("end_at"), "end_at"),
+            schedule=schedule,
+            start_at=None if start_at is None else parse_isoformat(start_at, "start_at"),
+            end_at=None if end_at is None else parse_isoformat(end_at, "end_at"),
             **fields,
         )
     except (BeatcoreError, TypeError, ValueError) as exc:
@@ -142,8 +146,35 @@ def loads_entry(text: str | bytes, name: str) -> Entry:
 
 
 def dumps_state(state: EntryState) -> str:
-    """Encode a state as compact JSON text."""
+    """Encode a state as compact JSON text.
+
+    Called for every ack and save. A state of the declared field types is written out
+    directly, in the bytes the JSON encoder gives its :func:`state_to_dict` (keys sorted,
+    strings quoted by the encoder's own function); anything else goes through the encoder.
+    """
+    total, skipped = state.total_run_count, state.skipped_run_count
+    task, error = state.last_task_id, state.last_error
+    if (
+        type(total) is int
+        and type(skipped) is int
+        and (task is None or type(task) is str)
+        and (error is None or type(error) is str)
+    ):
+        return (
+            f'{{"last_error":{_json_text(error)}'
+            f',"last_run_at":{_json_text(isoformat(state.last_run_at))}'
+            f',"last_task_id":{_json_text(task)}'
+            f',"next_run_at":{_json_text(isoformat(state.next_run_at))}'
+            f',"skipped_run_count":{int.__repr__(skipped)}'
+            f',"total_run_count":{int.__repr__(total)}'
+            f',"triggered_at":{_json_text(isoformat(state.triggered_at))}'
+            f',"v":{FORMAT_VERSION}}}'
+        )
     return _ENCODER.encode(state_to_dict(state))
+
+
+def _json_text(value: str | None) -> str:
+    return "null" if value is None else _quote(value)
 
 
 def loads_state(text: str | bytes, name: str) -> EntryState:

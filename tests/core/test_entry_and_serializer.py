@@ -326,3 +326,27 @@ def test_crontabs_read_back_again_give_the_same_schedule_and_bad_ones_keep_faili
             CorruptRecord, match="value 61 out of range 0-59 in '61 \\* \\* \\* \\*'"
         ):
             loads_entry(record, "c")
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        EntryState(),
+        EntryState(next_run_at=T0, total_run_count=2**70, skipped_run_count=-1),
+        EntryState(
+            next_run_at=T0.astimezone(zone("Asia/Kolkata")),
+            last_run_at=T0 + timedelta(microseconds=1),
+            triggered_at=T0,
+            last_task_id="",
+            last_error='send failed: "quoted" \\ back\nslash \x00 \u00e9 \u2603 \U0001f600 \ud800',
+        ),
+        # Not of the declared types: written as the JSON encoder writes them.
+        EntryState(total_run_count=True, skipped_run_count=1.5),  # type: ignore[arg-type]
+        EntryState(last_error=["a", {"b": 1}], last_task_id=7),  # type: ignore[arg-type]
+    ],
+)
+def test_dumps_state_writes_what_the_json_encoder_writes(state: EntryState) -> None:
+    from beatcore.serializer import state_to_dict
+
+    encoded = json.dumps(state_to_dict(state), separators=(",", ":"), sort_keys=True)
+    assert dumps_state(state) == encoded
