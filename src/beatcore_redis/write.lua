@@ -8,11 +8,11 @@
 --   stores the digest of the synced static set when the write generation (meta 'gen', moved
 --   on by every chunk and by every write touching a static entry) is still ARGV[3]: nothing
 --   but this sync's own chunks wrote a static entry since the sync read it.
+-- A call carries at most a few thousand entries (Lua's unpack limit): callers chunk larger writes.
 -- Nothing of this call is written unless every expectation holds. Returns {1} when written,
 -- else {0, name, ...}: the entries that changed since the caller read them.
-local function matches(key, name, expected)
-  if expected == '*' then return true end
-  return (redis.call('HGET', key, name) or '') == expected
+local function matches(stored, expected)
+  return expected == '*' or (stored or '') == expected
 end
 
 -- A change of the static set or of a static definition outdates the stored digest and moves
@@ -24,10 +24,16 @@ end
 
 local mode = ARGV[2]
 local conflicts = {0}
-for i = 5, #ARGV, 8 do
-  local name = ARGV[i + 1]
-  if not (matches(KEYS[1], name, ARGV[i + 2]) and matches(KEYS[2], name, ARGV[i + 3])) then
-    conflicts[#conflicts + 1] = name
+local names = {}
+for i = 5, #ARGV, 8 do names[#names + 1] = ARGV[i + 1] end
+if #names > 0 then
+  local defs = redis.call('HMGET', KEYS[1], unpack(names))
+  local states = redis.call('HMGET', KEYS[2], unpack(names))
+  for j, name in ipairs(names) do
+    local i = 5 + (j - 1) * 8
+    if not (matches(defs[j], ARGV[i + 2]) and matches(states[j], ARGV[i + 3])) then
+      conflicts[#conflicts + 1] = name
+    end
   end
 end
 if #conflicts > 1 then
@@ -46,31 +52,79 @@ elseif outdate() == tonumber(ARGV[3]) + 1 and mode == 'S' then
   redis.call('HSET', KEYS[8], 'static_digest', ARGV[4])
 end
 
-for i = 5, #ARGV, 8 do
-  local op, name = ARGV[i], ARGV[i + 1]
-  if op == 'put' then
-    redis.call('HSET', KEYS[1], name, ARGV[i + 4])
-    redis.call('HSET', KEYS[2], name, ARGV[i + 5])
-    redis.call('HDEL', KEYS[7], name)
-    if ARGV[i + 6] == '' or redis.call('HEXISTS', KEYS[4], name) == 1 then
+-- A management write ('w') applies its entries one after the other (a name may come twice);
+-- the static sync's names are unique, so its calls write with one variadic command per key.
+if mode == 'w' then
+  for i = 5, #ARGV, 8 do
+    local op, name = ARGV[i], ARGV[i + 1]
+    if op == 'put' then
+      redis.call('HSET', KEYS[1], name, ARGV[i + 4])
+      redis.call('HSET', KEYS[2], name, ARGV[i + 5])
+      redis.call('HDEL', KEYS[7], name)
+      if ARGV[i + 6] == '' or redis.call('HEXISTS', KEYS[4], name) == 1 then
+        redis.call('ZREM', KEYS[3], name)
+      else
+        redis.call('ZADD', KEYS[3], ARGV[i + 6], name)
+      end
+      if ARGV[i + 7] == '1' then
+        redis.call('SADD', KEYS[6], name)
+      else
+        redis.call('SREM', KEYS[6], name)
+      end
+    else
+      redis.call('HDEL', KEYS[1], name)
+      redis.call('HDEL', KEYS[2], name)
+      redis.call('HDEL', KEYS[4], name)
+      redis.call('HDEL', KEYS[7], name)
       redis.call('ZREM', KEYS[3], name)
-    else
-      redis.call('ZADD', KEYS[3], ARGV[i + 6], name)
-    end
-    if ARGV[i + 7] == '1' then
-      redis.call('SADD', KEYS[6], name)
-    else
+      redis.call('ZREM', KEYS[5], name)
       redis.call('SREM', KEYS[6], name)
     end
-  else
-    redis.call('HDEL', KEYS[1], name)
-    redis.call('HDEL', KEYS[2], name)
-    redis.call('HDEL', KEYS[4], name)
-    redis.call('HDEL', KEYS[7], name)
-    redis.call('ZREM', KEYS[3], name)
-    redis.call('ZREM', KEYS[5], name)
-    redis.call('SREM', KEYS[6], name)
   end
+else
+  local defs, states, puts, scores, added, removed, dels = {}, {}, {}, {}, {}, {}, {}
+  for i = 5, #ARGV, 8 do
+    local name = ARGV[i + 1]
+    if ARGV[i] == 'put' then
+      defs[#defs + 1] = name
+      defs[#defs + 1] = ARGV[i + 4]
+      states[#states + 1] = name
+      states[#states + 1] = ARGV[i + 5]
+      puts[#puts + 1] = name
+      scores[#puts] = ARGV[i + 6]
+      if ARGV[i + 7] == '1' then added[#added + 1] = name else removed[#removed + 1] = name end
+    else
+      dels[#dels + 1] = name
+    end
+  end
+  if #puts > 0 then
+    redis.call('HSET', KEYS[1], unpack(defs))
+    redis.call('HSET', KEYS[2], unpack(states))
+    redis.call('HDEL', KEYS[7], unpack(puts))
+    local inflight = redis.call('HMGET', KEYS[4], unpack(puts))
+    local due, undue = {}, {}
+    for j, name in ipairs(puts) do
+      if scores[j] == '' or inflight[j] then
+        undue[#undue + 1] = name
+      else
+        due[#due + 1] = scores[j]
+        due[#due + 1] = name
+      end
+    end
+    if #due > 0 then redis.call('ZADD', KEYS[3], unpack(due)) end
+    if #undue > 0 then redis.call('ZREM', KEYS[3], unpack(undue)) end
+  end
+  if #dels > 0 then
+    redis.call('HDEL', KEYS[1], unpack(dels))
+    redis.call('HDEL', KEYS[2], unpack(dels))
+    redis.call('HDEL', KEYS[4], unpack(dels))
+    redis.call('HDEL', KEYS[7], unpack(dels))
+    redis.call('ZREM', KEYS[3], unpack(dels))
+    redis.call('ZREM', KEYS[5], unpack(dels))
+    for _, name in ipairs(dels) do removed[#removed + 1] = name end
+  end
+  if #added > 0 then redis.call('SADD', KEYS[6], unpack(added)) end
+  if #removed > 0 then redis.call('SREM', KEYS[6], unpack(removed)) end
 end
 redis.call('HSET', KEYS[8], 'owner', 'beatcore')
 redis.call('HSETNX', KEYS[8], 'schema', ARGV[1])

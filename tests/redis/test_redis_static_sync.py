@@ -250,3 +250,30 @@ def test_a_name_acked_twice_in_one_batch_is_merged_the_second_time(counted: Coun
     assert trips.count == 3  # the ack, then the read and write of the merge of the second
     assert store.state(a.entry.name).total_run_count == 2
     assert store.in_flight() == []
+
+
+def test_sync_updating_an_entry_in_flight_leaves_it_out_of_the_due_index(
+    counted: Counted,
+) -> None:
+    store, _, clock = counted
+    store.sync_static(statics(3))
+    lease = store.lock.acquire("sync-test", 30)
+    assert lease is not None
+    clock.advance(60)
+    claims = store.claim_due(lease, clock(), limit=1, reclaim_after=300).claims
+    assert [c.entry.name for c in claims] == ["s-000"]
+    report = store.sync_static(statics(2, seconds=30))
+    assert report.updated == ("s-000", "s-001") and report.removed == ("s-002",)
+    due = [_text(name) for name in store.client.zrange(store.keys.due, 0, -1)]
+    assert due == ["s-001"]
+    assert store.client.smembers(store.keys.static) == {b"s-000", b"s-001"}
+    nxt = clock() + timedelta(seconds=30)
+    a = claims[0]
+    store.ack(lease, [Ack("s-000", a.state, a.state.evolve(next_run_at=nxt), nxt)])
+    assert store.get("s-000") == every("s-000", 30, static=True)
+    assert store.client.zscore(store.keys.due, "s-000") is not None
+    assert store.in_flight() == []
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
