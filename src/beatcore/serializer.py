@@ -133,8 +133,51 @@ def state_from_dict(data: Mapping[str, Any], name: str) -> EntryState:
 
 
 def dumps_entry(entry: Entry) -> str:
-    """Encode a definition as compact JSON text."""
-    return _ENCODER.encode(entry_to_dict(entry))
+    """Encode a definition as compact JSON text.
+
+    Called for every static entry at startup and every save. The bytes are those the JSON
+    encoder gives :func:`entry_to_dict` (keys sorted); the top level is written out here so
+    the encoder only runs for the values that need it (the schedule, non-empty containers).
+    """
+    schedule = entry.schedule
+    return (
+        f'{{"args":{_json_value(entry.args)}'
+        f',"catch_up":{_json_value(entry.catch_up)}'
+        f',"enabled":{_json_value(entry.enabled)}'
+        f',"end_at":{_json_text(isoformat(entry.end_at))}'
+        f',"jitter":{_json_value(entry.jitter)}'
+        f',"kwargs":{_json_value(entry.kwargs)}'
+        f',"max_runs":{_json_value(entry.max_runs)}'
+        f',"misfire_grace":{_json_value(entry.misfire_grace)}'
+        f',"name":{_json_value(entry.name)}'
+        f',"options":{_json_value(entry.options)}'
+        f',"schedule":{_ENCODER.encode({"type": schedule.type_name, **schedule.to_dict()})}'
+        f',"start_at":{_json_text(isoformat(entry.start_at))}'
+        f',"static":{_json_value(entry.static)}'
+        f',"task":{_json_value(entry.task)}'
+        f',"tz":{_json_value(entry.tz)}'
+        f',"v":{FORMAT_VERSION}}}'
+    )
+
+
+def _json_value(value: Any) -> str:
+    """Return ``value`` as the JSON encoder writes it (it writes what this does not know)."""
+    kind = type(value)
+    if value is None:
+        return "null"
+    if kind is str:
+        return _quote(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float and value - value == 0.0:  # finite: NaN and infinities are the encoder's
+        return float.__repr__(value)
+    if (kind is tuple or kind is list) and not value:
+        return "[]"
+    if kind is dict and not value:
+        return "{}"
+    return _ENCODER.encode(value)
 
 
 def loads_entry(text: str | bytes, name: str) -> Entry:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import types
 from datetime import datetime, timedelta
@@ -350,3 +351,47 @@ def test_dumps_state_writes_what_the_json_encoder_writes(state: EntryState) -> N
 
     encoded = json.dumps(state_to_dict(state), separators=(",", ":"), sort_keys=True)
     assert dumps_state(state) == encoded
+
+
+class _Count(enum.IntEnum):
+    THREE = 3
+
+
+class _Text(str):
+    pass
+
+
+class _Seconds(float):
+    pass
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        Entry(name="e", task="t", schedule=Interval(5)),
+        Entry(
+            name='caf\u00e9 "q" \\ \U0001f600',
+            task=_Text("t\u2603"),
+            schedule=Crontab("0 9 * * MON", tz="Europe/Paris"),
+            args=(1, -0.0, 2**70, "x", [None, True], {"z": 1, "a": [1.5]}),
+            kwargs={"b": {"y": 2, "x": 1}, "a": float("inf")},
+            options={"queue": "q", "headers": {"k": "v"}},
+            enabled=False,
+            tz="America/New_York",
+            start_at=T0.astimezone(zone("Asia/Kolkata")),
+            end_at=T0 + timedelta(days=1, microseconds=3),
+            max_runs=_Count.THREE,
+            catch_up="skip",
+            misfire_grace=float("inf"),
+            jitter=_Seconds(2.5),
+            static=True,
+        ),
+        Entry(name="n", task="t", schedule=Interval(0.25), jitter=float("nan"), misfire_grace=0),
+        Entry(name="m", task="t", schedule=Clocked(T0), args=[[]], kwargs={"": {}}, jitter=3),
+    ],
+)
+def test_dumps_entry_writes_what_the_json_encoder_writes(entry: Entry) -> None:
+    from beatcore.serializer import entry_to_dict
+
+    encoded = json.dumps(entry_to_dict(entry), separators=(",", ":"), sort_keys=True)
+    assert dumps_entry(entry) == encoded
