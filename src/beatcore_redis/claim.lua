@@ -15,31 +15,53 @@ local limit = tonumber(ARGV[5])
 local out = {1, ''}
 local taken = 0
 
-local function take(name, recovered)
-  redis.call('ZREM', KEYS[3], name)
-  local definition = redis.call('HGET', KEYS[6], name)
-  if not definition then
-    -- a dangling index member (its entry was deleted): drop it
-    redis.call('HDEL', KEYS[4], name)
-    redis.call('ZREM', KEYS[5], name)
-    return
+-- Takes the entries of one range (unique names) with one variadic command per key.
+local function take(names, recovered)
+  if #names == 0 then return end
+  local definitions = redis.call('HMGET', KEYS[6], unpack(names))
+  local states = redis.call('HMGET', KEYS[7], unpack(names))
+  redis.call('ZREM', KEYS[3], unpack(names))
+  local inflight, claimed, dangling = {}, {}, {}
+  for j, name in ipairs(names) do
+    local definition = definitions[j]
+    if definition then
+      inflight[#inflight + 1] = name
+      inflight[#inflight + 1] = token .. '|' .. definition
+      claimed[#claimed + 1] = ARGV[3]
+      claimed[#claimed + 1] = name
+      out[#out + 1] = name
+      out[#out + 1] = definition
+      out[#out + 1] = states[j] or ''
+      out[#out + 1] = recovered
+      taken = taken + 1
+    else
+      -- a dangling index member (its entry was deleted): drop it
+      dangling[#dangling + 1] = name
+    end
   end
-  redis.call('HSET', KEYS[4], name, token .. '|' .. definition)
-  redis.call('ZADD', KEYS[5], ARGV[3], name)
-  out[#out + 1] = name
-  out[#out + 1] = definition
-  out[#out + 1] = redis.call('HGET', KEYS[7], name) or ''
-  out[#out + 1] = recovered
-  taken = taken + 1
+  if #inflight > 0 then
+    redis.call('HSET', KEYS[4], unpack(inflight))
+    redis.call('ZADD', KEYS[5], unpack(claimed))
+  end
+  if #dangling > 0 then
+    redis.call('HDEL', KEYS[4], unpack(dangling))
+    redis.call('ZREM', KEYS[5], unpack(dangling))
+  end
+end
+
+-- Lua's unpack takes a few thousand values at most: a range is taken in slices.
+local SLICE = 1000
+local function take_all(names, recovered)
+  for first = 1, #names, SLICE do
+    take({unpack(names, first, math.min(first + SLICE - 1, #names))}, recovered)
+  end
 end
 
 if limit > 0 then
-  local stale = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', ARGV[4], 'LIMIT', 0, limit)
-  for _, name in ipairs(stale) do take(name, '1') end
+  take_all(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', ARGV[4], 'LIMIT', 0, limit), '1')
 end
 if limit - taken > 0 then
-  local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[3], 'LIMIT', 0, limit - taken)
-  for _, name in ipairs(due) do take(name, '0') end
+  take_all(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[3], 'LIMIT', 0, limit - taken), '0')
 end
 
 local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')

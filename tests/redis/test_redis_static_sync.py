@@ -1,5 +1,6 @@
 """The static sync's shortcuts (digest of the static set, byte-for-byte compare, chunked
-writes) and the variadic ack, on a real redis-server with round trips counted."""
+writes) and the variadic claim and ack scripts, on a real redis-server with round trips
+counted."""
 
 from __future__ import annotations
 
@@ -273,6 +274,40 @@ def test_sync_updating_an_entry_in_flight_leaves_it_out_of_the_due_index(
     assert store.get("s-000") == every("s-000", 30, static=True)
     assert store.client.zscore(store.keys.due, "s-000") is not None
     assert store.in_flight() == []
+
+
+def test_claim_of_more_than_one_slice_with_recovered_and_dangling_members(
+    counted: Counted,
+) -> None:
+    store, trips, clock = counted
+    store.sync_static(statics(1500))
+    lease = store.lock.acquire("sync-test", 30)
+    assert lease is not None
+    clock.advance(60)
+    first = [
+        c.entry.name for c in store.claim_due(lease, clock(), limit=1200, reclaim_after=300).claims
+    ]
+    assert len(first) == 1200
+    waiting = sorted({e.name for e in statics(1500)} - set(first))
+    stale_gone, due_gone = first[5], waiting[100]
+    # index members whose entry is gone (deleted behind the store's back)
+    store.client.hdel(store.keys.defs, stale_gone, due_gone)
+    store.client.zadd(store.keys.due, {"gone": 1})
+    clock.advance(400)  # the first claims are stale now
+    trips.reset()
+    result = store.claim_due(lease, clock(), limit=1500, reclaim_after=300)
+    assert trips.count == 1
+    names = [c.entry.name for c in result.claims]
+    recovered = [c.entry.name for c in result.claims if c.recovered]
+    assert recovered == [name for name in first if name != stale_gone]
+    assert names[:1199] == recovered
+    # then the due ones, up to the limit: "gone" (due first) and due_gone are dropped
+    assert names[1199:] == [name for name in waiting if name != due_gone][:299]
+    for name in ("gone", due_gone):
+        assert store.client.zscore(store.keys.due, name) is None
+    assert store.client.hexists(store.keys.inflight, stale_gone) == 0
+    assert store.client.zscore(store.keys.claimed, stale_gone) is None
+    assert store.client.zcard(store.keys.claimed) == len(names)
 
 
 def _text(value: bytes | str) -> str:
