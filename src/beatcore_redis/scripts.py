@@ -31,7 +31,7 @@ class Scripts:
 
     def queue(self, pipe: Any, name: str, keys: list[str], args: list[Any]) -> None:
         """Queue an EVALSHA of script ``name`` on ``pipe`` (the caller handles NOSCRIPT)."""
-        pipe.evalsha(self._scripts[name].sha, len(keys), *keys, *args)
+        pipe.execute_command("EVALSHA", self._scripts[name].sha, len(keys), *keys, *args)
 
     def load(self, client: Any, name: str) -> None:
         """Load script ``name`` into the server's script cache (after a NOSCRIPT answer)."""

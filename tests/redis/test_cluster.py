@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 import pytest
 
@@ -95,3 +96,39 @@ def test_every_key_of_a_schedule_lives_in_one_slot(
         assert keys, "the store wrote no keys under its prefix"
         slots = {client.keyslot(key) for key in keys}
     assert len(slots) == 1, f"keys of one schedule spread over slots {slots}: {keys}"
+
+
+def test_static_sync_in_several_chunks_and_its_digest_on_a_cluster(
+    redis_cluster: RedisClusterGroup, cluster_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from beatcore_redis import static_sync
+
+    monkeypatch.setattr(static_sync, "CHUNK", 3)
+    entries = [
+        Entry(name=f"s{i}", task="tests.noop", schedule=Interval(10), static=True)
+        for i in range(10)
+    ]
+    store = beatcore.connect(redis_cluster.url, clock=FakeClock(T0), key_prefix=cluster_prefix)
+    try:
+        store.save(Entry(name="s9", task="tests.noop", schedule=Interval(99), static=True))
+        report = store.sync_static(entries)
+        assert (len(report.added), report.updated) == (9, ("s9",))
+        with redis_cluster.client() as client:
+            meta = KeyLayout(cluster_prefix).meta
+            assert client.hget(meta, "static_digest") is not None
+        assert store.sync_static(entries).unchanged == tuple(e.name for e in entries)
+        loaded: list[str] = []
+        scripts = store.calls.scripts  # type: ignore[attr-defined]
+        load = scripts.load
+
+        def recording_load(client: Any, name: str) -> None:
+            loaded.append(name)
+            load(client, name)
+
+        monkeypatch.setattr(scripts, "load", recording_load)
+        with redis_cluster.client() as client:
+            client.script_flush()  # the chunks meet NOSCRIPT: loaded, then sent again
+        assert store.sync_static(entries[:4]).removed == tuple(e.name for e in entries[4:])
+        assert loaded == ["write"]
+    finally:
+        store.close()
