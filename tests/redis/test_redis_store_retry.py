@@ -149,3 +149,22 @@ def test_wait_options_are_checked(server: RedisServer) -> None:
         open_store(server.url, {"wait_replicas": 1, "wait_timeout": "soon"})
     with pytest.raises(ConfigurationError, match="not supported on Redis Cluster"):
         open_store("redis+cluster://127.0.0.1:1/", {"wait_replicas": 1})
+
+
+def test_chunked_static_sync_waits_once_for_replicas_and_survives_noscript(
+    server: RedisServer, collected: Collect, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from beatcore_redis import static_sync
+
+    monkeypatch.setattr(static_sync, "CHUNK", 2)
+    store = open_store(
+        server.url,
+        {"wait_replicas": 1, "wait_timeout": 0.01, "key_prefix": "chunk-wait:"},
+    )
+    with server.client() as admin:
+        admin.script_flush()
+    report = store.sync_static([every(f"s{i}", 60, static=True) for i in range(5)])
+    assert report.added == ("s0", "s1", "s2", "s3", "s4")
+    assert [e.name for e in store.entries()] == ["s0", "s1", "s2", "s3", "s4"]
+    assert collected.count("only 0 of 1 replicas") == 1
+    store.close()
