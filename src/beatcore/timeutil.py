@@ -68,9 +68,13 @@ def wall_to_instant(wall: datetime, tz: tzinfo) -> datetime:
     that does not exist (skipped when clocks go forward) gives the first instant after the gap,
     which is the transition itself.
     """
+    if tz is UTC:
+        return wall.replace(tzinfo=UTC, fold=0)
     first = wall.replace(tzinfo=tz, fold=0)
     instant = first.astimezone(UTC)
-    if instant.astimezone(tz).replace(tzinfo=None) == wall:
+    # The wall time exists when it survives the round trip, that is when the instant has the
+    # offset the wall time was read with (cheaper than comparing the wall times).
+    if instant.astimezone(tz).utcoffset() == first.utcoffset():
         return instant
     # ``wall`` lies in a gap. With fold=0 zoneinfo applies the offset from before the gap, so
     # ``instant`` is after the transition; with fold=1 it applies the later offset, so the

@@ -164,3 +164,42 @@ def test_state_after_dispatch_wants_one_task_id_per_sent_occurrence() -> None:
     plan = plan_runs(entry, state, T0, "UTC", CatchUpSettings())
     with pytest.raises(ValueError, match="1 task ids for 0 sent occurrences"):
         state_after_dispatch(entry, state, plan, [], None, task_ids=["x"])
+
+
+def _wall_to_instant_by_definition(wall: datetime, tz: ZoneInfo) -> datetime:
+    """The instant of a wall time as the design defines it, found the slow way."""
+    first = wall.replace(tzinfo=tz, fold=0)
+    instant = first.astimezone(UTC)
+    if instant.astimezone(tz).replace(tzinfo=None) == wall:
+        return instant  # it exists (its first occurrence when it happens twice)
+    # In a gap: the first instant after it, the transition, found minute by minute.
+    step = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    after = instant.astimezone(tz).utcoffset()
+    while step.astimezone(tz).utcoffset() != after:
+        step += timedelta(minutes=1)
+    return step
+
+
+@pytest.mark.parametrize("zone_name", ["Europe/Berlin", "America/New_York", "Australia/Lord_Howe"])
+def test_wall_to_instant_around_the_transitions_of_a_year(zone_name: str) -> None:
+    from beatcore.timeutil import wall_to_instant
+
+    tz = ZoneInfo(zone_name)
+    start = datetime(2026, 1, 1)
+    walls = [start + timedelta(minutes=30 * i) for i in range(365 * 48)]
+    changes = [
+        w
+        for w in walls
+        if (w - timedelta(days=1)).replace(tzinfo=tz).utcoffset()
+        != w.replace(tzinfo=tz).utcoffset()
+    ]
+    assert changes, "the zone has transitions in 2026"
+    in_gap = 0
+    for wall in changes:
+        for minutes in range(-90, 91, 10):
+            probe = wall + timedelta(minutes=minutes)
+            expected = _wall_to_instant_by_definition(probe, tz)
+            assert wall_to_instant(probe, tz) == expected, probe
+            in_gap += expected.astimezone(tz).replace(tzinfo=None) != probe
+    assert in_gap, "some probes fall into a gap"
+    assert wall_to_instant(start, UTC) == start.replace(tzinfo=UTC)

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import attrs
 
 from beatcore.errors import InvalidSchedule
-from beatcore.timeutil import UTC, require_aware, to_local, wall_to_instant, zone
+from beatcore.timeutil import UTC, require_aware, wall_to_instant, zone
 
 #: What a single crontab field may be given as: text, one number, or several numbers.
 FieldSpec = str | int | Iterable[int | str]
@@ -287,7 +287,9 @@ class Crontab:
         instant = require_aware(dt, "next_after argument")
         local_zone = zone(self.tz) if self.tz is not None else dt.tzinfo
         assert local_zone is not None  # require_aware refused naive datetimes
-        local = to_local(instant, local_zone).replace(second=0, microsecond=0)
+        moment = instant.astimezone(local_zone)
+        # The wall-clock minute (naive); built, not replace()d: this runs for every dispatch.
+        local = datetime(moment.year, moment.month, moment.day, moment.hour, moment.minute)
         # Stay clear of datetime.max, where the next wall minute cannot even be written down.
         last_year = min(local.year + _SEARCH_YEARS, _LAST_YEAR)
         if local.year > last_year:
@@ -321,12 +323,12 @@ class Crontab:
                 wall = datetime(wall.year, wall.month, wall.day) + timedelta(days=1)
                 continue
             if hour != wall.hour:
-                wall = wall.replace(hour=hour, minute=0)
+                wall = datetime(wall.year, wall.month, wall.day, hour)
             minute = _next_in(self.minutes, wall.minute)
             if minute is None:
-                wall = wall.replace(minute=0) + timedelta(hours=1)
+                wall = datetime(wall.year, wall.month, wall.day, wall.hour) + timedelta(hours=1)
                 continue
-            return wall.replace(minute=minute)
+            return datetime(wall.year, wall.month, wall.day, wall.hour, minute)
         return None
 
     def _day_matches(self, wall: datetime) -> bool:
