@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
+import attrs
+
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import BeatcoreError, CorruptRecord, InvalidSchedule
 from beatcore.plugins import get_plugins
@@ -25,10 +27,14 @@ FORMAT_VERSION = 1
 _ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
 _DECODER = json.JSONDecoder()
 
-_ENTRY_FIELDS = (
-    "task", "args", "kwargs", "options", "enabled", "tz", "max_runs", "catch_up",
-    "misfire_grace", "jitter", "static",
-)  # fmt: skip
+#: The default of each optional Entry field, for records that leave it out (a factory's value
+#: is shared: the Entry converters copy containers).
+_DEFAULTS: dict[str, Any] = {
+    field.name: field.default.factory()  # type: ignore[union-attr]
+    if isinstance(field.default, attrs.Factory)  # type: ignore[arg-type]
+    else field.default
+    for field in attrs.fields(Entry)
+}
 
 
 def schedule_to_dict(schedule: ScheduleType) -> dict[str, Any]:
@@ -82,17 +88,29 @@ def entry_from_dict(data: Mapping[str, Any], name: str | None = None) -> Entry:
     for required in ("name", "task", "schedule"):
         if required not in data:
             raise CorruptRecord(label, f"missing field {required!r}")
+    get = data.get
     try:
-        fields = {f: data[f] for f in _ENTRY_FIELDS if f in data}
         schedule = schedule_from_dict(data["schedule"])
-        start_at = data.get("start_at")
-        end_at = data.get("end_at")
+        start_at = get("start_at")
+        end_at = get("end_at")
+        # Every field by keyword, an absent one as its Entry default (a plain call is
+        # cheaper than building a dict of the fields present and unpacking it).
         return Entry(
             name=data["name"],
+            task=data["task"],
             schedule=schedule,
+            args=get("args", _DEFAULTS["args"]),
+            kwargs=get("kwargs", _DEFAULTS["kwargs"]),
+            options=get("options", _DEFAULTS["options"]),
+            enabled=get("enabled", _DEFAULTS["enabled"]),
+            tz=get("tz", _DEFAULTS["tz"]),
             start_at=None if start_at is None else parse_isoformat(start_at, "start_at"),
             end_at=None if end_at is None else parse_isoformat(end_at, "end_at"),
-            **fields,
+            max_runs=get("max_runs", _DEFAULTS["max_runs"]),
+            catch_up=get("catch_up", _DEFAULTS["catch_up"]),
+            misfire_grace=get("misfire_grace", _DEFAULTS["misfire_grace"]),
+            jitter=get("jitter", _DEFAULTS["jitter"]),
+            static=get("static", _DEFAULTS["static"]),
         )
     except (BeatcoreError, TypeError, ValueError) as exc:
         raise CorruptRecord(label, str(exc)) from exc

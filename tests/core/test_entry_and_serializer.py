@@ -395,3 +395,18 @@ def test_dumps_entry_writes_what_the_json_encoder_writes(entry: Entry) -> None:
 
     encoded = json.dumps(entry_to_dict(entry), separators=(",", ":"), sort_keys=True)
     assert dumps_entry(entry) == encoded
+
+
+def test_a_record_without_the_optional_fields_reads_as_an_entry_with_their_defaults() -> None:
+    record = '{"v": 1, "name": "e", "task": "t", "schedule": {"type": "interval", "every": 5}}'
+    entry = loads_entry(record, "e")
+    assert entry == Entry(name="e", task="t", schedule=Interval(5))
+    other = loads_entry(record, "e")
+    assert other.kwargs is not entry.kwargs and other.options is not entry.options
+    nulls = (
+        '{"v": 1, "name": "e", "task": "t", "schedule": {"type": "interval", "every": 5}, '
+        '"kwargs": null, "options": null, "jitter": null, "enabled": null}'
+    )
+    # What Entry(...) makes of those values, as before the faster read.
+    fields: dict[str, Any] = {"kwargs": None, "options": None, "jitter": None, "enabled": None}
+    assert loads_entry(nulls, "e") == Entry(name="e", task="t", schedule=Interval(5), **fields)
