@@ -8,11 +8,13 @@ may sleep: never past the next due instant, the lease renewal or ``beat_max_loop
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,6 +41,25 @@ def default_holder() -> str:
     """Return ``host:pid:start-time``, the identity this process shows in the lock."""
     started = utc_now().strftime("%Y-%m-%dT%H:%M:%SZ")
     return f"{socket.gethostname()}:{os.getpid()}:{started}"
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Hold the cyclic garbage collector off for one tick, then restore it as it was.
+
+    A tick of 1,000 entries allocates some 10^5 short-lived objects while its claim result
+    keeps them all alive, so the collector would scan the same young objects again and again
+    (about 10 % of a full tick, measured). Reference counting still frees them as usual; cycles
+    made meanwhile are collected once the tick ends.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 class Scheduler(beat.Scheduler):  # type: ignore[misc]
@@ -141,7 +162,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         A graceful stop (SIGTERM, Ctrl-C) that arrives meanwhile takes effect when it returns.
         """
         try:
-            with shutdown_deferred():
+            with shutdown_deferred(), _cyclic_gc_paused():
                 interval = self._tick()
         except LockLost as exc:
             self._step_down(str(exc))

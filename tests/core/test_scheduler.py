@@ -571,3 +571,37 @@ def test_a_batch_stops_when_renewing_finds_another_leader(
         get_plugins().manager.unregister(replaced)
     assert recorder.names() == ["a"]
     assert not scheduler.is_leader
+
+
+def test_a_tick_leaves_the_garbage_collector_as_it_found_it(
+    app: Celery, recorder: DispatchRecorder
+) -> None:
+    import gc
+
+    seen_during_send: list[bool] = []
+
+    class SeesTheCollector:
+        @hookimpl
+        def beatcore_entry_dispatched(self) -> None:
+            seen_during_send.append(gc.isenabled())
+
+    clock = FakeClock(T0)
+    scheduler = make_scheduler(app, clock)
+    connect(app, clock=clock).save(Entry(name="a", task="tests.add", schedule=Interval(10)))
+    scheduler.tick()
+    listener = SeesTheCollector()
+    get_plugins().manager.register(listener)
+    try:
+        clock.advance(10)
+        scheduler.tick()
+        assert gc.isenabled()
+        gc.disable()
+        try:
+            clock.advance(10)
+            scheduler.tick()
+            assert not gc.isenabled(), "a collector the application turned off stays off"
+        finally:
+            gc.enable()
+    finally:
+        get_plugins().manager.unregister(listener)
+    assert seen_during_send == [False, False]
