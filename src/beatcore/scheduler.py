@@ -9,28 +9,27 @@ may sleep: never past the next due instant, the lease renewal or ``beat_max_loop
 from __future__ import annotations
 
 import gc
-import logging
 import os
 import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from celery import beat
 from celery.utils.log import get_logger
 
 from beatcore import timing
+from beatcore.dispatch import ClaimDispatcher
 from beatcore.entry import Entry
 from beatcore.errors import LockLost, StoreUnavailable
-from beatcore.outbox import EntryDispatch, Outbox
 from beatcore.plugins import get_plugins
 from beatcore.send_window import SendWindow
 from beatcore.settings import Settings, load_clock
 from beatcore.signals import shutdown_deferred
 from beatcore.static import static_entries
-from beatcore.store import Ack, Claim, Lease, Store
+from beatcore.store import Lease, Store
 from beatcore.timeutil import Clock, utc_now
 from beatcore.urls import mask_password
 
@@ -100,7 +99,15 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         self._store = store
         self.lease: Lease | None = None
         self._outage_logged = False
-        self._dispatch_listened = True
+        self.dispatcher = ClaimDispatcher(
+            self.settings,
+            self.catch_up,
+            self.plugins,
+            self.clock,
+            producer=lambda: self.producer,
+            send=self._send,
+            notify=self._notify,
+        )
         kwargs.setdefault("max_interval", self.settings.max_interval)
         super().__init__(app, *args, **kwargs)
 
@@ -201,10 +208,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         for error in result.corrupt:
             logger.error("beatcore: %s; the entry is skipped until its record is fixed", error)
             self._notify("beatcore_record_corrupt", error=error)
-        dispatches = [self._plan(claim, now) for claim in result.claims]
-        if any(dispatch.plan.runs for dispatch in dispatches):
-            self._send_all(dispatches, window)
-        acks = [self._ack(dispatch, now) for dispatch in dispatches]
+        acks = self.dispatcher.dispatch(result.claims, now, window)
         if window.left_unsent:
             logger.warning(
                 "beatcore: this tick could no longer be sure of its lease (ttl %gs), so it "
@@ -274,114 +278,6 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
             logger.exception("beatcore: a listener of %s raised; ignored", hook)
 
     # -- sending -------------------------------------------------------------------------
-
-    def _plan(self, claim: Claim, now: datetime) -> EntryDispatch:
-        """Decide what to send of one claimed entry; log and report what is skipped."""
-        entry = claim.entry
-        plan = timing.plan_runs(
-            entry,
-            claim.state,
-            now,
-            self.settings.timezone,
-            self.catch_up,
-            recovered=claim.recovered,
-        )
-        for skipped in plan.skipped:
-            logger.warning(
-                "beatcore: skipped %s of entry %r: %s",
-                skipped.occurrence.isoformat(),
-                entry.name,
-                skipped.reason,
-            )
-            self._notify(
-                "beatcore_occurrence_skipped",
-                entry=entry,
-                occurrence=skipped.occurrence,
-                reason=skipped.reason,
-            )
-        return EntryDispatch(claim, plan)
-
-    def _send_all(self, dispatches: list[EntryDispatch], window: SendWindow) -> None:
-        """Send every planned occurrence through one outbox (one producer, batched writes)."""
-        # Asked once per tick: a pluggy call with no listener still costs a few µs per send.
-        self._dispatch_listened = bool(self.plugins.hook.beatcore_entry_dispatched.get_hookimpls())
-        with Outbox(
-            self.producer,
-            window,
-            flush_every=self.settings.publish_batch_size,
-            publish=self._publish,
-            on_sent=self._sent,
-            on_failed=self._send_failed,
-        ) as outbox:
-            for dispatch in dispatches:
-                name = dispatch.claim.entry.name
-                for occurrence in dispatch.plan.runs:
-                    outbox.add(dispatch, occurrence, timing.task_id(name, occurrence))
-
-    def _publish(self, dispatch: EntryDispatch, task_id: str) -> Any:
-        return self._send(dispatch.claim.entry, task_id)
-
-    def _sent(self, dispatch: EntryDispatch, occurrence: datetime, task_id: str) -> None:
-        """Called by the outbox once the message of ``occurrence`` was written."""
-        entry = dispatch.claim.entry
-        if logger.isEnabledFor(logging.INFO):
-            logger.info(
-                "Scheduler: Sending due task %s (%s) for %s, %.3fs late%s",
-                entry.name,
-                entry.task,
-                occurrence.isoformat(),
-                (self.clock() - occurrence).total_seconds(),
-                " (recovered from a previous leader)" if dispatch.claim.recovered else "",
-            )
-        if self._dispatch_listened:
-            self._notify(
-                "beatcore_entry_dispatched", entry=entry, occurrence=occurrence, task_id=task_id
-            )
-
-    def _send_failed(
-        self, dispatch: EntryDispatch, occurrence: datetime, task_id: str, error: BaseException
-    ) -> None:
-        """Called by the outbox when the message of ``occurrence`` could not be written."""
-        entry = dispatch.claim.entry
-        logger.error(
-            "beatcore: sending %s of entry %r (task %s, id %s) failed: %s; "
-            "retrying in %ss with the same task id",
-            occurrence.isoformat(),
-            entry.name,
-            entry.task,
-            task_id,
-            error,
-            self.settings.dispatch_retry_delay,
-            exc_info=error,
-        )
-        self._notify(
-            "beatcore_dispatch_failed",
-            entry=entry,
-            occurrence=occurrence,
-            task_id=task_id,
-            error=error,
-        )
-
-    def _ack(self, dispatch: EntryDispatch, now: datetime) -> Ack:
-        """Return the ack of one claimed entry after the outbox wrote what it could.
-
-        An occurrence not tried (the send window closed) is due again at once, unchanged; a
-        failed one after ``beatcore_dispatch_retry_delay``; both keep their task ids.
-        """
-        entry, state, unsent = dispatch.claim.entry, dispatch.claim.state, dispatch.unsent
-        new_state = timing.state_after_dispatch(
-            entry, state, dispatch.plan, dispatch.sent, unsent, task_ids=dispatch.task_ids
-        )
-        due: datetime | None
-        if unsent is not None and unsent[1] is None:
-            due = now
-        elif unsent is not None:
-            due = now + timedelta(seconds=self.settings.dispatch_retry_delay)
-        else:
-            due = timing.state_due_at(entry, new_state)
-            if new_state.next_run_at is None and state.next_run_at is not None:
-                logger.info("beatcore: entry %r has no occurrences left", entry.name)
-        return Ack(entry.name, claimed=state, state=new_state, due_at=due)
 
     def _send(self, entry: Entry, task_id: str) -> Any:
         options = dict(entry.options)
