@@ -91,8 +91,8 @@ class StaticSync:
         done: dict[str, str] = {}
         for _ in range(attempts):
             found = self._read_digest()
-            if found is None:
-                return SyncReport(unchanged=tuple(self.names))
+            if found is None:  # (on a retry: another sync wrote the same set meanwhile)
+                return self._report(_Plan(unchanged=list(self.names)), done)
             generation, members = found
             plan = self._plan(members)
             written, conflicts = self.store._write_chunks(

@@ -37,7 +37,14 @@ if #names > 0 then
   end
 end
 if #conflicts > 1 then
-  if mode ~= 'w' then outdate() end
+  if mode ~= 'w' then
+    -- This chunk wrote nothing, so the sync's last chunk must not store its digest. Every
+    -- chunk moves the generation on by one and the last expects exactly that many steps:
+    -- one step more here (a conflict need not come from a write that moved it, e.g. an ack)
+    -- breaks the count for good, as the generation never goes back.
+    outdate()
+    redis.call('HINCRBY', KEYS[8], 'gen', 1)
+  end
   return conflicts
 end
 

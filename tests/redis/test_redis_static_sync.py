@@ -312,3 +312,38 @@ def test_claim_of_more_than_one_slice_with_recovered_and_dangling_members(
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def test_a_chunk_that_met_an_ack_stores_no_digest_and_is_written_by_the_retry(
+    counted: Counted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A running leader acks a static entry of the first chunk between the sync's read and its
+    write (a rolling deploy). Acks do not move the write generation, so the conflicting chunk
+    itself must keep the last chunk from storing the digest of a set half written."""
+    store, _, clock = counted
+    monkeypatch.setattr(static_sync, "CHUNK", 2)
+    store.sync_static(statics(6))
+    clock.advance(61)
+    lease = store.lock.acquire("leader", 30)
+    assert lease is not None
+    planned = static_sync.StaticSync._plan
+    acked: list[str] = []
+
+    def plan_then_ack(self: static_sync.StaticSync, members: list[str]) -> Any:
+        plan = planned(self, members)
+        if not acked:
+            claim = store.claim_due(lease, clock(), limit=1, reclaim_after=300).claims[0]
+            state = claim.state.evolve(total_run_count=1)
+            store.ack(lease, [Ack(claim.entry.name, claim.state, state, clock())])
+            acked.append(claim.entry.name)
+        return plan
+
+    monkeypatch.setattr(static_sync.StaticSync, "_plan", plan_then_ack)
+    report = store.sync_static(statics(6, seconds=30))
+    monkeypatch.undo()
+    assert acked == ["s-000"]
+    assert report.updated == tuple(e.name for e in statics(6))
+    assert [store.get(e.name) for e in statics(6)] == statics(6, seconds=30)
+    assert store.state("s-000").total_run_count == 1, "the ack is kept"
+    again = store.sync_static(statics(6, seconds=30))
+    assert again.unchanged == tuple(e.name for e in statics(6))
