@@ -17,7 +17,7 @@ from celery.utils.log import get_logger
 
 from beatcore import timing
 from beatcore.entry import Entry
-from beatcore.outbox import EntryDispatch, Outbox
+from beatcore.outbox import SEND_FAILED, EntryDispatch, Outbox
 from beatcore.plugins import Plugins
 from beatcore.send_window import SendWindow
 from beatcore.settings import Settings
@@ -98,8 +98,13 @@ class ClaimDispatcher:
         """Send every planned occurrence through one outbox (one producer, batched writes)."""
         # Asked once per tick: a pluggy call with no listener still costs a few µs per send.
         self._dispatch_listened = bool(self.plugins.hook.beatcore_entry_dispatched.get_hookimpls())
+        try:
+            producer = self._producer()
+        except Exception as exc:  # the broker is unreachable (Celery gave up connecting)
+            self._fail_all(dispatches, exc)
+            return
         with Outbox(
-            self._producer(),
+            producer,
             window,
             flush_every=self.settings.publish_batch_size,
             publish=self._publish,
@@ -110,6 +115,28 @@ class ClaimDispatcher:
                 name = dispatch.claim.entry.name
                 for occurrence in dispatch.plan.runs:
                     outbox.add(dispatch, occurrence, timing.task_id(name, occurrence))
+
+    def _fail_all(self, dispatches: list[EntryDispatch], error: Exception) -> None:
+        """Record a failed send of every planned entry (no producer): acked with the retry
+        delay, like any failed send, instead of left in flight."""
+        failed = [d for d in dispatches if d.plan.runs]
+        logger.error(
+            "beatcore: no connection to the broker: %s; %d entries retry in %ss with the same "
+            "task ids",
+            error,
+            len(failed),
+            self.settings.dispatch_retry_delay,
+        )
+        for dispatch in failed:
+            occurrence = dispatch.plan.runs[0]
+            dispatch.mark_unsent(occurrence, f"{SEND_FAILED}{error}")
+            self._notify(
+                "beatcore_dispatch_failed",
+                entry=dispatch.claim.entry,
+                occurrence=occurrence,
+                task_id=timing.task_id(dispatch.claim.entry.name, occurrence),
+                error=error,
+            )
 
     def _publish(self, dispatch: EntryDispatch, task_id: str) -> Any:
         return self._send(dispatch.claim.entry, task_id)

@@ -29,6 +29,9 @@ from beatcore.timing import RunPlan
 
 logger = get_logger("beatcore.scheduler")
 
+#: How the error of a failed send starts in the entry's ``last_error``.
+SEND_FAILED = "send failed: "
+
 
 @attrs.define(eq=False)
 class EntryDispatch:
@@ -45,6 +48,12 @@ class EntryDispatch:
     sent: list[datetime] = attrs.field(factory=list)
     task_ids: list[str] = attrs.field(factory=list)
     unsent: tuple[datetime, str | None] | None = None
+
+    @property
+    def failed_last_time(self) -> bool:
+        """True when the entry's previous send failed (its state still says so)."""
+        error = self.claim.state.last_error
+        return error is not None and error.startswith(SEND_FAILED)
 
     def mark_unsent(self, occurrence: datetime, error: str | None) -> bool:
         """Record that ``occurrence`` was not sent; return True if it is the entry's first."""
@@ -129,10 +138,16 @@ class Outbox:
         """Send ``occurrence`` of the claimed entry (buffered, or at once).
 
         Called by the scheduler for each planned occurrence, in order. Does nothing once an
-        earlier occurrence of the same entry was not sent.
+        earlier occurrence of the same entry was not sent. An entry whose previous send failed
+        is written in a batch of its own: a message the broker refuses (a queue key of the
+        wrong type, say) must not fail, and so duplicate, the messages batched with it on
+        every retry.
         """
         if dispatch.unsent is not None:
             return
+        alone = self._buffered and dispatch.failed_last_time
+        if alone:
+            self.flush()
         if not self._window.may_send():
             self._left_unsent(dispatch, occurrence)
             return
@@ -142,11 +157,11 @@ class Outbox:
         try:
             self._publish(dispatch, task_id)
         except Exception as exc:
-            dispatch.mark_unsent(occurrence, f"send failed: {exc}")
+            dispatch.mark_unsent(occurrence, f"{SEND_FAILED}{exc}")
             self._on_failed(dispatch, occurrence, task_id, exc)
             return
         self._pending.append(_Pending(dispatch, occurrence, task_id))
-        if len(self._pending) >= self._flush_every:
+        if alone or len(self._pending) >= self._flush_every:
             self.flush()
 
     def flush(self) -> None:
@@ -175,7 +190,7 @@ class Outbox:
                     exc,
                 )
                 for item in pending:
-                    item.dispatch.mark_unsent(item.occurrence, f"send failed: {exc}")
+                    item.dispatch.mark_unsent(item.occurrence, f"{SEND_FAILED}{exc}")
                     self._on_failed(item.dispatch, item.occurrence, item.task_id, exc)
                 return
         for item in pending:
@@ -193,10 +208,15 @@ class Outbox:
         batch, self._batch = self._batch, None
         if batch is None:
             return
-        if exc is None:
-            batch.__exit__(None, None, None)
-        else:
-            batch.__exit__(type(exc), exc, exc.__traceback__)
+        try:
+            if exc is None:
+                batch.__exit__(None, None, None)
+            else:
+                batch.__exit__(type(exc), exc, exc.__traceback__)
+        except Exception as cleanup:
+            # Everything reported sent was written before this point; failing the tick here
+            # would leave it unacked and send it all again.
+            logger.warning("beatcore: closing the broker publish batch failed: %s", cleanup)
 
 
 def _can_batch(producer: Any) -> bool:

@@ -605,3 +605,34 @@ def test_a_tick_leaves_the_garbage_collector_as_it_found_it(
     finally:
         get_plugins().manager.unregister(listener)
     assert seen_during_send == [False, False]
+
+
+def test_no_broker_connection_fails_the_sends_and_still_acks(
+    store_url: str, recorder: DispatchRecorder
+) -> None:
+    """Celery gives up connecting to the broker: every due entry is a failed send (retried
+    after the delay, same task id), not a claim left in flight until it is reclaimed."""
+    from beatcore.scheduler import Scheduler
+    from beatcore.testing import memory_broker_app
+    from tests.support.redis_servers import free_port
+
+    app = memory_broker_app(
+        store_url,
+        broker_url=f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
+        broker_connection_max_retries=1,
+        beatcore_dispatch_retry_delay=3,
+    )
+    clock = FakeClock(T0)
+    store = connect(app, clock=clock)
+    for name in ("a", "b"):
+        store.save(Entry(name=name, task="tests.add", schedule=Interval(10)))
+    scheduler = Scheduler(app, clock=clock, holder="A")
+    scheduler.tick()
+    clock.advance(10)
+    assert scheduler.tick() == pytest.approx(3.0)
+    occurrence = T0 + timedelta(seconds=10)
+    assert recorder.failed and {name for name, _, _ in recorder.failed} == {"a", "b"}
+    assert store.in_flight() == []
+    state = store.state("a")
+    assert state.next_run_at == occurrence
+    assert state.last_error is not None and state.last_error.startswith("send failed: ")

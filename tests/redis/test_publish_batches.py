@@ -210,3 +210,39 @@ def test_buffered_messages_are_dropped_when_the_window_closes_before_the_write(
 
     scheduler.tick()  # still the leader (the store's clock did not move): now they go out
     assert drain_task_ids(app) == expected_ids(names)
+
+
+def test_a_message_the_broker_refuses_is_retried_alone(
+    app: Celery, recorder: DispatchRecorder, redis_db: RedisServer
+) -> None:
+    """One entry's queue key comes to hold a string: LPUSH fails for it alone, but the batch's
+    write fails as a whole (the others were written). Its retry goes alone, so the others are
+    sent again once, not on every retry."""
+    clock = FakeClock(T0)
+    names = save_entries(app, clock, 3)
+    store = connect(app, clock=clock)
+    store.save(
+        Entry(name="refused", task="tests.add", schedule=Interval(PERIOD), options={"queue": "bad"})
+    )
+    scheduler = Scheduler(app, clock=clock, holder="A")
+    scheduler.tick()
+    clock.advance(PERIOD)
+    scheduler.tick()  # all four go out; the queue "bad" is declared
+    assert len(recorder.sent) == 4
+    drain_task_ids(app)
+    recorder.sent.clear()
+    with redis_db.client(1) as broker:
+        broker.delete("bad")
+        broker.set("bad", "not a list")
+    clock.advance(PERIOD)
+    scheduler.tick()  # one write of 4 messages fails
+    assert sorted(name for name, _, _ in recorder.failed) == [*names, "refused"]
+    assert recorder.sent == []
+    for _ in range(3):  # three retries
+        clock.advance(3)
+        scheduler.tick()
+    assert [name for name, _, _ in recorder.sent] == names, "the others went out on the 1st retry"
+    assert [name for name, _, _ in recorder.failed].count("refused") == 4
+    second = [timing.task_id(name, OCCURRENCE + PERIOD * SECOND) for name in names]
+    assert sorted(drain_task_ids(app)) == sorted(second * 2), "the failed write had written them"
+    assert "send failed" in str(store.state("refused").last_error)
