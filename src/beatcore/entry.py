@@ -70,6 +70,10 @@ def _require_json(what: str) -> Any:
 def _name(instance: Entry, attribute: attrs.Attribute[str], value: str) -> None:
     if not isinstance(value, str) or not value.strip():
         raise InvalidEntry(f"entry name must be a non-empty string, got {value!r}")
+    try:
+        value.encode()  # task ids and store keys are made from its UTF-8 bytes
+    except UnicodeEncodeError as exc:
+        raise InvalidEntry(f"entry name {value!r} is not valid Unicode text: {exc}") from None
 
 
 def _task(instance: Entry, attribute: attrs.Attribute[str], value: str) -> None:

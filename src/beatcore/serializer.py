@@ -114,6 +114,8 @@ def entry_from_dict(data: Mapping[str, Any], name: str | None = None) -> Entry:
         )
     except (BeatcoreError, TypeError, ValueError) as exc:
         raise CorruptRecord(label, str(exc)) from exc
+    except Exception as exc:  # e.g. a plugin's from_dict: one record must not stop a tick
+        raise CorruptRecord(label, f"{type(exc).__name__}: {exc}") from exc
 
 
 def state_to_dict(state: EntryState) -> dict[str, Any]:

@@ -410,3 +410,23 @@ def test_a_record_without_the_optional_fields_reads_as_an_entry_with_their_defau
     # What Entry(...) makes of those values, as before the faster read.
     fields: dict[str, Any] = {"kwargs": None, "options": None, "jitter": None, "enabled": None}
     assert loads_entry(nulls, "e") == Entry(name="e", task="t", schedule=Interval(5), **fields)
+
+
+def test_an_entry_name_that_is_not_valid_unicode_is_refused() -> None:
+    with pytest.raises(InvalidEntry, match="is not valid Unicode text"):
+        Entry(name="bad\udc80name", task="t", schedule=Interval(10))
+
+
+def test_an_interval_too_long_for_a_timedelta_is_an_invalid_schedule() -> None:
+    with pytest.raises(InvalidSchedule, match="is too long"):
+        Interval(1e20)
+    record = b'{"name":"huge","schedule":{"every":1e+20,"type":"interval"},"task":"t","v":1}'
+    with pytest.raises(CorruptRecord, match=r"huge.*too long"):
+        loads_entry(record, "huge")
+
+
+def test_an_interval_past_the_last_representable_instant_has_no_next_run() -> None:
+    every = Interval(timedelta(days=999_999_000))
+    assert every.next_after(datetime(2026, 1, 1, tzinfo=UTC)) is None
+    anchored = Interval(timedelta(days=3_000_000), anchor=datetime(2026, 1, 1, tzinfo=UTC))
+    assert anchored.next_after(datetime(2027, 1, 1, tzinfo=UTC)) is None

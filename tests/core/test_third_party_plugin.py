@@ -73,3 +73,13 @@ def test_plugin_type_drives_a_scheduler(on_path: None) -> None:
     assert state.next_run_at == datetime(2026, 1, 5, 12, 0, 20, tzinfo=UTC)
     assert state.total_run_count == 1
     assert clock() - timedelta(seconds=10) < state.last_run_at
+
+
+def test_a_plugin_that_cannot_read_its_record_gives_a_corrupt_record(on_path: None) -> None:
+    """Whatever a plugin's ``from_dict`` raises (here KeyError), the record is reported as
+    corrupt, so the store skips that one entry instead of failing the whole claim."""
+    plugins = get_plugins()
+    plugins.load_modules(["beatcore_weekly_example"])
+    text = '{"v":1,"name":"nth","task":"t","schedule":{"type":"example.every_nth_second"}}'
+    with pytest.raises(CorruptRecord, match=r"entry 'nth'.*KeyError: 'n'"):
+        loads_entry(text, "nth")

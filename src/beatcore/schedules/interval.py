@@ -14,6 +14,15 @@ from beatcore.timeutil import parse_isoformat, require_aware
 
 
 def _to_timedelta(value: timedelta | float | int) -> timedelta:
+    try:
+        return _checked_timedelta(value)
+    except OverflowError:
+        raise InvalidSchedule(
+            f"interval of {value!r} seconds is too long (at most {timedelta.max.days} days)"
+        ) from None
+
+
+def _checked_timedelta(value: timedelta | float | int) -> timedelta:
     if type(value) is float or type(value) is int:
         # The common case (every stored interval is a float): the checks below, in short.
         if value > 0 and value != math.inf:
@@ -61,17 +70,20 @@ class Interval:
     def next_after(self, dt: datetime) -> datetime | None:
         """Return ``dt + every``, or the first grid point after ``dt`` when anchored."""
         dt = require_aware(dt, "next_after argument")
-        if self.anchor is None:
-            if self.every.microseconds == 0 and dt.microsecond:
-                # Whole-second periods give whole-second occurrences, so runs, task ids and
-                # "every 5 seconds" after a start_at read as people expect.
-                # (The next whole second; arithmetic, as replace() is slow.)
-                dt = dt + timedelta(microseconds=1_000_000 - dt.microsecond)
-            return dt + self.every
-        if dt < self.anchor:
-            return self.anchor
-        steps = (dt - self.anchor) // self.every + 1
-        return self.anchor + steps * self.every
+        if self.anchor is None and self.every.microseconds == 0 and dt.microsecond:
+            # Whole-second periods give whole-second occurrences, so runs, task ids and
+            # "every 5 seconds" after a start_at read as people expect.
+            # (The next whole second; arithmetic, as replace() is slow.)
+            dt = dt + timedelta(microseconds=1_000_000 - dt.microsecond)
+        try:
+            if self.anchor is None:
+                return dt + self.every
+            if dt < self.anchor:
+                return self.anchor
+            steps = (dt - self.anchor) // self.every + 1
+            return self.anchor + steps * self.every
+        except OverflowError:  # past datetime.max: no occurrence left
+            return None
 
     def to_dict(self) -> dict[str, Any]:
         """Return ``{"every": seconds, "anchor": iso-or-None}``."""
