@@ -18,6 +18,7 @@ import attrs
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import BeatcoreError, CorruptRecord, InvalidSchedule
 from beatcore.plugins import get_plugins
+from beatcore.schedules import Clocked, Crontab, Interval, Solar
 from beatcore.schedules.base import ScheduleType
 from beatcore.timeutil import isoformat, parse_isoformat
 
@@ -37,6 +38,11 @@ _DEFAULTS: dict[str, Any] = {
 }
 
 
+_SHARED_TYPES = frozenset((Interval, Crontab, Solar, Clocked))
+_SHARED_SCHEDULES_LIMIT = 4096
+_shared_schedules: dict[tuple[Any, ...], ScheduleType] = {}
+
+
 def schedule_to_dict(schedule: ScheduleType) -> dict[str, Any]:
     """Return ``{"type": type_name, **schedule.to_dict()}``."""
     return {"type": schedule.type_name, **schedule.to_dict()}
@@ -48,11 +54,32 @@ def schedule_from_dict(data: Mapping[str, Any]) -> ScheduleType:
     :raises UnknownScheduleType: the type's plugin is not installed.
     :raises InvalidSchedule: the fields are not valid for the type.
     """
-    fields = dict(data)
-    type_name = fields.pop("type", None)
+    type_name = data.get("type")
     if not isinstance(type_name, str):
         raise InvalidSchedule(f"schedule record has no 'type': {dict(data)!r}")
-    return get_plugins().schedule_type(type_name).from_dict(fields)
+    cls = get_plugins().schedule_type(type_name)
+    if cls not in _SHARED_TYPES:
+        fields = dict(data)
+        del fields["type"]
+        return cls.from_dict(fields)
+    # beatcore's own types are immutable, and many entries share one schedule ("every hour"),
+    # so a record's schedule is built once and shared (a bounded table, cleared when full).
+    try:
+        # value types are part of the key: 1, 1.0 and true are equal keys but not equal input
+        key = (cls, *data.items(), *map(type, data.values()))
+        shared = _shared_schedules.get(key)
+    except TypeError:  # an unhashable field value: built as it is, then refused or not
+        key, shared = None, None
+    if shared is not None:
+        return shared
+    fields = dict(data)
+    del fields["type"]
+    schedule = cls.from_dict(fields)
+    if key is not None:
+        if len(_shared_schedules) >= _SHARED_SCHEDULES_LIMIT:
+            _shared_schedules.clear()
+        _shared_schedules[key] = schedule
+    return schedule
 
 
 def entry_to_dict(entry: Entry) -> dict[str, Any]:

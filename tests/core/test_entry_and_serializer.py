@@ -18,6 +18,7 @@ from beatcore.serializer import (
     dumps_state,
     loads_entry,
     loads_state,
+    schedule_from_dict,
 )
 from beatcore.timeutil import UTC, zone
 
@@ -430,3 +431,15 @@ def test_an_interval_past_the_last_representable_instant_has_no_next_run() -> No
     assert every.next_after(datetime(2026, 1, 1, tzinfo=UTC)) is None
     anchored = Interval(timedelta(days=3_000_000), anchor=datetime(2026, 1, 1, tzinfo=UTC))
     assert anchored.next_after(datetime(2027, 1, 1, tzinfo=UTC)) is None
+
+
+def test_records_of_one_builtin_schedule_share_one_immutable_object() -> None:
+    first = schedule_from_dict({"type": "crontab", "minute": "*/5", "hour": "9-17"})
+    again = schedule_from_dict({"type": "crontab", "minute": "*/5", "hour": "9-17"})
+    assert first is again and first == Crontab(minute="*/5", hour="9-17")
+    assert schedule_from_dict({"type": "interval", "every": 1}) == Interval(1)
+    # equal as keys, not as input: each is read (or refused) for what it is
+    with pytest.raises(InvalidSchedule, match="got True"):
+        schedule_from_dict({"type": "interval", "every": True})
+    with pytest.raises(InvalidSchedule):
+        schedule_from_dict({"type": "interval", "every": ["not", "hashable"]})
