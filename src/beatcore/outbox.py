@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 from celery.utils.log import get_logger
@@ -65,8 +65,7 @@ class EntryDispatch:
         return False
 
 
-@attrs.frozen
-class _Pending:
+class _Pending(NamedTuple):
     dispatch: EntryDispatch
     occurrence: datetime
     task_id: str

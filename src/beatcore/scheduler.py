@@ -280,9 +280,13 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
     # -- sending -------------------------------------------------------------------------
 
     def _send(self, entry: Entry, task_id: str) -> Any:
-        options = dict(entry.options)
-        headers = dict(options.pop("headers", None) or {})
-        headers.setdefault("celery_beat_task", True)
+        options = entry.options
+        if options:
+            options = dict(options)
+            headers = dict(options.pop("headers", None) or {})
+            headers.setdefault("celery_beat_task", True)
+        else:
+            headers = {"celery_beat_task": True}
         task = self.app.tasks.get(entry.task)
         if task is not None:
             return task.apply_async(
