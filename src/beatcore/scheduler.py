@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from celery import beat
@@ -279,6 +280,11 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
 
     # -- sending -------------------------------------------------------------------------
 
+    @cached_property
+    def _task_registry(self) -> Any:
+        # app.tasks is a descriptor that locks on every read; the registry itself never changes
+        return self.app.tasks
+
     def _send(self, entry: Entry, task_id: str) -> Any:
         options = entry.options
         if options:
@@ -287,7 +293,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
             headers.setdefault("celery_beat_task", True)
         else:
             headers = {"celery_beat_task": True}
-        task = self.app.tasks.get(entry.task)
+        task = self._task_registry.get(entry.task)
         if task is not None:
             return task.apply_async(
                 entry.args,
