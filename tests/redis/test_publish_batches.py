@@ -101,36 +101,33 @@ def expected_ids(names: list[str]) -> list[str]:
     return [timing.task_id(name, OCCURRENCE) for name in names]
 
 
+@pytest.mark.parametrize(
+    ("due", "batch_size", "writes"),
+    [(250, 100, 3), (5, 1, 5)],
+    ids=["250 in batches of 100", "batch size 1: one write each"],
+)
 def test_a_tick_writes_its_messages_in_batches(
-    app: Celery, recorder: DispatchRecorder, broker_writes: BrokerWrites
+    app: Celery,
+    recorder: DispatchRecorder,
+    broker_writes: BrokerWrites,
+    due: int,
+    batch_size: int,
+    writes: int,
 ) -> None:
+    app.conf.beatcore_publish_batch_size = batch_size
     clock = FakeClock(T0)
-    names = save_entries(app, clock, 250)
+    names = save_entries(app, clock, due)
     scheduler = Scheduler(app, clock=clock, holder="A")
     scheduler.tick()
     clock.advance(PERIOD)
     scheduler.tick()
-    assert broker_writes.messages == 250
-    assert broker_writes.round_trips == 3, "250 messages in batches of 100"
+    assert broker_writes.messages == due
+    assert broker_writes.round_trips == writes
     assert drain_task_ids(app) == expected_ids(names)
     assert [task_id for _, _, task_id in recorder.sent] == expected_ids(names)
     store = connect(app, clock=clock)
     assert store.in_flight() == []
     assert all(store.state(name).total_run_count == 1 for name in names)
-
-
-def test_a_batch_of_one_publishes_each_message_on_its_own(
-    app: Celery, recorder: DispatchRecorder, broker_writes: BrokerWrites
-) -> None:
-    app.conf.beatcore_publish_batch_size = 1
-    clock = FakeClock(T0)
-    names = save_entries(app, clock, 5)
-    scheduler = Scheduler(app, clock=clock, holder="A")
-    scheduler.tick()
-    clock.advance(PERIOD)
-    scheduler.tick()
-    assert broker_writes.round_trips == 5
-    assert drain_task_ids(app) == expected_ids(names)
 
 
 def test_a_failed_write_is_retried_later_with_the_same_task_ids(
