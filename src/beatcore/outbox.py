@@ -111,11 +111,6 @@ class Outbox:
         self._batch: Any = None
         self._pending: list[_Pending] = []
 
-    @property
-    def buffered(self) -> bool:
-        """True when messages are buffered and written in batches (the broker supports it)."""
-        return self._buffered
-
     def __enter__(self) -> Outbox:
         return self
 
