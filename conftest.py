@@ -1,8 +1,9 @@
-"""Shared fixtures: real Redis servers on free 127.0.0.1 ports.
+"""Shared fixtures: real Redis and PostgreSQL servers on free 127.0.0.1 ports.
 
 Every server fixture is session-scoped and lazy: a server starts the first time a test asks for
 it, and a test run that asks for none starts none. The process code lives in
-``tests/support/redis_servers.py``; this module only wires it to pytest.
+``tests/support/redis_servers.py`` and ``tests/support/postgres_server.py``; this module only
+wires it to pytest.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from tests.support.certificates import make_certificates
+from tests.support.postgres_server import PostgresServer
 from tests.support.redis_servers import (
     RedisClusterGroup,
     RedisSentinelGroup,
@@ -24,11 +26,20 @@ REAL_SERVER_FIXTURES = frozenset(
 """Fixtures that start a real ``redis-server``; tests using them get the ``redis_server`` mark."""
 
 
+POSTGRES_SERVER_FIXTURES = frozenset({"postgres_server"})
+"""Fixtures that start a real PostgreSQL server; tests using them get the ``postgres_server``
+mark."""
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark tests that need a real server, so ``-m "not redis_server"`` deselects them."""
+    """Mark tests that need a real server, so ``-m "not redis_server"`` (or
+    ``-m "not postgres_server"``) deselects them."""
     for item in items:
-        if REAL_SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if REAL_SERVER_FIXTURES & fixtures:
             item.add_marker(pytest.mark.redis_server)
+        if POSTGRES_SERVER_FIXTURES & fixtures:
+            item.add_marker(pytest.mark.postgres_server)
 
 
 @pytest.fixture(scope="session")
@@ -80,6 +91,19 @@ def redis_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRedisServ
     ``.url`` is the ``rediss://`` URL with ``ssl_ca_certs`` and ``ssl_cert_reqs=required``."""
     workdir = tmp_path_factory.mktemp("redis-tls")
     server = TlsRedisServer(workdir / "server", make_certificates(workdir / "certs"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server for the whole session (``.url``, ``.url_for(db)``,
+    ``.create_database()``, ``.restart()``), run as the ``postgres`` user when the tests run
+    as root. Tests share it: use a schema or database of their own."""
+    server = PostgresServer()
     server.start()
     try:
         yield server
