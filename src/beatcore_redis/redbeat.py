@@ -338,7 +338,9 @@ def _client(url: str) -> Any:
     try:
         return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30)
     except ValueError as exc:
-        raise click.BadParameter(f"{url!r}: {exc}", param_hint="'--redis-url'") from None
+        raise click.BadParameter(
+            f"{mask_password(url)!r}: {exc}", param_hint="'--redis-url'"
+        ) from None
 
 
 @click.command("migrate-from-redbeat")
@@ -367,7 +369,7 @@ def migrate_from_redbeat(
     url = redis_url or conf.get("redbeat_redis_url") or conf.get("broker_url")
     if not url or not str(url).startswith(("redis://", "rediss://", "unix://")):
         raise click.UsageError(
-            f"RedBeat's Redis URL is {url!r}; pass --redis-url redis://host:6379/0"
+            f"RedBeat's Redis URL is {mask_password(str(url))!r}; pass --redis-url redis://host:6379/0"
         )
     prefix = prefix or conf.get("redbeat_key_prefix") or DEFAULT_PREFIX
     client = _client(url)

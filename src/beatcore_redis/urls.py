@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import attrs
 
 from beatcore.errors import ConfigurationError
-from beatcore.urls import mask_password
+from beatcore.urls import mask_password, split_urls
 
 Kind = Literal["standalone", "sentinel", "cluster"]
 
@@ -163,14 +163,27 @@ def _db(url: str, path: str, query_db: str | None) -> int:
     return int(text)
 
 
+def _split(url: str, part: str) -> Any:
+    """Return ``urlsplit(part)``; a malformed host part is a ConfigurationError on ``url``."""
+    try:
+        return urlsplit(part)
+    except ValueError:
+        # urllib's message may quote the host part, which could be a piece of the password
+        raise _bad(
+            url,
+            "its host part is malformed (an IPv6 address goes in brackets: [::1]:6379; a "
+            "password holding '[' or ']' must write them as %5B and %5D)",
+        ) from None
+
+
 def _celery_sentinel(url: str) -> tuple[list[str], str]:
     """Split Celery's ``sentinel://a:26379;sentinel://b:26379/0`` into netlocs and a path."""
     netlocs, path, query = [], "", ""
-    for part in url.split(";"):
+    for part in split_urls(url):
         part = part.strip()
         if not part:
             continue
-        parts = urlsplit(part)
+        parts = _split(url, part)
         if parts.scheme.lower() != "sentinel":
             raise _bad(url, f"every part of a Celery sentinel URL must start with sentinel://, "
                        f"got {mask_password(part)!r}")  # fmt: skip
@@ -186,6 +199,38 @@ def parse_url(url: str, options: Mapping[str, Any] | None = None) -> ConnectionS
     :raises ConfigurationError: the URL or an option is malformed (the message names the URL,
         with its password masked, and what is wrong).
     """
+    try:
+        return _parse_url(url, options)
+    except ConfigurationError:
+        if _password_cut_short(url):
+            # the parser read part of the password as host, port, path or query: naming
+            # any of those would show it
+            raise _bad(url, _ENCODE_PASSWORD) from None
+        raise
+
+
+_ENCODE_PASSWORD = (
+    "its password seems to hold a character that must be percent-encoded there: write "
+    "'/' as %2F, '?' as %3F, '#' as %23, '@' as %40 and '%' as %25 "
+    "(urllib.parse.quote(password, safe=''))"
+)
+
+
+def _password_cut_short(url: str) -> bool:
+    """True when an ``@`` follows the host part of a URL part: a password holding a raw
+    ``/``, ``?`` or ``#`` ends the host part before its ``@``."""
+    for part in split_urls(url):
+        try:
+            netloc = urlsplit(part).netloc if "://" in part else ""
+        except ValueError:
+            netloc = ""
+        rest = part.partition("://")[2]
+        if "@" not in netloc and "@" in rest:
+            return True
+    return False
+
+
+def _parse_url(url: str, options: Mapping[str, Any] | None) -> ConnectionSpec:
     options = dict(options or {})
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme not in _SCHEMES:
@@ -193,9 +238,9 @@ def parse_url(url: str, options: Mapping[str, Any] | None = None) -> ConnectionS
     kind, tls = _SCHEMES[scheme]
     if scheme == "sentinel":
         netlocs, rest = _celery_sentinel(url)
-        parts = urlsplit("sentinel://x" + rest)
+        parts = _split(url, "sentinel://x" + rest)
     else:
-        parts = urlsplit(url)
+        parts = _split(url, url)
         netlocs = [parts.netloc]
     if parts.fragment:
         raise _bad(url, "a '#fragment' has no meaning here")
