@@ -14,19 +14,20 @@ from celery.utils.imports import symbol_by_name
 
 from beatcore.errors import ConfigurationError
 from beatcore.timeutil import Clock, utc_now
+from beatcore.values import is_integer, is_number
 
 #: Suffix of the SQLite file used when ``beatcore_url`` is not set.
 DEFAULT_SQLITE_SUFFIX = ".beatcore.sqlite3"
 
 
 def _positive(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+    if not is_number(value) or value <= 0:
         raise ConfigurationError(f"{name} must be a positive number of seconds, got {value!r}")
     return float(value)
 
 
 def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not is_integer(value) or value < 1:
         raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
     return value
 

@@ -35,6 +35,7 @@ from redis.exceptions import (
 from redis.retry import Retry
 
 from beatcore.errors import ConfigurationError, StoreError, StoreUnavailable
+from beatcore.values import is_integer, is_number
 from beatcore_redis.urls import ConnectionSpec
 
 logger = get_logger("beatcore.redis")
@@ -119,10 +120,10 @@ class RetryingCaller:
         cap: float = 2.0,
         diagnose_wrongtype: Callable[[], str] | None = None,
     ) -> None:
-        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+        if not is_integer(attempts) or attempts < 1:
             raise ConfigurationError(f"retry_attempts must be an integer >= 1, got {attempts!r}")
         for name, value in (("retry_backoff_base", base), ("retry_backoff_cap", cap)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            if not is_number(value) or value < 0:
                 raise ConfigurationError(f"{name} must be a number of seconds >= 0, got {value!r}")
         self.url = url
         self.attempts = attempts

@@ -44,6 +44,7 @@ from beatcore.schedules import Crontab, Interval, ScheduleType, Solar
 from beatcore.store import Ack, Lease, Store
 from beatcore.timeutil import UTC
 from beatcore.urls import mask_password
+from beatcore.values import is_integer, is_number
 
 DEFAULT_PREFIX = "redbeat:"
 _FREQUENCIES = ("YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY", "MINUTELY", "SECONDLY")
@@ -93,7 +94,7 @@ def decode(text: bytes | str | None) -> Any:
 
 
 def _instant(seconds: Any, what: str) -> datetime:
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+    if not is_number(seconds):
         raise NotConvertible(f"rrule {what} is not a timestamp: {seconds!r}")
     return _EPOCH + timedelta(seconds=seconds)
 
@@ -106,7 +107,7 @@ def _offset_zone(minutes: Any) -> str:
     """Return an IANA zone with the fixed UTC offset RedBeat stored for an rrule's dtstart."""
     if not minutes:
         return "UTC"
-    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or minutes % 60:
+    if not is_number(minutes) or minutes % 60:
         raise NotConvertible(
             f"rrule dtstart has a UTC offset of {minutes!r} minutes, which no IANA zone with "
             "a fixed offset matches (only whole hours do)"
@@ -118,7 +119,7 @@ def _offset_zone(minutes: Any) -> str:
 
 def _numbers(value: Any) -> list[int]:
     items = value if isinstance(value, list) else [value]
-    if not all(isinstance(item, int) and not isinstance(item, bool) for item in items):
+    if not all(is_integer(item) for item in items):
         raise NotConvertible(f"rrule value {value!r} is not a number or a list of numbers")
     return items
 

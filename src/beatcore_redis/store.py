@@ -34,6 +34,7 @@ from beatcore.store import (
     SyncReport,
 )
 from beatcore.timeutil import UTC, Clock, utc_now
+from beatcore.values import is_integer, is_number
 from beatcore_redis.calls import RedisCalls
 from beatcore_redis.connection import RetryingCaller, build_client
 from beatcore_redis.keys import SCHEMA_VERSION, KeyLayout
@@ -559,7 +560,7 @@ def open_store(url: str, options: Mapping[str, Any]) -> RedisStore:
             f"({spec.masked_url!r}); leave it unset there"
         )
     wait_timeout = options.get("wait_timeout", 0.5)
-    if isinstance(wait_timeout, bool) or not isinstance(wait_timeout, (int, float)):
+    if not is_number(wait_timeout):
         raise ConfigurationError(
             f"beatcore_store_options['wait_timeout'] must be a number of seconds, "
             f"got {wait_timeout!r}"
@@ -581,7 +582,7 @@ def open_store(url: str, options: Mapping[str, Any]) -> RedisStore:
 
 
 def _non_negative_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if not is_integer(value) or value < 0:
         raise ConfigurationError(
             f"beatcore_store_options[{name!r}] must be an integer >= 0, got {value!r}"
         )

@@ -38,6 +38,7 @@ from beatcore.store import (
 )
 from beatcore.stores.sqlite_schema import Database, SqliteLock, database_path, instant, micros
 from beatcore.timeutil import Clock, utc_now
+from beatcore.values import is_number
 
 #: Seconds a write waits for another process's write transaction before failing.
 DEFAULT_BUSY_TIMEOUT = 10.0
@@ -396,7 +397,7 @@ class SqliteStore(Store):
 
 def _busy_timeout(options: Mapping[str, Any]) -> float:
     value = options.get("busy_timeout", DEFAULT_BUSY_TIMEOUT)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    if not is_number(value) or value < 0:
         raise ConfigurationError(
             f"SQLite store option busy_timeout must be a number of seconds >= 0, got {value!r}"
         )

@@ -1,0 +1,35 @@
+"""Rules for plain values that many modules share: what counts as a number, a whole number.
+
+``True`` is an ``int`` to Python but never a count or a number of seconds to a person, and
+NaN compares False with every bound, so ``value < 0`` lets it through; the checks here are
+the one place that says so.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TypeGuard
+
+#: The largest int that ``float()`` turns into a finite float.
+_FLOAT_MAX = int(sys.float_info.max)
+
+
+def is_number(value: object) -> TypeGuard[int | float]:
+    """Return True for an int or float that ``float()`` turns into a finite float.
+
+    Called wherever a setting, an option or a field takes a number. False for a bool, NaN,
+    an infinity, an int too large for a float, and anything that is not an int or a float.
+    """
+    if isinstance(value, float):
+        return value - value == 0.0  # NaN - NaN and inf - inf are NaN, not 0
+    if isinstance(value, int) and not isinstance(value, bool):
+        return -_FLOAT_MAX <= value <= _FLOAT_MAX
+    return False
+
+
+def is_integer(value: object) -> TypeGuard[int]:
+    """Return True for an int that is not a bool (of any size).
+
+    Called wherever a setting, an option or a field takes a count.
+    """
+    return type(value) is int or (isinstance(value, int) and not isinstance(value, bool))
