@@ -3,7 +3,10 @@
 Every record carries ``"v": FORMAT_VERSION``. Reading a record that is not valid JSON, has an
 unknown version, or names a schedule type no installed plugin provides raises
 :class:`~beatcore.errors.CorruptRecord` naming the entry and the cause; stores catch it, report
-the record and go on with the others.
+the record and go on with the others. :func:`loads_entry` and :func:`loads_state` are the one
+place where stored bytes are read, so whatever else bytes can provoke (nesting deeper than the
+stack, numbers too large for an int, JSON values of the wrong type, text that is not UTF-8) is
+a CorruptRecord too: nothing else leaves them (:mod:`beatcore.storekit` builds on that).
 """
 
 from __future__ import annotations
@@ -165,18 +168,37 @@ def state_from_dict(data: Mapping[str, Any], name: str) -> EntryState:
     :raises CorruptRecord: wrong version or invalid value.
     """
     _check_version(data, name)
+    get = data.get
     try:
         return EntryState(
-            next_run_at=parse_isoformat(data.get("next_run_at"), "next_run_at"),
-            last_run_at=parse_isoformat(data.get("last_run_at"), "last_run_at"),
-            total_run_count=int(data.get("total_run_count", 0)),
-            skipped_run_count=int(data.get("skipped_run_count", 0)),
-            last_task_id=data.get("last_task_id"),
-            last_error=data.get("last_error"),
-            triggered_at=parse_isoformat(data.get("triggered_at"), "triggered_at"),
+            next_run_at=parse_isoformat(get("next_run_at"), "next_run_at"),
+            last_run_at=parse_isoformat(get("last_run_at"), "last_run_at"),
+            total_run_count=int(get("total_run_count", 0)),
+            skipped_run_count=int(get("skipped_run_count", 0)),
+            last_task_id=_optional_text(get("last_task_id"), "last_task_id"),
+            last_error=_optional_text(get("last_error"), "last_error"),
+            triggered_at=parse_isoformat(get("triggered_at"), "triggered_at"),
         )
     except (BeatcoreError, TypeError, ValueError) as exc:
         raise CorruptRecord(name, f"state: {exc}") from exc
+    except Exception as exc:  # e.g. OverflowError: int(1e400); one record must not stop a tick
+        raise CorruptRecord(name, f"state: {type(exc).__name__}: {exc}") from exc
+
+
+def _optional_text(value: Any, what: str) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    raise TypeError(f"{what} must be a string or null, got a JSON {_json_type(value)}")
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, dict):
+        return "object"
+    return "array" if isinstance(value, list) else type(value).__name__
 
 
 def dumps_entry(entry: Entry) -> str:
@@ -282,6 +304,8 @@ def _loads(text: str | bytes, name: str) -> Mapping[str, Any]:
             data = json.loads(text)
     except (TypeError, ValueError) as exc:
         raise CorruptRecord(name, f"not valid JSON ({exc})") from exc
+    except RecursionError as exc:  # nesting deeper than the decoder's stack
+        raise CorruptRecord(name, f"not valid JSON (nested too deeply: {exc})") from exc
     if not isinstance(data, dict):
         raise CorruptRecord(name, f"expected a JSON object, got {type(data).__name__}")
     return data

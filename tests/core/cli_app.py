@@ -23,7 +23,7 @@ from click.testing import CliRunner, Result
 import beatcore
 from beatcore.errors import ConfigurationError
 from beatcore.store import Store
-from beatcore.testing import FakeClock
+from beatcore.testing import FakeClock, forget_memory_schedule
 from beatcore.timeutil import UTC
 
 APP = "tests.core.cli_app:app"
@@ -80,8 +80,6 @@ def store_urls(tmp_path: Path) -> Sequence[str]:
 
 def make_cli(kind: str, tmp_path: Path) -> Iterator[Cli]:
     """Point the app at a fresh store of ``kind`` (memory or sqlite) and reset the clock."""
-    from beatcore.stores.memory import MemoryStore
-
     memory, sqlite = store_urls(tmp_path)
     url = memory if kind == "memory" else sqlite
     if kind == "sqlite":
@@ -93,7 +91,7 @@ def make_cli(kind: str, tmp_path: Path) -> Iterator[Cli]:
     app.conf.beatcore_url = url
     yield Cli(url)
     if kind == "memory":
-        MemoryStore.forget(memory.split("://", 1)[1])
+        forget_memory_schedule(memory.split("://", 1)[1])
 
 
 def one_line_error(result: Result) -> str:

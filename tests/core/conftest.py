@@ -9,8 +9,12 @@ from typing import Any
 import pytest
 from celery import Celery
 
-from beatcore.stores.memory import MemoryStore
-from beatcore.testing import DispatchRecorder, memory_broker_app, recording
+from beatcore.testing import (
+    DispatchRecorder,
+    forget_memory_schedule,
+    memory_broker_app,
+    recording,
+)
 
 
 @pytest.fixture
@@ -23,7 +27,7 @@ def recorder() -> Iterator[DispatchRecorder]:
 def store_url() -> Iterator[str]:
     name = f"sched-{uuid.uuid4()}"
     yield f"memory://{name}"
-    MemoryStore.forget(name)
+    forget_memory_schedule(name)
 
 
 @pytest.fixture

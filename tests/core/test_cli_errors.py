@@ -107,12 +107,13 @@ def test_password_is_masked() -> None:
 
 def test_unreadable_record_is_reported_not_fatal(cli: Cli) -> None:
     from beatcore.stores.memory import MemoryStore
+    from beatcore.testing import plant_memory_record
     from tests.core.cli_app import START
 
     cli.ok("add", "good", "proj.hello", "--every", "1m")
     store = cli.store()
     assert isinstance(store, MemoryStore)
-    store.write_raw("broken", "{not json", "{}", START)
+    plant_memory_record(store, "broken", "{not json", "{}", START)
     result = cli("list")
     assert result.exit_code == 0
     assert result.stdout.splitlines()[1].startswith("good ")

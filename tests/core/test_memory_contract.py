@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 
 from beatcore.stores.memory import MemoryStore
-from beatcore.testing import FakeClock, StoreContract
+from beatcore.testing import FakeClock, StoreContract, forget_memory_schedule, plant_memory_record
 from beatcore.testing.contract import PlantCorrupt
 
 
@@ -18,12 +18,12 @@ class TestMemoryStore(StoreContract):
     def store(self, clock: FakeClock) -> Iterator[MemoryStore]:
         name = f"contract-{uuid.uuid4()}"
         yield MemoryStore(name, clock=clock)
-        MemoryStore.forget(name)
+        forget_memory_schedule(name)
 
     @pytest.fixture
     def plant_corrupt_record(self, store: MemoryStore) -> PlantCorrupt:
         def plant(name: str, due_at: datetime) -> None:
-            store.write_raw(name, "{not json", '{"v": 1}', due_at)
+            plant_memory_record(store, name, "{not json", '{"v": 1}', due_at)
 
         return plant
 

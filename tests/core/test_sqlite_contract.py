@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from beatcore.stores.sqlite import SqliteStore
-from beatcore.testing import FakeClock, StoreContract
+from beatcore.testing import FakeClock, StoreContract, plant_sqlite_record
 from beatcore.testing.contract import PlantCorrupt
 
 
@@ -25,6 +25,6 @@ class TestSqliteStore(StoreContract):
     @pytest.fixture
     def plant_corrupt_record(self, store: SqliteStore) -> PlantCorrupt:
         def plant(name: str, due_at: datetime) -> None:
-            store.write_raw(name, "{not json", '{"v": 1}', due_at)
+            plant_sqlite_record(store, name, "{not json", '{"v": 1}', due_at)
 
         return plant

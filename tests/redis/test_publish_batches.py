@@ -21,11 +21,11 @@ from redis.connection import Connection
 
 from beatcore import Entry, Interval, connect, timing
 from beatcore.scheduler import Scheduler
-from beatcore.stores.memory import MemoryStore
 from beatcore.testing import (
     DispatchRecorder,
     FakeClock,
     drain_task_ids,
+    forget_memory_schedule,
     memory_broker_app,
     recording,
 )
@@ -86,7 +86,7 @@ def app(redis_db: RedisServer) -> Iterator[Celery]:
         beatcore_dispatch_retry_delay=3,
     )
     yield app
-    MemoryStore.forget(name)
+    forget_memory_schedule(name)
 
 
 def save_entries(app: Celery, clock: FakeClock, count: int) -> list[str]:

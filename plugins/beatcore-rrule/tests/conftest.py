@@ -8,8 +8,12 @@ from collections.abc import Iterator
 import pytest
 from celery import Celery
 
-from beatcore.stores.memory import MemoryStore
-from beatcore.testing import DispatchRecorder, memory_broker_app, recording
+from beatcore.testing import (
+    DispatchRecorder,
+    forget_memory_schedule,
+    memory_broker_app,
+    recording,
+)
 
 
 @pytest.fixture
@@ -22,7 +26,7 @@ def recorder() -> Iterator[DispatchRecorder]:
 def store_url() -> Iterator[str]:
     name = f"rrule-{uuid.uuid4()}"
     yield f"memory://{name}"
-    MemoryStore.forget(name)
+    forget_memory_schedule(name)
 
 
 @pytest.fixture

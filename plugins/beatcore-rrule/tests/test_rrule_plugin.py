@@ -18,8 +18,7 @@ from beatcore.plugins import Plugins, get_plugins
 from beatcore.scheduler import Scheduler
 from beatcore.schedules import ScheduleType, describe
 from beatcore.serializer import dumps_entry, loads_entry, schedule_from_dict, schedule_to_dict
-from beatcore.stores.memory import MemoryStore
-from beatcore.testing import DispatchRecorder, FakeClock
+from beatcore.testing import DispatchRecorder, FakeClock, forget_memory_schedule
 from beatcore_rrule import RRule
 
 
@@ -73,7 +72,7 @@ def test_memory_store_round_trip_and_first_run() -> None:
         assert again.get("nightly").schedule == rule
         assert [entry.name for entry in again.entries()] == ["nightly"]
     finally:
-        MemoryStore.forget(name)
+        forget_memory_schedule(name)
 
 
 def test_dateutil_rrule_is_adapted() -> None:

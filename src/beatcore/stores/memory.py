@@ -9,6 +9,7 @@ the same here as anywhere.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
@@ -16,13 +17,12 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from beatcore import serializer, timing
+from beatcore import serializer, storekit, timing
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import CorruptRecord, EntryNotFound, LockLost
 from beatcore.hookspecs import hookimpl
 from beatcore.store import (
     Ack,
-    Claim,
     ClaimResult,
     InFlight,
     Lease,
@@ -32,6 +32,7 @@ from beatcore.store import (
     StoreStatus,
     SyncReport,
 )
+from beatcore.storekit import Record
 from beatcore.timeutil import Clock, utc_now
 
 
@@ -39,6 +40,10 @@ from beatcore.timeutil import Clock, utc_now
 class _Record:
     entry_json: str
     state_json: str
+
+    @property
+    def raw(self) -> tuple[str, str]:
+        return self.entry_json, self.state_json
 
 
 @attrs.define
@@ -121,7 +126,11 @@ class MemoryLock(Lock):
 
 
 class MemoryStore(Store):
-    """A :class:`~beatcore.store.Store` kept in this process's memory."""
+    """A :class:`~beatcore.store.Store` kept in this process's memory.
+
+    Its atomicity is one mutex per schedule; every rule is the store kit's
+    (:mod:`beatcore.storekit`).
+    """
 
     def __init__(
         self,
@@ -148,11 +157,13 @@ class MemoryStore(Store):
 
     # -- helpers (caller holds the mutex) ------------------------------------------------
 
-    def _record(self, name: str) -> _Record:
+    def _read(self, name: str) -> Record:
+        """Return the readable record ``name`` (raises EntryNotFound, CorruptRecord)."""
         try:
-            return self._data.records[name]
+            record = self._data.records[name]
         except KeyError:
             raise EntryNotFound(name) from None
+        return storekit.read_record(name, record.entry_json, record.state_json)
 
     def _write(self, entry: Entry, state: EntryState, due: datetime | None = None) -> None:
         """Store ``entry`` and ``state``; ``due`` defaults to what the state says."""
@@ -167,41 +178,36 @@ class MemoryStore(Store):
         else:
             self._data.due[entry.name] = due
 
-    def _save_locked(self, entry: Entry, now: datetime) -> tuple[EntryState, bool]:
-        """Save and return (state, changed)."""
+    def _save_locked(self, entry: Entry) -> EntryState:
         record = self._data.records.get(entry.name)
-        old: Entry | None = None
-        state: EntryState | None = None
-        if record is not None:
-            try:
-                old = serializer.loads_entry(record.entry_json, entry.name)
-                state = serializer.loads_state(record.state_json, entry.name)
-            except CorruptRecord:
-                old = state = None
-            else:
-                if serializer.entry_to_dict(old) == serializer.entry_to_dict(entry):
-                    return state, False
-        new_state = timing.state_after_save(old, state, entry, now, self._tz)
-        self._write(entry, new_state)
-        return new_state, True
+        stored = None if record is None else storekit.decode_record(entry.name, *record.raw)
+        state, changed = storekit.decide_save(entry, stored, self._clock(), self._tz)
+        if changed:
+            self._write(entry, state)
+        return state
+
+    def _raw(self) -> dict[str, tuple[str, str]]:
+        return {name: record.raw for name, record in self._data.records.items()}
 
     # -- definitions ---------------------------------------------------------------------
 
     def save(self, entry: Entry) -> EntryState:
         """Insert or update ``entry`` (see :meth:`Store.save`)."""
         with self._data.mutex:
-            return self._save_locked(entry, self._clock())[0]
+            return self._save_locked(entry)
 
     def get(self, name: str) -> Entry:
         """Return the definition called ``name``."""
         with self._data.mutex:
-            return serializer.loads_entry(self._record(name).entry_json, name)
+            if name not in self._data.records:
+                raise EntryNotFound(name)
+            return serializer.loads_entry(self._data.records[name].entry_json, name)
 
     def delete(self, name: str) -> None:
         """Remove the entry with its state, due slot and claim."""
         with self._data.mutex:
-            self._record(name)
-            del self._data.records[name]
+            if self._data.records.pop(name, None) is None:
+                raise EntryNotFound(name)
             self._data.due.pop(name, None)
             self._data.in_flight.pop(name, None)
             self._data.corrupt.pop(name, None)
@@ -209,75 +215,44 @@ class MemoryStore(Store):
     def entries(self) -> list[Entry]:
         """Return the readable entries sorted by name."""
         with self._data.mutex:
-            found = []
-            for name in sorted(self._data.records):
-                try:
-                    found.append(serializer.loads_entry(self._data.records[name].entry_json, name))
-                except CorruptRecord:
-                    continue
-            return found
+            return storekit.list_entries(
+                (name, record.entry_json) for name, record in self._data.records.items()
+            )
 
     def corrupt_records(self) -> list[CorruptRecord]:
         """Return an error for each unreadable definition or state."""
         with self._data.mutex:
-            errors = []
-            for name in sorted(self._data.records):
-                record = self._data.records[name]
-                try:
-                    serializer.loads_entry(record.entry_json, name)
-                    serializer.loads_state(record.state_json, name)
-                except CorruptRecord as exc:
-                    errors.append(exc)
-            return errors
+            return storekit.list_corrupt((name, *raw) for name, raw in self._raw().items())
 
     def state(self, name: str) -> EntryState:
         """Return the state of ``name``."""
         with self._data.mutex:
-            return serializer.loads_state(self._record(name).state_json, name)
+            if name not in self._data.records:
+                raise EntryNotFound(name)
+            return serializer.loads_state(self._data.records[name].state_json, name)
 
     def set_enabled(self, name: str, enabled: bool) -> None:
         """Enable or disable ``name`` (re-enabling reschedules from now)."""
         with self._data.mutex:
             entry = self.get(name)
             if entry.enabled != enabled:
-                self._save_locked(entry.evolve(enabled=enabled), self._clock())
+                self._save_locked(entry.evolve(enabled=enabled))
 
     def trigger(self, name: str, at: datetime | None = None) -> None:
         """Make ``name`` due once more at ``at`` (default now)."""
         with self._data.mutex:
-            entry = self.get(name)
-            state = self.state(name).evolve(triggered_at=at or self._clock())
-            self._write(entry, state)
+            entry, state = self._read(name)
+            self._write(entry, storekit.triggered(state, at, self._clock()))
 
     def sync_static(self, entries: Iterable[Entry], keep: Iterable[str] = ()) -> SyncReport:
         """Replace the static entries with ``entries`` under one lock (atomic)."""
-        now = self._clock()
-        added: list[str] = []
-        updated: list[str] = []
-        unchanged: list[str] = []
         with self._data.mutex:
-            wanted = {entry.name: entry for entry in entries}
-            for name, entry in wanted.items():
-                existed = name in self._data.records
-                _, changed = self._save_locked(entry, now)
-                if not changed:
-                    unchanged.append(name)
-                elif existed:
-                    updated.append(name)
-                else:
-                    added.append(name)
-            removed = []
-            for name in sorted(set(self._data.records) - set(wanted) - set(keep)):
-                try:
-                    is_static = serializer.loads_entry(
-                        self._data.records[name].entry_json, name
-                    ).static
-                except CorruptRecord:
-                    continue
-                if is_static:
-                    self.delete(name)
-                    removed.append(name)
-        return SyncReport(tuple(added), tuple(updated), tuple(removed), tuple(unchanged))
+            plan = storekit.plan_static_sync(entries, self._raw(), keep, self._clock(), self._tz)
+            for entry, state in plan.writes:
+                self._write(entry, state)
+            for name in plan.removed:
+                self.delete(name)
+        return plan.report
 
     # -- scheduling ----------------------------------------------------------------------
 
@@ -285,33 +260,29 @@ class MemoryStore(Store):
         self, lease: Lease, now: datetime, *, limit: int, reclaim_after: float
     ) -> ClaimResult:
         """Renew the lease and claim up to ``limit`` due entries (see :meth:`Store.claim_due`)."""
-        with self._data.mutex:
+        data = self._data
+        with data.mutex:
             self._lock._check(lease)
-            self._data.last_tick_at = now
-            claims: list[Claim] = []
-            corrupt: list[CorruptRecord] = []
+            data.last_tick_at = now
             stale = now - timedelta(seconds=reclaim_after)
             recovered = sorted(
-                (f for f in self._data.in_flight.values() if f.claimed_at <= stale),
+                (f for f in data.in_flight.values() if f.claimed_at <= stale),
                 key=lambda f: (f.claimed_at, f.name),
             )
-            due = sorted((at, name) for name, at in self._data.due.items() if at <= now)
+            due = sorted((at, name) for name, at in data.due.items() if at <= now)
             candidates = [(f.name, True) for f in recovered] + [(n, False) for _, n in due]
-            for name, was_recovered in candidates[:limit]:
-                record = self._data.records[name]
-                try:
-                    entry = serializer.loads_entry(record.entry_json, name)
-                    state = serializer.loads_state(record.state_json, name)
-                except CorruptRecord as exc:
-                    self._data.due.pop(name, None)
-                    self._data.in_flight.pop(name, None)
-                    self._data.corrupt[name] = exc.cause
-                    corrupt.append(exc)
-                    continue
-                self._data.due.pop(name, None)
-                self._data.in_flight[name] = InFlight(name, lease.token, now, state.next_run_at)
-                claims.append(Claim(entry, state, recovered=was_recovered))
-            next_due = min(self._data.due.values(), default=None)
+            claims, corrupt = storekit.decode_claims(
+                (name, *data.records[name].raw, again) for name, again in candidates[:limit]
+            )
+            for claim in claims:
+                name = claim.entry.name
+                data.due.pop(name, None)
+                data.in_flight[name] = InFlight(name, lease.token, now, claim.state.next_run_at)
+            for exc in corrupt:
+                data.due.pop(exc.name, None)
+                data.in_flight.pop(exc.name, None)
+                data.corrupt[exc.name] = exc.cause
+            next_due = min(data.due.values(), default=None)
             return ClaimResult(tuple(claims), tuple(corrupt), next_due)
 
     def ack(self, lease: Lease, acks: Sequence[Ack]) -> None:
@@ -320,19 +291,14 @@ class MemoryStore(Store):
             self._lock._check(lease)
             for ack in acks:
                 self._data.in_flight.pop(ack.name, None)
-                record = self._data.records.get(ack.name)
-                if record is None:
-                    continue
+                if ack.name not in self._data.records:
+                    continue  # deleted while in flight: stays deleted
                 try:
-                    entry = serializer.loads_entry(record.entry_json, ack.name)
-                    current = serializer.loads_state(record.state_json, ack.name)
+                    stored = self._read(ack.name)
                 except CorruptRecord as exc:
                     self._data.corrupt[ack.name] = exc.cause
                     continue
-                merged = timing.state_after_ack(current, ack.claimed, ack.state)
-                self._write(
-                    entry, merged, timing.due_after_ack(entry, merged, ack.state, ack.due_at)
-                )
+                self._write(stored.entry, *storekit.merge_ack(ack, stored))
 
     def in_flight(self) -> list[InFlight]:
         """Return unacked claims, oldest first."""
@@ -352,19 +318,24 @@ class MemoryStore(Store):
                 next_due_at=min(self._data.due.values(), default=None),
             )
 
-    # -- for tests -----------------------------------------------------------------------
+    # -- deprecated test helpers -----------------------------------------------------------
 
     def write_raw(self, name: str, entry_json: str, state_json: str, due_at: datetime) -> None:
-        """Store raw record text as-is (tests use it to plant unreadable records)."""
+        """Deprecated: use :func:`beatcore.testing.plant_memory_record`."""
+        warnings.warn(_MOVED.format("write_raw", "plant_memory_record"), DeprecationWarning, 2)
         with self._data.mutex:
             self._data.records[name] = _Record(entry_json, state_json)
             self._data.due[name] = due_at
 
     @classmethod
     def forget(cls, name: str) -> None:
-        """Drop the shared data of ``memory://NAME`` (tests use it between cases)."""
+        """Deprecated: use :func:`beatcore.testing.forget_memory_schedule`."""
+        warnings.warn(_MOVED.format("forget", "forget_memory_schedule"), DeprecationWarning, 2)
         with _SCHEDULES_MUTEX:
             _SCHEDULES.pop(name, None)
+
+
+_MOVED = "MemoryStore.{} is deprecated: tests use beatcore.testing.{} instead"
 
 
 @hookimpl

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
@@ -383,10 +384,16 @@ class SqliteStore(Store):
         """Close the connection; the store cannot be used afterwards."""
         self._db.close()
 
-    # -- for tests -----------------------------------------------------------------------
+    # -- deprecated test helper -----------------------------------------------------------
 
     def write_raw(self, name: str, entry_json: str, state_json: str, due_at: datetime) -> None:
-        """Store raw record text as-is (tests use it to plant unreadable records)."""
+        """Deprecated: use :func:`beatcore.testing.plant_sqlite_record`."""
+        warnings.warn(
+            "SqliteStore.write_raw is deprecated: tests use "
+            "beatcore.testing.plant_sqlite_record instead",
+            DeprecationWarning,
+            2,
+        )
         with self._db.transaction(write=True) as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO entries (name, entry_json, state_json, due_at)"
