@@ -28,6 +28,7 @@ from beatcore import serializer
 from beatcore.entry import Entry
 from beatcore.errors import CorruptRecord
 from beatcore.store import SyncReport
+from beatcore_redis.records import load_entry
 
 if TYPE_CHECKING:
     from beatcore_redis.store import Op, Raw, RedisStore
@@ -143,7 +144,7 @@ class StaticSync:
             if def_raw is None:
                 continue
             try:
-                is_static = serializer.loads_entry(def_raw, name).static
+                is_static = load_entry(def_raw, name).static
             except CorruptRecord:
                 continue  # unreadable: kept, never deleted without an explicit command
             if is_static:

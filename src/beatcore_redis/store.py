@@ -39,6 +39,7 @@ from beatcore_redis.calls import RedisCalls
 from beatcore_redis.connection import RetryingCaller, build_client
 from beatcore_redis.keys import SCHEMA_VERSION, KeyLayout
 from beatcore_redis.lock import RedisLock, lock_lost, ttl_ms
+from beatcore_redis.records import load_entry, load_pair, load_state
 from beatcore_redis.urls import parse_url
 
 logger = get_logger("beatcore.redis")
@@ -163,12 +164,7 @@ class RedisStore(Store):
         return list(defs), list(states)
 
     def _parse(self, name: str, def_raw: Raw, state_raw: Raw) -> tuple[Entry, EntryState]:
-        if def_raw is None:
-            raise EntryNotFound(name)
-        entry = serializer.loads_entry(def_raw, name)
-        if state_raw is None:
-            raise CorruptRecord(name, "state: missing (the definition has no state record)")
-        return entry, serializer.loads_state(state_raw, name)
+        return load_pair(name, def_raw, state_raw)
 
     def _score(self, when: datetime | None) -> str:
         return "" if when is None else str(self.micros(when))
@@ -279,7 +275,7 @@ class RedisStore(Store):
         raw = self.calls.call("get", lambda: self.client.hget(self.keys.defs, name))
         if raw is None:
             raise EntryNotFound(name)
-        return serializer.loads_entry(raw, name)
+        return load_entry(raw, name)
 
     def delete(self, name: str) -> None:
         """Remove the entry, its state, due slot and claim."""
@@ -295,7 +291,7 @@ class RedisStore(Store):
         for key in sorted(raw, key=_text):
             name = _text(key)
             try:
-                found.append(serializer.loads_entry(raw[key], name))
+                found.append(load_entry(raw[key], name))
             except CorruptRecord:
                 continue
         return found
@@ -324,7 +320,7 @@ class RedisStore(Store):
             raise EntryNotFound(name)
         if state_raw is None:
             raise CorruptRecord(name, "state: missing (the definition has no state record)")
-        return serializer.loads_state(state_raw, name)
+        return load_state(state_raw, name)
 
     def set_enabled(self, name: str, enabled: bool) -> None:
         """Enable or disable ``name`` (re-enabling reschedules from now)."""
@@ -485,7 +481,7 @@ class RedisStore(Store):
             name = _text(member)
             token_text = _text(inflight.get(member, b"0|")).partition("|")[0]
             try:
-                next_run_at = serializer.loads_state(state_raw, name).next_run_at
+                next_run_at = load_state(state_raw, name).next_run_at
             except CorruptRecord:
                 next_run_at = None
             found.append(
