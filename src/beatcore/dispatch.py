@@ -9,6 +9,7 @@ what was sent and when the entry is next due.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from celery.utils.log import get_logger
 
 from beatcore import timing
 from beatcore.entry import Entry
+from beatcore.listeners import Listeners
 from beatcore.outbox import SEND_FAILED, EntryDispatch, Outbox
 from beatcore.plugins import Plugins
 from beatcore.send_window import SendWindow
@@ -26,8 +28,6 @@ from beatcore.timeutil import Clock
 
 logger = get_logger("beatcore.scheduler")
 
-#: ``notify(hook_name, **kwargs)``: calls a listener hook, never raising.
-Notify = Callable[..., None]
 #: ``send(entry, task_id)``: publishes one message of ``entry`` through the scheduler's producer.
 Send = Callable[[Entry, str], Any]
 
@@ -47,7 +47,7 @@ class ClaimDispatcher:
         *,
         producer: Callable[[], Any],
         send: Send,
-        notify: Notify,
+        listeners: Listeners,
     ) -> None:
         self.settings = settings
         self.catch_up = catch_up
@@ -55,8 +55,7 @@ class ClaimDispatcher:
         self.clock = clock
         self._producer = producer
         self._send = send
-        self._notify = notify
-        self._dispatch_listened = True
+        self._listeners = listeners
 
     def dispatch(self, claims: Sequence[Claim], now: datetime, window: SendWindow) -> list[Ack]:
         """Send what is due of ``claims`` (nothing once ``window`` closes); return their acks.
@@ -79,25 +78,13 @@ class ClaimDispatcher:
             self.catch_up,
             recovered=claim.recovered,
         )
-        for skipped in plan.skipped:
-            logger.warning(
-                "beatcore: skipped %s of entry %r: %s",
-                skipped.occurrence.isoformat(),
-                entry.name,
-                skipped.reason,
-            )
-            self._notify(
-                "beatcore_occurrence_skipped",
-                entry=entry,
-                occurrence=skipped.occurrence,
-                reason=skipped.reason,
-            )
+        if plan.skipped:
+            _log_skipped(entry, plan.skipped)
+            self._listeners.occurrences_skipped(entry, plan.skipped)
         return EntryDispatch(claim, plan)
 
     def _send_all(self, dispatches: list[EntryDispatch], window: SendWindow) -> None:
         """Send every planned occurrence through one outbox (one producer, batched writes)."""
-        # Asked once per tick: a pluggy call with no listener still costs a few µs per send.
-        self._dispatch_listened = bool(self.plugins.hook.beatcore_entry_dispatched.get_hookimpls())
         try:
             producer = self._producer()
         except Exception as exc:  # the broker is unreachable (Celery gave up connecting)
@@ -130,12 +117,11 @@ class ClaimDispatcher:
         for dispatch in failed:
             occurrence = dispatch.plan.runs[0]
             dispatch.mark_unsent(occurrence, f"{SEND_FAILED}{error}")
-            self._notify(
-                "beatcore_dispatch_failed",
-                entry=dispatch.claim.entry,
-                occurrence=occurrence,
-                task_id=timing.task_id(dispatch.claim.entry.name, occurrence),
-                error=error,
+            self._listeners.dispatch_failed(
+                dispatch.claim.entry,
+                occurrence,
+                timing.task_id(dispatch.claim.entry.name, occurrence),
+                error,
             )
 
     def _publish(self, dispatch: EntryDispatch, task_id: str) -> Any:
@@ -153,10 +139,7 @@ class ClaimDispatcher:
                 (self.clock() - occurrence).total_seconds(),
                 " (recovered from a previous leader)" if dispatch.claim.recovered else "",
             )
-        if self._dispatch_listened:
-            self._notify(
-                "beatcore_entry_dispatched", entry=entry, occurrence=occurrence, task_id=task_id
-            )
+        self._listeners.entry_dispatched(entry, occurrence, task_id)
 
     def _send_failed(
         self, dispatch: EntryDispatch, occurrence: datetime, task_id: str, error: BaseException
@@ -174,13 +157,7 @@ class ClaimDispatcher:
             self.settings.dispatch_retry_delay,
             exc_info=error,
         )
-        self._notify(
-            "beatcore_dispatch_failed",
-            entry=entry,
-            occurrence=occurrence,
-            task_id=task_id,
-            error=error,
-        )
+        self._listeners.dispatch_failed(entry, occurrence, task_id, error)
 
     def _ack(self, dispatch: EntryDispatch, now: datetime) -> Ack:
         """Return the ack of one claimed entry after the outbox wrote what it could.
@@ -202,3 +179,32 @@ class ClaimDispatcher:
             if new_state.next_run_at is None and state.next_run_at is not None:
                 logger.info("beatcore: entry %r has no occurrences left", entry.name)
         return Ack(entry.name, claimed=state, state=new_state, due_at=due)
+
+
+def _log_skipped(entry: Entry, skipped: Sequence[timing.Skipped]) -> None:
+    """Log the occurrences of ``entry`` one tick skipped: one line, however many there are.
+
+    After a long downtime a 1-second entry skips ten thousand occurrences in one tick; a line
+    for each would bury everything else in the log.
+    """
+    if len(skipped) == 1:
+        (only,) = skipped
+        logger.warning(
+            "beatcore: skipped %s of entry %r: %s",
+            only.occurrence.isoformat(),
+            entry.name,
+            only.reason,
+        )
+        return
+    reasons = Counter(s.reason for s in skipped)
+    logger.warning(
+        "beatcore: skipped %d occurrences of entry %r, the first %s, the last %s: %s",
+        len(skipped),
+        entry.name,
+        skipped[0].occurrence.isoformat(),
+        skipped[-1].occurrence.isoformat(),
+        "; ".join(
+            reason if len(reasons) == 1 else f"{count} {reason}"
+            for reason, count in reasons.items()
+        ),
+    )

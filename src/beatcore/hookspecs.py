@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from beatcore.errors import CorruptRecord
     from beatcore.schedules.base import ScheduleType
     from beatcore.store import Store
+    from beatcore.timing import Skipped
 
 hookspec = pluggy.HookspecMarker("beatcore")
 hookimpl = pluggy.HookimplMarker("beatcore")
@@ -71,8 +72,29 @@ def beatcore_dispatch_failed(
 
 
 @hookspec
+def beatcore_occurrences_skipped(entry: Entry, skipped: Sequence[Skipped]) -> None:
+    """Called once per entry and tick in which occurrences of ``entry`` were not sent.
+
+    ``skipped`` lists them oldest first, each a :class:`~beatcore.timing.Skipped` with its
+    ``occurrence`` and ``reason`` (catch-up policy, ``misfire_grace`` or ``max_runs``). After a
+    long downtime that is one call with thousands of occurrences, not thousands of calls.
+    """
+
+
+@hookspec(
+    warn_on_impl=DeprecationWarning(
+        "beatcore_occurrence_skipped is deprecated: it is called once per entry and tick, with "
+        "the latest skipped occurrence only; implement beatcore_occurrences_skipped(entry, "
+        "skipped) to see every one"
+    )
+)
 def beatcore_occurrence_skipped(entry: Entry, occurrence: datetime, reason: str) -> None:
-    """Called for each occurrence not sent because of catch-up policy, grace or max_runs."""
+    """Deprecated: use :func:`beatcore_occurrences_skipped`.
+
+    Called once per entry and tick in which occurrences were skipped, with the latest of them
+    and its reason (it was called for each one, which after a long downtime meant tens of
+    thousands of calls in one tick). Registering an implementation warns.
+    """
 
 
 @hookspec

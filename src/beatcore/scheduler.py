@@ -25,6 +25,7 @@ from beatcore import timing
 from beatcore.dispatch import ClaimDispatcher
 from beatcore.entry import Entry
 from beatcore.errors import LockLost, StoreUnavailable
+from beatcore.listeners import Listeners
 from beatcore.plugins import get_plugins
 from beatcore.send_window import SendWindow
 from beatcore.settings import Settings, load_clock
@@ -100,6 +101,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         self._store = store
         self.lease: Lease | None = None
         self._outage_logged = False
+        self.listeners = Listeners(self.plugins)
         self.dispatcher = ClaimDispatcher(
             self.settings,
             self.catch_up,
@@ -107,7 +109,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
             self.clock,
             producer=lambda: self.producer,
             send=self._send,
-            notify=self._notify,
+            listeners=self.listeners,
         )
         kwargs.setdefault("max_interval", self.settings.max_interval)
         super().__init__(app, *args, **kwargs)
@@ -208,7 +210,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         window = SendWindow(self.store.lock, lease, self.monotonic, started)
         for error in result.corrupt:
             logger.error("beatcore: %s; the entry is skipped until its record is fixed", error)
-            self._notify("beatcore_record_corrupt", error=error)
+            self.listeners.record_corrupt(error)
         acks = self.dispatcher.dispatch(result.claims, now, window)
         if window.left_unsent:
             logger.warning(
@@ -246,9 +248,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
                 self.store.url,
                 lease.token,
             )
-            self._notify(
-                "beatcore_leadership_changed", is_leader=True, holder=self.holder, token=lease.token
-            )
+            self.listeners.leadership_changed(True, self.holder, lease.token)
         return lease
 
     def _step_down(self, reason: str, *, expected: bool = False) -> None:
@@ -258,25 +258,12 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         self.lease = None
         log = logger.info if expected else logger.warning
         log("beatcore: %s stepped down to standby: %s", self.holder, reason)
-        self._notify(
-            "beatcore_leadership_changed", is_leader=False, holder=self.holder, token=token
-        )
+        self.listeners.leadership_changed(False, self.holder, token)
 
     @property
     def is_leader(self) -> bool:
         """True while this process holds a lease it has not learned to be stale."""
         return self.lease is not None
-
-    def _notify(self, hook: str, **kwargs: Any) -> None:
-        """Call the listener hook ``hook``; a listener that raises is logged, never fatal.
-
-        Listeners run inside the tick, between claim and ack: an exception escaping here would
-        leave the batch unacked and its occurrences to be recovered a lock TTL later.
-        """
-        try:
-            getattr(self.plugins.hook, hook)(**kwargs)
-        except Exception:
-            logger.exception("beatcore: a listener of %s raised; ignored", hook)
 
     # -- sending -------------------------------------------------------------------------
 

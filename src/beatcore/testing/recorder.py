@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
 from beatcore.entry import Entry
 from beatcore.hookspecs import hookimpl
 from beatcore.plugins import get_plugins
+from beatcore.timing import Skipped
 
 
 class DispatchRecorder:
@@ -43,9 +44,9 @@ class DispatchRecorder:
             self.failed.append((entry.name, occurrence, f"{type(error).__name__}: {error}"))
 
     @hookimpl
-    def beatcore_occurrence_skipped(self, entry: Entry, occurrence: datetime, reason: str) -> None:
+    def beatcore_occurrences_skipped(self, entry: Entry, skipped: Sequence[Skipped]) -> None:
         with self._mutex:
-            self.skipped.append((entry.name, occurrence, reason))
+            self.skipped.extend((entry.name, s.occurrence, s.reason) for s in skipped)
 
     @hookimpl
     def beatcore_leadership_changed(self, is_leader: bool, holder: str, token: int | None) -> None:

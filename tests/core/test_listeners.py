@@ -1,0 +1,146 @@
+"""beatcore.listeners: one typed method per event hook, none of them ever raising."""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import pytest
+
+from beatcore import Entry, Interval, hookimpl, hookspecs
+from beatcore.errors import CorruptRecord
+from beatcore.listeners import Listeners
+from beatcore.plugins import Plugins
+from beatcore.timeutil import UTC
+from beatcore.timing import Skipped
+
+T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+ENTRY = Entry(name="a", task="tests.add", schedule=Interval(1))
+
+#: Hooks the scheduler calls to tell listeners what happened, and the method that calls each.
+EVENT_HOOKS = {
+    "beatcore_entry_dispatched": "entry_dispatched",
+    "beatcore_dispatch_failed": "dispatch_failed",
+    "beatcore_occurrences_skipped": "occurrences_skipped",
+    "beatcore_leadership_changed": "leadership_changed",
+    "beatcore_record_corrupt": "record_corrupt",
+}
+#: Hooks whose implementations provide something (types, stores, verbs): not events.
+PROVIDER_HOOKS = {
+    "beatcore_schedule_types",
+    "beatcore_store_from_url",
+    "beatcore_adapt_schedule",
+    "beatcore_cli_commands",
+}
+#: Called from ``occurrences_skipped`` (deprecated, kept for third parties).
+DEPRECATED_HOOKS = {"beatcore_occurrence_skipped"}
+
+
+@pytest.fixture
+def plugins() -> Plugins:
+    return Plugins(load_entry_points=False)
+
+
+class Everything:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[object, ...]]] = []
+
+    @hookimpl
+    def beatcore_entry_dispatched(self, entry: Entry, occurrence: datetime, task_id: str) -> None:
+        self.calls.append(("dispatched", (entry.name, occurrence, task_id)))
+
+    @hookimpl
+    def beatcore_dispatch_failed(
+        self, entry: Entry, occurrence: datetime, task_id: str, error: BaseException
+    ) -> None:
+        self.calls.append(("failed", (entry.name, occurrence, task_id, str(error))))
+
+    @hookimpl
+    def beatcore_occurrences_skipped(self, entry: Entry, skipped: Sequence[Skipped]) -> None:
+        self.calls.append(("skipped", (entry.name, tuple(skipped))))
+
+    @hookimpl
+    def beatcore_leadership_changed(self, is_leader: bool, holder: str, token: int | None) -> None:
+        self.calls.append(("leadership", (is_leader, holder, token)))
+
+    @hookimpl
+    def beatcore_record_corrupt(self, error: CorruptRecord) -> None:
+        self.calls.append(("corrupt", (error.name,)))
+
+
+def test_every_event_hook_has_one_method_with_the_hookspec_arguments() -> None:
+    event_specs = {
+        name
+        for name, _ in inspect.getmembers(hookspecs, inspect.isfunction)
+        if name.startswith("beatcore_") and name not in PROVIDER_HOOKS
+    }
+    assert event_specs == set(EVENT_HOOKS) | DEPRECATED_HOOKS
+    for hook, method in EVENT_HOOKS.items():
+        spec = inspect.signature(getattr(hookspecs, hook))
+        called = inspect.signature(getattr(Listeners, method))
+        assert list(called.parameters)[1:] == list(spec.parameters), hook
+
+
+def test_each_method_calls_its_hook(plugins: Plugins) -> None:
+    listener = Everything()
+    plugins.register(listener)
+    listeners = Listeners(plugins)
+    skipped = (Skipped(T0, "missed, catch_up=latest"),)
+    listeners.entry_dispatched(ENTRY, T0, "id-1")
+    listeners.dispatch_failed(ENTRY, T0, "id-1", OSError("down"))
+    listeners.occurrences_skipped(ENTRY, skipped)
+    listeners.occurrences_skipped(ENTRY, ())  # nothing skipped: no call
+    listeners.leadership_changed(True, "A", 3)
+    listeners.record_corrupt(CorruptRecord("b", "not JSON"))
+    assert listener.calls == [
+        ("dispatched", ("a", T0, "id-1")),
+        ("failed", ("a", T0, "id-1", "down")),
+        ("skipped", ("a", skipped)),
+        ("leadership", (True, "A", 3)),
+        ("corrupt", ("b",)),
+    ]
+
+
+def test_a_raising_listener_is_logged_and_the_next_call_still_works(
+    plugins: Plugins, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken:
+        @hookimpl
+        def beatcore_leadership_changed(self) -> None:
+            raise RuntimeError("listener bug")
+
+    plugins.register(Broken())
+    listeners = Listeners(plugins)
+    listeners.leadership_changed(True, "A", 1)
+    listeners.leadership_changed(False, "A", 1)
+    raised = [r for r in caplog.records if "listener of beatcore_leadership_changed" in r.message]
+    assert len(raised) == 2
+    assert raised[0].exc_info is not None and "listener bug" in str(raised[0].exc_info[1])
+
+
+def test_the_deprecated_per_occurrence_hook_hears_of_the_latest_skip_once(
+    plugins: Plugins,
+) -> None:
+    old_style: list[tuple[str, datetime, str]] = []
+
+    class OldStyle:
+        @hookimpl
+        def beatcore_occurrence_skipped(
+            self, entry: Entry, occurrence: datetime, reason: str
+        ) -> None:
+            old_style.append((entry.name, occurrence, reason))
+
+    with pytest.warns(DeprecationWarning, match="beatcore_occurrences_skipped"):
+        plugins.register(OldStyle())
+    listeners = Listeners(plugins)
+    skipped = [Skipped(T0 + timedelta(seconds=s), "missed, catch_up=latest") for s in range(5000)]
+    listeners.occurrences_skipped(ENTRY, skipped)
+    assert old_style == [("a", T0 + timedelta(seconds=4999), "missed, catch_up=latest")]
+
+
+def test_registering_a_current_listener_does_not_warn(plugins: Plugins) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plugins.register(Everything())
