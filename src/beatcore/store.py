@@ -22,11 +22,15 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from types import TracebackType
+from typing import TypeVar
 
 import attrs
 
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import CorruptRecord
+
+_S = TypeVar("_S", bound="Store")
 
 
 @attrs.frozen
@@ -308,3 +312,16 @@ class Store(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook with a no-op default
         """Release connections. Called when the scheduler or a management client is done."""
+
+    def __enter__(self: _S) -> _S:
+        """Return the store itself: ``with beatcore.connect(app) as store:``."""
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Close the store (:meth:`close`) when the ``with`` block ends, also on an error."""
+        self.close()

@@ -446,3 +446,21 @@ class StoreContract:
         assert [f.name for f in status.in_flight] == ["a"]
         assert status.next_due_at == T0 + timedelta(seconds=20)
         assert "://" in status.url
+
+    # -- lifetime ------------------------------------------------------------------------
+
+    def test_store_is_a_context_manager_that_closes_it(self, store: Store) -> None:
+        """``with store:`` gives the store itself and calls ``close()`` once on the way out."""
+        closed: list[bool] = []
+        close = store.close
+
+        def counting_close() -> None:
+            closed.append(True)
+            close()
+
+        store.close = counting_close  # type: ignore[method-assign]
+        with store as opened:
+            assert opened is store
+            opened.save(every("a"))
+            assert not closed
+        assert closed == [True]
