@@ -17,6 +17,7 @@ from beatcore.errors import (
     InvalidEntry,
     InvalidSchedule,
     LockLost,
+    MissingExtra,
     StoreError,
     StoreUnavailable,
     UnknownScheduleType,
@@ -25,6 +26,9 @@ from beatcore.hookspecs import hookimpl
 from beatcore.schedules import Clocked, Crontab, Interval, ScheduleType, Solar
 from beatcore.store import Lock, Store
 from beatcore.timeutil import Clock
+
+#: The distribution's version (pyproject.toml reads it from here).
+__version__ = "0.1.0"
 
 __all__ = [
     "BeatcoreError",
@@ -40,6 +44,7 @@ __all__ = [
     "InvalidSchedule",
     "Lock",
     "LockLost",
+    "MissingExtra",
     "ScheduleType",
     "Scheduler",
     "Solar",
@@ -47,6 +52,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailable",
     "UnknownScheduleType",
+    "__version__",
     "connect",
     "hookimpl",
 ]

@@ -15,6 +15,23 @@ class ConfigurationError(BeatcoreError, ValueError):
     """A setting, URL or option is invalid (bad URL, unknown store scheme, bad setting value)."""
 
 
+class MissingExtra(ConfigurationError):
+    """What a setting asks for needs an optional dependency that is not installed.
+
+    :param extra: the ``beatcore[...]`` extra that installs it.
+    :param needed_for: what needs it, e.g. ``the Redis store (redis://)``.
+    :param module: the module that could not be imported.
+    """
+
+    def __init__(self, extra: str, needed_for: str, module: str | None) -> None:
+        self.extra = extra
+        self.module = module
+        missing = f" (module {module!r} is not installed)" if module else ""
+        super().__init__(
+            f"{needed_for} needs the {extra!r} extra: pip install 'beatcore[{extra}]'{missing}"
+        )
+
+
 class InvalidEntry(BeatcoreError, ValueError):
     """An entry definition is invalid (empty name, unknown catch-up policy, ...)."""
 
@@ -93,3 +110,16 @@ class StoreUnavailable(BeatcoreError):
     Transient by nature: the scheduler logs it once per outage and tries again at its next
     tick; management calls report it as one line naming the store.
     """
+
+
+class StoreNotFound(BeatcoreError):
+    """There is no store at the URL, and the caller only reads, so none was created.
+
+    Raised when the command line opens a store for ``list``, ``show``, ``status`` or
+    ``export``; the message names the URL (and for a file store the file) looked at.
+    """
+
+    def __init__(self, url: str, detail: str) -> None:
+        self.url = url
+        self.detail = detail
+        super().__init__(f"no beatcore store at {url}: {detail}")

@@ -24,7 +24,7 @@ from celery.utils.log import get_logger
 from beatcore import timing
 from beatcore.dispatch import ClaimDispatcher
 from beatcore.entry import Entry
-from beatcore.errors import LockLost, StoreUnavailable
+from beatcore.errors import ConfigurationError, LockLost, StoreUnavailable
 from beatcore.listeners import Listeners
 from beatcore.plugins import get_plugins
 from beatcore.send_window import SendWindow
@@ -127,8 +127,15 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
     def setup_schedule(self) -> None:
         """Sync ``beat_schedule`` into the store as static entries (one batched call).
 
-        Called once by Celery when the scheduler is created.
+        Called once by Celery when the scheduler is created. A store that cannot be opened
+        as configured (bad URL, a missing extra) ends beat with one CRITICAL line and exit
+        status 1, not a traceback: nothing in it is beatcore's bug.
         """
+        try:
+            self.store  # noqa: B018 - opened here so a bad configuration stops the start
+        except ConfigurationError as exc:
+            logger.critical("beatcore: beat cannot start: %s", exc)
+            raise SystemExit(1) from None
         schedule = dict(self.app.conf.beat_schedule or {})
         self._add_backend_cleanup(schedule)
         parsed = static_entries(schedule, self.plugins)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from beatcore.errors import MissingExtra
 from beatcore.hookspecs import hookimpl
 from beatcore.store import Store
 
@@ -25,11 +26,18 @@ def beatcore_store_from_url(url: str, options: Mapping[str, Any]) -> Store | Non
     """Open a Redis store for a Redis URL; None for any other scheme.
 
     redis-py is imported only here, when a Redis URL is actually used.
+
+    :raises MissingExtra: redis-py is not installed (the ``redis`` extra).
     """
     scheme = url.split("://", 1)[0].lower()
     if scheme not in SCHEMES:
         return None
-    from beatcore_redis.store import open_store
+    try:
+        from beatcore_redis.store import open_store
+    except ImportError as exc:
+        if (exc.name or "").partition(".")[0] != "redis":
+            raise
+        raise MissingExtra("redis", f"the Redis store ({scheme}://)", exc.name) from exc
 
     return open_store(url, options)
 

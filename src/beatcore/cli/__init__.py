@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from beatcore.cli.commands import add, disable, edit, enable, remove, trigger
+from beatcore.cli.exits import EXIT_ERROR, Failure, exit_code_of
 from beatcore.cli.reports import list_entries, show, status
 from beatcore.cli.session import (
     Session,
@@ -88,7 +89,7 @@ class BeatcoreGroup(click.Group):
         except (click.ClickException, click.Abort, click.exceptions.Exit):
             raise
         except BeatcoreError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise Failure(str(exc), exit_code_of(exc)) from None
         except Exception as exc:
             if ctx.find_root().meta.get(_TRACEBACK_KEY):
                 raise
@@ -98,9 +99,10 @@ class BeatcoreGroup(click.Group):
                 if kind.__module__ == "builtins"
                 else f"{kind.__module__}.{kind.__name__}"
             )
-            raise click.ClickException(
+            raise Failure(
                 f"{name}: {exc} (store {_store_url(ctx)}; add --traceback after "
-                "'beatcore' for details)"
+                "'beatcore' for details)",
+                EXIT_ERROR,
             ) from None
 
 
