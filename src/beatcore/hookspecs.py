@@ -50,6 +50,19 @@ def beatcore_store_from_url(url: str, options: Mapping[str, Any]) -> Store | Non
 
 
 @hookspec(firstresult=True)
+def beatcore_store_missing(url: str, options: Mapping[str, Any]) -> str | None:
+    """Return why there is no store at ``url`` yet, or None (it exists, or cannot be told).
+
+    Called by ``celery beatcore`` before a verb that only reads (``list``, ``show``,
+    ``status``, ``export``) opens the store, so that looking never creates a store: a file
+    store answers ``"file /srv/beat/celerybeat-schedule.beatcore.sqlite3 does not exist"``
+    when the file is not there. Return None for a URL that is not yours, and for a store
+    that reading does not create (a server). The first non-None result wins.
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
 def beatcore_adapt_schedule(obj: object) -> ScheduleType | None:
     """Return a schedule type equivalent to a foreign schedule object, or None if unknown.
 

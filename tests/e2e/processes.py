@@ -55,12 +55,14 @@ def project_env(tmp: Path, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def running(cmd: list[str], env: Mapping[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``cmd`` for the duration of the block; always stopped (TERM, then KILL) after it."""
+def running(
+    cmd: list[str], env: Mapping[str, str], log: Path, cwd: Path = EXAMPLES
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``cmd`` in ``cwd`` for the block; always stopped (TERM, then KILL) after it."""
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             cmd,
-            cwd=EXAMPLES,
+            cwd=cwd,
             env=dict(env),
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -17,6 +17,8 @@ from beatcore.cli.commands import add, disable, edit, enable, remove, trigger
 from beatcore.cli.exits import EXIT_ERROR, Failure, exit_code_of
 from beatcore.cli.reports import list_entries, show, status
 from beatcore.cli.session import (
+    LOCATION_KEY,
+    Location,
     Session,
     existing_session,
     get_session,
@@ -112,14 +114,26 @@ def _store_url(ctx: click.Context) -> str:
 
 
 @click.group("beatcore", cls=BeatcoreGroup)
+@click.option(
+    "-s",
+    "--schedule",
+    metavar="FILE",
+    help="celery beat's --schedule file: with no beatcore_url the store is the SQLite file "
+    "beside it, as beat finds it (default: beat_schedule_filename, celerybeat-schedule).",
+)
+@click.option("--url", metavar="URL", help="The store's URL (instead of beatcore_url or -s).")
 @click.option("--traceback", is_flag=True, help="Show the full traceback of unexpected errors.")
 @click.pass_context
-def beatcore(ctx: click.Context, traceback: bool) -> None:
+def beatcore(ctx: click.Context, schedule: str | None, url: str | None, traceback: bool) -> None:
     """Manage beatcore's schedule and check beat's health.
 
-    Uses the app given with "celery -A" and its beatcore_url setting.
+    Uses the app given with "celery -A": its beatcore_url, else the SQLite file beside beat's
+    schedule file (-s). Verbs that only read (list, show, status, export) never create a
+    store: a store that is not there is an error naming where the CLI looked (exit 3).
     """
-    ctx.find_root().meta[_TRACEBACK_KEY] = traceback
+    root = ctx.find_root()
+    root.meta[_TRACEBACK_KEY] = traceback
+    root.meta[LOCATION_KEY] = Location(url=url, schedule=schedule)
 
 
 for _command in (

@@ -198,7 +198,7 @@ def edit(
 
     --start/--end/--queue take 'none' to clear them.
     """
-    entry = session.store.get(name)
+    entry = session.existing_store.get(name)
     if entry.static and not force:
         raise click.ClickException(static_refusal(name, "edit"))
     tz_name = options["tz"] or entry.tz or session.default_tz
@@ -230,7 +230,7 @@ def edit(
 @pass_session
 def remove(session: Session, name: str, yes: bool, force: bool) -> None:
     """Remove entry NAME and its run history."""
-    store = session.store
+    store = session.existing_store
     try:
         entry: Entry | None = store.get(name)
     except CorruptRecord:
@@ -249,7 +249,7 @@ def remove(session: Session, name: str, yes: bool, force: bool) -> None:
 
 
 def _set_enabled(session: Session, name: str, enabled: bool) -> None:
-    store = session.store
+    store = session.existing_store
     entry = store.get(name)
     word = "enabled" if enabled else "disabled"
     if entry.enabled == enabled:
@@ -287,7 +287,7 @@ def disable(session: Session, name: str) -> None:
 @pass_session
 def trigger(session: Session, name: str) -> None:
     """Run entry NAME once at beat's next tick, besides its schedule (also when disabled)."""
-    store = session.store
+    store = session.existing_store
     store.get(name)
     now = session.now()
     store.trigger(name, now)

@@ -47,7 +47,7 @@ def _echo_json(value: Any) -> None:
 
 
 def _report_unreadable(session: Session) -> None:
-    for error in session.store.corrupt_records():
+    for error in session.existing_store.corrupt_records():
         click.echo(f"warning: {error}", err=True)
 
 
@@ -61,7 +61,7 @@ def list_entries(
     session: Session, pattern: str | None, enabled: bool | None, static: bool | None, as_json: bool
 ) -> None:
     """List entries, optionally only those whose name matches the glob PATTERN."""
-    store = session.store
+    store = session.existing_store
     rows: list[tuple[Entry, EntryState]] = []
     for entry in store.entries():
         if pattern is not None and not fnmatch.fnmatchcase(entry.name, pattern):
@@ -122,7 +122,7 @@ def occurrences(
 @pass_session
 def show(session: Session, name: str, next_count: int, as_json: bool) -> None:
     """Show the whole entry NAME, its state and its next runs."""
-    store = session.store
+    store = session.existing_store
     entry = store.get(name)
     state = store.state(name)
     coming = occurrences(entry, state, next_count, session.default_tz)
@@ -209,7 +209,7 @@ def status(session: Session, as_json: bool) -> None:
     Works as a health check: the exit code is 0 only when a leader ticked within
     beatcore_lock_ttl.
     """
-    snapshot = session.store.status()
+    snapshot = session.existing_store.status()
     now = session.now()
     ttl = session.settings.lock_ttl
     healthy, reason = health(snapshot, now, ttl)
@@ -288,8 +288,8 @@ def _next_due_text(session: Session, snapshot: StoreStatus, now: datetime) -> st
     if snapshot.entry_count > NAME_LOOKUP_LIMIT:
         return when(due, UTC, now)
     names = []
-    for entry in session.store.entries():
-        if timing.state_due_at(entry, session.store.state(entry.name)) == due:
+    for entry in session.existing_store.entries():
+        if timing.state_due_at(entry, session.existing_store.state(entry.name)) == due:
             names.append(entry.name)
     label = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
     return f"{label or '?'} at {when(due, UTC, now)}"

@@ -12,23 +12,47 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
+import attrs
 import click
 
+from beatcore.errors import StoreNotFound
 from beatcore.plugins import Plugins, get_plugins
 from beatcore.settings import Settings, load_clock
 from beatcore.store import Store
 from beatcore.timeutil import Clock
+from beatcore.urls import mask_password
 
 _SESSION_KEY = "beatcore.session"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+#: Where the ``beatcore`` group keeps its ``-s/--schedule`` and ``--url`` for the session.
+LOCATION_KEY = "beatcore.location"
+
+
+@attrs.frozen
+class Location:
+    """Where the command line looks for the store: the group's ``--url`` and ``-s``.
+
+    :param url: ``--url``; wins over ``beatcore_url`` and ``-s``.
+    :param schedule: ``-s/--schedule``, celery beat's schedule file; with no ``beatcore_url``
+        the store is the SQLite file beside it, exactly as beat derives it.
+    """
+
+    url: str | None = None
+    schedule: str | None = None
+
+
 class Session:
     """The app, settings, clock and (opened on first use) store of one CLI invocation."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, location: Location | None = None) -> None:
+        location = location or Location()
         self.app = app
-        self.settings = Settings.from_app(app)
+        settings = Settings.from_app(app, location.schedule)
+        if location.url is not None:
+            settings = attrs.evolve(settings, url=location.url)
+        self.settings = settings
         self.plugins: Plugins = get_plugins()
         self.plugins.load_modules(self.settings.plugins)
         self.clock: Clock = load_clock(self.settings.clock)
@@ -36,12 +60,32 @@ class Session:
 
     @property
     def store(self) -> Store:
-        """The store named by ``beatcore_url``, opened with :func:`beatcore.connect`."""
+        """The store the settings name, opened (and created if need be) on first use."""
         if self._store is None:
-            from beatcore import connect
-
-            self._store = connect(self.app, clock=self.clock)
+            options = self.settings.store_open_options(self.clock)
+            self._store = self.plugins.store_from_url(self.settings.url, options)
         return self._store
+
+    @property
+    def existing_store(self) -> Store:
+        """The store, for a verb that only reads: never creates one.
+
+        :raises StoreNotFound: a store plugin says there is no store at the URL yet (the
+            ``beatcore_store_missing`` hook); the message names the URL and what is missing.
+        """
+        if self._store is None:
+            options = self.settings.store_open_options(self.clock)
+            missing = self.plugins.hook.beatcore_store_missing(
+                url=self.settings.url, options=options
+            )
+            if missing:
+                raise StoreNotFound(
+                    mask_password(self.settings.url),
+                    f"{missing} (beat creates it at its first start; if beat runs with "
+                    "-s/--schedule or in another directory, give 'beatcore' the same -s, or "
+                    "--url)",
+                )
+        return self.store
 
     @property
     def default_tz(self) -> str:
@@ -83,7 +127,8 @@ def get_session(ctx: click.Context) -> Session:
     root = ctx.find_root()
     session = root.meta.get(_SESSION_KEY)
     if session is None:
-        session = Session(app_from_context(ctx))
+        location = root.meta.get(LOCATION_KEY)
+        session = Session(app_from_context(ctx), location)
         root.meta[_SESSION_KEY] = session
         root.call_on_close(session.close)
     assert isinstance(session, Session)

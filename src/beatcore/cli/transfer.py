@@ -36,7 +36,7 @@ VERSION = 1
 @pass_session
 def export(session: Session, output: str | None) -> None:
     """Write every entry and its state as JSON (to stdout, or --output FILE)."""
-    store = session.store
+    store = session.existing_store
     records = [
         {"entry": entry_to_dict(entry), "state": state_to_dict(store.state(entry.name))}
         for entry in store.entries()

@@ -429,3 +429,12 @@ def beatcore_store_from_url(url: str, options: Mapping[str, Any]) -> Store | Non
         default_timezone=options.get("default_timezone"),
         busy_timeout=_busy_timeout(options),
     )
+
+
+@hookimpl
+def beatcore_store_missing(url: str, options: Mapping[str, Any]) -> str | None:
+    """Say that the file of a ``sqlite:///`` URL does not exist (opening would create it)."""
+    path = database_path(url)
+    if path is None or path.exists():
+        return None
+    return f"file {path} does not exist"
