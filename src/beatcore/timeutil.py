@@ -91,6 +91,82 @@ def wall_to_instant(wall: datetime, tz: tzinfo) -> datetime:
     return high.replace(microsecond=0)
 
 
+def next_on_real_time(
+    instant: datetime,
+    moment: datetime,
+    first_wall_from: Callable[[datetime], datetime | None],
+    step: timedelta,
+) -> datetime | None:
+    """Return the first instant after ``instant`` at which the clock shows a selected wall time.
+
+    The rule of wildcard-hour jobs (real time): ``moment`` is ``instant`` in the schedule's
+    zone, ``first_wall_from(wall)`` returns the first selected naive wall time at or after
+    ``wall`` (or None: no more), and ``step`` is the schedule's resolution (a minute for cron).
+    A wall time shown twice (clocks go back) gives two instants; one in a gap gives none.
+    Returns an aware UTC datetime, or None.
+    """
+    offset = moment.utcoffset()
+    assert offset is not None  # an aware moment
+    if step == timedelta(minutes=1):
+        floor = datetime(moment.year, moment.month, moment.day, moment.hour, moment.minute)
+    else:
+        floor = datetime(
+            moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second
+        )
+    candidate = first_wall_from(floor + step)
+    if candidate is None:
+        return None
+    tz = moment.tzinfo
+    # Far from a transition the candidate has one reading, with the offset ``instant`` has.
+    if (
+        candidate.replace(tzinfo=tz).utcoffset() == offset
+        and candidate.replace(tzinfo=tz, fold=1).utcoffset() == offset
+    ):
+        return (candidate - offset).replace(tzinfo=UTC)
+    return _real_time_near_transition(instant, moment, first_wall_from, step, floor + step)
+
+
+def _real_time_near_transition(
+    instant: datetime,
+    moment: datetime,
+    first_wall_from: Callable[[datetime], datetime | None],
+    step: timedelta,
+    start: datetime,
+) -> datetime | None:
+    """Return :func:`next_on_real_time`'s answer when a transition is near: by every reading."""
+    tz = moment.tzinfo
+    offset = moment.utcoffset()
+    assert tz is not None and offset is not None
+    other = moment.replace(fold=1 - moment.fold).utcoffset()
+    if moment.fold == 0 and other is not None and other < offset:
+        # ``instant`` is in the first pass through a repeated hour: the wall times it already
+        # passed are shown again after the transition, so they are candidates too.
+        start -= offset - other
+    best: datetime | None = None
+    highest = offset
+    wall: datetime | None = start
+    while wall is not None:
+        candidate = first_wall_from(wall)
+        if candidate is None:
+            break
+        for fold in (0, 1):
+            local = candidate.replace(tzinfo=tz, fold=fold)
+            reading = local.utcoffset()
+            assert reading is not None
+            highest = max(highest, reading)
+            fire = (candidate - reading).replace(tzinfo=UTC)
+            # A wall time in a gap does not survive the round trip: the clock never shows it.
+            if fire.astimezone(tz).replace(tzinfo=None) != candidate:
+                continue
+            if fire > instant and (best is None or fire < best):
+                best = fire
+        # Later wall times fire no earlier than their wall time less the largest offset.
+        if best is not None and candidate - highest >= best.replace(tzinfo=None):
+            break
+        wall = candidate + step
+    return best
+
+
 def to_local(instant: datetime, tz: tzinfo) -> datetime:
     """Return the naive wall-clock time of an aware ``instant`` in ``tz``."""
     return instant.astimezone(tz).replace(tzinfo=None)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -14,6 +16,7 @@ from hypothesis import strategies as st
 
 from beatcore.errors import InvalidSchedule
 from beatcore.schedules.crontab import Crontab
+from beatcore.timing import task_id
 
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -75,6 +78,37 @@ def test_names_are_case_insensitive_and_may_be_spelled_out() -> None:
 def test_ranges_wrap_around_like_celery() -> None:
     assert Crontab(day_of_week="fri-mon").days_of_week == (0, 1, 5, 6)
     assert Crontab(hour="22-2").hours == (0, 1, 2, 22, 23)
+    assert Crontab("0 7-5 * * *").hours == (*range(6), *range(7, 24))
+    assert Crontab("0 4 7-5 * *").days_of_month == (*range(1, 6), *range(7, 32))
+    assert Crontab("0 4 1 JUL-MAY *").months_of_year == (1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12)
+    assert Crontab("0 4 1 11-2 *").months_of_year == (1, 2, 11, 12)
+    assert Crontab("0 22-2/2 * * *").hours == (0, 2, 22)
+    assert Crontab(day_of_week="7-2").days_of_week == (0, 1, 2)
+    assert Crontab(day_of_week="6-7").days_of_week == (0, 6)
+
+
+@pytest.mark.parametrize(
+    ("field", "text"),
+    [
+        ("hour", "7-5"),
+        ("hour", "22-2/2"),
+        ("day_of_month", "7-5"),
+        ("day_of_month", "28-3/2"),
+        ("month_of_year", "11-2"),
+        ("month_of_year", "jul-may"),
+        ("day_of_week", "fri-mon"),
+        ("day_of_week", "5-1/2"),
+    ],
+)
+def test_wrapping_ranges_select_what_celery_selects(field: str, text: str) -> None:
+    ours = Crontab(**{field: text})  # type: ignore[arg-type]
+    celery = celery_crontab(**{field: text})  # type: ignore[arg-type,unused-ignore]
+    attribute = {"hour": "hours", "day_of_month": "days_of_month"}.get(field, field + "s")
+    if field == "month_of_year":
+        attribute = "months_of_year"
+    if field == "day_of_week":
+        attribute = "days_of_week"
+    assert set(getattr(ours, attribute)) == getattr(celery, field)
 
 
 def test_ints_and_iterables_are_accepted() -> None:
@@ -298,12 +332,19 @@ def test_berlin_spring_forward_fires_once_at_the_end_of_the_gap() -> None:
     ]
 
 
-def test_several_times_in_one_gap_fire_once() -> None:
+def test_wildcard_hour_times_inside_a_gap_do_not_fire() -> None:
     cron = Crontab("*/15 * * * *", tz="Europe/Berlin")
     assert fires(cron, utc(2026, 3, 29, 0, 40), utc(2026, 3, 29, 1, 20)) == [
-        utc(2026, 3, 29, 0, 45),
-        utc(2026, 3, 29, 1),  # 02:00, 02:15, 02:30, 02:45 and 03:00 local, merged
+        utc(2026, 3, 29, 0, 45),  # 01:45 CET
+        utc(2026, 3, 29, 1),  # 03:00 CEST: the clock never shows 02:00-02:45
         utc(2026, 3, 29, 1, 15),
+    ]
+
+
+def test_fixed_hour_times_inside_a_gap_fire_once_at_its_end() -> None:
+    cron = Crontab("*/15 2 * * *", tz="Europe/Berlin")
+    assert fires(cron, utc(2026, 3, 28, 12), utc(2026, 3, 29, 12)) == [
+        utc(2026, 3, 29, 1),  # 02:00, 02:15, 02:30 and 02:45 merged at 03:00 CEST
     ]
 
 
@@ -318,21 +359,54 @@ def test_berlin_fall_back_fires_at_the_first_occurrence_only() -> None:
     assert cron.next_after(utc(2026, 10, 25, 1, 10)) == utc(2026, 10, 26, 1, 30)
 
 
-def test_every_quarter_hour_across_fall_back_never_repeats_a_wall_time() -> None:
+def test_every_quarter_hour_across_fall_back_runs_both_passes() -> None:
     cron = Crontab("*/15 * * * *", tz="Europe/Berlin")
-    found = fires(cron, utc(2026, 10, 24, 23, 50), utc(2026, 10, 25, 3))
-    walls = [instant.astimezone(BERLIN).replace(tzinfo=None) for instant in found]
-    assert len(walls) == len(set(walls))
+    found = fires(cron, utc(2026, 10, 24, 23, 50), utc(2026, 10, 25, 2, 15))
+    assert found == [utc(2026, 10, 25, 0) + timedelta(minutes=15 * n) for n in range(10)]
+    # 02:00-02:45 CEST, then 02:00-02:45 CET again, then 03:00 CET
+    walls = [instant.astimezone(BERLIN).strftime("%H:%M %Z") for instant in found]
+    assert walls[:4] == ["02:00 CEST", "02:15 CEST", "02:30 CEST", "02:45 CEST"]
+    assert walls[4:] == [
+        "02:00 CET",
+        "02:15 CET",
+        "02:30 CET",
+        "02:45 CET",
+        "03:00 CET",
+        "03:15 CET",
+    ]
+    # Asked during the second pass, the next run is the next quarter of that pass.
+    assert cron.next_after(utc(2026, 10, 25, 1, 5)) == utc(2026, 10, 25, 1, 15)
+    # Asked during the first pass, after its last quarter: the repeated 02:00 comes next.
+    assert cron.next_after(utc(2026, 10, 25, 0, 50)) == utc(2026, 10, 25, 1)
+
+
+def test_fixed_hour_quarter_hours_across_fall_back_fire_the_first_pass_only() -> None:
+    cron = Crontab("*/15 2 * * *", tz="Europe/Berlin")
+    assert fires(cron, utc(2026, 10, 24, 12), utc(2026, 10, 25, 12)) == [
+        utc(2026, 10, 25, 0) + timedelta(minutes=15 * n) for n in range(4)
+    ]
+
+
+def test_new_york_hourly_runs_both_one_oclocks_with_distinct_task_ids() -> None:
+    cron = Crontab("0 * * * *", tz="America/New_York")
+    # 2026-11-01 02:00 EDT -> 01:00 EST at 06:00 UTC: 00:00 EDT, 01:00 EDT, 01:00 EST, 02:00 EST.
+    found = fires(cron, utc(2026, 11, 1, 3, 30), utc(2026, 11, 1, 7))
     assert found == [
-        utc(2026, 10, 25, 0),
-        utc(2026, 10, 25, 0, 15),
-        utc(2026, 10, 25, 0, 30),
-        utc(2026, 10, 25, 0, 45),
-        utc(2026, 10, 25, 2),  # 03:00 CET; the repeated 02:00-02:45 CET does not fire
-        utc(2026, 10, 25, 2, 15),
-        utc(2026, 10, 25, 2, 30),
-        utc(2026, 10, 25, 2, 45),
-        utc(2026, 10, 25, 3),
+        utc(2026, 11, 1, 4),
+        utc(2026, 11, 1, 5),
+        utc(2026, 11, 1, 6),
+        utc(2026, 11, 1, 7),
+    ]
+    assert len({task_id("hourly", instant) for instant in found}) == 4
+    half = Crontab("*/30 * * * *", tz="America/New_York")
+    found = fires(half, utc(2026, 11, 1, 4, 50), utc(2026, 11, 1, 7))
+    assert [b - a for a, b in itertools.pairwise(found)] == [timedelta(minutes=30)] * 4
+    # 2026-03-08 02:00 EST -> 03:00 EDT at 07:00 UTC: 02:00 and 02:30 are never shown.
+    assert fires(half, utc(2026, 3, 8, 6), utc(2026, 3, 8, 8)) == [
+        utc(2026, 3, 8, 6, 30),
+        utc(2026, 3, 8, 7),
+        utc(2026, 3, 8, 7, 30),
+        utc(2026, 3, 8, 8),
     ]
 
 
@@ -475,12 +549,14 @@ def reference_next(
     hours: Iterable[int],
     weekdays: Iterable[int],
     bound: timedelta,
+    real_time: bool = False,
 ) -> datetime | None:
     """Walk UTC minutes after ``dt``; return the first one that is a fire instant.
 
-    A minute fires when its local wall time matches and is that wall time's first occurrence
-    (fold 0), or when it is the first minute after a DST gap that swallowed a matching wall
-    time.
+    A wildcard-hour job (``real_time``) fires at every minute whose local wall time matches.
+    Otherwise a minute fires when its local wall time matches and is that wall time's first
+    occurrence (fold 0), or when it is the first minute after a DST gap that swallowed a
+    matching wall time.
     """
     minute_set, hour_set, weekday_set = set(minutes), set(hours), set(weekdays)
 
@@ -496,9 +572,12 @@ def reference_next(
     previous = (instant - one).astimezone(tz)
     while instant <= dt + bound:
         local = instant.astimezone(tz)
-        if local.fold == 0 and matches(local):
+        if real_time:
+            if matches(local):
+                return instant
+        elif local.fold == 0 and matches(local):
             return instant
-        if local.utcoffset() > previous.utcoffset():  # type: ignore[operator]
+        elif local.utcoffset() > previous.utcoffset():  # type: ignore[operator]
             wall = previous.replace(tzinfo=None) + one
             while wall < local.replace(tzinfo=None):
                 if matches(wall):
@@ -524,7 +603,8 @@ def _check(
         cron, asked = Crontab(expression, tz=zone_name), dt.astimezone(UTC)
     else:
         cron, asked = Crontab(expression), dt.astimezone(tz)
-    expected = reference_next(dt, tz, minute[1], hour[1], weekday[1], bound)
+    real_time = re.fullmatch(r"[*?](/[0-9]+)?", hour[0]) is not None
+    expected = reference_next(dt, tz, minute[1], hour[1], weekday[1], bound, real_time)
     assert expected is not None, "the generated expression must fire within the bound"
     actual = cron.next_after(asked)
     assert actual == expected, (expression, zone_name, dt, actual, expected)

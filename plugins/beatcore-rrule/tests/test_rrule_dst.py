@@ -32,12 +32,12 @@ def test_berlin_spring_forward_daily_time_in_the_gap_fires_once_after_it() -> No
     ]
 
 
-def test_berlin_spring_forward_several_gap_times_fire_once() -> None:
+def test_berlin_spring_forward_sub_daily_gap_times_do_not_fire() -> None:
     rule = RRule("FREQ=MINUTELY;INTERVAL=30", dtstart=datetime(2026, 3, 29), tz="Europe/Berlin")
     assert chain(rule, utc(2026, 3, 28, 23, 59), utc(2026, 3, 29, 1, 30)) == [
         utc(2026, 3, 29, 0, 0),  # 01:00 CET
         utc(2026, 3, 29, 0, 30),  # 01:30 CET
-        utc(2026, 3, 29, 1, 0),  # 02:00 and 02:30 fall in the gap; 03:00 CEST fires once
+        utc(2026, 3, 29, 1, 0),  # 02:00 and 02:30 are never shown; 03:00 CEST
         utc(2026, 3, 29, 1, 30),  # 03:30 CEST
     ]
 
@@ -48,12 +48,36 @@ def test_berlin_fall_back_repeated_time_fires_at_its_first_occurrence_only() -> 
         utc(2026, 10, 25, 0, 30),  # 02:30 CEST; the second 02:30 (CET) does not fire
         utc(2026, 10, 26, 1, 30),  # 02:30 CET
     ]
-    hourly = RRule("FREQ=HOURLY;BYMINUTE=30", tz="Europe/Berlin")
-    assert chain(hourly, utc(2026, 10, 24, 22, 45), utc(2026, 10, 25, 3)) == [
+    pinned = RRule("FREQ=HOURLY;BYHOUR=1,2,3;BYMINUTE=30", tz="Europe/Berlin")
+    assert chain(pinned, utc(2026, 10, 24, 22, 45), utc(2026, 10, 25, 3)) == [
         utc(2026, 10, 24, 23, 30),  # 01:30 CEST
         utc(2026, 10, 25, 0, 30),  # 02:30 CEST
         utc(2026, 10, 25, 2, 30),  # 03:30 CET: the repeated 02:30 CET (01:30 UTC) is skipped
     ]
+
+
+def test_sub_daily_rules_without_byhour_run_both_passes_of_a_repeated_hour() -> None:
+    hourly = RRule("FREQ=HOURLY;BYMINUTE=30", tz="Europe/Berlin")
+    assert chain(hourly, utc(2026, 10, 24, 22, 45), utc(2026, 10, 25, 3)) == [
+        utc(2026, 10, 24, 23, 30),  # 01:30 CEST
+        utc(2026, 10, 25, 0, 30),  # 02:30 CEST
+        utc(2026, 10, 25, 1, 30),  # 02:30 CET, the second pass
+        utc(2026, 10, 25, 2, 30),  # 03:30 CET
+    ]
+    assert hourly.real_time and not RRule("FREQ=DAILY", tz="UTC").real_time
+    ny = RRule("FREQ=HOURLY", tz="America/New_York")
+    assert chain(ny, utc(2026, 11, 1, 3, 30), utc(2026, 11, 1, 7)) == [
+        utc(2026, 11, 1, 4),  # 00:00 EDT
+        utc(2026, 11, 1, 5),  # 01:00 EDT
+        utc(2026, 11, 1, 6),  # 01:00 EST
+        utc(2026, 11, 1, 7),  # 02:00 EST
+    ]
+    # Asked during the second pass the next hour of that pass comes next.
+    assert ny.next_after(utc(2026, 11, 1, 6, 10)) == utc(2026, 11, 1, 7)
+    seconds = RRule("FREQ=SECONDLY;INTERVAL=20", tz="America/New_York")
+    assert seconds.next_after(utc(2026, 11, 1, 5, 59) + timedelta(seconds=45)) == utc(
+        2026, 11, 1, 6
+    )
 
 
 def test_fall_back_asked_during_the_repeated_hour_does_not_fire_again() -> None:
@@ -179,14 +203,20 @@ WINDOWS = {
 
 
 def reference_fires(
-    walls: list[datetime], tz: ZoneInfo, begin: datetime, end: datetime
+    walls: list[datetime], tz: ZoneInfo, begin: datetime, end: datetime, real_time: bool
 ) -> list[datetime]:
     """Fire instants of minute-aligned wall times, by walking UTC minute by minute.
 
-    A wall time fires at the first minute whose local time has reached it: exactly at it when
+    On ``real_time`` a minute fires when the clock shows one of the wall times. Otherwise a
+    wall time fires at the first minute whose local time has reached it: exactly at it when
     it exists, at its first occurrence when it is repeated, at the end of the gap when skipped.
     Wall times already reached at ``begin`` are ignored.
     """
+    if real_time:
+        shown = set(walls)
+        minutes = int((end - begin) // MINUTE) + 1
+        instants = (begin + n * MINUTE for n in range(minutes))
+        return [t for t in instants if t.astimezone(tz).replace(tzinfo=None) in shown]
     fires: list[datetime] = []
     index = 0
     t = begin
@@ -261,7 +291,9 @@ def test_next_after_matches_brute_force_around_transitions(
     else:
         # Without its own tz the rule runs in the zone of the datetime it is given.
         schedule = RRule(text, dtstart=dtstart.replace(tzinfo=tz).astimezone(timezone.utc))
-    expected = [fire for fire in reference_fires(walls, tz, scan_from, end) if fire > begin]
+    real_time = text.split(";")[0] in ("FREQ=HOURLY", "FREQ=MINUTELY") and "BYHOUR" not in text
+    fires = reference_fires(walls, tz, scan_from, end, real_time and zone_name != "UTC")
+    expected = [fire for fire in fires if fire > begin]
     assert chain(schedule, begin.astimezone(tz), end) == expected
 
 

@@ -235,7 +235,12 @@ def definition_options(func: F) -> F:
     """Add the options that ``add`` and ``edit`` share (schedule, arguments, timing)."""
     options = [
         click.option("--every", type=DURATION, help="Run every 30s, 5m, 1h, 1d or N seconds."),
-        click.option("--cron", type=CRON, help="Cron expression, e.g. '0 9 * * MON-FRI'."),
+        click.option(
+            "--cron",
+            type=CRON,
+            help="Cron expression or macro, e.g. '0 9 * * MON-FRI', '@daily', '0 9 * * FRIL'; "
+            "day of month and day of week must both match (Celery's rule).",
+        ),
         click.option("--at", "at", metavar="WHEN", help="Run once at ISO time or +DURATION."),
         click.option("--rrule", metavar="RULE", help="RFC 5545 rule (beatcore-rrule plugin)."),
         click.option("--tz", type=TIME_ZONE, help="Zone for cron/rrule and naive times."),

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Mapping
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any, ClassVar
 
 import attrs
 from dateutil import rrule as dateutil_rrule
 
 from beatcore.errors import InvalidSchedule
-from beatcore.timeutil import UTC, require_aware, to_local, wall_to_instant, zone
+from beatcore.timeutil import (
+    UTC,
+    next_on_real_time,
+    require_aware,
+    to_local,
+    wall_to_instant,
+    zone,
+)
 from beatcore_rrule import _rule
 from beatcore_rrule._inputs import from_dateutil, split_text, zone_key
 from beatcore_rrule._rule import FIXED_UNITS, WEEKDAYS, Recurrence
@@ -23,6 +30,11 @@ ANCHOR = datetime(2024, 1, 1)
 #: How far ahead :meth:`RRule.next_after` looks before answering "never".
 _SEARCH_YEARS = 30
 _LAST_YEAR = 9998
+#: The frequencies that run on real time when the rule pins no hour (no BYHOUR).
+_SUB_DAILY = frozenset((_rule.HOURLY, _rule.MINUTELY, _rule.SECONDLY))
+_SECOND = timedelta(seconds=1)
+#: How far before ``dt`` a real-time search may look (the wall times of a repeated hour).
+_REPEAT_MARGIN = timedelta(hours=3)
 _KEYWORDS = ("freq", "interval", "count", "until", "wkst", "bysetpos", "bymonth", "bymonthday",
              "byyearday", "byweekno", "byweekday", "byhour", "byminute", "bysecond")  # fmt: skip
 
@@ -105,8 +117,12 @@ class RRule:
     Without ``dtstart`` the rule counts from Monday 2024-01-01 00:00 on that wall clock, so
     omitted parts mean the start of their period; ``COUNT`` needs an explicit ``dtstart``.
 
-    A wall time that does not exist (clocks go forward) fires at the first instant after the
-    gap; one that happens twice (clocks go back) fires at its first occurrence only.
+    ``HOURLY``, ``MINUTELY`` and ``SECONDLY`` rules without ``BYHOUR`` run on real time, like
+    a crontab with a wildcard hour: they fire at every instant the clock shows one of their
+    wall times, so both passes through a repeated hour fire and a wall time in a gap does
+    not. Every other rule fires once per wall time: a wall time that does not exist (clocks
+    go forward) at the first instant after the gap, one that happens twice (clocks go back)
+    at its first occurrence only.
     """
 
     type_name: ClassVar[str] = "rrule"
@@ -197,6 +213,11 @@ class RRule:
         if local.year > last_year:
             return None
         until = self.recurrence.until
+        if self.real_time and local_zone is not UTC:
+            fire = self._next_on_real_time(instant, local_zone, last_year)
+            if fire is None or (until is not None and until.tzinfo is not None and fire > until):
+                return None
+            return fire
         for wall in self._walls_after(local, local_zone):
             if wall.year > last_year:
                 return None
@@ -209,6 +230,27 @@ class RRule:
                 return None
             return fire.astimezone(UTC)
         return None
+
+    @property
+    def real_time(self) -> bool:
+        """Return True for a sub-daily rule that pins no hour: it runs on real time."""
+        return self.recurrence.freq in _SUB_DAILY and not self.recurrence.byhour
+
+    def _next_on_real_time(
+        self, instant: datetime, local_zone: Any, last_year: int
+    ) -> datetime | None:
+        moment = instant.astimezone(local_zone)
+        near = moment.replace(tzinfo=None) - _REPEAT_MARGIN
+        rule = _to_dateutil(self.recurrence, self._start_wall(local_zone), near)
+
+        def first_wall_from(wall: datetime) -> datetime | None:
+            try:
+                found: datetime | None = rule.after(wall, inc=True)
+            except ValueError as exc:  # dateutil finds some empty rules only while iterating
+                raise InvalidSchedule(f"rrule {self.rule!r} cannot be evaluated: {exc}") from exc
+            return None if found is None or found.year > last_year else found
+
+        return next_on_real_time(instant, moment, first_wall_from, _SECOND)
 
     def _walls_after(self, local: datetime, local_zone: Any) -> Iterator[datetime]:
         rule = _to_dateutil(self.recurrence, self._start_wall(local_zone), local)
