@@ -31,6 +31,7 @@ EVENT_HOOKS = {
 PROVIDER_HOOKS = {
     "beatcore_schedule_types",
     "beatcore_store_from_url",
+    "beatcore_store_missing",
     "beatcore_adapt_schedule",
     "beatcore_cli_commands",
 }
