@@ -16,14 +16,14 @@ import beatcore
 from beatcore import ConfigurationError, Entry, Interval
 from beatcore.errors import SchemaVersionError, StoreError
 from beatcore.stores.sqlite import SqliteStore
-from beatcore.stores.sqlite_schema import (
+from beatcore.stores.sqlite.schema import (
     APPLICATION_ID,
     MIGRATIONS,
     SCHEMA_VERSION,
     Migration,
-    database_path,
     open_database,
 )
+from beatcore.stores.sqlite.url import database_path
 from beatcore.testing import FakeClock
 from beatcore.timeutil import UTC
 

@@ -31,16 +31,18 @@ def forget_memory_schedule(name: str) -> None:
 
 def plant_sqlite_record(
     store: SqliteStore,
-    name: str,
+    name: str | bytes,
     entry_raw: str | bytes,
     state_raw: str | bytes,
     due_at: datetime,
 ) -> None:
-    """Store raw record text (or any bytes, kept as TEXT) as-is in a SQLite store, due at
-    ``due_at``."""
+    """Store raw record text as-is in a SQLite store, due at ``due_at``.
+
+    Bytes (of the name too) are kept as TEXT whatever they are, UTF-8 or not.
+    """
     with store._db.transaction(write=True) as conn:
         conn.execute(
             "INSERT OR REPLACE INTO entries (name, entry_json, state_json, due_at)"
-            " VALUES (?, CAST(? AS TEXT), CAST(? AS TEXT), ?)",
+            " VALUES (CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), ?)",
             (name, entry_raw, state_raw, storekit.to_micros(due_at)),
         )

@@ -7,37 +7,33 @@ every write is one ``BEGIN IMMEDIATE`` transaction, so writers queue on the file
 counter: each acquisition increments it, and every fenced call checks its token against it in
 the same transaction as its writes. Lock expiry follows the store's clock.
 
-Records are kept as the serializer's JSON text, exactly as the memory store keeps them, so an
-unreadable record is reported and skipped, never deleted. The file (URL, schema, migrations,
-transactions) and the lock row are in :mod:`beatcore.stores.sqlite_schema`.
+Records are kept as the serializer's JSON text, exactly as the memory store keeps them, and
+read back as bytes (``CAST(... AS BLOB)``), so text that is not UTF-8 is an unreadable record
+like any other: reported and skipped, never deleted. Every rule is the store kit's
+(:mod:`beatcore.storekit`); this module holds the SQL. Names are bound one per parameter, never
+passed through SQLite's JSON functions (which cut a name at a NUL).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
-from beatcore import serializer, timing
+from beatcore import serializer, storekit, timing
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import ConfigurationError, CorruptRecord, EntryNotFound
 from beatcore.hookspecs import hookimpl
-from beatcore.store import (
-    Ack,
-    Claim,
-    ClaimResult,
-    InFlight,
-    Lease,
-    Store,
-    StoreStatus,
-    SyncReport,
-)
-from beatcore.stores.sqlite_schema import Database, SqliteLock, database_path, instant, micros
+from beatcore.store import Ack, ClaimResult, InFlight, Lease, Store, StoreStatus, SyncReport
+from beatcore.storekit import from_micros as instant
+from beatcore.storekit import to_micros as micros
+from beatcore.stores.sqlite.database import Database, stored_name
+from beatcore.stores.sqlite.lock import SqliteLock
+from beatcore.stores.sqlite.url import database_path
 from beatcore.timeutil import Clock, utc_now
 from beatcore.values import is_number
 
@@ -58,10 +54,17 @@ _UPSERT = """
 """
 # An in-flight entry stays out of the due index until its ack puts it back.
 
+#: The record columns as bytes: the serializer decodes them, so bad UTF-8 is a CorruptRecord.
+_RECORD = "CAST(entry_json AS BLOB), CAST(state_json AS BLOB)"
+#: Names per ``IN (?, ...)`` (well under every SQLite's limit on bound parameters).
+_CHUNK = 500
 
-def _names(names: Iterable[str]) -> str:
-    """A JSON array of names, bound as one parameter and expanded with ``json_each``."""
-    return json.dumps(list(names))
+
+def _chunks(names: Sequence[str]) -> Iterator[tuple[str, Sequence[str]]]:
+    """Yield ``(placeholders, names)`` for ``name IN (...)`` in chunks of :data:`_CHUNK`."""
+    for start in range(0, len(names), _CHUNK):
+        part = names[start : start + _CHUNK]
+        yield ",".join("?" * len(part)), part
 
 
 class SqliteStore(Store):
@@ -100,10 +103,8 @@ class SqliteStore(Store):
 
     # -- helpers (called inside a transaction) ------------------------------------------
 
-    def _row(self, conn: sqlite3.Connection, name: str) -> tuple[str, str]:
-        row = conn.execute(
-            "SELECT entry_json, state_json FROM entries WHERE name = ?", (name,)
-        ).fetchone()
+    def _row(self, conn: sqlite3.Connection, name: str) -> tuple[bytes, bytes]:
+        row = conn.execute(f"SELECT {_RECORD} FROM entries WHERE name = ?", (name,)).fetchone()
         if row is None:
             raise EntryNotFound(name)
         return row[0], row[1]
@@ -118,31 +119,18 @@ class SqliteStore(Store):
             "due_at": micros(timing.state_due_at(entry, state)),
         }
 
-    def _saved(
-        self, row: tuple[str, str] | None, entry: Entry, now: datetime
-    ) -> tuple[EntryState, bool]:
-        """Return the state after saving ``entry`` over ``row`` and whether anything changed."""
-        old: Entry | None = None
-        state: EntryState | None = None
-        if row is not None:
-            try:
-                old = serializer.loads_entry(row[0], entry.name)
-                state = serializer.loads_state(row[1], entry.name)
-            except CorruptRecord:
-                old = state = None
-            else:
-                if serializer.entry_to_dict(old) == serializer.entry_to_dict(entry):
-                    return state, False
-        return timing.state_after_save(old, state, entry, now, self._tz), True
-
     def _save_in(self, conn: sqlite3.Connection, entry: Entry) -> EntryState:
         row = conn.execute(
-            "SELECT entry_json, state_json FROM entries WHERE name = ?", (entry.name,)
+            f"SELECT {_RECORD} FROM entries WHERE name = ?", (entry.name,)
         ).fetchone()
-        state, changed = self._saved(row, entry, self.clock())
+        stored = None if row is None else storekit.decode_record(entry.name, *row)
+        state, changed = storekit.decide_save(entry, stored, self.clock(), self._tz)
         if changed:
             conn.execute(_UPSERT, self._values(entry, state))
         return state
+
+    def _corrupt_in(self, conn: sqlite3.Connection) -> list[CorruptRecord]:
+        return storekit.list_corrupt(conn.execute(f"SELECT name, {_RECORD} FROM entries"))
 
     # -- definitions ---------------------------------------------------------------------
 
@@ -166,31 +154,13 @@ class SqliteStore(Store):
     def entries(self) -> list[Entry]:
         """Return the readable entries sorted by name."""
         with self._db.transaction() as conn:
-            rows = conn.execute("SELECT name, entry_json FROM entries ORDER BY name").fetchall()
-        found = []
-        for name, entry_json in rows:
-            try:
-                found.append(serializer.loads_entry(entry_json, name))
-            except CorruptRecord:
-                continue
-        return found
+            rows = conn.execute("SELECT name, CAST(entry_json AS BLOB) FROM entries").fetchall()
+        return storekit.list_entries(rows)
 
     def corrupt_records(self) -> list[CorruptRecord]:
         """Return an error for each unreadable definition or state."""
         with self._db.transaction() as conn:
             return self._corrupt_in(conn)
-
-    def _corrupt_in(self, conn: sqlite3.Connection) -> list[CorruptRecord]:
-        errors = []
-        for name, entry_json, state_json in conn.execute(
-            "SELECT name, entry_json, state_json FROM entries ORDER BY name"
-        ):
-            try:
-                serializer.loads_entry(entry_json, name)
-                serializer.loads_state(state_json, name)
-            except CorruptRecord as exc:
-                errors.append(exc)
-        return errors
 
     def state(self, name: str) -> EntryState:
         """Return the state of ``name``."""
@@ -208,49 +178,22 @@ class SqliteStore(Store):
     def trigger(self, name: str, at: datetime | None = None) -> None:
         """Make ``name`` due once more at ``at`` (default now)."""
         with self._db.transaction(write=True) as conn:
-            entry_json, state_json = self._row(conn, name)
-            entry = serializer.loads_entry(entry_json, name)
-            state = serializer.loads_state(state_json, name)
-            state = state.evolve(triggered_at=at or self.clock())
-            conn.execute(_UPSERT, self._values(entry, state))
+            entry, state = storekit.read_record(name, *self._row(conn, name))
+            conn.execute(_UPSERT, self._values(entry, storekit.triggered(state, at, self.clock())))
 
     def sync_static(self, entries: Iterable[Entry], keep: Iterable[str] = ()) -> SyncReport:
         """Replace the static entries with ``entries`` in one write transaction."""
-        now = self.clock()
-        wanted = {entry.name: entry for entry in entries}
-        kept = set(keep)
-        added: list[str] = []
-        updated: list[str] = []
-        unchanged: list[str] = []
-        removed: list[str] = []
         with self._db.transaction(write=True) as conn:
-            rows = {
+            stored = {
                 name: (entry_json, state_json)
                 for name, entry_json, state_json in conn.execute(
-                    "SELECT name, entry_json, state_json FROM entries"
+                    f"SELECT name, {_RECORD} FROM entries"
                 )
             }
-            writes = []
-            for name, entry in wanted.items():
-                state, changed = self._saved(rows.get(name), entry, now)
-                if not changed:
-                    unchanged.append(name)
-                    continue
-                (updated if name in rows else added).append(name)
-                writes.append(self._values(entry, state))
-            for name in sorted(set(rows) - set(wanted) - kept):
-                try:
-                    is_static = serializer.loads_entry(rows[name][0], name).static
-                except CorruptRecord:
-                    continue
-                if is_static:
-                    removed.append(name)
-            conn.executemany(_UPSERT, writes)
-            conn.execute(
-                "DELETE FROM entries WHERE name IN (SELECT value FROM json_each(?))",
-                (_names(removed),),
-            )
-        return SyncReport(tuple(added), tuple(updated), tuple(removed), tuple(unchanged))
+            plan = storekit.plan_static_sync(entries, stored, keep, self.clock(), self._tz)
+            conn.executemany(_UPSERT, [self._values(*record) for record in plan.writes])
+            conn.executemany("DELETE FROM entries WHERE name = ?", [(n,) for n in plan.removed])
+        return plan.report
 
     # -- scheduling ----------------------------------------------------------------------
 
@@ -260,80 +203,72 @@ class SqliteStore(Store):
         """Renew the lease and claim up to ``limit`` due entries (see :meth:`Store.claim_due`).
 
         One write transaction; the candidates come from the due and in-flight indexes, so a
-        tick with nothing due reads no entry rows.
+        tick with nothing due reads no entry rows. An unreadable record among them is taken
+        out of the due index with its error noted (kept as it is); the others are claimed.
         """
         now_us = micros(now)
         stale_us = micros(now - timedelta(seconds=reclaim_after))
         with self._db.transaction(write=True) as conn:
             self._db.check_lease(conn, lease, tick_at=now)
             rows = conn.execute(
-                "SELECT name, entry_json, state_json, 1 FROM entries"
+                f"SELECT name, {_RECORD}, 1 FROM entries"
                 " WHERE claimed_at <= ? ORDER BY claimed_at, name LIMIT ?",
                 (stale_us, limit),
             ).fetchall()
             if len(rows) < limit:
                 rows += conn.execute(
-                    "SELECT name, entry_json, state_json, 0 FROM entries"
+                    f"SELECT name, {_RECORD}, 0 FROM entries"
                     " WHERE due_at <= ? ORDER BY due_at, name LIMIT ?",
                     (now_us, limit - len(rows)),
                 ).fetchall()
-            claims: list[Claim] = []
-            corrupt: list[CorruptRecord] = []
-            for name, entry_json, state_json, recovered in rows:
-                try:
-                    entry = serializer.loads_entry(entry_json, name)
-                    state = serializer.loads_state(state_json, name)
-                except CorruptRecord as exc:
-                    corrupt.append(exc)
-                    continue
-                claims.append(Claim(entry, state, recovered=bool(recovered)))
-            if claims:
-                conn.execute(
-                    "UPDATE entries SET due_at = NULL, claim_token = ?, claimed_at = ?,"
-                    " claimed_next_run_at = next_run_at"
-                    " WHERE name IN (SELECT value FROM json_each(?))",
-                    (lease.token, now_us, _names(c.entry.name for c in claims)),
-                )
-            # Unreadable: out of the due index, error noted, record kept as it is.
-            conn.executemany(
-                "UPDATE entries SET due_at = NULL, claim_token = NULL, claimed_at = NULL,"
-                " claimed_next_run_at = NULL, error = ? WHERE name = ?",
-                [(exc.cause, exc.name) for exc in corrupt],
+            claims, corrupt = storekit.decode_claims(
+                (name, entry_json, state_json, bool(again))
+                for name, entry_json, state_json, again in rows
             )
+            conn.executemany(
+                "UPDATE entries SET due_at = NULL, claim_token = ?, claimed_at = ?,"
+                " claimed_next_run_at = next_run_at WHERE name = ?",
+                [(lease.token, now_us, claim.entry.name) for claim in claims],
+            )
+            self._quarantine(conn, corrupt, claimed=True)
             next_due = conn.execute(
                 "SELECT min(due_at) FROM entries WHERE due_at IS NOT NULL"
             ).fetchone()[0]
         return ClaimResult(tuple(claims), tuple(corrupt), instant(next_due))
+
+    def _quarantine(
+        self, conn: sqlite3.Connection, errors: Sequence[CorruptRecord], *, claimed: bool
+    ) -> None:
+        """Take unreadable records out of flight (and of the due index: ``claimed``), noting
+        why; the records stay as they are."""
+        due = "due_at = NULL, " if claimed else ""
+        conn.executemany(
+            f"UPDATE entries SET {due}claim_token = NULL, claimed_at = NULL,"
+            " claimed_next_run_at = NULL, error = ? WHERE name = CAST(? AS TEXT)",
+            [(storekit.text(exc.cause.encode("utf-8", "backslashreplace")), stored_name(exc.name))
+             for exc in errors],
+        )  # fmt: skip
 
     def ack(self, lease: Lease, acks: Sequence[Ack]) -> None:
         """Record the outcome of claimed entries in one transaction (see :meth:`Store.ack`)."""
         by_name = {ack.name: ack for ack in acks}
         with self._db.transaction(write=True) as conn:
             self._db.check_lease(conn, lease)
-            rows = conn.execute(
-                "SELECT name, entry_json, state_json FROM entries"
-                " WHERE name IN (SELECT value FROM json_each(?))",
-                (_names(by_name),),
-            ).fetchall()
+            rows: list[tuple[str, bytes, bytes]] = []
+            for marks, part in _chunks(list(by_name)):
+                rows += conn.execute(
+                    f"SELECT name, {_RECORD} FROM entries WHERE name IN ({marks})", part
+                ).fetchall()
             writes: list[tuple[str, int | None, int | None, str]] = []
-            unreadable: list[tuple[str, str]] = []
+            unreadable: list[CorruptRecord] = []
             for name, entry_json, state_json in rows:
-                ack = by_name[name]
-                try:
-                    entry = serializer.loads_entry(entry_json, name)
-                    current = serializer.loads_state(state_json, name)
-                except CorruptRecord as exc:
-                    unreadable.append((exc.cause, name))
+                stored = storekit.decode_record(name, entry_json, state_json)
+                if isinstance(stored, CorruptRecord):
+                    unreadable.append(stored)
                     continue
-                merged = timing.state_after_ack(current, ack.claimed, ack.state)
-                due = timing.due_after_ack(entry, merged, ack.state, ack.due_at)
+                merged, due = storekit.merge_ack(by_name[name], stored)
                 writes.append(
-                    (
-                        serializer.dumps_state(merged),
-                        micros(merged.next_run_at),
-                        micros(due),
-                        name,
-                    )
+                    (serializer.dumps_state(merged), micros(merged.next_run_at), micros(due), name)
                 )
             conn.executemany(
                 "UPDATE entries SET state_json = ?, next_run_at = ?, due_at = ?,"
@@ -341,11 +276,7 @@ class SqliteStore(Store):
                 " WHERE name = ?",
                 writes,
             )
-            conn.executemany(
-                "UPDATE entries SET claim_token = NULL, claimed_at = NULL,"
-                " claimed_next_run_at = NULL, error = ? WHERE name = ?",
-                unreadable,
-            )
+            self._quarantine(conn, unreadable, claimed=False)
 
     def in_flight(self) -> list[InFlight]:
         """Return unacked claims, oldest first."""
@@ -353,15 +284,13 @@ class SqliteStore(Store):
             return self._in_flight_in(conn)
 
     def _in_flight_in(self, conn: sqlite3.Connection) -> list[InFlight]:
-        found = []
-        for name, token, claimed_at, next_run_at in conn.execute(
-            "SELECT name, claim_token, claimed_at, claimed_next_run_at FROM entries"
-            " WHERE claimed_at IS NOT NULL ORDER BY claimed_at, name"
-        ):
-            claimed = instant(claimed_at)
-            assert claimed is not None  # selected by claimed_at IS NOT NULL
-            found.append(InFlight(name, token, claimed, instant(next_run_at)))
-        return found
+        return [
+            InFlight(name, token, instant(int(claimed_at)), instant(next_run_at))
+            for name, token, claimed_at, next_run_at in conn.execute(
+                "SELECT name, claim_token, claimed_at, claimed_next_run_at FROM entries"
+                " WHERE claimed_at IS NOT NULL ORDER BY claimed_at, name"
+            )
+        ]
 
     def status(self) -> StoreStatus:
         """Return a snapshot of the schedule (one read transaction)."""
