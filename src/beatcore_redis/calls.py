@@ -28,6 +28,8 @@ class RedisCalls:
         master changed: if so the call is retried on the new master, so a leader never keeps
         claiming and acking on a demoted master whose writes the promoted replica never sees.
     :param wait_timeout: seconds WAIT waits for the replicas.
+    :param diagnose_wrongtype: describes which keys hold a wrong type, for the error of a
+        call that Redis answers with WRONGTYPE.
     """
 
     def __init__(
@@ -37,9 +39,11 @@ class RedisCalls:
         *,
         wait_replicas: int = 0,
         wait_timeout: float = 0.5,
+        diagnose_wrongtype: Callable[[], str] | None = None,
     ) -> None:
         self.client = client
         self.retry = retry
+        self.diagnose_wrongtype = diagnose_wrongtype
         self.scripts = Scripts(client)
         self.wait_replicas = wait_replicas
         self.wait_timeout_ms = max(1, round(wait_timeout * 1000))
@@ -47,7 +51,7 @@ class RedisCalls:
 
     def call(self, what: str, operation: Callable[[], T]) -> T:
         """Run one round trip under the retry policy (see :class:`RetryingCaller`)."""
-        return self.retry.call(what, operation)
+        return self.retry.call(what, operation, diagnose_wrongtype=self.diagnose_wrongtype)
 
     def pipeline(self, what: str, build: Callable[[Any], object]) -> list[Any]:
         """Run the commands ``build`` queues on a pipeline, in one round trip (no MULTI)."""

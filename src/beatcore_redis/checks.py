@@ -7,15 +7,13 @@ that would tell (CONFIG is often disabled there).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from celery.utils.log import get_logger
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import ResponseError
 
-from beatcore_redis.keys import OWNER_MARK, SCHEMA_VERSION
-
-if TYPE_CHECKING:
-    from beatcore_redis.store import RedisStore
+from beatcore_redis.handle import RedisHandle
+from beatcore_redis.keys import OWNER_MARK, SCHEMA_VERSION, describe_wrong_types
 
 logger = get_logger("beatcore.redis")
 
@@ -30,39 +28,21 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def describe_wrong_types(store: RedisStore) -> str:
-    """Return which of the store's keys hold another Redis type than beatcore writes."""
-    expected = store.keys.expected_types()
-    try:
-        pipe = store.client.pipeline(transaction=False)
-        for key in expected:
-            pipe.type(key)
-        actual = [_text(kind) for kind in pipe.execute()]
-    except RedisError as exc:
-        return f"could not read the key types: {exc}"
-    wrong = [
-        f"key {key!r} is a {kind}, beatcore expects a {expected[key]}"
-        for key, kind in zip(expected, actual, strict=True)
-        if kind not in ("none", expected[key])
-    ]
-    return "; ".join(wrong)
-
-
 def _is_cluster(client: Any) -> bool:
     return hasattr(client, "get_nodes")
 
 
-def _replica_and_policy(store: RedisStore) -> list[str]:
+def _replica_and_policy(handle: RedisHandle) -> list[str]:
     warnings: list[str] = []
-    client = store.client
+    client = handle.client
     try:
         role = _text(client.info("replication").get("role", "master"))
     except ResponseError as exc:
-        logger.info("beatcore: cannot read INFO replication from %s: %s", store.url, exc)
+        logger.info("beatcore: cannot read INFO replication from %s: %s", handle.url, exc)
         role = "master"
     if role not in ("master", "primary"):
         warnings.append(
-            f"Redis at {store.url} is a replica (role {role}); writes will fail. Point "
+            f"Redis at {handle.url} is a replica (role {role}); writes will fail. Point "
             "beatcore_url at the master, or use redis+sentinel:// so the master is found"
         )
     try:
@@ -71,62 +51,62 @@ def _replica_and_policy(store: RedisStore) -> list[str]:
         logger.info(
             "beatcore: cannot read maxmemory-policy of %s (%s; CONFIG is often disabled on "
             "managed Redis); make sure it is noeviction or a volatile-* policy",
-            store.url,
+            handle.url,
             exc,
         )
         return warnings
     policy = _text(config.get("maxmemory-policy", "")) if config else ""
     if policy and policy not in SAFE_POLICIES:
         warnings.append(
-            f"Redis at {store.url} has maxmemory-policy {policy}: under memory pressure it may "
-            f"evict beatcore's keys under {store.keys.base} and lose the schedule; use "
+            f"Redis at {handle.url} has maxmemory-policy {policy}: under memory pressure it may "
+            f"evict beatcore's keys under {handle.keys.base} and lose the schedule; use "
             "noeviction (or a volatile-* policy: beatcore's data keys have no TTL)"
         )
     return warnings
 
 
-def _ownership(store: RedisStore) -> list[str]:
-    keys = store.keys
-    pipe = store.client.pipeline(transaction=False)
+def _ownership(handle: RedisHandle) -> list[str]:
+    keys = handle.keys
+    pipe = handle.client.pipeline(transaction=False)
     pipe.hgetall(keys.meta)
     for key in keys.expected_types():
         pipe.exists(key)
     meta_raw, *exists = pipe.execute()
     warnings: list[str] = []
-    wrong = describe_wrong_types(store)
+    wrong = describe_wrong_types(handle.client, keys)
     if wrong:
         return [
-            f"keys under {keys.base} at {store.url} are not beatcore's: {wrong}; choose another "
+            f"keys under {keys.base} at {handle.url} are not beatcore's: {wrong}; choose another "
             "beatcore_key_prefix (every call touching those keys will fail)"
         ]
     meta = {_text(k): _text(v) for k, v in (meta_raw or {}).items()}
     if any(exists) and meta.get("owner") != OWNER_MARK:
         warnings.append(
-            f"keys under {keys.base} at {store.url} exist but carry no beatcore mark "
+            f"keys under {keys.base} at {handle.url} exist but carry no beatcore mark "
             f"({keys.meta} has no owner={OWNER_MARK}); another program may use this prefix"
         )
     schema = meta.get("schema")
     if schema is not None and schema.isdigit() and int(schema) > SCHEMA_VERSION:
         warnings.append(
-            f"the schedule under {keys.base} at {store.url} was written with data layout "
+            f"the schedule under {keys.base} at {handle.url} was written with data layout "
             f"{schema}, newer than this beatcore's {SCHEMA_VERSION}; upgrade beatcore"
         )
     return warnings
 
 
-def run_checks(store: RedisStore) -> list[str]:
+def run_checks(handle: RedisHandle) -> list[str]:
     """Check eviction policy, replica role and key ownership; log and return the warnings."""
 
     def checks() -> list[str]:
         found: list[str] = []
-        if not _is_cluster(store.client):
-            found += _replica_and_policy(store)
-        return found + _ownership(store)
+        if not _is_cluster(handle.client):
+            found += _replica_and_policy(handle)
+        return found + _ownership(handle)
 
     try:
-        warnings = store.calls.call("startup checks", checks)
+        warnings = handle.calls.call("startup checks", checks)
     except Exception as exc:  # a check must never stop beat
-        logger.warning("beatcore: startup checks of %s could not run: %s", store.url, exc)
+        logger.warning("beatcore: startup checks of %s could not run: %s", handle.url, exc)
         return []
     for warning in warnings:
         logger.warning("beatcore: %s", warning)

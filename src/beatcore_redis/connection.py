@@ -141,8 +141,17 @@ class RetryingCaller:
         """True while the last call failed on a transient error and none succeeded since."""
         return self._outage.since is not None
 
-    def call(self, what: str, operation: Callable[[], T]) -> T:
+    def call(
+        self,
+        what: str,
+        operation: Callable[[], T],
+        *,
+        diagnose_wrongtype: Callable[[], str] | None = None,
+    ) -> T:
         """Run ``operation`` (one round trip or one pipeline), retrying transient errors.
+
+        ``diagnose_wrongtype`` (default: the one given at construction) describes the keys
+        of a wrong type when Redis answers WRONGTYPE.
 
         :raises StoreError: a permanent error (credentials, permissions, read-only replica,
             wrong key type, script error).
@@ -170,7 +179,7 @@ class RetryingCaller:
                 f"({type(exc).__name__}: {exc})"
             ) from exc
         except RedisError as exc:
-            raise self._permanent(what, exc) from exc
+            raise self._permanent(what, exc, diagnose_wrongtype) from exc
         self._recovered()
         return result
 
@@ -206,7 +215,9 @@ class RetryingCaller:
             attempts,
         )
 
-    def _permanent(self, what: str, exc: RedisError) -> StoreError:
+    def _permanent(
+        self, what: str, exc: RedisError, diagnose: Callable[[], str] | None
+    ) -> StoreError:
         text = str(exc)
         if isinstance(exc, ReadOnlyError):
             return StoreError(
@@ -220,7 +231,8 @@ class RetryingCaller:
                 "keys under beatcore_key_prefix (docs/redis.rst, 'Permissions', lists them)"
             )
         if isinstance(exc, ResponseError) and "WRONGTYPE" in text:
-            detail = self.diagnose_wrongtype() if self.diagnose_wrongtype else ""
+            diagnose = diagnose or self.diagnose_wrongtype
+            detail = diagnose() if diagnose else ""
             return StoreError(
                 f"Redis {what} at {self.url} failed: a key under beatcore_key_prefix holds "
                 f"another type than beatcore writes ({detail or text}); another program uses "

@@ -8,8 +8,12 @@ holds a ``{tag}`` is used as it is. docs/redis.rst describes each key for operat
 
 from __future__ import annotations
 
-import attrs
+from typing import Any
 
+import attrs
+from redis.exceptions import RedisError
+
+from beatcore import storekit
 from beatcore.errors import ConfigurationError
 
 #: The data layout this code writes; stored as ``schema`` in the meta hash.
@@ -115,3 +119,22 @@ class KeyLayout:
             self.fence: "string",
             self.meta: "hash",
         }
+
+
+def describe_wrong_types(client: Any, keys: KeyLayout) -> str:
+    """Return which of ``keys`` hold another Redis type than beatcore writes (one round trip;
+    called for the error message when Redis answers WRONGTYPE, and by the startup checks)."""
+    expected = keys.expected_types()
+    try:
+        pipe = client.pipeline(transaction=False)
+        for key in expected:
+            pipe.type(key)
+        actual = [storekit.text(kind) for kind in pipe.execute()]
+    except RedisError as exc:
+        return f"could not read the key types: {exc}"
+    wrong = [
+        f"key {key!r} is a {kind}, beatcore expects a {expected[key]}"
+        for key, kind in zip(expected, actual, strict=True)
+        if kind not in ("none", expected[key])
+    ]
+    return "; ".join(wrong)

@@ -20,22 +20,22 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
-from beatcore import serializer
+from beatcore import serializer, storekit
 from beatcore.entry import Entry
-from beatcore.errors import CorruptRecord
 from beatcore.store import SyncReport
-from beatcore_redis.records import load_entry
-
-if TYPE_CHECKING:
-    from beatcore_redis.store import Op, Raw, RedisStore
+from beatcore_redis.handle import RedisHandle
+from beatcore_redis.writes import Delete, SyncMark, Write, gave_up, put, write_chunks
 
 #: Entries per write-script call of the static sync (all calls go in one pipeline).
 CHUNK = 1000
 _DIGEST_FORMAT = b"beatcore-static-v1\n"
+_KINDS = ("added", "updated", "removed")
+
+Raw = bytes | str | None
 
 
 def _bytes(value: bytes | str) -> bytes:
@@ -58,7 +58,7 @@ def static_digest(definitions: Sequence[bytes], keep: Iterable[str]) -> str:
 class _Plan:
     """One attempt's changes: the writes, and the names by what happens to them."""
 
-    ops: list[Op] = attrs.Factory(list)
+    writes: list[Write] = attrs.Factory(list)
     added: list[str] = attrs.Factory(list)
     updated: list[str] = attrs.Factory(list)
     removed: list[str] = attrs.Factory(list)
@@ -68,13 +68,13 @@ class _Plan:
 class StaticSync:
     """One :meth:`RedisStore.sync_static` call (see the module docstring).
 
-    :param store: the store it writes to.
+    :param handle: the schedule it writes to.
     :param entries: the static entries, in ``beat_schedule`` order.
     :param keep: names never removed although missing from ``entries``.
     """
 
-    def __init__(self, store: RedisStore, entries: Iterable[Entry], keep: Iterable[str]) -> None:
-        self.store = store
+    def __init__(self, handle: RedisHandle, entries: Iterable[Entry], keep: Iterable[str]) -> None:
+        self.handle = handle
         self.wanted = {entry.name: entry for entry in entries}
         self.names = list(self.wanted)
         self.kept = set(keep)
@@ -96,33 +96,38 @@ class StaticSync:
                 return self._report(_Plan(unchanged=list(self.names)), done)
             generation, members = found
             plan = self._plan(members)
-            written, conflicts = self.store._write_chunks(
-                "static sync", plan.ops, CHUNK, sync=(generation, self.digest)
+            written, conflicts = write_chunks(
+                self.handle, "static sync", plan.writes, CHUNK, SyncMark(generation, self.digest)
             )
-            for kind in ("added", "updated", "removed"):
+            for kind in _KINDS:
                 for name in getattr(plan, kind):
                     if name in written:
                         done.setdefault(name, kind)
             if not conflicts:
                 return self._report(plan, done)
-        raise self.store._gave_up("static sync", self.names)
+        raise gave_up(self.handle, "static sync", self.names)
 
     def _read_digest(self) -> tuple[int, list[str]] | None:
         """Return None when the stored digest matches, else the write generation and the
         static set's members (one round trip)."""
-        keys = self.store.keys
-        reply = self.store.calls.run_script(
+        keys = self.handle.keys
+        reply = self.handle.calls.run_script(
             "static sync read", "static_read", [keys.meta, keys.static], [self.digest]
         )
         if int(reply[0]) == 1:
             return None
-        return int(reply[1] or 0), [_text(member) for member in reply[2:]]
+        return int(reply[1] or 0), [storekit.text(member) for member in reply[2:]]
 
     def _plan(self, members: list[str]) -> _Plan:
-        store = self.store
+        """Return the writes for the records read now: a wanted entry whose stored
+        definition is byte for byte the new one (and not recorded corrupt) is unchanged
+        without being parsed; the kit plans the others (:func:`storekit.plan_static_sync`)."""
         leaving = sorted(set(members) - set(self.wanted) - self.kept)
         defs, states, corrupt, leaving_defs = self._read(leaving)
         plan = _Plan()
+        differing: list[Entry] = []
+        stored: dict[str, tuple[Raw, Raw]] = {}
+        definitions: dict[str, bytes] = {}
         for name, entry, new_def, def_raw, state_raw in zip(
             self.names, self.wanted.values(), self.definitions, defs, states, strict=True
         ):
@@ -132,30 +137,34 @@ class StaticSync:
                 and _bytes(def_raw) == new_def
                 and name not in corrupt
             ):
-                plan.unchanged.append(name)
                 continue
-            _, op = store._save_op(entry, def_raw, state_raw, new_def=new_def)
-            if op is None:
-                plan.unchanged.append(name)
-                continue
-            plan.ops.append(op)
-            (plan.updated if def_raw is not None else plan.added).append(name)
-        for name, def_raw in zip(leaving, leaving_defs, strict=True):
-            if def_raw is None:
-                continue
-            try:
-                is_static = load_entry(def_raw, name).static
-            except CorruptRecord:
-                continue  # unreadable: kept, never deleted without an explicit command
-            if is_static:
-                plan.ops.append(["del", name, def_raw, "*", "", "", "", "0"])
-                plan.removed.append(name)
+            differing.append(entry)
+            definitions[name] = new_def
+            if def_raw is not None:
+                stored[name] = (def_raw, state_raw)
+        stored.update(
+            (name, (def_raw, None))
+            for name, def_raw in zip(leaving, leaving_defs, strict=True)
+            if def_raw is not None
+        )
+        decided = storekit.plan_static_sync(
+            differing, stored, self.kept, self.handle.now(), self.handle.default_timezone
+        )
+        for entry, state in decided.writes:
+            def_raw, state_raw = stored.get(entry.name, (None, None))
+            definition = definitions[entry.name]
+            plan.writes.append(put(entry, state, def_raw, state_raw, definition=definition))
+        plan.writes.extend(Delete(name, _bytes(stored[name][0] or b"")) for name in decided.removed)
+        plan.added, plan.updated = list(decided.report.added), list(decided.report.updated)
+        plan.removed = list(decided.removed)
+        changed = set(plan.added) | set(plan.updated)
+        plan.unchanged = [name for name in self.names if name not in changed]
         return plan
 
     def _read(self, leaving: list[str]) -> tuple[list[Raw], list[Raw], set[str], list[Raw]]:
         """Read the records of the wanted and leaving names and the names recorded corrupt
         (one round trip)."""
-        keys = self.store.keys
+        keys = self.handle.keys
         names, leaving_at = self.names, len(self.names)
 
         def build(pipe: Any) -> None:
@@ -165,8 +174,8 @@ class StaticSync:
             if names:
                 pipe.hmget(keys.states, names)
 
-        replies = self.store.calls.pipeline("static sync read", build)
-        corrupt = {_text(name) for name in replies[0]}
+        replies = self.handle.calls.pipeline("static sync read", build)
+        corrupt = {storekit.text(name) for name in replies[0]}
         defs = list(replies[1]) if len(replies) > 1 else []
         states = list(replies[2]) if len(replies) > 2 else []
         return defs[:leaving_at], states, corrupt, defs[leaving_at:]
@@ -188,7 +197,3 @@ class StaticSync:
             tuple(sorted(removed)),
             tuple(kinds["unchanged"]),
         )
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,202 @@
+"""Claim and ack of the Redis store: one script call each under the leader's lease.
+
+``claim`` renews the lease, checks the fencing token and moves the due entries to the
+in-flight set in one EVALSHA; the kit decodes what it took (:func:`storekit.decode_claims`),
+and an unreadable record is taken out of flight and kept. ``ack`` writes the acked states of
+the whole batch in one more; entries changed while in flight are merged with their current
+state (:func:`storekit.merge_ack`) in one compare-and-set write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from celery.utils.log import get_logger
+
+from beatcore import serializer, storekit
+from beatcore.entry import EntryState
+from beatcore.errors import CorruptRecord
+from beatcore.store import Ack, ClaimResult, InFlight, Lease
+from beatcore_redis.handle import RedisHandle
+from beatcore_redis.lock import lock_lost, ttl_ms
+from beatcore_redis.writes import MAX_WRITE_ATTEMPTS, Put, gave_up, put, read, write
+
+logger = get_logger("beatcore.redis")
+
+#: Claimed states kept raw for their ack (past this many, the oldest claims' are dropped).
+CLAIMED_RAW_LIMIT = 20_000
+
+
+class ClaimedStates:
+    """The stored bytes of each claimed state, so the ack sends the bytes the claim read
+    instead of serializing the state again (the ack script compares them).
+
+    :param limit: states kept at most; claims never acked (their leader lost the lease) are
+        forgotten when a claim would go past it.
+    """
+
+    def __init__(self, limit: int = CLAIMED_RAW_LIMIT) -> None:
+        self.limit = limit
+        self._raw: dict[str, tuple[EntryState, bytes]] = {}
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def make_room(self, count: int) -> None:
+        """Called before a claim of ``count`` entries is remembered."""
+        if len(self._raw) + count > self.limit:
+            self._raw.clear()
+
+    def remember(self, name: str, state: EntryState, raw: bytes | str) -> None:
+        """Keep ``raw``, the stored bytes a claim decoded into ``state``."""
+        self._raw[name] = (state, raw.encode() if isinstance(raw, str) else raw)
+
+    def stored_bytes(self, ack: Ack) -> bytes | str:
+        """Return (and forget) the stored bytes of ``ack.claimed``: those the claim read when
+        it is the very state the claim returned, else the state serialized."""
+        known = self._raw.pop(ack.name, None)
+        if known is not None and known[0] is ack.claimed:
+            return known[1]
+        return serializer.dumps_state(ack.claimed)
+
+
+def claim(
+    handle: RedisHandle,
+    claimed: ClaimedStates,
+    lease: Lease,
+    now: datetime,
+    limit: int,
+    reclaim_after: float,
+) -> ClaimResult:
+    """Renew ``lease`` and claim up to ``limit`` due entries (see :meth:`Store.claim_due`).
+
+    :raises LockLost: ``lease`` is not the current one (nothing was claimed).
+    """
+    keys = handle.keys
+    reply = handle.calls.run_script(
+        "claim",
+        "claim",
+        [keys.lock, keys.fence, keys.due, keys.inflight, keys.claimed, keys.defs,
+         keys.states, keys.meta],
+        [lease.token, ttl_ms(lease.ttl), storekit.to_micros(now),
+         storekit.to_micros(now - timedelta(seconds=reclaim_after)), limit, lease.holder],
+    )  # fmt: skip
+    if int(reply[0]) != 1:
+        raise lock_lost(lease, reply)
+    rows = [
+        (storekit.text(reply[i]), reply[i + 1], reply[i + 2] or None, reply[i + 3] in (b"1", "1"))
+        for i in range(2, len(reply), 4)
+    ]
+    claims, corrupt = storekit.decode_claims(rows)
+    claimed.make_room(len(rows))
+    state_bytes = {name: state_raw for name, _, state_raw, _ in rows}
+    for item in claims:
+        claimed.remember(item.entry.name, item.state, state_bytes[item.entry.name] or b"")
+    if corrupt:
+        quarantine(handle, corrupt)
+    next_due = storekit.from_micros(reply[1]) if reply[1] else None
+    return ClaimResult(tuple(claims), tuple(corrupt), next_due)
+
+
+def quarantine(handle: RedisHandle, errors: Sequence[CorruptRecord]) -> None:
+    """Take unreadable claimed records out of flight and note why (they stay stored)."""
+    keys = handle.keys
+
+    def build(pipe: Any) -> None:
+        for error in errors:
+            pipe.hdel(keys.inflight, error.name)
+            pipe.zrem(keys.claimed, error.name)
+            pipe.hset(keys.corrupt, error.name, error.cause)
+        # the next static sync compares every record again, and rewrites this one if static
+        pipe.hdel(keys.meta, "static_digest")
+        pipe.hincrby(keys.meta, "gen", 1)
+
+    handle.calls.pipeline("record corrupt entries", build)
+    for error in errors:
+        logger.error("beatcore: %s (left in place under %s)", error, keys.defs)
+
+
+def ack(handle: RedisHandle, claimed: ClaimedStates, lease: Lease, acks: Sequence[Ack]) -> None:
+    """Write the acked states (see :meth:`Store.ack`).
+
+    :raises LockLost: ``lease`` is not the current one (nothing was written).
+    """
+    keys = handle.keys
+    args: list[Any] = [lease.token, ttl_ms(lease.ttl), lease.holder]
+    for item in acks:
+        args += [
+            item.name,
+            claimed.stored_bytes(item),
+            serializer.dumps_state(item.state),
+            handle.score(item.due_at),
+        ]
+    reply = handle.calls.run_script(
+        "ack",
+        "ack",
+        [keys.lock, keys.fence, keys.due, keys.inflight, keys.claimed, keys.defs, keys.states],
+        args,
+    )
+    if int(reply[0]) != 1:
+        raise lock_lost(lease, reply)
+    changed = {storekit.text(name) for name in reply[1:]}
+    if changed:
+        _merge_changed(handle, [item for item in acks if item.name in changed])
+
+
+def _merge_changed(handle: RedisHandle, acks: Sequence[Ack]) -> None:
+    """Merge acks of entries changed in flight with their current state (CAS, retried)."""
+    names = [item.name for item in acks]
+    for _ in range(MAX_WRITE_ATTEMPTS):
+        defs, states = read(handle, names)
+        writes: list[Put] = []
+        unreadable: list[CorruptRecord] = []
+        for item, def_raw, state_raw in zip(acks, defs, states, strict=True):
+            if def_raw is None:
+                continue  # deleted while in flight: stays deleted
+            found = storekit.decode_record(item.name, def_raw, state_raw)
+            if isinstance(found, CorruptRecord):
+                unreadable.append(found)
+                continue
+            merged = storekit.merge_ack(item, found)
+            written = put(found.entry, merged.state, def_raw, state_raw)
+            writes.append(written._replace(due_score=handle.score(merged.due_at)))
+        if unreadable:
+            quarantine(handle, unreadable)
+        if not write(handle, "ack merge", writes):
+            return
+    raise gave_up(handle, "ack", names)
+
+
+def in_flight(handle: RedisHandle) -> list[InFlight]:
+    """Return the claims not acked yet, oldest first (see :meth:`Store.in_flight`)."""
+    claimed, inflight = handle.calls.pipeline(
+        "list in-flight",
+        lambda p: (
+            p.zrange(handle.keys.claimed, 0, -1, withscores=True),
+            p.hgetall(handle.keys.inflight),
+        ),
+    )
+    if not claimed:
+        return []
+    names = [storekit.text(member) for member, _ in claimed]
+    states = handle.calls.call(
+        "list in-flight", lambda: handle.client.hmget(handle.keys.states, names)
+    )
+    found = []
+    for (member, score), name, state_raw in zip(claimed, names, states, strict=True):
+        token_text = storekit.text(inflight.get(member, b"0|")).partition("|")[0]
+        try:
+            next_run_at = serializer.loads_state(state_raw, name).next_run_at
+        except CorruptRecord:
+            next_run_at = None
+        found.append(
+            InFlight(
+                name=name,
+                token=int(token_text or 0),
+                claimed_at=storekit.from_micros(score),
+                next_run_at=next_run_at,
+            )
+        )
+    return sorted(found, key=lambda f: (f.claimed_at, f.name))
