@@ -29,7 +29,7 @@ class Failure(click.ClickException):
 
     def __init__(self, message: str, exit_code: int = EXIT_ERROR) -> None:
         super().__init__(message)
-        self.exit_code = exit_code  # type: ignore[misc]  # click reads it per instance
+        self.exit_code = exit_code  # type: ignore[misc, unused-ignore]  # ClassVar in click >= 8.5
 
 
 def exit_code_of(error: BeatcoreError) -> int:
