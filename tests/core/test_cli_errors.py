@@ -116,7 +116,10 @@ def test_unreadable_record_is_reported_not_fatal(cli: Cli) -> None:
     plant_memory_record(store, "broken", "{not json", "{}", START)
     result = cli("list")
     assert result.exit_code == 0
-    assert result.stdout.splitlines()[1].startswith("good ")
+    broken, good = result.stdout.splitlines()[1:]
+    assert broken.split()[:2] == ["broken", "UNREADABLE"]
+    assert broken.split()[-5:] == ["not", "valid", "JSON", "(Expecting", "property", "name…"][-5:]
+    assert good.startswith("good ")
     assert "warning: stored record of entry 'broken' cannot be read: not valid JSON" in (
         result.stderr
     )

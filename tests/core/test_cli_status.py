@@ -74,3 +74,28 @@ def test_leader_tick_and_unacked_claim_then_stale(cli: Cli) -> None:
     assert "leader:        none" in result.output
     stale = cli("status", "--json")
     assert stale.exit_code == 1 and json.loads(stale.stdout)["healthy"] is False
+
+
+def test_store_that_does_not_answer_within_the_timeout_exits_3(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from beatcore.stores.memory import MemoryStore
+    from beatcore.stores.sqlite import SqliteStore
+
+    cli.ok("add", "greet", "proj.hello", "--every", "1m")
+    answer = threading.Event()
+
+    def hanging_status(self: object) -> None:
+        answer.wait(30)
+        raise RuntimeError("answered too late")
+
+    for kind in (MemoryStore, SqliteStore):
+        monkeypatch.setattr(kind, "status", hanging_status)
+    try:
+        result = cli("status", "--timeout", "0.2")
+    finally:
+        answer.set()
+    assert result.exit_code == 3, result.output
+    assert result.output.strip() == f"Error: store {cli.url} did not answer within 0.2 s (--timeout)"

@@ -15,7 +15,8 @@ import click
 
 from beatcore.cli.commands import add, disable, edit, enable, remove, trigger
 from beatcore.cli.exits import EXIT_ERROR, Failure, exit_code_of
-from beatcore.cli.reports import list_entries, show, status
+from beatcore.cli.health import status
+from beatcore.cli.reports import list_entries, show
 from beatcore.cli.session import (
     LOCATION_KEY,
     Location,

@@ -1,4 +1,7 @@
-"""The verbs that only read: ``list``, ``show`` and ``status`` (the health check)."""
+"""The verbs that only read a schedule for people: ``list`` and ``show``.
+
+``status``, the health check, is in :mod:`beatcore.cli.health`.
+"""
 
 from __future__ import annotations
 
@@ -19,21 +22,20 @@ from beatcore.cli.describe import (
     table,
     when,
 )
-from beatcore.cli.session import Session, pass_session
+from beatcore.cli.options import DURATION
+from beatcore.cli.reading import overdue_by, read_schedule
+from beatcore.cli.session import Session, echo_json, pass_session
 from beatcore.entry import Entry, EntryState
+from beatcore.errors import CorruptRecord
 from beatcore.serializer import entry_to_dict, state_to_dict
-from beatcore.store import LockInfo, StoreStatus
-from beatcore.timeutil import UTC, isoformat
-from beatcore.urls import mask_password
-
-#: Exit code of ``status`` when no leader ticked within the lock TTL (errors exit 1 as well).
-UNHEALTHY = 1
+from beatcore.timeutil import isoformat
 
 
 def entry_json(session: Session, entry: Entry, state: EntryState) -> dict[str, Any]:
     """Return the ``--json`` form of one entry: its fields, schedule in words and state."""
-    data = entry_to_dict(entry)
+    data: dict[str, Any] = entry_to_dict(entry)
     data.pop("v", None)
+    data["readable"] = True
     data["schedule_text"] = describe_schedule(entry, session.default_tz)
     state_data = state_to_dict(state)
     state_data.pop("v", None)
@@ -42,49 +44,65 @@ def entry_json(session: Session, entry: Entry, state: EntryState) -> dict[str, A
     return data
 
 
-def _echo_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, sort_keys=True))
-
-
-def _report_unreadable(session: Session) -> None:
-    for error in session.existing_store.corrupt_records():
-        click.echo(f"warning: {error}", err=True)
-
-
 @click.command("list")
 @click.argument("pattern", required=False)
 @click.option("--enabled/--disabled", "enabled", default=None, help="Only enabled/disabled.")
 @click.option("--static/--dynamic", "static", default=None, help="Only static/dynamic.")
+@click.option("--overdue-after", type=DURATION, help="Flag entries this late as overdue "
+              "(default: beatcore_missed_threshold).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @pass_session
 def list_entries(
-    session: Session, pattern: str | None, enabled: bool | None, static: bool | None, as_json: bool
+    session: Session,
+    pattern: str | None,
+    enabled: bool | None,
+    static: bool | None,
+    overdue_after: float | None,
+    as_json: bool,
 ) -> None:
-    """List entries, optionally only those whose name matches the glob PATTERN."""
-    store = session.existing_store
+    """List entries, optionally only those whose name matches the glob PATTERN.
+
+    Entries beat cannot read are listed too, with why; entries more than --overdue-after past
+    their due time are flagged overdue.
+    """
+    schedule = read_schedule(session.existing_store)
+    now = session.now()
+    threshold = session.settings.missed_threshold if overdue_after is None else overdue_after
     rows: list[tuple[Entry, EntryState]] = []
-    for entry in store.entries():
+    for entry, state in schedule.rows:
         if pattern is not None and not fnmatch.fnmatchcase(entry.name, pattern):
             continue
         if enabled is not None and entry.enabled != enabled:
             continue
         if static is not None and entry.static != static:
             continue
-        rows.append((entry, store.state(entry.name)))
+        rows.append((entry, state))
+    bad = [
+        error
+        for error in schedule.unreadable
+        if pattern is None or fnmatch.fnmatchcase(error.name, pattern)
+    ]
     if as_json:
-        _echo_json([entry_json(session, entry, state) for entry, state in rows])
-        _report_unreadable(session)
+        listed = []
+        for entry, state in rows:
+            data = entry_json(session, entry, state)
+            data["overdue_by"] = overdue_by(entry, state, now, threshold)
+            listed.append(data)
+        listed += [{"name": e.name, "readable": False, "error": e.cause} for e in bad]
+        echo_json(sorted(listed, key=lambda item: str(item["name"])))
+        _warn_unreadable(bad)
         return
-    now = session.now()
     cells = []
     for entry, state in rows:
         tz = entry_tz(entry, session.default_tz)
         due = timing.state_due_at(entry, state)
+        late = overdue_by(entry, state, now, threshold)
+        next_text = when(due, tz, now) if due else ("disabled" if not entry.enabled else "never")
         cells.append(
             [
                 entry.name,
                 describe_schedule(entry, session.default_tz),
-                when(due, tz, now) if due else ("disabled" if not entry.enabled else "never"),
+                f"OVERDUE {next_text}" if late is not None else next_text,
                 relative(state.last_run_at, now) if state.last_run_at else "never",
                 str(state.total_run_count),
                 "yes" if entry.enabled else "no",
@@ -92,9 +110,17 @@ def list_entries(
                 shorten(state.last_error),
             ]
         )
+    for error in bad:
+        cells.append([error.name, "UNREADABLE", "-", "-", "-", "-", "-", shorten(error.cause)])
+    cells.sort(key=lambda cell: cell[0])
     headers = ["NAME", "SCHEDULE", "NEXT RUN", "LAST RUN", "RUNS", "ENABLED", "KIND", "LAST ERROR"]
     click.echo(table(headers, cells) if cells else "no entries")
-    _report_unreadable(session)
+    _warn_unreadable(bad)
+
+
+def _warn_unreadable(errors: list[CorruptRecord]) -> None:
+    for error in errors:
+        click.echo(f"warning: {error}", err=True)
 
 
 def occurrences(
@@ -129,7 +155,7 @@ def show(session: Session, name: str, next_count: int, as_json: bool) -> None:
     if as_json:
         data = entry_json(session, entry, state)
         data["next_runs"] = [isoformat(due) for _, due in coming]
-        _echo_json(data)
+        echo_json(data)
         return
     now = session.now()
     tz = entry_tz(entry, session.default_tz)
@@ -174,122 +200,3 @@ def show(session: Session, name: str, next_count: int, as_json: bool) -> None:
                 f", jitter +{(due - occurrence).total_seconds():.1f} s" if due != occurrence else ""
             )
             click.echo(f"  {format_instant(due, tz)} ({relative(due, now)}{extra})")
-
-
-def _leader_text(leader: LockInfo | None, now: datetime) -> str:
-    if leader is None:
-        return "none"
-    parts = leader.holder.split(":", 2)
-    if len(parts) == 3 and parts[1].isdigit():
-        who = f"{parts[0]} (pid {parts[1]}, started {parts[2]})"
-    else:
-        who = leader.holder
-    since = f", since {when(leader.acquired_at, UTC, now)}" if leader.acquired_at else ""
-    return f"{who}{since}"
-
-
-def health(status: StoreStatus, now: datetime, lock_ttl: float) -> tuple[bool, str]:
-    """Return (healthy, reason): healthy when a leader ticked within ``lock_ttl`` seconds."""
-    if status.last_tick_at is None:
-        return False, "no beat has ever ticked on this store"
-    late = (now - status.last_tick_at).total_seconds()
-    if late > lock_ttl:
-        return False, (
-            f"no leader ticked for {int(late)} s, more than the lock TTL of {lock_ttl:g} s"
-        )
-    return True, f"a leader ticked {int(max(late, 0))} s ago (lock TTL {lock_ttl:g} s)"
-
-
-@click.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-@pass_session
-def status(session: Session, as_json: bool) -> None:
-    """Show leader, last tick, entries and unacked runs; exit 1 if no leader ticked in time.
-
-    Works as a health check: the exit code is 0 only when a leader ticked within
-    beatcore_lock_ttl.
-    """
-    snapshot = session.existing_store.status()
-    now = session.now()
-    ttl = session.settings.lock_ttl
-    healthy, reason = health(snapshot, now, ttl)
-    url = mask_password(snapshot.url)
-    if as_json:
-        leader = snapshot.leader
-        _echo_json(
-            {
-                "url": url,
-                "healthy": healthy,
-                "reason": reason,
-                "leader": None
-                if leader is None
-                else {
-                    "holder": leader.holder,
-                    "token": leader.token,
-                    "acquired_at": isoformat(leader.acquired_at),
-                    "expires_at": isoformat(leader.expires_at),
-                },
-                "last_tick_at": isoformat(snapshot.last_tick_at),
-                "entry_count": snapshot.entry_count,
-                "corrupt_count": snapshot.corrupt_count,
-                "next_due_at": isoformat(snapshot.next_due_at),
-                "in_flight": [
-                    {
-                        "name": f.name,
-                        "token": f.token,
-                        "claimed_at": isoformat(f.claimed_at),
-                        "next_run_at": isoformat(f.next_run_at),
-                    }
-                    for f in snapshot.in_flight
-                ],
-            }
-        )
-    else:
-        token = str(snapshot.leader.token) if snapshot.leader else "-"
-        expires = (
-            f" (lease {relative(snapshot.leader.expires_at, now).replace('in ', 'ends in ')})"
-            if snapshot.leader and snapshot.leader.expires_at
-            else ""
-        )
-        lines = [
-            ("store", url),
-            ("leader", _leader_text(snapshot.leader, now)),
-            ("fencing token", token + expires),
-            (
-                "last tick",
-                when(snapshot.last_tick_at, UTC, now) if snapshot.last_tick_at else "never",
-            ),
-            ("entries", f"{snapshot.entry_count} ({snapshot.corrupt_count} unreadable)"),
-            ("next due", _next_due_text(session, snapshot, now)),
-            ("unacked", str(len(snapshot.in_flight)) if snapshot.in_flight else "none"),
-        ]
-        width = max(len(label) for label, _ in lines) + 2
-        for label, value in lines:
-            click.echo(f"{label + ':':<{width}}{value}")
-        for flight in snapshot.in_flight:
-            click.echo(
-                f"  {flight.name}: run of {format_instant(flight.next_run_at, UTC)} claimed "
-                f"{relative(flight.claimed_at, now)} under token {flight.token}"
-            )
-        click.echo(f"{'health:':<{width}}{'OK' if healthy else 'FAIL'}: {reason}")
-    if not healthy:
-        raise SystemExit(UNHEALTHY)
-
-
-#: Above this many entries ``status`` shows the next due time without looking up its name, so a
-#: frequent health check stays one cheap store call on a large schedule.
-NAME_LOOKUP_LIMIT = 1000
-
-
-def _next_due_text(session: Session, snapshot: StoreStatus, now: datetime) -> str:
-    if snapshot.next_due_at is None:
-        return "nothing scheduled"
-    due = snapshot.next_due_at
-    if snapshot.entry_count > NAME_LOOKUP_LIMIT:
-        return when(due, UTC, now)
-    names = []
-    for entry in session.existing_store.entries():
-        if timing.state_due_at(entry, session.existing_store.state(entry.name)) == due:
-            names.append(entry.name)
-    label = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-    return f"{label or '?'} at {when(due, UTC, now)}"

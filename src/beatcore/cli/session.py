@@ -8,6 +8,7 @@ built-in verbs do: from Celery's click context (``ctx.obj.app``), filled in by `
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -96,11 +97,21 @@ class Session:
         """Return the current instant from the configured clock (``beatcore_clock``)."""
         return self.clock()
 
+    def abandon(self) -> None:
+        """Forget the store without closing it: a call to it did not come back in time, and
+        closing could wait on that call."""
+        self._store = None
+
     def close(self) -> None:
         """Close the store if it was opened."""
         if self._store is not None:
             self._store.close()
             self._store = None
+
+
+def echo_json(value: Any) -> None:
+    """Print ``value`` as the verbs' ``--json`` output: indented, keys sorted."""
+    click.echo(json.dumps(value, indent=2, sort_keys=True))
 
 
 def app_from_context(ctx: click.Context) -> Any:

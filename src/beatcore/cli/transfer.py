@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 
+from beatcore.cli.reading import read_schedule
 from beatcore.cli.session import Session, pass_session
 from beatcore.entry import Entry
 from beatcore.errors import BeatcoreError, CorruptRecord, EntryNotFound
@@ -37,9 +38,10 @@ VERSION = 1
 def export(session: Session, output: str | None) -> None:
     """Write every entry and its state as JSON (to stdout, or --output FILE)."""
     store = session.existing_store
+    schedule = read_schedule(store)
     records = [
-        {"entry": entry_to_dict(entry), "state": state_to_dict(store.state(entry.name))}
-        for entry in store.entries()
+        {"entry": entry_to_dict(entry), "state": state_to_dict(state)}
+        for entry, state in schedule.rows
     ]
     document = {
         "format": FORMAT,
@@ -54,7 +56,7 @@ def export(session: Session, output: str | None) -> None:
     else:
         Path(output).write_text(text, encoding="utf-8")
         click.echo(f"exported {len(records)} entries to {output}", err=True)
-    for error in store.corrupt_records():
+    for error in schedule.unreadable:
         click.echo(f"warning: not exported: {error}", err=True)
 
 
