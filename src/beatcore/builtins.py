@@ -39,5 +39,6 @@ def beatcore_adapt_schedule(obj: object) -> ScheduleType | None:
     if isinstance(obj, celery_schedules.solar):
         return Solar(obj.event, obj.lat, obj.lon)
     if isinstance(obj, celery_schedules.schedule):
-        return Interval(obj.run_every)
+        # relative=True: the period cut to its unit on the clock, as Celery's is_due does.
+        return Interval(obj.run_every, relative=bool(getattr(obj, "relative", False)))
     return None

@@ -1,8 +1,8 @@
 """Turning Celery's ``beat_schedule`` setting into static :class:`~beatcore.entry.Entry` objects.
 
-Besides Celery's own keys (``task``, ``schedule``, ``args``, ``kwargs``, ``options``) an item
-may carry any Entry field: ``tz``, ``catch_up``, ``misfire_grace``, ``jitter``, ``start_at``,
-``end_at``, ``max_runs``, ``enabled``.
+Besides Celery's own keys (``task``, ``schedule``, ``args``, ``kwargs``, ``options``,
+``relative``) an item may carry any Entry field: ``tz``, ``catch_up``, ``misfire_grace``,
+``jitter``, ``start_at``, ``end_at``, ``max_runs``, ``enabled``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import attrs
 from beatcore.entry import Entry
 from beatcore.errors import BeatcoreError, InvalidEntry
 from beatcore.plugins import Plugins
+from beatcore.schedules import Interval, ScheduleType
 
 _EXTRA_FIELDS = ("tz", "catch_up", "misfire_grace", "jitter", "start_at", "end_at", "max_runs",
                  "enabled")  # fmt: skip
@@ -49,6 +50,8 @@ def static_entry(name: str, item: Mapping[str, Any], plugins: Plugins) -> Entry:
         if key not in item:
             raise InvalidEntry(f"beat_schedule[{name!r}] has no {key!r}")
     schedule = plugins.adapt_schedule(item["schedule"], entry_name=name)
+    if "relative" in item:
+        schedule = _relative(name, item["relative"], schedule)
     extra = {key: item[key] for key in item if key in _EXTRA_KEYS}
     return Entry(
         name=name,
@@ -60,6 +63,25 @@ def static_entry(name: str, item: Mapping[str, Any], plugins: Plugins) -> Entry:
         static=True,
         **extra,
     )
+
+
+def _relative(name: str, relative: object, schedule: ScheduleType) -> ScheduleType:
+    """Apply the ``relative`` key, as Celery does for a number or timedelta schedule.
+
+    :raises InvalidEntry: not a bool, or ``relative: True`` on a schedule that is no interval.
+    """
+    if not isinstance(relative, bool):
+        raise InvalidEntry(
+            f"beat_schedule[{name!r}]['relative'] must be True or False, got {relative!r}"
+        )
+    if not relative:
+        return schedule
+    if not isinstance(schedule, Interval) or schedule.anchor is not None:
+        raise InvalidEntry(
+            f"beat_schedule[{name!r}] has 'relative': True, which applies only to an interval "
+            f"(seconds, a timedelta or celery.schedules.schedule), not to {schedule!r}"
+        )
+    return attrs.evolve(schedule, relative=True)
 
 
 def static_entries(beat_schedule: Mapping[str, Any], plugins: Plugins) -> StaticEntries:

@@ -47,14 +47,37 @@ def occurrence_after(
     return nxt
 
 
-def first_run_at(entry: Entry, now: datetime, default_tz: str | tzinfo | None) -> datetime | None:
+def first_run_at(
+    entry: Entry,
+    now: datetime,
+    default_tz: str | tzinfo | None,
+    *,
+    last_run_at: datetime | None = None,
+) -> datetime | None:
     """Return the first occurrence of a new (or rescheduled) entry.
 
     That is the first occurrence after ``now``, or at or after ``start_at`` when that is later.
+    A one-off whose instant is already past (``Clocked``, or any schedule with an ``overdue``
+    method) gives that instant, so it is due at the next tick, where the catch-up policy and
+    ``misfire_grace`` decide whether it runs or is skipped (logged and counted) - unless the
+    entry already ran it (``last_run_at``, from its state, is not before it).
     """
     if entry.start_at is not None and entry.start_at > now:
         return occurrence_after(entry, entry.start_at - _JUST_BEFORE, default_tz)
-    return occurrence_after(entry, now, default_tz)
+    following = occurrence_after(entry, now, default_tz)
+    if following is not None:
+        return following
+    overdue = getattr(entry.schedule, "overdue", None)
+    missed = overdue(now) if callable(overdue) else None
+    if not isinstance(missed, datetime):
+        return None
+    if (
+        (last_run_at is not None and last_run_at >= missed)
+        or (entry.start_at is not None and missed < entry.start_at)
+        or (entry.end_at is not None and missed > entry.end_at)
+    ):
+        return None
+    return missed
 
 
 def timing_changed(old: Entry, new: Entry) -> bool:
@@ -303,7 +326,8 @@ def state_after_save(
     if old is None or state is None:
         return EntryState(next_run_at=first_run_at(new, now, default_tz))
     if timing_changed(old, new):
-        return state.evolve(next_run_at=first_run_at(new, now, default_tz))
+        first = first_run_at(new, now, default_tz, last_run_at=state.last_run_at)
+        return state.evolve(next_run_at=first)
     return state
 
 

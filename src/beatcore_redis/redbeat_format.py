@@ -158,10 +158,8 @@ def convert_schedule(
     try:
         if kind == "interval":
             every: Any = data.get("every")
-            if not data.get("relative"):
-                return Interval(every), None, ()
-            note = "relative=True: runs on the grid of whole periods since 1970-01-01 UTC"
-            return Interval(every, anchor=_EPOCH), None, (note,)
+            # relative=True as Celery (and so RedBeat) means it: the period cut to its unit.
+            return Interval(every, relative=bool(data.get("relative"))), None, ()
         if kind == "crontab":
             fields = {
                 key: data.get(key, "*")

@@ -131,7 +131,7 @@ def test_migration_converts_keeps_history_and_reports_the_rest(cli: Cli, redis_d
     assert state.next_run_at == LAST_RUN + timedelta(minutes=5)  # follows the last run
 
     relative = store.get("hourly-relative").schedule
-    assert relative == Interval(3600, anchor=datetime(1970, 1, 1, tzinfo=UTC))
+    assert relative == Interval(3600, relative=True)
     assert store.get("weekdays").schedule == Crontab("30 9 * * MON-FRI")
     assert store.get("weekdays").tz is None  # the app's zone, as in RedBeat
     assert store.get("sunset").schedule == Solar("sunset", 48.85, 2.35)

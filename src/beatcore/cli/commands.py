@@ -17,6 +17,7 @@ from beatcore.cli.options import (
     check_task,
     definition_options,
     parse_instant,
+    past_at_note,
 )
 from beatcore.cli.session import Session, pass_session
 from beatcore.entry import Entry, EntryState
@@ -117,6 +118,12 @@ def _schedule(session: Session, tz_name: str, **given: Any) -> ScheduleType | No
     return build_schedule(session.plugins, tz_name=tz_name, now=session.now(), **given)
 
 
+def _note_past_at(session: Session, entry: Entry, state: EntryState) -> None:
+    note = past_at_note(entry, state.next_run_at, session.now())
+    if note:
+        click.echo(note, err=True)
+
+
 def _warn_task(session: Session, task: str) -> None:
     warning = check_task(session.app, task)
     if warning:
@@ -173,6 +180,7 @@ def add(
     state = session.store.save(entry)
     verb = "replaced" if existing is not None else "added"
     click.echo(f"{verb} {name!r}: {_summary(session, entry, state)}")
+    _note_past_at(session, entry, state)
 
 
 @click.command("edit")
@@ -221,6 +229,7 @@ def edit(
     )
     state = session.store.save(new)
     click.echo(f"updated {name!r} ({', '.join(changed)}): {_summary(session, new, state)}")
+    _note_past_at(session, new, state)
 
 
 @click.command("remove")

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
-from beatcore.entry import CATCH_UP_POLICIES
+from beatcore.entry import CATCH_UP_POLICIES, Entry
 from beatcore.errors import BeatcoreError, InvalidSchedule
 from beatcore.plugins import Plugins
 from beatcore.schedules import Clocked, Crontab, Interval, ScheduleType
@@ -157,6 +157,36 @@ def parse_instant(text: str, option: str, tz_name: str, now: datetime) -> dateti
     if parsed.tzinfo is None:
         return wall_to_instant(parsed, zone(tz_name))
     return parsed.astimezone(UTC)
+
+
+def past_at_note(entry: Entry, state_next_run_at: datetime | None, now: datetime) -> str | None:
+    """Return what beat does with a one-off (``--at``) whose time is already past, or None.
+
+    Called by ``add`` and ``edit`` after saving, so the person learns at once whether the run
+    happens at beat's next tick or is skipped by the entry's ``--catch-up``/``--misfire-grace``.
+    """
+    if not isinstance(entry.schedule, Clocked) or entry.schedule.at > now:
+        return None
+    at = entry.schedule.at.isoformat()
+    late = (now - entry.schedule.at).total_seconds()
+    if state_next_run_at is None:
+        return (
+            f"note: --at {at} is past and the entry already ran it (or its start/end rule it out)"
+        )
+    if not entry.enabled:
+        return f"note: --at {at} is past: beat runs it once at its next tick after it is enabled"
+    if entry.misfire_grace is not None and late > entry.misfire_grace:
+        return (
+            f"note: --at {at} is {late:.0f}s past, later than --misfire-grace "
+            f"{entry.misfire_grace:g}s: beat skips it at its next tick (logged and counted)"
+        )
+    if entry.catch_up == "skip":
+        return (
+            f"note: --at {at} is {late:.0f}s past: with --catch-up skip beat runs it only if its "
+            "next tick comes within beatcore_missed_threshold (60 s by default) of that time, "
+            "else it skips it (logged and counted)"
+        )
+    return f"note: --at {at} is {late:.0f}s past: beat runs it once at its next tick"
 
 
 def check_task(app: Any, task: str) -> str | None:

@@ -81,6 +81,13 @@ def _holds_members(value: object) -> bool:
     return isinstance(own, dict) and not _MEMBERS.isdisjoint(own)
 
 
+#: Optional members a schedule type may have besides the four of :class:`ScheduleType`:
+#: ``describe() -> str`` (words for people) and ``overdue(now) -> datetime | None`` (a one-off
+#: whose only occurrence is at or before ``now`` returns it, so an entry saved late still runs
+#: once at the next tick; see :func:`beatcore.timing.first_run_at`).
+OPTIONAL_MEMBERS = ("describe", "overdue")
+
+
 def describe(schedule: ScheduleType) -> str:
     """Return a short human description of ``schedule`` ("every 5 minutes").
 

@@ -22,8 +22,10 @@ def _aware(value: datetime) -> datetime:
 class Clocked:
     """Exactly one occurrence, at ``at`` (an aware datetime).
 
-    An entry saved with a ``Clocked`` time already in the past has no occurrence left and never
-    runs; the scheduler logs that when it sees it.
+    An entry saved with a ``Clocked`` time already in the past runs once at the next tick, as
+    Celery's ``clocked`` and django-celery-beat do, subject to the entry's ``catch_up`` and
+    ``misfire_grace``: with ``catch_up="skip"`` (once more than the missed threshold late) or
+    when later than ``misfire_grace`` it is skipped, which is logged and counted.
     """
 
     type_name: ClassVar[str] = "clocked"
@@ -33,6 +35,15 @@ class Clocked:
     def next_after(self, dt: datetime) -> datetime | None:
         """Return ``at`` when it is after ``dt``, else None."""
         return self.at if self.at > require_aware(dt, "next_after argument") else None
+
+    def overdue(self, now: datetime) -> datetime | None:
+        """Return ``at`` when it is at or before ``now``, else None.
+
+        Called when an entry is saved and :meth:`next_after` found nothing after ``now``: the
+        one occurrence that is already past is then the entry's first run (see
+        :func:`beatcore.timing.first_run_at`).
+        """
+        return self.at if self.at <= require_aware(now, "overdue argument") else None
 
     def to_dict(self) -> dict[str, Any]:
         """Return ``{"at": iso}``."""

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any, ClassVar
 
 import attrs
 
 from beatcore.errors import InvalidSchedule
-from beatcore.timeutil import parse_isoformat, require_aware
+from beatcore.timeutil import UTC, parse_isoformat, require_aware, wall_to_instant
 
 
 def _to_timedelta(value: timedelta | float | int) -> timedelta:
@@ -49,6 +49,63 @@ def _optional_aware(value: datetime | None) -> datetime | None:
 
 
 _UNITS = ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second"))
+_DAY, _HOUR, _MINUTE = timedelta(days=1), timedelta(hours=1), timedelta(minutes=1)
+
+
+def _rounded(wall: datetime, every: timedelta) -> datetime:
+    """Return the naive ``wall`` cut to the unit of ``every`` (day, hour, minute or second)."""
+    if every >= _DAY:
+        return datetime(wall.year, wall.month, wall.day)
+    if every >= _HOUR:
+        return datetime(wall.year, wall.month, wall.day, wall.hour)
+    if every >= _MINUTE:
+        return datetime(wall.year, wall.month, wall.day, wall.hour, wall.minute)
+    return datetime(wall.year, wall.month, wall.day, wall.hour, wall.minute, wall.second)
+
+
+def _readings(wall: datetime, tz: tzinfo) -> list[datetime]:
+    """Return the UTC instants the clock of ``tz`` shows ``wall`` (the end of a gap for none)."""
+    if tz is UTC:
+        return [wall.replace(tzinfo=UTC)]
+    found = {wall_to_instant(wall, tz)}
+    second = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    if second.astimezone(tz).replace(tzinfo=None) == wall:
+        found.add(second)
+    return sorted(found)
+
+
+def _relative_next(start: datetime, every: timedelta) -> datetime:
+    """Return Celery's relative deadline after ``start``: ``start + every`` cut to its unit.
+
+    The cut is made on the wall clock of ``start``'s zone (the entry's), as Celery's
+    ``delta_resolution`` does in the app's zone: the last boundary of the unit at or before
+    ``start + every``, never at or before ``start``; a day period counts calendar days and
+    lands on the first midnight after ``start``.
+    """
+    tz = start.tzinfo
+    assert tz is not None
+    start_utc = start.astimezone(UTC)
+    local = start_utc.astimezone(tz).replace(tzinfo=None)
+    if every >= _DAY:
+        wall = local + every  # calendar days on the wall clock, not elapsed hours
+        future = [t for t in _readings(_rounded(wall, every), tz) if t > start_utc]
+        return min(future) if future else start_utc + every
+    end = start_utc + every
+    candidates = _readings(_rounded(end.astimezone(tz).replace(tzinfo=None), every), tz)
+    before_end = [t for t in candidates if t <= end]
+    deadline = max(before_end) if before_end else min(candidates)
+    if deadline <= start_utc and every >= _MINUTE:
+        # A clock turned back by part of the unit can put the cut before ``start``: look at
+        # the next boundary too, in every reading.
+        unit = _HOUR if every >= _HOUR else _MINUTE
+        wall = _rounded(end.astimezone(tz).replace(tzinfo=None), every)
+        for other in (wall + unit, _rounded(local + every, every)):
+            candidates += _readings(other, tz)
+        future = [t for t in candidates if t > start_utc]
+        before_end = [t for t in future if t <= end]
+        deadline = max(before_end) if before_end else min(future, default=end)
+    # Periods under a second cannot be cut to a whole second after ``start``.
+    return deadline if deadline > start_utc else end
 
 
 @attrs.frozen
@@ -60,15 +117,42 @@ class Interval:
     ``start_at``), rounded up to the second when ``every`` is whole seconds. With an
     ``anchor`` the occurrences are the fixed grid ``anchor + k * every``, the same in every
     process however late each run was.
+
+    ``relative=True`` is Celery's ``schedule(every, relative=True)``: each occurrence is
+    ``previous + every`` cut down to the unit of ``every`` (days, hours, minutes or seconds)
+    on the wall clock of the entry's zone, so an hourly entry runs on the hour and a daily one
+    at midnight. It cannot be combined with ``anchor``.
     """
 
     type_name: ClassVar[str] = "interval"
 
     every: timedelta = attrs.field(converter=_to_timedelta)
     anchor: datetime | None = attrs.field(default=None, converter=_optional_aware)
+    relative: bool = attrs.field(default=False, kw_only=True)
+
+    @relative.validator
+    def _check_relative(self, attribute: object, value: object) -> None:
+        if not isinstance(value, bool):
+            raise InvalidSchedule(f"interval relative must be True or False, got {value!r}")
+        if value and self.anchor is not None:
+            raise InvalidSchedule(
+                f"interval takes relative=True or an anchor, not both (anchor "
+                f"{self.anchor.isoformat()})"
+            )
 
     def next_after(self, dt: datetime) -> datetime | None:
-        """Return ``dt + every``, or the first grid point after ``dt`` when anchored."""
+        """Return ``dt + every``, or the first grid point after ``dt`` when anchored.
+
+        With ``relative`` the result is cut to the unit of ``every`` on the wall clock of
+        ``dt``'s zone (see the class). Called after each run and when an entry is saved.
+        """
+        if self.relative:
+            if dt.tzinfo is None or dt.utcoffset() is None:
+                require_aware(dt, "next_after argument")  # raises, naming the naive value
+            try:
+                return _relative_next(dt, self.every)
+            except OverflowError:  # past datetime.max: no occurrence left
+                return None
         dt = require_aware(dt, "next_after argument")
         if self.anchor is None and self.every.microseconds == 0 and dt.microsecond:
             # Whole-second periods give whole-second occurrences, so runs, task ids and
@@ -86,10 +170,12 @@ class Interval:
             return None
 
     def to_dict(self) -> dict[str, Any]:
-        """Return ``{"every": seconds, "anchor": iso-or-None}``."""
+        """Return ``{"every": seconds}`` plus ``anchor`` (ISO) and ``relative`` when set."""
         data: dict[str, Any] = {"every": self.every.total_seconds()}
         if self.anchor is not None:
             data["anchor"] = self.anchor.isoformat()
+        if self.relative:
+            data["relative"] = True  # written only when set: older records keep their bytes
         return data
 
     @classmethod
@@ -97,7 +183,11 @@ class Interval:
         """Build an Interval from :meth:`to_dict` output."""
         if "every" not in data:
             raise InvalidSchedule(f"interval schedule needs 'every' (seconds), got {dict(data)!r}")
-        return cls(data["every"], parse_isoformat(data.get("anchor"), "interval anchor"))
+        return cls(
+            data["every"],
+            parse_isoformat(data.get("anchor"), "interval anchor"),
+            relative=data.get("relative", False),
+        )
 
     def describe(self) -> str:
         """Return "every 5 minutes" style text."""
@@ -105,5 +195,14 @@ class Interval:
         for size, unit in _UNITS:
             if seconds >= size and seconds % size == 0:
                 count = int(seconds // size)
-                return f"every {unit}" if count == 1 else f"every {count} {unit}s"
-        return f"every {seconds:g} seconds"
+                text = f"every {unit}" if count == 1 else f"every {count} {unit}s"
+                break
+        else:
+            text = f"every {seconds:g} seconds"
+        return f"{text}, cut to the {self._unit()} (relative)" if self.relative else text
+
+    def _unit(self) -> str:
+        for size, unit in _UNITS:
+            if self.every.total_seconds() >= size:
+                return unit
+        return "second"

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import attrs
 import pytest
 
 from beatcore.entry import Entry
@@ -348,14 +349,24 @@ class StoreContract:
         assert errors == []
         assert sorted(claimed) == [f"e{i:02d}" for i in range(60)]
 
-    def test_clocked_entry_without_future_occurrence_is_never_due(
+    def test_clocked_entry_saved_past_its_time_is_due_at_once_and_once_only(
         self, store: Store, clock: FakeClock
     ) -> None:
-        past = Entry(name="past", task="t", schedule=Clocked(T0 - timedelta(hours=1)))
-        assert store.save(past).next_run_at is None
+        """Save: a one-off saved after its instant is due at that instant (the next tick)."""
+        at = T0 - timedelta(hours=1)
+        past = Entry(name="past", task="t", schedule=Clocked(at))
+        assert store.save(past).next_run_at == at, "a past one-off must be due, not dropped"
         lease = self.lead(store)
+        claims = store.claim_due(lease, clock(), limit=10, reclaim_after=30).claims
+        assert [claim.entry.name for claim in claims] == ["past"]
+        ran = claims[0].state.evolve(next_run_at=None, last_run_at=at, total_run_count=1)
+        store.ack(lease, [Ack("past", claims[0].state, ran, None)])
         clock.advance(3600)
         assert store.claim_due(lease, clock(), limit=10, reclaim_after=30).claims == ()
+        # Saved again unchanged, or disabled and enabled again, it does not run a second time.
+        store.save(past)
+        store.save(attrs.evolve(past, enabled=False))
+        assert store.save(past).next_run_at is None
 
     # -- lock and fencing ----------------------------------------------------------------
 
