@@ -57,27 +57,27 @@ def skip_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def test_catch_up_after_hours_down_logs_and_calls_once_per_entry(
-    app: Celery,
-    recorder: DispatchRecorder,
+    beatcore_app: Celery,
+    beatcore_recorder: DispatchRecorder,
     counting: CountingListener,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Five 1-second entries, beat down for three hours: one tick, five lines, five calls."""
     clock = FakeClock(T0)
-    store = connect(app, clock=clock)
+    store = connect(beatcore_app, clock=clock)
     names = [f"every-second-{i}" for i in range(5)]
     for name in names:
         store.save(Entry(name=name, task="tests.add", schedule=Interval(1)))
-    scheduler = make_scheduler(app, clock)
+    scheduler = make_scheduler(beatcore_app, clock)
     clock.advance(3 * 3600)
     with caplog.at_level(logging.WARNING, logger="beatcore"):
         scheduler.tick()
 
     per_entry = MAX_ENUMERATED_OCCURRENCES - 1  # walked one by one; the latest one runs
-    assert len(recorder.sent) == 5
+    assert len(beatcore_recorder.sent) == 5
     assert counting.batches == [(name, per_entry) for name in names]
     assert counting.single == 5, "the deprecated hook hears once per entry, not per occurrence"
-    assert len(recorder.skipped) == 5 * per_entry
+    assert len(beatcore_recorder.skipped) == 5 * per_entry
     first, last = T0 + SECOND, T0 + per_entry * SECOND
     assert skip_lines(caplog) == [
         f"beatcore: skipped {per_entry} occurrences of entry {name!r}, the first "
@@ -90,12 +90,12 @@ def test_catch_up_after_hours_down_logs_and_calls_once_per_entry(
 
 
 def test_one_skipped_occurrence_keeps_its_one_line(
-    app: Celery, recorder: DispatchRecorder, caplog: pytest.LogCaptureFixture
+    beatcore_app: Celery, beatcore_recorder: DispatchRecorder, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = FakeClock(T0)
-    store = connect(app, clock=clock)
+    store = connect(beatcore_app, clock=clock)
     store.save(Entry(name="strict", task="tests.add", schedule=Interval(60), misfire_grace=5))
-    scheduler = make_scheduler(app, clock)
+    scheduler = make_scheduler(beatcore_app, clock)
     clock.advance(70)
     scheduler.tick()
     occurrence = T0 + 60 * SECOND
@@ -105,15 +105,15 @@ def test_one_skipped_occurrence_keeps_its_one_line(
 
 
 def test_skips_for_different_reasons_are_counted_by_reason_in_one_line(
-    app: Celery, recorder: DispatchRecorder, caplog: pytest.LogCaptureFixture
+    beatcore_app: Celery, beatcore_recorder: DispatchRecorder, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = FakeClock(T0)
-    store = connect(app, clock=clock)
+    store = connect(beatcore_app, clock=clock)
     store.save(Entry(name="graced", task="tests.add", schedule=Interval(60), misfire_grace=5))
-    scheduler = make_scheduler(app, clock)
+    scheduler = make_scheduler(beatcore_app, clock)
     clock.advance(10 * 60 + 30)  # ten missed; the latest is 30 s late, over its grace
     scheduler.tick()
-    assert recorder.sent == []
+    assert beatcore_recorder.sent == []
     assert skip_lines(caplog) == [
         "beatcore: skipped 10 occurrences of entry 'graced', the first "
         f"{(T0 + 60 * SECOND).isoformat()}, the last {(T0 + 600 * SECOND).isoformat()}: "

@@ -93,11 +93,11 @@ def test_dateutil_rrule_is_adapted() -> None:
 
 
 def test_scheduler_fires_weekly_rule_at_its_instants_across_dst(
-    app: Celery, recorder: DispatchRecorder
+    beatcore_app: Celery, beatcore_recorder: DispatchRecorder
 ) -> None:
     clock = FakeClock(utc(2026, 3, 22, 12))  # a Sunday
-    scheduler = Scheduler(app, clock=clock, holder="A")
-    store = connect(app, clock=clock)
+    scheduler = Scheduler(beatcore_app, clock=clock, holder="A")
+    store = connect(beatcore_app, clock=clock)
     rule = RRule("FREQ=WEEKLY;BYDAY=MO,WE;BYHOUR=9;BYMINUTE=0", tz="Europe/Berlin")
     store.save(Entry(name="standup", task="tests.add", schedule=rule))
     expected = [utc(2026, 3, 23, 8), utc(2026, 3, 25, 8), utc(2026, 3, 30, 7), utc(2026, 4, 1, 7)]
@@ -106,17 +106,17 @@ def test_scheduler_fires_weekly_rule_at_its_instants_across_dst(
         scheduler.tick()
         clock.set(due)
         scheduler.tick()
-    assert recorder.occurrences("standup") == expected
-    assert [task_id for _, _, task_id in recorder.sent] == [
+    assert beatcore_recorder.occurrences("standup") == expected
+    assert [task_id for _, _, task_id in beatcore_recorder.sent] == [
         timing.task_id("standup", due) for due in expected
     ]
     assert store.state("standup").next_run_at == utc(2026, 4, 6, 7)
 
 
 def test_scheduler_fires_a_gap_time_once_in_the_entry_zone(
-    app: Celery, recorder: DispatchRecorder
+    beatcore_app: Celery, beatcore_recorder: DispatchRecorder
 ) -> None:
-    app.conf.beat_schedule = {
+    beatcore_app.conf.beat_schedule = {
         "nightly": {
             "task": "tests.add",
             "schedule": RRule("FREQ=HOURLY;BYMINUTE=0,30"),
@@ -124,13 +124,13 @@ def test_scheduler_fires_a_gap_time_once_in_the_entry_zone(
         }
     }
     clock = FakeClock(utc(2026, 3, 28, 23, 50))  # 00:50 CET on the night clocks go forward
-    scheduler = Scheduler(app, clock=clock, holder="A")
+    scheduler = Scheduler(beatcore_app, clock=clock, holder="A")
     scheduler.tick()
     for _ in range(12):  # two hours in ten-minute ticks
         clock.advance(600)
         scheduler.tick()
     # 01:00, 01:30 CET, then 02:00 and 02:30 (which do not exist) once at 03:00 CEST, 03:30.
-    assert recorder.occurrences("nightly") == [
+    assert beatcore_recorder.occurrences("nightly") == [
         utc(2026, 3, 29, 0, 0),
         utc(2026, 3, 29, 0, 30),
         utc(2026, 3, 29, 1, 0),
@@ -138,26 +138,28 @@ def test_scheduler_fires_a_gap_time_once_in_the_entry_zone(
     ]
 
 
-def test_scheduler_stops_an_exhausted_rule(app: Celery, recorder: DispatchRecorder) -> None:
+def test_scheduler_stops_an_exhausted_rule(
+    beatcore_app: Celery, beatcore_recorder: DispatchRecorder
+) -> None:
     clock = FakeClock(utc(2026, 1, 5, 7))
-    scheduler = Scheduler(app, clock=clock, holder="A")
-    store = connect(app, clock=clock)
+    scheduler = Scheduler(beatcore_app, clock=clock, holder="A")
+    store = connect(beatcore_app, clock=clock)
     rule = RRule("DTSTART;TZID=Europe/Berlin:20260105T090000\nRRULE:FREQ=DAILY;COUNT=2")
     store.save(Entry(name="twice", task="tests.add", schedule=rule))
     for _ in range(4):
         clock.advance(24 * 3600)
         scheduler.tick()
-    assert recorder.occurrences("twice") == [utc(2026, 1, 5, 8), utc(2026, 1, 6, 8)]
+    assert beatcore_recorder.occurrences("twice") == [utc(2026, 1, 5, 8), utc(2026, 1, 6, 8)]
     state = store.state("twice")
     assert state.next_run_at is None
     assert state.total_run_count == 2
 
 
 def test_dateutil_rrule_in_beat_schedule_becomes_a_static_rrule_entry(
-    app: Celery, recorder: DispatchRecorder
+    beatcore_app: Celery, beatcore_recorder: DispatchRecorder
 ) -> None:
     berlin = ZoneInfo("Europe/Berlin")
-    app.conf.beat_schedule = {
+    beatcore_app.conf.beat_schedule = {
         "report": {
             "task": "tests.add",
             "schedule": du.rrule(
@@ -170,9 +172,9 @@ def test_dateutil_rrule_in_beat_schedule_becomes_a_static_rrule_entry(
         },
     }
     clock = FakeClock(utc(2026, 1, 5, 7))
-    scheduler = Scheduler(app, clock=clock, holder="A")
+    scheduler = Scheduler(beatcore_app, clock=clock, holder="A")
     scheduler.tick()
-    store = connect(app, clock=clock)
+    store = connect(beatcore_app, clock=clock)
     assert [entry.name for entry in store.entries()] == ["report"]  # the naive one is refused
     entry = store.get("report")
     assert entry.static
@@ -181,16 +183,16 @@ def test_dateutil_rrule_in_beat_schedule_becomes_a_static_rrule_entry(
     )
     clock.set(utc(2026, 1, 5, 8))
     scheduler.tick()
-    assert recorder.occurrences("report") == [utc(2026, 1, 5, 8)]
+    assert beatcore_recorder.occurrences("report") == [utc(2026, 1, 5, 8)]
 
 
 def test_rule_without_any_zone_follows_the_app_timezone(
-    app: Celery, recorder: DispatchRecorder
+    beatcore_app: Celery, beatcore_recorder: DispatchRecorder
 ) -> None:
-    app.conf.timezone = "America/New_York"
+    beatcore_app.conf.timezone = "America/New_York"
     clock = FakeClock(utc(2026, 3, 7, 12))
-    scheduler = Scheduler(app, clock=clock, holder="A")
-    store = connect(app, clock=clock)
+    scheduler = Scheduler(beatcore_app, clock=clock, holder="A")
+    store = connect(beatcore_app, clock=clock)
     store.save(
         Entry(name="early", task="tests.add", schedule=RRule("FREQ=DAILY;BYHOUR=2;BYMINUTE=30"))
     )
@@ -198,4 +200,4 @@ def test_rule_without_any_zone_follows_the_app_timezone(
         clock.advance(600)
         scheduler.tick()
     # From 07:00 EST on 7 March: 02:30 on 8 March does not exist and fires at 03:00 EDT.
-    assert recorder.occurrences("early") == [utc(2026, 3, 8, 7, 0), utc(2026, 3, 9, 6, 30)]
+    assert beatcore_recorder.occurrences("early") == [utc(2026, 3, 8, 7, 0), utc(2026, 3, 9, 6, 30)]
