@@ -98,4 +98,5 @@ def test_store_that_does_not_answer_within_the_timeout_exits_3(
     finally:
         answer.set()
     assert result.exit_code == 3, result.output
-    assert result.output.strip() == f"Error: store {cli.url} did not answer within 0.2 s (--timeout)"
+    expected = f"Error: store {cli.url} did not answer within 0.2 s (--timeout)"
+    assert result.output.strip() == expected
