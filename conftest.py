@@ -2,8 +2,8 @@
 
 Every server fixture is session-scoped and lazy: a server starts the first time a test asks for
 it, and a test run that asks for none starts none. The process code lives in
-``tests/support/redis_servers.py`` and ``tests/support/postgres_server.py``; this module only
-wires it to pytest.
+``tests/support/`` (``servers.py`` for what every server shares, ``redis_servers.py`` and
+``postgres_server.py``); each fixture here is ``yield from serve(the server)``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from tests.support.redis_servers import (
     RedisServer,
     TlsRedisServer,
 )
+from tests.support.servers import serve
 
 REAL_SERVER_FIXTURES = frozenset(
     {"redis_server", "redis_db", "redis_sentinel", "redis_cluster", "redis_tls"}
@@ -46,12 +47,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """A standalone ``redis-server`` for the whole session (``.host``, ``.port``, ``.url``,
     ``.client(db)``). Tests share it: use distinct db numbers or key prefixes, or ``redis_db``."""
-    server = RedisServer(tmp_path_factory.mktemp("redis-server"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from serve(RedisServer(tmp_path_factory.mktemp("redis-server")))
 
 
 @pytest.fixture
@@ -66,23 +62,13 @@ def redis_db(redis_server: RedisServer) -> Iterator[RedisServer]:
 def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisSentinelGroup]:
     """A master, a replica and three sentinels (quorum 2) watching ``mymaster``; ``.url`` is
     the ``redis+sentinel://`` URL and ``.failover()`` forces and awaits a failover."""
-    group = RedisSentinelGroup(tmp_path_factory.mktemp("redis-sentinel"))
-    group.start()
-    try:
-        yield group
-    finally:
-        group.stop()
+    yield from serve(RedisSentinelGroup(tmp_path_factory.mktemp("redis-sentinel")))
 
 
 @pytest.fixture(scope="session")
 def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterGroup]:
     """A Redis Cluster of three masters; ``.url`` is the ``redis+cluster://`` URL."""
-    group = RedisClusterGroup(tmp_path_factory.mktemp("redis-cluster"))
-    group.start()
-    try:
-        yield group
-    finally:
-        group.stop()
+    yield from serve(RedisClusterGroup(tmp_path_factory.mktemp("redis-cluster")))
 
 
 @pytest.fixture(scope="session")
@@ -90,12 +76,7 @@ def redis_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRedisServ
     """A ``redis-server`` listening only with TLS, its certificates made by a fresh test CA;
     ``.url`` is the ``rediss://`` URL with ``ssl_ca_certs`` and ``ssl_cert_reqs=required``."""
     workdir = tmp_path_factory.mktemp("redis-tls")
-    server = TlsRedisServer(workdir / "server", make_certificates(workdir / "certs"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from serve(TlsRedisServer(workdir / "server", make_certificates(workdir / "certs")))
 
 
 @pytest.fixture(scope="session")
@@ -103,9 +84,4 @@ def postgres_server() -> Iterator[PostgresServer]:
     """A PostgreSQL server for the whole session (``.url``, ``.url_for(db)``,
     ``.create_database()``, ``.restart()``), run as the ``postgres`` user when the tests run
     as root. Tests share it: use a schema or database of their own."""
-    server = PostgresServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from serve(PostgresServer())

@@ -7,29 +7,34 @@ time fails with its log attached, so a broken setup says why instead of hanging.
 
 from __future__ import annotations
 
+import functools
 import shutil
-import signal
-import socket
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import redis
 
+from tests.support import servers
 from tests.support.certificates import CertificateFiles
+from tests.support.servers import HOST, ServerError, ServerProcess, free_port
 
-HOST = "127.0.0.1"
-START_TIMEOUT = 15.0
-"""Seconds a server gets to answer its first PING."""
-STOP_TIMEOUT = 5.0
-"""Seconds a server gets to exit after SIGTERM before it is killed."""
+__all__ = [  # HOST, ServerError and free_port live in tests.support.servers now
+    "HOST",
+    "RedisClusterGroup",
+    "RedisProcess",
+    "RedisSentinelGroup",
+    "RedisServer",
+    "ServerError",
+    "TlsRedisServer",
+    "find_binary",
+    "free_port",
+    "wait_until",
+]
 
-
-class ServerError(RuntimeError):
-    """A test server could not be started or configured; the message carries its log."""
+#: :func:`tests.support.servers.wait_until`, a Redis error counting as "not yet".
+wait_until = functools.partial(servers.wait_until, not_yet=(redis.RedisError, OSError))
 
 
 def find_binary(name: str) -> str:
@@ -43,38 +48,7 @@ def find_binary(name: str) -> str:
     return path
 
 
-def free_port() -> int:
-    """A port on 127.0.0.1 that was free a moment ago (the kernel picks it for port 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll ``predicate`` every 50 ms until it is true.
-
-    :raises ServerError: after ``timeout`` seconds, naming ``what`` was awaited.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if predicate():
-                return
-        except (redis.RedisError, OSError):
-            pass
-        if time.monotonic() >= deadline:
-            raise ServerError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-
-
-def _log_tail(path: Path, chars: int = 3000) -> str:
-    try:
-        return path.read_text(errors="replace")[-chars:]
-    except OSError:
-        return "(no log)"
-
-
-class RedisProcess:
+class RedisProcess(ServerProcess):
     """One ``redis-server`` (or ``redis-sentinel``) process on a loopback port.
 
     :param workdir: the directory for its config, log and working files (created if missing).
@@ -83,6 +57,8 @@ class RedisProcess:
     :param config: lines written to ``redis.conf`` in ``workdir`` (needed by Sentinel, which
         rewrites its config file); when ``None`` all options go on the command line.
     """
+
+    not_ready = (redis.RedisError, OSError)
 
     def __init__(
         self,
@@ -93,18 +69,10 @@ class RedisProcess:
         config: list[str] | None = None,
         port: int | None = None,
     ) -> None:
-        self.workdir = workdir
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.host = HOST
-        self.port = port if port is not None else free_port()
-        self._port_chosen_here = port is None
+        super().__init__(workdir, port=port)
         self.args = list(args or [])
         self.binary = find_binary(binary)
         self.config = config
-        self.log = workdir / "server.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    # -- lifecycle -------------------------------------------------------------------------
 
     def command(self) -> list[str]:
         """The command line that starts this server."""
@@ -125,82 +93,10 @@ class RedisProcess:
     def _listen_args(self) -> list[str]:
         return ["--port", str(self.port)]
 
-    def start(self, timeout: float = START_TIMEOUT, attempts: int = 3) -> None:
-        """Start the process and wait until it answers PING.
-
-        A port chosen here may have been taken by another process between :func:`free_port` and
-        the server's bind; then the server exits at once and another free port is tried.
-
-        :raises ServerError: when it exits or does not answer in time (with its log).
-        """
-        for attempt in range(attempts):
-            try:
-                self._start_once(timeout)
-                return
-            except ServerError:
-                if not self._port_chosen_here or attempt == attempts - 1:
-                    raise
-                self.port = free_port()
-
-    def _start_once(self, timeout: float) -> None:
-        self.proc = subprocess.Popen(
-            self.command(),
-            cwd=self.workdir,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )  # same process group as pytest: `timeout pytest ...` or Ctrl-C stops servers too
-        try:
-            wait_until(self._answers, timeout, f"{self.binary} on port {self.port} to answer PING")
-        except ServerError as exc:
-            code = self.proc.poll()
-            stderr = b""
-            if code is not None and self.proc.stderr is not None:
-                stderr = self.proc.stderr.read()
-            self.stop()
-            raise ServerError(
-                f"{exc}; exit code {code}; stderr: {stderr.decode(errors='replace')!r}\n"
-                f"--- {self.log} ---\n{_log_tail(self.log)}"
-            ) from None
-
-    def _answers(self) -> bool:
-        if self.proc is None or self.proc.poll() is not None:
-            raise ServerError(f"{self.binary} on port {self.port} exited")
+    def ready(self) -> bool:
+        """True once the server answers PING."""
         with self.client(socket_timeout=2, socket_connect_timeout=2) as client:
             return bool(client.ping())
-
-    def stop(self) -> None:
-        """Stop the process: SIGTERM, then SIGKILL of its group after :data:`STOP_TIMEOUT`."""
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(STOP_TIMEOUT)
-        if proc.stderr is not None:
-            proc.stderr.close()
-
-    def kill(self) -> None:
-        """SIGKILL the process at once (a crash, for failure tests)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(STOP_TIMEOUT)
-
-    @property
-    def running(self) -> bool:
-        """True while the process is alive."""
-        return self.proc is not None and self.proc.poll() is None
-
-    # -- access ----------------------------------------------------------------------------
-
-    @property
-    def address(self) -> str:
-        """``127.0.0.1:PORT``."""
-        return f"{self.host}:{self.port}"
 
     @property
     def url(self) -> str:
@@ -218,7 +114,7 @@ class RedisProcess:
         return redis.Redis(host=self.host, port=self.port, db=db, **kwargs)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.address}>"
+        return f"<{type(self).__name__} {self.address} ({Path(self.binary).name})>"
 
 
 class RedisServer(RedisProcess):
