@@ -2,72 +2,74 @@
 
 For each claimed entry :func:`~beatcore.timing.plan_runs` decides which occurrences to send
 (skips are logged and reported); every planned occurrence goes through one
-:class:`~beatcore.outbox.Outbox`, with its deterministic task id; then each entry's ack says
-what was sent and when the entry is next due.
+:class:`~beatcore.outbox.Outbox`, with its deterministic task id, which reports what became of
+each; then each entry's ack says what was sent and when the entry is next due.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
-from typing import Any
+from collections.abc import Sequence
+from datetime import datetime
 
 from celery.utils.log import get_logger
 
 from beatcore import timing
 from beatcore.entry import Entry
 from beatcore.listeners import Listeners
-from beatcore.outbox import SEND_FAILED, EntryDispatch, Outbox
-from beatcore.plugins import Plugins
+from beatcore.outbox import Message, Outbox
+from beatcore.publisher import Publisher
 from beatcore.send_window import SendWindow
+from beatcore.sends import SEND_FAILED, SendOutcome, SendStatus, first_unsent
 from beatcore.settings import Settings
 from beatcore.store import Ack, Claim
 from beatcore.timeutil import Clock
 
 logger = get_logger("beatcore.scheduler")
 
-#: ``send(entry, task_id)``: publishes one message of ``entry`` through the scheduler's producer.
-Send = Callable[[Entry, str], Any]
-
 
 class ClaimDispatcher:
     """Sends the occurrences of claimed entries; one per scheduler, used by every tick.
 
-    :param producer: returns the scheduler's kombu producer (opened on first use).
+    :param publisher: publishes one message (the scheduler's, built once).
+    :param listeners: told of every send, failure and skip.
     """
 
     def __init__(
         self,
         settings: Settings,
         catch_up: timing.CatchUpSettings,
-        plugins: Plugins,
-        clock: Clock,
-        *,
-        producer: Callable[[], Any],
-        send: Send,
+        publisher: Publisher,
         listeners: Listeners,
+        clock: Clock,
     ) -> None:
         self.settings = settings
         self.catch_up = catch_up
-        self.plugins = plugins
+        self.publisher = publisher
+        self.listeners = listeners
         self.clock = clock
-        self._producer = producer
-        self._send = send
-        self._listeners = listeners
 
     def dispatch(self, claims: Sequence[Claim], now: datetime, window: SendWindow) -> list[Ack]:
         """Send what is due of ``claims`` (nothing once ``window`` closes); return their acks.
 
         Called by the scheduler between its claim and its ack, with the claim's ``now``.
         """
-        dispatches = [self._plan(claim, now) for claim in claims]
-        if any(dispatch.plan.runs for dispatch in dispatches):
-            self._send_all(dispatches, window)
-        return [self._ack(dispatch, now) for dispatch in dispatches]
+        plans = [self._plan(claim, now) for claim in claims]
+        messages = [
+            Message(claim.entry, occurrence, timing.task_id(claim.entry.name, occurrence), alone)
+            for claim, plan in zip(claims, plans, strict=True)
+            if plan.runs
+            for alone in (_failed_last_time(claim),)
+            for occurrence in plan.runs
+        ]
+        outcomes = self._send_all(claims, messages, window) if messages else {}
+        return [
+            self._ack(claim, plan, outcomes.get(claim.entry.name, ()), now)
+            for claim, plan in zip(claims, plans, strict=True)
+        ]
 
-    def _plan(self, claim: Claim, now: datetime) -> EntryDispatch:
+    def _plan(self, claim: Claim, now: datetime) -> timing.RunPlan:
         """Decide what to send of one claimed entry; log and report what is skipped."""
         entry = claim.entry
         plan = timing.plan_runs(
@@ -80,105 +82,108 @@ class ClaimDispatcher:
         )
         if plan.skipped:
             _log_skipped(entry, plan.skipped)
-            self._listeners.occurrences_skipped(entry, plan.skipped)
-        return EntryDispatch(claim, plan)
+            self.listeners.occurrences_skipped(entry, plan.skipped)
+        return plan
 
-    def _send_all(self, dispatches: list[EntryDispatch], window: SendWindow) -> None:
-        """Send every planned occurrence through one outbox (one producer, batched writes)."""
+    def _send_all(
+        self, claims: Sequence[Claim], messages: list[Message], window: SendWindow
+    ) -> dict[str, list[SendOutcome]]:
+        """Send ``messages`` through one outbox (one producer, batched writes); return the
+        outcomes by entry name, each logged and told to listeners as the outbox reports it."""
+        outcomes: dict[str, list[SendOutcome]] = {}
         try:
-            producer = self._producer()
+            producer = self.publisher.connect()
         except Exception as exc:  # the broker is unreachable (Celery gave up connecting)
-            self._fail_all(dispatches, exc)
-            return
-        with Outbox(
-            producer,
-            window,
-            flush_every=self.settings.publish_batch_size,
-            publish=self._publish,
-            on_sent=self._sent,
-            on_failed=self._send_failed,
-        ) as outbox:
-            for dispatch in dispatches:
-                name = dispatch.claim.entry.name
-                for occurrence in dispatch.plan.runs:
-                    outbox.add(dispatch, occurrence, timing.task_id(name, occurrence))
+            for outcome in self._unreachable(messages, exc):
+                outcomes[outcome.entry.name] = [outcome]
+            return outcomes
+        recovered = {claim.entry.name for claim in claims if claim.recovered}
+        flush_every = self.settings.publish_batch_size
+        with Outbox(self.publisher, producer, window, flush_every=flush_every) as outbox:
+            for outcome in outbox.send(messages):
+                name = outcome.entry.name
+                outcomes.setdefault(name, []).append(outcome)
+                self._report(outcome, name in recovered)
+        left = sum(
+            1
+            for entry_outcomes in outcomes.values()
+            if (first := first_unsent(entry_outcomes)) is not None
+            and first.status is SendStatus.NOT_TRIED
+        )
+        if left:
+            logger.warning(
+                "beatcore: this tick could no longer be sure of its lease (ttl %gs), so it "
+                "stopped sending; %d entries were left unsent and are due again at once, for "
+                "whichever process leads (same task ids)",
+                window.ttl,
+                left,
+            )
+        return outcomes
 
-    def _fail_all(self, dispatches: list[EntryDispatch], error: Exception) -> None:
-        """Record a failed send of every planned entry (no producer): acked with the retry
-        delay, like any failed send, instead of left in flight."""
-        failed = [d for d in dispatches if d.plan.runs]
+    def _unreachable(self, messages: list[Message], error: Exception) -> list[SendOutcome]:
+        """Fail the first message of every entry (no producer): acked with the retry delay,
+        like any failed send, instead of left in flight. Logged once for all of them."""
+        firsts: dict[str, Message] = {}
+        for message in messages:
+            firsts.setdefault(message.entry.name, message)
         logger.error(
             "beatcore: no connection to the broker: %s; %d entries retry in %ss with the same "
             "task ids",
             error,
-            len(failed),
+            len(firsts),
             self.settings.dispatch_retry_delay,
         )
-        for dispatch in failed:
-            occurrence = dispatch.plan.runs[0]
-            dispatch.mark_unsent(occurrence, f"{SEND_FAILED}{error}")
-            self._listeners.dispatch_failed(
-                dispatch.claim.entry,
-                occurrence,
-                timing.task_id(dispatch.claim.entry.name, occurrence),
-                error,
+        failed = [message.outcome(SendStatus.FAILED, error) for message in firsts.values()]
+        for outcome in failed:
+            self.listeners.dispatch_failed(
+                outcome.entry, outcome.occurrence, outcome.task_id, error
             )
+        return failed
 
-    def _publish(self, dispatch: EntryDispatch, task_id: str) -> Any:
-        return self._send(dispatch.claim.entry, task_id)
-
-    def _sent(self, dispatch: EntryDispatch, occurrence: datetime, task_id: str) -> None:
-        """Called by the outbox once the message of ``occurrence`` was written."""
-        entry = dispatch.claim.entry
-        if logger.isEnabledFor(logging.INFO):
-            logger.info(
-                "Scheduler: Sending due task %s (%s) for %s, %.3fs late%s",
+    def _report(self, outcome: SendOutcome, recovered: bool) -> None:
+        """Log a send or a failed send and tell listeners; called as the outbox reports it."""
+        entry, occurrence, task_id = outcome.entry, outcome.occurrence, outcome.task_id
+        if outcome.status is SendStatus.SENT:
+            if logger.isEnabledFor(logging.INFO):
+                logger.info(
+                    "Scheduler: Sending due task %s (%s) for %s, %.3fs late%s",
+                    entry.name,
+                    entry.task,
+                    occurrence.isoformat(),
+                    (self.clock() - occurrence).total_seconds(),
+                    " (recovered from a previous leader)" if recovered else "",
+                )
+            self.listeners.entry_dispatched(entry, occurrence, task_id)
+        elif outcome.status is SendStatus.FAILED and outcome.error is not None:
+            logger.error(
+                "beatcore: sending %s of entry %r (task %s, id %s) failed: %s; "
+                "retrying in %ss with the same task id",
+                occurrence.isoformat(),
                 entry.name,
                 entry.task,
-                occurrence.isoformat(),
-                (self.clock() - occurrence).total_seconds(),
-                " (recovered from a previous leader)" if dispatch.claim.recovered else "",
+                task_id,
+                outcome.error,
+                self.settings.dispatch_retry_delay,
+                exc_info=outcome.error,
             )
-        self._listeners.entry_dispatched(entry, occurrence, task_id)
+            self.listeners.dispatch_failed(entry, occurrence, task_id, outcome.error)
 
-    def _send_failed(
-        self, dispatch: EntryDispatch, occurrence: datetime, task_id: str, error: BaseException
-    ) -> None:
-        """Called by the outbox when the message of ``occurrence`` could not be written."""
-        entry = dispatch.claim.entry
-        logger.error(
-            "beatcore: sending %s of entry %r (task %s, id %s) failed: %s; "
-            "retrying in %ss with the same task id",
-            occurrence.isoformat(),
-            entry.name,
-            entry.task,
-            task_id,
-            error,
-            self.settings.dispatch_retry_delay,
-            exc_info=error,
-        )
-        self._listeners.dispatch_failed(entry, occurrence, task_id, error)
-
-    def _ack(self, dispatch: EntryDispatch, now: datetime) -> Ack:
-        """Return the ack of one claimed entry after the outbox wrote what it could.
-
-        An occurrence not tried (the send window closed) is due again at once, unchanged; a
-        failed one after ``beatcore_dispatch_retry_delay``; both keep their task ids.
-        """
-        entry, state, unsent = dispatch.claim.entry, dispatch.claim.state, dispatch.unsent
-        new_state = timing.state_after_dispatch(
-            entry, state, dispatch.plan, dispatch.sent, unsent, task_ids=dispatch.task_ids
-        )
-        due: datetime | None
-        if unsent is not None and unsent[1] is None:
-            due = now
-        elif unsent is not None:
-            due = now + timedelta(seconds=self.settings.dispatch_retry_delay)
-        else:
-            due = timing.state_due_at(entry, new_state)
-            if new_state.next_run_at is None and state.next_run_at is not None:
-                logger.info("beatcore: entry %r has no occurrences left", entry.name)
+    def _ack(
+        self, claim: Claim, plan: timing.RunPlan, outcomes: Sequence[SendOutcome], now: datetime
+    ) -> Ack:
+        """Return the ack of one claimed entry after the outbox wrote what it could."""
+        entry, state = claim.entry, claim.state
+        new_state = timing.state_after_dispatch(entry, state, plan, outcomes)
+        due = timing.ack_due_at(entry, new_state, outcomes, now, self.settings.dispatch_retry_delay)
+        if new_state.next_run_at is None and state.next_run_at is not None:
+            logger.info("beatcore: entry %r has no occurrences left", entry.name)
         return Ack(entry.name, claimed=state, state=new_state, due_at=due)
+
+
+def _failed_last_time(claim: Claim) -> bool:
+    """True when the entry's previous send failed (its state still says so)."""
+    error = claim.state.last_error
+    return error is not None and error.startswith(SEND_FAILED)
 
 
 def _log_skipped(entry: Entry, skipped: Sequence[timing.Skipped]) -> None:

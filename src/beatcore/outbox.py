@@ -1,10 +1,12 @@
 """Publishing one tick's sends, buffered into few broker round trips where the broker allows.
 
-The scheduler hands every occurrence it decided to send to an :class:`Outbox`. With a broker
-whose kombu transport can batch publishes (Redis, kombu >= 5.7) the messages are buffered and
-written ``flush_every`` at a time in one round trip; with any other broker each message is
-published at once, as Celery's own beat does. Either way an occurrence counts as sent only once
-its message was written, so the scheduler logs it, tells listeners and acks it after that.
+The dispatcher hands every occurrence it decided to send to an :class:`Outbox` as a
+:class:`Message`, and gets back one :class:`~beatcore.sends.SendOutcome` per message the moment
+its fate is known. With a broker whose kombu transport can batch publishes (Redis, kombu >= 5.7)
+the messages are buffered and written ``flush_every`` at a time in one round trip; with any
+other broker each message is published at once, as Celery's own beat does. Either way an
+occurrence counts as sent only once its message was written, so the dispatcher logs it, tells
+listeners and acks it after that.
 
 Buffering moves the moment a message leaves the process from the publish call to the flush,
 so the send window (:class:`~beatcore.send_window.SendWindow`) is checked again right before
@@ -15,101 +17,66 @@ occurrences stay due with their task ids for whichever process leads next.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from types import TracebackType
 from typing import Any, NamedTuple
 
-import attrs
 from celery.utils.log import get_logger
 
+from beatcore.entry import Entry
+from beatcore.publisher import Publisher
 from beatcore.send_window import SendWindow
-from beatcore.store import Claim
-from beatcore.timing import RunPlan
+from beatcore.sends import SendOutcome, SendStatus
 
 logger = get_logger("beatcore.scheduler")
 
-#: How the error of a failed send starts in the entry's ``last_error``.
-SEND_FAILED = "send failed: "
+_SENT, _FAILED, _NOT_TRIED = SendStatus.SENT, SendStatus.FAILED, SendStatus.NOT_TRIED
 
 
-@attrs.define(eq=False)
-class EntryDispatch:
-    """What became of one claimed entry's occurrences during a tick.
+class Message(NamedTuple):
+    """One occurrence of ``entry`` to send, as ``task_id``.
 
-    ``sent`` and ``task_ids`` list the occurrences whose messages were written, in order;
-    ``unsent`` is the first planned occurrence that was not, with the error (None when it was
-    not tried because the send window closed). Once ``unsent`` is set nothing more of the entry
-    is sent in this tick, so the occurrences it sends are always a prefix of its plan.
+    ``alone``: the entry's previous send failed, so its message is written in a write of its
+    own (a message the broker refuses, such as one for a queue key of the wrong type, must not
+    fail, and so duplicate, the messages batched with it on every retry).
     """
 
-    claim: Claim
-    plan: RunPlan
-    sent: list[datetime] = attrs.field(factory=list)
-    task_ids: list[str] = attrs.field(factory=list)
-    unsent: tuple[datetime, str | None] | None = None
-
-    @property
-    def failed_last_time(self) -> bool:
-        """True when the entry's previous send failed (its state still says so)."""
-        error = self.claim.state.last_error
-        return error is not None and error.startswith(SEND_FAILED)
-
-    def mark_unsent(self, occurrence: datetime, error: str | None) -> bool:
-        """Record that ``occurrence`` was not sent; return True if it is the entry's first."""
-        if self.unsent is None:
-            self.unsent = (occurrence, error)
-            return True
-        if occurrence < self.unsent[0]:
-            self.unsent = (occurrence, error)
-        return False
-
-
-class _Pending(NamedTuple):
-    dispatch: EntryDispatch
+    entry: Entry
     occurrence: datetime
     task_id: str
+    alone: bool = False
+
+    def outcome(self, status: SendStatus, error: BaseException | None = None) -> SendOutcome:
+        """Return this message's outcome."""
+        return SendOutcome(self.entry, self.occurrence, self.task_id, status, error)
 
 
 class _Discarded(Exception):
     """Ends a kombu publish batch without writing what it buffered."""
 
 
-#: What the outbox calls: ``publish(dispatch, task_id)`` sends (or buffers) one message;
-#: ``on_sent(dispatch, occurrence, task_id)`` after its message was written;
-#: ``on_failed(dispatch, occurrence, task_id, error)`` when it could not be.
-Publish = Callable[[EntryDispatch, str], Any]
-OnSent = Callable[[EntryDispatch, datetime, str], None]
-OnFailed = Callable[[EntryDispatch, datetime, str, BaseException], None]
-
-
 class Outbox:
     """The sends of one tick, through ``producer``; use it as a context manager.
 
-    :param producer: the scheduler's kombu producer (one connection for the whole tick).
+    :param publisher: publishes one message (through ``producer``).
+    :param producer: the producer ``publisher.connect()`` returned for this tick.
     :param window: the tick's send window; nothing is written once it has closed.
     :param flush_every: most messages buffered before one write; 1 disables buffering.
     """
 
     def __init__(
-        self,
-        producer: Any,
-        window: SendWindow,
-        *,
-        flush_every: int,
-        publish: Publish,
-        on_sent: OnSent,
-        on_failed: OnFailed,
+        self, publisher: Publisher, producer: Any, window: SendWindow, *, flush_every: int
     ) -> None:
+        self._publisher = publisher
         self._producer = producer
         self._window = window
-        self._publish = publish
-        self._on_sent = on_sent
-        self._on_failed = on_failed
         self._buffered = flush_every > 1 and _can_batch(producer)
         self._flush_every = flush_every if self._buffered else 1
         self._batch: Any = None
-        self._pending: list[_Pending] = []
+        self._pending: list[Message] = []
+        #: Entries of which an occurrence was not sent: nothing more of them goes this tick.
+        self._stopped: set[str] = set()
 
     def __enter__(self) -> Outbox:
         return self
@@ -120,49 +87,51 @@ class Outbox:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc_type is None:
-            self.flush()
-            self._end_batch(None)
-        else:
-            # The tick failed before its ack: what is buffered is dropped, and the claimed
-            # occurrences are sent again (same task ids) once the claim is reclaimed.
-            self._end_batch(exc)
+        # A batch is still open only when the sends were abandoned (the tick failed before its
+        # ack): what it buffered is dropped, and the claimed occurrences are sent again (same
+        # task ids) once the claim is reclaimed.
+        self._pending = []
+        self._end_batch(exc if exc is not None else _Discarded())
 
-    def add(self, dispatch: EntryDispatch, occurrence: datetime, task_id: str) -> None:
-        """Send ``occurrence`` of the claimed entry (buffered, or at once).
+    def send(self, messages: Iterable[Message]) -> Iterator[SendOutcome]:
+        """Send ``messages`` in order; yield the outcome of each as soon as it is known.
 
-        Called by the scheduler for each planned occurrence, in order. Does nothing once an
-        earlier occurrence of the same entry was not sent. An entry whose previous send failed
-        is written in a batch of its own: a message the broker refuses (a queue key of the
-        wrong type, say) must not fail, and so duplicate, the messages batched with it on
-        every retry.
+        A message is reported sent right after the write that carried it, so the caller's
+        logging and listeners run between writes, as they would without buffering. Once an
+        occurrence of an entry was not sent, its entry's later messages are dropped without an
+        outcome: the occurrences an entry sends are always a prefix of what it was given.
         """
-        if dispatch.unsent is not None:
-            return
-        alone = self._buffered and dispatch.failed_last_time
-        if alone:
-            self.flush()
-        if not self._window.may_send():
-            self._left_unsent(dispatch, occurrence)
-            return
-        if self._buffered and self._batch is None:
-            self._batch = self._producer.batch(max_size=sys.maxsize)
-            self._batch.__enter__()
-        try:
-            self._publish(dispatch, task_id)
-        except Exception as exc:
-            dispatch.mark_unsent(occurrence, f"{SEND_FAILED}{exc}")
-            self._on_failed(dispatch, occurrence, task_id, exc)
-            return
-        self._pending.append(_Pending(dispatch, occurrence, task_id))
-        if alone or len(self._pending) >= self._flush_every:
-            self.flush()
+        for message in messages:
+            name = message.entry.name
+            if name in self._stopped:
+                continue
+            alone = self._buffered and message.alone
+            if alone:
+                yield from self._flush()
+            if not self._window.may_send():
+                self._stopped.add(name)
+                yield message.outcome(_NOT_TRIED)
+                continue
+            if self._buffered and self._batch is None:
+                self._batch = self._producer.batch(max_size=sys.maxsize)
+                self._batch.__enter__()
+            try:
+                self._publisher.publish(message.entry, message.task_id)
+            except Exception as exc:
+                self._stopped.add(name)
+                yield message.outcome(_FAILED, exc)
+                continue
+            self._pending.append(message)
+            if alone or len(self._pending) >= self._flush_every:
+                yield from self._flush()
+        yield from self._flush()
+        self._end_batch(None)
 
-    def flush(self) -> None:
-        """Write the buffered messages in one round trip, then report each as sent.
+    def _flush(self) -> Iterator[SendOutcome]:
+        """Write the buffered messages in one round trip, then yield each as sent.
 
-        If the send window closed meanwhile they are dropped unwritten (due again at once);
-        if the write fails they are all reported failed (retried later with the same task ids:
+        If the send window closed meanwhile they are dropped unwritten (not tried: due again at
+        once); if the write fails they are all failed (retried later with the same task ids:
         the broker may or may not have them).
         """
         pending, self._pending = self._pending, []
@@ -171,8 +140,9 @@ class Outbox:
         if self._batch is not None:
             if not self._window.may_send():
                 self._end_batch(_Discarded())
-                for item in pending:
-                    self._left_unsent(item.dispatch, item.occurrence)
+                for message in pending:
+                    self._stopped.add(message.entry.name)
+                    yield message.outcome(_NOT_TRIED)
                 return
             try:
                 self._batch.flush()
@@ -183,22 +153,16 @@ class Outbox:
                     len(pending),
                     exc,
                 )
-                for item in pending:
-                    item.dispatch.mark_unsent(item.occurrence, f"{SEND_FAILED}{exc}")
-                    self._on_failed(item.dispatch, item.occurrence, item.task_id, exc)
+                for message in pending:
+                    self._stopped.add(message.entry.name)
+                    yield message.outcome(_FAILED, exc)
                 return
-        for item in pending:
-            item.dispatch.sent.append(item.occurrence)
-            item.dispatch.task_ids.append(item.task_id)
-            self._on_sent(item.dispatch, item.occurrence, item.task_id)
-
-    def _left_unsent(self, dispatch: EntryDispatch, occurrence: datetime) -> None:
-        if dispatch.mark_unsent(occurrence, None):
-            self._window.left_unsent += 1
+        for message in pending:
+            yield message.outcome(_SENT)
 
     def _end_batch(self, exc: BaseException | None) -> None:
         """Leave the kombu batch: a clean exit writes nothing more (all was flushed); an exit
-        with ``exc`` drops what is still buffered. The next :meth:`add` opens a new one."""
+        with ``exc`` drops what is still buffered. The next message opens a new one."""
         batch, self._batch = self._batch, None
         if batch is None:
             return

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from functools import cached_property
 from typing import Any
 
 from celery import beat
@@ -23,10 +22,10 @@ from celery.utils.log import get_logger
 
 from beatcore import timing
 from beatcore.dispatch import ClaimDispatcher
-from beatcore.entry import Entry
 from beatcore.errors import ConfigurationError, LockLost, StoreUnavailable
 from beatcore.listeners import Listeners
 from beatcore.plugins import get_plugins
+from beatcore.publisher import Publisher
 from beatcore.send_window import SendWindow
 from beatcore.settings import Settings, load_clock
 from beatcore.signals import shutdown_deferred
@@ -102,14 +101,9 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         self.lease: Lease | None = None
         self._outage_logged = False
         self.listeners = Listeners(self.plugins)
+        self.publisher = Publisher(app, self)
         self.dispatcher = ClaimDispatcher(
-            self.settings,
-            self.catch_up,
-            self.plugins,
-            self.clock,
-            producer=lambda: self.producer,
-            send=self._send,
-            listeners=self.listeners,
+            self.settings, self.catch_up, self.publisher, self.listeners, self.clock
         )
         kwargs.setdefault("max_interval", self.settings.max_interval)
         super().__init__(app, *args, **kwargs)
@@ -219,14 +213,6 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
             logger.error("beatcore: %s; the entry is skipped until its record is fixed", error)
             self.listeners.record_corrupt(error)
         acks = self.dispatcher.dispatch(result.claims, now, window)
-        if window.left_unsent:
-            logger.warning(
-                "beatcore: this tick could no longer be sure of its lease (ttl %gs), so it "
-                "stopped sending; %d entries were left unsent and are due again at once, for "
-                "whichever process leads (same task ids)",
-                lease.ttl,
-                window.left_unsent,
-            )
         if acks:
             self.store.ack(lease, acks)
         if len(result.claims) + len(result.corrupt) >= limit:
@@ -271,41 +257,6 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
     def is_leader(self) -> bool:
         """True while this process holds a lease it has not learned to be stale."""
         return self.lease is not None
-
-    # -- sending -------------------------------------------------------------------------
-
-    @cached_property
-    def _task_registry(self) -> Any:
-        # app.tasks is a descriptor that locks on every read; the registry itself never changes
-        return self.app.tasks
-
-    def _send(self, entry: Entry, task_id: str) -> Any:
-        options = entry.options
-        if options:
-            options = dict(options)
-            headers = dict(options.pop("headers", None) or {})
-            headers.setdefault("celery_beat_task", True)
-        else:
-            headers = {"celery_beat_task": True}
-        task = self._task_registry.get(entry.task)
-        if task is not None:
-            return task.apply_async(
-                entry.args,
-                entry.kwargs,
-                task_id=task_id,
-                producer=self.producer,
-                headers=headers,
-                **options,
-            )
-        return self.send_task(
-            entry.task,
-            entry.args,
-            entry.kwargs,
-            task_id=task_id,
-            producer=self.producer,
-            headers=headers,
-            **options,
-        )
 
     # -- celery beat plumbing ------------------------------------------------------------
 

@@ -36,8 +36,11 @@ class SendWindow:
         self._monotonic = monotonic
         self._closes_at = started + lease.ttl
         self._renew_at = started + lease.ttl / 2
-        #: How many claimed entries were left with occurrences unsent because it closed.
-        self.left_unsent = 0
+
+    @property
+    def ttl(self) -> float:
+        """Seconds of the lease this window is measured against."""
+        return self._lease.ttl
 
     def may_send(self) -> bool:
         """Return True when a send may go out now; called before each publish of the batch.

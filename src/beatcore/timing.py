@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+import warnings
 from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
+from typing import Any, cast, overload
 
 import attrs
 
 from beatcore.entry import Entry, EntryState
+from beatcore.sends import SendOutcome, SendStatus, first_unsent, state_after_sends
 from beatcore.timeutil import UTC, zone
 
 #: Namespace of the deterministic task ids (uuid5 of entry name and occurrence).
@@ -256,59 +259,109 @@ def plan_runs(
     return RunPlan(tuple(runs), tuple(sorted(skipped, key=lambda s: s.occurrence)), following)
 
 
+_OLD_CALL: Any = object()
+
+
+@overload
+def state_after_dispatch(
+    entry: Entry, state: EntryState, plan: RunPlan, outcomes: Sequence[SendOutcome]
+) -> EntryState: ...
+
+
+@overload
 def state_after_dispatch(
     entry: Entry,
     state: EntryState,
     plan: RunPlan,
     sent: Sequence[datetime],
     unsent: tuple[datetime, str | None] | None,
+    /,
+    *,
+    task_ids: Sequence[str] | None = None,
+) -> EntryState: ...
+
+
+def state_after_dispatch(
+    entry: Entry,
+    state: EntryState,
+    plan: RunPlan,
+    outcomes: Sequence[SendOutcome] | Sequence[datetime],
+    unsent: tuple[datetime, str | None] | None = _OLD_CALL,
     *,
     task_ids: Sequence[str] | None = None,
 ) -> EntryState:
-    """Return the state of a claimed entry after a tick sent ``sent`` of ``plan.runs``.
+    """Return the state of a claimed entry after a tick sent what it could of ``plan.runs``.
 
-    Called by the scheduler to build each ack. ``unsent`` is the first planned occurrence
-    that was not sent, with the send error (None: not tried, the tick ran out of lease time);
-    the next run is then that occurrence again, so it is retried with the same task id.
-    ``task_ids`` are the task ids the occurrences of ``sent`` were sent with, in the same
-    order; without them the last one is computed again (:func:`task_id`).
+    Called by the dispatcher to build each ack, with the entry's ``outcomes`` as the outbox
+    reported them. When an occurrence was not sent, the next run is the first such occurrence
+    again, so it is retried with the same task id; a failed send leaves its error in
+    ``last_error``.
 
-    :raises ValueError: ``task_ids`` does not have one id per occurrence of ``sent``.
+    The older call ``state_after_dispatch(entry, state, plan, sent, unsent, task_ids=...)``
+    (the sent occurrences, the first unsent one with its error or None when it was not tried,
+    and the task ids of ``sent``) still works and warns: it is deprecated.
+
+    :raises ValueError: an outcome of another entry; in the older call, ``task_ids`` that do
+        not have one id per occurrence of ``sent``.
     """
-    triggered_at = state.triggered_at
-    if unsent is None:
-        next_run_at = plan.next_run_at
-    else:
-        retry = [o for o in plan.runs if o not in sent and o != triggered_at]
-        next_run_at = retry[0] if retry else plan.next_run_at
-    if task_ids is not None and len(task_ids) != len(sent):
-        raise ValueError(
-            f"state_after_dispatch of entry {entry.name!r}: {len(task_ids)} task ids for "
-            f"{len(sent)} sent occurrences"
+    if unsent is not _OLD_CALL or task_ids is not None:
+        warnings.warn(
+            "state_after_dispatch(entry, state, plan, sent, unsent, task_ids=...) is "
+            "deprecated: pass the entry's SendOutcome records (beatcore.sends)",
+            DeprecationWarning,
+            stacklevel=2,
         )
-    last_run_at: datetime | None
-    last_task_id: str | None
-    if sent:
-        latest = max(sent)
-        last_run_at = latest
-        if task_ids is None:
-            last_task_id = task_id(entry.name, latest)
-        else:
-            last_task_id = task_ids[sent.index(latest)]
-        if triggered_at is not None and triggered_at in sent:
-            triggered_at = None
-    else:
-        last_run_at = state.last_run_at
-        last_task_id = state.last_task_id
-    return EntryState(
-        next_run_at=next_run_at,
-        last_run_at=last_run_at,
-        total_run_count=state.total_run_count + len(sent),
-        skipped_run_count=state.skipped_run_count + len(plan.skipped),
-        last_task_id=last_task_id,
-        last_error=(unsent and unsent[1]) or (None if sent else state.last_error),
-        triggered_at=triggered_at,
+        sent = cast("Sequence[datetime]", outcomes)
+        if task_ids is not None and len(task_ids) != len(sent):
+            raise ValueError(
+                f"state_after_dispatch of entry {entry.name!r}: {len(task_ids)} task ids for "
+                f"{len(sent)} sent occurrences"
+            )
+        first = None if unsent is _OLD_CALL else unsent
+        ids = task_ids if task_ids is not None else [task_id(entry.name, o) for o in sent]
+        return state_after_sends(
+            state,
+            plan,
+            list(zip(sent, ids, strict=True)),
+            first[0] if first is not None else None,
+            first[1] if first is not None else None,
+        )
+    records = cast("Sequence[SendOutcome]", outcomes)
+    for record in records:
+        if record.entry.name != entry.name:
+            raise ValueError(
+                f"state_after_dispatch of entry {entry.name!r} given an outcome of entry "
+                f"{record.entry.name!r}"
+            )
+    sent_ids = [(o.occurrence, o.task_id) for o in records if o.status is SendStatus.SENT]
+    unsent_first = first_unsent(records)
+    if unsent_first is None:
+        return state_after_sends(state, plan, sent_ids, None, None)
+    return state_after_sends(
+        state, plan, sent_ids, unsent_first.occurrence, unsent_first.last_error
     )
+
+
+def ack_due_at(
+    entry: Entry,
+    state: EntryState,
+    outcomes: Sequence[SendOutcome],
+    now: datetime,
+    retry_delay: float,
+) -> datetime | None:
+    """Return when a claimed entry is next due, as its ack writes it into the due index.
+
+    ``state`` is the entry's state after the tick (:func:`state_after_dispatch`). An
+    occurrence that was not tried (the send window closed) is due again at ``now``; a failed
+    send ``retry_delay`` seconds after ``now``; otherwise the entry is due when its state says
+    (:func:`state_due_at`).
+    """
+    unsent = first_unsent(outcomes)
+    if unsent is None:
+        return state_due_at(entry, state)
+    if unsent.status is SendStatus.NOT_TRIED:
+        return now
+    return now + timedelta(seconds=retry_delay)
 
 
 def state_after_save(
