@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from celery import Celery
 
-from beatcore import Entry, Interval, connect, hookimpl
+from beatcore import Entry, EntryState, Interval, connect, hookimpl, timing
+from beatcore.dispatch import ClaimDispatcher
+from beatcore.listeners import Listeners
 from beatcore.plugins import get_plugins
+from beatcore.publisher import Publisher
+from beatcore.send_window import SendWindow
+from beatcore.settings import Settings
+from beatcore.store import Claim, Store
 from beatcore.testing import DispatchRecorder, FakeClock
 from beatcore.timeutil import UTC
 from beatcore.timing import MAX_ENUMERATED_OCCURRENCES, Skipped
 
 from .conftest import make_scheduler
+from .fake_broker import FakeProducer, fake_publisher
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
@@ -120,3 +129,135 @@ def test_skips_for_different_reasons_are_counted_by_reason_in_one_line(
         "9 missed, catch_up=latest; 1 later than misfire_grace=5s"
     ]
     assert store.state("graced").skipped_run_count == 10
+
+
+# -- the dispatcher on a fake broker -------------------------------------------------------
+
+NOW = T0 + 10 * SECOND
+RETRY = 3.0
+
+
+class Elapsed:
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def __call__(self) -> float:
+        return self.seconds
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    with connect(f"memory://dispatch-{uuid.uuid4()}", clock=FakeClock(NOW)) as store:
+        yield store
+
+
+@pytest.fixture
+def elapsed() -> Elapsed:
+    return Elapsed()
+
+
+@pytest.fixture
+def window(store: Store, elapsed: Elapsed) -> SendWindow:
+    lease = store.lock.acquire("A", 30)
+    assert lease is not None
+    return SendWindow(store.lock, lease, elapsed, elapsed())
+
+
+def dispatcher(publisher: Publisher, flush_every: int = 100) -> ClaimDispatcher:
+    settings = Settings(url="memory://", publish_batch_size=flush_every, dispatch_retry_delay=RETRY)
+    return ClaimDispatcher(
+        settings, timing.CatchUpSettings(), publisher, Listeners(get_plugins()), FakeClock(NOW)
+    )
+
+
+def claim(name: str, *, last_error: str | None = None, **fields: Any) -> Claim:
+    entry = Entry(name=name, task="tasks.unknown", schedule=Interval(10), **fields)
+    return Claim(entry, EntryState(next_run_at=NOW, last_error=last_error))
+
+
+def test_due_entries_go_out_in_batches_and_each_ack_says_when_next(
+    window: SendWindow, recorder: DispatchRecorder
+) -> None:
+    producer = FakeProducer()
+    publisher, _ = fake_publisher(producer)
+    claims = [claim(f"e{i:03d}") for i in range(250)] + [claim("jittery", jitter=5)]
+    acks = dispatcher(publisher).dispatch(claims, NOW, window)
+    assert [len(write) for write in producer.writes] == [100, 100, 51]
+    assert producer.sent == [timing.task_id(c.entry.name, NOW) for c in claims]
+    assert len(recorder.sent) == 251
+    following = NOW + 10 * SECOND
+    for ack in acks[:-1]:
+        assert ack.state.next_run_at == following and ack.due_at == following
+        assert ack.state.total_run_count == 1
+        assert ack.state.last_task_id == timing.task_id(ack.name, NOW)
+    jittery = acks[-1]
+    assert jittery.due_at == following + timing.jitter_offset("jittery", following, 5)
+
+
+def test_a_failed_send_is_retried_after_the_delay_in_a_write_of_its_own(
+    window: SendWindow, recorder: DispatchRecorder
+) -> None:
+    producer = FakeProducer()
+    publisher, beat = fake_publisher(producer)
+    beat.refused.add("tasks.refused")
+    refused = claim("refused")
+    refused = Claim(refused.entry.evolve(task="tasks.refused"), refused.state)
+    acks = dispatcher(publisher).dispatch([claim("a"), refused, claim("b")], NOW, window)
+    ack = acks[1]
+    assert ack.due_at == NOW + timedelta(seconds=RETRY)
+    assert ack.state.next_run_at == NOW and ack.state.total_run_count == 0
+    assert ack.state.last_error == "send failed: queue of tasks.refused holds a string"
+    assert [name for name, _, _ in recorder.failed] == ["refused"]
+
+    retried = Claim(refused.entry.evolve(task="tasks.unknown"), ack.state)
+    producer.writes.clear()
+    acks = dispatcher(publisher).dispatch([claim("c"), retried, claim("d")], NOW, window)
+    c, r, d = (timing.task_id(name, NOW) for name in ("c", "refused", "d"))
+    assert producer.writes == [[c], [r], [d]]
+    assert acks[1].state.last_error is None and acks[1].state.total_run_count == 1
+
+
+def test_with_no_broker_connection_every_entry_fails_once_and_is_acked(
+    window: SendWindow, recorder: DispatchRecorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    publisher, _ = fake_publisher(FakeProducer(), unreachable=True)
+    late = Claim(
+        Entry(name="all", task="tasks.unknown", schedule=Interval(1), catch_up="all"),
+        EntryState(next_run_at=NOW - 2 * SECOND),
+    )
+    acks = dispatcher(publisher).dispatch([claim("a"), late], NOW, window)
+    assert [(name, occurrence) for name, occurrence, _ in recorder.failed] == [
+        ("a", NOW),
+        ("all", NOW - 2 * SECOND),
+    ]
+    for ack in acks:
+        assert ack.due_at == NOW + timedelta(seconds=RETRY)
+        assert ack.state.next_run_at == ack.claimed.next_run_at
+        assert str(ack.state.last_error).startswith("send failed: Connection refused")
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors == [
+        "beatcore: no connection to the broker: Connection refused (gave up after 1 retry); "
+        "2 entries retry in 3.0s with the same task ids"
+    ]
+
+
+def test_entries_left_unsent_when_the_window_closes_mid_batch_are_due_at_once(
+    window: SendWindow,
+    elapsed: Elapsed,
+    recorder: DispatchRecorder,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    producer = FakeProducer(batches=False)
+    publisher, beat = fake_publisher(producer)
+
+    def paused(task_id: str) -> None:
+        elapsed.seconds = 31  # e.g. SIGSTOP right after the first publish
+
+    beat.after_publish = paused
+    triggered = Claim(claim("c").entry, EntryState(next_run_at=NOW + 5 * SECOND, triggered_at=NOW))
+    acks = dispatcher(publisher).dispatch([claim("a"), claim("b"), triggered], NOW, window)
+    assert recorder.names() == ["a"]
+    assert [ack.due_at for ack in acks] == [NOW + 10 * SECOND, NOW, NOW]
+    assert acks[1].state == acks[1].claimed, "untried: the state is what the claim returned"
+    assert acks[2].state.triggered_at == NOW and acks[2].state.next_run_at == NOW + 5 * SECOND
+    assert any("2 entries were left unsent" in r.getMessage() for r in caplog.records)

@@ -9,14 +9,17 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from beatcore import Crontab, Entry, EntryState, Interval
+from beatcore.sends import SendOutcome, SendStatus
 from beatcore.timeutil import UTC
 from beatcore.timing import (
     TASK_ID_NAMESPACE,
     CatchUpSettings,
+    ack_due_at,
     first_run_at,
     jitter_offset,
     plan_runs,
     state_after_dispatch,
+    state_due_at,
     task_id,
     timing_changed,
 )
@@ -203,3 +206,58 @@ def test_wall_to_instant_around_the_transitions_of_a_year(zone_name: str) -> Non
             in_gap += expected.astimezone(tz).replace(tzinfo=None) != probe
     assert in_gap, "some probes fall into a gap"
     assert wall_to_instant(start, UTC) == start.replace(tzinfo=UTC)
+
+
+def _outcomes(
+    entry: Entry, sent: list[datetime], unsent: SendOutcome | None = None
+) -> list[SendOutcome]:
+    records = [SendOutcome(entry, o, task_id(entry.name, o), SendStatus.SENT) for o in sent]
+    return records + ([unsent] if unsent is not None else [])
+
+
+def test_state_after_dispatch_takes_the_outcome_records_of_the_entry() -> None:
+    entry = Entry(name="e", task="t", schedule=Interval(60), catch_up="all")
+    trigger = T0 + timedelta(seconds=90)
+    state = EntryState(next_run_at=T0, last_error="old", triggered_at=trigger)
+    plan = plan_runs(entry, state, T0 + timedelta(seconds=130), "UTC", CatchUpSettings())
+    everything = state_after_dispatch(entry, state, plan, _outcomes(entry, list(plan.runs)))
+    assert everything.next_run_at == T0 + timedelta(seconds=180)
+    assert everything.last_task_id == task_id("e", T0 + timedelta(seconds=120))
+    assert (everything.total_run_count, everything.triggered_at) == (4, None)
+
+    boom = OSError("boom")
+    failed = SendOutcome(entry, T0 + timedelta(seconds=60), "id-1", SendStatus.FAILED, boom)
+    after = state_after_dispatch(entry, state, plan, _outcomes(entry, [T0], failed))
+    assert after == EntryState(
+        next_run_at=T0 + timedelta(seconds=60),
+        last_run_at=T0,
+        total_run_count=1,
+        last_task_id=task_id("e", T0),
+        last_error="send failed: boom",
+        triggered_at=trigger,
+    )
+    untried = SendOutcome(entry, T0, "id-0", SendStatus.NOT_TRIED)
+    assert state_after_dispatch(entry, state, plan, [untried]) == state.evolve(next_run_at=T0)
+    with pytest.raises(ValueError, match="given an outcome of entry 'other'"):
+        state_after_dispatch(entry, state, plan, _outcomes(entry.evolve(name="other"), [T0]))
+
+
+def test_the_older_state_after_dispatch_call_still_works_and_warns() -> None:
+    entry = Entry(name="e", task="t", schedule=Interval(60))
+    state = EntryState(next_run_at=T0)
+    plan = plan_runs(entry, state, T0, "UTC", CatchUpSettings())
+    with pytest.warns(DeprecationWarning, match="pass the entry's SendOutcome records"):
+        old = state_after_dispatch(entry, state, plan, [T0], None)
+    assert old == state_after_dispatch(entry, state, plan, _outcomes(entry, [T0]))
+
+
+def test_ack_due_at_is_now_when_untried_later_when_failed_else_when_the_state_says() -> None:
+    entry = Entry(name="e", task="t", schedule=Interval(60), jitter=5)
+    after = EntryState(next_run_at=T0 + timedelta(seconds=60))
+    now = T0 + timedelta(seconds=1)
+    sent = _outcomes(entry, [T0])
+    untried = SendOutcome(entry, T0, "id", SendStatus.NOT_TRIED)
+    failed = SendOutcome(entry, T0, "id", SendStatus.FAILED, OSError("x"))
+    assert ack_due_at(entry, after, sent, now, 3.0) == state_due_at(entry, after)
+    assert ack_due_at(entry, after, [untried], now, 3.0) == now
+    assert ack_due_at(entry, after, [failed], now, 3.0) == now + timedelta(seconds=3)
