@@ -27,14 +27,6 @@ EVENT_HOOKS = {
     "beatcore_leadership_changed": "leadership_changed",
     "beatcore_record_corrupt": "record_corrupt",
 }
-#: Hooks whose implementations provide something (types, stores, verbs): not events.
-PROVIDER_HOOKS = {
-    "beatcore_schedule_types",
-    "beatcore_store_from_url",
-    "beatcore_store_missing",
-    "beatcore_adapt_schedule",
-    "beatcore_cli_commands",
-}
 #: Called from ``occurrences_skipped`` (deprecated, kept for third parties).
 DEPRECATED_HOOKS = {"beatcore_occurrence_skipped"}
 
@@ -72,10 +64,11 @@ class Everything:
 
 
 def test_every_event_hook_has_one_method_with_the_hookspec_arguments() -> None:
+    # An event hook answers nothing; the others provide types, stores, verbs...
     event_specs = {
         name
-        for name, _ in inspect.getmembers(hookspecs, inspect.isfunction)
-        if name.startswith("beatcore_") and name not in PROVIDER_HOOKS
+        for name, spec in inspect.getmembers(hookspecs, inspect.isfunction)
+        if name.startswith("beatcore_") and inspect.signature(spec).return_annotation == "None"
     }
     assert event_specs == set(EVENT_HOOKS) | DEPRECATED_HOOKS
     for hook, method in EVENT_HOOKS.items():
