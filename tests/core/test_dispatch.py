@@ -176,7 +176,7 @@ def claim(name: str, *, last_error: str | None = None, **fields: Any) -> Claim:
 
 
 def test_due_entries_go_out_in_batches_and_each_ack_says_when_next(
-    window: SendWindow, recorder: DispatchRecorder
+    window: SendWindow, beatcore_recorder: DispatchRecorder
 ) -> None:
     producer = FakeProducer()
     publisher, _ = fake_publisher(producer)
@@ -184,7 +184,7 @@ def test_due_entries_go_out_in_batches_and_each_ack_says_when_next(
     acks = dispatcher(publisher).dispatch(claims, NOW, window)
     assert [len(write) for write in producer.writes] == [100, 100, 51]
     assert producer.sent == [timing.task_id(c.entry.name, NOW) for c in claims]
-    assert len(recorder.sent) == 251
+    assert len(beatcore_recorder.sent) == 251
     following = NOW + 10 * SECOND
     for ack in acks[:-1]:
         assert ack.state.next_run_at == following and ack.due_at == following
@@ -195,7 +195,7 @@ def test_due_entries_go_out_in_batches_and_each_ack_says_when_next(
 
 
 def test_a_failed_send_is_retried_after_the_delay_in_a_write_of_its_own(
-    window: SendWindow, recorder: DispatchRecorder
+    window: SendWindow, beatcore_recorder: DispatchRecorder
 ) -> None:
     producer = FakeProducer()
     publisher, beat = fake_publisher(producer)
@@ -207,7 +207,7 @@ def test_a_failed_send_is_retried_after_the_delay_in_a_write_of_its_own(
     assert ack.due_at == NOW + timedelta(seconds=RETRY)
     assert ack.state.next_run_at == NOW and ack.state.total_run_count == 0
     assert ack.state.last_error == "send failed: queue of tasks.refused holds a string"
-    assert [name for name, _, _ in recorder.failed] == ["refused"]
+    assert [name for name, _, _ in beatcore_recorder.failed] == ["refused"]
 
     retried = Claim(refused.entry.evolve(task="tasks.unknown"), ack.state)
     producer.writes.clear()
@@ -218,7 +218,7 @@ def test_a_failed_send_is_retried_after_the_delay_in_a_write_of_its_own(
 
 
 def test_with_no_broker_connection_every_entry_fails_once_and_is_acked(
-    window: SendWindow, recorder: DispatchRecorder, caplog: pytest.LogCaptureFixture
+    window: SendWindow, beatcore_recorder: DispatchRecorder, caplog: pytest.LogCaptureFixture
 ) -> None:
     publisher, _ = fake_publisher(FakeProducer(), unreachable=True)
     late = Claim(
@@ -226,7 +226,7 @@ def test_with_no_broker_connection_every_entry_fails_once_and_is_acked(
         EntryState(next_run_at=NOW - 2 * SECOND),
     )
     acks = dispatcher(publisher).dispatch([claim("a"), late], NOW, window)
-    assert [(name, occurrence) for name, occurrence, _ in recorder.failed] == [
+    assert [(name, occurrence) for name, occurrence, _ in beatcore_recorder.failed] == [
         ("a", NOW),
         ("all", NOW - 2 * SECOND),
     ]
@@ -244,7 +244,7 @@ def test_with_no_broker_connection_every_entry_fails_once_and_is_acked(
 def test_entries_left_unsent_when_the_window_closes_mid_batch_are_due_at_once(
     window: SendWindow,
     elapsed: Elapsed,
-    recorder: DispatchRecorder,
+    beatcore_recorder: DispatchRecorder,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     producer = FakeProducer(batches=False)
@@ -256,7 +256,7 @@ def test_entries_left_unsent_when_the_window_closes_mid_batch_are_due_at_once(
     beat.after_publish = paused
     triggered = Claim(claim("c").entry, EntryState(next_run_at=NOW + 5 * SECOND, triggered_at=NOW))
     acks = dispatcher(publisher).dispatch([claim("a"), claim("b"), triggered], NOW, window)
-    assert recorder.names() == ["a"]
+    assert beatcore_recorder.names() == ["a"]
     assert [ack.due_at for ack in acks] == [NOW + 10 * SECOND, NOW, NOW]
     assert acks[1].state == acks[1].claimed, "untried: the state is what the claim returned"
     assert acks[2].state.triggered_at == NOW and acks[2].state.next_run_at == NOW + 5 * SECOND
