@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
+import uuid
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -32,10 +33,15 @@ def _leaders(logs: dict[str, Path]) -> list[str]:
     return [name for name, log in logs.items() if "now leads" in log.read_text(errors="replace")]
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(
+    params=["sqlite", "redis", pytest.param("postgres", marks=pytest.mark.postgres_server)]
+)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'schedule.sqlite3'}"
+    if request.param == "postgres":
+        postgres = request.getfixturevalue("postgres_server")
+        return f"{postgres.url}?schema=failover_{uuid.uuid4().hex[:10]}"
     server = request.getfixturevalue("redis_server")
     return str(server.url_for(1))
 

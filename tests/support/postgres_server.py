@@ -4,7 +4,8 @@ PostgreSQL refuses to run as root, so when the tests run as root (CI does) every
 command runs as the unprivileged ``postgres`` user the Debian package creates (``runuser``),
 in a directory under the system temporary directory owned by that user (pytest's own temporary
 directories are private to root). The server listens on 127.0.0.1 only, on a free port, with
-password authentication over TCP, and keeps nothing worth keeping: fsync is off.
+password authentication over TCP. fsync is off (a crash of the server process keeps every
+commit, the operating system still has it; a crash of the machine is not tested).
 """
 
 from __future__ import annotations
@@ -150,7 +151,6 @@ class PostgresServer:
                 f"-c listen_addresses={self.host}",
                 f"-c unix_socket_directories={self.workdir}",
                 "-c fsync=off",
-                "-c synchronous_commit=off",
                 "-c full_page_writes=off",
                 "-c max_connections=200",
             ]
@@ -172,8 +172,12 @@ class PostgresServer:
 
     def restart(self) -> None:
         """Stop the server at once (immediate mode, like a crash) and start it again."""
-        self._run("pg_ctl", "stop", "-D", str(self.datadir), "-m", "immediate", "-w")
+        self.stop_server()
         self._start_once()
+
+    def stop_server(self) -> None:
+        """Stop the server at once (immediate mode), keeping its data; :meth:`start` again."""
+        self._run("pg_ctl", "stop", "-D", str(self.datadir), "-m", "immediate", "-w")
 
     def _kill(self) -> None:
         pidfile = self.datadir / "postmaster.pid"

@@ -1,0 +1,4 @@
+"""The PostgreSQL store of beatcore: ``postgresql://`` and ``postgres://`` URLs.
+
+See docs/postgresql.rst.
+"""

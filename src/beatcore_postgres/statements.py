@@ -1,0 +1,217 @@
+"""The SQL of the store: one statement per store call, arrays instead of loops.
+
+Each statement here is one round trip however many entries it touches: batches are passed as
+arrays and expanded with ``unnest``. Fenced statements start with the lock's ``lease`` CTE
+(:data:`beatcore_postgres.lock.LEASE_CTE`) and write only when it returned a row. Writes of a
+definition or state are compare-and-set on ``rev``, so no statement holds a row lock beyond
+its own execution: management calls never wait for the leader's tick and the leader never
+waits for them (its claim skips rows a management write has locked at that instant: they are
+still due, and claimed at the next tick).
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from beatcore_postgres.lock import LAST_TOKEN, LEASE_CTE, statement
+
+# -- scheduling ---------------------------------------------------------------------------------
+
+#: Renew the lease and record the tick, take the stale claims (recovered first) and the due
+#: entries up to ``limit``, mark them in flight; one row always, one per claim.
+_CLAIM = (
+    "WITH "
+    + LEASE_CTE
+    + """,
+    stale AS (
+        SELECT name, claimed_at AS at FROM {s}.entries
+         WHERE claimed_at <= %(stale)s AND EXISTS (SELECT FROM lease)
+         ORDER BY claimed_at, name LIMIT %(limit)s
+           FOR UPDATE SKIP LOCKED
+    ),
+    due AS (
+        SELECT name, due_at AS at FROM {s}.entries
+         WHERE due_at <= %(now)s AND EXISTS (SELECT FROM lease)
+         ORDER BY due_at, name LIMIT %(limit)s
+           FOR UPDATE SKIP LOCKED
+    ),
+    picked AS (
+        SELECT name, recovered, rank, at FROM (
+            SELECT name, true AS recovered, 0 AS rank, at FROM stale
+            UNION ALL
+            SELECT name, false, 1, at FROM due
+        ) AS candidates
+        ORDER BY rank, at, name LIMIT %(limit)s
+    ),
+    claimed AS (
+        UPDATE {s}.entries AS e
+           SET due_at = NULL, claim_token = %(token)s, claimed_at = %(now)s,
+               claimed_next_run_at = e.next_run_at
+          FROM picked AS p
+         WHERE e.name = p.name
+     RETURNING e.name, e.entry_json, e.state_json, e.rev, p.recovered, p.rank, p.at
+    )
+    SELECT head.renewed, head.last_token, head.next_due,
+           c.name, c.entry_json, c.state_json, c.rev, c.recovered
+      FROM (SELECT (SELECT token FROM lease) AS renewed, """
+    + LAST_TOKEN
+    + """ AS last_token,
+                   (SELECT min(due_at) FROM {s}.entries
+                     WHERE due_at IS NOT NULL AND name NOT IN (SELECT name FROM picked))
+                   AS next_due) AS head
+      LEFT JOIN claimed AS c ON true
+     ORDER BY c.rank, c.at, c.name
+"""
+)
+
+#: Take unreadable claimed records out of flight and out of the due index, noting why.
+_SET_ASIDE = (
+    "WITH "
+    + LEASE_CTE
+    + """
+    UPDATE {s}.entries AS e
+       SET due_at = NULL, claim_token = NULL, claimed_at = NULL, claimed_next_run_at = NULL,
+           error = bad.cause
+      FROM unnest(%(names)s::text[], %(causes)s::text[]) AS bad(name, cause)
+     WHERE e.name = bad.name AND e.claim_token = %(token)s AND EXISTS (SELECT FROM lease)
+"""
+)
+
+#: Write acked states whose row is unchanged since the claim (``rev``); returns the names
+#: written. ``due_at`` is the scheduler's, unless the entry is disabled and not triggered
+#: (it was disabled while in flight, without another write of its state).
+_ACK = (
+    "WITH "
+    + LEASE_CTE
+    + """,
+    acked AS (
+        UPDATE {s}.entries AS e
+           SET state_json = a.state_json, next_run_at = a.next_run_at,
+               due_at = CASE WHEN a.exact OR e.enabled OR a.triggered THEN a.due_at END,
+               rev = e.rev + 1, claim_token = NULL, claimed_at = NULL,
+               claimed_next_run_at = NULL, error = NULL
+          FROM unnest(%(names)s::text[], %(revs)s::bigint[], %(states)s::text[],
+                      %(next_runs)s::timestamptz[], %(dues)s::timestamptz[],
+                      %(triggered)s::boolean[], %(exact)s::boolean[])
+               AS a(name, rev, state_json, next_run_at, due_at, triggered, exact)
+         WHERE e.name = a.name AND e.rev = a.rev AND e.claim_token = %(token)s
+           AND EXISTS (SELECT FROM lease)
+     RETURNING e.name
+    )
+    SELECT (SELECT token FROM lease), """
+    + LAST_TOKEN
+    + """, ARRAY(SELECT name FROM acked)
+"""
+)
+
+#: Read the rows of acks that found their row changed since the claim.
+_IN_FLIGHT_ROWS = """
+    SELECT name, entry_json, state_json, rev FROM {s}.entries
+     WHERE name = ANY(%(names)s::text[]) AND claim_token = %(token)s
+"""
+
+_IN_FLIGHT = """
+    SELECT name, claim_token, claimed_at, claimed_next_run_at FROM {s}.entries
+     WHERE claimed_at IS NOT NULL ORDER BY claimed_at, name
+"""
+
+# -- definitions -------------------------------------------------------------------------------
+
+_ROW = "SELECT entry_json, state_json, rev FROM {s}.entries WHERE name = %(name)s"
+_ENTRY = "SELECT entry_json FROM {s}.entries WHERE name = %(name)s"
+_STATE = "SELECT state_json FROM {s}.entries WHERE name = %(name)s"
+_ALL_ENTRIES = "SELECT name, entry_json FROM {s}.entries ORDER BY name"
+_ALL_RECORDS = "SELECT name, entry_json, state_json FROM {s}.entries ORDER BY name"
+_DELETE = "DELETE FROM {s}.entries WHERE name = %(name)s RETURNING 1"
+
+#: Insert new entries, overwrite changed ones (compare-and-set on ``rev``; ``rev`` NULL: the
+#: name must be new) and delete entries unchanged since they were read (the static sync's
+#: removals); an in-flight entry stays out of the due index until its ack. Returns the names
+#: written and the names deleted.
+_WRITE = """
+    WITH w AS (
+        SELECT * FROM unnest(%(names)s::text[], %(revs)s::bigint[], %(entries)s::text[],
+                             %(states)s::text[], %(enabled)s::boolean[], %(static)s::boolean[],
+                             %(next_runs)s::timestamptz[], %(dues)s::timestamptz[])
+               AS w(name, rev, entry_json, state_json, enabled, static, next_run_at, due_at)
+    ),
+    updated AS (
+        UPDATE {s}.entries AS e
+           SET entry_json = w.entry_json, state_json = w.state_json, enabled = w.enabled,
+               static = w.static, next_run_at = w.next_run_at,
+               due_at = CASE WHEN e.claimed_at IS NULL THEN w.due_at END,
+               rev = e.rev + 1, error = NULL
+          FROM w
+         WHERE e.name = w.name AND e.rev = w.rev
+     RETURNING e.name
+    ),
+    inserted AS (
+        INSERT INTO {s}.entries AS e
+               (name, entry_json, state_json, enabled, static, next_run_at, due_at)
+        SELECT name, entry_json, state_json, enabled, static, next_run_at, due_at
+          FROM w WHERE w.rev IS NULL
+            ON CONFLICT (name) DO NOTHING
+     RETURNING e.name
+    ),
+    deleted AS (
+        DELETE FROM {s}.entries AS e
+         USING unnest(%(deletes)s::text[], %(delete_revs)s::bigint[]) AS d(name, rev)
+         WHERE e.name = d.name AND e.rev = d.rev
+     RETURNING e.name
+    )
+    SELECT ARRAY(SELECT name FROM updated UNION ALL SELECT name FROM inserted),
+           ARRAY(SELECT name FROM deleted)
+"""
+
+#: Every row the static sync may touch: the static entries and the given names.
+_STATIC_ROWS = """
+    SELECT name, entry_json, state_json, rev FROM {s}.entries
+     WHERE static OR name = ANY(%(names)s::text[])
+"""
+
+_STATUS = """
+    SELECT l.holder, l.token, l.acquired_at, l.expires_at, l.expires_at > now(), l.last_tick_at,
+           (SELECT count(*) FROM {s}.entries),
+           (SELECT min(due_at) FROM {s}.entries WHERE due_at IS NOT NULL)
+      FROM {s}.leadership AS l WHERE l.id = 1
+"""
+
+
+@attrs.frozen
+class Statements:
+    """Every statement of the store, with the schema's name filled in."""
+
+    claim: str
+    set_aside: str
+    ack: str
+    in_flight_rows: str
+    in_flight: str
+    row: str
+    entry: str
+    state: str
+    all_entries: str
+    all_records: str
+    delete: str
+    write: str
+    static_rows: str
+    status: str
+
+    @classmethod
+    def for_schema(cls, schema: str) -> Statements:
+        """The statements of the schedule in ``schema``."""
+        return cls(
+            claim=statement(_CLAIM, schema),
+            set_aside=statement(_SET_ASIDE, schema),
+            ack=statement(_ACK, schema),
+            in_flight_rows=statement(_IN_FLIGHT_ROWS, schema),
+            in_flight=statement(_IN_FLIGHT, schema),
+            row=statement(_ROW, schema),
+            entry=statement(_ENTRY, schema),
+            state=statement(_STATE, schema),
+            all_entries=statement(_ALL_ENTRIES, schema),
+            all_records=statement(_ALL_RECORDS, schema),
+            delete=statement(_DELETE, schema),
+            write=statement(_WRITE, schema),
+            static_rows=statement(_STATIC_ROWS, schema),
+            status=statement(_STATUS, schema),
+        )

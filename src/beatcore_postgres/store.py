@@ -1,0 +1,501 @@
+"""``PostgresStore``: one schedule in a PostgreSQL schema, shared by any number of processes.
+
+Only the atomicity and the I/O are here; every rule about the records (the save decision, the
+static-sync plan, the ack merge, decoding) is the store kit's (:mod:`beatcore.storekit`).
+Each call is one round trip in the common case (see :mod:`.statements`):
+
+==================  =====================================================================
+claim_due           1 (2 when it meets unreadable records, which it then sets aside)
+ack                 1 (2-3 for entries changed while in flight: read, merge, write)
+save, trigger, ...  2 (read, compare-and-set write)
+sync_static         1 when nothing changed, 2 otherwise (read; write and delete in one
+                    statement), whatever the number of entries
+status              1 (three statements in one pipeline)
+==================  =====================================================================
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta, tzinfo
+from typing import Any, TypeVar
+
+from beatcore import serializer, storekit, timing
+from beatcore.entry import Entry, EntryState
+from beatcore.errors import (
+    ConfigurationError,
+    CorruptRecord,
+    EntryNotFound,
+    InvalidEntry,
+    StoreError,
+)
+from beatcore.store import (
+    Ack,
+    ClaimResult,
+    InFlight,
+    Lease,
+    LockInfo,
+    Store,
+    StoreStatus,
+    SyncReport,
+)
+from beatcore.storekit import Record
+from beatcore.timeutil import UTC, Clock, utc_now
+from beatcore_postgres.connection import Connection, Database
+from beatcore_postgres.lock import PostgresLock, check_renewed, fenced_params, utc
+from beatcore_postgres.schema import ensure_schema
+from beatcore_postgres.statements import Statements
+from beatcore_postgres.urls import PostgresSpec, parse_url
+
+T = TypeVar("T")
+
+#: Compare-and-set attempts of one call before it gives up (each lost one means another
+#: process wrote the same entry in between, so this is never reached in practice).
+MAX_CAS_ATTEMPTS = 20
+
+_KNOWN_OPTIONS = frozenset(
+    {
+        "clock",
+        "default_timezone",
+        "key_prefix",
+        "schema",
+        "pool_size",
+        "pool_timeout",
+        "retry_attempts",
+        "retry_backoff_base",
+        "retry_backoff_cap",
+        "prepare_threshold",
+    }
+)
+
+
+class _Conflict(Exception):
+    """A compare-and-set write lost to a concurrent write: read again and retry."""
+
+
+class PostgresStore(Store):
+    """A :class:`~beatcore.store.Store` in one PostgreSQL schema.
+
+    :param spec: the parsed URL (schema included).
+    :param db: the pool and retry policy every call runs under.
+    :param clock: the current aware UTC instant for first occurrences and triggers (lease
+        expiry follows the server's clock, not this one).
+    :param default_timezone: zone of calendar schedules of entries without their own ``tz``.
+    """
+
+    def __init__(
+        self,
+        spec: PostgresSpec,
+        db: Database,
+        *,
+        clock: Clock = utc_now,
+        default_timezone: str | tzinfo | None = None,
+    ) -> None:
+        self.spec = spec
+        self.clock = clock
+        self._tz = default_timezone
+        self._db = db
+        self._sql = Statements.for_schema(spec.schema)
+        self._lock = PostgresLock(db, spec.schema)
+        # rev of each entry this store claimed and has not acked: an ack whose row still has
+        # it was not changed in flight and is written without reading it first.
+        self._claimed_revs: dict[str, int] = {}
+        self._revs_mutex = threading.Lock()
+        db.before_first_call(lambda conn: ensure_schema(conn, spec.schema, spec.masked_url))
+
+    @property
+    def url(self) -> str:
+        """The URL with its password masked."""
+        return self.spec.masked_url
+
+    @property
+    def lock(self) -> PostgresLock:
+        """The schedule's lock."""
+        return self._lock
+
+    def _run(self, what: str, operation: Callable[[Connection], T]) -> T:
+        return self._db.run(what, operation)
+
+    def _cas(self, what: str, attempt: Callable[[Connection], T]) -> T:
+        """Run ``attempt`` until its compare-and-set write wins (see :data:`MAX_CAS_ATTEMPTS`)."""
+
+        def loop(conn: Connection) -> T:
+            for _ in range(MAX_CAS_ATTEMPTS):
+                try:
+                    return attempt(conn)
+                except _Conflict:
+                    continue
+            raise StoreError(
+                f"PostgreSQL {what} at {self.url}: the entry kept changing under "
+                f"{MAX_CAS_ATTEMPTS} attempts; try again"
+            )
+
+        return self._run(what, loop)
+
+    def _write(
+        self,
+        conn: Connection,
+        writes: Sequence[tuple[Record, int | None]],
+        deletes: Mapping[str, int] | None = None,
+    ) -> tuple[set[str], set[str]]:
+        """Write records and delete rows in one statement, compare-and-set on ``rev``.
+
+        ``writes`` pairs each record with the ``rev`` it was read at (None: a new name);
+        ``deletes`` maps names to delete to theirs. Returns the names written and deleted:
+        one missing lost to a concurrent write.
+        """
+        entries = [record.entry for record, _ in writes]
+        states = [record.state for record, _ in writes]
+        deletes = deletes or {}
+        row = conn.execute(
+            self._sql.write,
+            {
+                "names": [entry.name for entry in entries],
+                "revs": [rev for _, rev in writes],
+                "entries": [serializer.dumps_entry(entry) for entry in entries],
+                "states": [serializer.dumps_state(state) for state in states],
+                "enabled": [entry.enabled for entry in entries],
+                "static": [entry.static for entry in entries],
+                "next_runs": [state.next_run_at for state in states],
+                "dues": [timing.state_due_at(e, s) for e, s in zip(entries, states, strict=True)],
+                "deletes": list(deletes),
+                "delete_revs": list(deletes.values()),
+            },
+        ).fetchone()
+        assert row is not None  # a SELECT without FROM returns one row
+        return set(row[0]), set(row[1])
+
+    def _saved(self, conn: Connection, record: Record, rev: int | None) -> None:
+        """Write one record compare-and-set, or raise :class:`_Conflict`."""
+        written, _ = self._write(conn, [(record, rev)])
+        if not written:
+            raise _Conflict
+
+    def _read(self, conn: Connection, name: str) -> tuple[Record, int]:
+        row = conn.execute(self._sql.row, {"name": name}).fetchone()
+        if row is None:
+            raise EntryNotFound(name)
+        return storekit.read_record(name, row[0], row[1]), row[2]
+
+    # -- definitions ---------------------------------------------------------------------
+
+    def save(self, entry: Entry) -> EntryState:
+        """Insert or update ``entry`` (see :meth:`Store.save`): read, then compare-and-set."""
+        if "\x00" in entry.name:
+            raise InvalidEntry(
+                f"entry name {entry.name!r} holds a NUL character, which PostgreSQL text "
+                f"cannot store"
+            )
+
+        def attempt(conn: Connection) -> EntryState:
+            row = conn.execute(self._sql.row, {"name": entry.name}).fetchone()
+            stored = None if row is None else storekit.decode_record(entry.name, row[0], row[1])
+            state, changed = storekit.decide_save(entry, stored, self.clock(), self._tz)
+            rev = None if row is None else row[2]
+            if changed:
+                self._saved(conn, Record(entry, state), rev)
+            return state
+
+        return self._cas(f"save of entry {entry.name!r}", attempt)
+
+    def get(self, name: str) -> Entry:
+        """Return the definition called ``name``."""
+        row = self._lookup(self._sql.entry, name)
+        return serializer.loads_entry(row[0], name)
+
+    def state(self, name: str) -> EntryState:
+        """Return the state of ``name``."""
+        row = self._lookup(self._sql.state, name)
+        return serializer.loads_state(row[0], name)
+
+    def _lookup(self, query: str, name: str) -> tuple[Any, ...]:
+        if "\x00" in name:
+            raise EntryNotFound(name)  # PostgreSQL text holds no NUL: no such entry exists
+        row = self._run(
+            f"read of entry {name!r}", lambda c: c.execute(query, {"name": name}).fetchone()
+        )
+        if row is None:
+            raise EntryNotFound(name)
+        return row
+
+    def delete(self, name: str) -> None:
+        """Remove the entry with its state, due slot and claim."""
+        if "\x00" in name:
+            raise EntryNotFound(name)
+        row = self._run(
+            f"delete of entry {name!r}",
+            lambda c: c.execute(self._sql.delete, {"name": name}).fetchone(),
+        )
+        if row is None:
+            raise EntryNotFound(name)
+
+    def entries(self) -> list[Entry]:
+        """Return the readable entries sorted by name."""
+        rows = self._run("list", lambda c: c.execute(self._sql.all_entries).fetchall())
+        return storekit.list_entries((name, entry_json) for name, entry_json in rows)
+
+    def corrupt_records(self) -> list[CorruptRecord]:
+        """Return an error for each unreadable definition or state."""
+        rows = self._run(
+            "corrupt-record scan", lambda c: c.execute(self._sql.all_records).fetchall()
+        )
+        return storekit.list_corrupt((name, e, s) for name, e, s in rows)
+
+    def set_enabled(self, name: str, enabled: bool) -> None:
+        """Enable or disable ``name`` (re-enabling reschedules from now)."""
+        if "\x00" in name:
+            raise EntryNotFound(name)
+
+        def attempt(conn: Connection) -> None:
+            (entry, state), rev = self._read(conn, name)
+            if entry.enabled == enabled:
+                return
+            new = entry.evolve(enabled=enabled)
+            decided, _ = storekit.decide_save(new, Record(entry, state), self.clock(), self._tz)
+            self._saved(conn, Record(new, decided), rev)
+
+        self._cas(f"enable/disable of entry {name!r}", attempt)
+
+    def trigger(self, name: str, at: datetime | None = None) -> None:
+        """Make ``name`` due once more at ``at`` (default now)."""
+        if "\x00" in name:
+            raise EntryNotFound(name)
+
+        def attempt(conn: Connection) -> None:
+            (entry, state), rev = self._read(conn, name)
+            self._saved(conn, Record(entry, storekit.triggered(state, at, self.clock())), rev)
+
+        self._cas(f"trigger of entry {name!r}", attempt)
+
+    def sync_static(self, entries: Iterable[Entry], keep: Iterable[str] = ()) -> SyncReport:
+        """Make the static entries equal to ``entries`` (see :meth:`Store.sync_static`).
+
+        One statement reads the static rows and the given names; when the plan changes
+        something, one more writes and deletes it all, compare-and-set on each row's ``rev``.
+        Rows another process wrote in between are planned and written again (the report then
+        covers every pass).
+        """
+        wanted = list(entries)
+        kept = tuple(keep)
+        names = [entry.name for entry in wanted]
+        for name in names:
+            if "\x00" in name:
+                raise InvalidEntry(f"static entry name {name!r} holds a NUL character")
+        passes: list[SyncReport] = []
+
+        def attempt(conn: Connection) -> SyncReport:
+            rows = conn.execute(self._sql.static_rows, {"names": names}).fetchall()
+            stored = {name: (e, s) for name, e, s, _ in rows}
+            revs = {name: rev for name, _, _, rev in rows}
+            plan = storekit.plan_static_sync(wanted, stored, kept, self.clock(), self._tz)
+            if not plan.writes and not plan.removed:
+                return _merged([*passes, plan.report])
+            writes = [(record, revs.get(record.entry.name)) for record in plan.writes]
+            written, deleted = self._write(conn, writes, {n: revs[n] for n in plan.removed})
+            done = plan.report
+            passes.append(
+                SyncReport(
+                    tuple(n for n in done.added if n in written),
+                    tuple(n for n in done.updated if n in written),
+                    tuple(n for n in done.removed if n in deleted),
+                    done.unchanged,
+                )
+            )
+            if len(written) != len(writes) or len(deleted) != len(plan.removed):
+                raise _Conflict
+            return _merged(passes)
+
+        return self._cas("static sync", attempt)
+
+    # -- scheduling ----------------------------------------------------------------------
+
+    def claim_due(
+        self, lease: Lease, now: datetime, *, limit: int, reclaim_after: float
+    ) -> ClaimResult:
+        """Renew the lease and claim up to ``limit`` due entries in one statement."""
+        params = fenced_params(lease, tick_at=now)
+        params.update(now=now, stale=now - timedelta(seconds=reclaim_after), limit=limit)
+
+        def claim(conn: Connection) -> ClaimResult:
+            rows = conn.execute(self._sql.claim, params).fetchall()
+            renewed, last_token, next_due = rows[0][:3]
+            check_renewed(lease, renewed, last_token)
+            taken = [(r[3], r[4], r[5], r[7]) for r in rows if r[3] is not None]
+            claims, corrupt = storekit.decode_claims(taken)
+            with self._revs_mutex:
+                for row in rows:
+                    if row[3] is not None:
+                        self._claimed_revs[row[3]] = row[6]
+            if corrupt:
+                set_aside = fenced_params(lease)
+                set_aside.update(names=[c.name for c in corrupt], causes=[c.cause for c in corrupt])
+                conn.execute(self._sql.set_aside, set_aside)
+            return ClaimResult(tuple(claims), tuple(corrupt), utc(next_due))
+
+        return self._run("claim", claim)
+
+    def ack(self, lease: Lease, acks: Sequence[Ack]) -> None:
+        """Record the outcome of claimed entries (see :meth:`Store.ack`).
+
+        One statement writes every ack whose row is unchanged since the claim; the rows
+        changed meanwhile are read, merged by the store kit and written compare-and-set.
+        """
+        with self._revs_mutex:
+            revs = {ack.name: self._claimed_revs.pop(ack.name, -1) for ack in acks}
+
+        def run(conn: Connection) -> None:
+            left = self._ack_unchanged(conn, lease, acks, revs)
+            for _ in range(MAX_CAS_ATTEMPTS):
+                if not left:
+                    return
+                left = self._ack_merged(conn, lease, left)
+            raise StoreError(
+                f"PostgreSQL ack at {self.url}: entries {sorted(a.name for a in left)} kept "
+                f"changing; they stay in flight and are recovered later"
+            )
+
+        self._run("ack", run)
+
+    def _ack_write(
+        self,
+        conn: Connection,
+        lease: Lease,
+        items: Sequence[tuple[Ack, int, EntryState, datetime | None]],
+        exact: bool,
+    ) -> set[str]:
+        """Write ``(ack, rev, state, due_at)`` items in one fenced statement; names written."""
+        params = fenced_params(lease)
+        params.update(
+            names=[ack.name for ack, _, _, _ in items],
+            revs=[rev for _, rev, _, _ in items],
+            states=[serializer.dumps_state(state) for _, _, state, _ in items],
+            next_runs=[state.next_run_at for _, _, state, _ in items],
+            dues=[due for _, _, _, due in items],
+            triggered=[state.triggered_at is not None for _, _, state, _ in items],
+            exact=[exact] * len(items),
+        )
+        row = conn.execute(self._sql.ack, params).fetchone()
+        assert row is not None  # a SELECT without FROM returns one row
+        check_renewed(lease, row[0], row[1])
+        return set(row[2])
+
+    def _ack_unchanged(
+        self, conn: Connection, lease: Lease, acks: Sequence[Ack], revs: Mapping[str, int]
+    ) -> list[Ack]:
+        items = [(ack, revs[ack.name], ack.state, ack.due_at) for ack in acks]
+        written = self._ack_write(conn, lease, items, exact=False)
+        return [ack for ack in acks if ack.name not in written]
+
+    def _ack_merged(self, conn: Connection, lease: Lease, acks: Sequence[Ack]) -> list[Ack]:
+        """Merge acks into rows changed in flight; return those that lost a write again."""
+        by_name = {ack.name: ack for ack in acks}
+        rows = conn.execute(
+            self._sql.in_flight_rows, {"names": list(by_name), "token": lease.token}
+        ).fetchall()
+        items = []
+        bad: list[CorruptRecord] = []
+        for name, entry_json, state_json, rev in rows:
+            found = storekit.decode_record(name, entry_json, state_json)
+            if isinstance(found, CorruptRecord):
+                bad.append(found)
+                continue
+            merged = storekit.merge_ack(by_name[name], found)
+            items.append((by_name[name], rev, merged.state, merged.due_at))
+        if bad:
+            params = fenced_params(lease)
+            params.update(names=[c.name for c in bad], causes=[c.cause for c in bad])
+            conn.execute(self._sql.set_aside, params)
+        # rows missing: deleted in flight (they stay deleted) or no longer ours to ack
+        written = self._ack_write(conn, lease, items, exact=True) if items else set()
+        return [ack for ack, _, _, _ in items if ack.name not in written]
+
+    def in_flight(self) -> list[InFlight]:
+        """Return unacked claims, oldest first."""
+        rows = self._run("in-flight list", lambda c: c.execute(self._sql.in_flight).fetchall())
+        return [_in_flight(row) for row in rows]
+
+    def status(self) -> StoreStatus:
+        """Return a snapshot of the schedule (three statements in one pipeline)."""
+
+        def status(conn: Connection) -> StoreStatus:
+            with conn.pipeline():
+                head_cur = conn.execute(self._sql.status)
+                flight_cur = conn.execute(self._sql.in_flight)
+                records_cur = conn.execute(self._sql.all_records)
+            head = head_cur.fetchone()
+            assert head is not None  # the leadership row exists from the first migration
+            holder, token, acquired_at, expires_at, valid, last_tick_at, count, next_due = head
+            leader = None
+            if token is not None and valid:
+                leader = LockInfo(holder, token, utc(acquired_at), utc(expires_at))
+            records = records_cur.fetchall()
+            return StoreStatus(
+                url=self.url,
+                leader=leader,
+                last_tick_at=utc(last_tick_at),
+                entry_count=count,
+                corrupt_count=len(storekit.list_corrupt((n, e, s) for n, e, s in records)),
+                in_flight=tuple(_in_flight(row) for row in flight_cur.fetchall()),
+                next_due_at=utc(next_due),
+            )
+
+        return self._run("status", status)
+
+    def close(self) -> None:
+        """Close the pool; the store cannot be used afterwards."""
+        self._db.close()
+
+
+def _in_flight(row: tuple[Any, ...]) -> InFlight:
+    name, token, claimed_at, next_run_at = row
+    return InFlight(name, token, claimed_at.astimezone(UTC), utc(next_run_at))
+
+
+def _merged(passes: Sequence[SyncReport]) -> SyncReport:
+    """One report of a static sync that took several passes (a pass lost a race)."""
+    if len(passes) == 1:
+        return passes[0]
+    added: dict[str, None] = {}
+    updated: dict[str, None] = {}
+    removed: dict[str, None] = {}
+    for report in passes:
+        added.update(dict.fromkeys(n for n in report.added if n not in updated))
+        updated.update(dict.fromkeys(n for n in report.updated if n not in added))
+        removed.update(dict.fromkeys(report.removed))
+    changed = added.keys() | updated.keys() | removed.keys()
+    unchanged = tuple(n for n in passes[-1].unchanged if n not in changed)
+    return SyncReport(tuple(added), tuple(updated), tuple(removed), unchanged)
+
+
+def open_store(url: str, options: Mapping[str, Any]) -> PostgresStore:
+    """Open the PostgreSQL store for ``url`` with ``options`` (``beatcore_store_options`` plus
+    ``key_prefix``, ``default_timezone`` and ``clock``); called by :mod:`.plugin`.
+
+    Nothing is sent to the server until the first call, which creates or migrates the tables.
+
+    :raises ConfigurationError: the URL or an option is malformed.
+    """
+    unknown = sorted(set(options) - _KNOWN_OPTIONS)
+    if unknown:
+        raise ConfigurationError(
+            f"unknown PostgreSQL store option(s) {', '.join(map(repr, unknown))} "
+            f"(beatcore_store_options); the PostgreSQL store takes: "
+            f"{', '.join(sorted(_KNOWN_OPTIONS - {'clock', 'default_timezone', 'key_prefix'}))}"
+        )
+    spec = parse_url(url, options)
+    db = Database(
+        spec,
+        pool_size=options.get("pool_size", 4),
+        pool_timeout=options.get("pool_timeout", 2.0),
+        attempts=options.get("retry_attempts", 6),
+        backoff_base=options.get("retry_backoff_base", 0.1),
+        backoff_cap=options.get("retry_backoff_cap", 2.0),
+        prepare_threshold=options.get("prepare_threshold", 5),
+    )
+    return PostgresStore(
+        spec,
+        db,
+        clock=options.get("clock") or utc_now,
+        default_timezone=options.get("default_timezone"),
+    )

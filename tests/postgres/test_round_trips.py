@@ -1,0 +1,80 @@
+"""Round trips per store call, counted in libpq's protocol trace: constant in the batch size."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from beatcore.entry import Entry
+from beatcore.schedules import Interval
+from beatcore.store import Ack
+from beatcore.testing import FakeClock
+from beatcore_postgres.store import PostgresStore
+from tests.postgres.support import counting_round_trips
+
+
+def every(name: str, seconds: float = 60, **fields: object) -> Entry:
+    return Entry(name=name, task="tests.add", schedule=Interval(seconds), **fields)  # type: ignore[arg-type]
+
+
+def test_idle_tick_is_one_round_trip(pg_store: PostgresStore, clock: FakeClock) -> None:
+    pg_store.sync_static([every(f"s{i}", 3600, static=True) for i in range(300)])
+    lease = pg_store.lock.acquire("leader", 30)
+    assert lease is not None
+    with counting_round_trips(pg_store) as trips:
+        result = pg_store.claim_due(lease, clock(), limit=1000, reclaim_after=60)
+    assert result.claims == ()
+    assert trips.count == 1
+
+
+@pytest.mark.parametrize("due", [1, 250])
+def test_claim_and_ack_are_one_round_trip_each_whatever_the_batch(
+    pg_store: PostgresStore, clock: FakeClock, due: int
+) -> None:
+    pg_store.sync_static(
+        [every(f"s{i:03d}", 60, static=True) for i in range(due)]
+        + [every(f"later{i}", 3600, static=True) for i in range(50)]
+    )
+    lease = pg_store.lock.acquire("leader", 30)
+    assert lease is not None
+    clock.advance(61)
+    with counting_round_trips(pg_store) as trips:
+        result = pg_store.claim_due(lease, clock(), limit=1000, reclaim_after=60)
+    assert len(result.claims) == due
+    assert trips.count == 1
+    acks = [
+        Ack(
+            c.entry.name,
+            c.state,
+            c.state.evolve(next_run_at=clock() + timedelta(seconds=60), total_run_count=1),
+            clock() + timedelta(seconds=60),
+        )
+        for c in result.claims
+    ]
+    with counting_round_trips(pg_store) as trips:
+        pg_store.ack(lease, acks)
+    assert trips.count == 1
+    assert pg_store.in_flight() == []
+
+
+def test_static_sync_round_trips_do_not_grow_with_the_entries(pg_store: PostgresStore) -> None:
+    pg_store.entries()  # the first call creates the tables
+    for n in (10, 400):
+        entries = [every(f"n{n}-{i}", 60, static=True) for i in range(n)]
+        with counting_round_trips(pg_store) as trips:
+            report = pg_store.sync_static(entries)
+        assert len(report.added) == n
+        changed = trips.count
+        with counting_round_trips(pg_store) as trips:
+            report = pg_store.sync_static(entries)
+        assert len(report.unchanged) == n
+        assert (changed, trips.count) == (2, 1)
+
+
+def test_status_is_one_round_trip(pg_store: PostgresStore) -> None:
+    pg_store.sync_static([every(f"s{i}", 60, static=True) for i in range(20)])
+    with counting_round_trips(pg_store) as trips:
+        status = pg_store.status()
+    assert status.entry_count == 20
+    assert trips.count == 1

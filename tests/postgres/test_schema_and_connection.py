@@ -1,0 +1,192 @@
+"""Tables made and versioned by the store; a restart or an outage retried; permanent errors
+said at once. On the real server."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import psycopg
+import pytest
+
+from beatcore.entry import Entry
+from beatcore.errors import SchemaVersionError, StoreError, StoreUnavailable
+from beatcore.schedules import Interval
+from beatcore.testing import FakeClock
+from beatcore_postgres import schema as schema_module
+from beatcore_postgres.store import PostgresStore, open_store
+from tests.support.postgres_server import PostgresServer
+
+
+def every(name: str, seconds: float = 60) -> Entry:
+    return Entry(name=name, task="tests.add", schedule=Interval(seconds))
+
+
+def version_of(url: str, schema: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(f'SELECT version FROM "{schema}".schema_version').fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_first_call_creates_the_tables_at_the_current_version(
+    postgres_server: PostgresServer, pg_schema: str
+) -> None:
+    store = open_store(postgres_server.url, {"schema": pg_schema})
+    try:
+        assert store.entries() == []
+        assert version_of(postgres_server.url, pg_schema) == schema_module.SCHEMA_VERSION
+    finally:
+        store.close()
+
+
+def test_processes_opening_together_create_the_schema_once(
+    postgres_server: PostgresServer, pg_schema: str
+) -> None:
+    stores = [open_store(postgres_server.url, {"schema": pg_schema}) for _ in range(6)]
+    errors: list[BaseException] = []
+
+    def first_call(store: PostgresStore, i: int) -> None:
+        try:
+            store.save(every(f"e{i}"))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_call, args=(s, i)) for i, s in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert errors == []
+        assert [e.name for e in stores[0].entries()] == [f"e{i}" for i in range(6)]
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_a_newer_schema_is_refused_and_left_alone(
+    postgres_server: PostgresServer, pg_schema: str
+) -> None:
+    store = open_store(postgres_server.url, {"schema": pg_schema})
+    store.save(every("kept"))
+    store.close()
+    with psycopg.connect(postgres_server.url, autocommit=True) as conn:
+        conn.execute(f'UPDATE "{pg_schema}".schema_version SET version = 99')
+    newer = open_store(postgres_server.url, {"schema": pg_schema})
+    try:
+        with pytest.raises(SchemaVersionError, match="has version 99, newer than version 1"):
+            newer.entries()
+    finally:
+        newer.close()
+    assert version_of(postgres_server.url, pg_schema) == 99
+    with psycopg.connect(postgres_server.url) as conn:
+        assert conn.execute(f'SELECT name FROM "{pg_schema}".entries').fetchall() == [("kept",)]
+
+
+def test_a_schema_of_another_application_is_not_touched(
+    postgres_server: PostgresServer, pg_schema: str
+) -> None:
+    with psycopg.connect(postgres_server.url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{pg_schema}"')
+        conn.execute(f'CREATE TABLE "{pg_schema}".invoices (id int)')
+    store = open_store(postgres_server.url, {"schema": pg_schema})
+    try:
+        with pytest.raises(StoreError, match=r"another application \(invoices\)"):
+            store.entries()
+    finally:
+        store.close()
+
+
+def test_migrations_run_forward_from_an_older_version(
+    postgres_server: PostgresServer, pg_schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(postgres_server.url, {"schema": pg_schema})
+    store.save(every("old"))
+    store.close()
+    step = schema_module.Migration(
+        2, "a column for tests", ("ALTER TABLE {schema}.entries ADD COLUMN note text",)
+    )
+    with psycopg.connect(postgres_server.url, autocommit=True) as conn:
+        found = schema_module.ensure_schema(
+            conn, pg_schema, "test", (*schema_module.MIGRATIONS, step)
+        )
+        assert found == 1
+        assert conn.execute(f'SELECT name, note FROM "{pg_schema}".entries').fetchall() == [
+            ("old", None)
+        ]
+    assert version_of(postgres_server.url, pg_schema) == 2
+
+
+def test_two_schedules_share_one_database(postgres_server: PostgresServer) -> None:
+    from tests.postgres.support import drop_schema, new_schema
+
+    one, two = new_schema(), new_schema()
+    a = open_store(postgres_server.url, {"schema": one})
+    b = open_store(f"{postgres_server.url}?schema={two}", {})
+    try:
+        a.save(every("only-in-a"))
+        b.save(every("only-in-b"))
+        assert [e.name for e in a.entries()] == ["only-in-a"]
+        assert [e.name for e in b.entries()] == ["only-in-b"]
+        lease_a = a.lock.acquire("a", 30)
+        assert lease_a is not None and b.lock.acquire("b", 30) is not None
+    finally:
+        a.close()
+        b.close()
+        drop_schema(postgres_server.url, one)
+        drop_schema(postgres_server.url, two)
+
+
+def test_wrong_password_is_a_store_error_naming_the_url_masked(
+    postgres_server: PostgresServer, pg_schema: str
+) -> None:
+    url = postgres_server.url.replace(postgres_server.password, "not-the-password")
+    store = open_store(url, {"schema": pg_schema, "pool_timeout": 0.5})
+    try:
+        with pytest.raises(StoreError, match="refused the credentials") as caught:
+            store.entries()
+        assert "not-the-password" not in str(caught.value)
+        assert "****" in str(caught.value)
+    finally:
+        store.close()
+
+
+def test_a_server_restart_is_retried_and_the_leader_keeps_its_lease(
+    postgres_server: PostgresServer, pg_store: PostgresStore, clock: FakeClock
+) -> None:
+    pg_store.save(every("a", 60))
+    lease = pg_store.lock.acquire("leader", 30)
+    assert lease is not None
+    postgres_server.restart()  # every pooled connection is cut
+    clock.advance(60)
+    claims = pg_store.claim_due(lease, clock(), limit=10, reclaim_after=30).claims
+    assert [c.entry.name for c in claims] == ["a"]
+    assert pg_store.lock.current() is not None
+
+
+def test_an_outage_is_store_unavailable_then_heals(
+    postgres_server: PostgresServer, pg_schema: str, clock: FakeClock
+) -> None:
+    store = open_store(
+        postgres_server.url,
+        {
+            "schema": pg_schema,
+            "clock": clock,
+            "retry_attempts": 2,
+            "retry_backoff_base": 0.01,
+            "pool_timeout": 0.5,
+        },
+    )
+    try:
+        store.save(every("a", 60))
+        postgres_server.stop_server()
+        try:
+            with pytest.raises(StoreUnavailable, match="unreachable after 2 attempts"):
+                store.entries()
+        finally:
+            postgres_server.start()
+        assert [e.name for e in store.entries()] == ["a"]
+        assert store.state("a").next_run_at == clock() + timedelta(seconds=60)
+    finally:
+        store.close()
