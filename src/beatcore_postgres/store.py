@@ -16,15 +16,13 @@ status              1 (three statements in one pipeline)
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any, TypeVar
 
 from beatcore import serializer, storekit, timing
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import (
-    ConfigurationError,
     CorruptRecord,
     EntryNotFound,
     InvalidEntry,
@@ -41,33 +39,19 @@ from beatcore.store import (
     SyncReport,
 )
 from beatcore.storekit import Record
-from beatcore.timeutil import UTC, Clock, utc_now
+from beatcore.timeutil import Clock, utc_now
 from beatcore_postgres.connection import Connection, Database
-from beatcore_postgres.lock import PostgresLock, check_renewed, fenced_params, utc
+from beatcore_postgres.lock import PostgresLock, utc
+from beatcore_postgres.scheduling import Scheduling, in_flight
 from beatcore_postgres.schema import ensure_schema
 from beatcore_postgres.statements import Statements
-from beatcore_postgres.urls import PostgresSpec, parse_url
+from beatcore_postgres.urls import PostgresSpec
 
 T = TypeVar("T")
 
 #: Compare-and-set attempts of one call before it gives up (each lost one means another
 #: process wrote the same entry in between, so this is never reached in practice).
 MAX_CAS_ATTEMPTS = 20
-
-_KNOWN_OPTIONS = frozenset(
-    {
-        "clock",
-        "default_timezone",
-        "key_prefix",
-        "schema",
-        "pool_size",
-        "pool_timeout",
-        "retry_attempts",
-        "retry_backoff_base",
-        "retry_backoff_cap",
-        "prepare_threshold",
-    }
-)
 
 
 class _Conflict(Exception):
@@ -98,10 +82,7 @@ class PostgresStore(Store):
         self._db = db
         self._sql = Statements.for_schema(spec.schema)
         self._lock = PostgresLock(db, spec.schema)
-        # rev of each entry this store claimed and has not acked: an ack whose row still has
-        # it was not changed in flight and is written without reading it first.
-        self._claimed_revs: dict[str, int] = {}
-        self._revs_mutex = threading.Lock()
+        self._scheduling = Scheduling(self._sql, spec.masked_url)
         db.before_first_call(lambda conn: ensure_schema(conn, spec.schema, spec.masked_url))
 
     @property
@@ -314,106 +295,20 @@ class PostgresStore(Store):
         self, lease: Lease, now: datetime, *, limit: int, reclaim_after: float
     ) -> ClaimResult:
         """Renew the lease and claim up to ``limit`` due entries in one statement."""
-        params = fenced_params(lease, tick_at=now)
-        params.update(now=now, stale=now - timedelta(seconds=reclaim_after), limit=limit)
-
-        def claim(conn: Connection) -> ClaimResult:
-            rows = conn.execute(self._sql.claim, params).fetchall()
-            renewed, last_token, next_due = rows[0][:3]
-            check_renewed(lease, renewed, last_token)
-            taken = [(r[3], r[4], r[5], r[7]) for r in rows if r[3] is not None]
-            claims, corrupt = storekit.decode_claims(taken)
-            with self._revs_mutex:
-                for row in rows:
-                    if row[3] is not None:
-                        self._claimed_revs[row[3]] = row[6]
-            if corrupt:
-                set_aside = fenced_params(lease)
-                set_aside.update(names=[c.name for c in corrupt], causes=[c.cause for c in corrupt])
-                conn.execute(self._sql.set_aside, set_aside)
-            return ClaimResult(tuple(claims), tuple(corrupt), utc(next_due))
-
-        return self._run("claim", claim)
+        return self._run(
+            "claim", lambda conn: self._scheduling.claim(conn, lease, now, limit, reclaim_after)
+        )
 
     def ack(self, lease: Lease, acks: Sequence[Ack]) -> None:
-        """Record the outcome of claimed entries (see :meth:`Store.ack`).
-
-        One statement writes every ack whose row is unchanged since the claim; the rows
-        changed meanwhile are read, merged by the store kit and written compare-and-set.
-        """
-        with self._revs_mutex:
-            revs = {ack.name: self._claimed_revs.pop(ack.name, -1) for ack in acks}
-
-        def run(conn: Connection) -> None:
-            left = self._ack_unchanged(conn, lease, acks, revs)
-            for _ in range(MAX_CAS_ATTEMPTS):
-                if not left:
-                    return
-                left = self._ack_merged(conn, lease, left)
-            raise StoreError(
-                f"PostgreSQL ack at {self.url}: entries {sorted(a.name for a in left)} kept "
-                f"changing; they stay in flight and are recovered later"
-            )
-
-        self._run("ack", run)
-
-    def _ack_write(
-        self,
-        conn: Connection,
-        lease: Lease,
-        items: Sequence[tuple[Ack, int, EntryState, datetime | None]],
-        exact: bool,
-    ) -> set[str]:
-        """Write ``(ack, rev, state, due_at)`` items in one fenced statement; names written."""
-        params = fenced_params(lease)
-        params.update(
-            names=[ack.name for ack, _, _, _ in items],
-            revs=[rev for _, rev, _, _ in items],
-            states=[serializer.dumps_state(state) for _, _, state, _ in items],
-            next_runs=[state.next_run_at for _, _, state, _ in items],
-            dues=[due for _, _, _, due in items],
-            triggered=[state.triggered_at is not None for _, _, state, _ in items],
-            exact=[exact] * len(items),
-        )
-        row = conn.execute(self._sql.ack, params).fetchone()
-        assert row is not None  # a SELECT without FROM returns one row
-        check_renewed(lease, row[0], row[1])
-        return set(row[2])
-
-    def _ack_unchanged(
-        self, conn: Connection, lease: Lease, acks: Sequence[Ack], revs: Mapping[str, int]
-    ) -> list[Ack]:
-        items = [(ack, revs[ack.name], ack.state, ack.due_at) for ack in acks]
-        written = self._ack_write(conn, lease, items, exact=False)
-        return [ack for ack in acks if ack.name not in written]
-
-    def _ack_merged(self, conn: Connection, lease: Lease, acks: Sequence[Ack]) -> list[Ack]:
-        """Merge acks into rows changed in flight; return those that lost a write again."""
-        by_name = {ack.name: ack for ack in acks}
-        rows = conn.execute(
-            self._sql.in_flight_rows, {"names": list(by_name), "token": lease.token}
-        ).fetchall()
-        items = []
-        bad: list[CorruptRecord] = []
-        for name, entry_json, state_json, rev in rows:
-            found = storekit.decode_record(name, entry_json, state_json)
-            if isinstance(found, CorruptRecord):
-                bad.append(found)
-                continue
-            merged = storekit.merge_ack(by_name[name], found)
-            items.append((by_name[name], rev, merged.state, merged.due_at))
-        if bad:
-            params = fenced_params(lease)
-            params.update(names=[c.name for c in bad], causes=[c.cause for c in bad])
-            conn.execute(self._sql.set_aside, params)
-        # rows missing: deleted in flight (they stay deleted) or no longer ours to ack
-        written = self._ack_write(conn, lease, items, exact=True) if items else set()
-        return [ack for ack, _, _, _ in items if ack.name not in written]
+        """Record the outcome of claimed entries (see :meth:`Store.ack`): one statement for
+        every ack whose row is unchanged since the claim (see :mod:`.scheduling`)."""
+        revs = self._scheduling.take_revs(acks)
+        self._run("ack", lambda conn: self._scheduling.ack(conn, lease, acks, revs))
 
     def in_flight(self) -> list[InFlight]:
         """Return unacked claims, oldest first."""
         rows = self._run("in-flight list", lambda c: c.execute(self._sql.in_flight).fetchall())
-        return [_in_flight(row) for row in rows]
+        return [in_flight(row) for row in rows]
 
     def status(self) -> StoreStatus:
         """Return a snapshot of the schedule (three statements in one pipeline)."""
@@ -436,7 +331,7 @@ class PostgresStore(Store):
                 last_tick_at=utc(last_tick_at),
                 entry_count=count,
                 corrupt_count=len(storekit.list_corrupt((n, e, s) for n, e, s in records)),
-                in_flight=tuple(_in_flight(row) for row in flight_cur.fetchall()),
+                in_flight=tuple(in_flight(row) for row in flight_cur.fetchall()),
                 next_due_at=utc(next_due),
             )
 
@@ -445,11 +340,6 @@ class PostgresStore(Store):
     def close(self) -> None:
         """Close the pool; the store cannot be used afterwards."""
         self._db.close()
-
-
-def _in_flight(row: tuple[Any, ...]) -> InFlight:
-    name, token, claimed_at, next_run_at = row
-    return InFlight(name, token, claimed_at.astimezone(UTC), utc(next_run_at))
 
 
 def _merged(passes: Sequence[SyncReport]) -> SyncReport:
@@ -466,36 +356,3 @@ def _merged(passes: Sequence[SyncReport]) -> SyncReport:
     changed = added.keys() | updated.keys() | removed.keys()
     unchanged = tuple(n for n in passes[-1].unchanged if n not in changed)
     return SyncReport(tuple(added), tuple(updated), tuple(removed), unchanged)
-
-
-def open_store(url: str, options: Mapping[str, Any]) -> PostgresStore:
-    """Open the PostgreSQL store for ``url`` with ``options`` (``beatcore_store_options`` plus
-    ``key_prefix``, ``default_timezone`` and ``clock``); called by :mod:`.plugin`.
-
-    Nothing is sent to the server until the first call, which creates or migrates the tables.
-
-    :raises ConfigurationError: the URL or an option is malformed.
-    """
-    unknown = sorted(set(options) - _KNOWN_OPTIONS)
-    if unknown:
-        raise ConfigurationError(
-            f"unknown PostgreSQL store option(s) {', '.join(map(repr, unknown))} "
-            f"(beatcore_store_options); the PostgreSQL store takes: "
-            f"{', '.join(sorted(_KNOWN_OPTIONS - {'clock', 'default_timezone', 'key_prefix'}))}"
-        )
-    spec = parse_url(url, options)
-    db = Database(
-        spec,
-        pool_size=options.get("pool_size", 4),
-        pool_timeout=options.get("pool_timeout", 2.0),
-        attempts=options.get("retry_attempts", 6),
-        backoff_base=options.get("retry_backoff_base", 0.1),
-        backoff_cap=options.get("retry_backoff_cap", 2.0),
-        prepare_threshold=options.get("prepare_threshold", 5),
-    )
-    return PostgresStore(
-        spec,
-        db,
-        clock=options.get("clock") or utc_now,
-        default_timezone=options.get("default_timezone"),
-    )

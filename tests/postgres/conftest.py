@@ -8,7 +8,8 @@ import pytest
 
 from beatcore.testing import FakeClock
 from beatcore.testing.contract import T0
-from beatcore_postgres.store import PostgresStore, open_store
+from beatcore_postgres.plugin import open_store
+from beatcore_postgres.store import PostgresStore
 from tests.postgres.support import drop_schema, new_schema
 from tests.support.postgres_server import PostgresServer
 

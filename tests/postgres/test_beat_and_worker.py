@@ -52,9 +52,7 @@ def test_beat_sends_static_and_dynamic_entries_to_the_worker(
         app.conf.beatcore_url = url
         store = beatcore.connect(app)
         try:
-            store.save(
-                Entry(name="dynamic", task="proj.add", schedule=Interval(1), args=(40, 2))
-            )
+            store.save(Entry(name="dynamic", task="proj.add", schedule=Interval(1), args=(40, 2)))
             before = counts()["proj.add"]
             wait_for(
                 lambda: counts()["proj.add"] >= before + 4,

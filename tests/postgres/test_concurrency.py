@@ -45,7 +45,7 @@ def test_management_writes_go_on_while_entries_are_in_flight(
     lease = pg_store.lock.acquire("leader", 30)
     assert lease is not None
     clock.advance(60)
-    (claim,) = pg_store.claim_due(lease, clock(), limit=10, reclaim_after=30).claims
+    (_claim,) = pg_store.claim_due(lease, clock(), limit=10, reclaim_after=30).claims
     pg_store.save(every("a", 300))
     pg_store.trigger("a")
     pg_store.set_enabled("a", False)

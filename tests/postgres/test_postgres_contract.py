@@ -9,7 +9,8 @@ import pytest
 
 from beatcore.testing import FakeClock, StoreContract
 from beatcore.testing.contract import PlantCorrupt
-from beatcore_postgres.store import PostgresStore, open_store
+from beatcore_postgres.plugin import open_store
+from beatcore_postgres.store import PostgresStore
 from tests.postgres.support import drop_schema, new_schema, plant_row
 from tests.support.postgres_server import PostgresServer
 

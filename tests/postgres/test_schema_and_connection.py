@@ -14,7 +14,8 @@ from beatcore.errors import SchemaVersionError, StoreError, StoreUnavailable
 from beatcore.schedules import Interval
 from beatcore.testing import FakeClock
 from beatcore_postgres import schema as schema_module
-from beatcore_postgres.store import PostgresStore, open_store
+from beatcore_postgres.plugin import open_store
+from beatcore_postgres.store import PostgresStore
 from tests.support.postgres_server import PostgresServer
 
 

@@ -8,7 +8,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 import beatcore
 from beatcore.errors import ConfigurationError
-from beatcore_postgres.store import open_store
+from beatcore_postgres.plugin import open_store
 from beatcore_postgres.urls import DEFAULT_SCHEMA, mask_url, parse_url
 
 
@@ -88,7 +88,7 @@ def test_bad_urls_say_what_is_wrong_without_the_password(
 
 
 def test_unknown_and_bad_options_are_refused() -> None:
-    with pytest.raises(ConfigurationError, match="unknown PostgreSQL store option.*'pool'"):
+    with pytest.raises(ConfigurationError, match=r"unknown PostgreSQL store option.*'pool'"):
         open_store("postgresql://h/db", {"pool": 3})
     for name, value in (("pool_size", 0), ("retry_attempts", True), ("pool_timeout", -1.0)):
         with pytest.raises(ConfigurationError, match=name):

@@ -1,0 +1,154 @@
+"""The leader's calls: claim the due entries and ack them, each one fenced statement.
+
+A claim renews the lease, takes the stale claims and the due entries and marks them in flight
+in one statement; it remembers each claimed row's ``rev``. An ack writes, in one statement,
+every acked state whose row still has that ``rev`` (nothing changed it in flight). The rows
+changed meanwhile are read, merged by the store kit (:func:`beatcore.storekit.merge_ack`) and
+written compare-and-set, again one statement for all of them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from beatcore import serializer, storekit
+from beatcore.entry import EntryState
+from beatcore.errors import CorruptRecord, StoreError
+from beatcore.store import Ack, ClaimResult, InFlight, Lease
+from beatcore.timeutil import UTC
+from beatcore_postgres.connection import Connection
+from beatcore_postgres.lock import check_renewed, fenced_params, utc
+from beatcore_postgres.statements import Statements
+
+#: Merge-and-write passes of one ack before the entries still changing are left in flight
+#: (each lost pass means another process wrote the entry in between).
+MAX_MERGE_PASSES = 20
+_UNKNOWN_REV = -1
+
+
+def in_flight(row: tuple[Any, ...]) -> InFlight:
+    """An :class:`InFlight` from a row of ``Statements.in_flight``."""
+    name, token, claimed_at, next_run_at = row
+    return InFlight(name, token, claimed_at.astimezone(UTC), utc(next_run_at))
+
+
+class Scheduling:
+    """Claim and ack of one schedule; keeps the ``rev`` of each entry claimed, not yet acked.
+
+    :param sql: the schedule's statements.
+    :param url: the masked URL, for messages.
+    """
+
+    def __init__(self, sql: Statements, url: str) -> None:
+        self._sql = sql
+        self._url = url
+        self._claimed_revs: dict[str, int] = {}
+        self._mutex = threading.Lock()
+
+    def claim(
+        self, conn: Connection, lease: Lease, now: datetime, limit: int, reclaim_after: float
+    ) -> ClaimResult:
+        """Run :meth:`~beatcore.store.Store.claim_due` on ``conn``: one statement, and one more
+        when it took unreadable records (they are set aside: out of flight and of the due
+        index, the error noted, the record kept).
+
+        :raises LockLost: ``lease`` is not the current one (nothing was claimed).
+        """
+        params = fenced_params(lease, tick_at=now)
+        params.update(now=now, stale=now - timedelta(seconds=reclaim_after), limit=limit)
+        rows = conn.execute(self._sql.claim, params).fetchall()
+        renewed, last_token, next_due = rows[0][:3]
+        check_renewed(lease, renewed, last_token)
+        taken = [row for row in rows if row[3] is not None]
+        claims, corrupt = storekit.decode_claims((r[3], r[4], r[5], r[7]) for r in taken)
+        with self._mutex:
+            self._claimed_revs.update((row[3], row[6]) for row in taken)
+        if corrupt:
+            self._set_aside(conn, lease, corrupt)
+        return ClaimResult(tuple(claims), tuple(corrupt), utc(next_due))
+
+    def take_revs(self, acks: Sequence[Ack]) -> dict[str, int]:
+        """Return (and forget) the ``rev`` each acked entry was claimed at; called once per ack
+        call, before its retries."""
+        with self._mutex:
+            return {ack.name: self._claimed_revs.pop(ack.name, _UNKNOWN_REV) for ack in acks}
+
+    def ack(
+        self, conn: Connection, lease: Lease, acks: Sequence[Ack], revs: Mapping[str, int]
+    ) -> None:
+        """Run :meth:`~beatcore.store.Store.ack` on ``conn`` with the revs of :meth:`take_revs`.
+
+        :raises LockLost: ``lease`` is not the current one (nothing was written).
+        :raises StoreError: some entries kept changing through every merge pass (they stay
+            in flight and are recovered later).
+        """
+        items = [(ack, revs[ack.name], ack.state, ack.due_at) for ack in acks]
+        written = self._write(conn, lease, items, exact=False)
+        left = [ack for ack in acks if ack.name not in written]
+        for _ in range(MAX_MERGE_PASSES):
+            if not left:
+                return
+            left = self._merge(conn, lease, left)
+        raise StoreError(
+            f"PostgreSQL ack at {self._url}: entries {sorted(a.name for a in left)} kept "
+            f"changing; they stay in flight and are recovered later"
+        )
+
+    def _write(
+        self,
+        conn: Connection,
+        lease: Lease,
+        items: Sequence[tuple[Ack, int, EntryState, datetime | None]],
+        exact: bool,
+    ) -> set[str]:
+        """Write ``(ack, rev, state, due_at)`` items in one fenced statement; the names written.
+
+        ``exact``: ``due_at`` is final; otherwise a disabled entry without a pending trigger
+        is left out of the due index (the scheduler's instant does not know it was disabled).
+        """
+        params = fenced_params(lease)
+        params.update(
+            names=[ack.name for ack, _, _, _ in items],
+            revs=[rev for _, rev, _, _ in items],
+            states=[serializer.dumps_state(state) for _, _, state, _ in items],
+            next_runs=[state.next_run_at for _, _, state, _ in items],
+            dues=[due for _, _, _, due in items],
+            triggered=[state.triggered_at is not None for _, _, state, _ in items],
+            exact=[exact] * len(items),
+        )
+        row = conn.execute(self._sql.ack, params).fetchone()
+        assert row is not None  # a SELECT without FROM returns one row
+        check_renewed(lease, row[0], row[1])
+        return set(row[2])
+
+    def _merge(self, conn: Connection, lease: Lease, acks: Sequence[Ack]) -> list[Ack]:
+        """Merge acks into rows changed in flight; return those that lost their write again.
+
+        A row that is gone was deleted in flight (it stays deleted) or is no longer this
+        lease's claim: its ack is dropped.
+        """
+        by_name = {ack.name: ack for ack in acks}
+        rows = conn.execute(
+            self._sql.in_flight_rows, {"names": list(by_name), "token": lease.token}
+        ).fetchall()
+        items = []
+        bad: list[CorruptRecord] = []
+        for name, entry_raw, state_raw, rev in rows:
+            found = storekit.decode_record(name, entry_raw, state_raw)
+            if isinstance(found, CorruptRecord):
+                bad.append(found)
+                continue
+            merged = storekit.merge_ack(by_name[name], found)
+            items.append((by_name[name], rev, merged.state, merged.due_at))
+        if bad:
+            self._set_aside(conn, lease, bad)
+        written = self._write(conn, lease, items, exact=True) if items else set()
+        return [ack for ack, _, _, _ in items if ack.name not in written]
+
+    def _set_aside(self, conn: Connection, lease: Lease, bad: Sequence[CorruptRecord]) -> None:
+        params = fenced_params(lease)
+        params.update(names=[c.name for c in bad], causes=[c.cause for c in bad])
+        conn.execute(self._sql.set_aside, params)
