@@ -10,7 +10,7 @@ import pytest
 
 from beatcore.stores.sqlite import SqliteStore
 from beatcore.testing import FakeClock, StoreContract, plant_sqlite_record
-from beatcore.testing.contract import PlantCorrupt
+from beatcore.testing.contract import OpenStore, PlantCorrupt
 
 
 class TestSqliteStore(StoreContract):
@@ -28,3 +28,7 @@ class TestSqliteStore(StoreContract):
             plant_sqlite_record(store, name, "{not json", '{"v": 1}', due_at)
 
         return plant
+
+    @pytest.fixture
+    def open_second_store(self, store: SqliteStore, clock: FakeClock) -> OpenStore:
+        return lambda: SqliteStore(store.path, clock=clock)

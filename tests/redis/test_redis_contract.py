@@ -11,7 +11,7 @@ import fakeredis
 import pytest
 
 from beatcore.testing import FakeClock, StoreContract
-from beatcore.testing.contract import PlantCorrupt
+from beatcore.testing.contract import OpenStore, PlantCorrupt
 from beatcore_redis.store import RedisStore, open_store
 
 
@@ -38,6 +38,12 @@ class TestFakeRedisStore(RedisContract):
         yield store
         store.close()
 
+    @pytest.fixture
+    def open_second_store(self, store: RedisStore, clock: FakeClock) -> OpenStore:
+        server = store.client.connection_pool.connection_kwargs["server"]
+        client = fakeredis.FakeStrictRedis(server=server)
+        return lambda: open_store("redis://fake:6379/0", {"client": client, "clock": clock})
+
 
 @pytest.mark.redis_server
 class TestRealRedisStore(RedisContract):
@@ -51,6 +57,13 @@ class TestRealRedisStore(RedisContract):
         if keys:
             store.client.delete(*keys)
         store.close()
+
+    @pytest.fixture
+    def open_second_store(
+        self, store: RedisStore, clock: FakeClock, redis_server: Any
+    ) -> OpenStore:
+        options = {"clock": clock, "key_prefix": store.keys.prefix}
+        return lambda: open_store(redis_server.url, options)
 
 
 class TestSentinelRedisStore(RedisContract):
@@ -66,3 +79,10 @@ class TestSentinelRedisStore(RedisContract):
         if keys:
             store.client.delete(*keys)
         store.close()
+
+    @pytest.fixture
+    def open_second_store(
+        self, store: RedisStore, clock: FakeClock, redis_sentinel: Any
+    ) -> OpenStore:
+        options = {"clock": clock, "key_prefix": store.keys.prefix}
+        return lambda: open_store(redis_sentinel.url, options)

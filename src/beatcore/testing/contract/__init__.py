@@ -1,0 +1,73 @@
+"""``StoreContract``: the tests every :class:`~beatcore.store.Store` must pass.
+
+Built as fsspec's abstract tests are: one mixin per concern of the contract
+(:class:`DefinitionsContract`, :class:`ClaimAckContract`, :class:`LockContract`,
+:class:`StaticSyncContract`, :class:`CorruptRecordContract`, :class:`StatusContract`,
+:class:`LifetimeContract`), gathered by :class:`StoreContract`. Each test's docstring names the
+clause it checks, and a failure says what the store did and what the contract wants.
+
+A backend overrides two fixtures and, where its lock expires on real time rather than on the
+injected clock, one capability flag::
+
+    class TestMyStore(StoreContract):
+        lock_expiry_follows_clock = False
+
+        @pytest.fixture
+        def store(self, clock):
+            return MyStore(..., clock=clock)
+
+        @pytest.fixture
+        def plant_corrupt_record(self, store):
+            return lambda name, due_at: my_write_garbage(store, name, due_at)
+
+        @pytest.fixture  # optional: runs the two-instance cases
+        def open_second_store(self, store, clock):
+            return lambda: MyStore(..., clock=clock)
+"""
+
+from beatcore.testing.contract.base import (
+    T0,
+    ContractBase,
+    OpenStore,
+    PlantCorrupt,
+    every,
+    expect,
+    names,
+)
+from beatcore.testing.contract.claims import ClaimAckContract
+from beatcore.testing.contract.corrupt import CorruptRecordContract
+from beatcore.testing.contract.definitions import DefinitionsContract
+from beatcore.testing.contract.locking import LockContract
+from beatcore.testing.contract.static import StaticSyncContract
+from beatcore.testing.contract.status import LifetimeContract, StatusContract
+
+
+class StoreContract(
+    DefinitionsContract,
+    ClaimAckContract,
+    LockContract,
+    StaticSyncContract,
+    CorruptRecordContract,
+    StatusContract,
+    LifetimeContract,
+):
+    """The contract suite. Subclass it and override ``store`` and ``plant_corrupt_record``."""
+
+
+__all__ = [
+    "T0",
+    "ClaimAckContract",
+    "ContractBase",
+    "CorruptRecordContract",
+    "DefinitionsContract",
+    "LifetimeContract",
+    "LockContract",
+    "OpenStore",
+    "PlantCorrupt",
+    "StaticSyncContract",
+    "StatusContract",
+    "StoreContract",
+    "every",
+    "expect",
+    "names",
+]
