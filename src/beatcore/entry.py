@@ -7,69 +7,106 @@ only when something that decides it changed (see :func:`beatcore.timing.timing_c
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import attrs
 
 from beatcore.errors import InvalidEntry, InvalidSchedule
 from beatcore.schedules.base import ScheduleType, is_schedule
-from beatcore.timeutil import require_aware, zone
+from beatcore.timeutil import UTC, require_aware, zone
+from beatcore.values import is_integer, is_number, shown
 
 CatchUp = Literal["latest", "all", "skip"]
 CATCH_UP_POLICIES: tuple[CatchUp, ...] = ("latest", "all", "skip")
 
 
-#: Types that ``json.dumps`` encodes as they are (exact types: subclasses may encode otherwise).
-_JSON_SCALARS = frozenset((str, int, float, bool, type(None)))
-#: How deep :func:`_plain_json` looks before it leaves the answer to ``json.dumps``.
-_PLAIN_JSON_DEPTH = 4
+#: The most seconds a jitter or misfire grace may be: what a timedelta holds.
+MAX_SECONDS = timedelta.max.days * 86400 + timedelta.max.seconds
+#: The most a count (``max_runs``, the run counters) may be: a signed 64-bit integer, which
+#: every store can hold in an integer column.
+MAX_COUNT = 2**63 - 1
+#: How deeply args, kwargs and options may nest. Deeper values could be written but not read
+#: back (the JSON decoder stops at Python's recursion limit), and no task needs them.
+MAX_JSON_DEPTH = 100
+
+#: Types whose instances ``json`` writes as they are and reads back equal.
+_JSON_ATOMS = (str, int, bool, type(None))
 
 
-def _plain_json(value: Any, depth: int = _PLAIN_JSON_DEPTH) -> bool:
-    """Return True when ``value`` is made only of JSON scalars, lists, tuples and str-keyed dicts.
+def _json_problem(value: Any, depth: int = MAX_JSON_DEPTH) -> str | None:
+    """Return what keeps ``value`` from being stored as JSON and read back equal, or None.
 
-    Such a value always encodes, so most args, kwargs and options (and everything decoded from a
-    stored record) skip the trial ``json.dumps``. False means "not known": the caller encodes.
+    Lists and tuples (read back as lists), dicts with str keys, str, int, finite float,
+    bool and None are such values (subclasses too: ``json`` writes them as their base).
+    Called for the args, kwargs and options of every Entry built, so the usual items (of
+    exactly those types) are told in one expression, without a call each.
     """
     kind = type(value)
-    if kind in _JSON_SCALARS:
-        return True
-    if depth == 0:
-        return False
-    if kind is dict:
-        for key, item in value.items():
-            if type(key) is not str or not _plain_json(item, depth - 1):
-                return False
-        return True
-    if kind is tuple or kind is list:
-        # A loop, not all(<generator>): this runs for every entry built, and is twice as fast.
-        for item in value:  # noqa: SIM110
-            if not _plain_json(item, depth - 1):
-                return False
-        return True
-    return False
+    if kind is dict or kind is list or kind is tuple:
+        if depth == 0:
+            return f"nested more than {MAX_JSON_DEPTH} levels deep"
+        if kind is dict:
+            for key in value:
+                if type(key) is not str and not isinstance(key, str):
+                    return f"the dict key {shown(key)} is not a string (JSON would make it one)"
+            items = value.values()
+        else:
+            items = value
+        for item in items:
+            kind = type(item)
+            if (
+                kind is str
+                or item is None
+                or kind is bool
+                or (kind is int and -(2**64) < item < 2**64)
+                or (kind is float and item - item == 0.0)
+            ):
+                continue
+            problem = _json_problem(item, depth - 1)
+            if problem is not None:
+                return problem
+        return None
+    if isinstance(value, float):
+        return None if value - value == 0.0 else f"{value!r} is not a finite number"
+    if isinstance(value, _JSON_ATOMS):
+        if isinstance(value, int) and not -(2**64) < value < 2**64:
+            try:
+                int.__repr__(value)
+            except ValueError as exc:  # past sys.get_int_max_str_digits()
+                return f"an int too long to write ({exc})"
+        return None
+    if isinstance(value, dict):  # subclasses: walked as their base type
+        return _json_problem(dict(value), depth)
+    if isinstance(value, (list, tuple)):
+        return _json_problem(list(value), depth)
+    return f"{type(value).__name__} {shown(value)} is not a JSON value"
 
 
-def _require_json(what: str) -> Any:
+def _require_json(what: str, kind: type) -> Any:
     def check(instance: Entry, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if not value or _plain_json(value):
-            return
-        try:
-            json.dumps(value)
-        except (TypeError, ValueError) as exc:
+        if type(value) is not kind:
+            expected = "a list or tuple" if kind is tuple else "a mapping"
             raise InvalidEntry(
-                f"{what} of entry {instance.name!r} must be JSON-serializable: {exc}"
-            ) from exc
+                f"{what} of entry {instance.name!r} must be {expected}, got "
+                f"{type(value).__name__} {shown(value)}"
+            )
+        if not value:
+            return
+        problem = _json_problem(value)
+        if problem is not None:
+            raise InvalidEntry(
+                f"{what} of entry {instance.name!r} must be JSON-serializable: {problem} (JSON "
+                "values are lists, dicts with str keys, str, int, finite float, bool and None)"
+            )
 
     return check
 
 
 def _name(instance: Entry, attribute: attrs.Attribute[str], value: str) -> None:
     if not isinstance(value, str) or not value.strip():
-        raise InvalidEntry(f"entry name must be a non-empty string, got {value!r}")
+        raise InvalidEntry(f"entry name must be a non-empty string, got {shown(value)}")
     try:
         value.encode()  # task ids and store keys are made from its UTF-8 bytes
     except UnicodeEncodeError as exc:
@@ -79,7 +116,7 @@ def _name(instance: Entry, attribute: attrs.Attribute[str], value: str) -> None:
 def _task(instance: Entry, attribute: attrs.Attribute[str], value: str) -> None:
     if not isinstance(value, str) or not value.strip():
         raise InvalidEntry(
-            f"task of entry {instance.name!r} must be a non-empty task name, got {value!r}"
+            f"task of entry {instance.name!r} must be a non-empty task name, got {shown(value)}"
         )
 
 
@@ -87,13 +124,18 @@ def _schedule(instance: Entry, attribute: attrs.Attribute[Any], value: Any) -> N
     if not is_schedule(value):
         raise InvalidEntry(
             f"schedule of entry {instance.name!r} must be a schedule type (with type_name, "
-            f"to_dict, from_dict and next_after), got {value!r}"
+            f"to_dict, from_dict and next_after), got {shown(value)}"
         )
 
 
 def _tz(instance: Entry, attribute: attrs.Attribute[str | None], value: str | None) -> None:
     if value is None:
         return
+    if not isinstance(value, str):
+        raise InvalidEntry(
+            f"tz of entry {instance.name!r} must be an IANA zone name such as "
+            f"'Europe/Berlin', got {shown(value)}"
+        )
     try:
         zone(value)
     except InvalidSchedule as exc:
@@ -101,52 +143,106 @@ def _tz(instance: Entry, attribute: attrs.Attribute[str | None], value: str | No
 
 
 def _catch_up(instance: Entry, attribute: attrs.Attribute[str], value: str) -> None:
-    if value not in CATCH_UP_POLICIES:
+    if not isinstance(value, str) or value not in CATCH_UP_POLICIES:
         raise InvalidEntry(
             f"catch_up of entry {instance.name!r} must be one of "
-            f"{', '.join(CATCH_UP_POLICIES)}, got {value!r}"
+            f"{', '.join(CATCH_UP_POLICIES)}, got {shown(value)}"
         )
 
 
-def _non_negative(what: str) -> Any:
+def _seconds(what: str) -> Any:
     def check(instance: Entry, attribute: attrs.Attribute[Any], value: float | None) -> None:
-        if value is None:
+        if value is None and what == "misfire_grace":
             return
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        if not is_number(value) or not 0 <= value <= MAX_SECONDS:
             raise InvalidEntry(
-                f"{what} of entry {instance.name!r} must be a number of seconds >= 0, got {value!r}"
+                f"{what} of entry {instance.name!r} must be a number of seconds >= 0 and <= "
+                f"{MAX_SECONDS}, got {shown(value)}"
             )
 
     return check
 
 
+def _jitter(value: Any) -> Any:
+    return 0.0 if value is None else value  # a record may hold null: no jitter
+
+
 def _max_runs(instance: Entry, attribute: attrs.Attribute[int | None], value: int | None) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+    if value is not None and (not is_integer(value) or not 1 <= value <= MAX_COUNT):
         raise InvalidEntry(
-            f"max_runs of entry {instance.name!r} must be a positive integer or None, got {value!r}"
+            f"max_runs of entry {instance.name!r} must be a positive integer (<= {MAX_COUNT}) "
+            f"or None, got {shown(value)}"
         )
 
 
-def _optional_aware(value: datetime | None) -> datetime | None:
-    return None if value is None else require_aware(value, "start_at/end_at")
+def _flag(value: Any) -> Any:
+    """Return a bool for True/False, 0/1 and None (a record may hold null, read as False
+    before this check); anything else is left for :func:`_require_bool` to refuse."""
+    if value is True or value is False:
+        return value
+    if value is None or (value == 0 and is_integer(value)):
+        return False
+    if value == 1 and is_integer(value):
+        return True
+    return value
 
 
-def _tuple(value: Any) -> tuple[Any, ...]:
+def _require_bool(instance: Entry, attribute: attrs.Attribute[bool], value: bool) -> None:
+    if value is not True and value is not False:
+        raise InvalidEntry(
+            f"{attribute.name} of entry {instance.name!r} must be True or False, got {shown(value)}"
+        )
+
+
+def _aware(value: Any) -> Any:
+    """Return an aware datetime in UTC; anything else is left for :func:`_require_instant`."""
+    if value is None or (value.__class__ is datetime and value.tzinfo is UTC):
+        return value
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        try:
+            return require_aware(value, "instant")
+        except InvalidSchedule:  # no offset, or outside the range in UTC: named below
+            return value
+    return value
+
+
+def _require_instant(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is None or (isinstance(value, datetime) and value.tzinfo is UTC):
+        return
+    what = attribute.name
+    label = f"{what} of entry {instance.name!r}" if isinstance(instance, Entry) else f"state {what}"
+    if not isinstance(value, datetime):
+        raise InvalidEntry(f"{label} must be an aware datetime or None, got {shown(value)}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidSchedule(f"{label} must be a timezone-aware datetime, got naive {value!r}")
+    raise InvalidSchedule(
+        f"{label} {value.isoformat()} is outside the instants a datetime can hold in UTC"
+    )
+
+
+def _tuple(value: Any) -> Any:
+    """Return list and other sequences as a tuple; anything else is left for
+    :func:`_require_args` to refuse (a dict or set would become its keys, a string its
+    characters, an iterator be used up)."""
     if type(value) is tuple:
         return value
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-        raise InvalidEntry(f"entry args must be a list or tuple, got {value!r}")
-    return tuple(value)
+    if type(value) is list or (
+        isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray))
+    ):
+        return tuple(value)
+    return value
 
 
-def _dict(value: Any) -> dict[str, Any]:
+def _dict(value: Any) -> Any:
+    """Return a copy of a mapping as a dict ({} for None); anything else is left for the
+    validator to refuse."""
     if type(value) is dict:
         return value.copy()
     if value is None:
         return {}
-    if not isinstance(value, Mapping):
-        raise InvalidEntry(f"entry kwargs and options must be mappings, got {value!r}")
-    return dict(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    return value
 
 
 @attrs.frozen(eq=True, hash=False)
@@ -173,25 +269,27 @@ class Entry:
     task: str = attrs.field(validator=_task)
     schedule: ScheduleType = attrs.field(validator=_schedule)
     args: tuple[Any, ...] = attrs.field(
-        default=(), converter=_tuple, validator=_require_json("args")
+        default=(), converter=_tuple, validator=_require_json("args", tuple)
     )
     kwargs: dict[str, Any] = attrs.field(
-        factory=dict, converter=_dict, validator=_require_json("kwargs")
+        factory=dict, converter=_dict, validator=_require_json("kwargs", dict)
     )
     options: dict[str, Any] = attrs.field(
-        factory=dict, converter=_dict, validator=_require_json("options")
+        factory=dict, converter=_dict, validator=_require_json("options", dict)
     )
-    enabled: bool = attrs.field(default=True, converter=bool)
+    enabled: bool = attrs.field(default=True, converter=_flag, validator=_require_bool)
     tz: str | None = attrs.field(default=None, validator=_tz)
-    start_at: datetime | None = attrs.field(default=None, converter=_optional_aware)
-    end_at: datetime | None = attrs.field(default=None, converter=_optional_aware)
+    start_at: datetime | None = attrs.field(
+        default=None, converter=_aware, validator=_require_instant
+    )
+    end_at: datetime | None = attrs.field(
+        default=None, converter=_aware, validator=_require_instant
+    )
     max_runs: int | None = attrs.field(default=None, validator=_max_runs)
     catch_up: CatchUp = attrs.field(default="latest", validator=_catch_up)
-    misfire_grace: float | None = attrs.field(
-        default=None, validator=_non_negative("misfire_grace")
-    )
-    jitter: float = attrs.field(default=0.0, validator=_non_negative("jitter"))
-    static: bool = attrs.field(default=False, converter=bool)
+    misfire_grace: float | None = attrs.field(default=None, validator=_seconds("misfire_grace"))
+    jitter: float = attrs.field(default=0.0, converter=_jitter, validator=_seconds("jitter"))
+    static: bool = attrs.field(default=False, converter=_flag, validator=_require_bool)
 
     def __attrs_post_init__(self) -> None:
         if self.start_at and self.end_at and self.end_at < self.start_at:
@@ -203,6 +301,34 @@ class Entry:
     def evolve(self, **changes: Any) -> Entry:
         """Return a copy with ``changes`` applied (validated like a new Entry)."""
         return attrs.evolve(self, **changes)
+
+
+def _count(instance: EntryState, attribute: attrs.Attribute[int], value: int) -> None:
+    if not is_integer(value) or not 0 <= value <= MAX_COUNT:
+        raise InvalidEntry(
+            f"state {attribute.name} must be an integer from 0 to {MAX_COUNT}, got {shown(value)}"
+        )
+
+
+def _text(instance: EntryState, attribute: attrs.Attribute[str | None], value: str | None) -> None:
+    if value is not None and not isinstance(value, str):
+        raise InvalidEntry(f"state {attribute.name} must be a string or None, got {shown(value)}")
+
+
+def _check_state(state: EntryState) -> None:
+    """Raise the error of the first field of ``state`` that is not of its declared kind.
+
+    Called by EntryState when its quick check fails (the usual field types are tested in
+    one expression: a state is built for every dispatched entry and every record read).
+    """
+    for attribute in attrs.fields(EntryState):
+        value = getattr(state, attribute.name)
+        if attribute.name.endswith("_count"):
+            _count(state, attribute, value)
+        elif attribute.name.endswith("_at"):
+            _require_instant(state, attribute, value)
+        else:
+            _text(state, attribute, value)
 
 
 @attrs.frozen
@@ -219,13 +345,34 @@ class EntryState:
     :param triggered_at: set by a manual trigger; the next tick runs the entry once more.
     """
 
-    next_run_at: datetime | None = attrs.field(default=None, converter=_optional_aware)
-    last_run_at: datetime | None = attrs.field(default=None, converter=_optional_aware)
+    next_run_at: datetime | None = attrs.field(default=None, converter=_aware)
+    last_run_at: datetime | None = attrs.field(default=None, converter=_aware)
     total_run_count: int = 0
     skipped_run_count: int = 0
     last_task_id: str | None = None
     last_error: str | None = None
-    triggered_at: datetime | None = attrs.field(default=None, converter=_optional_aware)
+    triggered_at: datetime | None = attrs.field(default=None, converter=_aware)
+
+    def __attrs_post_init__(self) -> None:
+        total, skipped, task, error = (
+            self.total_run_count,
+            self.skipped_run_count,
+            self.last_task_id,
+            self.last_error,
+        )
+        next_run, last_run, triggered = self.next_run_at, self.last_run_at, self.triggered_at
+        if not (
+            type(total) is int
+            and type(skipped) is int
+            and 0 <= total <= MAX_COUNT
+            and 0 <= skipped <= MAX_COUNT
+            and (task is None or type(task) is str)
+            and (error is None or type(error) is str)
+            and (next_run is None or (type(next_run) is datetime and next_run.tzinfo is UTC))
+            and (last_run is None or (type(last_run) is datetime and last_run.tzinfo is UTC))
+            and (triggered is None or (type(triggered) is datetime and triggered.tzinfo is UTC))
+        ):
+            _check_state(self)
 
     def evolve(self, **changes: Any) -> EntryState:
         """Return a copy with ``changes`` applied.

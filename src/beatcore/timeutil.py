@@ -32,7 +32,12 @@ def require_aware(value: datetime, what: str) -> datetime:
         return value
     if tz is None or tz.utcoffset(value) is None:
         raise InvalidSchedule(f"{what} must be a timezone-aware datetime, got naive {value!r}")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01 at UTC+1: before the first instant in UTC
+        raise InvalidSchedule(
+            f"{what} {value.isoformat()} is outside the instants a datetime can hold in UTC"
+        ) from None
 
 
 def zone(name: str | tzinfo | None) -> tzinfo:

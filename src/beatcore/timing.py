@@ -106,9 +106,19 @@ def jitter_offset(name: str, occurrence: datetime, max_jitter: float) -> timedel
     return timedelta(seconds=round(fraction * max_jitter, 6))
 
 
+_LAST_INSTANT = datetime.max.replace(tzinfo=UTC)
+
+
 def due_at(entry: Entry, occurrence: datetime) -> datetime:
-    """Return when ``occurrence`` of ``entry`` should be sent (occurrence plus its jitter)."""
-    return occurrence + jitter_offset(entry.name, occurrence, entry.jitter)
+    """Return when ``occurrence`` of ``entry`` should be sent (occurrence plus its jitter).
+
+    A jitter that carries the occurrence past the last instant a datetime holds gives that
+    instant (an Entry allows any jitter a timedelta holds, up to 2.7 million years).
+    """
+    try:
+        return occurrence + jitter_offset(entry.name, occurrence, entry.jitter)
+    except OverflowError:
+        return _LAST_INSTANT
 
 
 def task_id(name: str, occurrence: datetime) -> str:

@@ -1,4 +1,5 @@
-"""Rules for plain values that many modules share: what counts as a number, a whole number.
+"""Rules for plain values that many modules share: what counts as a number or a count, and
+how a value is shown in an error message.
 
 ``True`` is an ``int`` to Python but never a count or a number of seconds to a person, and
 NaN compares False with every bound, so ``value < 0`` lets it through; the checks here are
@@ -33,3 +34,22 @@ def is_integer(value: object) -> TypeGuard[int]:
     Called wherever a setting, an option or a field takes a count.
     """
     return type(value) is int or (isinstance(value, int) and not isinstance(value, bool))
+
+
+#: How many characters of a value's repr an error message shows.
+SHOWN_LENGTH = 80
+
+
+def shown(value: object) -> str:
+    """Return ``repr(value)`` cut to :data:`SHOWN_LENGTH` characters, for an error message.
+
+    Called by validators naming the value they refuse, which may be a 4 MiB list or an int
+    too long for ``repr`` (past ``sys.get_int_max_str_digits()``).
+    """
+    try:
+        text = repr(value)
+    except ValueError:  # an int with too many digits
+        return f"an int of {value.bit_length()} bits" if isinstance(value, int) else "?"
+    if len(text) <= SHOWN_LENGTH:
+        return text
+    return f"{text[: SHOWN_LENGTH - 5]}...{text[-2:]}"

@@ -128,3 +128,26 @@ def test_unreadable_record_is_reported_not_fatal(cli: Cli) -> None:
     assert "unreadable record" in cli("remove", "broken", input="n\n").output
     assert cli.ok("remove", "broken", "--yes") == "removed 'broken'\n"
     assert cli("list").stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--jitter", "1e14"], "jitter of entry 'x' must be a number of seconds >= 0 and <="),
+        (["--misfire-grace", "1e14"], "misfire_grace of entry 'x' must be a number of seconds"),
+        (["--max-runs", str(2**64)], "max_runs of entry 'x' must be a positive integer"),
+        (["--args", "[NaN]"], "args of entry 'x' must be JSON-serializable: nan is not a finite"),
+        (["--kwargs", '{"a": [Infinity]}'], "kwargs of entry 'x' must be JSON-serializable: inf"),
+        (["--args", "[" * 2000 + "]" * 2000], "'--args': '[[[[[["),  # was a RecursionError
+        (["--args", "[" * 101 + "]" * 101], "nested more than 100 levels deep"),
+    ],
+)
+def test_values_an_entry_cannot_use_are_one_line_errors(
+    cli: Cli, args: list[str], expected: str
+) -> None:
+    """Issue 12 item 4 from the command line: the entry is refused, naming field and value."""
+    line = one_line_error(cli("add", "x", "proj.hello", "--every", "1m", *args))
+    assert expected in line
+    assert "Traceback" not in line and "RecursionError" not in line
+    with pytest.raises(EntryNotFound):
+        cli.store().get("x")

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from beatcore import Clocked, Crontab, Entry, EntryState, Interval, InvalidEntry, InvalidSchedule
+from beatcore.entry import MAX_SECONDS
 from beatcore.errors import CorruptRecord
 from beatcore.serializer import (
     FORMAT_VERSION,
@@ -31,7 +32,7 @@ T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
         ({"name": ""}, "entry name must be a non-empty string"),
         ({"task": " "}, "task of entry 'e' must be a non-empty task name"),
         ({"catch_up": "sometimes"}, "catch_up of entry 'e' must be one of latest, all, skip"),
-        ({"jitter": -1}, "jitter of entry 'e' must be a number of seconds >= 0, got -1"),
+        ({"jitter": -1}, "jitter of entry 'e' must be a number of seconds >= 0 and <= 8"),
         ({"misfire_grace": "soon"}, "misfire_grace of entry 'e' must be a number"),
         ({"max_runs": 0}, "max_runs of entry 'e' must be a positive integer"),
         ({"tz": "Mars/Olympus"}, "tz of entry 'e': unknown time zone 'Mars/Olympus'"),
@@ -114,12 +115,12 @@ def test_entry_and_state_round_trip() -> None:
         (
             '{"v": 1, "name": "e", "task": "t", "schedule": {"type": "interval", "every": 5}, '
             '"kwargs": [1]}',
-            "kwargs and options must be mappings, got [1]",
+            "kwargs of entry 'e' must be a mapping, got list [1]",
         ),
         (
             '{"v": 1, "name": "e", "task": "t", "schedule": {"type": "interval", "every": 5}, '
             '"args": "ab"}',
-            "entry args must be a list or tuple, got 'ab'",
+            "args of entry 'e' must be a list or tuple, got str 'ab'",
         ),
         (
             '{"v": 1, "name": "e", "task": "t", "schedule": {"type": "interval", "every": 5}, '
@@ -259,35 +260,42 @@ def _deep(depth: int, leaf: object) -> object:
 
 
 @pytest.mark.parametrize(
-    "value",
+    ("value", "problem"),
     [
-        {"a": 1, "b": [1.5, None, True, "x", {"c": []}]},
-        {1: "int keys encode", None: "so do None keys"},
-        {"nan": float("nan"), "inf": float("inf")},
-        {"deep": _deep(12, "fine")},
-        {"deep": _deep(12, _Opaque())},
-        {"opaque": _Opaque()},
-        {"when": datetime(2026, 1, 1)},
-        {"loop": _circular()},
-        {("tuple", "key"): 1},
-        {"set": {1, 2}},
+        ({"a": 1, "b": [1.5, None, True, "x", {"c": []}]}, None),
+        ({"deep": _deep(12, "fine")}, None),
+        ({"big": 2**70, "small": -(10**300), "max": 1.7e308}, None),
+        ({"deep": _deep(49, "fine")}, None),  # 99 levels below the field's own dict
+        ({"deep": _deep(50, "too deep")}, "nested more than 100 levels deep"),
+        ({1: "int keys"}, "the dict key 1 is not a string (JSON would make it one)"),
+        ({None: "None keys"}, "the dict key None is not a string"),
+        ({"nan": float("nan")}, "nan is not a finite number"),
+        ({"inf": [float("inf")]}, "inf is not a finite number"),
+        ({"huge": 10**5000}, "an int too long to write"),
+        ({"deep": _deep(12, _Opaque())}, "_Opaque <tests.core"),
+        ({"opaque": _Opaque()}, "is not a JSON value"),
+        ({"when": datetime(2026, 1, 1)}, "datetime datetime.datetime(2026, 1, 1, 0, 0) is not"),
+        ({"loop": _circular()}, "nested more than 100 levels deep"),
+        ({("tuple", "key"): 1}, "the dict key ('tuple', 'key') is not a string"),
+        ({"set": {1, 2}}, "set {1, 2} is not a JSON value"),
     ],
 )
-def test_json_checks_of_args_kwargs_and_options_agree_with_json_dumps(value: Any) -> None:
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError) as exc:
-        expected: str | None = str(exc)
-    else:
-        expected = None
+def test_args_kwargs_and_options_must_be_json_that_reads_back_as_written(
+    value: Any, problem: str | None
+) -> None:
+    """json.dumps writes int keys as strings, NaN as a token other readers refuse, and values
+    too deep to read back: each is refused, naming the field and what is wrong."""
     for field, wrapped in (("args", (value,)), ("kwargs", value), ("options", value)):
         fields: dict[str, Any] = {"name": "e", "task": "t", "schedule": Interval(5), field: wrapped}
-        if expected is None:
-            Entry(**fields)
+        if problem is None:
+            entry = Entry(**fields)
+            assert loads_entry(dumps_entry(entry), "e") == entry
             continue
         with pytest.raises(InvalidEntry) as info:
             Entry(**fields)
-        assert str(info.value).startswith(f"{field} of entry 'e' must be JSON-serializable: ")
+        message = str(info.value)
+        assert message.startswith(f"{field} of entry 'e' must be JSON-serializable: "), message
+        assert problem in message
 
 
 def test_args_kwargs_and_options_are_copied_and_normalised() -> None:
@@ -295,7 +303,7 @@ def test_args_kwargs_and_options_are_copied_and_normalised() -> None:
     entry = Entry(name="e", task="t", schedule=Interval(5), args=[1, 2], kwargs=kwargs)
     kwargs["a"] = 2
     assert entry.args == (1, 2) and entry.kwargs == {"a": 1} and entry.options == {}
-    with pytest.raises(InvalidEntry, match="entry args must be a list or tuple, got 'ab'"):
+    with pytest.raises(InvalidEntry, match="args of entry 'e' must be a list or tuple, got str"):
         Entry(name="e", task="t", schedule=Interval(5), args="ab")
 
 
@@ -330,30 +338,6 @@ def test_crontabs_read_back_again_give_the_same_schedule_and_bad_ones_keep_faili
             loads_entry(record, "c")
 
 
-@pytest.mark.parametrize(
-    "state",
-    [
-        EntryState(),
-        EntryState(next_run_at=T0, total_run_count=2**70, skipped_run_count=-1),
-        EntryState(
-            next_run_at=T0.astimezone(zone("Asia/Kolkata")),
-            last_run_at=T0 + timedelta(microseconds=1),
-            triggered_at=T0,
-            last_task_id="",
-            last_error='send failed: "quoted" \\ back\nslash \x00 \u00e9 \u2603 \U0001f600 \ud800',
-        ),
-        # Not of the declared types: written as the JSON encoder writes them.
-        EntryState(total_run_count=True, skipped_run_count=1.5),  # type: ignore[arg-type]
-        EntryState(last_error=["a", {"b": 1}], last_task_id=7),  # type: ignore[arg-type]
-    ],
-)
-def test_dumps_state_writes_what_the_json_encoder_writes(state: EntryState) -> None:
-    from beatcore.serializer import state_to_dict
-
-    encoded = json.dumps(state_to_dict(state), separators=(",", ":"), sort_keys=True)
-    assert dumps_state(state) == encoded
-
-
 class _Count(enum.IntEnum):
     THREE = 3
 
@@ -367,6 +351,30 @@ class _Seconds(float):
 
 
 @pytest.mark.parametrize(
+    "state",
+    [
+        EntryState(),
+        EntryState(next_run_at=T0, total_run_count=2**63 - 1, skipped_run_count=0),
+        EntryState(
+            next_run_at=T0.astimezone(zone("Asia/Kolkata")),
+            last_run_at=T0 + timedelta(microseconds=1),
+            triggered_at=T0,
+            last_task_id="",
+            last_error='send failed: "quoted" \\ back\nslash \x00 \u00e9 \u2603 \U0001f600 \ud800',
+        ),
+        # Subclasses of the declared types: written as the JSON encoder writes them.
+        EntryState(total_run_count=_Count.THREE, skipped_run_count=_Count.THREE),
+        EntryState(last_error=_Text("x\ny"), last_task_id=_Text("7")),
+    ],
+)
+def test_dumps_state_writes_what_the_json_encoder_writes(state: EntryState) -> None:
+    from beatcore.serializer import state_to_dict
+
+    encoded = json.dumps(state_to_dict(state), separators=(",", ":"), sort_keys=True)
+    assert dumps_state(state) == encoded
+
+
+@pytest.mark.parametrize(
     "entry",
     [
         Entry(name="e", task="t", schedule=Interval(5)),
@@ -375,7 +383,7 @@ class _Seconds(float):
             task=_Text("t\u2603"),
             schedule=Crontab("0 9 * * MON", tz="Europe/Paris"),
             args=(1, -0.0, 2**70, "x", [None, True], {"z": 1, "a": [1.5]}),
-            kwargs={"b": {"y": 2, "x": 1}, "a": float("inf")},
+            kwargs={"b": {"y": 2, "x": 1}, "a": 1e308},
             options={"queue": "q", "headers": {"k": "v"}},
             enabled=False,
             tz="America/New_York",
@@ -383,11 +391,11 @@ class _Seconds(float):
             end_at=T0 + timedelta(days=1, microseconds=3),
             max_runs=_Count.THREE,
             catch_up="skip",
-            misfire_grace=float("inf"),
+            misfire_grace=float(MAX_SECONDS),
             jitter=_Seconds(2.5),
             static=True,
         ),
-        Entry(name="n", task="t", schedule=Interval(0.25), jitter=float("nan"), misfire_grace=0),
+        Entry(name="n", task="t", schedule=Interval(0.25), jitter=-0.0, misfire_grace=0),
         Entry(name="m", task="t", schedule=Clocked(T0), args=[[]], kwargs={"": {}}, jitter=3),
     ],
 )

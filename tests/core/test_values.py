@@ -60,3 +60,12 @@ def test_settings_and_store_options_refuse_nan_and_infinities() -> None:
             _positive("beatcore_lock_ttl", bad)
         with pytest.raises(ConfigurationError, match="busy_timeout must be a number of seconds"):
             _busy_timeout({"busy_timeout": bad})
+
+
+def test_shown_cuts_long_values_and_writes_what_repr_cannot() -> None:
+    from beatcore.values import SHOWN_LENGTH, shown
+
+    assert shown("ab") == "'ab'"
+    assert len(shown(list(range(10**5)))) == SHOWN_LENGTH
+    assert shown(list(range(10**5))).endswith("...9]")
+    assert shown(10**5000) == "an int of 16610 bits"

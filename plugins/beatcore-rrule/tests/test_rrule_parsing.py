@@ -135,6 +135,10 @@ def test_dateutil_rrule_object_is_accepted() -> None:
         (lambda: RRule("FREQ=DAILY;BYHOUR=24"), "rrule BYHOUR values must be in 0..23, got '24'"),
         (lambda: RRule(freq="daily", byminute=[0, 61]), "rrule byminute values must be in 0..59"),
         (lambda: RRule("FREQ=DAILY;INTERVAL=0"), "rrule INTERVAL must be a positive integer"),
+        # dateutil keeps both in C ints: a bare OverflowError before
+        (lambda: RRule(freq="daily", interval=2**31), "rrule interval must be at most 2147483647"),
+        (lambda: RRule(freq="daily", interval=10**5000), "interval must be at most 2147483647"),
+        (lambda: RRule("FREQ=DAILY;COUNT=2147483648"), "rrule COUNT must be at most 2147483647"),
         (lambda: RRule("FREQ=DAILY;COUNT=x"), "rrule COUNT must be an integer, got 'x'"),
         (lambda: RRule("FREQ=DAILY;BYFOO=1"), "rrule part 'BYFOO' is unknown"),
         (lambda: RRule("FREQ=DAILY;FREQ=WEEKLY"), "rrule part FREQ is given twice"),

@@ -19,6 +19,7 @@ from beatcore.errors import BeatcoreError, InvalidSchedule
 from beatcore.plugins import Plugins
 from beatcore.schedules import Clocked, Crontab, Interval, ScheduleType
 from beatcore.timeutil import UTC, wall_to_instant, zone
+from beatcore.values import shown
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -74,8 +75,8 @@ class JsonValue(click.ParamType):  # type: ignore[type-arg]
             return value
         try:
             decoded = json.loads(value)
-        except ValueError as exc:
-            self.fail(f"{value!r} is not valid JSON ({exc})", param, ctx)
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
+            self.fail(f"{shown(value)} is not valid JSON ({exc})", param, ctx)
         if not isinstance(decoded, self.kind):
             want = "a JSON list like '[1, 2]'" if self.kind is list else "a JSON object like '{}'"
             self.fail(f"{value!r} must be {want}", param, ctx)

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 import attrs
 
 from beatcore.errors import InvalidSchedule
+from beatcore.values import is_integer, shown
 
 #: What a single crontab field may be given as: text, one number, or several numbers.
 FieldSpec = str | int | Iterable[int | str]
@@ -181,20 +182,32 @@ def _field_text(field: _Field, value: object) -> str:
     if isinstance(value, bool):
         raise InvalidSchedule(f"crontab field {field.name!r} must not be a bool, got {value!r}")
     if isinstance(value, int):
-        return str(value)
+        return _small(field, value)
     if isinstance(value, Iterable):
         items = list(value)
         for item in items:
-            if isinstance(item, bool) or not isinstance(item, (int, str)):
+            if not is_integer(item) and not isinstance(item, str):
                 raise InvalidSchedule(
-                    f"crontab field {field.name!r} must hold ints or names, got {item!r} "
-                    f"in {value!r}"
+                    f"crontab field {field.name!r} must hold ints or names, got {shown(item)} "
+                    f"in {shown(value)}"
                 )
+            if isinstance(item, int):
+                _small(field, item)
         return ",".join(str(item).strip() for item in items)
     raise InvalidSchedule(
         f"crontab field {field.name!r} must be a string, an int or an iterable of ints, "
         f"got {value!r}"
     )
+
+
+def _small(field: _Field, value: int) -> str:
+    """Return ``str(value)``, refusing an int no field could hold (and ``str`` may not write)."""
+    if not -(2**63) <= value < 2**63:
+        raise InvalidSchedule(
+            f"crontab field {field.name!r} value {shown(value)} out of range "
+            f"{field.low}-{field.high}"
+        )
+    return str(value)
 
 
 def select(texts: tuple[str, ...], either: bool = False) -> Selection:

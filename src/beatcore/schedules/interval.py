@@ -11,6 +11,7 @@ import attrs
 
 from beatcore.errors import InvalidSchedule
 from beatcore.timeutil import UTC, parse_isoformat, require_aware, wall_to_instant
+from beatcore.values import shown
 
 
 def _to_timedelta(value: timedelta | float | int) -> timedelta:
@@ -18,7 +19,7 @@ def _to_timedelta(value: timedelta | float | int) -> timedelta:
         return _checked_timedelta(value)
     except OverflowError:
         raise InvalidSchedule(
-            f"interval of {value!r} seconds is too long (at most {timedelta.max.days} days)"
+            f"interval of {shown(value)} seconds is too long (at most {timedelta.max.days} days)"
         ) from None
 
 
@@ -30,22 +31,32 @@ def _checked_timedelta(value: timedelta | float | int) -> timedelta:
             if every:
                 return every
     elif isinstance(value, bool):
-        raise InvalidSchedule(f"interval must be a timedelta or a number of seconds, got {value!r}")
+        raise InvalidSchedule(
+            f"interval must be a timedelta or a number of seconds, got {shown(value)}"
+        )
     if isinstance(value, timedelta):
         every = value
     elif isinstance(value, (int, float)):
         if not math.isfinite(value):
-            raise InvalidSchedule(f"interval must be a finite number of seconds, got {value!r}")
+            raise InvalidSchedule(
+                f"interval must be a finite number of seconds, got {shown(value)}"
+            )
         every = timedelta(seconds=value)
     else:
-        raise InvalidSchedule(f"interval must be a timedelta or a number of seconds, got {value!r}")
+        raise InvalidSchedule(
+            f"interval must be a timedelta or a number of seconds, got {shown(value)}"
+        )
     if every <= timedelta(0):
         raise InvalidSchedule(f"interval must be positive, got {every.total_seconds()} seconds")
     return every
 
 
 def _optional_aware(value: datetime | None) -> datetime | None:
-    return None if value is None else require_aware(value, "interval anchor")
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise InvalidSchedule(f"interval anchor must be an aware datetime, got {shown(value)}")
+    return require_aware(value, "interval anchor")
 
 
 _UNITS = ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second"))

@@ -16,7 +16,7 @@ import attrs
 
 from beatcore.errors import InvalidSchedule
 from beatcore.timeutil import UTC, require_aware
-from beatcore.values import is_number
+from beatcore.values import is_number, shown
 
 #: Each event: the sun's altitude in degrees that defines it and whether it is the rising (-1)
 #: or setting (+1) crossing; solar noon is the transit (0). -0.833 degrees for sunrise and
@@ -49,7 +49,7 @@ def _check_event(instance: object, attribute: object, value: str) -> None:
 def _degrees(what: str, limit: float, value: object) -> float:
     """Return ``value`` as float degrees; refuse non-numbers and values past ``limit``."""
     if not is_number(value):
-        raise InvalidSchedule(f"solar {what} must be a number of degrees, got {value!r}")
+        raise InvalidSchedule(f"solar {what} must be a number of degrees, got {shown(value)}")
     number = float(value)
     if not -limit <= number <= limit:
         raise InvalidSchedule(

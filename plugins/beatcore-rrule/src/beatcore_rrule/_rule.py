@@ -128,10 +128,17 @@ def _int(label: str, value: object, source: str | None) -> int:
     raise _fail(label, value, "must be an integer", source)
 
 
+#: The largest INTERVAL or COUNT: dateutil keeps them in C ints.
+_MOST = 2**31 - 1
+
+
 def _positive(label: str, value: object, source: str | None) -> int:
     number = _int(label, value, source)
     if number < 1:
         raise _fail(label, value, "must be a positive integer", source)
+    if number > _MOST:
+        shown = value if number < 2**64 else f"an integer of {number.bit_length()} bits"
+        raise _fail(label, shown, f"must be at most {_MOST}", source)
     return number
 
 
