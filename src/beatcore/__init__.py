@@ -67,13 +67,17 @@ def connect(app_or_url: Any = None, *, clock: Clock | None = None, **options: An
     :raises ConfigurationError: malformed URL or no store for its scheme.
     """
     from beatcore.plugins import get_plugins
-    from beatcore.settings import Settings
+    from beatcore.settings import DEFAULTS, Settings
 
     plugins = get_plugins()
     if isinstance(app_or_url, str):
         if "://" not in app_or_url:
             raise ConfigurationError(f"not a store URL: {app_or_url!r}")
-        merged = {"key_prefix": "beatcore:", "default_timezone": "UTC", **options}
+        merged = {
+            "key_prefix": DEFAULTS["beatcore_key_prefix"],
+            "default_timezone": DEFAULTS["timezone"],
+            **options,
+        }
         if clock is not None:
             merged["clock"] = clock
         store: Store = plugins.store_from_url(app_or_url, merged)

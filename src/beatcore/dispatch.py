@@ -20,8 +20,8 @@ from beatcore.entry import Entry
 from beatcore.listeners import Listeners
 from beatcore.outbox import Message, Outbox
 from beatcore.publisher import Publisher
+from beatcore.runs import SEND_FAILED, SendOutcome, SendStatus, first_unsent
 from beatcore.send_window import SendWindow
-from beatcore.sends import SEND_FAILED, SendOutcome, SendStatus, first_unsent
 from beatcore.settings import Settings
 from beatcore.store import Ack, Claim
 from beatcore.timeutil import Clock

@@ -1,7 +1,7 @@
 """Publishing one tick's sends, buffered into few broker round trips where the broker allows.
 
 The dispatcher hands every occurrence it decided to send to an :class:`Outbox` as a
-:class:`Message`, and gets back one :class:`~beatcore.sends.SendOutcome` per message the moment
+:class:`Message`, and gets back one :class:`~beatcore.runs.SendOutcome` per message the moment
 its fate is known. With a broker whose kombu transport can batch publishes (Redis, kombu >= 5.7)
 the messages are buffered and written ``flush_every`` at a time in one round trip; with any
 other broker each message is published at once, as Celery's own beat does. Either way an
@@ -26,8 +26,8 @@ from celery.utils.log import get_logger
 
 from beatcore.entry import Entry
 from beatcore.publisher import Publisher
+from beatcore.runs import SendOutcome, SendStatus
 from beatcore.send_window import SendWindow
-from beatcore.sends import SendOutcome, SendStatus
 
 logger = get_logger("beatcore.scheduler")
 

@@ -27,7 +27,7 @@ from beatcore.listeners import Listeners
 from beatcore.plugins import get_plugins
 from beatcore.publisher import Publisher
 from beatcore.send_window import SendWindow
-from beatcore.settings import Settings, load_clock
+from beatcore.settings import DEFAULTS, Settings, load_clock
 from beatcore.signals import shutdown_deferred
 from beatcore.static import static_entries
 from beatcore.store import Lease, Store
@@ -74,7 +74,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         bounds how long after a claim this process may still send (tests inject a fake one).
     """
 
-    max_interval = 5.0
+    max_interval = DEFAULTS["beat_max_loop_interval"]
 
     def __init__(
         self,

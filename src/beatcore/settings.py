@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import attrs
-from celery.utils.imports import symbol_by_name
 
 from beatcore.errors import ConfigurationError
 from beatcore.timeutil import Clock, utc_now
@@ -18,6 +18,27 @@ from beatcore.values import is_integer, is_number
 
 #: Suffix of the SQLite file used when ``beatcore_url`` is not set.
 DEFAULT_SQLITE_SUFFIX = ".beatcore.sqlite3"
+
+#: The default of every setting with one, by its ``app.conf`` name: the one place they are
+#: written (:class:`Settings`, :class:`beatcore.timing.CatchUpSettings`, :func:`beatcore.connect`
+#: and the scheduler read them here; docs/configuration.rst lists them, a test keeps it so).
+DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {
+        "beatcore_lock_ttl": 30.0,
+        "beatcore_key_prefix": "beatcore:",
+        "beatcore_plugins": (),
+        "beatcore_store_options": MappingProxyType({}),
+        "beatcore_batch_size": 1000,
+        "beatcore_publish_batch_size": 100,
+        "beatcore_missed_threshold": 60.0,
+        "beatcore_catch_up_limit": 100,
+        "beatcore_reclaim_after": None,
+        "beatcore_dispatch_retry_delay": 5.0,
+        "beat_max_loop_interval": 5.0,
+        "beatcore_clock": None,
+        "timezone": "UTC",
+    }
+)
 
 
 def _positive(name: str, value: Any) -> float:
@@ -40,6 +61,8 @@ def load_clock(path: str | None) -> Clock:
     """
     if not path:
         return utc_now
+    from celery.utils.imports import symbol_by_name  # Celery only when a clock is named
+
     try:
         clock = symbol_by_name(path)
     except (ImportError, AttributeError, ValueError) as exc:
@@ -60,19 +83,19 @@ class Settings:
     """Every beatcore setting with its default; see docs/configuration.rst."""
 
     url: str
-    lock_ttl: float = 30.0
-    key_prefix: str = "beatcore:"
-    plugins: tuple[str, ...] = ()
+    lock_ttl: float = DEFAULTS["beatcore_lock_ttl"]
+    key_prefix: str = DEFAULTS["beatcore_key_prefix"]
+    plugins: tuple[str, ...] = DEFAULTS["beatcore_plugins"]
     store_options: Mapping[str, Any] = attrs.field(factory=dict)
-    batch_size: int = 1000
-    publish_batch_size: int = 100
-    missed_threshold: float = 60.0
-    catch_up_limit: int = 100
-    reclaim_after: float | None = None
-    max_interval: float = 5.0
-    dispatch_retry_delay: float = 5.0
-    timezone: str = "UTC"
-    clock: str | None = None
+    batch_size: int = DEFAULTS["beatcore_batch_size"]
+    publish_batch_size: int = DEFAULTS["beatcore_publish_batch_size"]
+    missed_threshold: float = DEFAULTS["beatcore_missed_threshold"]
+    catch_up_limit: int = DEFAULTS["beatcore_catch_up_limit"]
+    reclaim_after: float | None = DEFAULTS["beatcore_reclaim_after"]
+    max_interval: float = DEFAULTS["beat_max_loop_interval"]
+    dispatch_retry_delay: float = DEFAULTS["beatcore_dispatch_retry_delay"]
+    timezone: str = DEFAULTS["timezone"]
+    clock: str | None = DEFAULTS["beatcore_clock"]
 
     @property
     def effective_reclaim_after(self) -> float:
@@ -84,57 +107,56 @@ class Settings:
         """Read the settings from ``app.conf``; raise :class:`ConfigurationError` if invalid."""
         conf = app.conf
 
-        def get(name: str, default: Any) -> Any:
+        def get(name: str) -> Any:
             value = conf.get(name)
-            return default if value is None else value
+            return DEFAULTS[name] if value is None else value
 
-        url = get("beatcore_url", None) or default_url(
+        url = conf.get("beatcore_url") or default_url(
             schedule_filename or conf.get("beat_schedule_filename")
         )
         if not isinstance(url, str) or "://" not in url:
             raise ConfigurationError(
                 f"beatcore_url must be a URL like redis://host:6379/0, got {url!r}"
             )
-        plugins = get("beatcore_plugins", ())
+        plugins = get("beatcore_plugins")
         if isinstance(plugins, str):
             plugins = [p.strip() for p in plugins.split(",") if p.strip()]
-        store_options = get("beatcore_store_options", {})
+        store_options = get("beatcore_store_options")
         if not isinstance(store_options, Mapping):
             raise ConfigurationError(
                 f"beatcore_store_options must be a dict, got {store_options!r}"
             )
-        key_prefix = get("beatcore_key_prefix", "beatcore:")
+        key_prefix = get("beatcore_key_prefix")
         if not isinstance(key_prefix, str) or not key_prefix:
             raise ConfigurationError(
                 f"beatcore_key_prefix must be a non-empty string, got {key_prefix!r}"
             )
-        reclaim = conf.get("beatcore_reclaim_after")
-        tz = conf.get("timezone") or "UTC"
+        reclaim = get("beatcore_reclaim_after")
         return cls(
             url=url,
-            lock_ttl=_positive("beatcore_lock_ttl", get("beatcore_lock_ttl", 30.0)),
+            lock_ttl=_positive("beatcore_lock_ttl", get("beatcore_lock_ttl")),
             key_prefix=key_prefix,
             plugins=tuple(plugins),
             store_options=dict(store_options),
-            batch_size=_positive_int("beatcore_batch_size", get("beatcore_batch_size", 1000)),
+            batch_size=_positive_int("beatcore_batch_size", get("beatcore_batch_size")),
             publish_batch_size=_positive_int(
-                "beatcore_publish_batch_size", get("beatcore_publish_batch_size", 100)
+                "beatcore_publish_batch_size", get("beatcore_publish_batch_size")
             ),
             missed_threshold=_positive(
-                "beatcore_missed_threshold", get("beatcore_missed_threshold", 60.0)
+                "beatcore_missed_threshold", get("beatcore_missed_threshold")
             ),
-            catch_up_limit=_positive_int(
-                "beatcore_catch_up_limit", get("beatcore_catch_up_limit", 100)
-            ),
+            catch_up_limit=_positive_int("beatcore_catch_up_limit", get("beatcore_catch_up_limit")),
             reclaim_after=None if reclaim is None else _positive("beatcore_reclaim_after", reclaim),
+            # Celery's own default is 0, "the scheduler's default", as it is here
             max_interval=_positive(
-                "beat_max_loop_interval", conf.get("beat_max_loop_interval") or 5.0
+                "beat_max_loop_interval",
+                conf.get("beat_max_loop_interval") or DEFAULTS["beat_max_loop_interval"],
             ),
             dispatch_retry_delay=_positive(
-                "beatcore_dispatch_retry_delay", get("beatcore_dispatch_retry_delay", 5.0)
+                "beatcore_dispatch_retry_delay", get("beatcore_dispatch_retry_delay")
             ),
-            timezone=str(tz),
-            clock=conf.get("beatcore_clock"),
+            timezone=str(conf.get("timezone") or DEFAULTS["timezone"]),
+            clock=get("beatcore_clock"),
         )
 
     def store_open_options(self, clock: Any = None) -> dict[str, Any]:

@@ -13,10 +13,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, cast, overload
 
-import attrs
-
+from beatcore import runs
 from beatcore.entry import Entry, EntryState
-from beatcore.sends import SendOutcome, SendStatus, first_unsent, state_after_sends
+from beatcore.runs import SendOutcome, SendStatus, first_unsent, state_after_sends
 from beatcore.timeutil import UTC, zone
 
 #: Namespace of the deterministic task ids (uuid5 of entry name and occurrence).
@@ -27,6 +26,11 @@ _sha1 = hashlib.sha1
 _JUST_BEFORE = timedelta(microseconds=1)
 #: How many occurrences a catch-up walks through before it stops enumerating them one by one.
 MAX_ENUMERATED_OCCURRENCES = 10_000
+
+# The plan of a tick's runs lives in beatcore.runs (below the outbox); importable from here.
+RunPlan = runs.RunPlan
+Skipped = runs.Skipped
+CatchUpSettings = runs.CatchUpSettings
 
 
 def entry_zone(entry: Entry, default_tz: str | tzinfo | None) -> tzinfo:
@@ -152,41 +156,6 @@ def state_due_at(entry: Entry, state: EntryState) -> datetime | None:
     if entry.enabled and state.next_run_at is not None:
         candidates.append(due_at(entry, state.next_run_at))
     return min(candidates) if candidates else None
-
-
-@attrs.frozen
-class Skipped:
-    """An occurrence that was not sent, and why."""
-
-    occurrence: datetime
-    reason: str
-
-
-@attrs.frozen
-class RunPlan:
-    """What one tick does with one due entry.
-
-    :param runs: occurrences to send now, oldest first (a manual trigger is one of them).
-    :param skipped: occurrences dropped by the catch-up policy or the misfire grace.
-    :param next_run_at: the next occurrence after this tick, or None when there is none.
-    """
-
-    runs: tuple[datetime, ...]
-    skipped: tuple[Skipped, ...]
-    next_run_at: datetime | None
-
-
-@attrs.frozen
-class CatchUpSettings:
-    """Scheduler-wide knobs of :func:`plan_runs`.
-
-    :param missed_threshold: seconds past its due time after which an occurrence counts as
-        missed (fell due while no leader ticked); ``skip`` drops those.
-    :param catch_up_limit: most missed occurrences ``all`` sends for one entry in one go.
-    """
-
-    missed_threshold: float = 60.0
-    catch_up_limit: int = 100
 
 
 def _due_occurrences(
@@ -317,7 +286,7 @@ def state_after_dispatch(
     if unsent is not _OLD_CALL or task_ids is not None:
         warnings.warn(
             "state_after_dispatch(entry, state, plan, sent, unsent, task_ids=...) is "
-            "deprecated: pass the entry's SendOutcome records (beatcore.sends)",
+            "deprecated: pass the entry's SendOutcome records (beatcore.runs)",
             DeprecationWarning,
             stacklevel=2,
         )

@@ -10,8 +10,8 @@ import pytest
 
 from beatcore import Entry, Interval, connect
 from beatcore.outbox import Message, Outbox
+from beatcore.runs import SendOutcome, SendStatus
 from beatcore.send_window import SendWindow
-from beatcore.sends import SendOutcome, SendStatus
 from beatcore.store import Store
 from beatcore.testing import FakeClock
 from beatcore.timeutil import UTC

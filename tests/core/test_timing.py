@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from beatcore import Crontab, Entry, EntryState, Interval
-from beatcore.sends import SendOutcome, SendStatus
+from beatcore.runs import SendOutcome, SendStatus
 from beatcore.timeutil import UTC
 from beatcore.timing import (
     TASK_ID_NAMESPACE,

@@ -1,22 +1,62 @@
-"""What became of each occurrence a tick meant to send: a value the outbox hands back.
+"""A tick's runs of one entry: what it plans to send, and what became of each send.
 
-The outbox reports one :class:`SendOutcome` per occurrence it was given (and none for the later
-occurrences of an entry once one of its occurrences was not sent); the dispatcher turns each
-entry's outcomes into its ack with :func:`beatcore.timing.state_after_dispatch` and
-:func:`beatcore.timing.ack_due_at`.
+:func:`beatcore.timing.plan_runs` makes a :class:`RunPlan` of each claimed entry (the runs to
+send and the occurrences it skips); the outbox reports one :class:`SendOutcome` per occurrence
+it was given (and none for the later occurrences of an entry once one of its occurrences was
+not sent); the dispatcher turns each entry's outcomes into its ack with
+:func:`beatcore.timing.state_after_dispatch` and :func:`beatcore.timing.ack_due_at`. These
+values are also importable from :mod:`beatcore.timing`, where they were first.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sized
+from collections.abc import Iterable
 from datetime import datetime
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
+
+import attrs
 
 from beatcore.entry import Entry, EntryState
+from beatcore.settings import DEFAULTS
 
 #: How the error of a failed send starts in the entry's ``last_error``.
 SEND_FAILED = "send failed: "
+
+
+@attrs.frozen
+class Skipped:
+    """An occurrence that was not sent, and why."""
+
+    occurrence: datetime
+    reason: str
+
+
+@attrs.frozen
+class RunPlan:
+    """What one tick does with one due entry.
+
+    :param runs: occurrences to send now, oldest first (a manual trigger is one of them).
+    :param skipped: occurrences dropped by the catch-up policy or the misfire grace.
+    :param next_run_at: the next occurrence after this tick, or None when there is none.
+    """
+
+    runs: tuple[datetime, ...]
+    skipped: tuple[Skipped, ...]
+    next_run_at: datetime | None
+
+
+@attrs.frozen
+class CatchUpSettings:
+    """Scheduler-wide knobs of :func:`beatcore.timing.plan_runs`.
+
+    :param missed_threshold: seconds past its due time after which an occurrence counts as
+        missed (fell due while no leader ticked); ``skip`` drops those.
+    :param catch_up_limit: most missed occurrences ``all`` sends for one entry in one go.
+    """
+
+    missed_threshold: float = DEFAULTS["beatcore_missed_threshold"]
+    catch_up_limit: int = DEFAULTS["beatcore_catch_up_limit"]
 
 
 class SendStatus(enum.Enum):
@@ -56,20 +96,9 @@ def first_unsent(outcomes: Iterable[SendOutcome]) -> SendOutcome | None:
     return min(unsent, key=lambda o: o.occurrence) if unsent else None
 
 
-class Plan(Protocol):
-    """What :func:`state_after_sends` reads of a :class:`beatcore.timing.RunPlan`."""
-
-    @property
-    def runs(self) -> tuple[datetime, ...]: ...
-    @property
-    def skipped(self) -> Sized: ...
-    @property
-    def next_run_at(self) -> datetime | None: ...
-
-
 def state_after_sends(
     state: EntryState,
-    plan: Plan,
+    plan: RunPlan,
     sent: list[tuple[datetime, str]],
     unsent: datetime | None,
     error: str | None,
