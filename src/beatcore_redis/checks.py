@@ -12,6 +12,7 @@ from typing import Any
 from celery.utils.log import get_logger
 from redis.exceptions import ResponseError
 
+from beatcore import storekit
 from beatcore_redis.handle import RedisHandle
 from beatcore_redis.keys import OWNER_MARK, SCHEMA_VERSION, describe_wrong_types
 
@@ -24,10 +25,6 @@ SAFE_POLICIES = frozenset(
 )
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _is_cluster(client: Any) -> bool:
     return hasattr(client, "get_nodes")
 
@@ -36,7 +33,7 @@ def _replica_and_policy(handle: RedisHandle) -> list[str]:
     warnings: list[str] = []
     client = handle.client
     try:
-        role = _text(client.info("replication").get("role", "master"))
+        role = storekit.text(client.info("replication").get("role", "master"))
     except ResponseError as exc:
         logger.info("beatcore: cannot read INFO replication from %s: %s", handle.url, exc)
         role = "master"
@@ -55,7 +52,7 @@ def _replica_and_policy(handle: RedisHandle) -> list[str]:
             exc,
         )
         return warnings
-    policy = _text(config.get("maxmemory-policy", "")) if config else ""
+    policy = storekit.text(config.get("maxmemory-policy", "")) if config else ""
     if policy and policy not in SAFE_POLICIES:
         warnings.append(
             f"Redis at {handle.url} has maxmemory-policy {policy}: under memory pressure it may "
@@ -79,7 +76,7 @@ def _ownership(handle: RedisHandle) -> list[str]:
             f"keys under {keys.base} at {handle.url} are not beatcore's: {wrong}; choose another "
             "beatcore_key_prefix (every call touching those keys will fail)"
         ]
-    meta = {_text(k): _text(v) for k, v in (meta_raw or {}).items()}
+    meta = {storekit.text(k): storekit.text(v) for k, v in (meta_raw or {}).items()}
     if any(exists) and meta.get("owner") != OWNER_MARK:
         warnings.append(
             f"keys under {keys.base} at {handle.url} exist but carry no beatcore mark "

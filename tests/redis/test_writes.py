@@ -1,0 +1,41 @@
+"""The compare-and-set write's named types send the script the arguments ``write.lua`` and
+``lock_renew.lua`` document, byte for byte (the stored data and the scripts are a contract)."""
+
+from __future__ import annotations
+
+from beatcore import serializer
+from beatcore.entry import EntryState
+from beatcore.testing.contract import T0, every
+from beatcore_redis.lock import FencedCall
+from beatcore_redis.scripts import script_source
+from beatcore_redis.writes import Delete, Put, WriteMode, put
+
+
+def test_put_and_delete_give_the_eight_arguments_of_an_entry() -> None:
+    entry = every("job", 60, static=True)
+    state = EntryState(next_run_at=T0)
+    written = put(entry, state, b"old-def", None)
+    assert written.script_args() == [
+        "put",
+        "job",
+        b"old-def",
+        b"",
+        serializer.dumps_entry(entry),
+        serializer.dumps_state(state),
+        "1767614400000000",
+        "1",
+    ]
+    assert isinstance(written, Put)
+    assert written._replace(due_score="").script_args()[6] == ""
+    assert Delete("job").script_args() == ["del", "job", "*", "*", "", "", "", "0"]
+    assert Delete("job", b"def").script_args()[2] == b"def"
+
+
+def test_modes_are_the_ones_the_scripts_read() -> None:
+    write_lua = script_source("write")
+    for mode in WriteMode:
+        assert f"'{mode.value}'" in write_lua
+    assert {mode.value for mode in WriteMode} == {"w", "s", "S"}
+    renew_lua = script_source("lock_renew")
+    assert FencedCall.RENEW.value == "1" and "ARGV[3] == '1'" in renew_lua
+    assert FencedCall.RELEASE.value == "0"
