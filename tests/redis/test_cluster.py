@@ -17,7 +17,7 @@ import beatcore
 from beatcore import Entry, Interval, Store
 from beatcore.store import Ack
 from beatcore.testing import FakeClock, StoreContract
-from beatcore.testing.contract import T0, PlantCorrupt
+from beatcore.testing.contract import T0, OpenStore, PlantCorrupt
 from beatcore_redis.keys import KeyLayout
 from tests.support.redis_servers import RedisClusterGroup
 
@@ -70,6 +70,12 @@ class TestClusterStoreContract(StoreContract):
                 client.zadd(keys.due, {name: _micros(due_at)})
 
         return plant
+
+    @pytest.fixture
+    def open_second_store(
+        self, clock: FakeClock, redis_cluster: RedisClusterGroup, cluster_prefix: str
+    ) -> OpenStore:
+        return lambda: beatcore.connect(redis_cluster.url, clock=clock, key_prefix=cluster_prefix)
 
 
 def test_every_key_of_a_schedule_lives_in_one_slot(

@@ -3,8 +3,10 @@
 A stored record that decodes into an error other than bad JSON (a number past float range,
 JSON nested far deeper than the recursion limit) used to escape the claim after the claim
 script had moved the whole batch in flight: every tick failed, and the good entries of that
-batch never ran again. Now the record is reported as a :class:`CorruptRecord`, taken out of
-flight and kept; the others are sent and acked as usual, tick after tick.
+batch never ran again. A NaN jitter was read and failed the dispatch: the good entries were
+sent but never acked, so each occurrence ran again and again. Now the record is reported as a
+:class:`CorruptRecord`, taken out of flight and kept; the others are sent and acked as usual,
+tick after tick.
 """
 
 from __future__ import annotations
@@ -54,11 +56,18 @@ def deep_state(store: RedisStore) -> None:
     )
 
 
+def nan_jitter(store: RedisStore) -> None:
+    raw = store.client.hget(store.keys.defs, "victim")
+    store.client.hset(store.keys.defs, "victim", _replace(raw, "jitter", "NaN"))
+
+
 CASES: dict[str, Callable[[RedisStore], None]] = {
     "total_run_count 1e400": huge_run_count,
     "definition nested 100,000 deep": deep_definition,
     "state nested 100,000 deep": deep_state,
+    "definition with jitter NaN": nan_jitter,
 }
+UNREADABLE_DEFINITIONS = (deep_definition, nan_jitter)
 
 
 @pytest.fixture(params=["fakeredis", "real"])
@@ -108,7 +117,7 @@ def test_a_pathological_record_is_reported_and_kept_and_the_others_run(
     assert store.in_flight() == []
     assert [error.name for error in store.corrupt_records()] == ["victim"]
     assert [entry.name for entry in store.entries()] == (
-        ["a", "z"] if plant is deep_definition else ["a", "victim", "z"]
+        ["a", "z"] if plant in UNREADABLE_DEFINITIONS else ["a", "victim", "z"]
     )
     # kept as it was, out of the due index, reported once
     assert (
