@@ -196,7 +196,21 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         if self._outage_logged:
             self._outage_logged = False
             logger.warning("beatcore: store %s answers again; ticking resumed", self.store.url)
-        return interval
+        return self._wait_for_change(interval)
+
+    def _wait_for_change(self, interval: float) -> float:
+        """Wait ``interval`` seconds through a store that pushes changes, then return 0.
+
+        celery beat would sleep the interval and see a change made meanwhile only at the next
+        tick; a store that pushes changes (``Store.pushes_changes``) wakes this wait instead,
+        so the next tick runs at once. Outside ``shutdown_deferred``: a graceful stop during
+        the wait takes effect at once. Any other store: the interval, for beat to sleep.
+        """
+        store = self._store
+        if store is None or not store.pushes_changes or interval <= 0:
+            return interval
+        store.wait_for_change(interval)
+        return 0.0
 
     def _tick(self) -> float:
         lease = self.lease or self._try_lead()

@@ -20,6 +20,7 @@ next leader re-sends the same occurrence with the same task id.
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -183,7 +184,8 @@ class Store(abc.ABC):
     """Where one schedule lives: entry definitions, their states, the due index and the lock.
 
     Management calls (``save``, ``delete``, ``set_enabled``, ``trigger``) may come from any
-    process at any time; a running scheduler sees them at its next tick.
+    process at any time; a running scheduler sees them at its next tick, or at once when the
+    store pushes changes (:attr:`pushes_changes`).
     """
 
     @property
@@ -309,6 +311,25 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def status(self) -> StoreStatus:
         """Return a snapshot of leader, last tick, counts and next due instant."""
+
+    # -- optional: changes pushed to a sleeping leader ---------------------------------
+
+    #: True when :meth:`wait_for_change` returns as soon as another process changes the
+    #: schedule (PostgreSQL ``NOTIFY``; Redis pub/sub could do the same). The scheduler then
+    #: waits through the store between ticks instead of letting beat sleep, so a save,
+    #: delete, enable or trigger reaches a sleeping leader at once, not at its next tick.
+    pushes_changes: bool = False
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds; return True early when the schedule may have changed.
+
+        Called by the scheduler between ticks, only when :attr:`pushes_changes` is True. A
+        store that cannot push changes keeps this default, which sleeps the whole timeout and
+        returns False. A True may be spurious (the next tick then finds nothing new); a lost
+        connection must not raise: sleep out the timeout and return False.
+        """
+        time.sleep(max(0.0, timeout))
+        return False
 
     def close(self) -> None:  # noqa: B027 - optional hook with a no-op default
         """Release connections. Called when the scheduler or a management client is done."""

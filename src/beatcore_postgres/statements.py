@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import attrs
 
-from beatcore_postgres.lock import LAST_TOKEN, LEASE_CTE, statement
+from beatcore_postgres.lock import LAST_TOKEN, LEASE_CTE
+from beatcore_postgres.lock import statement as in_schema
 
 # -- scheduling ---------------------------------------------------------------------------------
 
@@ -122,12 +123,16 @@ _ENTRY = "SELECT entry_json FROM {s}.entries WHERE name = %(name)s"
 _STATE = "SELECT state_json FROM {s}.entries WHERE name = %(name)s"
 _ALL_ENTRIES = "SELECT name, entry_json FROM {s}.entries ORDER BY name"
 _ALL_RECORDS = "SELECT name, entry_json, state_json FROM {s}.entries ORDER BY name"
-_DELETE = "DELETE FROM {s}.entries WHERE name = %(name)s RETURNING 1"
+_DELETE = """
+    WITH deleted AS (DELETE FROM {s}.entries WHERE name = %(name)s RETURNING 1)
+    SELECT pg_notify('{channel}', '') FROM deleted
+"""
 
 #: Insert new entries, overwrite changed ones (compare-and-set on ``rev``; ``rev`` NULL: the
 #: name must be new) and delete entries unchanged since they were read (the static sync's
 #: removals); an in-flight entry stays out of the due index until its ack. Returns the names
-#: written and the names deleted.
+#: written and the names deleted. A write that changed something announces it on the
+#: schedule's channel (delivered at commit: see :mod:`.notify`).
 _WRITE = """
     WITH w AS (
         SELECT * FROM unnest(%(names)s::text[], %(revs)s::bigint[], %(entries)s::text[],
@@ -160,7 +165,10 @@ _WRITE = """
      RETURNING e.name
     )
     SELECT ARRAY(SELECT name FROM updated UNION ALL SELECT name FROM inserted),
-           ARRAY(SELECT name FROM deleted)
+           ARRAY(SELECT name FROM deleted),
+           (SELECT count(pg_notify('{channel}', '')) FROM (
+                SELECT 1 FROM updated UNION ALL SELECT 1 FROM inserted
+                UNION ALL SELECT 1 FROM deleted LIMIT 1) AS changed)
 """
 
 #: Every row the static sync may touch: the static entries and the given names.
@@ -197,8 +205,12 @@ class Statements:
     status: str
 
     @classmethod
-    def for_schema(cls, schema: str) -> Statements:
-        """The statements of the schedule in ``schema``."""
+    def for_schema(cls, schema: str, channel: str) -> Statements:
+        """The statements of the schedule in ``schema``, announcing changes on ``channel``."""
+
+        def statement(template: str, schema: str) -> str:
+            return in_schema(template, schema).replace("{channel}", channel)
+
         return cls(
             claim=statement(_CLAIM, schema),
             set_aside=statement(_SET_ASIDE, schema),

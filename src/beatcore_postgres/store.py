@@ -42,6 +42,7 @@ from beatcore.storekit import Record
 from beatcore.timeutil import Clock, utc_now
 from beatcore_postgres.connection import Connection, Database
 from beatcore_postgres.lock import PostgresLock, utc
+from beatcore_postgres.notify import ChangeListener
 from beatcore_postgres.scheduling import Scheduling, in_flight
 from beatcore_postgres.schema import ensure_schema
 from beatcore_postgres.statements import Statements
@@ -80,7 +81,8 @@ class PostgresStore(Store):
         self.clock = clock
         self._tz = default_timezone
         self._db = db
-        self._sql = Statements.for_schema(spec.schema)
+        self._sql = Statements.for_schema(spec.schema, spec.channel)
+        self._listener = ChangeListener(db.connect, spec.channel, spec.masked_url)
         self._lock = PostgresLock(db, spec.schema)
         self._scheduling = Scheduling(self._sql, spec.masked_url)
         db.before_first_call(lambda conn: ensure_schema(conn, spec.schema, spec.masked_url))
@@ -337,8 +339,17 @@ class PostgresStore(Store):
 
         return self._run("status", status)
 
+    #: Management writes send ``NOTIFY``; the leader's wait between ticks wakes on it.
+    pushes_changes = True
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for a change announced by another process (see
+        :mod:`.notify`); True when one was."""
+        return self._listener.wait(timeout)
+
     def close(self) -> None:
-        """Close the pool; the store cannot be used afterwards."""
+        """Close the pool and the listening connection; the store cannot be used afterwards."""
+        self._listener.close()
         self._db.close()
 
 
