@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from beatcore.errors import InvalidSchedule
 
 UTC = timezone.utc
+_DAY = timedelta(days=1)
 
 #: A clock is any zero-argument callable returning the current instant as an aware datetime.
 Clock = Callable[[], datetime]
@@ -121,13 +122,25 @@ def next_on_real_time(
     candidate = first_wall_from(floor + step)
     if candidate is None:
         return None
-    tz = moment.tzinfo
-    # Far from a transition the candidate has one reading, with the offset ``instant`` has.
+    fire = (candidate - offset).replace(tzinfo=UTC)
+    # Read with ``instant``'s offset, the candidate is the answer when the clock shows it then,
+    # that is when no transition lies in between (two within a day do not happen; farther
+    # apart they cancel out only if the candidate itself has one reading, checked below).
+    shown = fire.astimezone(moment.tzinfo)
     if (
-        candidate.replace(tzinfo=tz).utcoffset() == offset
-        and candidate.replace(tzinfo=tz, fold=1).utcoffset() == offset
+        shown.minute == candidate.minute
+        and shown.hour == candidate.hour
+        and shown.day == candidate.day
+        and shown.second == candidate.second
     ):
-        return (candidate - offset).replace(tzinfo=UTC)
+        if fire - instant < _DAY:
+            return fire
+        tz = moment.tzinfo
+        if (
+            candidate.replace(tzinfo=tz).utcoffset() == offset
+            and candidate.replace(tzinfo=tz, fold=1).utcoffset() == offset
+        ):
+            return fire
     return _real_time_near_transition(instant, moment, first_wall_from, step, floor + step)
 
 
