@@ -132,7 +132,7 @@ class Scheduling:
         """
         by_name = {ack.name: ack for ack in acks}
         rows = conn.execute(
-            self._sql.in_flight_rows, {"names": list(by_name), "token": lease.token}
+            self._sql.ack_rows, {"names": list(by_name), "token": lease.token}
         ).fetchall()
         items = []
         bad: list[CorruptRecord] = []

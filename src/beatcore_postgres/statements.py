@@ -95,7 +95,8 @@ _ACK = (
                       %(next_runs)s::timestamptz[], %(dues)s::timestamptz[],
                       %(triggered)s::boolean[], %(exact)s::boolean[])
                AS a(name, rev, state_json, next_run_at, due_at, triggered, exact)
-         WHERE e.name = a.name AND e.rev = a.rev AND e.claim_token = %(token)s
+         WHERE e.name = a.name AND e.rev = a.rev
+           AND (e.claim_token = %(token)s OR e.claim_token IS NULL)
            AND EXISTS (SELECT FROM lease)
      RETURNING e.name
     )
@@ -105,10 +106,13 @@ _ACK = (
 """
 )
 
-#: Read the rows of acks that found their row changed since the claim.
-_IN_FLIGHT_ROWS = """
+#: Read the rows of acks that found their row changed since the claim (or never claimed:
+#: a migration writes run history with an ack, as other stores allow). A row claimed under
+#: another token is not this lease's to ack.
+_ACK_ROWS = """
     SELECT name, entry_json, state_json, rev FROM {s}.entries
-     WHERE name = ANY(%(names)s::text[]) AND claim_token = %(token)s
+     WHERE name = ANY(%(names)s::text[])
+       AND (claim_token = %(token)s OR claim_token IS NULL)
 """
 
 _IN_FLIGHT = """
@@ -192,7 +196,7 @@ class Statements:
     claim: str
     set_aside: str
     ack: str
-    in_flight_rows: str
+    ack_rows: str
     in_flight: str
     row: str
     entry: str
@@ -215,7 +219,7 @@ class Statements:
             claim=statement(_CLAIM, schema),
             set_aside=statement(_SET_ASIDE, schema),
             ack=statement(_ACK, schema),
-            in_flight_rows=statement(_IN_FLIGHT_ROWS, schema),
+            ack_rows=statement(_ACK_ROWS, schema),
             in_flight=statement(_IN_FLIGHT, schema),
             row=statement(_ROW, schema),
             entry=statement(_ENTRY, schema),

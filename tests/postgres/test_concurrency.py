@@ -6,6 +6,7 @@ import psycopg
 
 from beatcore.entry import Entry
 from beatcore.schedules import Interval
+from beatcore.store import Ack
 from beatcore.testing import FakeClock
 from beatcore_postgres.store import PostgresStore
 from tests.support.postgres_server import PostgresServer
@@ -51,3 +52,15 @@ def test_management_writes_go_on_while_entries_are_in_flight(
     pg_store.set_enabled("a", False)
     assert pg_store.get("a").enabled is False
     assert [f.name for f in pg_store.in_flight()] == ["a"]
+
+
+def test_an_ack_of_an_entry_never_claimed_writes_its_state(
+    pg_store: PostgresStore, clock: FakeClock
+) -> None:
+    """As the other stores do: the migrations write run history with a fenced ack."""
+    state = pg_store.save(every("a", 60))
+    lease = pg_store.lock.acquire("migration", 30)
+    assert lease is not None
+    history = state.evolve(last_run_at=clock(), total_run_count=7)
+    pg_store.ack(lease, [Ack("a", state, history, state.next_run_at)])
+    assert pg_store.state("a") == history

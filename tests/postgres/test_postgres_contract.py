@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 
 from beatcore.testing import FakeClock, StoreContract
-from beatcore.testing.contract import PlantCorrupt
+from beatcore.testing.contract import OpenStore, PlantCorrupt
 from beatcore_postgres.plugin import open_store
 from beatcore_postgres.store import PostgresStore
 from tests.postgres.support import drop_schema, new_schema, plant_row
@@ -26,6 +26,14 @@ class TestPostgresStore(StoreContract):
         yield store
         store.close()
         drop_schema(postgres_server.url, schema)
+
+    @pytest.fixture
+    def open_second_store(
+        self, store: PostgresStore, clock: FakeClock, postgres_server: PostgresServer
+    ) -> OpenStore:
+        return lambda: open_store(
+            postgres_server.url, {"clock": clock, "schema": store.spec.schema}
+        )
 
     @pytest.fixture
     def plant_corrupt_record(
