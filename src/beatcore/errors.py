@@ -6,6 +6,8 @@ person reading a log line at 3 a.m. can act on it without opening the source.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class BeatcoreError(Exception):
     """Base class of every error beatcore raises on purpose."""
@@ -59,9 +61,12 @@ class CorruptRecord(BeatcoreError):
     The record is left where it is; the entry is skipped and reported, the others keep running.
     """
 
-    def __init__(self, name: str, cause: str) -> None:
+    def __init__(self, name: str, cause: str, since: datetime | None = None) -> None:
         self.name = name
         self.cause = cause
+        #: When a claim or ack of beat first found the record unreadable (and took it out of
+        #: the due index), if the store recorded it; None: not seen by beat yet, or unknown.
+        self.since = since
         super().__init__(f"stored record of entry {name!r} cannot be read: {cause}")
 
 

@@ -46,6 +46,13 @@ class Plugins:
                 self.manager.register(plugin)
             self._types = None
 
+    def unregister(self, plugin: ModuleType | object) -> None:
+        """Take a registered plugin out again (its schedule types with it); tests use it."""
+        with self._lock:
+            if self.manager.is_registered(plugin):
+                self.manager.unregister(plugin)
+            self._types = None
+
     def load_modules(self, names: Iterable[str]) -> None:
         """Import and register each module named (the ``beatcore_plugins`` setting)."""
         for name in names:

@@ -20,6 +20,7 @@ next leader re-sends the same occurrence with the same task id.
 from __future__ import annotations
 
 import abc
+import json
 import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -142,6 +143,45 @@ class StoreStatus:
     next_due_at: datetime | None
 
 
+@attrs.frozen
+class BeatInfo:
+    """What the scheduler tells the store about itself at start (:meth:`Store.record_beat`).
+
+    :param holder: who started (host, pid, start time), as in the lock.
+    :param started_at: when.
+    :param schedule_types: the ``type_name`` of every schedule type it can read; ``add`` and
+        ``edit`` warn when an entry's type is not among them.
+    """
+
+    holder: str
+    started_at: datetime
+    schedule_types: tuple[str, ...]
+
+    def to_json(self) -> str:
+        """Return the JSON text a store keeps (read back with :meth:`from_json`)."""
+        return json.dumps(
+            {
+                "holder": self.holder,
+                "started_at": self.started_at.isoformat(),
+                "schedule_types": list(self.schedule_types),
+            },
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> BeatInfo | None:
+        """Return the info of :meth:`to_json` text, or None when it cannot be read."""
+        try:
+            data = json.loads(text)
+            return cls(
+                holder=str(data["holder"]),
+                started_at=datetime.fromisoformat(data["started_at"]),
+                schedule_types=tuple(str(name) for name in data["schedule_types"]),
+            )
+        except (ValueError, TypeError, KeyError):
+            return None
+
+
 class Lock(abc.ABC):
     """The leadership lock of one schedule, with fencing tokens.
 
@@ -236,7 +276,11 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def corrupt_records(self) -> list[CorruptRecord]:
-        """Return an error for each stored record that cannot be read (nothing is deleted)."""
+        """Return an error for each stored record that cannot be read (nothing is deleted).
+
+        Where the store recorded when a claim or ack took the record out of the due index,
+        the error's ``since`` says when.
+        """
 
     @abc.abstractmethod
     def state(self, name: str) -> EntryState:
@@ -330,6 +374,42 @@ class Store(abc.ABC):
         """
         time.sleep(max(0.0, timeout))
         return False
+
+    # -- optional: what beat asks at start ---------------------------------------------
+
+    def unreadable_records(self) -> list[CorruptRecord]:
+        """Return the records a claim or ack took out of the due index as unreadable.
+
+        As the store noted them: the name, why (the error of the process that claimed it) and
+        ``since`` when, sorted by name. A process with other plugins may read such a record
+        well (the scheduler lacked a schedule type the caller has); it stays out until
+        :meth:`retry_unreadable` or a save of the entry. Called by ``status`` and ``list``.
+        The default is :meth:`corrupt_records`, for stores written before this method.
+        """
+        return self.corrupt_records()
+
+    def retry_unreadable(self, now: datetime) -> list[str]:
+        """Put back every record taken out of the due index as unreadable that reads now.
+
+        Called by the scheduler at start, once its plugins are loaded (so installing the
+        plugin of a missing schedule type revives its entries), and by ``celery beatcore
+        retry-unreadable``. A revived entry is due at its stored due time (at once if that
+        passed); records still unreadable stay as they are. The default does nothing, for
+        stores written before this method existed.
+
+        :return: the names put back, sorted.
+        """
+        return []
+
+    def record_beat(self, info: BeatInfo) -> None:  # noqa: B027 - optional, no-op default
+        """Keep ``info`` (replacing the last one) for :meth:`beat_info`.
+
+        Called by the scheduler at start. The default keeps nothing.
+        """
+
+    def beat_info(self) -> BeatInfo | None:
+        """Return what the last scheduler to start recorded, or None (none, or not kept)."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook with a no-op default
         """Release connections. Called when the scheduler or a management client is done."""

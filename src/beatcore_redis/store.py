@@ -17,9 +17,18 @@ from typing import Any
 from beatcore import serializer, storekit
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import CorruptRecord, EntryNotFound
-from beatcore.store import Ack, ClaimResult, InFlight, Lease, Store, StoreStatus, SyncReport
+from beatcore.store import (
+    Ack,
+    BeatInfo,
+    ClaimResult,
+    InFlight,
+    Lease,
+    Store,
+    StoreStatus,
+    SyncReport,
+)
 from beatcore.timeutil import Clock, utc_now
-from beatcore_redis import scheduling, writes
+from beatcore_redis import revive, scheduling, writes
 from beatcore_redis.calls import RedisCalls
 from beatcore_redis.checks import run_checks
 from beatcore_redis.connection import RetryingCaller
@@ -242,6 +251,22 @@ class RedisStore(Store):
     def in_flight(self) -> list[InFlight]:
         """Return the claims not acked yet, oldest first."""
         return scheduling.in_flight(self.handle)
+
+    def unreadable_records(self) -> list[CorruptRecord]:
+        """Return the records a claim took out as unreadable, as noted (the corrupt hash)."""
+        return revive.unreadable_records(self.handle)
+
+    def retry_unreadable(self, now: datetime) -> list[str]:
+        """Put back the entries taken out as unreadable whose records read now."""
+        return revive.retry_unreadable(self.handle)
+
+    def record_beat(self, info: BeatInfo) -> None:
+        """Keep what the scheduler said at start (the ``meta`` hash)."""
+        revive.record_beat(self.handle, info)
+
+    def beat_info(self) -> BeatInfo | None:
+        """Return what the last scheduler to start recorded."""
+        return revive.beat_info(self.handle)
 
     def status(self) -> StoreStatus:
         """Return a snapshot: leader, last tick, counts, in-flight claims, next due instant."""

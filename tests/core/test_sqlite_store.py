@@ -210,8 +210,9 @@ def test_failed_migration_leaves_the_file_at_its_version(store: SqliteStore, pat
 
 
 def test_migration_steps_must_be_numbered_in_order(path: Path) -> None:
-    with pytest.raises(StoreError, match=r"\[1, 3\]"):
-        open_database(path, busy_timeout=1, migrations=(*MIGRATIONS, Migration(3, "gap", ())))
+    gap = SCHEMA_VERSION + 2
+    with pytest.raises(StoreError, match=rf"\[{', '.join(map(str, range(1, gap - 1)))}, {gap}\]"):
+        open_database(path, busy_timeout=1, migrations=(*MIGRATIONS, Migration(gap, "gap", ())))
 
 
 def test_file_that_is_not_sqlite_is_refused_untouched(path: Path) -> None:
@@ -284,3 +285,24 @@ def test_release_and_close_inside_a_transaction_happen_after_it(path: Path) -> N
     with pytest.raises(sqlite3.ProgrammingError):
         store.entries()
     store.close()  # idempotent
+
+
+def test_a_version_1_file_migrates_and_keeps_its_entries(path: Path) -> None:
+    """A file written before schema 2 (no error_at, no beat row) opens, migrates, reads."""
+    first = (MIGRATIONS[0],)
+    open_database(path, busy_timeout=1, migrations=first).close()
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "INSERT INTO entries (name, entry_json, state_json, error) VALUES (?, ?, ?, ?)",
+        ("old", '{"v":1,"name":"old","task":"t","schedule":{"type":"interval","every":60.0}}',
+         '{"v":1}', "noted by an older beat"),
+    )  # fmt: skip
+    conn.commit()
+    conn.close()
+    store = SqliteStore(path)
+    assert _pragma(path, "user_version") == SCHEMA_VERSION
+    assert [entry.name for entry in store.entries()] == ["old"]
+    (noted,) = store.unreadable_records()
+    assert (noted.name, noted.cause, noted.since) == ("old", "noted by an older beat", None)
+    assert store.beat_info() is None
+    store.close()

@@ -44,6 +44,7 @@ def cluster_prefix(redis_cluster: RedisClusterGroup) -> Iterator[str]:
 
 
 class TestClusterStoreContract(StoreContract):
+    records_unreadable_since = False
     lock_expiry_follows_clock = False
     lock_ttl = 10.0
     real_ttl = 1.0

@@ -23,6 +23,7 @@ def plant_garbage(store: RedisStore, name: str, due_at: datetime) -> None:
 
 
 class RedisContract(StoreContract):
+    records_unreadable_since = False
     lock_expiry_follows_clock = False
 
     @pytest.fixture

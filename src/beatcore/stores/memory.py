@@ -23,6 +23,7 @@ from beatcore.errors import CorruptRecord, EntryNotFound, LockLost
 from beatcore.hookspecs import hookimpl
 from beatcore.store import (
     Ack,
+    BeatInfo,
     ClaimResult,
     InFlight,
     Lease,
@@ -63,6 +64,8 @@ class _Schedule:
     due: dict[str, datetime] = attrs.field(factory=dict)
     in_flight: dict[str, InFlight] = attrs.field(factory=dict)
     corrupt: dict[str, str] = attrs.field(factory=dict)
+    corrupt_since: dict[str, datetime] = attrs.field(factory=dict)
+    beat_info: str | None = None
     lock: _LockRecord | None = None
     fence: int = 0
     last_tick_at: datetime | None = None
@@ -171,6 +174,7 @@ class MemoryStore(Store):
             serializer.dumps_entry(entry), serializer.dumps_state(state)
         )
         self._data.corrupt.pop(entry.name, None)
+        self._data.corrupt_since.pop(entry.name, None)
         if due is None:
             due = timing.state_due_at(entry, state)
         if due is None or entry.name in self._data.in_flight:
@@ -211,6 +215,7 @@ class MemoryStore(Store):
             self._data.due.pop(name, None)
             self._data.in_flight.pop(name, None)
             self._data.corrupt.pop(name, None)
+            self._data.corrupt_since.pop(name, None)
 
     def entries(self) -> list[Entry]:
         """Return the readable entries sorted by name."""
@@ -222,7 +227,10 @@ class MemoryStore(Store):
     def corrupt_records(self) -> list[CorruptRecord]:
         """Return an error for each unreadable definition or state."""
         with self._data.mutex:
-            return storekit.list_corrupt((name, *raw) for name, raw in self._raw().items())
+            errors = storekit.list_corrupt((name, *raw) for name, raw in self._raw().items())
+            for error in errors:
+                error.since = self._data.corrupt_since.get(error.name)
+            return errors
 
     def state(self, name: str) -> EntryState:
         """Return the state of ``name``."""
@@ -282,6 +290,7 @@ class MemoryStore(Store):
                 data.due.pop(exc.name, None)
                 data.in_flight.pop(exc.name, None)
                 data.corrupt[exc.name] = exc.cause
+                data.corrupt_since.setdefault(exc.name, now)
             next_due = min(data.due.values(), default=None)
             return ClaimResult(tuple(claims), tuple(corrupt), next_due)
 
@@ -297,8 +306,45 @@ class MemoryStore(Store):
                     stored = self._read(ack.name)
                 except CorruptRecord as exc:
                     self._data.corrupt[ack.name] = exc.cause
+                    self._data.corrupt_since.setdefault(ack.name, self._clock())
                     continue
                 self._write(stored.entry, *storekit.merge_ack(ack, stored))
+
+    def unreadable_records(self) -> list[CorruptRecord]:
+        """Return the records a claim or ack took out as unreadable, as noted."""
+        with self._data.mutex:
+            return [
+                CorruptRecord(name, cause, self._data.corrupt_since.get(name))
+                for name, cause in sorted(self._data.corrupt.items())
+            ]
+
+    def retry_unreadable(self, now: datetime) -> list[str]:
+        """Put back the records a claim took out as unreadable that read now."""
+        data = self._data
+        revived = []
+        with data.mutex:
+            for name in sorted(data.corrupt):
+                record = data.records.get(name)
+                if record is None or name in data.in_flight:
+                    continue
+                try:
+                    entry, state = storekit.read_record(name, *record.raw)
+                except CorruptRecord:
+                    continue
+                self._write(entry, state)
+                revived.append(name)
+        return revived
+
+    def record_beat(self, info: BeatInfo) -> None:
+        """Keep what the scheduler said at start."""
+        with self._data.mutex:
+            self._data.beat_info = info.to_json()
+
+    def beat_info(self) -> BeatInfo | None:
+        """Return what the last scheduler to start recorded."""
+        with self._data.mutex:
+            text = self._data.beat_info
+        return None if text is None else BeatInfo.from_json(text)
 
     def in_flight(self) -> list[InFlight]:
         """Return unacked claims, oldest first."""

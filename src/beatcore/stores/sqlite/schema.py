@@ -74,6 +74,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             "INSERT INTO leadership (id, fence) VALUES (1, 0)",
         ),
     ),
+    Migration(
+        2,
+        "when a tick found a record unreadable; what the last beat to start said about itself",
+        (
+            # ``error_at``: when ``error`` was first noted (NULL with it when the record is
+            # written again or read again at a retry).
+            "ALTER TABLE entries ADD COLUMN error_at INTEGER",
+            # One row: the JSON of beatcore.store.BeatInfo (holder, start, schedule types).
+            "CREATE TABLE beat (id INTEGER PRIMARY KEY CHECK (id = 1), info TEXT NOT NULL)",
+        ),
+    ),
 )
 
 #: The schema version this release writes.

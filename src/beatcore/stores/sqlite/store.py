@@ -28,7 +28,16 @@ from beatcore import serializer, storekit, timing
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import ConfigurationError, CorruptRecord, EntryNotFound
 from beatcore.hookspecs import hookimpl
-from beatcore.store import Ack, ClaimResult, InFlight, Lease, Store, StoreStatus, SyncReport
+from beatcore.store import (
+    Ack,
+    BeatInfo,
+    ClaimResult,
+    InFlight,
+    Lease,
+    Store,
+    StoreStatus,
+    SyncReport,
+)
 from beatcore.storekit import from_micros as instant
 from beatcore.storekit import to_micros as micros
 from beatcore.stores.sqlite.database import Database, stored_name
@@ -50,7 +59,8 @@ _UPSERT = """
         state_json = excluded.state_json,
         next_run_at = excluded.next_run_at,
         due_at = CASE WHEN entries.claimed_at IS NULL THEN excluded.due_at END,
-        error = NULL
+        error = NULL,
+        error_at = NULL
 """
 # An in-flight entry stays out of the due index until its ack puts it back.
 
@@ -130,7 +140,14 @@ class SqliteStore(Store):
         return state
 
     def _corrupt_in(self, conn: sqlite3.Connection) -> list[CorruptRecord]:
-        return storekit.list_corrupt(conn.execute(f"SELECT name, {_RECORD} FROM entries"))
+        errors = storekit.list_corrupt(conn.execute(f"SELECT name, {_RECORD} FROM entries"))
+        if errors:
+            since = dict(
+                conn.execute("SELECT name, error_at FROM entries WHERE error_at IS NOT NULL")
+            )
+            for error in errors:
+                error.since = instant(since.get(error.name))
+        return errors
 
     # -- definitions ---------------------------------------------------------------------
 
@@ -230,24 +247,67 @@ class SqliteStore(Store):
                 " claimed_next_run_at = next_run_at WHERE name = ?",
                 [(lease.token, now_us, claim.entry.name) for claim in claims],
             )
-            self._quarantine(conn, corrupt, claimed=True)
+            self._quarantine(conn, corrupt, now, claimed=True)
             next_due = conn.execute(
                 "SELECT min(due_at) FROM entries WHERE due_at IS NOT NULL"
             ).fetchone()[0]
         return ClaimResult(tuple(claims), tuple(corrupt), instant(next_due))
 
     def _quarantine(
-        self, conn: sqlite3.Connection, errors: Sequence[CorruptRecord], *, claimed: bool
+        self,
+        conn: sqlite3.Connection,
+        errors: Sequence[CorruptRecord],
+        now: datetime,
+        *,
+        claimed: bool,
     ) -> None:
         """Take unreadable records out of flight (and of the due index: ``claimed``), noting
-        why; the records stay as they are."""
+        why and since when; the records stay as they are."""
         due = "due_at = NULL, " if claimed else ""
         conn.executemany(
             f"UPDATE entries SET {due}claim_token = NULL, claimed_at = NULL,"
-            " claimed_next_run_at = NULL, error = ? WHERE name = CAST(? AS TEXT)",
-            [(storekit.text(exc.cause.encode("utf-8", "backslashreplace")), stored_name(exc.name))
-             for exc in errors],
+            " claimed_next_run_at = NULL, error = ?, error_at = coalesce(error_at, ?)"
+            " WHERE name = CAST(? AS TEXT)",
+            [(storekit.text(exc.cause.encode("utf-8", "backslashreplace")), micros(now),
+              stored_name(exc.name)) for exc in errors],
         )  # fmt: skip
+
+    def unreadable_records(self) -> list[CorruptRecord]:
+        """Return the records a claim or ack took out as unreadable, as noted."""
+        with self._db.transaction() as conn:
+            rows = conn.execute(
+                "SELECT name, error, error_at FROM entries WHERE error IS NOT NULL ORDER BY name"
+            ).fetchall()
+        return [CorruptRecord(name, error, instant(error_at)) for name, error, error_at in rows]
+
+    def retry_unreadable(self, now: datetime) -> list[str]:
+        """Put back the records a claim took out as unreadable that read now (one write)."""
+        with self._db.transaction(write=True) as conn:
+            rows = conn.execute(
+                f"SELECT name, {_RECORD} FROM entries"
+                " WHERE error IS NOT NULL AND claimed_at IS NULL ORDER BY name"
+            ).fetchall()
+            revived: list[tuple[int | None, str]] = []
+            for name, entry_json, state_json in rows:
+                stored = storekit.decode_record(name, entry_json, state_json)
+                if not isinstance(stored, CorruptRecord):
+                    revived.append((micros(timing.state_due_at(*stored)), name))
+            conn.executemany(
+                "UPDATE entries SET due_at = ?, error = NULL, error_at = NULL WHERE name = ?",
+                revived,
+            )
+        return [name for _, name in revived]
+
+    def record_beat(self, info: BeatInfo) -> None:
+        """Keep what the scheduler said at start (one row)."""
+        with self._db.transaction(write=True) as conn:
+            conn.execute("INSERT OR REPLACE INTO beat (id, info) VALUES (1, ?)", (info.to_json(),))
+
+    def beat_info(self) -> BeatInfo | None:
+        """Return what the last scheduler to start recorded."""
+        with self._db.transaction() as conn:
+            row = conn.execute("SELECT CAST(info AS BLOB) FROM beat WHERE id = 1").fetchone()
+        return None if row is None else BeatInfo.from_json(row[0])
 
     def ack(self, lease: Lease, acks: Sequence[Ack]) -> None:
         """Record the outcome of claimed entries in one transaction (see :meth:`Store.ack`)."""
@@ -276,7 +336,7 @@ class SqliteStore(Store):
                 " WHERE name = ?",
                 writes,
             )
-            self._quarantine(conn, unreadable, claimed=False)
+            self._quarantine(conn, unreadable, self.clock(), claimed=False)
 
     def in_flight(self) -> list[InFlight]:
         """Return unacked claims, oldest first."""

@@ -2,8 +2,8 @@
 
 Built as fsspec's abstract tests are: one mixin per concern of the contract
 (:class:`DefinitionsContract`, :class:`ClaimAckContract`, :class:`LockContract`,
-:class:`StaticSyncContract`, :class:`CorruptRecordContract`, :class:`StatusContract`,
-:class:`LifetimeContract`), gathered by :class:`StoreContract`. Each test's docstring names the
+:class:`StaticSyncContract`, :class:`CorruptRecordContract`, :class:`ReviveContract`,
+:class:`StatusContract`, :class:`LifetimeContract`), gathered by :class:`StoreContract`. Each test's docstring names the
 clause it checks, and a failure says what the store did and what the contract wants.
 
 A backend overrides two fixtures and, where its lock expires on real time rather than on the
@@ -38,6 +38,7 @@ from beatcore.testing.contract.claims import ClaimAckContract
 from beatcore.testing.contract.corrupt import CorruptRecordContract
 from beatcore.testing.contract.definitions import DefinitionsContract
 from beatcore.testing.contract.locking import LockContract
+from beatcore.testing.contract.revive import ReviveContract
 from beatcore.testing.contract.static import StaticSyncContract
 from beatcore.testing.contract.status import LifetimeContract, StatusContract
 
@@ -48,6 +49,7 @@ class StoreContract(
     LockContract,
     StaticSyncContract,
     CorruptRecordContract,
+    ReviveContract,
     StatusContract,
     LifetimeContract,
 ):
@@ -64,6 +66,7 @@ __all__ = [
     "LockContract",
     "OpenStore",
     "PlantCorrupt",
+    "ReviveContract",
     "StaticSyncContract",
     "StatusContract",
     "StoreContract",
