@@ -9,6 +9,7 @@ server at all (the defaults: kombu's filesystem broker and beatcore's SQLite sto
 - ``PROJ_RECORD_FILE``: if set, each task run appends a JSON line (task id, name, time) to it.
 - ``PROJ_INTERVAL``: seconds between runs of the demo entries (default 2).
 - ``PROJ_LOCK_TTL``: ``beatcore_lock_ttl`` (default: beatcore's, 30 s).
+- ``PROJ_PLUGINS``: ``beatcore_plugins``, comma-separated module names (default: none).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ if broker_url.startswith("filesystem://"):
     }
 if os.environ.get("PROJ_BEATCORE_URL"):
     app.conf.beatcore_url = os.environ["PROJ_BEATCORE_URL"]
+if os.environ.get("PROJ_PLUGINS"):
+    app.conf.beatcore_plugins = os.environ["PROJ_PLUGINS"]
 if os.environ.get("PROJ_LOCK_TTL"):
     app.conf.beatcore_lock_ttl = float(os.environ["PROJ_LOCK_TTL"])
 app.conf.update(

@@ -29,6 +29,7 @@ from beatcore.publisher import Publisher
 from beatcore.send_window import SendWindow
 from beatcore.settings import DEFAULTS, Settings, load_clock
 from beatcore.signals import shutdown_deferred
+from beatcore.startup import announce
 from beatcore.static import static_entries
 from beatcore.store import Lease, Store
 from beatcore.timeutil import Clock, utc_now
@@ -119,7 +120,8 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         return self._store
 
     def setup_schedule(self) -> None:
-        """Sync ``beat_schedule`` into the store as static entries (one batched call).
+        """Sync ``beat_schedule`` into the store as static entries (one batched call), then
+        retry the unreadable entries and record this beat (:func:`beatcore.startup.announce`).
 
         Called once by Celery when the scheduler is created. A store that cannot be opened
         as configured (bad URL, a missing extra) ends beat with one CRITICAL line and exit
@@ -144,6 +146,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
             len(report.removed),
             len(report.unchanged),
         )
+        announce(self.store, self.plugins, self.holder, self.clock(), logger)
 
     def _add_backend_cleanup(self, schedule: dict[str, Any]) -> None:
         """Add Celery's ``celery.backend_cleanup`` entry where Celery itself would.

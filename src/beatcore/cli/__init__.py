@@ -13,7 +13,15 @@ from typing import Any
 
 import click
 
-from beatcore.cli.commands import add, disable, edit, enable, remove, trigger
+from beatcore.cli.commands import (
+    add,
+    disable,
+    edit,
+    enable,
+    remove,
+    retry_unreadable,
+    trigger,
+)
 from beatcore.cli.exits import EXIT_ERROR, Failure, exit_code_of
 from beatcore.cli.health import status
 from beatcore.cli.reports import list_entries, show
@@ -149,5 +157,6 @@ for _command in (
     export,
     import_,
     status,
+    retry_unreadable,
 ):
     beatcore.add_command(_command)

@@ -130,6 +130,21 @@ def _warn_task(session: Session, task: str) -> None:
         click.echo(warning, err=True)
 
 
+def _warn_schedule_type(session: Session, entry: Entry) -> None:
+    """Warn when the beat that last started on this store cannot read the entry's type."""
+    info = session.store.beat_info()
+    type_name = entry.schedule.type_name
+    if info is None or type_name in info.schedule_types:
+        return
+    click.echo(
+        f"warning: the beat that last started on this store ({info.holder}) has no schedule "
+        f"type {type_name!r} (it has: {', '.join(info.schedule_types)}); it cannot run "
+        f"{entry.name!r} until the plugin providing {type_name!r} is installed where beat "
+        "runs and beat is restarted",
+        err=True,
+    )
+
+
 @click.command("add")
 @click.argument("name")
 @click.argument("task", type=TASK_NAME)
@@ -178,6 +193,7 @@ def add(
     entry = Entry(name=name, task=task, schedule=schedule, enabled=not disabled, **fields)
     _warn_task(session, task)
     state = session.store.save(entry)
+    _warn_schedule_type(session, entry)
     verb = "replaced" if existing is not None else "added"
     click.echo(f"{verb} {name!r}: {_summary(session, entry, state)}")
     _note_past_at(session, entry, state)
@@ -228,6 +244,8 @@ def edit(
         key for key, value in entry_to_dict(new).items() if entry_to_dict(entry).get(key) != value
     )
     state = session.store.save(new)
+    if schedule is not None:
+        _warn_schedule_type(session, new)
     click.echo(f"updated {name!r} ({', '.join(changed)}): {_summary(session, new, state)}")
     _note_past_at(session, new, state)
 
@@ -302,3 +320,21 @@ def trigger(session: Session, name: str) -> None:
     store.trigger(name, now)
     task_id = timing.task_id(name, now)
     click.echo(f"triggered {name!r}: runs at beat's next tick with task id {task_id}")
+
+
+@click.command("retry-unreadable")
+@pass_session
+def retry_unreadable(session: Session) -> None:
+    """Put back the entries beat took out as unreadable whose records read now.
+
+    Beat does this itself at each start; this asks for it now (with the schedule types this
+    command knows). Those still unreadable are named.
+    """
+    store = session.existing_store
+    revived = store.retry_unreadable(session.now())
+    for name in revived:
+        click.echo(f"revived {name!r}")
+    still = store.corrupt_records()
+    for error in still:
+        click.echo(f"still unreadable: {error}", err=True)
+    click.echo(f"{len(revived)} revived, {len(still)} still unreadable")

@@ -125,8 +125,10 @@ def within(seconds: float, what: str, call: Callable[[], T]) -> T:
 def _read(session: Session) -> Report:
     store = session.existing_store
     snapshot = store.status()
-    if not snapshot.corrupt_count and snapshot.entry_count > NAME_LOOKUP_LIMIT:
-        return Report(snapshot, (), None)
+    if snapshot.entry_count > NAME_LOOKUP_LIMIT:
+        noted = {error.name: error for error in store.unreadable_records()}
+        if not snapshot.corrupt_count:
+            return Report(snapshot, tuple(noted[name] for name in sorted(noted)), None)
     schedule = read_schedule(store)
     names = tuple(
         entry.name
@@ -188,7 +190,10 @@ def _json(snapshot: StoreStatus, report: Report, verdict: Verdict, threshold: fl
         "last_tick_at": isoformat(snapshot.last_tick_at),
         "entry_count": snapshot.entry_count,
         "corrupt_count": max(snapshot.corrupt_count, len(report.unreadable)),
-        "unreadable": [{"name": e.name, "error": e.cause} for e in report.unreadable],
+        "unreadable": [
+            {"name": e.name, "error": e.cause, "since": isoformat(e.since)}
+            for e in report.unreadable
+        ],
         "next_due_at": isoformat(snapshot.next_due_at),
         "next_due_names": None if report.next_due_names is None else list(report.next_due_names),
         "overdue_after": threshold,
@@ -227,7 +232,8 @@ def _print(snapshot: StoreStatus, report: Report, verdict: Verdict, now: datetim
         click.echo(f"{label + ':':<{width}}{value}")
         if label == "entries":
             for error in report.unreadable[:UNREADABLE_SHOWN]:
-                click.echo(f"  unreadable {error.name!r}: {error.cause}")
+                since = f" (since {when(error.since, UTC, now)})" if error.since else ""
+                click.echo(f"  unreadable {error.name!r}{since}: {error.cause}")
             if len(report.unreadable) > UNREADABLE_SHOWN:
                 click.echo(f"  and {len(report.unreadable) - UNREADABLE_SHOWN} more (see list)")
     for flight in snapshot.in_flight:

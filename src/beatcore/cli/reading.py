@@ -29,12 +29,17 @@ class Schedule:
 
 
 def read_schedule(store: Store) -> Schedule:
-    """Return the store's readable entries with their states, and its unreadable records.
+    """Return the store's readable entries with their states, and its unreadable records:
+    those beat took out of the due index as unreadable, and those this process cannot read.
 
     An entry removed while this reads is left out; one whose state turns out unreadable is
     reported with the others.
     """
-    unreadable = {error.name: error for error in store.corrupt_records()}
+    # What beat noted first (it may lack a type this process has), then what this process
+    # cannot read itself.
+    unreadable = {error.name: error for error in store.unreadable_records()}
+    for error in store.corrupt_records():
+        unreadable.setdefault(error.name, error)
     rows: list[tuple[Entry, EntryState]] = []
     for entry in store.entries():
         if entry.name in unreadable:

@@ -88,7 +88,10 @@ def list_entries(
             data = entry_json(session, entry, state)
             data["overdue_by"] = overdue_by(entry, state, now, threshold)
             listed.append(data)
-        listed += [{"name": e.name, "readable": False, "error": e.cause} for e in bad]
+        listed += [
+            {"name": e.name, "readable": False, "error": e.cause, "since": isoformat(e.since)}
+            for e in bad
+        ]
         echo_json(sorted(listed, key=lambda item: str(item["name"])))
         _warn_unreadable(bad)
         return
@@ -111,7 +114,10 @@ def list_entries(
             ]
         )
     for error in bad:
-        cells.append([error.name, "UNREADABLE", "-", "-", "-", "-", "-", shorten(error.cause)])
+        since = f" since {relative(error.since, now)}" if error.since else ""
+        cells.append(
+            [error.name, f"UNREADABLE{since}", "-", "-", "-", "-", "-", shorten(error.cause)]
+        )
     cells.sort(key=lambda cell: cell[0])
     headers = ["NAME", "SCHEDULE", "NEXT RUN", "LAST RUN", "RUNS", "ENABLED", "KIND", "LAST ERROR"]
     click.echo(table(headers, cells) if cells else "no entries")

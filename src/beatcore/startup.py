@@ -1,0 +1,43 @@
+"""What the scheduler tells its store at start, after the static sync.
+
+Two things, each a single store call: records that were taken out as unreadable are tried
+again (the plugin of their schedule type may be installed now), and the scheduler's identity
+and the schedule types it can read are recorded, so ``celery beatcore add``/``edit`` can warn
+when an entry's type is one this beat lacks.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from beatcore.errors import BeatcoreError
+from beatcore.plugins import Plugins
+from beatcore.store import BeatInfo, Store
+
+
+def announce(
+    store: Store, plugins: Plugins, holder: str, now: datetime, logger: logging.Logger
+) -> list[str]:
+    """Retry the unreadable records and record :class:`BeatInfo`; return the names revived.
+
+    Called once by the scheduler at start. A store error here is logged, not raised: beat
+    runs without either.
+    """
+    revived: list[str] = []
+    try:
+        revived = store.retry_unreadable(now)
+    except BeatcoreError as exc:
+        logger.error("beatcore: could not retry the unreadable entries: %s", exc)
+    if revived:
+        logger.warning(
+            "beatcore: %d entr%s readable again and back in the schedule: %s",
+            len(revived),
+            "y is" if len(revived) == 1 else "ies are",
+            ", ".join(repr(name) for name in revived),
+        )
+    try:
+        store.record_beat(BeatInfo(holder, now, tuple(sorted(plugins.schedule_types()))))
+    except BeatcoreError as exc:
+        logger.error("beatcore: could not record this beat's schedule types: %s", exc)
+    return revived
