@@ -3,8 +3,9 @@
 Built as fsspec's abstract tests are: one mixin per concern of the contract
 (:class:`DefinitionsContract`, :class:`ClaimAckContract`, :class:`LockContract`,
 :class:`StaticSyncContract`, :class:`CorruptRecordContract`, :class:`ReviveContract`,
-:class:`StatusContract`, :class:`LifetimeContract`), gathered by :class:`StoreContract`. Each test's docstring names the
-clause it checks, and a failure says what the store did and what the contract wants.
+:class:`StatusContract`, :class:`LifetimeContract`), gathered by :class:`StoreContract`. Each
+test's docstring names the clause it checks, and a failure says what the store did and what the
+contract wants.
 
 A backend overrides two fixtures and, where its lock expires on real time rather than on the
 injected clock, one capability flag::
