@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
+import pytest
+
 from beatcore.entry import Entry
 from beatcore.hookspecs import hookimpl
 from beatcore.plugins import get_plugins
@@ -57,6 +59,10 @@ class ReviveContract(ContractBase):
 
     #: False when the store does not record since when a record is unreadable.
     records_unreadable_since: bool = True
+    #: False while the store keeps the defaults of unreadable_records/retry_unreadable.
+    revives_unreadable: bool = True
+    #: False while the store keeps the defaults of record_beat/beat_info (nothing kept).
+    keeps_beat_info: bool = True
 
     def test_unreadable_entry_revives_once_its_schedule_type_is_back(
         self, store: Store, clock: FakeClock
@@ -64,6 +70,8 @@ class ReviveContract(ContractBase):
         """An entry whose type's plugin is missing is taken out at its claim and noted (why,
         and since when where the store records it), also for a process that reads it;
         ``retry_unreadable`` puts it back once it reads, due as stored."""
+        if not self.revives_unreadable:
+            pytest.skip("the store keeps no record of unreadable entries (revives_unreadable)")
         plugins = get_plugins()
         plugins.register(_COMES_AND_GOES)
         store.save(Entry(name="late", task="tests.add", schedule=_Revivable(30)))
@@ -97,6 +105,8 @@ class ReviveContract(ContractBase):
 
     def test_beat_info_is_kept_until_the_next_start(self, store: Store, clock: FakeClock) -> None:
         """What the scheduler records at start is read back whole; the next start replaces it."""
+        if not self.keeps_beat_info:
+            pytest.skip("the store keeps no beat info (keeps_beat_info)")
         expect(store.beat_info(), None, "Store.beat_info before any beat started")
         first = BeatInfo("host:1:start", clock(), ("crontab", "interval"))
         store.record_beat(first)
