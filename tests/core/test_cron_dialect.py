@@ -5,9 +5,10 @@ from __future__ import annotations
 import calendar
 import json
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from beatcore.errors import InvalidSchedule
@@ -275,3 +276,87 @@ def test_day_rules_match_a_brute_force_walk_over_days(
         assert actual is None or actual.date() > day, (expression, either, start, actual)
     else:
         assert actual == expected, (expression, either, start, actual, expected)
+
+
+#: 2026 transitions: New York, Berlin, Lord Howe (30-minute shifts), Santiago (at midnight).
+TRANSITIONS = {
+    "America/New_York": [datetime(2026, 3, 8, 7, tzinfo=UTC), datetime(2026, 11, 1, 6, tzinfo=UTC)],
+    "Europe/Berlin": [datetime(2026, 3, 29, 1, tzinfo=UTC), datetime(2026, 10, 25, 1, tzinfo=UTC)],
+    "Australia/Lord_Howe": [
+        datetime(2026, 4, 4, 15, tzinfo=UTC),
+        datetime(2026, 10, 3, 15, 30, tzinfo=UTC),
+    ],
+    "America/Santiago": [
+        datetime(2026, 4, 5, 3, tzinfo=UTC),
+        datetime(2026, 9, 6, 4, tzinfo=UTC),
+    ],
+}
+PROBE_DAYS = 3
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    zone_name=st.sampled_from(sorted(TRANSITIONS)),
+    data=st.data(),
+    dom=_field(DOM_ITEMS),
+    dow=_field(DOW_ITEMS),
+    either=st.booleans(),
+    hour=st.sampled_from(["*", "*/2", "0", "1", "2", "23", "1,2"]),
+    minute=st.sampled_from(["0", "30", "*/20", "45"]),
+)
+def test_day_rules_across_dst_match_a_walk_over_real_minutes(
+    zone_name: str,
+    data: st.DataObject,
+    dom: list[str],
+    dow: list[str],
+    either: bool,
+    hour: str,
+    minute: str,
+) -> None:
+    """The dialect with fixed and wildcard hours near transitions, against real minutes."""
+    tz = ZoneInfo(zone_name)
+    transition = data.draw(st.sampled_from(TRANSITIONS[zone_name]), label="transition")
+    start = transition - timedelta(minutes=data.draw(st.integers(0, 2 * 24 * 60), label="back"))
+    expression = f"{minute} {hour} {','.join(dom)} * {','.join(dow)}"
+    cron = Crontab(expression, tz=zone_name, day_match="either" if either else "both")
+    minutes = {m for m in range(60) if m % 20 == 0} if minute == "*/20" else {int(minute)}
+    hours = {
+        "*": set(range(24)),
+        "*/2": set(range(0, 24, 2)),
+    }.get(hour) or {int(h) for h in hour.split(",")}
+    real_time = hour.startswith("*")
+
+    days: dict[date, bool] = {}
+
+    def matches(wall: datetime) -> bool:
+        if wall.minute not in minutes or wall.hour not in hours:
+            return False
+        day = wall.date()
+        if day not in days:
+            days[day] = reference_day(day, dom, dow, either)
+        return days[day]
+
+    expected: datetime | None = None
+    one = timedelta(minutes=1)
+    instant = start + one
+    previous = start.astimezone(tz).replace(tzinfo=None)
+    end = start + timedelta(days=PROBE_DAYS)
+    while instant <= end and expected is None:
+        local = instant.astimezone(tz)
+        wall = local.replace(tzinfo=None)
+        if (real_time or local.fold == 0) and matches(wall):
+            expected = instant
+        if not real_time and expected is None and wall - previous > one:
+            skipped = previous + one
+            while skipped < wall and expected is None:
+                if matches(skipped):
+                    expected = instant
+                skipped += one
+        previous = wall
+        instant += one
+    actual = cron.next_after(start)
+    event("fires within the walk" if expected is not None else "no fire within the walk")
+    if expected is None:
+        assert actual is None or actual > end, (expression, zone_name, start, actual)
+    else:
+        assert actual == expected, (expression, zone_name, start, actual, expected)
