@@ -59,6 +59,9 @@ ROWS: list[tuple[str, Callable[[Figures], float], bool]] = [
         ),
         False,
     ),
+    ("catch-up tick after downtime (ms)", _field("catch_up", "seconds", 1000.0), False),
+    ("catch-up tick: WARNING lines", _field("catch_up", "warning_lines"), False),
+    ("catch-up tick: skip listener calls", _field("catch_up", "listener_calls"), False),
     ("RSS after startup, N stored entries (MB)", _field("rss_idle", "mb"), False),
     ("RSS after startup, N static entries (MB)", _field("rss_startup_static", "mb"), False),
 ]

@@ -33,13 +33,16 @@ lease lapse.
   tick).
 - *idle tick*: one ``tick()`` by the leader with N entries stored and none due.
 - *tick, 1% due*: ticks until the N/100 due entries are sent.
+- *catch-up tick* (beatcore only, the same at every N): five 1-second entries after three hours
+  without a leader, the one tick that catches up, publishing excluded; with the WARNING lines
+  it logs and the calls the skip listener hooks get (:mod:`bench.catch_up`).
 - *dispatch*: ticks until all N due entries are sent (beatcore claims at most
   ``beatcore_batch_size`` = 1000 per tick, so it takes N/1000 ticks; RedBeat sends all in one).
 
 Publishing excluded
 -------------------
 Both schedulers send the (unregistered) task through ``celery.beat.Scheduler.send_task``:
-beatcore from ``Scheduler._send`` after claiming, RedBeat from
+beatcore from its publisher (``beatcore.publisher.Publisher``) after claiming, RedBeat from
 ``celery.beat.Scheduler.apply_async`` right after its ``reserve`` has written the new
 ``last_run_at``. For "publishing excluded" that one method is replaced, on the scheduler
 instance, by a function that counts the call and returns an object with the task id
@@ -78,7 +81,9 @@ from bench.servers import RedisServer
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_SIZES = (1_000, 10_000, 100_000)
 QUICK_SIZES = (100, 1_000)
-SCENARIOS = ("store", "ticks", "startup")
+SCENARIOS = ("store", "ticks", "startup", "catchup")
+#: Scenarios only one side runs (RedBeat has no catch-up policy to measure).
+ONLY = {"catchup": "beatcore"}
 SIDES = ("beatcore", "redbeat")
 #: Seconds one scenario process may take before the run is abandoned.
 WORKER_TIMEOUT = 3600.0
@@ -130,6 +135,7 @@ def run_worker(
     idle_repeats: int,
     schedule: RedisServer,
     broker: RedisServer,
+    catch_up_down: float | None = None,
 ) -> dict[str, Any]:
     """Run one scenario in a fresh process and return its figures.
 
@@ -148,6 +154,8 @@ def run_worker(
             "--broker-port", str(broker.port),
             "--out", str(out),
         ]  # fmt: skip
+        if catch_up_down is not None:
+            command += ["--catch-up-down", str(catch_up_down)]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(BENCH_DIR.parent), env.get("PYTHONPATH", "")) if p
@@ -181,6 +189,7 @@ def run(
     repeats: int | None,
     idle_repeats: int,
     redbeat_budget: float,
+    catch_up_down: float | None = None,
     log: Any = sys.stderr,
 ) -> dict[str, Any]:
     """Run every scenario for every side and size; return the results document."""
@@ -213,10 +222,14 @@ def run(
                 admin.flushall()
                 merged: dict[str, Any] = {}
                 for scenario in SCENARIOS:
+                    if ONLY.get(scenario, side) != side:
+                        continue
                     print(f"[bench] {side} N={n} {scenario} (x{reps}) ...", file=log, flush=True)
                     t1 = time.monotonic()
                     merged.update(
-                        run_worker(side, scenario, n, reps, idle_repeats, schedule, broker)
+                        run_worker(
+                            side, scenario, n, reps, idle_repeats, schedule, broker, catch_up_down
+                        )
                     )
                     print(f"[bench]   done in {time.monotonic() - t1:.1f}s", file=log, flush=True)
                 admin.flushall()
@@ -257,6 +270,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--out-dir", type=Path, default=BENCH_DIR, help="results.json, PNG")
     parser.add_argument("--no-chart", action="store_true", help="do not draw the PNG")
+    parser.add_argument(
+        "--catch-up-down",
+        type=float,
+        help="seconds beat was down before the catch-up tick (default 3 hours)",
+    )
     args = parser.parse_args(argv)
 
     sizes = args.sizes or (list(QUICK_SIZES) if args.quick else list(DEFAULT_SIZES))
@@ -277,6 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         repeats=repeats,
         idle_repeats=idle_repeats,
         redbeat_budget=args.redbeat_budget,
+        catch_up_down=args.catch_up_down,
     )
     document["budgets"] = budgets(document)
     args.out_dir.mkdir(parents=True, exist_ok=True)

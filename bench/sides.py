@@ -56,7 +56,7 @@ def exclude_publishing(scheduler: Any, sends: Sends) -> None:
     """Replace the scheduler's ``send_task`` with a no-op that counts and returns a result.
 
     Both schedulers send an unregistered task through ``celery.beat.Scheduler.send_task``
-    (beatcore from ``Scheduler._send``, RedBeat from ``celery.beat.Scheduler.apply_async``
+    (beatcore from its ``Publisher``, RedBeat from ``celery.beat.Scheduler.apply_async``
     after its ``reserve``), so everything before the publish runs unchanged on both sides,
     including the scheduler's own producer being created, and only ``app.send_task`` is skipped.
     """

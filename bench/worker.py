@@ -14,6 +14,9 @@
 ``startup``
     ``beat_schedule`` with N static entries: construct the scheduler on an empty schedule
     server (cold) and again with the entries already stored and unchanged (warm).
+``catchup``
+    beatcore only, the same at every N: the tick after hours without a leader, five 1-second
+    entries (:mod:`bench.catch_up`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 
 import redis
 
+from bench.catch_up import DOWN, scenario_catch_up
 from bench.measure import Probe, RoundTripCounter, Sample, rss_mb, summarize, used_memory
 from bench.sides import (
     Sends,
@@ -185,13 +189,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one scenario and write its figures as JSON to ``--out``."""
     parser = argparse.ArgumentParser(prog="python -m bench.worker", description=__doc__)
     parser.add_argument("--side", required=True, choices=["beatcore", "redbeat"])
-    parser.add_argument("--scenario", required=True, choices=["store", "ticks", "startup"])
+    parser.add_argument(
+        "--scenario", required=True, choices=["store", "ticks", "startup", "catchup"]
+    )
     parser.add_argument("--n", type=int, required=True)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--idle-repeats", type=int, default=20)
     parser.add_argument("--schedule-port", type=int, required=True)
     parser.add_argument("--broker-port", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--catch-up-down", type=float, default=DOWN, help="seconds beat was down")
     args = parser.parse_args(argv)
 
     # Both schedulers log every sent task at INFO; at WARNING neither pays for formatting.
@@ -207,6 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = scenario_store(side, args.n, args.repeats, probe)
     elif args.scenario == "startup":
         result = scenario_startup(side, args.n, args.repeats, probe)
+    elif args.scenario == "catchup":
+        result = scenario_catch_up(side, args.repeats, probe, down=args.catch_up_down)
     else:
         batch = int(side.app().conf.get("beatcore_batch_size") or 1000)
         result = scenario_ticks(

@@ -15,6 +15,8 @@ from bench import run
 from bench.report import budgets, figure, table
 
 SIZES = (20, 60)
+#: Seconds without a leader before the catch-up tick (the full run uses three hours).
+CATCH_UP_DOWN = 600
 
 pytestmark = pytest.mark.redis_server
 
@@ -27,6 +29,7 @@ def document(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "--sizes", ",".join(str(n) for n in SIZES),
             "--repeats", "1",
             "--idle-repeats", "3",
+            "--catch-up-down", str(CATCH_UP_DOWN),
             "--out-dir", str(out),
         ]
     )  # fmt: skip
@@ -97,3 +100,19 @@ def test_bad_sizes_are_refused(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     with pytest.raises(SystemExit):
         run.main(["--sizes", "0", "--out-dir", str(tmp_path)])
     assert "--sizes must be positive" in capsys.readouterr().err
+
+
+def test_the_catch_up_tick_logs_and_calls_listeners_once_per_entry(
+    document: dict[str, Any],
+) -> None:
+    """Five 1-second entries after 600 s down: 5 sent, 5 x 599 skipped, 5 WARNING lines, and
+    5 calls of each skip hook (the batch one and the deprecated one), not 2,995."""
+    for n in SIZES:
+        catch_up = document["results"]["beatcore"][str(n)]["catch_up"]
+        assert (catch_up["entries"], catch_up["sent"]) == (5, 5)
+        assert catch_up["skipped"] == 5 * (CATCH_UP_DOWN - 1)
+        assert catch_up["warning_lines"] == 5
+        assert catch_up["listener_calls"] == 10
+        assert catch_up["round_trips"] == 2, "one claim, one ack"
+    assert "catch-up tick after downtime (ms)" in table(document)
+    assert all("catch_up" not in document["results"]["redbeat"][str(n)] for n in SIZES)
