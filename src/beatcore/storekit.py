@@ -139,7 +139,8 @@ def read_record(name: str, entry_raw: Raw, state_raw: Raw) -> Record:
     entry = serializer.loads_entry(entry_raw, name)
     if state_raw is None:
         raise CorruptRecord(name, _MISSING_STATE)
-    return Record(entry, serializer.loads_state(state_raw, name))
+    state = serializer.loads_state(state_raw, name)
+    return Record(entry, state)
 
 
 def decode_record(name: str, entry_raw: Raw, state_raw: Raw) -> Record | CorruptRecord:

@@ -46,6 +46,7 @@ HOSTILE_ENTRIES = {
     ),
     "not UTF-8": b'{"v":1,"name":"x\xff\xfe"}',
     "max_runs too large": GOOD_ENTRY.replace('"max_runs":null', '"max_runs":1e400'),
+    "jitter NaN": GOOD_ENTRY.replace('"jitter":0.0', '"jitter":NaN'),
 }
 
 
