@@ -11,10 +11,10 @@ from typing import Any, ClassVar
 import attrs
 
 from beatcore.errors import InvalidSchedule
+from beatcore.schedules.cron_days import DayRules
 from beatcore.schedules.cron_syntax import (
     DAYS,
     FIELD_NAMES,
-    DayRules,
     FieldSpec,
     expression_texts,
     field_texts,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, ClassVar
@@ -20,8 +19,9 @@ from beatcore.timeutil import (
     zone,
 )
 from beatcore_rrule import _rule
+from beatcore_rrule._expand import check_occurs, to_dateutil
 from beatcore_rrule._inputs import from_dateutil, split_text, zone_key
-from beatcore_rrule._rule import FIXED_UNITS, WEEKDAYS, Recurrence
+from beatcore_rrule._rule import Recurrence
 
 #: The wall time a rule without ``dtstart`` counts from: a Monday, 1 January, at midnight, so
 #: the parts a rule leaves out default to the start of their period (weekly on Mondays, monthly
@@ -187,7 +187,7 @@ class RRule:
         # search until the year 9999), unless the start's wall time depends on the zone the
         # rule will be asked in.
         if start is None or start.tzinfo is None:
-            _check_occurs(self.recurrence, self._start_wall(UTC))
+            check_occurs(self.recurrence, self._start_wall(UTC))
 
     @property
     def rule(self) -> str:
@@ -241,7 +241,7 @@ class RRule:
     ) -> datetime | None:
         moment = instant.astimezone(local_zone)
         near = moment.replace(tzinfo=None) - _REPEAT_MARGIN
-        rule = _to_dateutil(self.recurrence, self._start_wall(local_zone), near)
+        rule = to_dateutil(self.recurrence, self._start_wall(local_zone), near)
 
         def first_wall_from(wall: datetime) -> datetime | None:
             try:
@@ -253,7 +253,7 @@ class RRule:
         return next_on_real_time(instant, moment, first_wall_from, _SECOND)
 
     def _walls_after(self, local: datetime, local_zone: Any) -> Iterator[datetime]:
-        rule = _to_dateutil(self.recurrence, self._start_wall(local_zone), local)
+        rule = to_dateutil(self.recurrence, self._start_wall(local_zone), local)
         try:
             yield from rule.xafter(local, inc=False)
         except ValueError as exc:  # dateutil finds some empty rules only while iterating
@@ -309,107 +309,3 @@ class RRule:
             return describe(self.recurrence, self.dtstart, self.dtstart.isoformat(" "), self.tz)
         instant = f"{self.dtstart.replace(tzinfo=None).isoformat(' ')} UTC"
         return describe(self.recurrence, None, instant, self.tz)
-
-
-def _to_dateutil(r: Recurrence, start: datetime, near: datetime | None) -> dateutil_rrule.rrule:
-    """Return the rule on naive wall times, started as close before ``near`` as is exact.
-
-    The parts dateutil would take from dtstart are filled in from the real start first, so
-    moving the start forward by whole periods leaves the occurrences after it unchanged
-    and spares iterating through years of them. A rule with COUNT is never moved.
-    """
-    level = r.level
-    filled: dict[str, Any] = {}
-    if not (r.byweekno or r.byyearday or r.bymonthday or r.byday):
-        if r.freq == _rule.YEARLY:
-            filled["bymonth"] = r.bymonth or (start.month,)
-            filled["bymonthday"] = (start.day,)
-        elif r.freq == _rule.MONTHLY:
-            filled["bymonthday"] = (start.day,)
-        elif r.freq == _rule.WEEKLY:
-            filled["byweekday"] = (start.weekday(),)
-    for name, own_level, value in (
-        ("byhour", 4, start.hour),
-        ("byminute", 5, start.minute),
-        ("bysecond", 6, start.second),
-    ):
-        if not getattr(r, name) and level < own_level:
-            filled[name] = (value,)
-    if near is not None and r.count is None:
-        start = _moved_start(r, start, near)
-    until = r.until if r.until is not None and r.until.tzinfo is None else None
-    arguments: dict[str, Any] = {
-        "bysetpos": r.bysetpos,
-        "bymonth": r.bymonth,
-        "bymonthday": r.bymonthday,
-        "byyearday": r.byyearday,
-        "byweekno": r.byweekno,
-        "byweekday": [dateutil_rrule.weekday(day, n or None) for n, day in _united(r)],
-        "byhour": r.byhour,
-        "byminute": r.byminute,
-        "bysecond": r.bysecond,
-    }
-    arguments.update(filled)
-    try:
-        return dateutil_rrule.rrule(
-            level,
-            dtstart=start,
-            interval=r.interval,
-            wkst=WEEKDAYS.index(r.wkst),
-            count=r.count,
-            until=until,
-            cache=False,
-            **{key: (list(value) or None) for key, value in arguments.items()},
-        )
-    except ValueError as exc:
-        raise InvalidSchedule(f"rrule {r.text()!r} is not a usable rule: {exc}") from exc
-
-
-@functools.lru_cache(maxsize=1024)
-def _check_occurs(r: Recurrence, start: datetime) -> None:
-    """Refuse a rule that never produces an occurrence from ``start``, COUNT and UNTIL aside.
-
-    Cached: stored entries are rebuilt on every read, and a sparse rule (29 February that
-    is a Monday) may take a while to find.
-    """
-    rule = _to_dateutil(attrs.evolve(r, count=None, until=None), start, None)
-    try:
-        first = next(iter(rule), None)
-    except ValueError as exc:  # dateutil finds some empty rules only while iterating
-        raise InvalidSchedule(f"rrule {r.text()!r} is not a usable rule: {exc}") from exc
-    if first is None:
-        raise InvalidSchedule(f"rrule {r.text()!r} never occurs")
-
-
-def _united(rule: Recurrence) -> tuple[tuple[int, int], ...]:
-    """Return BYDAY as dateutil must get it to unite plain and numbered weekdays.
-
-    RFC 5545 reads "MO,-1SU" as every Monday and the last Sunday; dateutil would keep only days
-    that are both. Every Monday is the 1st to 5th Monday of a month (1st to 53rd of a year).
-    """
-    if not (any(n for n, _ in rule.byday) and any(n == 0 for n, _ in rule.byday)):
-        return rule.byday
-    span = 5 if rule.freq == _rule.MONTHLY or rule.bymonth else 53
-    plain = [(k, day) for n, day in rule.byday if n == 0 for k in range(1, span + 1)]
-    return tuple(plain + [(n, day) for n, day in rule.byday if n])
-
-
-def _moved_start(rule: Recurrence, start: datetime, near: datetime) -> datetime:
-    """Return ``start`` moved forward by whole periods of the rule to just before ``near``."""
-    if near <= start:
-        return start
-    unit = FIXED_UNITS.get(rule.freq)
-    if unit is not None:
-        periods = (near - start) // (unit * rule.interval)
-        return start + (periods - 1) * rule.interval * unit if periods >= 2 else start
-    if rule.freq == _rule.MONTHLY:
-        months = (near.year - start.year) * 12 + near.month - start.month
-        periods = months // rule.interval
-        if periods < 2:
-            return start
-        index = start.month - 1 + (periods - 1) * rule.interval
-        return datetime(start.year + index // 12, index % 12 + 1, 1)
-    periods = (near.year - start.year) // rule.interval
-    if periods < 2:
-        return start
-    return datetime(start.year + (periods - 1) * rule.interval, 1, 1)
