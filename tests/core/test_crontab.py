@@ -103,11 +103,12 @@ def test_ranges_wrap_around_like_celery() -> None:
 def test_wrapping_ranges_select_what_celery_selects(field: str, text: str) -> None:
     ours = Crontab(**{field: text})  # type: ignore[arg-type]
     celery = celery_crontab(**{field: text})  # type: ignore[arg-type,unused-ignore]
-    attribute = {"hour": "hours", "day_of_month": "days_of_month"}.get(field, field + "s")
-    if field == "month_of_year":
-        attribute = "months_of_year"
-    if field == "day_of_week":
-        attribute = "days_of_week"
+    attribute = {
+        "hour": "hours",
+        "day_of_month": "days_of_month",
+        "month_of_year": "months_of_year",
+        "day_of_week": "days_of_week",
+    }[field]
     assert set(getattr(ours, attribute)) == getattr(celery, field)
 
 
