@@ -28,6 +28,11 @@ _SEND = re.compile(_STAMP + r"Scheduler: Sending due task (\S+) \((\S+)\)(?: for
 _RECOVERED = "(recovered from a previous leader)"
 _LEADS = re.compile(_STAMP + r"beatcore: (\S+) now leads .*\(fencing token (\d+)\)")
 _SKIP = re.compile(_STAMP + r"beatcore: skipped (\S+) of entry '([^']+)': (.*)$")
+#: Several occurrences skipped in one tick are one line naming the first and the last.
+_SKIP_RANGE = re.compile(
+    _STAMP + r"beatcore: skipped \d+ occurrences of entry '([^']+)', the first (\S+), "
+    r"the last (\S+): (.*)$"
+)
 _CORRUPT = re.compile(_STAMP + r".*is skipped until its record is fixed")
 _REDBEAT_LEADS = re.compile(_STAMP + r"beat: Acquired lock")
 #: Faults aimed at the leader: the failover time is measured from them to the next new leader.
@@ -36,6 +41,13 @@ LEADER_FAULTS = frozenset(
 )
 #: Faults of the store: the recovery time is measured to the next send after they healed.
 STORE_FAULTS = frozenset({"store-down", "sentinel-failover"})
+
+
+def _logged_as_skipped(
+    name: str, occurrence: float, ranges: Sequence[tuple[str, float, float]]
+) -> bool:
+    """Whether a beat logged ``occurrence`` of ``name`` as skipped (alone or within a range)."""
+    return any(n == name and first <= occurrence <= last for n, first, last in ranges)
 
 
 def log_time(stamp: str) -> float:
@@ -52,7 +64,8 @@ class BeatLog:
     recovered: frozenset[tuple[str, float]]
     """(entry, occurrence) this beat re-sent as recovered from a previous leader."""
     leads: tuple[tuple[float, int], ...]
-    skips: tuple[tuple[str, float, str], ...]
+    skips: tuple[tuple[str, float, float, str], ...]
+    """(entry, first occurrence, last occurrence, reason) of each skip line."""
     corrupt_reports: int
 
     @classmethod
@@ -62,7 +75,7 @@ class BeatLog:
         sends: list[tuple[float, str, float | None]] = []
         recovered: set[tuple[str, float]] = set()
         leads: list[tuple[float, int]] = []
-        skips: list[tuple[str, float, str]] = []
+        skips: list[tuple[str, float, float, str]] = []
         corrupt = 0
         for line in text.splitlines():
             if m := _SEND.match(line):
@@ -75,7 +88,12 @@ class BeatLog:
             elif m := _REDBEAT_LEADS.match(line):
                 leads.append((log_time(m[1]), 0))
             elif m := _SKIP.match(line):
-                skips.append((m[3], datetime.fromisoformat(m[2]).timestamp(), m[4]))
+                at = datetime.fromisoformat(m[2]).timestamp()
+                skips.append((m[3], at, at, m[4]))
+            elif m := _SKIP_RANGE.match(line):
+                first = datetime.fromisoformat(m[3]).timestamp()
+                last = datetime.fromisoformat(m[4]).timestamp()
+                skips.append((m[2], first, last, m[5]))
             elif _CORRUPT.match(line):
                 corrupt += 1
         return cls(name, tuple(sends), frozenset(recovered), tuple(leads), tuple(skips), corrupt)
@@ -163,7 +181,7 @@ def analyse(
     runs_by_id: dict[str, list[float]] = defaultdict(list)
     for record in records:
         runs_by_id[record["id"]].append(float(record["at"]))
-    skipped_logged = {(name, occ) for log in logs for (name, occ, _) in log.skips}
+    skip_ranges = [(name, first, last) for log in logs for (name, first, last, _) in log.skips]
     recovered = {pair for log in logs for pair in log.recovered}
     matched: set[str] = set()
     for plan in plans:
@@ -175,7 +193,7 @@ def analyse(
             times = runs_by_id.get(by_occ[occ], [])
             result.expected += 1
             if not times:
-                if (plan.name, occ) in skipped_logged:
+                if _logged_as_skipped(plan.name, occ, skip_ranges):
                     result.skipped += 1
                 else:
                     result.missed += 1
