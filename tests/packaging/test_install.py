@@ -65,7 +65,7 @@ def test_wheel_declares_its_entry_points_and_license(clean_venv: Path) -> None:
     shown = run([str(clean_venv / "bin" / "python"), "-c", ENTRY_POINTS], clean_venv)
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout) == {
-        "beatcore": ["redis=beatcore_redis.plugin"],
+        "beatcore": ["postgres=beatcore_postgres.plugin", "redis=beatcore_redis.plugin"],
         "celery.commands": ["beatcore=beatcore.cli:beatcore"],
         "pytest11": ["beatcore=beatcore.testing.pytest_plugin"],
         "license": "BSD-3-Clause",
