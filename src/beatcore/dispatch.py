@@ -25,6 +25,7 @@ from beatcore.send_window import SendWindow
 from beatcore.settings import Settings
 from beatcore.store import Ack, Claim
 from beatcore.timeutil import Clock
+from beatcore.values import printable
 
 logger = get_logger("beatcore.scheduler")
 
@@ -147,8 +148,8 @@ class ClaimDispatcher:
             if logger.isEnabledFor(logging.INFO):
                 logger.info(
                     "Scheduler: Sending due task %s (%s) for %s, %.3fs late%s",
-                    entry.name,
-                    entry.task,
+                    printable(entry.name),
+                    printable(entry.task),
                     occurrence.isoformat(),
                     (self.clock() - occurrence).total_seconds(),
                     " (recovered from a previous leader)" if recovered else "",
@@ -160,7 +161,7 @@ class ClaimDispatcher:
                 "retrying in %ss with the same task id",
                 occurrence.isoformat(),
                 entry.name,
-                entry.task,
+                printable(entry.task),
                 task_id,
                 outcome.error,
                 self.settings.dispatch_retry_delay,

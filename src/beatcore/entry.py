@@ -16,7 +16,7 @@ import attrs
 from beatcore.errors import InvalidEntry, InvalidSchedule
 from beatcore.schedules.base import ScheduleType, is_schedule
 from beatcore.timeutil import UTC, require_aware, zone
-from beatcore.values import is_integer, is_number, shown
+from beatcore.values import is_integer, is_number, line_breaking, shown
 
 CatchUp = Literal["latest", "all", "skip"]
 CATCH_UP_POLICIES: tuple[CatchUp, ...] = ("latest", "all", "skip")
@@ -104,9 +104,36 @@ def _require_json(what: str, kind: type) -> Any:
     return check
 
 
+class StoredName(str):
+    """An entry name read from a store that holds a character the name rule refuses.
+
+    Names written before the rule may hold control characters; the serializer marks such a
+    name (and only such a name: see :func:`stored_name`), so its entry stays readable,
+    claimable, editable (``evolve`` keeps the mark) and removable. A new name never has it.
+    """
+
+    __slots__ = ()
+
+
+def stored_name(name: Any) -> Any:
+    """Return a name read from a stored record, as a :class:`StoredName` when it breaks the
+    name rule. Called by the serializer for every definition it reads."""
+    if type(name) is str and line_breaking(name) is not None:
+        return StoredName(name)
+    return name
+
+
 def _name(instance: Entry, attribute: attrs.Attribute[str], value: str) -> None:
     if not isinstance(value, str) or not value.strip():
         raise InvalidEntry(f"entry name must be a non-empty string, got {shown(value)}")
+    if type(value) is not StoredName:
+        char = line_breaking(value)
+        if char is not None:
+            raise InvalidEntry(
+                f"entry name {shown(value)} holds {char!r} (U+{ord(char):04X}): a name may not "
+                "hold control characters or line and paragraph separators (they could forge "
+                "log lines)"
+            )
     try:
         value.encode()  # task ids and store keys are made from its UTF-8 bytes
     except UnicodeEncodeError as exc:

@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from beatcore.entry import Entry, EntryState
+from beatcore.entry import Entry, EntryState, stored_name
 from beatcore.errors import BeatcoreError, CorruptRecord, InvalidSchedule
 from beatcore.plugins import get_plugins
 from beatcore.schedules import Clocked, Crontab, Interval, Solar
@@ -126,7 +126,7 @@ def entry_from_dict(data: Mapping[str, Any], name: str | None = None) -> Entry:
         # Every field by keyword, an absent one as its Entry default (a plain call is
         # cheaper than building a dict of the fields present and unpacking it).
         return Entry(
-            name=data["name"],
+            name=stored_name(data["name"]),  # a stored name may predate the name rule
             task=data["task"],
             schedule=schedule,
             args=get("args", _DEFAULTS["args"]),

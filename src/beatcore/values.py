@@ -1,5 +1,5 @@
-"""Rules for plain values that many modules share: what counts as a number or a count, and
-how a value is shown in an error message.
+"""Rules for plain values that many modules share: what counts as a number or a count, which
+characters text shown in a log line may not hold, and how a value is shown in a message.
 
 ``True`` is an ``int`` to Python but never a count or a number of seconds to a person, and
 NaN compares False with every bound, so ``value < 0`` lets it through; the checks here are
@@ -9,6 +9,7 @@ the one place that says so.
 from __future__ import annotations
 
 import sys
+import unicodedata
 from typing import TypeGuard
 
 #: The largest int that ``float()`` turns into a finite float.
@@ -53,3 +54,32 @@ def shown(value: object) -> str:
     if len(text) <= SHOWN_LENGTH:
         return text
     return f"{text[: SHOWN_LENGTH - 5]}...{text[-2:]}"
+
+
+#: The two separators that are not control characters but end a line for many readers.
+_SEPARATORS = frozenset("\u2028\u2029")
+
+
+def line_breaking(text: str) -> str | None:
+    """Return the first character of ``text`` that could break or rewrite a log line, or None.
+
+    Those are the control characters (Unicode category Cc: NUL, newline, carriage return,
+    escape, ...) and the line and paragraph separators U+2028 and U+2029. Called by the entry
+    name rule and by :func:`printable`.
+    """
+    if text.isprintable():  # the usual case, in C: no Cc, Zl or Zp character (and more)
+        return None
+    for char in text:
+        if char in _SEPARATORS or unicodedata.category(char) == "Cc":
+            return char
+    return None
+
+
+def printable(text: str) -> str:
+    """Return ``text`` for a log line or a terminal: unchanged, or its ``repr`` (quoted, with
+    every such character escaped) when :func:`line_breaking` finds one in it.
+
+    Called wherever an entry name or a task name is logged or printed without ``%r``: a store
+    may hold names from before the name rule, and a task name is not checked.
+    """
+    return text if line_breaking(text) is None else repr(text)

@@ -26,6 +26,7 @@ from beatcore.errors import CorruptRecord, EntryNotFound
 from beatcore.store import Ack, Lease, Store
 from beatcore.timeutil import UTC
 from beatcore.urls import mask_password
+from beatcore.values import printable
 from beatcore_redis.redbeat_format import (
     DEFAULT_PREFIX,
     Migrated,
@@ -224,8 +225,9 @@ def migrate_from_redbeat(
         kind = "static " if entry.static else ""
         click.echo(
             f"{'would migrate' if dry_run else 'migrated'} {kind}{entry.name!r}: "
-            f"{describe_schedule(entry, session.default_tz)}, task {entry.task}, last run "
-            f"{last}, {item.total_run_count} runs" + (" (disabled)" if not entry.enabled else "")
+            f"{describe_schedule(entry, session.default_tz)}, task {printable(entry.task)}, "
+            f"last run {last}, {item.total_run_count} runs"
+            + (" (disabled)" if not entry.enabled else "")
         )
         for note in item.notes:
             click.echo(f"  note: {note}")

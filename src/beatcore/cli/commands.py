@@ -24,6 +24,7 @@ from beatcore.entry import Entry, EntryState
 from beatcore.errors import CorruptRecord, EntryNotFound
 from beatcore.schedules import Crontab, ScheduleType
 from beatcore.serializer import entry_to_dict
+from beatcore.values import printable
 
 _NONE_WORDS = {"none", "never", ""}
 
@@ -51,7 +52,8 @@ def _summary(session: Session, entry: Entry, state: EntryState) -> str:
     if not entry.enabled:
         next_text = "none (disabled)"
     return (
-        f"{describe_schedule(entry, session.default_tz)}, task {entry.task}; next run {next_text}"
+        f"{describe_schedule(entry, session.default_tz)}, task {printable(entry.task)}; "
+        f"next run {next_text}"
     )
 
 
@@ -265,7 +267,7 @@ def remove(session: Session, name: str, yes: bool, force: bool) -> None:
     if entry is not None and entry.static and not force:
         raise click.ClickException(static_refusal(name, "remove"))
     what = (
-        f"{describe_schedule(entry, session.default_tz)}, task {entry.task}"
+        f"{describe_schedule(entry, session.default_tz)}, task {printable(entry.task)}"
         if entry is not None
         else "unreadable record"
     )

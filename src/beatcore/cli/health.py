@@ -26,6 +26,7 @@ from beatcore.errors import CorruptRecord, StoreUnavailable
 from beatcore.store import LockInfo, StoreStatus
 from beatcore.timeutil import UTC, isoformat
 from beatcore.urls import mask_password
+from beatcore.values import printable
 
 T = TypeVar("T")
 
@@ -238,7 +239,7 @@ def _print(snapshot: StoreStatus, report: Report, verdict: Verdict, now: datetim
                 click.echo(f"  and {len(report.unreadable) - UNREADABLE_SHOWN} more (see list)")
     for flight in snapshot.in_flight:
         click.echo(
-            f"  {flight.name}: run of {format_instant(flight.next_run_at, UTC)} claimed "
+            f"  {printable(flight.name)}: run of {format_instant(flight.next_run_at, UTC)} claimed "
             f"{relative(flight.claimed_at, now)} under token {flight.token}"
         )
     click.echo(f"{'health:':<{width}}{'OK' if verdict.healthy else 'FAIL'}: "
@@ -264,5 +265,6 @@ def _next_due_text(snapshot: StoreStatus, report: Report, now: datetime) -> str:
     names = report.next_due_names
     if names is None:
         return due
-    label = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+    label = ", ".join(map(printable, names[:3])) + more
     return f"{label or '?'} at {due}"

@@ -29,6 +29,7 @@ from beatcore.entry import Entry, EntryState
 from beatcore.errors import CorruptRecord
 from beatcore.serializer import entry_to_dict, state_to_dict
 from beatcore.timeutil import isoformat
+from beatcore.values import printable
 
 
 def entry_json(session: Session, entry: Entry, state: EntryState) -> dict[str, Any]:
@@ -103,7 +104,7 @@ def list_entries(
         next_text = when(due, tz, now) if due else ("disabled" if not entry.enabled else "never")
         cells.append(
             [
-                entry.name,
+                printable(entry.name),
                 describe_schedule(entry, session.default_tz),
                 f"OVERDUE {next_text}" if late is not None else next_text,
                 relative(state.last_run_at, now) if state.last_run_at else "never",
@@ -115,9 +116,8 @@ def list_entries(
         )
     for error in bad:
         since = f" since {relative(error.since, now)}" if error.since else ""
-        cells.append(
-            [error.name, f"UNREADABLE{since}", "-", "-", "-", "-", "-", shorten(error.cause)]
-        )
+        name = printable(error.name)
+        cells.append([name, f"UNREADABLE{since}", "-", "-", "-", "-", "-", shorten(error.cause)])
     cells.sort(key=lambda cell: cell[0])
     headers = ["NAME", "SCHEDULE", "NEXT RUN", "LAST RUN", "RUNS", "ENABLED", "KIND", "LAST ERROR"]
     click.echo(table(headers, cells) if cells else "no entries")
@@ -167,8 +167,8 @@ def show(session: Session, name: str, next_count: int, as_json: bool) -> None:
     tz = entry_tz(entry, session.default_tz)
     schedule_fields = ", ".join(f"{k}={v!r}" for k, v in entry.schedule.to_dict().items())
     lines = [
-        ("name", entry.name),
-        ("task", entry.task),
+        ("name", printable(entry.name)),
+        ("task", printable(entry.task)),
         ("schedule", describe_schedule(entry, session.default_tz)),
         ("", f"{entry.schedule.type_name}: {schedule_fields}"),
         ("args", json.dumps(list(entry.args))),

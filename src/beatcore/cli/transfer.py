@@ -21,8 +21,8 @@ import click
 
 from beatcore.cli.reading import read_schedule
 from beatcore.cli.session import Session, pass_session
-from beatcore.entry import Entry
-from beatcore.errors import BeatcoreError, CorruptRecord, EntryNotFound
+from beatcore.entry import Entry, StoredName
+from beatcore.errors import BeatcoreError, CorruptRecord, EntryNotFound, InvalidEntry
 from beatcore.serializer import entry_from_dict, entry_to_dict, state_to_dict
 from beatcore.timeutil import isoformat
 from beatcore.urls import mask_password
@@ -97,8 +97,13 @@ def parse_entries(document: Any, source: str) -> tuple[list[Entry], list[str]]:
             continue
         try:
             entry = entry_from_dict(data)
+            if type(entry.name) is StoredName:  # a document is new input: the name rule holds
+                entry = entry.evolve(name=str(entry.name))
         except CorruptRecord as exc:
             errors.append(f"{source}: entry {label!r} (#{index + 1}): {exc.cause}")
+            continue
+        except InvalidEntry as exc:
+            errors.append(f"{source}: entry #{index + 1}: {exc}")
             continue
         if entry.name in seen:
             errors.append(f"{source}: entry {entry.name!r} appears more than once")
