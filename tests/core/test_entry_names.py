@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,7 +26,11 @@ from beatcore.stores.memory import MemoryStore
 from beatcore.stores.sqlite import SqliteStore
 from beatcore.testing.clock import FakeClock
 from beatcore.testing.recorder import DispatchRecorder
-from beatcore.testing.records import plant_memory_record, plant_sqlite_record
+from beatcore.testing.records import (
+    forget_memory_schedule,
+    plant_memory_record,
+    plant_sqlite_record,
+)
 from beatcore.timeutil import UTC
 from beatcore.values import line_breaking, printable
 from tests.core.cli_app import Cli, make_cli, one_line_error
@@ -113,8 +118,10 @@ def store_and_plant(
 ) -> Iterator[tuple[Store, Plant]]:
     clock = FakeClock(T0)
     if request.param == "memory":
-        memory = MemoryStore(clock=clock)
+        label = f"names-{uuid.uuid4()}"
+        memory = MemoryStore(label, clock=clock)
         yield memory, lambda *record: plant_memory_record(memory, *record)
+        forget_memory_schedule(label)
         return
     sqlite = SqliteStore(tmp_path / "s.sqlite3", clock=clock)
     yield sqlite, lambda *record: plant_sqlite_record(sqlite, *record)
@@ -236,8 +243,10 @@ def test_a_beat_schedule_item_with_such_a_name_is_reported_and_its_stored_copy_k
     parsed = static_entries({"good": item, name: item}, get_plugins())
     assert [e.name for e in parsed.entries] == ["good"]
     assert "a name may not hold control characters" in parsed.errors[name]
-    memory = MemoryStore(clock=FakeClock(T0))
+    label = f"names-{uuid.uuid4()}"
+    memory = MemoryStore(label, clock=FakeClock(T0))
     record = _legacy_record(name).replace('"static":false', '"static":true')
     plant_memory_record(memory, name, record, dumps_state(EntryState()), T0)
     memory.sync_static(parsed.entries, keep=parsed.errors)
     assert sorted(e.name for e in memory.entries()) == sorted(["good", name])
+    forget_memory_schedule(label)

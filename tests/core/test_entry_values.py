@@ -237,7 +237,7 @@ def test_issue_12_cases_never_reach_save(field: str, fields: dict[str, Any]) -> 
     """The three cases of the issue fail where the Entry is built, naming field and value;
     before, jitter=nan and jitter=inf failed inside save() with a bare ValueError or
     OverflowError, and the others were stored."""
-    store = MemoryStore()
+    store = MemoryStore(f"values-{field}-{id(fields)}")
     with pytest.raises(InvalidEntry, match=f"^{field} of entry 'e' must be"):
         store.save(entry(**fields))
     assert list(store.entries()) == []

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from beatcore import serializer
+from beatcore.entry import StoredName
 from beatcore.errors import CorruptRecord
 from beatcore.store import Ack, Lease
 from beatcore.stores.sqlite import SqliteStore
@@ -39,7 +40,7 @@ def test_entry_name_with_nul_is_claimed_once_and_acked(
     store: SqliteStore, fake_clock: FakeClock
 ) -> None:
     """json_each cut names at the NUL: the claim never took it out of the due index."""
-    name = "nul\x00name"
+    name = StoredName("nul\x00name")  # a name from before the name rule (new ones are refused)
     store.save(every(name, 60))
     lease = lead(store)
     fake_clock.advance(60)
