@@ -35,3 +35,26 @@ def test_verbs_through_the_celery_program(tmp_path: Path) -> None:
     status = celery(tmp_path, url, "status")
     assert status.returncode == 1  # no beat ever ticked: the health check fails
     assert "health:        FAIL: no beat has ever ticked on this store" in status.stdout
+
+
+def test_beatcore_console_script_runs_the_same_verbs(tmp_path: Path) -> None:
+    """``beatcore -A APP VERB`` is ``celery -A APP beatcore VERB`` without celery's start-up."""
+    url = "sqlite:///" + str(tmp_path / "schedule.sqlite3")
+    assert celery(tmp_path, url, "add", "greet", "proj.hello", "--every", "5m").returncode == 0
+    env = {**os.environ, "BEATCORE_CLI_TEST_URL": url, "PYTHONPATH": str(ROOT)}
+    script = str(Path(sys.executable).parent / "beatcore")
+
+    def beatcore(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [script, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+            check=False,
+        )  # fmt: skip
+
+    listed = beatcore("-A", "tests.core.cli_app:app", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout == celery(tmp_path, url, "list").stdout
+    status = beatcore("--app=tests.core.cli_app:app", "status", "--json")
+    assert status.returncode == 1 and '"healthy": false' in status.stdout  # no beat ticked
+    missing = beatcore("status")
+    assert missing.returncode == 2
+    assert "Error: give the Celery app with -A (as for celery)" in missing.stderr

@@ -9,22 +9,12 @@ a missing entry, an unreachable store) are one line and a non-zero exit, never a
 from __future__ import annotations
 
 import contextlib
+import importlib
 from typing import Any
 
 import click
 
-from beatcore.cli.commands import (
-    add,
-    disable,
-    edit,
-    enable,
-    remove,
-    retry_unreadable,
-    trigger,
-)
 from beatcore.cli.exits import EXIT_ERROR, Failure, exit_code_of
-from beatcore.cli.health import status
-from beatcore.cli.reports import list_entries, show
 from beatcore.cli.session import (
     LOCATION_KEY,
     Location,
@@ -33,11 +23,27 @@ from beatcore.cli.session import (
     get_session,
     pass_session,
 )
-from beatcore.cli.transfer import export, import_
 from beatcore.errors import BeatcoreError
 from beatcore.urls import mask_password
 
 __all__ = ["Session", "beatcore", "get_session", "pass_session"]
+
+#: The built-in verbs and where each lives; a verb's module is imported when it is run (or
+#: listed by --help), so ``status`` loads only what the health check needs.
+BUILTIN_VERBS = {
+    "list": "beatcore.cli.reports:list_entries",
+    "show": "beatcore.cli.reports:show",
+    "add": "beatcore.cli.commands:add",
+    "edit": "beatcore.cli.commands:edit",
+    "remove": "beatcore.cli.commands:remove",
+    "enable": "beatcore.cli.commands:enable",
+    "disable": "beatcore.cli.commands:disable",
+    "trigger": "beatcore.cli.commands:trigger",
+    "export": "beatcore.cli.transfer:export",
+    "import": "beatcore.cli.transfer:import_",
+    "status": "beatcore.cli.health:status",
+    "retry-unreadable": "beatcore.cli.commands:retry_unreadable",
+}
 
 _PLUGIN_COMMANDS_KEY = "beatcore.plugin_commands"
 _TRACEBACK_KEY = "beatcore.traceback"
@@ -66,7 +72,7 @@ class BeatcoreGroup(click.Group):
         for commands in get_plugins().hook.beatcore_cli_commands():
             for command in commands or ():
                 name = command.name
-                if not name or name in self.commands or name in found:
+                if not name or name in BUILTIN_VERBS or name in found:
                     click.echo(
                         f"warning: a plugin's beatcore verb {name!r} is ignored: that name is "
                         "taken",
@@ -79,14 +85,15 @@ class BeatcoreGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Return built-in and plugin verb names, sorted."""
-        return sorted([*super().list_commands(ctx), *self._plugin_commands(ctx)])
+        return sorted([*BUILTIN_VERBS, *self._plugin_commands(ctx)])
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        """Return the built-in verb ``cmd_name``, else a plugin's."""
-        command = super().get_command(ctx, cmd_name)
-        if command is None:
-            command = self._plugin_commands(ctx).get(cmd_name)
-        return command
+        """Return the built-in verb ``cmd_name`` (imported now), else a plugin's."""
+        if cmd_name in BUILTIN_VERBS:
+            module, _, name = BUILTIN_VERBS[cmd_name].partition(":")
+            command: click.Command = getattr(importlib.import_module(module), name)
+            return command
+        return self._plugin_commands(ctx).get(cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the verb; turn errors into one-line messages (``--traceback`` keeps them whole).
@@ -143,20 +150,3 @@ def beatcore(ctx: click.Context, schedule: str | None, url: str | None, tracebac
     root = ctx.find_root()
     root.meta[_TRACEBACK_KEY] = traceback
     root.meta[LOCATION_KEY] = Location(url=url, schedule=schedule)
-
-
-for _command in (
-    list_entries,
-    show,
-    add,
-    edit,
-    remove,
-    enable,
-    disable,
-    trigger,
-    export,
-    import_,
-    status,
-    retry_unreadable,
-):
-    beatcore.add_command(_command)
