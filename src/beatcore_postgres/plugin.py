@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from beatcore.errors import ConfigurationError
@@ -32,6 +32,15 @@ def beatcore_store_from_url(url: str, options: Mapping[str, Any]) -> Store | Non
             f"'beatcore[postgres]' ({exc})"
         ) from exc
     return open_store(url, options)
+
+
+@hookimpl
+def beatcore_cli_commands() -> Sequence[Any]:
+    """Add ``migrate-from-django-celery-beat`` to ``celery beatcore`` (imported only when the
+    CLI runs)."""
+    from beatcore_postgres.django_beat import migrate_from_django_celery_beat
+
+    return [migrate_from_django_celery_beat]
 
 
 #: beatcore_store_options the store takes (besides what the core always passes).

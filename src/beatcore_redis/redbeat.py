@@ -10,20 +10,16 @@ not stop the others.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import click
 
-from beatcore import timing
-from beatcore.cli import Session, pass_session
+from beatcore.cli import Session, history, pass_session
 from beatcore.cli.describe import describe_schedule, format_instant
 from beatcore.entry import EntryState
 from beatcore.errors import CorruptRecord, EntryNotFound
-from beatcore.store import Ack, Lease, Store
+from beatcore.store import Lease, Store
 from beatcore.timeutil import UTC
 from beatcore.urls import mask_password
 from beatcore.values import printable
@@ -60,59 +56,30 @@ __all__ = [  # the format names are importable from here, where they used to liv
 def history_state(store: Store, item: Migrated, default_tz: str) -> EntryState:
     """Return the state that continues RedBeat's history: next run follows the last run."""
     assert item.last_run_at is not None
-    current = store.state(item.entry.name)
-    next_run = timing.occurrence_after(item.entry, item.last_run_at, default_tz)
-    if item.entry.max_runs is not None and item.total_run_count >= item.entry.max_runs:
-        next_run = None
-    return current.evolve(
-        next_run_at=next_run,
-        last_run_at=item.last_run_at,
-        total_run_count=max(current.total_run_count, item.total_run_count),
+    return history.history_state(
+        store, item.entry, item.last_run_at, item.total_run_count, default_tz
     )
 
 
-@contextlib.contextmanager
-def history_lease(session: Session, needed: bool, ttl: float) -> Iterator[Lease | None]:
-    """Hold the store's lock while RedBeat's history is written (None when not needed).
-
-    A store writes run facts only through a fenced ack, so the migration takes the lock the
-    way a scheduler does, before it writes anything, and releases it at the end.
-
-    :raises click.ClickException: a beatcore scheduler holds the lock (nothing was written).
-    """
-    if not needed:
-        yield None
-        return
-    store = session.store
-    holder = f"migrate-from-redbeat:{socket.gethostname()}:{os.getpid()}"
-    lease = store.lock.acquire(holder, ttl)
-    if lease is None:
-        leader = store.lock.current()
-        raise click.ClickException(
-            f"a beatcore scheduler ({leader.holder if leader else 'unknown'}) holds the lock of "
-            f"{store.url}, so RedBeat's run history cannot be written now; stop beatcore's beat "
-            "while migrating, or pass --without-history"
-        )
-    try:
-        yield lease
-    finally:
-        store.lock.release(lease)
+def history_lease(session: Session, needed: bool, ttl: float) -> Any:
+    """Hold the store's lock while RedBeat's history is written (None when not needed); see
+    :func:`beatcore.cli.history.history_lease`."""
+    return history.history_lease(
+        session, needed, ttl, source="RedBeat", verb="migrate-from-redbeat"
+    )
 
 
 def write_history(session: Session, lease: Lease, items: Sequence[Migrated]) -> None:
-    """Write RedBeat's run history as the entries' states, in one ack under ``lease``.
-
-    Each entry is acked against its current state, so a change made meanwhile wins, as with
-    any ack.
-    """
-    store = session.store
-    lease = store.lock.renew(lease)  # saving many entries may have taken a while
-    acks = []
-    for item in items:
-        claimed = store.state(item.entry.name)
-        state = history_state(store, item, session.default_tz)
-        acks.append(Ack(item.entry.name, claimed, state, timing.state_due_at(item.entry, state)))
-    store.ack(lease, acks)
+    """Write RedBeat's run history as the entries' states, in one ack under ``lease``."""
+    history.write_history(
+        session,
+        lease,
+        [
+            history.History(item.entry, item.last_run_at, item.total_run_count)
+            for item in items
+            if item.last_run_at is not None
+        ],
+    )
 
 
 def _client(url: str) -> Any:
