@@ -34,6 +34,10 @@ T = TypeVar("T")
 Connection = psycopg.Connection[tuple[Any, ...]]
 Cursor = psycopg.Cursor[tuple[Any, ...]]
 
+#: Seconds psycopg_pool keeps retrying a connection in the background before it waits for
+#: the next call to try again (see :class:`Database`).
+RECONNECT_WINDOW = 5.0
+
 #: SQLSTATE classes and codes that no retry fixes: credentials (28), a missing database
 #: (3D000), a missing privilege (42501).
 _PERMANENT_STATES = ("28", "3D000", "42501")
@@ -100,8 +104,11 @@ class Database:
             min_size=1,
             max_size=size,
             timeout=self._timeout,
-            # the pool keeps reconnecting in the background for as long as the outage lasts
-            reconnect_timeout=24 * 3600.0,
+            # psycopg_pool doubles the wait between its background reconnection attempts
+            # until this many seconds, then gives up until the next call asks again: kept
+            # short so that beat finds a server that came back within seconds, however long
+            # it was away (a long timeout would have it wait minutes after a long outage)
+            reconnect_timeout=RECONNECT_WINDOW,
             name=f"beatcore {spec.masked_url}",
             open=False,
         )

@@ -35,6 +35,38 @@ def beatcore_store_from_url(url: str, options: Mapping[str, Any]) -> Store | Non
 
 
 @hookimpl
+def beatcore_store_missing(url: str, options: Mapping[str, Any]) -> str | None:
+    """Say that a PostgreSQL schedule has no tables yet (its first use would create them).
+
+    Called by ``celery beatcore`` before a verb that only reads. One connection; None when
+    the tables exist, or when the server cannot tell (opening the store then says why).
+    """
+    if not is_postgres_url(url):
+        return None
+    try:
+        import psycopg
+
+        from beatcore_postgres.schema import quoted
+    except ImportError:
+        return None
+    try:
+        spec = parse_url(url, options)
+    except ConfigurationError:
+        return None
+    try:
+        with psycopg.connect(spec.conninfo, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT to_regclass(%s), current_database()",
+                (f"{quoted(spec.schema)}.schema_version",),
+            ).fetchone()
+    except psycopg.Error:
+        return None
+    if row is None or row[0] is not None:
+        return None
+    return f"schema {spec.schema!r} of database {row[1]!r} holds no beatcore schedule"
+
+
+@hookimpl
 def beatcore_cli_commands() -> Sequence[Any]:
     """Add ``migrate-from-django-celery-beat`` to ``celery beatcore`` (imported only when the
     CLI runs)."""
