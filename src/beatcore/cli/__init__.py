@@ -35,14 +35,14 @@ BUILTIN_VERBS = {
     "show": "beatcore.cli.reports:show",
     "add": "beatcore.cli.commands:add",
     "edit": "beatcore.cli.commands:edit",
-    "remove": "beatcore.cli.commands:remove",
-    "enable": "beatcore.cli.commands:enable",
-    "disable": "beatcore.cli.commands:disable",
-    "trigger": "beatcore.cli.commands:trigger",
+    "remove": "beatcore.cli.actions:remove",
+    "enable": "beatcore.cli.actions:enable",
+    "disable": "beatcore.cli.actions:disable",
+    "trigger": "beatcore.cli.actions:trigger",
     "export": "beatcore.cli.transfer:export",
     "import": "beatcore.cli.transfer:import_",
     "status": "beatcore.cli.health:status",
-    "retry-unreadable": "beatcore.cli.commands:retry_unreadable",
+    "retry-unreadable": "beatcore.cli.actions:retry_unreadable",
 }
 
 _PLUGIN_COMMANDS_KEY = "beatcore.plugin_commands"

@@ -1,6 +1,9 @@
-"""The verbs that change the schedule: add, edit, remove, enable, disable, trigger.
+"""The verbs that define entries: ``add`` and ``edit``.
 
-A running beat sees each change at its next tick; nothing here needs beat to be stopped.
+A running beat sees each change at its next tick; nothing here needs beat to be stopped. The
+verbs that act on an existing entry whole (remove, enable, disable, trigger, retry-unreadable)
+are in :mod:`beatcore.cli.actions`. With ``--json`` each prints what changed as JSON
+(docs/cli.rst lists the fields).
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from beatcore.cli.options import (
     parse_instant,
     past_at_note,
 )
-from beatcore.cli.session import Session, pass_session
+from beatcore.cli.reports import entry_json
+from beatcore.cli.session import JSON_OPTION, Session, pass_session, report
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import CorruptRecord, EntryNotFound
 from beatcore.schedules import Crontab, ScheduleType
@@ -45,7 +49,7 @@ def _existing(session: Session, name: str) -> Entry | None:
         return None
 
 
-def _summary(session: Session, entry: Entry, state: EntryState) -> str:
+def summary(session: Session, entry: Entry, state: EntryState) -> str:
     due = timing.state_due_at(entry, state)
     tz = entry_tz(entry, session.default_tz)
     next_text = when(due, tz, session.now()) if due else "none"
@@ -132,7 +136,7 @@ def _warn_task(session: Session, task: str) -> None:
         click.echo(warning, err=True)
 
 
-def _warn_schedule_type(session: Session, entry: Entry) -> None:
+def warn_schedule_type(session: Session, entry: Entry) -> None:
     """Warn when the beat that last started on this store cannot read the entry's type."""
     info = session.store.beat_info()
     type_name = entry.schedule.type_name
@@ -154,6 +158,7 @@ def _warn_schedule_type(session: Session, entry: Entry) -> None:
 @click.option("--disabled", is_flag=True, help="Add it disabled.")
 @click.option("--replace", is_flag=True, help="Overwrite an entry with the same name.")
 @click.option("--force", is_flag=True, help="With --replace: overwrite a static entry too.")
+@JSON_OPTION
 @pass_session
 def add(
     session: Session,
@@ -166,6 +171,7 @@ def add(
     disabled: bool,
     replace: bool,
     force: bool,
+    as_json: bool,
     **options: Any,
 ) -> None:
     """Add entry NAME that sends TASK on a schedule (one of --every, --cron, --at, --rrule)."""
@@ -195,9 +201,13 @@ def add(
     entry = Entry(name=name, task=task, schedule=schedule, enabled=not disabled, **fields)
     _warn_task(session, task)
     state = session.store.save(entry)
-    _warn_schedule_type(session, entry)
+    warn_schedule_type(session, entry)
     verb = "replaced" if existing is not None else "added"
-    click.echo(f"{verb} {name!r}: {_summary(session, entry, state)}")
+    report(
+        as_json,
+        f"{verb} {name!r}: {summary(session, entry, state)}",
+        {"action": verb, "name": name, "entry": entry_json(session, entry, state)},
+    )
     _note_past_at(session, entry, state)
 
 
@@ -207,6 +217,7 @@ def add(
 @definition_options
 @click.option("--enabled/--disabled", "enabled", default=None, help="Enable or disable it.")
 @click.option("--force", is_flag=True, help="Edit a static entry (beat_schedule wins at restart).")
+@JSON_OPTION
 @pass_session
 def edit(
     session: Session,
@@ -218,6 +229,7 @@ def edit(
     rrule: str | None,
     enabled: bool | None,
     force: bool,
+    as_json: bool,
     **options: Any,
 ) -> None:
     """Change entry NAME; options not given keep their value, and its run history is kept.
@@ -240,103 +252,24 @@ def edit(
         fields["enabled"] = enabled
     new = entry.evolve(**fields)
     if entry_to_dict(new) == entry_to_dict(entry):
-        click.echo(f"unchanged {name!r}: {_summary(session, entry, session.store.state(name))}")
+        state = session.store.state(name)
+        report(
+            as_json,
+            f"unchanged {name!r}: {summary(session, entry, state)}",
+            {"action": "unchanged", "name": name, "changed": [],
+             "entry": entry_json(session, entry, state)},
+        )  # fmt: skip
         return
     changed = sorted(
         key for key, value in entry_to_dict(new).items() if entry_to_dict(entry).get(key) != value
     )
     state = session.store.save(new)
     if schedule is not None:
-        _warn_schedule_type(session, new)
-    click.echo(f"updated {name!r} ({', '.join(changed)}): {_summary(session, new, state)}")
+        warn_schedule_type(session, new)
+    report(
+        as_json,
+        f"updated {name!r} ({', '.join(changed)}): {summary(session, new, state)}",
+        {"action": "updated", "name": name, "changed": changed,
+         "entry": entry_json(session, new, state)},
+    )  # fmt: skip
     _note_past_at(session, new, state)
-
-
-@click.command("remove")
-@click.argument("name")
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--force", is_flag=True, help="Remove a static entry (it returns at beat's start).")
-@pass_session
-def remove(session: Session, name: str, yes: bool, force: bool) -> None:
-    """Remove entry NAME and its run history."""
-    store = session.existing_store
-    try:
-        entry: Entry | None = store.get(name)
-    except CorruptRecord:
-        entry = None  # an unreadable record can still be removed
-    if entry is not None and entry.static and not force:
-        raise click.ClickException(static_refusal(name, "remove"))
-    what = (
-        f"{describe_schedule(entry, session.default_tz)}, task {printable(entry.task)}"
-        if entry is not None
-        else "unreadable record"
-    )
-    if not yes:
-        click.confirm(f"Remove entry {name!r} ({what})?", abort=True, err=True)
-    store.delete(name)
-    click.echo(f"removed {name!r}")
-
-
-def _set_enabled(session: Session, name: str, enabled: bool) -> None:
-    store = session.existing_store
-    entry = store.get(name)
-    word = "enabled" if enabled else "disabled"
-    if entry.enabled == enabled:
-        click.echo(f"{name!r} is already {word}")
-        return
-    store.set_enabled(name, enabled)
-    state = store.state(name)
-    click.echo(f"{word} {name!r}: {_summary(session, entry.evolve(enabled=enabled), state)}")
-    if entry.static:
-        click.echo(
-            f"note: {name!r} is static; beat_schedule decides whether it is enabled at beat's "
-            "next start",
-            err=True,
-        )
-
-
-@click.command("enable")
-@click.argument("name")
-@pass_session
-def enable(session: Session, name: str) -> None:
-    """Enable entry NAME (its next run is computed from now; missed runs are not caught up)."""
-    _set_enabled(session, name, True)
-
-
-@click.command("disable")
-@click.argument("name")
-@pass_session
-def disable(session: Session, name: str) -> None:
-    """Disable entry NAME (it keeps its history and is never sent until enabled)."""
-    _set_enabled(session, name, False)
-
-
-@click.command("trigger")
-@click.argument("name")
-@pass_session
-def trigger(session: Session, name: str) -> None:
-    """Run entry NAME once at beat's next tick, besides its schedule (also when disabled)."""
-    store = session.existing_store
-    store.get(name)
-    now = session.now()
-    store.trigger(name, now)
-    task_id = timing.task_id(name, now)
-    click.echo(f"triggered {name!r}: runs at beat's next tick with task id {task_id}")
-
-
-@click.command("retry-unreadable")
-@pass_session
-def retry_unreadable(session: Session) -> None:
-    """Put back the entries beat took out as unreadable whose records read now.
-
-    Beat does this itself at each start; this asks for it now (with the schedule types this
-    command knows). Those still unreadable are named.
-    """
-    store = session.existing_store
-    revived = store.retry_unreadable(session.now())
-    for name in revived:
-        click.echo(f"revived {name!r}")
-    still = store.corrupt_records()
-    for error in still:
-        click.echo(f"still unreadable: {error}", err=True)
-    click.echo(f"{len(revived)} revived, {len(still)} still unreadable")

@@ -114,6 +114,18 @@ def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, sort_keys=True))
 
 
+def report(as_json: bool, text: str, data: Any) -> None:
+    """Print what a verb did: ``data`` as JSON with ``--json``, else ``text`` for people."""
+    if as_json:
+        echo_json(data)
+    else:
+        click.echo(text)
+
+
+#: The ``--json`` flag every verb takes (the value arrives as ``as_json``).
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
 def app_from_context(ctx: click.Context) -> Any:
     """Return the Celery app that ``celery -A`` put into click's context object.
 

@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from beatcore.cli.reading import read_schedule
-from beatcore.cli.session import Session, pass_session
+from beatcore.cli.session import JSON_OPTION, Session, pass_session, report
 from beatcore.entry import Entry, StoredName
 from beatcore.errors import BeatcoreError, CorruptRecord, EntryNotFound, InvalidEntry
 from beatcore.serializer import entry_from_dict, entry_to_dict, state_to_dict
@@ -34,8 +34,9 @@ VERSION = 1
 @click.command("export")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
               help="Write to this file instead of stdout.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Accepted for scripts: export is JSON.")
 @pass_session
-def export(session: Session, output: str | None) -> None:
+def export(session: Session, output: str | None, as_json: bool) -> None:
     """Write every entry and its state as JSON (to stdout, or --output FILE)."""
     store = session.existing_store
     schedule = read_schedule(store)
@@ -121,8 +122,11 @@ def parse_entries(document: Any, source: str) -> tuple[list[Entry], list[str]]:
     is_flag=True,
     help="Also import static entries (beat_schedule restores them at its start).",
 )
+@JSON_OPTION
 @pass_session
-def import_(session: Session, file: Any, dry_run: bool, include_static: bool) -> None:
+def import_(
+    session: Session, file: Any, dry_run: bool, include_static: bool, as_json: bool
+) -> None:
     """Add or update the entries in FILE (an export); nothing is written if any is invalid.
 
     Entries in the store but not in FILE are left alone. Static entries are skipped unless
@@ -143,9 +147,12 @@ def import_(session: Session, file: Any, dry_run: bool, include_static: bool) ->
         )
     store = session.store
     plan: list[tuple[str, Entry]] = []
+    lines: list[str] = []
+    outcomes: list[dict[str, Any]] = []
     for entry in entries:
         if entry.static and not include_static:
-            click.echo(f"skip {entry.name!r} (static: beat_schedule owns it)")
+            lines.append(f"skip {entry.name!r} (static: beat_schedule owns it)")
+            outcomes.append({"name": entry.name, "action": "skip", "changed": []})
             continue
         try:
             current: Entry | None = store.get(entry.name)
@@ -155,13 +162,16 @@ def import_(session: Session, file: Any, dry_run: bool, include_static: bool) ->
             current = None  # replaced by the imported definition
         if current is None:
             plan.append(("add", entry))
+            outcomes.append({"name": entry.name, "action": "add", "changed": []})
         elif entry_to_dict(current) != entry_to_dict(entry):
             changed = sorted(
                 k for k, v in entry_to_dict(entry).items() if entry_to_dict(current).get(k) != v
             )
             plan.append((f"update ({', '.join(changed)})", entry))
+            outcomes.append({"name": entry.name, "action": "update", "changed": changed})
         else:
-            click.echo(f"unchanged {entry.name!r}")
+            lines.append(f"unchanged {entry.name!r}")
+            outcomes.append({"name": entry.name, "action": "unchanged", "changed": []})
     prefix = "would " if dry_run else ""
     for action, entry in plan:
         if not dry_run:
@@ -172,7 +182,8 @@ def import_(session: Session, file: Any, dry_run: bool, include_static: bool) ->
                 raise click.ClickException(
                     f"saving {entry.name!r} failed after {done} of {len(plan)} writes: {exc}"
                 ) from None
-        click.echo(f"{prefix}{action} {entry.name!r}")
+        lines.append(f"{prefix}{action} {entry.name!r}")
     total = len(plan)
     summary = f"{total} entr{'y' if total == 1 else 'ies'} {'to change' if dry_run else 'changed'}"
-    click.echo(summary + (" (dry run: nothing written)" if dry_run else ""))
+    lines.append(summary + (" (dry run: nothing written)" if dry_run else ""))
+    report(as_json, "\n".join(lines), {"dry_run": dry_run, "changed": total, "entries": outcomes})
