@@ -67,7 +67,7 @@ class Scheduling:
         with self._mutex:
             self._claimed_revs.update((row[3], row[6]) for row in taken)
         if corrupt:
-            self._set_aside(conn, lease, corrupt)
+            self._set_aside(conn, lease, corrupt, now)
         return ClaimResult(tuple(claims), tuple(corrupt), utc(next_due))
 
     def take_revs(self, acks: Sequence[Ack]) -> dict[str, int]:
@@ -148,7 +148,15 @@ class Scheduling:
         written = self._write(conn, lease, items, exact=True) if items else set()
         return [ack for ack, _, _, _ in items if ack.name not in written]
 
-    def _set_aside(self, conn: Connection, lease: Lease, bad: Sequence[CorruptRecord]) -> None:
+    def _set_aside(
+        self,
+        conn: Connection,
+        lease: Lease,
+        bad: Sequence[CorruptRecord],
+        now: datetime | None = None,
+    ) -> None:
+        """Take unreadable records out of flight and the due index, noting why and since
+        ``now`` (None: the server's now)."""
         params = fenced_params(lease)
-        params.update(names=[c.name for c in bad], causes=[c.cause for c in bad])
+        params.update(names=[c.name for c in bad], causes=[c.cause for c in bad], noted_at=now)
         conn.execute(self._sql.set_aside, params)

@@ -8,7 +8,7 @@ transaction, under an advisory lock so processes starting together do it once. A
 written by a newer beatcore is refused and left untouched, and so is a schema holding other
 tables but no ``schema_version`` (another application's).
 
-Layout (version 1):
+Layout (version 2):
 
 ``entries``
     one row per entry: ``entry_json`` and ``state_json`` (the serializer's text, kept as it is
@@ -17,12 +17,14 @@ Layout (version 1):
     definition for the statements that need them), ``next_run_at``, ``due_at`` (the due
     index; NULL while in flight, disabled or never due), ``claim_token``, ``claimed_at`` and
     ``claimed_next_run_at`` (the claim not acked yet), ``error`` (why the record was taken
-    out of the due index).
+    out of the due index) and, from version 2, ``error_at`` (since when).
 ``leadership``
     one row: the lease (``holder``, ``token``, ``acquired_at``, ``expires_at`` on the
     server's clock) and ``last_tick_at``.
 ``fencing_tokens``
     the sequence every acquisition takes its token from; it only grows.
+``beat`` (version 2)
+    one row: what the last scheduler to start said about itself (``BeatInfo`` as JSON).
 """
 
 from __future__ import annotations
@@ -83,6 +85,18 @@ MIGRATIONS: tuple[Migration, ...] = (
             )
             """,
             "INSERT INTO {schema}.leadership (id) VALUES (1)",
+        ),
+    ),
+    Migration(
+        2,
+        "when a tick found a record unreadable; what the last beat to start said about itself",
+        (
+            # when ``error`` was first noted (NULL again with it once the record is written
+            # again or reads at a retry)
+            "ALTER TABLE {schema}.entries ADD COLUMN error_at timestamptz",
+            # one row: the JSON of beatcore.store.BeatInfo (holder, start, schedule types)
+            "CREATE TABLE {schema}.beat (id integer PRIMARY KEY CHECK (id = 1),"
+            " info text NOT NULL)",
         ),
     ),
 )

@@ -72,7 +72,7 @@ _SET_ASIDE = (
     + """
     UPDATE {s}.entries AS e
        SET due_at = NULL, claim_token = NULL, claimed_at = NULL, claimed_next_run_at = NULL,
-           error = bad.cause
+           error = bad.cause, error_at = coalesce(e.error_at, %(noted_at)s::timestamptz, now())
       FROM unnest(%(names)s::text[], %(causes)s::text[]) AS bad(name, cause)
      WHERE e.name = bad.name AND e.claim_token = %(token)s AND EXISTS (SELECT FROM lease)
 """
@@ -90,7 +90,7 @@ _ACK = (
            SET state_json = a.state_json, next_run_at = a.next_run_at,
                due_at = CASE WHEN a.exact OR e.enabled OR a.triggered THEN a.due_at END,
                rev = e.rev + 1, claim_token = NULL, claimed_at = NULL,
-               claimed_next_run_at = NULL, error = NULL
+               claimed_next_run_at = NULL, error = NULL, error_at = NULL
           FROM unnest(%(names)s::text[], %(revs)s::bigint[], %(states)s::text[],
                       %(next_runs)s::timestamptz[], %(dues)s::timestamptz[],
                       %(triggered)s::boolean[], %(exact)s::boolean[])
@@ -149,7 +149,7 @@ _WRITE = """
            SET entry_json = w.entry_json, state_json = w.state_json, enabled = w.enabled,
                static = w.static, next_run_at = w.next_run_at,
                due_at = CASE WHEN e.claimed_at IS NULL THEN w.due_at END,
-               rev = e.rev + 1, error = NULL
+               rev = e.rev + 1, error = NULL, error_at = NULL
           FROM w
          WHERE e.name = w.name AND e.rev = w.rev
      RETURNING e.name
@@ -181,6 +181,29 @@ _STATIC_ROWS = """
      WHERE static OR name = ANY(%(names)s::text[])
 """
 
+_UNREADABLE = """
+    SELECT name, error, error_at FROM {s}.entries WHERE error IS NOT NULL ORDER BY name
+"""
+_ERROR_SINCE = "SELECT name, error_at FROM {s}.entries WHERE error_at IS NOT NULL"
+#: The records taken out as unreadable, not in flight, with the rev they were read at.
+_SET_ASIDE_ROWS = """
+    SELECT name, entry_json, state_json, rev FROM {s}.entries
+     WHERE error IS NOT NULL AND claimed_at IS NULL ORDER BY name
+"""
+#: Put records back in the due index (compare-and-set on ``rev``); returns the names.
+_REVIVE = """
+    UPDATE {s}.entries AS e SET due_at = r.due_at, error = NULL, error_at = NULL
+      FROM unnest(%(names)s::text[], %(revs)s::bigint[], %(dues)s::timestamptz[])
+           AS r(name, rev, due_at)
+     WHERE e.name = r.name AND e.rev = r.rev AND e.error IS NOT NULL
+ RETURNING e.name
+"""
+_RECORD_BEAT = """
+    INSERT INTO {s}.beat (id, info) VALUES (1, %(info)s)
+        ON CONFLICT (id) DO UPDATE SET info = excluded.info
+"""
+_BEAT_INFO = "SELECT info FROM {s}.beat WHERE id = 1"
+
 _STATUS = """
     SELECT l.holder, l.token, l.acquired_at, l.expires_at, l.expires_at > now(), l.last_tick_at,
            (SELECT count(*) FROM {s}.entries),
@@ -206,6 +229,12 @@ class Statements:
     delete: str
     write: str
     static_rows: str
+    unreadable: str
+    error_since: str
+    set_aside_rows: str
+    revive: str
+    record_beat: str
+    beat_info: str
     status: str
 
     @classmethod
@@ -229,5 +258,11 @@ class Statements:
             delete=statement(_DELETE, schema),
             write=statement(_WRITE, schema),
             static_rows=statement(_STATIC_ROWS, schema),
+            unreadable=statement(_UNREADABLE, schema),
+            error_since=statement(_ERROR_SINCE, schema),
+            set_aside_rows=statement(_SET_ASIDE_ROWS, schema),
+            revive=statement(_REVIVE, schema),
+            record_beat=statement(_RECORD_BEAT, schema),
+            beat_info=statement(_BEAT_INFO, schema),
             status=statement(_STATUS, schema),
         )

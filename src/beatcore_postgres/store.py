@@ -30,6 +30,7 @@ from beatcore.errors import (
 )
 from beatcore.store import (
     Ack,
+    BeatInfo,
     ClaimResult,
     InFlight,
     Lease,
@@ -40,6 +41,7 @@ from beatcore.store import (
 )
 from beatcore.storekit import Record
 from beatcore.timeutil import Clock, utc_now
+from beatcore_postgres import unreadable
 from beatcore_postgres.connection import Connection, Database
 from beatcore_postgres.lock import PostgresLock, utc
 from beatcore_postgres.notify import ChangeListener
@@ -219,11 +221,28 @@ class PostgresStore(Store):
         return storekit.list_entries((name, entry_json) for name, entry_json in rows)
 
     def corrupt_records(self) -> list[CorruptRecord]:
-        """Return an error for each unreadable definition or state."""
-        rows = self._run(
-            "corrupt-record scan", lambda c: c.execute(self._sql.all_records).fetchall()
+        """Return an error for each unreadable definition or state (see :mod:`.unreadable`)."""
+        return self._run("corrupt-record scan", lambda c: unreadable.corrupt_records(c, self._sql))
+
+    def unreadable_records(self) -> list[CorruptRecord]:
+        """Return the records a tick took out as unreadable, as noted (name, why, since)."""
+        return self._run("unreadable list", lambda c: unreadable.unreadable_records(c, self._sql))
+
+    def retry_unreadable(self, now: datetime) -> list[str]:
+        """Put back the records taken out as unreadable that read now (one write)."""
+        return self._run("unreadable retry", lambda c: unreadable.revive(c, self._sql, now))
+
+    def record_beat(self, info: BeatInfo) -> None:
+        """Keep what the scheduler said at start (one row)."""
+        self._run(
+            "beat record",
+            lambda c: c.execute(self._sql.record_beat, {"info": info.to_json()}),
         )
-        return storekit.list_corrupt((name, e, s) for name, e, s in rows)
+
+    def beat_info(self) -> BeatInfo | None:
+        """Return what the last scheduler to start recorded."""
+        row = self._run("beat info", lambda c: c.execute(self._sql.beat_info).fetchone())
+        return None if row is None else BeatInfo.from_json(row[0])
 
     def set_enabled(self, name: str, enabled: bool) -> None:
         """Enable or disable ``name`` (re-enabling reschedules from now)."""

@@ -19,8 +19,6 @@ class TestPostgresStore(StoreContract):
     #: the lease expires on the server's clock, not on the injected one
     lock_expiry_follows_clock = False
     #: not implemented yet by the PostgreSQL store (Store defaults)
-    revives_unreadable = False
-    keeps_beat_info = False
 
     @pytest.fixture
     def store(self, clock: FakeClock, postgres_server: PostgresServer) -> Iterator[PostgresStore]:

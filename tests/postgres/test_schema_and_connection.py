@@ -76,7 +76,10 @@ def test_a_newer_schema_is_refused_and_left_alone(
         conn.execute(f'UPDATE "{pg_schema}".schema_version SET version = 99')
     newer = open_store(postgres_server.url, {"schema": pg_schema})
     try:
-        with pytest.raises(SchemaVersionError, match="has version 99, newer than version 1"):
+        with pytest.raises(
+            SchemaVersionError,
+            match=f"has version 99, newer than version {schema_module.SCHEMA_VERSION}",
+        ):
             newer.entries()
     finally:
         newer.close()
@@ -99,24 +102,45 @@ def test_a_schema_of_another_application_is_not_touched(
         store.close()
 
 
+def test_a_schema_of_the_first_release_migrates_forward_keeping_its_entries(
+    postgres_server: PostgresServer, pg_schema: str
+) -> None:
+    first = schema_module.MIGRATIONS[:1]
+    with psycopg.connect(postgres_server.url, autocommit=True) as conn:
+        assert schema_module.ensure_schema(conn, pg_schema, "test", first) == 0
+        conn.execute(
+            f'INSERT INTO "{pg_schema}".entries (name, entry_json, state_json) VALUES (%s, %s, %s)',
+            ("old", '{"v": 1, "name": "old"}', '{"v": 1}'),
+        )
+    assert version_of(postgres_server.url, pg_schema) == 1
+    store = open_store(postgres_server.url, {"schema": pg_schema})
+    try:
+        assert [error.name for error in store.corrupt_records()] == ["old"]  # kept as it was
+        assert version_of(postgres_server.url, pg_schema) == schema_module.SCHEMA_VERSION
+        assert store.beat_info() is None  # the table of version 2 is there
+    finally:
+        store.close()
+
+
 def test_migrations_run_forward_from_an_older_version(
-    postgres_server: PostgresServer, pg_schema: str, monkeypatch: pytest.MonkeyPatch
+    postgres_server: PostgresServer, pg_schema: str
 ) -> None:
     store = open_store(postgres_server.url, {"schema": pg_schema})
     store.save(every("old"))
     store.close()
+    current = schema_module.SCHEMA_VERSION
     step = schema_module.Migration(
-        2, "a column for tests", ("ALTER TABLE {schema}.entries ADD COLUMN note text",)
+        current + 1, "a column for tests", ("ALTER TABLE {schema}.entries ADD COLUMN note text",)
     )
     with psycopg.connect(postgres_server.url, autocommit=True) as conn:
         found = schema_module.ensure_schema(
             conn, pg_schema, "test", (*schema_module.MIGRATIONS, step)
         )
-        assert found == 1
+        assert found == current
         assert conn.execute(f'SELECT name, note FROM "{pg_schema}".entries').fetchall() == [
             ("old", None)
         ]
-    assert version_of(postgres_server.url, pg_schema) == 2
+    assert version_of(postgres_server.url, pg_schema) == current + 1
 
 
 def test_two_schedules_share_one_database(postgres_server: PostgresServer) -> None:
