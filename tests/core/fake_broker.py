@@ -1,4 +1,4 @@
-"""A fake kombu producer and celery beat, for the send path's tests without a broker.
+"""A fake kombu producer and celery beat, and a monotonic clock, for the send path's tests.
 
 The real :class:`~beatcore.publisher.Publisher` runs on top of them: it sends tasks the app does
 not know through ``FakeBeat.send_task``, which "publishes" through the fake producer. The
@@ -15,6 +15,16 @@ from typing import Any
 from celery import Celery
 
 from beatcore.publisher import Publisher
+
+
+class Elapsed:
+    """A monotonic clock (seconds) that moves only when the test sets ``seconds``."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def __call__(self) -> float:
+        return self.seconds
 
 
 class BrokerDown(Exception):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,13 +17,13 @@ from beatcore.plugins import get_plugins
 from beatcore.publisher import Publisher
 from beatcore.send_window import SendWindow
 from beatcore.settings import Settings
-from beatcore.store import Claim, Store
+from beatcore.store import Claim
 from beatcore.testing import DispatchRecorder, FakeClock
 from beatcore.timeutil import UTC
 from beatcore.timing import MAX_ENUMERATED_OCCURRENCES, Skipped
 
 from .conftest import make_scheduler
-from .fake_broker import FakeProducer, fake_publisher
+from .fake_broker import Elapsed, FakeProducer, fake_publisher
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
@@ -135,32 +134,6 @@ def test_skips_for_different_reasons_are_counted_by_reason_in_one_line(
 
 NOW = T0 + 10 * SECOND
 RETRY = 3.0
-
-
-class Elapsed:
-    def __init__(self) -> None:
-        self.seconds = 0.0
-
-    def __call__(self) -> float:
-        return self.seconds
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    with connect(f"memory://dispatch-{uuid.uuid4()}", clock=FakeClock(NOW)) as store:
-        yield store
-
-
-@pytest.fixture
-def elapsed() -> Elapsed:
-    return Elapsed()
-
-
-@pytest.fixture
-def window(store: Store, elapsed: Elapsed) -> SendWindow:
-    lease = store.lock.acquire("A", 30)
-    assert lease is not None
-    return SendWindow(store.lock, lease, elapsed, elapsed())
 
 
 def dispatcher(publisher: Publisher, flush_every: int = 100) -> ClaimDispatcher:

@@ -2,52 +2,20 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
 
-from beatcore import Entry, Interval, connect
+from beatcore import Entry, Interval
 from beatcore.outbox import Message, Outbox
 from beatcore.runs import SendOutcome, SendStatus
 from beatcore.send_window import SendWindow
-from beatcore.store import Store
-from beatcore.testing import FakeClock
 from beatcore.timeutil import UTC
 
-from .fake_broker import BrokerDown, FakeProducer, fake_publisher
+from .fake_broker import BrokerDown, Elapsed, FakeProducer, fake_publisher
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 SENT, FAILED, NOT_TRIED = SendStatus.SENT, SendStatus.FAILED, SendStatus.NOT_TRIED
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    with connect(f"memory://outbox-{uuid.uuid4()}", clock=FakeClock(T0)) as store:
-        yield store
-
-
-class Elapsed:
-    """A monotonic clock the test moves."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-
-    def __call__(self) -> float:
-        return self.seconds
-
-
-@pytest.fixture
-def elapsed() -> Elapsed:
-    return Elapsed()
-
-
-@pytest.fixture
-def window(store: Store, elapsed: Elapsed) -> SendWindow:
-    lease = store.lock.acquire("A", 30)
-    assert lease is not None
-    return SendWindow(store.lock, lease, elapsed, elapsed())
 
 
 def messages(*names: str, alone: frozenset[str] = frozenset(), runs: int = 1) -> list[Message]:

@@ -15,16 +15,10 @@ from beatcore.store import Lease, Lock, LockInfo, Store
 from beatcore.testing import FakeClock
 from beatcore.timeutil import UTC
 
+from .fake_broker import Elapsed
+
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 TTL = 30.0
-
-
-class Elapsed:
-    def __init__(self) -> None:
-        self.seconds = 0.0
-
-    def __call__(self) -> float:
-        return self.seconds
 
 
 @pytest.fixture
