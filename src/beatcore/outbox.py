@@ -121,6 +121,9 @@ class Outbox:
                 self._stopped.add(name)
                 yield message.outcome(_FAILED, exc)
                 continue
+            if not self._buffered:  # written by the publish itself
+                yield SendOutcome(message.entry, message.occurrence, message.task_id, _SENT)
+                continue
             self._pending.append(message)
             if alone or len(self._pending) >= self._flush_every:
                 yield from self._flush()
@@ -158,7 +161,7 @@ class Outbox:
                     yield message.outcome(_FAILED, exc)
                 return
         for message in pending:
-            yield message.outcome(_SENT)
+            yield SendOutcome(message.entry, message.occurrence, message.task_id, _SENT)
 
     def _end_batch(self, exc: BaseException | None) -> None:
         """Leave the kombu batch: a clean exit writes nothing more (all was flushed); an exit

@@ -90,10 +90,16 @@ class SendOutcome(NamedTuple):
         return None
 
 
+_SENT = SendStatus.SENT
+
+
 def first_unsent(outcomes: Iterable[SendOutcome]) -> SendOutcome | None:
     """Return the earliest occurrence among ``outcomes`` that was not sent, or None."""
-    unsent = [o for o in outcomes if o.status is not SendStatus.SENT]
-    return min(unsent, key=lambda o: o.occurrence) if unsent else None
+    first: SendOutcome | None = None
+    for outcome in outcomes:
+        if outcome.status is not _SENT and (first is None or outcome.occurrence < first.occurrence):
+            first = outcome
+    return first
 
 
 def state_after_sends(
@@ -119,9 +125,12 @@ def state_after_sends(
     last_run_at: datetime | None
     last_task_id: str | None
     if sent:
-        last_run_at, last_task_id = max(sent, key=lambda s: s[0])
-        if triggered_at is not None and any(o == triggered_at for o, _ in sent):
-            triggered_at = None
+        last_run_at, last_task_id = sent[0]
+        for occurrence, sent_as in sent:
+            if occurrence > last_run_at:
+                last_run_at, last_task_id = occurrence, sent_as
+            if occurrence == triggered_at:
+                triggered_at = None
     else:
         last_run_at = state.last_run_at
         last_task_id = state.last_task_id

@@ -306,13 +306,15 @@ def state_after_dispatch(
             first[1] if first is not None else None,
         )
     records = cast("Sequence[SendOutcome]", outcomes)
+    sent_ids = []
     for record in records:
         if record.entry.name != entry.name:
             raise ValueError(
                 f"state_after_dispatch of entry {entry.name!r} given an outcome of entry "
                 f"{record.entry.name!r}"
             )
-    sent_ids = [(o.occurrence, o.task_id) for o in records if o.status is SendStatus.SENT]
+        if record.status is SendStatus.SENT:
+            sent_ids.append((record.occurrence, record.task_id))
     unsent_first = first_unsent(records)
     if unsent_first is None:
         return state_after_sends(state, plan, sent_ids, None, None)
