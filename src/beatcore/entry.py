@@ -402,19 +402,5 @@ class EntryState:
             _check_state(self)
 
     def evolve(self, **changes: Any) -> EntryState:
-        """Return a copy with ``changes`` applied.
-
-        Called for states on every dispatch and save, so it builds the copy directly rather
-        than through ``attrs.evolve``; an unknown field raises TypeError all the same.
-        """
-        fields: dict[str, Any] = {
-            "next_run_at": self.next_run_at,
-            "last_run_at": self.last_run_at,
-            "total_run_count": self.total_run_count,
-            "skipped_run_count": self.skipped_run_count,
-            "last_task_id": self.last_task_id,
-            "last_error": self.last_error,
-            "triggered_at": self.triggered_at,
-        }
-        fields.update(changes)
-        return EntryState(**fields)
+        """Return a copy with ``changes`` applied (an unknown field raises TypeError)."""
+        return attrs.evolve(self, **changes)

@@ -12,7 +12,7 @@ a CorruptRecord too: nothing else leaves them (:mod:`beatcore.storekit` builds o
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
@@ -85,27 +85,95 @@ def schedule_from_dict(data: Mapping[str, Any]) -> ScheduleType:
     return schedule
 
 
+@attrs.frozen
+class _Field:
+    """One field of a record, as :func:`entry_to_dict`/:func:`state_to_dict` write it.
+
+    :param name: the attribute and the JSON key.
+    :param to_json: turns the attribute into its JSON value (None: as it is).
+    :param from_json: turns the stored value (or the default) back, given the field name
+        for its error messages (None: as it is, the Entry converters and validators judge).
+    :param required: a record without it is unreadable.
+    :param default: the value of an absent optional field.
+    """
+
+    name: str
+    to_json: Callable[[Any], Any] | None = None
+    from_json: Callable[[Any, str], Any] | None = None
+    required: bool = False
+    default: Any = None
+
+
+def _count(value: Any, what: str) -> int:
+    return int(value)
+
+
+#: The fields of a definition record, in the order :func:`entry_to_dict` writes them.
+ENTRY_FIELDS: tuple[_Field, ...] = (
+    # a stored name may predate the name rule (see beatcore.entry.stored_name)
+    _Field("name", from_json=lambda value, _: stored_name(value), required=True),
+    _Field("schedule", schedule_to_dict, lambda value, _: schedule_from_dict(value), True),
+    _Field("task", required=True),
+    *(
+        _Field(name, list if name == "args" else None, default=_DEFAULTS[name])
+        for name in ("args", "kwargs", "options", "enabled", "tz", "max_runs", "catch_up")
+    ),
+    *(_Field(name, default=_DEFAULTS[name]) for name in ("misfire_grace", "jitter", "static")),
+    _Field("start_at", isoformat, parse_isoformat),
+    _Field("end_at", isoformat, parse_isoformat),
+)
+_REQUIRED = tuple(field.name for field in ENTRY_FIELDS if field.required)
+
+#: The fields of a state record, in the order :func:`state_to_dict` writes them.
+STATE_FIELDS: tuple[_Field, ...] = (
+    _Field("next_run_at", isoformat, parse_isoformat),
+    _Field("last_run_at", isoformat, parse_isoformat),
+    _Field("total_run_count", from_json=_count, default=0),
+    _Field("skipped_run_count", from_json=_count, default=0),
+    _Field("last_task_id", from_json=lambda value, what: _optional_text(value, what)),
+    _Field("last_error", from_json=lambda value, what: _optional_text(value, what)),
+    _Field("triggered_at", isoformat, parse_isoformat),
+)
+
+
+def _compile(fields: tuple[_Field, ...], make: type[Any], direction: str) -> Callable[[Any], Any]:
+    """Build the function that reads (``direction="from"``) or writes (``"to"``) one record
+    from the table, as straight-line code: one call with every field by keyword (as attrs
+    builds its ``__init__``), so the table costs nothing on the two reads of every claimed
+    entry. Fields are read and converted in table order, so errors are those of the fields
+    in that order."""
+    scope: dict[str, Any] = {"make": make, "version": FORMAT_VERSION}
+    parts = []
+    for i, field in enumerate(fields):
+        key = field.name
+        if direction == "from":
+            value = f"data[{key!r}]" if field.required else f"get({key!r}, default{i})"
+            if field.from_json is not None:
+                value = f"convert{i}({value}, {key!r})"
+            parts.append(f"{key}={value}")
+            scope[f"default{i}"], scope[f"convert{i}"] = field.default, field.from_json
+        else:
+            value = f"obj.{key}" if field.to_json is None else f"convert{i}(obj.{key})"
+            parts.append(f"{key!r}: {value}")
+            scope[f"convert{i}"] = field.to_json
+    if direction == "from":
+        source = f"def build(data):\n    get = data.get\n    return make({', '.join(parts)})\n"
+    else:
+        source = f"def build(obj):\n    return {{'v': version, {', '.join(parts)}}}\n"
+    exec(compile(source, f"<beatcore.serializer {make.__name__} {direction} dict>", "exec"), scope)
+    built: Callable[[Any], Any] = scope["build"]
+    return built
+
+
+_entry_from_dict = _compile(ENTRY_FIELDS, Entry, "from")
+_entry_to_dict = _compile(ENTRY_FIELDS, Entry, "to")
+_state_from_dict = _compile(STATE_FIELDS, EntryState, "from")
+_state_to_dict = _compile(STATE_FIELDS, EntryState, "to")
+
+
 def entry_to_dict(entry: Entry) -> dict[str, Any]:
     """Return the JSON-compatible form of a definition, with the format version."""
-    schedule = entry.schedule
-    return {
-        "v": FORMAT_VERSION,
-        "name": entry.name,
-        "schedule": {"type": schedule.type_name, **schedule.to_dict()},
-        "task": entry.task,
-        "args": list(entry.args),
-        "kwargs": entry.kwargs,
-        "options": entry.options,
-        "enabled": entry.enabled,
-        "tz": entry.tz,
-        "max_runs": entry.max_runs,
-        "catch_up": entry.catch_up,
-        "misfire_grace": entry.misfire_grace,
-        "jitter": entry.jitter,
-        "static": entry.static,
-        "start_at": isoformat(entry.start_at),
-        "end_at": isoformat(entry.end_at),
-    }
+    return _entry_to_dict(entry)  # type: ignore[no-any-return]
 
 
 def entry_from_dict(data: Mapping[str, Any], name: str | None = None) -> Entry:
@@ -115,33 +183,11 @@ def entry_from_dict(data: Mapping[str, Any], name: str | None = None) -> Entry:
     """
     label = name or str(data.get("name", "?"))
     _check_version(data, label)
-    for required in ("name", "task", "schedule"):
+    for required in _REQUIRED:
         if required not in data:
             raise CorruptRecord(label, f"missing field {required!r}")
-    get = data.get
     try:
-        schedule = schedule_from_dict(data["schedule"])
-        start_at = get("start_at")
-        end_at = get("end_at")
-        # Every field by keyword, an absent one as its Entry default (a plain call is
-        # cheaper than building a dict of the fields present and unpacking it).
-        return Entry(
-            name=stored_name(data["name"]),  # a stored name may predate the name rule
-            task=data["task"],
-            schedule=schedule,
-            args=get("args", _DEFAULTS["args"]),
-            kwargs=get("kwargs", _DEFAULTS["kwargs"]),
-            options=get("options", _DEFAULTS["options"]),
-            enabled=get("enabled", _DEFAULTS["enabled"]),
-            tz=get("tz", _DEFAULTS["tz"]),
-            start_at=None if start_at is None else parse_isoformat(start_at, "start_at"),
-            end_at=None if end_at is None else parse_isoformat(end_at, "end_at"),
-            max_runs=get("max_runs", _DEFAULTS["max_runs"]),
-            catch_up=get("catch_up", _DEFAULTS["catch_up"]),
-            misfire_grace=get("misfire_grace", _DEFAULTS["misfire_grace"]),
-            jitter=get("jitter", _DEFAULTS["jitter"]),
-            static=get("static", _DEFAULTS["static"]),
-        )
+        return _entry_from_dict(data)  # type: ignore[no-any-return]
     except (BeatcoreError, TypeError, ValueError) as exc:
         raise CorruptRecord(label, str(exc)) from exc
     except Exception as exc:  # e.g. a plugin's from_dict: one record must not stop a tick
@@ -150,16 +196,7 @@ def entry_from_dict(data: Mapping[str, Any], name: str | None = None) -> Entry:
 
 def state_to_dict(state: EntryState) -> dict[str, Any]:
     """Return the JSON-compatible form of a state, with the format version."""
-    return {
-        "v": FORMAT_VERSION,
-        "next_run_at": isoformat(state.next_run_at),
-        "last_run_at": isoformat(state.last_run_at),
-        "total_run_count": state.total_run_count,
-        "skipped_run_count": state.skipped_run_count,
-        "last_task_id": state.last_task_id,
-        "last_error": state.last_error,
-        "triggered_at": isoformat(state.triggered_at),
-    }
+    return _state_to_dict(state)  # type: ignore[no-any-return]
 
 
 def state_from_dict(data: Mapping[str, Any], name: str) -> EntryState:
@@ -168,17 +205,8 @@ def state_from_dict(data: Mapping[str, Any], name: str) -> EntryState:
     :raises CorruptRecord: wrong version or invalid value.
     """
     _check_version(data, name)
-    get = data.get
     try:
-        return EntryState(
-            next_run_at=parse_isoformat(get("next_run_at"), "next_run_at"),
-            last_run_at=parse_isoformat(get("last_run_at"), "last_run_at"),
-            total_run_count=int(get("total_run_count", 0)),
-            skipped_run_count=int(get("skipped_run_count", 0)),
-            last_task_id=_optional_text(get("last_task_id"), "last_task_id"),
-            last_error=_optional_text(get("last_error"), "last_error"),
-            triggered_at=parse_isoformat(get("triggered_at"), "triggered_at"),
-        )
+        return _state_from_dict(data)  # type: ignore[no-any-return]
     except (BeatcoreError, TypeError, ValueError) as exc:
         raise CorruptRecord(name, f"state: {exc}") from exc
     except Exception as exc:  # e.g. OverflowError: int(1e400); one record must not stop a tick

@@ -21,7 +21,6 @@ from beatcore.timeutil import UTC, zone
 #: Namespace of the deterministic task ids (uuid5 of entry name and occurrence).
 TASK_ID_NAMESPACE = uuid.UUID("6f0d1c52-37a5-4c8e-9a51-6c2f6b8e2b01")
 _NAMESPACE_BYTES = TASK_ID_NAMESPACE.bytes
-_sha1 = hashlib.sha1
 
 _JUST_BEFORE = timedelta(microseconds=1)
 #: How many occurrences a catch-up walks through before it stops enumerating them one by one.
@@ -134,7 +133,7 @@ def task_id(name: str, occurrence: datetime) -> str:
     if occurrence.tzinfo is not UTC:
         occurrence = occurrence.astimezone(UTC)
     digest = bytearray(
-        _sha1(
+        hashlib.sha1(
             _NAMESPACE_BYTES + f"{name}\x00{occurrence.isoformat()}".encode(), usedforsecurity=False
         ).digest()
     )
