@@ -163,11 +163,11 @@ def _every_hostile_value() -> tuple[list[str], dict[str, tuple[bytes, bytes]]]:
             name = f"{field}-{i}"
             entry = serializer.dumps_entry(_good_entry(name))
             planted[name] = (_with_fields(entry, {field: value}), good_state.encode())
+    template = serializer.dumps_entry(_good_entry("x"))
     for name in _ODD_NAMES:
-        planted[f"planted {name}"] = (
-            serializer.dumps_entry(_good_entry(f"planted {name}")).encode(),
-            good_state.encode(),
-        )
+        # written as a store would have before the name rule: it must still read
+        name = f"planted {name}"
+        planted[name] = (_with_fields(template, {"name": json.dumps(name)}), good_state.encode())
     return good, planted
 
 
