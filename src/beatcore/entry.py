@@ -155,6 +155,22 @@ def _schedule(instance: Entry, attribute: attrs.Attribute[Any], value: Any) -> N
         )
 
 
+#: The longest description kept with an entry (characters).
+DESCRIPTION_LIMIT = 10_000
+
+
+def _description(
+    instance: Entry, attribute: attrs.Attribute[str | None], value: str | None
+) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str) or len(value) > DESCRIPTION_LIMIT:
+        raise InvalidEntry(
+            f"description of entry {instance.name!r} must be text of at most "
+            f"{DESCRIPTION_LIMIT} characters, got {shown(value)}"
+        )
+
+
 def _tz(instance: Entry, attribute: attrs.Attribute[str | None], value: str | None) -> None:
     if value is None:
         return
@@ -290,6 +306,8 @@ class Entry:
     :param misfire_grace: seconds an occurrence may be late and still run; None = no bound.
     :param jitter: maximum seconds added to each occurrence, derived from name and occurrence.
     :param static: True when the entry comes from ``beat_schedule`` (managed by the startup sync).
+    :param description: what the entry is for, for people (shown by ``list`` and ``show``);
+        None: none. Not used by the scheduler.
     """
 
     name: str = attrs.field(validator=_name)
@@ -317,6 +335,7 @@ class Entry:
     misfire_grace: float | None = attrs.field(default=None, validator=_seconds("misfire_grace"))
     jitter: float = attrs.field(default=0.0, converter=_jitter, validator=_seconds("jitter"))
     static: bool = attrs.field(default=False, converter=_flag, validator=_require_bool)
+    description: str | None = attrs.field(default=None, validator=_description)
 
     def __attrs_post_init__(self) -> None:
         if self.start_at and self.end_at and self.end_at < self.start_at:

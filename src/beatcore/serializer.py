@@ -121,6 +121,8 @@ ENTRY_FIELDS: tuple[_Field, ...] = (
     *(_Field(name, default=_DEFAULTS[name]) for name in ("misfire_grace", "jitter", "static")),
     _Field("start_at", isoformat, parse_isoformat),
     _Field("end_at", isoformat, parse_isoformat),
+    # written only when set (see entry_to_dict); absent in records from before the field
+    _Field("description"),
 )
 _REQUIRED = tuple(field.name for field in ENTRY_FIELDS if field.required)
 
@@ -172,8 +174,15 @@ _state_to_dict = _compile(STATE_FIELDS, EntryState, "to")
 
 
 def entry_to_dict(entry: Entry) -> dict[str, Any]:
-    """Return the JSON-compatible form of a definition, with the format version."""
-    return _entry_to_dict(entry)  # type: ignore[no-any-return]
+    """Return the JSON-compatible form of a definition, with the format version.
+
+    ``description`` is present only when the entry has one, so the record of an entry without
+    one is byte for byte what releases before the field wrote.
+    """
+    data: dict[str, Any] = _entry_to_dict(entry)
+    if data["description"] is None:
+        del data["description"]
+    return data
 
 
 def entry_from_dict(data: Mapping[str, Any], name: str | None = None) -> Entry:
@@ -240,7 +249,8 @@ def dumps_entry(entry: Entry) -> str:
     return (
         f'{{"args":{_json_value(entry.args)}'
         f',"catch_up":{_json_value(entry.catch_up)}'
-        f',"enabled":{_json_value(entry.enabled)}'
+        + ("" if entry.description is None else f',"description":{_json_value(entry.description)}')
+        + f',"enabled":{_json_value(entry.enabled)}'
         f',"end_at":{_json_text(isoformat(entry.end_at))}'
         f',"jitter":{_json_value(entry.jitter)}'
         f',"kwargs":{_json_value(entry.kwargs)}'

@@ -33,7 +33,7 @@ def cli(tmp_path: Path) -> Iterator[Cli]:
         (["--every", "1m", "--start", "2026-13-01"], "'--start': '2026-13-01' is not a date"),
         (["--every", "1m", "--end", "+soon"], "'--end': 'soon' is not a duration"),
         (["--every", "1m", "--cron", "* * * * *"], "give one schedule option, not 2"),
-        ([], "give a schedule: --every, --cron, --at or --rrule"),
+        ([], "give a schedule: --every, --cron, --at, --rrule or --schedule"),
         (["--every", "1m", "--start", "2026-02-01", "--end", "2026-01-01"],
          "end_at of entry 'x' (2025-12-31T23:00:00+00:00) is before its start_at"),
     ],

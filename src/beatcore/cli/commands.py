@@ -75,6 +75,8 @@ def _changes(
     end: str | None,
     max_runs: int | None,
     misfire_grace: float | None,
+    options_: dict[str, Any] | None,
+    description: str | None,
 ) -> dict[str, Any]:
     """Return the Entry fields the options set (``--start none`` clears a time)."""
     changes: dict[str, Any] = {}
@@ -101,13 +103,19 @@ def _changes(
         changes["max_runs"] = max_runs
     if misfire_grace is not None:
         changes["misfire_grace"] = misfire_grace
+    if options_ is not None:
+        changes["options"] = options_
     if queue is not None:
         changes["queue"] = queue
+    if description is not None:
+        changes["description"] = None if description == "" else description
     return changes
 
 
 def _apply(entry_fields: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     fields = dict(entry_fields)
+    if "options" in changes:  # --options replaces them all; --queue then sets the queue
+        fields["options"] = changes.pop("options")
     queue = changes.pop("queue", None)
     if queue is not None:
         options = dict(fields.get("options") or {})
@@ -174,11 +182,15 @@ def add(
     as_json: bool,
     **options: Any,
 ) -> None:
-    """Add entry NAME that sends TASK on a schedule (one of --every, --cron, --at, --rrule)."""
+    """Add entry NAME that sends TASK on a schedule (one of --every, --cron, --at, --rrule,
+    --schedule TYPE:JSON)."""
     tz_name = options["tz"] or session.default_tz
-    schedule = _schedule(session, tz_name, every=every, cron=cron, at=at, rrule=rrule)
+    schedule = _schedule(
+        session, tz_name, every=every, cron=cron, at=at, rrule=rrule,
+        spec=options.pop("schedule_spec"),
+    )  # fmt: skip
     if schedule is None:
-        raise click.UsageError("give a schedule: --every, --cron, --at or --rrule")
+        raise click.UsageError("give a schedule: --every, --cron, --at, --rrule or --schedule")
     try:
         existing = _existing(session, name)
     except CorruptRecord:
@@ -240,7 +252,10 @@ def edit(
     if entry.static and not force:
         raise click.ClickException(static_refusal(name, "edit"))
     tz_name = options["tz"] or entry.tz or session.default_tz
-    schedule = _schedule(session, tz_name, every=every, cron=cron, at=at, rrule=rrule)
+    schedule = _schedule(
+        session, tz_name, every=every, cron=cron, at=at, rrule=rrule,
+        spec=options.pop("schedule_spec"),
+    )  # fmt: skip
     changes = _changes(session, base_tz=entry.tz, **options)
     fields = _apply({"options": entry.options}, changes)
     if schedule is not None:

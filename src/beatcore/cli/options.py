@@ -213,6 +213,7 @@ def build_schedule(
     rrule: str | None,
     tz_name: str,
     now: datetime,
+    spec: str | None = None,
 ) -> ScheduleType | None:
     """Return the schedule given by the one schedule option used, or None if none was.
 
@@ -221,7 +222,13 @@ def build_schedule(
     """
     given = {
         name: value
-        for name, value in (("--every", every), ("--cron", cron), ("--at", at), ("--rrule", rrule))
+        for name, value in (
+            ("--every", every),
+            ("--cron", cron),
+            ("--at", at),
+            ("--rrule", rrule),
+            ("--schedule", spec),
+        )
         if value is not None
     }
     if len(given) > 1:
@@ -237,7 +244,42 @@ def build_schedule(
         return Clocked(parse_instant(at, "--at", tz_name, now))
     if rrule is not None:
         return rrule_schedule(plugins, rrule)
+    if spec is not None:
+        return typed_schedule(plugins, spec)
     return None
+
+
+def typed_schedule(plugins: Plugins, spec: str) -> ScheduleType:
+    """Build a schedule of any registered type from ``TYPE:JSON`` (``--schedule``).
+
+    ``JSON`` is the object the type's ``to_dict`` gives (what ``show --json`` prints under
+    ``schedule``, without ``type``): ``interval:{"every": 90}``,
+    ``example.every_nth_second:{"n": 15}``. A bare ``TYPE`` means ``TYPE:{}``.
+
+    :raises click.BadParameter: unknown type, bad JSON, or values the type refuses.
+    """
+    hint = "'--schedule'"
+    type_name, _, text = spec.partition(":")
+    try:
+        cls = plugins.schedule_type(type_name.strip())
+    except BeatcoreError as exc:
+        raise click.BadParameter(str(exc), param_hint=hint) from None
+    try:
+        fields = json.loads(text) if text.strip() else {}
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{text!r} is not valid JSON ({exc}); use TYPE:JSON, e.g. 'interval:{{\"every\": 90}}'",
+            param_hint=hint,
+        ) from None
+    if not isinstance(fields, dict):
+        raise click.BadParameter(f"{text!r} must be a JSON object", param_hint=hint)
+    try:
+        return cls.from_dict(fields)
+    except Exception as exc:  # a plugin's from_dict may raise anything: one line, named
+        raise click.BadParameter(
+            f"schedule type {type_name!r} refuses {text}: {type(exc).__name__}: {exc}",
+            param_hint=hint,
+        ) from None
 
 
 def rrule_schedule(plugins: Plugins, text: str) -> ScheduleType:
@@ -274,10 +316,25 @@ def definition_options(func: F) -> F:
         ),
         click.option("--at", "at", metavar="WHEN", help="Run once at ISO time or +DURATION."),
         click.option("--rrule", metavar="RULE", help="RFC 5545 rule (beatcore-rrule plugin)."),
+        click.option(
+            "--schedule",
+            "schedule_spec",
+            metavar="TYPE:JSON",
+            help="Any registered schedule type, plugins' included, with its fields as JSON: "
+            "'interval:{\"every\": 90}' (see show --json).",
+        ),
         click.option("--tz", type=TIME_ZONE, help="Zone for cron/rrule and naive times."),
         click.option("--args", "args_", type=JsonValue(list), help="Task args as a JSON list."),
         click.option("--kwargs", "kwargs_", type=JsonValue(dict), help="Task kwargs as JSON."),
+        click.option(
+            "--options",
+            "options_",
+            type=JsonValue(dict),
+            help="All apply_async options as a JSON object: expires, priority, headers, "
+            "exchange, routing_key, queue, ... (replaces the stored ones).",
+        ),
         click.option("--queue", help="Queue to send to (apply_async queue option)."),
+        click.option("--description", metavar="TEXT", help="What the entry is for ('' clears it)."),
         click.option("--jitter", type=DURATION, help="Most delay added to each run."),
         click.option(
             "--catch-up",

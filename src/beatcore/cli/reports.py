@@ -37,6 +37,7 @@ def entry_json(session: Session, entry: Entry, state: EntryState) -> dict[str, A
     data: dict[str, Any] = entry_to_dict(entry)
     data.pop("v", None)
     data["readable"] = True
+    data.setdefault("description", None)
     data["schedule_text"] = describe_schedule(entry, session.default_tz)
     state_data = state_to_dict(state)
     state_data.pop("v", None)
@@ -112,14 +113,21 @@ def list_entries(
                 "yes" if entry.enabled else "no",
                 "static" if entry.static else "dynamic",
                 shorten(state.last_error),
+                shorten(entry.description),
             ]
         )
     for error in bad:
         since = f" since {relative(error.since, now)}" if error.since else ""
         name = printable(error.name)
-        cells.append([name, f"UNREADABLE{since}", "-", "-", "-", "-", "-", shorten(error.cause)])
+        cells.append(
+            [name, f"UNREADABLE{since}", "-", "-", "-", "-", "-", shorten(error.cause), "-"]
+        )
     cells.sort(key=lambda cell: cell[0])
-    headers = ["NAME", "SCHEDULE", "NEXT RUN", "LAST RUN", "RUNS", "ENABLED", "KIND", "LAST ERROR"]
+    headers = ["NAME", "SCHEDULE", "NEXT RUN", "LAST RUN", "RUNS", "ENABLED", "KIND", "LAST ERROR",
+               "DESCRIPTION"]  # fmt: skip
+    if not any(entry.description for entry, _ in rows):  # the column only when it says something
+        headers.pop()
+        cells = [cell[:-1] for cell in cells]
     click.echo(table(headers, cells) if cells else "no entries")
     _warn_unreadable(bad)
 
@@ -169,6 +177,7 @@ def show(session: Session, name: str, next_count: int, as_json: bool) -> None:
     lines = [
         ("name", printable(entry.name)),
         ("task", printable(entry.task)),
+        ("description", printable(entry.description) if entry.description else "-"),
         ("schedule", describe_schedule(entry, session.default_tz)),
         ("", f"{entry.schedule.type_name}: {schedule_fields}"),
         ("args", json.dumps(list(entry.args))),
