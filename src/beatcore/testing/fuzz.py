@@ -42,7 +42,7 @@ from beatcore.errors import BeatcoreError, CorruptRecord
 from beatcore.schedules import Interval
 from beatcore.store import Ack, Store
 from beatcore.testing.clock import FakeClock
-from beatcore.testing.contract.base import T0, expect
+from beatcore.testing.contract.base import T0, ClockFixture, expect
 
 OpenFuzzStore = Callable[[], Store]
 PlantRaw = Callable[[Store, str, bytes, bytes, datetime], None]
@@ -191,13 +191,8 @@ def _definition_reads(name: str, entry_raw: bytes) -> bool:
     return True
 
 
-class StoreFuzz:
+class StoreFuzz(ClockFixture):
     """The fuzz suite. Subclass it and override ``open_fuzz_store`` and ``plant_raw_record``."""
-
-    @pytest.fixture
-    def clock(self) -> FakeClock:
-        """The clock given to the stores; starts at 2026-01-05 12:00 UTC."""
-        return FakeClock(T0)
 
     @pytest.fixture
     def open_fuzz_store(self, clock: FakeClock) -> OpenFuzzStore:

@@ -40,7 +40,16 @@ def names(items: Any) -> list[str]:
     return found
 
 
-class ContractBase:
+class ClockFixture:
+    """The ``clock`` fixture of the suites: a :class:`FakeClock` at 2026-01-05 12:00 UTC."""
+
+    @pytest.fixture
+    def clock(self) -> FakeClock:
+        """The clock given to the store; starts at 2026-01-05 12:00 UTC."""
+        return FakeClock(T0)
+
+
+class ContractBase(ClockFixture):
     """Fixtures and helpers of :class:`~beatcore.testing.StoreContract`.
 
     A store overrides ``store`` and ``plant_corrupt_record``; optionally ``open_second_store``
@@ -54,11 +63,6 @@ class ContractBase:
     lock_ttl: float = 30.0
     #: Seconds to wait for a real-time lock expiry (only when not following the clock).
     real_ttl: float = 0.3
-
-    @pytest.fixture
-    def clock(self) -> FakeClock:
-        """The clock given to the store; starts at 2026-01-05 12:00 UTC."""
-        return FakeClock(T0)
 
     @pytest.fixture
     def store(self, clock: FakeClock) -> Store:
