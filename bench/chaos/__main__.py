@@ -65,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
         results.append(result)
         print(f"   done in {time.monotonic() - started:.0f}s; " + "; ".join(result.notes))
+        if result.bad_kinds:
+            counts = ", ".join(
+                f"{k} {p}/{r}/{s}" for k, (p, r, s) in sorted(result.bad_kinds.items())
+            )
+            print(f"   bad records planted/reported/kept: {counts}")
         for line in result.details if args.verbose else result.details[:10]:
             print(f"   {line}")
     print()

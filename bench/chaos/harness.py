@@ -26,7 +26,7 @@ from beatcore.timeutil import UTC
 from bench.chaos.proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parents[2]
-StoreKind = Literal["plain", "aof", "sentinel"]
+StoreKind = Literal["plain", "aof", "sentinel", "sqlite"]
 Side = Literal["beatcore", "redbeat"]
 #: Seconds a beat gets to exit after SIGTERM when the harness stops.
 STOP_TIMEOUT = 8.0
@@ -74,8 +74,8 @@ class Harness:
     """Start and fault the processes of one run; record every fault as an :class:`Event`.
 
     :param workdir: logs, the worker's record file and server directories go here.
-    :param store: ``plain`` (no persistence), ``aof`` (appendonly, fsync always) or
-        ``sentinel`` (master, replica, three sentinels).
+    :param store: ``plain`` (no persistence), ``aof`` (appendonly, fsync always),
+        ``sentinel`` (master, replica, three sentinels) or ``sqlite`` (one SQLite file).
     :param beats: how many beat processes.
     :param lock_ttl: ``beatcore_lock_ttl`` in seconds.
     :param proxied: put a :class:`TcpProxy` between each beat and the store server.
@@ -128,6 +128,8 @@ class Harness:
     @property
     def store_url(self) -> str:
         """The store URL the harness itself uses (never through a proxy)."""
+        if self.store_kind == "sqlite":
+            return f"sqlite:///{self.workdir / 'schedule.sqlite3'}"
         if self.sentinel is not None:
             return self.sentinel.url_for(1)
         assert self.server is not None
@@ -152,6 +154,8 @@ class Harness:
         if self.broker_latency > 0:
             self.broker_proxy = TcpProxy((self.broker.host, self.broker.port)).start()
             self.broker_proxy.latency = self.broker_latency
+        if self.store_kind == "sqlite":
+            return  # one file, shared by every process
         if self.store_kind == "sentinel":
             self.sentinel = RedisSentinelGroup(self.workdir / "sentinel")
             self.sentinel.start()

@@ -9,6 +9,7 @@ lost). A run of an occurrence that no schedule in force called for is *unexpecte
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections import Counter, defaultdict
@@ -34,6 +35,9 @@ _SKIP_RANGE = re.compile(
     r"the last (\S+): (.*)$"
 )
 _CORRUPT = re.compile(_STAMP + r".*is skipped until its record is fixed")
+_CORRUPT_NAME = re.compile(r"stored record of entry ('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")")
+#: What follows the newline in the bad-data scenario's odd name: at a line's start, forged.
+FORGED = "INFO forged log line"
 _REDBEAT_LEADS = re.compile(_STAMP + r"beat: Acquired lock")
 #: Faults aimed at the leader: the failover time is measured from them to the next new leader.
 LEADER_FAULTS = frozenset(
@@ -67,6 +71,10 @@ class BeatLog:
     skips: tuple[tuple[str, float, float, str], ...]
     """(entry, first occurrence, last occurrence, reason) of each skip line."""
     corrupt_reports: int
+    corrupt_names: frozenset[str] = frozenset()
+    """The entries whose records the beat reported unreadable."""
+    forged_lines: int = 0
+    """Lines starting ``INFO forged`` (what the bad-data scenario's newline name holds)."""
 
     @classmethod
     def read(cls, name: str, path: Path) -> BeatLog:
@@ -77,12 +85,14 @@ class BeatLog:
         leads: list[tuple[float, int]] = []
         skips: list[tuple[str, float, float, str]] = []
         corrupt = 0
+        corrupt_names: set[str] = set()
+        forged = 0
         for line in text.splitlines():
             if m := _SEND.match(line):
                 occ = datetime.fromisoformat(m[4]).timestamp() if m[4] else None
-                sends.append((log_time(m[1]), m[2], occ))
+                sends.append((log_time(m[1]), _unquote(m[2]), occ))
                 if line.endswith(_RECOVERED) and occ is not None:
-                    recovered.add((m[2], occ))
+                    recovered.add((_unquote(m[2]), occ))
             elif m := _LEADS.match(line):
                 leads.append((log_time(m[1]), int(m[3])))
             elif m := _REDBEAT_LEADS.match(line):
@@ -94,9 +104,33 @@ class BeatLog:
                 first = datetime.fromisoformat(m[3]).timestamp()
                 last = datetime.fromisoformat(m[4]).timestamp()
                 skips.append((m[2], first, last, m[5]))
+            elif line.startswith(FORGED):
+                forged += 1
             elif _CORRUPT.match(line):
                 corrupt += 1
-        return cls(name, tuple(sends), frozenset(recovered), tuple(leads), tuple(skips), corrupt)
+                if found := _CORRUPT_NAME.search(line):
+                    corrupt_names.add(_unquote(found[1]))
+        return cls(
+            name,
+            tuple(sends),
+            frozenset(recovered),
+            tuple(leads),
+            tuple(skips),
+            corrupt,
+            frozenset(corrupt_names),
+            forged,
+        )
+
+
+def _unquote(name: str) -> str:
+    """A name as logged: quoted and escaped (``repr``) when it holds a control character."""
+    if len(name) >= 2 and name[0] == name[-1] and name[0] in "'\"":
+        try:
+            value = ast.literal_eval(name)
+        except (ValueError, SyntaxError):
+            return name
+        return value if isinstance(value, str) else name
+    return name
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:
@@ -138,6 +172,10 @@ class ScenarioResult:
     leader_changes: int = 0
     faults: int = 0
     corrupt_reports: int = 0
+    bad_kinds: dict[str, list[int]] = attrs.field(factory=dict)
+    """bad-data: kind -> [planted, reported, kept] bad records."""
+    forged_lines: int = 0
+    """Beat log lines that do not start with a log stamp but with text a name carried."""
     lateness: list[float] = attrs.field(factory=list)
     failovers: list[float] = attrs.field(factory=list)
     recoveries: list[float] = attrs.field(factory=list)
@@ -223,6 +261,7 @@ def analyse(
     result.unknown_runs = sum(len(t) for tid, t in runs_by_id.items() if tid not in matched)
     leadership(result, logs, events)
     result.corrupt_reports = sum(log.corrupt_reports for log in logs)
+    result.forged_lines = sum(log.forged_lines for log in logs)
     return result
 
 

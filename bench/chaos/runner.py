@@ -80,6 +80,8 @@ def run_scenario(
     result = ScenarioResult(scenario.name, side, seconds, seed)
     store: Store | None = None
     until = 0.0
+    bad: dict[str, str] = {}
+    kept: set[str] = set()
     try:
         harness.start()
         if side == "beatcore":
@@ -106,6 +108,7 @@ def run_scenario(
             result.notes.append(f"the run did not recover within {6 * lock_ttl + 20:.0f}s")
         result.notes.extend(run.notes)
         plans = list(run.plans.values())
+        bad, kept = dict(run.bad), set(run.kept)
     finally:
         harness.stop()
         if store is not None:
@@ -119,6 +122,12 @@ def run_scenario(
     logs = [BeatLog.read(b.name, b.log) for b in harness.beats]
     analyser = analyse if side == "beatcore" else redbeat_side.analyse_gaps
     result = analyser(result, plans, read_records(harness.record_file), logs, harness.events, until)
+    reported = {name for log in logs for name in log.corrupt_names}
+    for name, kind in bad.items():
+        counts = result.bad_kinds.setdefault(kind, [0, 0, 0])
+        counts[0] += 1
+        counts[1] += name in reported
+        counts[2] += name in kept
     result.notes.append(f"logs in {harness.workdir}")
     return result
 

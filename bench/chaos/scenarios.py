@@ -7,7 +7,6 @@ it changes the schedule itself (churn, data loss).
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import time
@@ -16,6 +15,7 @@ from collections.abc import Callable, Iterator
 import attrs
 
 from beatcore import Entry, Interval, Store
+from bench.chaos.bad_data import bad_data
 from bench.chaos.expect import EntryPlan
 from bench.chaos.harness import Beat, Harness, StoreKind, utc_from_epoch
 
@@ -45,6 +45,10 @@ class Run:
     deadline: float
     plans: dict[str, EntryPlan] = attrs.field(factory=dict)
     notes: list[str] = attrs.field(factory=list)
+    bad: dict[str, str] = attrs.field(factory=dict)
+    """Bad records planted (bad-data): name -> kind."""
+    kept: set[str] = attrs.field(factory=set)
+    """The planted bad records still stored when the faults ended."""
 
     @property
     def over(self) -> bool:
@@ -272,56 +276,6 @@ def clock_skew(run: Run) -> None:
         h.start_beat(leader)
 
 
-def bad_data(run: Run) -> None:
-    """Write corrupt records, dangling index members and foreign keys under the prefix."""
-    h = run.harness
-    base = "{beatcore}:"
-    n = 0
-    while not run.over:
-        run.sleep(run.rng.uniform(0.3, 0.8))
-        n += 1
-        now_us = int(time.time() * 1_000_000)
-        kind = run.rng.choice(("json", "type", "state", "dangling", "foreign", "version"))
-        try:
-            with h.store_server().client(db=1) as client:
-                good = client.hget(base + "defs", "tick-0")
-                victim = f"victim-{n}"
-                if kind == "json":
-                    client.hset(base + "defs", victim, "{not json")
-                elif kind in ("type", "version") and good is not None:
-                    data = json.loads(good)
-                    data["name"] = victim
-                    if kind == "type":
-                        data["schedule"]["type"] = "no-such-type"
-                    else:
-                        data["v"] = 999
-                    client.hset(base + "defs", victim, json.dumps(data))
-                elif kind == "state" and good is not None:
-                    data = json.loads(good)
-                    data["name"] = victim
-                    client.hset(base + "defs", victim, json.dumps(data))
-                    client.hset(base + "states", victim, "[broken state")
-                elif kind == "dangling":
-                    victim = f"ghost-{n}"
-                else:
-                    key = run.rng.choice(("junk", "list", "hash", "set"))
-                    name = f"{base}{key}-{n}" if n % 2 else f"beatcore:{key}-{n}"
-                    if key == "junk":
-                        client.set(name, "\x00\xffnot ours", ex=60)
-                    elif key == "list":
-                        client.rpush(name, "a", "b")
-                    elif key == "hash":
-                        client.hset(name, "tick-0", "{}")
-                    else:
-                        client.sadd(name, "tick-0")
-                    h.event("corrupt", name, kind)
-                    continue
-                client.zadd(base + "due", {victim: now_us})
-                h.event("corrupt", victim, kind)
-        except Exception as exc:  # the server may be busy; the run goes on
-            run.notes.append(f"bad-data write failed: {exc}")
-
-
 def churn(run: Run) -> None:
     """A client adds, edits, reschedules, disables, enables and removes entries continuously.
 
@@ -410,8 +364,10 @@ SCENARIOS: dict[str, Scenario] = {
                  sigterm_mid_send, broker_latency=0.05),
         Scenario("sigstop-mid-send", "SIGSTOP of the leader 0.3 s into a batch (slow broker)",
                  sigstop_mid_send, broker_latency=0.05),
-        Scenario("bad-data", "corrupt records and foreign keys under the prefix", bad_data,
+        Scenario("bad-data", "bad records, odd names and foreign keys on Redis", bad_data,
                  redbeat=False),
+        Scenario("bad-data-sqlite", "bad records and odd names on SQLite", bad_data,
+                 store="sqlite", redbeat=False),
         Scenario("churn", "entries added, edited, disabled and removed continuously", churn,
                  redbeat=False),
     )

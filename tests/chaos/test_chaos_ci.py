@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from bench.chaos.bad_data import BAD_RECORDS
 from bench.chaos.report import ScenarioResult
 from bench.chaos.runner import run_scenario
 from bench.chaos.scenarios import SCENARIOS
@@ -52,13 +53,27 @@ def test_leader_faults_hand_over_without_duplicates_or_misses(name: str, tmp_pat
     assert result.faults >= 1 and result.leader_changes >= 1, result.notes
 
 
-def test_bad_data_under_the_prefix_is_reported_and_never_stops_other_entries(
-    tmp_path: Path,
+@pytest.mark.parametrize("name", ["bad-data", "bad-data-sqlite"])
+def test_bad_records_are_reported_once_and_kept_and_never_stop_other_entries(
+    name: str, tmp_path: Path
 ) -> None:
-    result = run("bad-data", tmp_path)
+    """Issue 12 end to end, on Redis and on SQLite: while a real beat runs, records no
+    beatcore writes are planted next to the good entries (1e400 counts, huge values, 100,000
+    levels of nesting, NaN jitter, bytes that are not UTF-8, truncated JSON, unknown types,
+    newer versions, unreadable states) along with good entries under odd names (NUL, newline,
+    escape, U+2028, emoji, 1,000 characters). The good ones, odd names included, run exactly
+    once per occurrence; each bad record is reported once and still stored at the end; no
+    name forged a log line."""
+    result = run(name, tmp_path)
+    context = "\n".join([*result.details, *result.notes])
     assert_every_occurrence_accounted_for(result)
-    assert result.skipped == 0, result.details
-    assert result.corrupt_reports >= 1, result.notes
+    assert result.skipped == 0, context
+    assert set(result.bad_kinds) == set(BAD_RECORDS), result.bad_kinds
+    planted = sum(planted for planted, _, _ in result.bad_kinds.values())
+    for kind, (planted_of_kind, reported, kept) in result.bad_kinds.items():
+        assert planted_of_kind == reported == kept, (kind, result.bad_kinds, context)
+    assert result.corrupt_reports == planted, (result.corrupt_reports, result.bad_kinds)
+    assert result.forged_lines == 0, context
 
 
 def test_schedule_churn_runs_exactly_what_the_schedule_says(tmp_path: Path) -> None:
