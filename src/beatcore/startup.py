@@ -19,7 +19,8 @@ from beatcore.store import BeatInfo, Store
 def announce(
     store: Store, plugins: Plugins, holder: str, now: datetime, logger: logging.Logger
 ) -> list[str]:
-    """Retry the unreadable records and record :class:`BeatInfo`; return the names revived.
+    """Retry the unreadable records, record :class:`~beatcore.store.BeatInfo`; return the
+    names revived.
 
     Called once by the scheduler at start. A store error here is logged, not raised: beat
     runs without either.

@@ -69,7 +69,7 @@ class Session:
 
     @property
     def existing_store(self) -> Store:
-        """The store, for a verb that only reads: never creates one.
+        """Open the store for a verb that only reads, never creating one.
 
         :raises StoreNotFound: a store plugin says there is no store at the URL yet (the
             ``beatcore_store_missing`` hook); the message names the URL and what is missing.
