@@ -19,8 +19,8 @@ from typing import Any
 import beatcore
 from beatcore import Entry, Interval
 from beatcore.plugins import get_plugins
+from beatcore.runs import Skipped
 from beatcore.testing import FakeClock
-from beatcore.timing import Skipped
 from bench.measure import Probe, Sample, summarize
 from bench.sides import TASK, Sends, Side, exclude_publishing
 

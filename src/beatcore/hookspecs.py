@@ -19,9 +19,9 @@ if TYPE_CHECKING:
 
     from beatcore.entry import Entry
     from beatcore.errors import CorruptRecord
+    from beatcore.runs import Skipped
     from beatcore.schedules.base import ScheduleType
     from beatcore.store import Store
-    from beatcore.timing import Skipped
 
 hookspec = pluggy.HookspecMarker("beatcore")
 hookimpl = pluggy.HookimplMarker("beatcore")
@@ -88,7 +88,7 @@ def beatcore_dispatch_failed(
 def beatcore_occurrences_skipped(entry: Entry, skipped: Sequence[Skipped]) -> None:
     """Called once per entry and tick in which occurrences of ``entry`` were not sent.
 
-    ``skipped`` lists them oldest first, each a :class:`~beatcore.timing.Skipped` with its
+    ``skipped`` lists them oldest first, each a :class:`~beatcore.runs.Skipped` with its
     ``occurrence`` and ``reason`` (catch-up policy, ``misfire_grace`` or ``max_runs``). After a
     long downtime that is one call with thousands of occurrences, not thousands of calls.
     """

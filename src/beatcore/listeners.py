@@ -19,7 +19,7 @@ from beatcore import hookspecs
 from beatcore.entry import Entry
 from beatcore.errors import CorruptRecord
 from beatcore.plugins import Plugins
-from beatcore.timing import Skipped
+from beatcore.runs import Skipped
 
 logger = get_logger("beatcore.scheduler")
 

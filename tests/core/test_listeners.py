@@ -13,8 +13,8 @@ from beatcore import Entry, Interval, hookimpl, hookspecs
 from beatcore.errors import CorruptRecord
 from beatcore.listeners import Listeners
 from beatcore.plugins import Plugins
+from beatcore.runs import Skipped
 from beatcore.timeutil import UTC
-from beatcore.timing import Skipped
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 ENTRY = Entry(name="a", task="tests.add", schedule=Interval(1))

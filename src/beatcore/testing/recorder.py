@@ -10,7 +10,7 @@ from datetime import datetime
 from beatcore.entry import Entry
 from beatcore.hookspecs import hookimpl
 from beatcore.plugins import get_plugins
-from beatcore.timing import Skipped
+from beatcore.runs import Skipped
 
 
 class DispatchRecorder:
