@@ -53,7 +53,7 @@ def test_settings_and_store_options_refuse_nan_and_infinities() -> None:
     """Before the shared check, ``nan <= 0`` was False, so NaN passed as a positive number."""
     from beatcore.errors import ConfigurationError
     from beatcore.settings import _positive
-    from beatcore.stores.sqlite.store import _busy_timeout
+    from beatcore.stores.sqlite.plugin import _busy_timeout
 
     for bad in (float("nan"), float("inf"), 10**400, True):
         with pytest.raises(ConfigurationError, match="must be a positive number of seconds"):

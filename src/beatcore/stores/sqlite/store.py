@@ -19,15 +19,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
 from beatcore import serializer, storekit, timing
 from beatcore.entry import Entry, EntryState
-from beatcore.errors import ConfigurationError, CorruptRecord, EntryNotFound
-from beatcore.hookspecs import hookimpl
+from beatcore.errors import CorruptRecord, EntryNotFound
 from beatcore.store import (
     Ack,
     BeatInfo,
@@ -42,14 +41,10 @@ from beatcore.storekit import from_micros as instant
 from beatcore.storekit import to_micros as micros
 from beatcore.stores.sqlite.database import Database, stored_name
 from beatcore.stores.sqlite.lock import SqliteLock
-from beatcore.stores.sqlite.url import database_path
 from beatcore.timeutil import Clock, utc_now
-from beatcore.values import is_number
 
 #: Seconds a write waits for another process's write transaction before failing.
 DEFAULT_BUSY_TIMEOUT = 10.0
-
-_KNOWN_OPTIONS = frozenset({"clock", "default_timezone", "key_prefix", "busy_timeout"})
 
 _UPSERT = """
     INSERT INTO entries (name, entry_json, state_json, next_run_at, due_at, error)
@@ -389,41 +384,3 @@ class SqliteStore(Store):
                 " VALUES (?, ?, ?, ?)",
                 (name, entry_json, state_json, micros(due_at)),
             )
-
-
-def _busy_timeout(options: Mapping[str, Any]) -> float:
-    value = options.get("busy_timeout", DEFAULT_BUSY_TIMEOUT)
-    if not is_number(value) or value < 0:
-        raise ConfigurationError(
-            f"SQLite store option busy_timeout must be a number of seconds >= 0, got {value!r}"
-        )
-    return float(value)
-
-
-@hookimpl
-def beatcore_store_from_url(url: str, options: Mapping[str, Any]) -> Store | None:
-    """Open ``sqlite:///relative/path`` or ``sqlite:////absolute/path``."""
-    path = database_path(url)
-    if path is None:
-        return None
-    unknown = sorted(set(options) - _KNOWN_OPTIONS)
-    if unknown:
-        raise ConfigurationError(
-            f"unknown SQLite store option(s) {', '.join(map(repr, unknown))} for {url!r} "
-            f"(beatcore_store_options); the SQLite store takes: busy_timeout"
-        )
-    return SqliteStore(
-        path,
-        clock=options.get("clock") or utc_now,
-        default_timezone=options.get("default_timezone"),
-        busy_timeout=_busy_timeout(options),
-    )
-
-
-@hookimpl
-def beatcore_store_missing(url: str, options: Mapping[str, Any]) -> str | None:
-    """Say that the file of a ``sqlite:///`` URL does not exist (opening would create it)."""
-    path = database_path(url)
-    if path is None or path.exists():
-        return None
-    return f"file {path} does not exist"
