@@ -20,166 +20,41 @@ next leader re-sends the same occurrence with the same task id.
 from __future__ import annotations
 
 import abc
-import json
 import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import TypeVar
 
-import attrs
-
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import CorruptRecord
+from beatcore.store_values import (
+    Ack,
+    BeatInfo,
+    Claim,
+    ClaimResult,
+    InFlight,
+    Lease,
+    LockInfo,
+    StoreStatus,
+    SyncReport,
+)
+
+__all__ = [
+    "Ack",
+    "BeatInfo",
+    "Claim",
+    "ClaimResult",
+    "InFlight",
+    "Lease",
+    "Lock",
+    "LockInfo",
+    "Store",
+    "StoreStatus",
+    "SyncReport",
+]
 
 _S = TypeVar("_S", bound="Store")
-
-
-@attrs.frozen
-class Lease:
-    """Proof of leadership: returned by :meth:`Lock.acquire`, passed to every fenced call.
-
-    :param token: the fencing token, strictly larger than every token issued before it.
-    :param holder: who holds it (host, pid, start time), shown by status output.
-    :param ttl: seconds the lease lasts after each acquire or renew.
-    """
-
-    token: int
-    holder: str
-    ttl: float
-
-
-@attrs.frozen
-class LockInfo:
-    """Who holds the lock now, for status output. ``expires_at`` None: unknown to the store."""
-
-    holder: str
-    token: int
-    acquired_at: datetime | None
-    expires_at: datetime | None
-
-
-@attrs.frozen
-class Claim:
-    """One due entry handed to the leader by :meth:`Store.claim_due`.
-
-    :param entry: the definition at claim time.
-    :param state: the state at claim time (its ``next_run_at`` is the occurrence that is due).
-    :param recovered: True when a previous leader claimed it and never acked it.
-    """
-
-    entry: Entry
-    state: EntryState
-    recovered: bool = False
-
-
-@attrs.frozen
-class ClaimResult:
-    """What :meth:`Store.claim_due` returns.
-
-    :param claims: the due entries, earliest due first (at most ``limit``).
-    :param corrupt: due records that could not be read; the store took them out of the due
-        index and recorded the error, so they are reported once and not returned again.
-    :param next_due_at: the earliest due instant among entries not claimed by this call (None
-        when nothing else is scheduled); the scheduler sleeps until then at most.
-    """
-
-    claims: tuple[Claim, ...] = ()
-    corrupt: tuple[CorruptRecord, ...] = ()
-    next_due_at: datetime | None = None
-
-
-@attrs.frozen
-class Ack:
-    """The outcome of one claimed entry, given back through :meth:`Store.ack`.
-
-    :param name: the entry.
-    :param claimed: the state the claim returned.
-    :param state: the state after this tick's sends (next occurrence, counters, last task id).
-    :param due_at: when ``state`` is next due (with jitter and pending trigger), None if never.
-
-    If the entry was changed while in flight, the store merges: ``next_run_at`` and
-    ``triggered_at`` keep the newer values written meanwhile (a save that rescheduled it, a new
-    trigger), the run facts (last run, counters, last task id, last error) come from ``state``,
-    and a deleted entry stays deleted. A disabled entry is not put back in the due index.
-    """
-
-    name: str
-    claimed: EntryState
-    state: EntryState
-    due_at: datetime | None
-
-
-@attrs.frozen
-class SyncReport:
-    """What :meth:`Store.sync_static` changed, by entry name."""
-
-    added: tuple[str, ...] = ()
-    updated: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()
-    unchanged: tuple[str, ...] = ()
-
-
-@attrs.frozen
-class InFlight:
-    """A claimed occurrence that has not been acked yet."""
-
-    name: str
-    token: int
-    claimed_at: datetime
-    next_run_at: datetime | None
-
-
-@attrs.frozen
-class StoreStatus:
-    """A snapshot for ``celery beatcore status`` and health checks."""
-
-    url: str
-    leader: LockInfo | None
-    last_tick_at: datetime | None
-    entry_count: int
-    corrupt_count: int
-    in_flight: tuple[InFlight, ...]
-    next_due_at: datetime | None
-
-
-@attrs.frozen
-class BeatInfo:
-    """What the scheduler tells the store about itself at start (:meth:`Store.record_beat`).
-
-    :param holder: who started (host, pid, start time), as in the lock.
-    :param started_at: when.
-    :param schedule_types: the ``type_name`` of every schedule type it can read; ``add`` and
-        ``edit`` warn when an entry's type is not among them.
-    """
-
-    holder: str
-    started_at: datetime
-    schedule_types: tuple[str, ...]
-
-    def to_json(self) -> str:
-        """Return the JSON text a store keeps (read back with :meth:`from_json`)."""
-        return json.dumps(
-            {
-                "holder": self.holder,
-                "started_at": self.started_at.isoformat(),
-                "schedule_types": list(self.schedule_types),
-            },
-            sort_keys=True,
-        )
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> BeatInfo | None:
-        """Return the info of :meth:`to_json` text, or None when it cannot be read."""
-        try:
-            data = json.loads(text)
-            return cls(
-                holder=str(data["holder"]),
-                started_at=datetime.fromisoformat(data["started_at"]),
-                schedule_types=tuple(str(name) for name in data["schedule_types"]),
-            )
-        except (ValueError, TypeError, KeyError):
-            return None
 
 
 class Lock(abc.ABC):
