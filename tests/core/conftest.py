@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from beatcore.send_window import SendWindow
 from beatcore.store import Store
 from beatcore.testing import FakeClock
 
+from .cli_app import Cli, app, make_cli
 from .fake_broker import Elapsed
 
 
@@ -41,3 +43,12 @@ def window(elapsed: Elapsed) -> Iterator[SendWindow]:
         lease = store.lock.acquire("A", 30)
         assert lease is not None
         yield SendWindow(store.lock, lease, elapsed, elapsed())
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def cli(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cli]:
+    """The CLI on a fresh memory store, then on a fresh SQLite store (lock TTL 30 s); a test
+    module with its own ``cli`` fixture uses that one instead."""
+    app.conf.beatcore_lock_ttl = 30
+    yield from make_cli(request.param, tmp_path)
+    app.conf.beatcore_lock_ttl = None

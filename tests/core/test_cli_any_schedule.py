@@ -15,14 +15,9 @@ import pytest
 from beatcore import Entry, Interval
 from beatcore.plugins import get_plugins
 from beatcore.serializer import dumps_entry, entry_to_dict, loads_entry
-from tests.core.cli_app import Cli, make_cli, one_line_error
+from tests.core.cli_app import Cli, one_line_error
 
 THIRD_PARTY = Path(__file__).resolve().parents[1] / "thirdparty"
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def cli(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cli]:
-    yield from make_cli(request.param, tmp_path)
 
 
 @pytest.fixture

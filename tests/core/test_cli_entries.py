@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from beatcore import Clocked, Crontab, Entry, EntryNotFound, Interval
 from beatcore.timeutil import UTC
-from tests.core.cli_app import START, Cli, clock, make_cli, one_line_error
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def cli(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cli]:
-    yield from make_cli(request.param, tmp_path)
+from tests.core.cli_app import START, Cli, clock, one_line_error
 
 
 def test_add_every_with_all_options_and_show_it(cli: Cli) -> None:

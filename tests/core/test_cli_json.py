@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from beatcore.cli import BUILTIN_VERBS
-from tests.core.cli_app import Cli, make_cli
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def cli(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cli]:
-    yield from make_cli(request.param, tmp_path)
+from tests.core.cli_app import Cli
 
 
 def as_json(cli: Cli, *args: str) -> Any:

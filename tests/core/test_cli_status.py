@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.core.cli_app import Cli, app, clock, make_cli
+from tests.core.cli_app import Cli, clock
 
 HOLDER = "beat-host-1:4242:2026-01-05T11:58:00Z"
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def cli(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cli]:
-    app.conf.beatcore_lock_ttl = 30
-    yield from make_cli(request.param, tmp_path)
-    app.conf.beatcore_lock_ttl = None
 
 
 def test_no_beat_ever_is_unhealthy(cli: Cli) -> None:

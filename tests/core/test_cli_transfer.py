@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from beatcore import Crontab, Entry, EntryNotFound, Interval
 from beatcore.serializer import entry_to_dict
-from tests.core.cli_app import Cli, app, make_cli, one_line_error
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def cli(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cli]:
-    yield from make_cli(request.param, tmp_path)
+from tests.core.cli_app import Cli, app, one_line_error
 
 
 def _fill(cli: Cli) -> None:

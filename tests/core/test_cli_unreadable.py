@@ -5,25 +5,16 @@ the health check fails while any entry is unreadable or overdue."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from beatcore.store import Store
 from beatcore.stores.memory import MemoryStore
 from beatcore.testing import plant_memory_record, plant_sqlite_record
-from tests.core.cli_app import START, Cli, app, clock, make_cli
+from tests.core.cli_app import START, Cli, clock
 
 HOLDER = "beat-host-1:4242:2026-01-05T11:58:00Z"
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def cli(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cli]:
-    app.conf.beatcore_lock_ttl = 30
-    yield from make_cli(request.param, tmp_path)
-    app.conf.beatcore_lock_ttl = None
 
 
 def plant(store: Store, name: str, entry_raw: str, state_raw: str) -> None:
