@@ -91,3 +91,20 @@ def test_description_round_trips_and_old_records_still_read() -> None:
     assert loads_entry(old, "e").description is None
     with pytest.raises(Exception, match="description of entry 'e' must be text"):
         Entry(name="e", task="t", schedule=Interval(60), description=42)  # type: ignore[arg-type]
+
+
+def test_add_warns_when_the_last_beat_lacks_the_schedule_type(
+    cli: Cli, weekly_plugin: None
+) -> None:
+    from beatcore.store import BeatInfo
+    from tests.core.cli_app import START
+
+    cli.store().record_beat(BeatInfo("beat-host:77:2026-01-05T11:00:00Z", START, ("interval",)))
+    result = cli("add", "nth", "proj.hello", "--schedule", 'example.every_nth_second:{"n": 15}')
+    assert result.exit_code == 0, result.output
+    assert (
+        "warning: the beat that last started on this store (beat-host:77:2026-01-05T11:00:00Z) "
+        "has no schedule type 'example.every_nth_second' (it has: interval); it cannot run 'nth'"
+    ) in result.stderr
+    plain = cli("add", "ninety", "proj.hello", "--every", "90s")
+    assert "warning" not in plain.stderr

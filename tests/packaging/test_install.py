@@ -73,6 +73,7 @@ def test_wheel_declares_its_entry_points_and_license(clean_venv: Path) -> None:
     python = str(clean_venv / "bin" / "python")
     version = run([python, "-c", "import beatcore; print(beatcore.__version__)"], clean_venv)
     assert version.stdout.strip() == "0.1.0"
+    assert (clean_venv / "bin" / "beatcore").exists()  # the console script
 
 
 @pytest.mark.e2e
