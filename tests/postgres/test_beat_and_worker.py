@@ -73,3 +73,39 @@ def test_beat_sends_static_and_dynamic_entries_to_the_worker(
     ids = [run["id"] for run in runs(tmp_path)]
     assert len(ids) == len(set(ids))
     assert all(is_deterministic_task_id(task_id) for task_id in ids)
+
+
+def test_beat_rides_out_a_server_restart_without_duplicates(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    """An immediate (crash) restart of PostgreSQL while beat leads: beat logs the outage,
+    goes on ticking, and sends on afterwards; no occurrence is sent twice."""
+    url = f"{postgres_server.url}?schema={new_schema()}"
+    env = project_env(tmp_path, PROJ_BEATCORE_URL=url, PROJ_INTERVAL="1")
+    worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
+    with (
+        running(worker_command(), env, worker_log),
+        running(beat_command(tmp_path / "celerybeat-schedule"), env, beat_log) as beat,
+    ):
+
+        def hellos() -> int:
+            return sum(1 for run in runs(tmp_path) if run["task"] == "proj.hello")
+
+        wait_for(lambda: hellos() >= 2, 90, "runs before the restart", [beat_log, worker_log])
+        postgres_server.stop_server()
+        wait_for(
+            lambda: "unreachable" in beat_log.read_text(errors="replace"),
+            60,
+            "beat to notice the outage",
+            [beat_log],
+        )
+        postgres_server.start()
+        before = hellos()
+        wait_for(
+            lambda: hellos() >= before + 3, 90, "runs after the restart", [beat_log, worker_log]
+        )
+        assert beat.poll() is None, "beat ended during the outage"
+        assert stop(beat) == 0
+    ids = [run["id"] for run in runs(tmp_path)]
+    assert len(ids) == len(set(ids)), "an occurrence was sent twice"
+    assert postgres_server.password not in beat_log.read_text()
