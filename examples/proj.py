@@ -10,6 +10,7 @@ server at all (the defaults: kombu's filesystem broker and beatcore's SQLite sto
 - ``PROJ_INTERVAL``: seconds between runs of the demo entries (default 2).
 - ``PROJ_LOCK_TTL``: ``beatcore_lock_ttl`` (default: beatcore's, 30 s).
 - ``PROJ_PLUGINS``: ``beatcore_plugins``, comma-separated module names (default: none).
+- ``PROJ_METRICS_PORT``: ``beatcore_metrics_port`` (default: no metrics served).
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ if os.environ.get("PROJ_BEATCORE_URL"):
     app.conf.beatcore_url = os.environ["PROJ_BEATCORE_URL"]
 if os.environ.get("PROJ_PLUGINS"):
     app.conf.beatcore_plugins = os.environ["PROJ_PLUGINS"]
+if os.environ.get("PROJ_METRICS_PORT"):
+    app.conf.beatcore_metrics_port = int(os.environ["PROJ_METRICS_PORT"])
 if os.environ.get("PROJ_LOCK_TTL"):
     app.conf.beatcore_lock_ttl = float(os.environ["PROJ_LOCK_TTL"])
 app.conf.update(

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import click
 
     from beatcore.entry import Entry
-    from beatcore.errors import CorruptRecord
+    from beatcore.errors import CorruptRecord, StoreUnavailable
     from beatcore.runs import Skipped
     from beatcore.schedules.base import ScheduleType
     from beatcore.store import Store
@@ -118,6 +118,20 @@ def beatcore_leadership_changed(is_leader: bool, holder: str, token: int | None)
 @hookspec
 def beatcore_record_corrupt(error: CorruptRecord) -> None:
     """Called when the leader finds a due record it cannot read (it is skipped, not deleted)."""
+
+
+@hookspec
+def beatcore_tick_finished(is_leader: bool, seconds: float, at: datetime) -> None:
+    """Called after every tick that reached its end, leader's or standby's.
+
+    ``seconds`` is how long the tick took (on a monotonic clock), ``at`` when it ended.
+    A tick that failed (the store did not answer, the lease was lost) is not reported here.
+    """
+
+
+@hookspec
+def beatcore_store_unavailable(error: StoreUnavailable) -> None:
+    """Called each time a tick failed because a store round trip failed (it is retried)."""
 
 
 @hookspec

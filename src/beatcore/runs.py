@@ -24,12 +24,22 @@ from beatcore.settings import DEFAULTS
 SEND_FAILED = "send failed: "
 
 
+#: The kinds of :class:`Skipped` (a bounded set, e.g. for a metric's label).
+SKIP_KINDS = ("catch_up", "catch_up_limit", "misfire_grace", "max_runs", "other")
+
+
 @attrs.frozen
 class Skipped:
-    """An occurrence that was not sent, and why."""
+    """An occurrence that was not sent, and why.
+
+    :param reason: for people (``"missed by 3600s, catch_up=skip"``).
+    :param kind: which rule skipped it, one of :data:`SKIP_KINDS`; the reason says the same,
+        so it takes no part in equality.
+    """
 
     occurrence: datetime
     reason: str
+    kind: str = attrs.field(default="other", eq=False)
 
 
 @attrs.frozen

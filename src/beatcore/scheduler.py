@@ -24,6 +24,7 @@ from beatcore import timing
 from beatcore.dispatch import ClaimDispatcher
 from beatcore.errors import ConfigurationError, LockLost, StoreUnavailable
 from beatcore.listeners import Listeners
+from beatcore.metrics_server import MetricsServer, serve_metrics
 from beatcore.plugins import get_plugins
 from beatcore.publisher import Publisher
 from beatcore.send_window import SendWindow
@@ -31,7 +32,7 @@ from beatcore.settings import DEFAULTS, Settings, load_clock
 from beatcore.signals import shutdown_deferred
 from beatcore.startup import announce
 from beatcore.static import static_entries
-from beatcore.store import Lease, Store
+from beatcore.store import Lease, Store, StoreStatus
 from beatcore.timeutil import Clock, utc_now
 from beatcore.urls import mask_password
 
@@ -102,6 +103,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         self.lease: Lease | None = None
         self._outage_logged = False
         self.listeners = Listeners(self.plugins)
+        self.metrics_server: MetricsServer | None = None
         self.publisher = Publisher(app, self)
         self.dispatcher = ClaimDispatcher(
             self.settings, self.catch_up, self.publisher, self.listeners, self.clock
@@ -122,6 +124,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
     def setup_schedule(self) -> None:
         """Sync ``beat_schedule`` into the store as static entries (one batched call), then
         retry the unreadable entries and record this beat (:func:`beatcore.startup.announce`).
+        Serves the metrics when ``beatcore_metrics_port`` is set.
 
         Called once by Celery when the scheduler is created. A store that cannot be opened
         as configured (bad URL, a missing extra) ends beat with one CRITICAL line and exit
@@ -129,6 +132,10 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         """
         try:
             self.store  # noqa: B018 - opened here so a bad configuration stops the start
+            if self.metrics_server is None:
+                self.metrics_server = serve_metrics(
+                    self.settings, self.listeners, self.clock, self._status, self.monotonic
+                )
         except ConfigurationError as exc:
             logger.critical("beatcore: beat cannot start: %s", exc)
             raise SystemExit(1) from None
@@ -147,6 +154,9 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
             len(report.unchanged),
         )
         announce(self.store, self.plugins, self.holder, self.clock(), logger)
+
+    def _status(self) -> StoreStatus:
+        return self.store.status()
 
     def _add_backend_cleanup(self, schedule: dict[str, Any]) -> None:
         """Add Celery's ``celery.backend_cleanup`` entry where Celery itself would.
@@ -175,6 +185,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         Called in a loop by celery beat (or any other driver). Never blocks on the lock.
         A graceful stop (SIGTERM, Ctrl-C) that arrives meanwhile takes effect when it returns.
         """
+        started = self.monotonic()
         try:
             with shutdown_deferred(), _cyclic_gc_paused():
                 interval = self._tick()
@@ -182,6 +193,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
             self._step_down(str(exc))
             return self._standby_interval()
         except StoreUnavailable as exc:
+            self.listeners.store_unavailable(exc)
             if self._outage_logged:
                 logger.debug("beatcore: store still unavailable: %s", exc)
             else:
@@ -196,6 +208,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         except Exception:
             logger.exception("beatcore: tick failed; retrying in %ss", self.max_interval)
             return float(self.max_interval)
+        self.listeners.tick_finished(self.is_leader, self.monotonic() - started, self.clock())
         if self._outage_logged:
             self._outage_logged = False
             logger.warning("beatcore: store %s answers again; ticking resumed", self.store.url)
@@ -306,6 +319,8 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
     def close(self) -> None:
         """Release the lease (a standby takes over at its next tick) and close the store."""
         try:
+            if self.metrics_server is not None:
+                self.metrics_server.close()
             if self.lease is not None and self._store is not None:
                 try:
                     self._store.lock.release(self.lease)

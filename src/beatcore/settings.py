@@ -36,6 +36,10 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "beatcore_dispatch_retry_delay": 5.0,
         "beat_max_loop_interval": 5.0,
         "beatcore_clock": None,
+        "beatcore_metrics_port": None,
+        "beatcore_metrics_host": "127.0.0.1",
+        "beatcore_metrics_entry_labels": False,
+        "beatcore_metrics_count_interval": 60.0,
         "timezone": "UTC",
     }
 )
@@ -50,6 +54,20 @@ def _positive(name: str, value: Any) -> float:
 def _positive_int(name: str, value: Any) -> int:
     if not is_integer(value) or value < 1:
         raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def _port(name: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if not is_integer(value) or not 0 <= value <= 65535:
+        raise ConfigurationError(f"{name} must be a TCP port number (0-65535), got {value!r}")
+    return int(value)
+
+
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{name} must be True or False, got {value!r}")
     return value
 
 
@@ -96,6 +114,10 @@ class Settings:
     dispatch_retry_delay: float = DEFAULTS["beatcore_dispatch_retry_delay"]
     timezone: str = DEFAULTS["timezone"]
     clock: str | None = DEFAULTS["beatcore_clock"]
+    metrics_port: int | None = DEFAULTS["beatcore_metrics_port"]
+    metrics_host: str = DEFAULTS["beatcore_metrics_host"]
+    metrics_entry_labels: bool = DEFAULTS["beatcore_metrics_entry_labels"]
+    metrics_count_interval: float = DEFAULTS["beatcore_metrics_count_interval"]
 
     @property
     def effective_reclaim_after(self) -> float:
@@ -132,6 +154,11 @@ class Settings:
                 f"beatcore_key_prefix must be a non-empty string, got {key_prefix!r}"
             )
         reclaim = get("beatcore_reclaim_after")
+        metrics_host = get("beatcore_metrics_host")
+        if not isinstance(metrics_host, str) or not metrics_host:
+            raise ConfigurationError(
+                f"beatcore_metrics_host must be a host name or address, got {metrics_host!r}"
+            )
         return cls(
             url=url,
             lock_ttl=_positive("beatcore_lock_ttl", get("beatcore_lock_ttl")),
@@ -157,6 +184,14 @@ class Settings:
             ),
             timezone=str(conf.get("timezone") or DEFAULTS["timezone"]),
             clock=get("beatcore_clock"),
+            metrics_port=_port("beatcore_metrics_port", get("beatcore_metrics_port")),
+            metrics_host=metrics_host,
+            metrics_entry_labels=_flag(
+                "beatcore_metrics_entry_labels", get("beatcore_metrics_entry_labels")
+            ),
+            metrics_count_interval=_positive(
+                "beatcore_metrics_count_interval", get("beatcore_metrics_count_interval")
+            ),
         )
 
     def store_open_options(self, clock: Any = None) -> dict[str, Any]:

@@ -205,21 +205,28 @@ def plan_runs(
     keep: list[datetime]
     if entry.catch_up == "all":
         keep = due[-settings.catch_up_limit :]
-        skipped += [Skipped(o, "over catch_up_limit") for o in due[: -settings.catch_up_limit]]
+        skipped += [
+            Skipped(o, "over catch_up_limit", "catch_up_limit")
+            for o in due[: -settings.catch_up_limit]
+        ]
     else:
         keep = due[-1:]
-        skipped += [Skipped(o, f"missed, catch_up={entry.catch_up}") for o in due[:-1]]
+        skipped += [Skipped(o, f"missed, catch_up={entry.catch_up}", "catch_up") for o in due[:-1]]
         if entry.catch_up == "skip" and keep:
             late = (now - due_at(entry, keep[0])).total_seconds()
             if late > settings.missed_threshold:
-                skipped.append(Skipped(keep[0], f"missed by {late:.0f}s, catch_up=skip"))
+                skipped.append(
+                    Skipped(keep[0], f"missed by {late:.0f}s, catch_up=skip", "catch_up")
+                )
                 keep = []
     keep = resend + keep
     if entry.misfire_grace is not None:
         grace = entry.misfire_grace
         on_time = [o for o in keep if (now - due_at(entry, o)).total_seconds() <= grace]
         skipped += [
-            Skipped(o, f"later than misfire_grace={grace:g}s") for o in keep if o not in on_time
+            Skipped(o, f"later than misfire_grace={grace:g}s", "misfire_grace")
+            for o in keep
+            if o not in on_time
         ]
         keep = on_time
 
@@ -230,7 +237,7 @@ def plan_runs(
     if entry.max_runs is not None:
         left = max(entry.max_runs - state.total_run_count, 0)
         for occ in runs[left:]:
-            skipped.append(Skipped(occ, f"max_runs={entry.max_runs} reached"))
+            skipped.append(Skipped(occ, f"max_runs={entry.max_runs} reached", "max_runs"))
         runs = runs[:left]
         if state.total_run_count + len(runs) >= entry.max_runs:
             following = None

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from beatcore import Entry, Interval, hookimpl, hookspecs
-from beatcore.errors import CorruptRecord
-from beatcore.listeners import Listeners
+from beatcore.errors import CorruptRecord, StoreUnavailable
+from beatcore.listeners import Listeners, Observer
 from beatcore.plugins import Plugins
 from beatcore.runs import Skipped
 from beatcore.timeutil import UTC
@@ -26,6 +26,8 @@ EVENT_HOOKS = {
     "beatcore_occurrences_skipped": "occurrences_skipped",
     "beatcore_leadership_changed": "leadership_changed",
     "beatcore_record_corrupt": "record_corrupt",
+    "beatcore_tick_finished": "tick_finished",
+    "beatcore_store_unavailable": "store_unavailable",
 }
 #: Called from ``occurrences_skipped`` (deprecated, kept for third parties).
 DEPRECATED_HOOKS = {"beatcore_occurrence_skipped"}
@@ -62,6 +64,44 @@ class Everything:
     def beatcore_record_corrupt(self, error: CorruptRecord) -> None:
         self.calls.append(("corrupt", (error.name,)))
 
+    @hookimpl
+    def beatcore_tick_finished(self, is_leader: bool, seconds: float, at: datetime) -> None:
+        self.calls.append(("tick", (is_leader, seconds, at)))
+
+    @hookimpl
+    def beatcore_store_unavailable(self, error: StoreUnavailable) -> None:
+        self.calls.append(("store", (str(error),)))
+
+
+class EverythingObserved(Observer):
+    """The same events, heard as one scheduler's own observer."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[object, ...]]] = []
+
+    def entry_dispatched(self, entry: Entry, occurrence: datetime, task_id: str) -> None:
+        self.calls.append(("dispatched", (entry.name, occurrence, task_id)))
+
+    def dispatch_failed(
+        self, entry: Entry, occurrence: datetime, task_id: str, error: BaseException
+    ) -> None:
+        self.calls.append(("failed", (entry.name, occurrence, task_id, str(error))))
+
+    def occurrences_skipped(self, entry: Entry, skipped: Sequence[Skipped]) -> None:
+        self.calls.append(("skipped", (entry.name, tuple(skipped))))
+
+    def leadership_changed(self, is_leader: bool, holder: str, token: int | None) -> None:
+        self.calls.append(("leadership", (is_leader, holder, token)))
+
+    def record_corrupt(self, error: CorruptRecord) -> None:
+        self.calls.append(("corrupt", (error.name,)))
+
+    def tick_finished(self, is_leader: bool, seconds: float, at: datetime) -> None:
+        self.calls.append(("tick", (is_leader, seconds, at)))
+
+    def store_unavailable(self, error: StoreUnavailable) -> None:
+        self.calls.append(("store", (str(error),)))
+
 
 def test_every_event_hook_has_one_method_with_the_hookspec_arguments() -> None:
     # An event hook answers nothing; the others provide types, stores, verbs...
@@ -77,10 +117,12 @@ def test_every_event_hook_has_one_method_with_the_hookspec_arguments() -> None:
         assert list(called.parameters)[1:] == list(spec.parameters), hook
 
 
-def test_each_method_calls_its_hook(plugins: Plugins) -> None:
+def test_each_method_calls_its_hook_and_the_observers(plugins: Plugins) -> None:
     listener = Everything()
     plugins.register(listener)
     listeners = Listeners(plugins)
+    observer = EverythingObserved()
+    listeners.observe(observer)
     skipped = (Skipped(T0, "missed, catch_up=latest"),)
     listeners.entry_dispatched(ENTRY, T0, "id-1")
     listeners.dispatch_failed(ENTRY, T0, "id-1", OSError("down"))
@@ -88,13 +130,38 @@ def test_each_method_calls_its_hook(plugins: Plugins) -> None:
     listeners.occurrences_skipped(ENTRY, ())  # nothing skipped: no call
     listeners.leadership_changed(True, "A", 3)
     listeners.record_corrupt(CorruptRecord("b", "not JSON"))
+    listeners.tick_finished(True, 0.5, T0)
+    listeners.store_unavailable(StoreUnavailable("down"))
     assert listener.calls == [
         ("dispatched", ("a", T0, "id-1")),
         ("failed", ("a", T0, "id-1", "down")),
         ("skipped", ("a", skipped)),
         ("leadership", (True, "A", 3)),
         ("corrupt", ("b",)),
+        ("tick", (True, 0.5, T0)),
+        ("store", ("down",)),
     ]
+    assert observer.calls == listener.calls
+
+
+def test_an_observer_has_every_event_method_and_a_raising_one_is_ignored(
+    plugins: Plugins, caplog: pytest.LogCaptureFixture
+) -> None:
+    for method in EVENT_HOOKS.values():
+        called = inspect.signature(getattr(Listeners, method))
+        assert inspect.signature(getattr(Observer, method)) == called, method
+
+    class Broken(Observer):
+        def tick_finished(self, is_leader: bool, seconds: float, at: datetime) -> None:
+            raise RuntimeError("observer bug")
+
+    listeners = Listeners(plugins)
+    listeners.observe(Broken())
+    after = EverythingObserved()
+    listeners.observe(after)
+    listeners.tick_finished(False, 0.1, T0)
+    assert after.calls == [("tick", (False, 0.1, T0))]
+    assert any("observer bug" in str(r.exc_info and r.exc_info[1]) for r in caplog.records)
 
 
 def test_a_raising_listener_is_logged_and_the_next_call_still_works(
