@@ -33,7 +33,7 @@ class Skipped:
     """An occurrence that was not sent, and why.
 
     :param reason: for people (``"missed by 3600s, catch_up=skip"``).
-    :param kind: which rule skipped it, one of :data:`SKIP_KINDS`; the reason says the same,
+    :param kind: which rule skipped it, one of ``SKIP_KINDS``; the reason says the same,
         so it takes no part in equality.
     """
 

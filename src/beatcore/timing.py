@@ -223,11 +223,8 @@ def plan_runs(
     if entry.misfire_grace is not None:
         grace = entry.misfire_grace
         on_time = [o for o in keep if (now - due_at(entry, o)).total_seconds() <= grace]
-        skipped += [
-            Skipped(o, f"later than misfire_grace={grace:g}s", "misfire_grace")
-            for o in keep
-            if o not in on_time
-        ]
+        why = f"later than misfire_grace={grace:g}s"
+        skipped += [Skipped(o, why, "misfire_grace") for o in keep if o not in on_time]
         keep = on_time
 
     runs = list(keep)
