@@ -204,7 +204,7 @@ def add(
         if not replace:
             raise click.ClickException(
                 f"entry {name!r} already exists ({describe_schedule(existing, session.default_tz)}"
-                f", task {existing.task}); pass --replace to overwrite it"
+                f", task {printable(existing.task)}); pass --replace to overwrite it"
             )
         if existing.static and not force:
             raise click.ClickException(static_refusal(name, "replace"))
