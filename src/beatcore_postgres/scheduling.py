@@ -21,7 +21,7 @@ from beatcore.store import Ack, ClaimResult, InFlight, Lease
 from beatcore.timeutil import UTC
 from beatcore_postgres.connection import Connection
 from beatcore_postgres.lock import check_renewed, fenced_params, utc
-from beatcore_postgres.statements import Statements
+from beatcore_postgres.statements import Statements, json_rows
 
 #: Merge-and-write passes of one ack before the entries still changing are left in flight
 #: (each lost pass means another process wrote the entry in between).
@@ -110,14 +110,17 @@ class Scheduling:
         is left out of the due index (the scheduler's instant does not know it was disabled).
         """
         params = fenced_params(lease)
-        params.update(
-            names=[ack.name for ack, _, _, _ in items],
-            revs=[rev for _, rev, _, _ in items],
-            states=[serializer.dumps_state(state) for _, _, state, _ in items],
-            next_runs=[state.next_run_at for _, _, state, _ in items],
-            dues=[due for _, _, _, due in items],
-            triggered=[state.triggered_at is not None for _, _, state, _ in items],
-            exact=[exact] * len(items),
+        params["rows"] = json_rows(
+            {
+                "name": ack.name,
+                "rev": rev,
+                "state_json": serializer.dumps_state(state),
+                "next_run_at": state.next_run_at,
+                "due_at": due,
+                "triggered": state.triggered_at is not None,
+                "exact": exact,
+            }
+            for ack, rev, state, due in items
         )
         row = conn.execute(self._sql.ack, params).fetchone()
         assert row is not None  # a SELECT without FROM returns one row
@@ -132,7 +135,7 @@ class Scheduling:
         """
         by_name = {ack.name: ack for ack in acks}
         rows = conn.execute(
-            self._sql.ack_rows, {"names": list(by_name), "token": lease.token}
+            self._sql.ack_rows, {"names": json_rows(by_name), "token": lease.token}
         ).fetchall()
         items = []
         bad: list[CorruptRecord] = []

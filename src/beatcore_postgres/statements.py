@@ -11,10 +11,29 @@ still due, and claimed at the next tick).
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
 import attrs
 
 from beatcore_postgres.lock import LAST_TOKEN, LEASE_CTE
 from beatcore_postgres.lock import statement as in_schema
+
+
+def json_rows(rows: Iterable[Mapping[str, object]] | Iterable[str]) -> str:
+    """A batch as one JSON parameter: objects for ``json_to_recordset``, or names.
+
+    Instants are written in ISO 8601 with their offset (read back as ``timestamptz``).
+    """
+    return json.dumps(list(rows), default=_instant, separators=(",", ":"))
+
+
+def _instant(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"not a JSON value of a batch: {value!r}")
+
 
 # -- scheduling ---------------------------------------------------------------------------------
 
@@ -91,10 +110,9 @@ _ACK = (
                due_at = CASE WHEN a.exact OR e.enabled OR a.triggered THEN a.due_at END,
                rev = e.rev + 1, claim_token = NULL, claimed_at = NULL,
                claimed_next_run_at = NULL, error = NULL, error_at = NULL
-          FROM unnest(%(names)s::text[], %(revs)s::bigint[], %(states)s::text[],
-                      %(next_runs)s::timestamptz[], %(dues)s::timestamptz[],
-                      %(triggered)s::boolean[], %(exact)s::boolean[])
-               AS a(name, rev, state_json, next_run_at, due_at, triggered, exact)
+          FROM json_to_recordset(%(rows)s::json)
+               AS a(name text, rev bigint, state_json text, next_run_at timestamptz,
+                    due_at timestamptz, triggered boolean, exact boolean)
          WHERE e.name = a.name AND e.rev = a.rev
            AND (e.claim_token = %(token)s OR e.claim_token IS NULL)
            AND EXISTS (SELECT FROM lease)
@@ -111,7 +129,7 @@ _ACK = (
 #: another token is not this lease's to ack.
 _ACK_ROWS = """
     SELECT name, entry_json, state_json, rev FROM {s}.entries
-     WHERE name = ANY(%(names)s::text[])
+     WHERE name IN (SELECT json_array_elements_text(%(names)s::json))
        AND (claim_token = %(token)s OR claim_token IS NULL)
 """
 
@@ -139,10 +157,9 @@ _DELETE = """
 #: schedule's channel (delivered at commit: see :mod:`.notify`).
 _WRITE = """
     WITH w AS (
-        SELECT * FROM unnest(%(names)s::text[], %(revs)s::bigint[], %(entries)s::text[],
-                             %(states)s::text[], %(enabled)s::boolean[], %(static)s::boolean[],
-                             %(next_runs)s::timestamptz[], %(dues)s::timestamptz[])
-               AS w(name, rev, entry_json, state_json, enabled, static, next_run_at, due_at)
+        SELECT * FROM json_to_recordset(%(rows)s::json)
+               AS w(name text, rev bigint, entry_json text, state_json text, enabled boolean,
+                    static boolean, next_run_at timestamptz, due_at timestamptz)
     ),
     updated AS (
         UPDATE {s}.entries AS e
@@ -164,7 +181,7 @@ _WRITE = """
     ),
     deleted AS (
         DELETE FROM {s}.entries AS e
-         USING unnest(%(deletes)s::text[], %(delete_revs)s::bigint[]) AS d(name, rev)
+         USING json_to_recordset(%(deletes)s::json) AS d(name text, rev bigint)
          WHERE e.name = d.name AND e.rev = d.rev
      RETURNING e.name
     )
@@ -178,7 +195,7 @@ _WRITE = """
 #: Every row the static sync may touch: the static entries and the given names.
 _STATIC_ROWS = """
     SELECT name, entry_json, state_json, rev FROM {s}.entries
-     WHERE static OR name = ANY(%(names)s::text[])
+     WHERE static OR name IN (SELECT json_array_elements_text(%(names)s::json))
 """
 
 _UNREADABLE = """

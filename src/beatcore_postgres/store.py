@@ -47,7 +47,7 @@ from beatcore_postgres.lock import PostgresLock, utc
 from beatcore_postgres.notify import ChangeListener
 from beatcore_postgres.scheduling import Scheduling, in_flight
 from beatcore_postgres.schema import ensure_schema
-from beatcore_postgres.statements import Statements
+from beatcore_postgres.statements import Statements, json_rows
 from beatcore_postgres.urls import PostgresSpec
 
 T = TypeVar("T")
@@ -130,24 +130,21 @@ class PostgresStore(Store):
         ``deletes`` maps names to delete to theirs. Returns the names written and deleted:
         one missing lost to a concurrent write.
         """
-        entries = [record.entry for record, _ in writes]
-        states = [record.state for record, _ in writes]
-        deletes = deletes or {}
-        row = conn.execute(
-            self._sql.write,
+        rows = json_rows(
             {
-                "names": [entry.name for entry in entries],
-                "revs": [rev for _, rev in writes],
-                "entries": [serializer.dumps_entry(entry) for entry in entries],
-                "states": [serializer.dumps_state(state) for state in states],
-                "enabled": [entry.enabled for entry in entries],
-                "static": [entry.static for entry in entries],
-                "next_runs": [state.next_run_at for state in states],
-                "dues": [timing.state_due_at(e, s) for e, s in zip(entries, states, strict=True)],
-                "deletes": list(deletes),
-                "delete_revs": list(deletes.values()),
-            },
-        ).fetchone()
+                "name": entry.name,
+                "rev": rev,
+                "entry_json": serializer.dumps_entry(entry),
+                "state_json": serializer.dumps_state(state),
+                "enabled": entry.enabled,
+                "static": entry.static,
+                "next_run_at": state.next_run_at,
+                "due_at": timing.state_due_at(entry, state),
+            }
+            for (entry, state), rev in writes
+        )
+        gone = json_rows({"name": name, "rev": rev} for name, rev in (deletes or {}).items())
+        row = conn.execute(self._sql.write, {"rows": rows, "deletes": gone}).fetchone()
         assert row is not None  # a SELECT without FROM returns one row
         return set(row[0]), set(row[1])
 
@@ -287,7 +284,7 @@ class PostgresStore(Store):
         passes: list[SyncReport] = []
 
         def attempt(conn: Connection) -> SyncReport:
-            rows = conn.execute(self._sql.static_rows, {"names": names}).fetchall()
+            rows = conn.execute(self._sql.static_rows, {"names": json_rows(names)}).fetchall()
             stored = {name: (e, s) for name, e, s, _ in rows}
             revs = {name: rev for name, _, _, rev in rows}
             plan = storekit.plan_static_sync(wanted, stored, kept, self.clock(), self._tz)
