@@ -43,6 +43,37 @@ def beatcore_store_from_url(url: str, options: Mapping[str, Any]) -> Store | Non
 
 
 @hookimpl
+def beatcore_store_missing(url: str, options: Mapping[str, Any]) -> str | None:
+    """Say that no beatcore schedule is under the key prefix at a Redis URL (a wrong database
+    number or prefix), so ``celery beatcore list`` does not report an empty schedule there.
+
+    A schedule exists once beat or a management client wrote to it: its ``meta`` hash or its
+    fencing counter is there. Reading never creates either.
+    """
+    scheme = url.split("://", 1)[0].lower()
+    if scheme not in SCHEMES:
+        return None
+    store = beatcore_store_from_url(url, {**options, "startup_checks": False})
+    assert store is not None
+    from beatcore_redis.store import RedisStore
+
+    assert isinstance(store, RedisStore)
+    try:
+        keys = store.keys
+        found = store.calls.call(
+            "look for the schedule", lambda: store.client.exists(keys.meta, keys.fence)
+        )
+    finally:
+        store.close()
+    if found:
+        return None
+    return (
+        f"no beatcore schedule under key prefix {keys.prefix!r} (neither {keys.meta} nor "
+        f"{keys.fence} exists; check the database number and beatcore_key_prefix)"
+    )
+
+
+@hookimpl
 def beatcore_cli_commands() -> Sequence[Any]:
     """Add ``migrate-from-redbeat`` to ``celery beatcore`` (imported only when the CLI runs)."""
     from beatcore_redis.redbeat import migrate_from_redbeat
