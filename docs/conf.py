@@ -34,6 +34,8 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(NoneType|_S|T|F|CatchUp|Raw|Clock|PlantCorrupt|OpenStore)"),
     # names in docstrings of modules the reference does not show on their own page
     (r"py:.*", r"(FieldSpec|Skipped|next_after|hookimpl|args|start_at|CorruptRecord)"),
-    (r"py:.*", r"(SqliteStore|database|lock|schema|url|Location|beatcore\.cli\.session\.F)"),
+    (r"py:.*", r"(SqliteStore|Location|beatcore\.cli\.session\.F)"),
+    # a package docstring naming its own submodules by their short names
+    (r"py:mod", r"[a-z_]+"),
     (r"py:.*", r"(time\.monotonic|What a store hands the kit for one stored field)"),
 ]
