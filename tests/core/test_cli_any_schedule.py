@@ -108,3 +108,19 @@ def test_add_warns_when_the_last_beat_lacks_the_schedule_type(
     ) in result.stderr
     plain = cli("add", "ninety", "proj.hello", "--every", "90s")
     assert "warning" not in plain.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ('{"priority": 300}', "'priority' must be an integer from 0 to 255, got 300"),
+        ('{"priority": true}', "'priority' must be an integer from 0 to 255, got True"),
+        ('{"expires": -5}', "'expires' must be seconds (a number >= 0) or an ISO 8601 time"),
+        ('{"headers": [1]}', "'headers' must be a JSON object"),
+        ("[1]", "must be a JSON object"),
+    ],
+)
+def test_bad_task_options_are_one_line(cli: Cli, options: str, message: str) -> None:
+    line = one_line_error(cli("add", "x", "proj.hello", "--every", "1m", "--options", options))
+    assert line.startswith("Error: Invalid value for '--options': ")
+    assert message in line

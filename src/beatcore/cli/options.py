@@ -83,6 +83,39 @@ class JsonValue(click.ParamType):  # type: ignore[type-arg]
         return decoded
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+
+#: apply_async options whose wrong type Celery would only refuse at send time, with a check
+#: and what it wants. Other keys pass as given (Celery and the transport read them).
+_OPTION_CHECKS: dict[str, tuple[Any, str]] = {
+    "priority": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255,
+                 "an integer from 0 to 255"),
+    "expires": (lambda v: (_is_number(v) and v >= 0) or isinstance(v, str),
+                "seconds (a number >= 0) or an ISO 8601 time"),
+    "countdown": (lambda v: _is_number(v) and v >= 0, "seconds (a number >= 0)"),
+    "headers": (lambda v: isinstance(v, dict), "a JSON object"),
+    "queue": (lambda v: isinstance(v, str) and bool(v), "a queue name"),
+    "exchange": (lambda v: isinstance(v, str), "an exchange name"),
+    "routing_key": (lambda v: isinstance(v, str), "a routing key"),
+}  # fmt: skip
+
+
+class TaskOptions(JsonValue):
+    """``--options``: a JSON object of apply_async options, the common ones type-checked."""
+
+    def __init__(self) -> None:
+        super().__init__(dict)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        options = super().convert(value, param, ctx)
+        for key, (check, want) in _OPTION_CHECKS.items():
+            if key in options and not check(options[key]):
+                self.fail(f"{key!r} must be {want}, got {shown(options[key])}", param, ctx)
+        return options
+
+
 class TimeZone(click.ParamType):  # type: ignore[type-arg]
     """An IANA time zone name (``Europe/Paris``), checked against the zone database."""
 
@@ -329,7 +362,7 @@ def definition_options(func: F) -> F:
         click.option(
             "--options",
             "options_",
-            type=JsonValue(dict),
+            type=TaskOptions(),
             help="All apply_async options as a JSON object: expires, priority, headers, "
             "exchange, routing_key, queue, ... (replaces the stored ones).",
         ),
