@@ -237,11 +237,12 @@ class SqliteStore(Store):
                 (name, entry_json, state_json, bool(again))
                 for name, entry_json, state_json, again in rows
             )
-            conn.executemany(
-                "UPDATE entries SET due_at = NULL, claim_token = ?, claimed_at = ?,"
-                " claimed_next_run_at = next_run_at WHERE name = ?",
-                [(lease.token, now_us, claim.entry.name) for claim in claims],
-            )
+            for marks, part in _chunks([claim.entry.name for claim in claims]):
+                conn.execute(
+                    "UPDATE entries SET due_at = NULL, claim_token = ?, claimed_at = ?,"
+                    f" claimed_next_run_at = next_run_at WHERE name IN ({marks})",
+                    (lease.token, now_us, *part),
+                )
             self._quarantine(conn, corrupt, now, claimed=True)
             next_due = conn.execute(
                 "SELECT min(due_at) FROM entries WHERE due_at IS NOT NULL"
