@@ -20,13 +20,14 @@ from typing import Literal
 
 import attrs
 from tests.e2e.processes import stop as stop_process
+from tests.support.postgres_server import PostgresServer
 from tests.support.redis_servers import RedisProcess, RedisSentinelGroup, RedisServer
 
 from beatcore.timeutil import UTC
 from bench.chaos.proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parents[2]
-StoreKind = Literal["plain", "aof", "sentinel", "sqlite"]
+StoreKind = Literal["plain", "aof", "sentinel", "sqlite", "postgres"]
 Side = Literal["beatcore", "redbeat"]
 #: Seconds a beat gets to exit after SIGTERM when the harness stops.
 STOP_TIMEOUT = 8.0
@@ -75,7 +76,8 @@ class Harness:
 
     :param workdir: logs, the worker's record file and server directories go here.
     :param store: ``plain`` (no persistence), ``aof`` (appendonly, fsync always),
-        ``sentinel`` (master, replica, three sentinels) or ``sqlite`` (one SQLite file).
+        ``sentinel`` (master, replica, three sentinels), ``sqlite`` (one SQLite file) or
+        ``postgres`` (a PostgreSQL server, run as the ``postgres`` user when root).
     :param beats: how many beat processes.
     :param lock_ttl: ``beatcore_lock_ttl`` in seconds.
     :param proxied: put a :class:`TcpProxy` between each beat and the store server.
@@ -109,6 +111,7 @@ class Harness:
         self.broker_proxy: TcpProxy | None = None
         self.server: RedisServer | None = None
         self.sentinel: RedisSentinelGroup | None = None
+        self.postgres: PostgresServer | None = None
         self.worker: subprocess.Popen[bytes] | None = None
         self.worker_log = workdir / "worker.log"
         offsets = clock_offsets or {}
@@ -130,6 +133,8 @@ class Harness:
         """The store URL the harness itself uses (never through a proxy)."""
         if self.store_kind == "sqlite":
             return f"sqlite:///{self.workdir / 'schedule.sqlite3'}"
+        if self.postgres is not None:
+            return f"{self.postgres.url}?schema=chaos"
         if self.sentinel is not None:
             return self.sentinel.url_for(1)
         assert self.server is not None
@@ -145,6 +150,9 @@ class Harness:
     def _beat_store_url(self, beat: Beat) -> str:
         if beat.proxy is not None:
             host, port = beat.proxy.address
+            if self.postgres is not None:
+                server = f"{self.postgres.host}:{self.postgres.port}"
+                return self.store_url.replace(f"@{server}/", f"@{host}:{port}/")
             return f"redis://{host}:{port}/1"
         return self.store_url
 
@@ -156,6 +164,14 @@ class Harness:
             self.broker_proxy.latency = self.broker_latency
         if self.store_kind == "sqlite":
             return  # one file, shared by every process
+        if self.store_kind == "postgres":
+            self.postgres = PostgresServer()
+            self.postgres.start()
+            if self.proxied:
+                for beat in self.beats:
+                    target = (self.postgres.host, self.postgres.port)
+                    beat.proxy = TcpProxy(target).start()
+            return
         if self.store_kind == "sentinel":
             self.sentinel = RedisSentinelGroup(self.workdir / "sentinel")
             self.sentinel.start()
@@ -171,7 +187,15 @@ class Harness:
 
     def restart_store(self, downtime: float, *, crash: bool = True) -> None:
         """Stop the store server (SIGKILL when ``crash``), wait ``downtime`` s, start it again
-        on the same port (from its append-only file when it has one)."""
+        on the same port (from its append-only file when it has one; PostgreSQL keeps every
+        commit: its immediate stop is a crash)."""
+        if self.postgres is not None:
+            self.event("store-down", "store", "pg_ctl stop -m immediate")
+            self.postgres.stop_server()
+            time.sleep(downtime)
+            self.postgres.start()
+            self.event("store-up", "store")
+            return
         assert self.server is not None
         self.event("store-down", "store", "kill -9" if crash else "SIGTERM")
         if crash:
@@ -356,6 +380,8 @@ class Harness:
             self.sentinel.stop()
         if self.server is not None:
             self.server.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
         self.broker.stop()
 
 

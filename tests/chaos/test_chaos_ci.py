@@ -53,6 +53,18 @@ def test_leader_faults_hand_over_without_duplicates_or_misses(name: str, tmp_pat
     assert result.faults >= 1 and result.leader_changes >= 1, result.notes
 
 
+@pytest.mark.parametrize(
+    "name", ["kill9-postgres", "sigstop-postgres", "restart-postgres", "proxy-postgres"]
+)
+@pytest.mark.postgres_server
+def test_postgres_store_faults_without_duplicates_or_misses(name: str, tmp_path: Path) -> None:
+    """Issue 18 end to end on a real PostgreSQL server: kill -9 and SIGSTOP of the leader, a
+    crash restart of the server, drops, latency and partitions through a TCP proxy."""
+    result = run(name, tmp_path)
+    assert_every_occurrence_accounted_for(result)
+    assert result.faults >= 1, result.notes
+
+
 @pytest.mark.parametrize("name", ["bad-data", "bad-data-sqlite"])
 def test_bad_records_are_reported_once_and_kept_and_never_stop_other_entries(
     name: str, tmp_path: Path
