@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from celery.utils.log import get_logger
 
 from beatcore import timing
 from beatcore.entry import Entry
+from beatcore.history import tick_runs
 from beatcore.listeners import Listeners
 from beatcore.outbox import Message, Outbox
 from beatcore.publisher import Publisher
@@ -64,9 +65,16 @@ class ClaimDispatcher:
             for alone in (_failed_last_time(claim),)
             for occurrence in plan.runs
         ]
-        outcomes = self._send_all(claims, messages, window) if messages else {}
+        sent_at: dict[str, dict[datetime, datetime]] = {}
+        outcomes = self._send_all(claims, messages, window, sent_at) if messages else {}
         return [
-            self._ack(claim, plan, outcomes.get(claim.entry.name, ()), now)
+            self._ack(
+                claim,
+                plan,
+                outcomes.get(claim.entry.name, ()),
+                now,
+                sent_at.get(claim.entry.name, {}),
+            )
             for claim, plan in zip(claims, plans, strict=True)
         ]
 
@@ -87,10 +95,15 @@ class ClaimDispatcher:
         return plan
 
     def _send_all(
-        self, claims: Sequence[Claim], messages: list[Message], window: SendWindow
+        self,
+        claims: Sequence[Claim],
+        messages: list[Message],
+        window: SendWindow,
+        sent_at: dict[str, dict[datetime, datetime]],
     ) -> dict[str, list[SendOutcome]]:
         """Send ``messages`` through one outbox (one producer, batched writes); return the
-        outcomes by entry name, each logged and told to listeners as the outbox reports it."""
+        outcomes by entry name, each logged and told to listeners as the outbox reports it.
+        ``sent_at`` gets when each sent occurrence was reported, by entry and occurrence."""
         outcomes: dict[str, list[SendOutcome]] = {}
         try:
             producer = self.publisher.connect()
@@ -104,6 +117,8 @@ class ClaimDispatcher:
             for outcome in outbox.send(messages):
                 name = outcome.entry.name
                 outcomes.setdefault(name, []).append(outcome)
+                if outcome.status is SendStatus.SENT:
+                    sent_at.setdefault(name, {})[outcome.occurrence] = self.clock()
                 self._report(outcome, name in recovered)
         left = sum(
             1
@@ -170,15 +185,22 @@ class ClaimDispatcher:
             self.listeners.dispatch_failed(entry, occurrence, task_id, outcome.error)
 
     def _ack(
-        self, claim: Claim, plan: timing.RunPlan, outcomes: Sequence[SendOutcome], now: datetime
+        self,
+        claim: Claim,
+        plan: timing.RunPlan,
+        outcomes: Sequence[SendOutcome],
+        now: datetime,
+        sent_at: Mapping[datetime, datetime],
     ) -> Ack:
-        """Return the ack of one claimed entry after the outbox wrote what it could."""
+        """Return the ack of one claimed entry after the outbox wrote what it could, with the
+        tick's run records."""
         entry, state = claim.entry, claim.state
         new_state = timing.state_after_dispatch(entry, state, plan, outcomes)
         due = timing.ack_due_at(entry, new_state, outcomes, now, self.settings.dispatch_retry_delay)
         if new_state.next_run_at is None and state.next_run_at is not None:
             logger.info("beatcore: entry %r has no occurrences left", entry.name)
-        return Ack(entry.name, claimed=state, state=new_state, due_at=due)
+        runs = tick_runs(claim, plan, outcomes, sent_at)
+        return Ack(entry.name, claimed=state, state=new_state, due_at=due, runs=runs)
 
 
 def _failed_last_time(claim: Claim) -> bool:

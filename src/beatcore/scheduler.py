@@ -119,6 +119,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         if self._store is None:
             options = self.settings.store_open_options(self.clock)
             self._store = self.plugins.store_from_url(self.settings.url, options)
+            self._store.history_size = self.settings.history_size
         return self._store
 
     def setup_schedule(self) -> None:

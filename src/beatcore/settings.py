@@ -36,6 +36,7 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "beatcore_dispatch_retry_delay": 5.0,
         "beat_max_loop_interval": 5.0,
         "beatcore_clock": None,
+        "beatcore_history_size": 100,
         "beatcore_metrics_port": None,
         "beatcore_metrics_host": "127.0.0.1",
         "beatcore_metrics_entry_labels": False,
@@ -55,6 +56,12 @@ def _positive_int(name: str, value: Any) -> int:
     if not is_integer(value) or value < 1:
         raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
     return value
+
+
+def _count(name: str, value: Any) -> int:
+    if not is_integer(value) or value < 0:
+        raise ConfigurationError(f"{name} must be an integer >= 0, got {value!r}")
+    return int(value)
 
 
 def _port(name: str, value: Any) -> int | None:
@@ -114,6 +121,7 @@ class Settings:
     dispatch_retry_delay: float = DEFAULTS["beatcore_dispatch_retry_delay"]
     timezone: str = DEFAULTS["timezone"]
     clock: str | None = DEFAULTS["beatcore_clock"]
+    history_size: int = DEFAULTS["beatcore_history_size"]
     metrics_port: int | None = DEFAULTS["beatcore_metrics_port"]
     metrics_host: str = DEFAULTS["beatcore_metrics_host"]
     metrics_entry_labels: bool = DEFAULTS["beatcore_metrics_entry_labels"]
@@ -184,6 +192,7 @@ class Settings:
             ),
             timezone=str(conf.get("timezone") or DEFAULTS["timezone"]),
             clock=get("beatcore_clock"),
+            history_size=_count("beatcore_history_size", get("beatcore_history_size")),
             metrics_port=_port("beatcore_metrics_port", get("beatcore_metrics_port")),
             metrics_host=metrics_host,
             metrics_entry_labels=_flag(

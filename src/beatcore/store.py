@@ -28,6 +28,7 @@ from typing import TypeVar
 
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import CorruptRecord
+from beatcore.settings import DEFAULTS
 from beatcore.store_values import (
     Ack,
     BeatInfo,
@@ -36,6 +37,7 @@ from beatcore.store_values import (
     InFlight,
     Lease,
     LockInfo,
+    RunRecord,
     StoreStatus,
     SyncReport,
 )
@@ -49,6 +51,7 @@ __all__ = [
     "Lease",
     "Lock",
     "LockInfo",
+    "RunRecord",
     "Store",
     "StoreStatus",
     "SyncReport",
@@ -285,6 +288,24 @@ class Store(abc.ABC):
     def beat_info(self) -> BeatInfo | None:
         """Return what the last scheduler to start recorded, or None (none, or not kept)."""
         return None
+
+    # -- optional: run history -------------------------------------------------------------
+
+    #: Most run records kept per entry (``beatcore_history_size``); set by the scheduler
+    #: once it opened the store. A store that keeps history trims to it in :meth:`ack`.
+    history_size: int = DEFAULTS["beatcore_history_size"]
+
+    def history(self, name: str, limit: int | None = None) -> list[RunRecord]:
+        """Return the run history of ``name``, newest first, at most ``limit`` records.
+
+        A store that keeps history writes each :attr:`Ack.runs` in the same round trip as
+        the ack and keeps the last :attr:`history_size` per entry; a record it cannot read is
+        left out. The default keeps none and returns ``[]`` (stores written before it), as
+        does a store whose entries never ran.
+
+        :raises EntryNotFound: no such entry (stores that keep history).
+        """
+        return []
 
     def close(self) -> None:  # noqa: B027 - optional hook with a no-op default
         """Release connections. Called when the scheduler or a management client is done."""

@@ -20,14 +20,14 @@ See docs/writing-stores.rst for how a store uses them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import NamedTuple, overload
 
 from beatcore import serializer, timing
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import CorruptRecord
-from beatcore.store import Ack, Claim, SyncReport
+from beatcore.store import Ack, Claim, RunRecord, SyncReport
 from beatcore.timeutil import UTC
 
 #: What a store hands the kit for one stored field: the serializer's text or bytes, or None
@@ -296,3 +296,30 @@ def merge_ack(ack: Ack, stored: Record) -> AckMerge:
 def triggered(state: EntryState, at: datetime | None, now: datetime) -> EntryState:
     """Return ``state`` with a manual trigger at ``at`` (default ``now``), for ``trigger``."""
     return state.evolve(triggered_at=at or now)
+
+
+def append_history(stored: Sequence[str], runs: Sequence[RunRecord], size: int) -> list[str]:
+    """Return an entry's history texts, oldest first, after adding ``runs``: the last ``size``.
+
+    ``stored`` is what the store keeps (oldest first). Called by a store's ack for each
+    :attr:`Ack.runs`; only the records that are kept are serialized (a catch-up that skipped
+    ten thousand occurrences writes ``size`` of them).
+    """
+    if size <= 0:
+        return []
+    fresh = [run.to_json() for run in runs[-size:]]
+    kept = size - len(fresh)
+    return [*(stored[-kept:] if kept > 0 else ()), *fresh]
+
+
+def read_history(stored: Sequence[str | bytes], limit: int | None) -> list[RunRecord]:
+    """Return the readable records of ``stored`` (oldest first), newest first, at most
+    ``limit``; an unreadable one is left out and never stops the others."""
+    found: list[RunRecord] = []
+    for raw in reversed(stored):
+        if limit is not None and len(found) >= limit:
+            break
+        record = RunRecord.from_json(raw)
+        if record is not None:
+            found.append(record)
+    return found

@@ -31,6 +31,7 @@ FIELDS = {
     "dispatch_retry_delay": "beatcore_dispatch_retry_delay",
     "timezone": "timezone",
     "clock": "beatcore_clock",
+    "history_size": "beatcore_history_size",
     "metrics_port": "beatcore_metrics_port",
     "metrics_host": "beatcore_metrics_host",
     "metrics_entry_labels": "beatcore_metrics_entry_labels",

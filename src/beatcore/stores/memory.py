@@ -29,6 +29,7 @@ from beatcore.store import (
     Lease,
     Lock,
     LockInfo,
+    RunRecord,
     Store,
     StoreStatus,
     SyncReport,
@@ -65,6 +66,7 @@ class _Schedule:
     in_flight: dict[str, InFlight] = attrs.field(factory=dict)
     corrupt: dict[str, str] = attrs.field(factory=dict)
     corrupt_since: dict[str, datetime] = attrs.field(factory=dict)
+    history: dict[str, list[str]] = attrs.field(factory=dict)
     beat_info: str | None = None
     lock: _LockRecord | None = None
     fence: int = 0
@@ -216,6 +218,7 @@ class MemoryStore(Store):
             self._data.in_flight.pop(name, None)
             self._data.corrupt.pop(name, None)
             self._data.corrupt_since.pop(name, None)
+            self._data.history.pop(name, None)
 
     def entries(self) -> list[Entry]:
         """Return the readable entries sorted by name."""
@@ -309,6 +312,18 @@ class MemoryStore(Store):
                     self._data.corrupt_since.setdefault(ack.name, self._clock())
                     continue
                 self._write(stored.entry, *storekit.merge_ack(ack, stored))
+                if ack.runs:
+                    kept = self._data.history.get(ack.name, [])
+                    self._data.history[ack.name] = storekit.append_history(
+                        kept, ack.runs, self.history_size
+                    )
+
+    def history(self, name: str, limit: int | None = None) -> list[RunRecord]:
+        """Return the run history of ``name``, newest first (see :meth:`Store.history`)."""
+        with self._data.mutex:
+            if name not in self._data.records:
+                raise EntryNotFound(name)
+            return storekit.read_history(self._data.history.get(name, []), limit)
 
     def unreadable_records(self) -> list[CorruptRecord]:
         """Return the records a claim or ack took out as unreadable, as noted."""

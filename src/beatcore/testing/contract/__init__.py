@@ -3,6 +3,7 @@
 Built as fsspec's abstract tests are: one mixin per concern of the contract
 (:class:`DefinitionsContract`, :class:`ClaimAckContract`, :class:`LockContract`,
 :class:`StaticSyncContract`, :class:`CorruptRecordContract`, :class:`ReviveContract`,
+:class:`HistoryContract`,
 :class:`StatusContract`, :class:`LifetimeContract`), gathered by :class:`StoreContract`. Each
 test's docstring names the clause it checks, and a failure says what the store did and what the
 contract wants.
@@ -38,6 +39,7 @@ from beatcore.testing.contract.base import (
 from beatcore.testing.contract.claims import ClaimAckContract
 from beatcore.testing.contract.corrupt import CorruptRecordContract
 from beatcore.testing.contract.definitions import DefinitionsContract
+from beatcore.testing.contract.history import HistoryContract
 from beatcore.testing.contract.locking import LockContract
 from beatcore.testing.contract.revive import ReviveContract
 from beatcore.testing.contract.static import StaticSyncContract
@@ -51,6 +53,7 @@ class StoreContract(
     StaticSyncContract,
     CorruptRecordContract,
     ReviveContract,
+    HistoryContract,
     StatusContract,
     LifetimeContract,
 ):
@@ -63,6 +66,7 @@ __all__ = [
     "ContractBase",
     "CorruptRecordContract",
     "DefinitionsContract",
+    "HistoryContract",
     "LifetimeContract",
     "LockContract",
     "OpenStore",
