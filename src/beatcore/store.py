@@ -26,6 +26,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import TypeVar
 
+from beatcore.batch import ENTRY_ERRORS, SaveManyReport, unique_batch
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import CorruptRecord
 from beatcore.settings import DEFAULTS
@@ -52,6 +53,7 @@ __all__ = [
     "Lock",
     "LockInfo",
     "RunRecord",
+    "SaveManyReport",
     "Store",
     "StoreStatus",
     "SyncReport",
@@ -129,6 +131,31 @@ class Store(abc.ABC):
 
         :return: the entry's state after the save.
         """
+
+    def save_many(self, entries: Iterable[Entry]) -> SaveManyReport:
+        """Save each of ``entries`` as :meth:`save` does; called by ``celery beatcore import``
+        and the migrations, where one round trip per entry would be the cost of the batch.
+
+        Not all-or-nothing: each entry is saved on its own. An entry refused for its own
+        fault (:data:`~beatcore.batch.ENTRY_ERRORS`, or an item that is not an
+        :class:`~beatcore.entry.Entry`) is named in the report's ``refused`` and the others
+        are saved all the same. A name given twice is saved once, as given last. A store
+        error (``StoreUnavailable``, ...) is raised; entries written before it stay written,
+        and calling again with the same batch is safe (an equal definition is not written
+        again); see docs/writing-stores.rst.
+
+        This default calls :meth:`save` per entry; a store overrides it to write in batches.
+
+        :return: the state of each entry saved and the reason of each refused.
+        """
+        batch, refused = unique_batch(entries)
+        states: dict[str, EntryState] = {}
+        for entry in batch:
+            try:
+                states[entry.name] = self.save(entry)
+            except ENTRY_ERRORS as exc:
+                refused[entry.name] = str(exc)
+        return SaveManyReport(states, refused)
 
     @abc.abstractmethod
     def get(self, name: str) -> Entry:

@@ -153,8 +153,8 @@ def migrate_from_redbeat(
 ) -> None:
     """Create beatcore entries from RedBeat's, keeping their last run times.
 
-    RedBeat's keys are only read. Exits 1 when some entry could not be converted (the others
-    are migrated all the same).
+    RedBeat's keys are only read. Exits 1 when some entry could not be converted or saved
+    (the others are migrated all the same, in one ``save_many``).
     """
     import redis
 
@@ -180,10 +180,15 @@ def migrate_from_redbeat(
     store = session.store
     with_history = [] if without_history else [i for i in plan if i.last_run_at is not None]
     needed = bool(with_history) and not dry_run
+    failed_saves = 0
     with history_lease(session, needed, session.settings.lock_ttl) as lease:
         if not dry_run:
-            for item in plan:
-                store.save(item.entry)
+            refused = store.save_many(item.entry for item in plan).refused
+            for name, why in refused.items():
+                click.echo(f"could not save {printable(name)}: {why}", err=True)
+            plan = [item for item in plan if item.entry.name not in refused]
+            with_history = [item for item in with_history if item.entry.name not in refused]
+            failed_saves = len(refused)
         if lease is not None:
             write_history(session, lease, with_history)
     for item in plan:
@@ -200,7 +205,9 @@ def migrate_from_redbeat(
             click.echo(f"  note: {note}")
     click.echo(
         f"{len(plan)} {'to migrate' if dry_run else 'migrated'}, {len(failed)} could not be "
-        f"converted, {skipped} skipped" + (" (dry run: nothing written)" if dry_run else "")
+        f"converted, {skipped} skipped"
+        + (" (dry run: nothing written)" if dry_run else "")
+        + (f", {failed_saves} could not be saved" if failed_saves else "")
     )
-    if failed:
+    if failed or failed_saves:
         raise SystemExit(1)

@@ -15,6 +15,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from beatcore import serializer, storekit
+from beatcore.batch import SaveManyReport
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import CorruptRecord, EntryNotFound
 from beatcore.store import (
@@ -28,7 +29,7 @@ from beatcore.store import (
     SyncReport,
 )
 from beatcore.timeutil import Clock, utc_now
-from beatcore_redis import revive, scheduling, writes
+from beatcore_redis import revive, saving, scheduling, writes
 from beatcore_redis.calls import RedisCalls
 from beatcore_redis.checks import run_checks
 from beatcore_redis.connection import RetryingCaller
@@ -98,6 +99,7 @@ class RedisStore(Store):
         self._startup_checks = startup_checks
         self._checked = False
         self._claimed = scheduling.ClaimedStates()
+        self._seen = saving.SeenRecords()
 
     # -- what the lock, the checks and tests reach ------------------------------------------
 
@@ -153,26 +155,31 @@ class RedisStore(Store):
         return storekit.read_record(name, defs[0], states[0]), defs[0], states[0]
 
     def save(self, entry: Entry) -> EntryState:
-        """Insert or update ``entry`` (see :meth:`Store.save`); two round trips."""
-        for _ in range(writes.MAX_WRITE_ATTEMPTS):
-            defs, states = writes.read(self.handle, [entry.name])
-            new_state, put = writes.save_write(self.handle, entry, defs[0], states[0])
-            if put is None or not writes.write(self.handle, "save", [put]):
-                return new_state
-        raise writes.gave_up(self.handle, "save", [entry.name])
+        """Insert or update ``entry`` (see :meth:`Store.save`): one round trip for a new entry
+        or one this store read or wrote before, two for any other (see :mod:`.saving`)."""
+        return saving.save(self.handle, self._seen, entry)
+
+    def save_many(self, entries: Iterable[Entry]) -> SaveManyReport:
+        """Save ``entries`` (see :meth:`Store.save_many`) in two round trips, however many."""
+        return saving.save_many(self.handle, entries)
 
     def get(self, name: str) -> Entry:
-        """Return the definition called ``name``."""
-        raw = self.calls.call("get", lambda: self.client.hget(self.keys.defs, name))
+        """Return the definition called ``name`` (its records are kept for the next save)."""
+        raw, state_raw = self.calls.pipeline(
+            "get", lambda p: (p.hget(self.keys.defs, name), p.hget(self.keys.states, name))
+        )
         if raw is None:
             raise EntryNotFound(name)
-        return serializer.loads_entry(raw, name)
+        entry = serializer.loads_entry(raw, name)
+        self._seen.remember(name, raw, state_raw)
+        return entry
 
     def delete(self, name: str) -> None:
         """Remove the entry, its state, due slot and claim."""
         exists = self.calls.call("delete", lambda: self.client.hexists(self.keys.defs, name))
         if not exists:
             raise EntryNotFound(name)
+        self._seen.forget(name)
         writes.write(self.handle, "delete", [writes.Delete(name)])
 
     def entries(self) -> list[Entry]:

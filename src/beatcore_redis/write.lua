@@ -4,13 +4,16 @@
 --       ('S' only), then per entry: op ('put' | 'del'), name, expected definition, expected
 --       state ('' = absent, '*' = not checked), new definition, new state, due score ('' = not
 --       due), static ('1' | '0').
---   Mode: 'w' a management write; 's' a chunk of the static sync; 'S' its last chunk, which
+--   Mode: 'w' a management write; 'm' a management write of unique names (a save, save_many),
+--   written with variadic commands like the sync's; 's' a chunk of the static sync; 'S' its
+--   last chunk, which
 --   stores the digest of the synced static set when the write generation (meta 'gen', moved
 --   on by every chunk and by every write touching a static entry) is still ARGV[3]: nothing
 --   but this sync's own chunks wrote a static entry since the sync read it.
 -- A call carries at most a few thousand entries (Lua's unpack limit): callers chunk larger writes.
 -- Nothing of this call is written unless every expectation holds. Returns {1} when written,
--- else {0, name, ...}: the entries that changed since the caller read them.
+-- else {0, name, ...}: the entries that changed since the caller read them ('m': {0, name,
+-- definition, state, ...} with the records found).
 local function matches(stored, expected)
   return expected == '*' or (stored or '') == expected
 end
@@ -33,11 +36,16 @@ if #names > 0 then
     local i = 5 + (j - 1) * 8
     if not (matches(defs[j], ARGV[i + 2]) and matches(states[j], ARGV[i + 3])) then
       conflicts[#conflicts + 1] = name
+      if mode == 'm' then
+        -- the records found (false: absent), so the writer decides again without a read
+        conflicts[#conflicts + 1] = defs[j]
+        conflicts[#conflicts + 1] = states[j]
+      end
     end
   end
 end
 if #conflicts > 1 then
-  if mode ~= 'w' then
+  if mode == 's' or mode == 'S' then
     -- This chunk wrote nothing, so the sync's last chunk must not store its digest. Every
     -- chunk moves the generation on by one and the last expects exactly that many steps:
     -- one step more here (a conflict need not come from a write that moved it, e.g. an ack)
@@ -55,12 +63,15 @@ if mode == 'w' then
       break
     end
   end
+elseif mode == 'm' then
+  -- outdated below, after the static set's SADD/SREM tell whether a static entry was touched
 elseif outdate() == tonumber(ARGV[3]) + 1 and mode == 'S' then
   redis.call('HSET', KEYS[8], 'static_digest', ARGV[4])
 end
 
 -- A management write ('w') applies its entries one after the other (a name may come twice);
--- the static sync's names are unique, so its calls write with one variadic command per key.
+-- the static sync's names and those of 'm' are unique, so their calls write with one variadic
+-- command per key.
 if mode == 'w' then
   for i = 5, #ARGV, 8 do
     local op, name = ARGV[i], ARGV[i + 1]
@@ -131,8 +142,13 @@ else
     for _, name in ipairs(dels) do removed[#removed + 1] = name end
   end
   if #added > 0 then redis.call('SADD', KEYS[6], unpack(added)) end
-  if #removed > 0 then redis.call('SREM', KEYS[6], unpack(removed)) end
+  local unstatic = 0
+  if #removed > 0 then unstatic = redis.call('SREM', KEYS[6], unpack(removed)) end
+  -- 'm': a static entry written, or one that was static and is no longer, outdates the digest
+  if mode == 'm' and (#added > 0 or unstatic > 0) then outdate() end
 end
-redis.call('HSET', KEYS[8], 'owner', 'beatcore')
-redis.call('HSETNX', KEYS[8], 'schema', ARGV[1])
+-- The schema is set once, with the owner mark (both are there from the first write on).
+if redis.call('HSETNX', KEYS[8], 'schema', ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[8], 'owner', 'beatcore')
+end
 return {1}

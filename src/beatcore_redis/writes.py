@@ -33,6 +33,9 @@ class WriteMode(enum.Enum):
     MANAGEMENT = "w"
     """A management write: applied entry by entry; it outdates the static digest when it
     touches a static entry."""
+    SAVES = "m"
+    """Saves of unique names (save, save_many): a management write with variadic commands;
+    a conflict reply carries the records found, so the writer need not read them again."""
     SYNC_CHUNK = "s"
     """A chunk of the static sync (unique names, written with variadic commands)."""
     SYNC_LAST = "S"
@@ -122,7 +125,7 @@ def save_write(
     entry: Entry,
     def_raw: bytes | str | None,
     state_raw: bytes | str | None,
-    definition: bytes | None = None,
+    definition: bytes | str | None = None,
 ) -> tuple[EntryState, Put | None]:
     """Return the state after saving ``entry`` over the records read, and the write (None:
     the stored definition is equal, nothing to write); see :func:`storekit.decide_save`."""
@@ -166,12 +169,53 @@ def write_chunks(
     the last stores the digest (see ``write.lua``). Return the names written and the names
     that changed meanwhile (their call wrote nothing).
     """
+    chunks, replies = _run(handle, what, writes, chunk, sync, WriteMode.MANAGEMENT)
+    written: set[str] = set()
+    conflicts: list[str] = []
+    for part, reply in zip(chunks, replies, strict=True):
+        if int(reply[0]) == 1:
+            written.update(item.name for item in part)
+        else:
+            conflicts.extend(storekit.text(name) for name in reply[1:])
+    return written, conflicts
+
+
+def save_chunks(
+    handle: RedisHandle, what: str, puts: Sequence[Put]
+) -> tuple[set[str], dict[str, tuple[Any, Any]]]:
+    """Compare-and-set ``puts`` (unique names) in calls of :data:`WRITE_CHUNK`, one round trip.
+
+    Return the names written and, for each name that changed meanwhile, the definition and
+    state found (None: absent): every name of a call that met a change was not written.
+    """
+    chunks, replies = _run(handle, what, puts, WRITE_CHUNK, None, WriteMode.SAVES)
+    written: set[str] = set()
+    found: dict[str, tuple[Any, Any]] = {}
+    for part, reply in zip(chunks, replies, strict=True):
+        if int(reply[0]) == 1:
+            written.update(item.name for item in part)
+            continue
+        for i in range(1, len(reply), 3):
+            found[storekit.text(reply[i])] = (reply[i + 1], reply[i + 2])
+    return written, found
+
+
+def _run(
+    handle: RedisHandle,
+    what: str,
+    writes: Sequence[Write],
+    chunk: int,
+    sync: SyncMark | None,
+    management: WriteMode,
+) -> tuple[list[Sequence[Write]], list[Any]]:
+    """Call the write script once per ``chunk`` entries in one pipeline; return the chunks and
+    the replies."""
     keys = handle.keys
     chunks = [writes[i : i + chunk] for i in range(0, len(writes), chunk)] or [[]]
     arg_lists: list[list[Any]] = []
     for i, part in enumerate(chunks):
         if sync is None:
-            mode, generation, digest = WriteMode.MANAGEMENT, 0, ""
+            mode, generation, digest = management, 0, ""
         else:
             last = i == len(chunks) - 1
             mode = WriteMode.SYNC_LAST if last else WriteMode.SYNC_CHUNK
@@ -187,14 +231,7 @@ def write_chunks(
          keys.corrupt, keys.meta],
         arg_lists,
     )  # fmt: skip
-    written: set[str] = set()
-    conflicts: list[str] = []
-    for part, reply in zip(chunks, replies, strict=True):
-        if int(reply[0]) == 1:
-            written.update(item.name for item in part)
-        else:
-            conflicts.extend(storekit.text(name) for name in reply[1:])
-    return written, conflicts
+    return chunks, list(replies)
 
 
 def gave_up(handle: RedisHandle, what: str, names: Iterable[str]) -> StoreError:

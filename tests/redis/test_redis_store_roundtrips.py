@@ -175,3 +175,52 @@ def test_script_flush_reloads_by_noscript(counted: Any, redis_server: Any) -> No
     trips.reset()
     store.claim_due(lease, clock(), limit=10, reclaim_after=30)
     assert trips.count == 1
+
+
+def saved(store: RedisStore, trips: RoundTrips, admin: Any, action: Any) -> tuple[int, int]:
+    """Run ``action``; return its round trips and the server commands it ran."""
+    before = command_calls(admin)
+    trips.reset()
+    action()
+    count = trips.count
+    after = command_calls(admin)
+    return count, sum(after.values()) - sum(before.values()) - 1  # INFO itself left out
+
+
+def test_one_save_is_one_round_trip(counted: Any, redis_server: Any) -> None:
+    """A save of a new entry, or of one the store read or wrote, is one script call; its
+    server commands (for the docs): EVALSHA, HMGET defs and states, HSET defs and states,
+    HDEL corrupt, HMGET in-flight, ZADD due, SREM static, HSETNX schema."""
+    store, trips, _ = counted
+    store.save(every("warm", 60))  # loads the write script, sets the schema mark
+    with redis_server.client() as admin:
+        new = saved(store, trips, admin, lambda: store.save(every("a", 60)))
+        again = saved(store, trips, admin, lambda: store.save(every("a", 60, args=(1,))))
+        edited = saved(store, trips, admin, lambda: store.save(store.get("warm").evolve(args=(2,))))
+        other = open_store(
+            redis_server.url, {"client": store.client, "key_prefix": store.keys.prefix}
+        )
+        blind = saved(store, trips, admin, lambda: other.save(every("a", 60, args=(3,))))
+        unchanged = saved(store, trips, admin, lambda: store.save(every("a", 60, args=(3,))))
+    assert new == (1, 10)
+    assert again == (1, 10)
+    assert edited == (2, 12)  # the get (HGET definition and state), then the save
+    # a store that never saw it: the first call (EVALSHA, two HMGET) replies with the records
+    assert blind == (2, 13)
+    # seen with other bytes: the reply brings the stored ones, equal to the entry: no write
+    assert unchanged == (1, 3)
+    assert store.get("a").args == (3,) and store.get("warm").args == (2,)
+
+
+@pytest.mark.parametrize("n", [10, 2500])
+def test_save_many_is_two_round_trips(n: int, counted: Any) -> None:
+    store, trips, _ = counted
+    store.save(every("warm", 60))
+    trips.reset()
+    report = store.save_many([every(f"m-{i:05d}", 60) for i in range(n)])
+    assert trips.count == 2  # read every record, one pipeline of write calls
+    assert len(report.states) == n and not report.refused
+    trips.reset()
+    changed = store.save_many([every(f"m-{i:05d}", 60, args=(i,)) for i in range(n)])
+    assert trips.count == 2 and len(changed.states) == n
+    assert store.get(f"m-{n - 1:05d}").args == (n - 1,)

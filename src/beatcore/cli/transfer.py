@@ -5,8 +5,9 @@ The file format is versioned::
     {"format": "beatcore-export", "version": 1, "exported_at": ..., "store": ...,
      "entries": [{"entry": {...serializer record...}, "state": {...}}, ...]}
 
-Import validates every entry before writing any; it writes definitions (a new entry gets its
-first run from now, an existing one keeps its run history as with ``edit``). States in the file
+Import validates every entry before writing any, then writes them with one
+:meth:`~beatcore.store.Store.save_many` (a new entry gets its first run from now, an existing
+one keeps its run history as with ``edit``). States in the file
 are for reading; they are not written back.
 """
 
@@ -22,7 +23,7 @@ import click
 from beatcore.cli.reading import read_schedule
 from beatcore.cli.session import JSON_OPTION, Session, pass_session, report
 from beatcore.entry import Entry, StoredName
-from beatcore.errors import BeatcoreError, CorruptRecord, EntryNotFound, InvalidEntry
+from beatcore.errors import BeatcoreError, CorruptRecord, InvalidEntry
 from beatcore.serializer import entry_from_dict, entry_to_dict, state_to_dict
 from beatcore.timeutil import isoformat
 from beatcore.urls import mask_password
@@ -149,17 +150,14 @@ def import_(
     plan: list[tuple[str, Entry]] = []
     lines: list[str] = []
     outcomes: list[dict[str, Any]] = []
+    # one read of the schedule; an unreadable record is not listed: replaced by the import
+    stored = {entry.name: entry for entry in store.entries()}
     for entry in entries:
         if entry.static and not include_static:
             lines.append(f"skip {entry.name!r} (static: beat_schedule owns it)")
             outcomes.append({"name": entry.name, "action": "skip", "changed": []})
             continue
-        try:
-            current: Entry | None = store.get(entry.name)
-        except EntryNotFound:
-            current = None
-        except CorruptRecord:
-            current = None  # replaced by the imported definition
+        current = stored.get(entry.name)
         if current is None:
             plan.append(("add", entry))
             outcomes.append({"name": entry.name, "action": "add", "changed": []})
@@ -173,15 +171,22 @@ def import_(
             lines.append(f"unchanged {entry.name!r}")
             outcomes.append({"name": entry.name, "action": "unchanged", "changed": []})
     prefix = "would " if dry_run else ""
+    if plan and not dry_run:
+        try:
+            saved = store.save_many(entry for _, entry in plan)
+        except BeatcoreError as exc:
+            raise click.ClickException(
+                f"saving the {len(plan)} entries failed ({exc}); some may be written: "
+                "importing the file again is safe"
+            ) from None
+        if saved.refused:
+            for name, why in saved.refused.items():
+                click.echo(f"Error: not imported {name!r}: {why}", err=True)
+            raise click.ClickException(
+                f"{len(saved.refused)} of {len(plan)} entries could not be saved; "
+                f"the other {len(plan) - len(saved.refused)} were"
+            )
     for action, entry in plan:
-        if not dry_run:
-            try:
-                store.save(entry)
-            except BeatcoreError as exc:
-                done = plan.index((action, entry))
-                raise click.ClickException(
-                    f"saving {entry.name!r} failed after {done} of {len(plan)} writes: {exc}"
-                ) from None
         lines.append(f"{prefix}{action} {entry.name!r}")
     total = len(plan)
     summary = f"{total} entr{'y' if total == 1 else 'ies'} {'to change' if dry_run else 'changed'}"

@@ -1,12 +1,11 @@
 """``StoreContract``: the tests every :class:`~beatcore.store.Store` must pass.
 
 Built as fsspec's abstract tests are: one mixin per concern of the contract
-(:class:`DefinitionsContract`, :class:`ClaimAckContract`, :class:`LockContract`,
-:class:`StaticSyncContract`, :class:`CorruptRecordContract`, :class:`ReviveContract`,
-:class:`HistoryContract`,
-:class:`StatusContract`, :class:`LifetimeContract`), gathered by :class:`StoreContract`. Each
-test's docstring names the clause it checks, and a failure says what the store did and what the
-contract wants.
+(:class:`DefinitionsContract`, :class:`SaveManyContract`, :class:`ClaimAckContract`,
+:class:`LockContract`, :class:`StaticSyncContract`, :class:`CorruptRecordContract`,
+:class:`ReviveContract`, :class:`HistoryContract`, :class:`StatusContract`,
+:class:`LifetimeContract`), gathered by :class:`StoreContract`. Each test's docstring names the
+clause it checks, and a failure says what the store did and what the contract wants.
 
 A backend overrides two fixtures and, where its lock expires on real time rather than on the
 injected clock, one capability flag::
@@ -36,6 +35,7 @@ from beatcore.testing.contract.base import (
     expect,
     names,
 )
+from beatcore.testing.contract.batches import SaveManyContract
 from beatcore.testing.contract.claims import ClaimAckContract
 from beatcore.testing.contract.corrupt import CorruptRecordContract
 from beatcore.testing.contract.definitions import DefinitionsContract
@@ -48,6 +48,7 @@ from beatcore.testing.contract.status import LifetimeContract, StatusContract
 
 class StoreContract(
     DefinitionsContract,
+    SaveManyContract,
     ClaimAckContract,
     LockContract,
     StaticSyncContract,
@@ -72,6 +73,7 @@ __all__ = [
     "OpenStore",
     "PlantCorrupt",
     "ReviveContract",
+    "SaveManyContract",
     "StaticSyncContract",
     "StatusContract",
     "StoreContract",
