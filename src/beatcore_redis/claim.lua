@@ -5,8 +5,9 @@
 -- Returns {0, last_token_issued, current_holder_or_empty} when the lease is stale (nothing changed), else
 -- {1, next_due_score_or_empty, name, definition, state, recovered, ...}.
 local token = ARGV[1]
-if redis.call('HGET', KEYS[1], 'token') ~= token or redis.call('HGET', KEYS[1], 'holder') ~= ARGV[6] then
-  return {0, redis.call('GET', KEYS[2]) or '', redis.call('HGET', KEYS[1], 'holder') or ''}
+local lock = redis.call('HMGET', KEYS[1], 'token', 'holder')
+if lock[1] ~= token or lock[2] ~= ARGV[6] then
+  return {0, redis.call('GET', KEYS[2]) or '', lock[2] or ''}
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('HSET', KEYS[8], 'last_tick', ARGV[3])
@@ -60,10 +61,11 @@ end
 if limit > 0 then
   take_all(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', ARGV[4], 'LIMIT', 0, limit), '1')
 end
-if limit - taken > 0 then
-  take_all(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[3], 'LIMIT', 0, limit - taken), '0')
-end
-
+-- The first due entry tells an idle tick (nothing due: no range to take) from a busy one.
 local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+if limit - taken > 0 and first[2] and tonumber(first[2]) <= tonumber(ARGV[3]) then
+  take_all(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[3], 'LIMIT', 0, limit - taken), '0')
+  first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+end
 if first[2] then out[2] = first[2] end
 return out

@@ -110,8 +110,9 @@ def test_server_side_commands_per_dispatched_entry(counted: Any, redis_server: A
     claim_per_entry = (large["claim_commands"] - small["claim_commands"]) / 20
     ack_per_entry = (large["ack_commands"] - small["ack_commands"]) / 20
     assert (claim_per_entry, ack_per_entry) == (0, 0)
-    # claim: EVALSHA, HGET lock token, HGET lock holder, PEXPIRE, HSET meta, 2 ZRANGEBYSCORE,
-    # HMGET defs and states, ZREM due, HSET in-flight, ZADD claimed, ZRANGE;
+    # claim: EVALSHA, HMGET lock token and holder, PEXPIRE, HSET meta, ZRANGEBYSCORE claimed,
+    # ZRANGE first due, ZRANGEBYSCORE due, HMGET defs and states, ZREM due, HSET in-flight,
+    # ZADD claimed, ZRANGE first due after;
     # ack: EVALSHA, HGET lock token, HGET lock holder, PEXPIRE, HMGET in-flight, defs and
     # states, HDEL in-flight, ZREM claimed, HSET states, ZADD due
     assert (small["claim_commands"], small["ack_commands"]) == (13, 11)
