@@ -1,6 +1,8 @@
 """beatcore driven the way celery beat drives it, on its Redis store.
 
-- Storing: ``beatcore.connect(url).save(Entry(name, task, Interval(1 h)))`` per entry.
+- Storing: ``beatcore.connect(url).save(Entry(name, task, Interval(1 h)))`` per entry; an update
+  is the same save with ``args=(1,)`` from a new connection; in a batch,
+  ``store.save_many(entries)``.
 - Startup: ``beatcore.Scheduler(app)`` with ``beatcore_url``; its constructor syncs
   ``beat_schedule`` (``setup_schedule`` -> ``Store.sync_static``).
 - Leadership: beatcore takes its lock in its first tick; :meth:`BeatcoreSide.lead` runs that
@@ -47,6 +49,25 @@ class BeatcoreSide(Side):
                 store.save(Entry(name=name, task=TASK, schedule=Interval(PERIOD)))
         finally:
             store.close()
+
+    def update_entries(self, names: Sequence[str]) -> None:
+        store = beatcore.connect(self.schedule_url)
+        try:
+            for name in names:
+                store.save(Entry(name=name, task=TASK, schedule=Interval(PERIOD), args=(1,)))
+        finally:
+            store.close()
+
+    def store_many(self, names: Sequence[str]) -> None:
+        store = beatcore.connect(self.schedule_url)
+        try:
+            report = store.save_many(
+                Entry(name=name, task=TASK, schedule=Interval(PERIOD)) for name in names
+            )
+        finally:
+            store.close()
+        if report.refused or len(report.states) != len(names):
+            raise RuntimeError(f"save_many saved {len(report.states)} of {len(names)} entries")
 
     def start(self, app: Celery) -> Any:
         return beatcore.Scheduler(app)

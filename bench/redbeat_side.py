@@ -1,6 +1,7 @@
 """RedBeat (``celery-redbeat``) driven the way celery beat drives it.
 
-- Storing: ``RedBeatSchedulerEntry(name, task, schedule, app=app).save()`` per entry.
+- Storing: ``RedBeatSchedulerEntry(name, task, schedule, app=app).save()`` per entry (an update:
+  the same with ``args=(1,)``; RedBeat has no batch API, so a batch is the same loop).
 - Startup: ``RedBeatScheduler(app)`` with ``redbeat_redis_url``; its constructor syncs
   ``beat_schedule`` (``setup_schedule``).
 - Leadership: RedBeat takes its lock in a ``beat_init`` signal handler
@@ -43,6 +44,14 @@ class RedBeatSide(Side):
         app = self.app()
         for name in names:
             RedBeatSchedulerEntry(name, TASK, celery_schedule(PERIOD), app=app).save()
+
+    def update_entries(self, names: Sequence[str]) -> None:
+        app = self.app()
+        for name in names:
+            RedBeatSchedulerEntry(name, TASK, celery_schedule(PERIOD), args=(1,), app=app).save()
+
+    def store_many(self, names: Sequence[str]) -> None:
+        self.store_entries(names)
 
     def start(self, app: Celery) -> Any:
         return RedBeatScheduler(app)

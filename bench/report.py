@@ -20,6 +20,10 @@ def _rate(key: str) -> Callable[[Figures], float]:
     return lambda r: float(r[key]["n"]) / float(r[key]["seconds"])
 
 
+def _per_entry(key: str, name: str) -> Callable[[Figures], float]:
+    return lambda r: float(r[key][name]) / float(r[key]["n"])
+
+
 def _field(key: str, name: str, scale: float = 1.0) -> Callable[[Figures], float]:
     return lambda r: float(r[key][name]) * scale
 
@@ -29,6 +33,14 @@ ROWS: list[tuple[str, Callable[[Figures], float], bool]] = [
     ("store N entries (s)", _field("store", "seconds"), False),
     ("store: round trips", _field("store", "round_trips"), False),
     ("store: server commands", _field("store", "commands"), False),
+    ("save: round trips per entry", _per_entry("store", "round_trips"), False),
+    ("save: server commands per entry", _per_entry("store", "commands"), False),
+    ("save changed (entries/s)", _rate("update"), True),
+    ("save changed: round trips per entry", _per_entry("update", "round_trips"), False),
+    ("save changed: server commands per entry", _per_entry("update", "commands"), False),
+    ("save_many (entries/s; RedBeat: save per entry)", _rate("store_many"), True),
+    ("save_many: round trips", _field("store_many", "round_trips"), False),
+    ("save_many: server commands per entry", _per_entry("store_many", "commands"), False),
     ("Redis memory per entry (bytes)", _field("memory_per_entry", "bytes"), False),
     ("startup cold (s)", _field("startup_cold", "seconds"), False),
     ("startup cold: round trips", _field("startup_cold", "round_trips"), False),
@@ -212,6 +224,8 @@ def budgets(document: Mapping[str, Any]) -> list[dict[str, Any]]:
             f"{fmt(b)}/s vs {fmt(r)}/s{note} = {fmt(q)}x",
         )
 
+    _write_budgets(document, n10, add)
+
     idle = [figure(document, "beatcore", n, "idle tick: round trips") for n in sizes]
     add(
         "idle tick: 1 round trip",
@@ -234,6 +248,46 @@ def budgets(document: Mapping[str, Any]) -> list[dict[str, Any]]:
         f"spread {fmt(spread)} MB",
     )
     return checks
+
+
+def _write_budgets(
+    document: Mapping[str, Any], n: int, add: Callable[[str, bool | None, str], None]
+) -> None:
+    """The write budgets of issue 17 at ``n`` (10k in a full run), and the idle tick's
+    server commands."""
+    for key, label in (("new", "store N entries (s)"), ("changed", "save changed (entries/s)")):
+        higher = key == "changed"
+        b = figure(document, "beatcore", n, label)
+        r, note = _redbeat_at(document, n, label)
+        q = ratio(b, r, higher)
+        row = "save" if key == "new" else "save changed"
+        trips = figure(document, "beatcore", n, f"{row}: round trips per entry")
+        add(
+            f"one save ({key} entry), N={n:,}: 1 round trip, >= 2x RedBeat",
+            # the first save of a connection also loads the script (two more round trips)
+            None if q is None or trips is None else (q >= 2 and round(trips, 2) <= 1.0),
+            f"{fmt(q)}x RedBeat{note}; beatcore round trips per save {trips:.4f}"
+            if trips is not None
+            else f"{fmt(q)}x RedBeat{note}",
+        )
+    label = "save_many (entries/s; RedBeat: save per entry)"
+    b = figure(document, "beatcore", n, label)
+    r, note = _redbeat_at(document, n, label)
+    q = ratio(b, r, True)
+    trips = figure(document, "beatcore", n, "save_many: round trips")
+    add(
+        f"save_many, N={n:,}: >= 20x RedBeat's save per entry, constant round trips",
+        None if q is None else q >= 20,
+        f"{fmt(b)}/s vs {fmt(r)}/s{note} = {fmt(q)}x; beatcore round trips {fmt(trips)}",
+    )
+    label = "idle tick: server commands"
+    b = figure(document, "beatcore", n, label)
+    r, note = _redbeat_at(document, n, label)
+    add(
+        f"idle tick, N={n:,}: no more server commands than RedBeat",
+        None if b is None or r is None else b <= r,
+        f"beatcore {fmt(b)} vs RedBeat {fmt(r)}{note}",
+    )
 
 
 def budget_lines(checks: list[dict[str, Any]]) -> str:

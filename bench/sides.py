@@ -115,6 +115,16 @@ class Side(abc.ABC):
         """Store one dynamic hourly entry per name through the side's public API."""
 
     @abc.abstractmethod
+    def update_entries(self, names: Sequence[str]) -> None:
+        """Save each stored entry again with a changed definition (args ``(1,)``), one by one
+        through the side's public API, from a connection that has not read them."""
+
+    @abc.abstractmethod
+    def store_many(self, names: Sequence[str]) -> None:
+        """Store one dynamic hourly entry per name through the side's batch API (RedBeat has
+        none: one save per entry, as :meth:`store_entries`)."""
+
+    @abc.abstractmethod
     def start(self, app: Celery) -> Any:
         """Construct the scheduler class with ``app``: this is the startup that is timed."""
 

@@ -4,8 +4,9 @@
 ``--out``. :mod:`bench.run` starts one such process per side, N and scenario, in this order:
 
 ``store``
-    Flush; store N dynamic entries through the public API (timed); the last repeat leaves them
-    in place for ``ticks``.
+    Flush; store N dynamic entries in one batch (timed); flush; store them one by one through
+    the public API (timed), save each again changed (timed); the last repeat leaves the N
+    entries as first stored in place for ``ticks``.
 ``ticks``
     With those N stored entries and an empty ``beat_schedule``: construct the scheduler, take
     leadership, then time an idle tick, a tick with 1% due, dispatching all N with publishing
@@ -50,11 +51,20 @@ _SPARE_TICKS = 50
 
 
 def scenario_store(side: Side, n: int, repeats: int, probe: Probe) -> dict[str, Any]:
-    """Time storing N entries; report Redis memory per entry."""
+    """Time storing N entries one by one, updating them, storing them in one batch; report
+    Redis memory per entry. The last repeat leaves the N entries (as first stored) in place."""
     names = entry_names(n)
     samples: list[Sample] = []
+    updates: list[Sample] = []
+    batches: list[Sample] = []
     per_entry: list[float] = []
+    side.store_entries(names[:1])  # untimed: loads what the first write loads (scripts)
     for _ in range(repeats):
+        probe.server.flushdb()
+        gc.collect()
+        with probe.run() as sample:
+            side.store_many(names)
+        batches.append(sample)
         probe.server.flushdb()
         gc.collect()
         before = used_memory(probe.server)
@@ -62,7 +72,16 @@ def scenario_store(side: Side, n: int, repeats: int, probe: Probe) -> dict[str, 
             side.store_entries(names)
         samples.append(sample)
         per_entry.append((used_memory(probe.server) - before) / n)
-    result = {"store": summarize(samples, n)}
+        with probe.run() as sample:
+            side.update_entries(names)
+        updates.append(sample)
+        probe.server.flushdb()
+        side.store_entries(names)
+    result = {
+        "store": summarize(samples, n),
+        "update": summarize(updates, n),
+        "store_many": summarize(batches, n),
+    }
     result["memory_per_entry"] = {"n": n, "bytes": statistics.median(per_entry)}
     return result
 

@@ -116,3 +116,19 @@ def test_the_catch_up_tick_logs_and_calls_listeners_once_per_entry(
         assert catch_up["round_trips"] == 2, "one claim, one ack"
     assert "catch-up tick after downtime (ms)" in table(document)
     assert all("catch_up" not in document["results"]["redbeat"][str(n)] for n in SIZES)
+
+
+def test_beatcore_saves_cost_one_round_trip_each_and_a_batch_a_constant(
+    document: dict[str, Any],
+) -> None:
+    """Per entry beyond the first N (the first save of a connection also loads the script):
+    a save is one round trip, a changed save by a connection that never read it two; a
+    save_many costs the same at both N."""
+    small, large = SIZES
+    runs = document["results"]["beatcore"]
+    for key, per_entry in (("store", 1), ("update", 2)):
+        counts = [runs[str(n)][key]["round_trips"] for n in SIZES]
+        assert (counts[1] - counts[0]) / (large - small) == per_entry, (key, counts)
+    batches = beatcore(document, "save_many: round trips")
+    assert batches[0] == batches[1], batches
+    assert "save_many (entries/s; RedBeat: save per entry)" in table(document)
