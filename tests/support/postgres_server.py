@@ -21,7 +21,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import quote
 
-from tests.support.redis_servers import HOST, ServerError, free_port
+from tests.support.servers import HOST, ServerError, free_port, log_tail
 
 START_TIMEOUT = 60.0
 """Seconds ``pg_ctl start`` gets to see the server accept connections."""
@@ -95,15 +95,9 @@ class PostgresServer:
             raise ServerError(
                 f"{' '.join(args[:2])} failed with exit code {result.returncode}: "
                 f"{result.stdout[-2000:]}{result.stderr[-2000:]}\n--- {self.log} ---\n"
-                f"{self._log_tail()}"
+                f"{log_tail(self.log)}"
             )
         return result
-
-    def _log_tail(self, chars: int = 3000) -> str:
-        try:
-            return self.log.read_text(errors="replace")[-chars:]
-        except OSError:
-            return "(no log)"
 
     def _init(self) -> None:
         pwfile = self.workdir / "pwfile"
