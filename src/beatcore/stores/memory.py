@@ -19,7 +19,7 @@ import attrs
 
 from beatcore import serializer, storekit, timing
 from beatcore.entry import Entry, EntryState
-from beatcore.errors import CorruptRecord, EntryNotFound, LockLost
+from beatcore.errors import CorruptRecord, EntryNotFound
 from beatcore.hookspecs import hookimpl
 from beatcore.store import (
     Ack,
@@ -27,14 +27,13 @@ from beatcore.store import (
     ClaimResult,
     InFlight,
     Lease,
-    Lock,
-    LockInfo,
     RunRecord,
     Store,
     StoreStatus,
     SyncReport,
 )
 from beatcore.storekit import Record
+from beatcore.stores.memory_lock import LockRecord, MemoryLock
 from beatcore.timeutil import Clock, utc_now
 
 
@@ -49,14 +48,6 @@ class _Record:
 
 
 @attrs.define
-class _LockRecord:
-    holder: str
-    token: int
-    acquired_at: datetime
-    expires_at: datetime
-
-
-@attrs.define
 class _Schedule:
     """All data of one ``memory://NAME`` schedule, guarded by ``mutex``."""
 
@@ -68,7 +59,7 @@ class _Schedule:
     corrupt_since: dict[str, datetime] = attrs.field(factory=dict)
     history: dict[str, list[str]] = attrs.field(factory=dict)
     beat_info: str | None = None
-    lock: _LockRecord | None = None
+    lock: LockRecord | None = None
     fence: int = 0
     last_tick_at: datetime | None = None
 
@@ -80,54 +71,6 @@ _SCHEDULES_MUTEX = threading.Lock()
 def _shared(name: str) -> _Schedule:
     with _SCHEDULES_MUTEX:
         return _SCHEDULES.setdefault(name, _Schedule())
-
-
-class MemoryLock(Lock):
-    """The lock of a memory schedule; expiry follows the store's clock."""
-
-    def __init__(self, data: _Schedule, clock: Clock) -> None:
-        self._data = data
-        self._clock = clock
-
-    def acquire(self, holder: str, ttl: float) -> Lease | None:
-        """Take the lock unless another lease is still valid (see :meth:`Lock.acquire`)."""
-        now = self._clock()
-        with self._data.mutex:
-            held = self._data.lock
-            if held is not None and held.expires_at > now and held.holder != holder:
-                return None
-            self._data.fence += 1
-            token = self._data.fence
-            self._data.lock = _LockRecord(holder, token, now, now + timedelta(seconds=ttl))
-            return Lease(token=token, holder=holder, ttl=ttl)
-
-    def renew(self, lease: Lease) -> Lease:
-        """Extend the lease, or raise :class:`LockLost` if a newer token exists."""
-        with self._data.mutex:
-            self._check(lease)
-            return lease
-
-    def release(self, lease: Lease) -> None:
-        """Drop the lock and burn the token, if it is still current."""
-        with self._data.mutex:
-            if self._data.lock is not None and self._data.lock.token == lease.token:
-                self._data.lock = None
-                self._data.fence += 1
-
-    def current(self) -> LockInfo | None:
-        """Return the valid lease's holder, or None."""
-        with self._data.mutex:
-            held = self._data.lock
-            if held is None or held.expires_at <= self._clock():
-                return None
-            return LockInfo(held.holder, held.token, held.acquired_at, held.expires_at)
-
-    def _check(self, lease: Lease) -> None:
-        """Renew ``lease`` in place (caller holds the mutex) or raise :class:`LockLost`."""
-        held = self._data.lock
-        if held is None or held.token != lease.token or self._data.fence != lease.token:
-            raise LockLost.superseded(lease.token, self._data.fence)
-        held.expires_at = self._clock() + timedelta(seconds=lease.ttl)
 
 
 class MemoryStore(Store):
