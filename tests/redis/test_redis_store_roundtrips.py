@@ -8,6 +8,7 @@ trip) and on the server (``INFO commandstats``), never timed.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from beatcore import serializer
 from beatcore.store import Ack
 from beatcore.testing import FakeClock
 from beatcore.testing.contract import T0, every
@@ -225,3 +227,24 @@ def test_save_many_is_two_round_trips(n: int, counted: Any) -> None:
     changed = store.save_many([every(f"m-{i:05d}", 60, args=(i,)) for i in range(n)])
     assert trips.count == 2 and len(changed.states) == n
     assert store.get(f"m-{n - 1:05d}").args == (n - 1,)
+
+
+def test_a_save_equal_to_an_older_records_bytes_writes_nothing(
+    counted: Any, redis_server: Any
+) -> None:
+    """Records of an older release (here: other key order and spacing) still read, and a save
+    of the same definition leaves their bytes alone, whether the store guessed the entry new,
+    remembered other bytes, or read them."""
+    store, trips, _ = counted
+    entry = every("old", 60)
+    state = store.save(entry)
+    fields = json.loads(serializer.dumps_entry(entry))
+    older = json.dumps(dict(reversed(list(fields.items()))), indent=1).encode()
+    store.client.hset(store.keys.defs, "old", older)
+    fresh = open_store(redis_server.url, {"client": store.client, "key_prefix": store.keys.prefix})
+    for saver in (fresh, store, fresh):  # guesses new; remembers the new bytes; read them
+        trips.reset()
+        assert saver.save(entry) == state
+        assert trips.count == 1
+        assert store.client.hget(store.keys.defs, "old") == older
+    assert store.get("old") == entry
