@@ -325,7 +325,7 @@ class Store(abc.ABC):
     def history(self, name: str, limit: int | None = None) -> list[RunRecord]:
         """Return the run history of ``name``, newest first, at most ``limit`` records.
 
-        A store that keeps history writes each :attr:`Ack.runs` in the same round trip as
+        A store that keeps history writes each ``Ack.runs`` in the same round trip as
         the ack and keeps the last :attr:`history_size` per entry; a record it cannot read is
         left out. The default keeps none and returns ``[]`` (stores written before it), as
         does a store whose entries never ran.

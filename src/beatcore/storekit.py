@@ -298,16 +298,22 @@ def triggered(state: EntryState, at: datetime | None, now: datetime) -> EntrySta
     return state.evolve(triggered_at=at or now)
 
 
+def kept_runs(runs: Sequence[RunRecord], size: int) -> list[str]:
+    """Return the texts of the newest ``size`` of ``runs`` (oldest first): what an ack adds to
+    an entry's history. A store that appends rows calls it, then drops all but ``size`` rows."""
+    return [run.to_json() for run in runs[-size:]] if size > 0 else []
+
+
 def append_history(stored: Sequence[str], runs: Sequence[RunRecord], size: int) -> list[str]:
     """Return an entry's history texts, oldest first, after adding ``runs``: the last ``size``.
 
     ``stored`` is what the store keeps (oldest first). Called by a store's ack for each
-    :attr:`Ack.runs`; only the records that are kept are serialized (a catch-up that skipped
+    ``Ack.runs``; only the records that are kept are serialized (a catch-up that skipped
     ten thousand occurrences writes ``size`` of them).
     """
     if size <= 0:
         return []
-    fresh = [run.to_json() for run in runs[-size:]]
+    fresh = kept_runs(runs, size)
     kept = size - len(fresh)
     return [*(stored[-kept:] if kept > 0 else ()), *fresh]
 

@@ -7,6 +7,7 @@ broker for the failed sends; the store calls of a tick counted (the tick budget)
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,9 +30,18 @@ T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
 
 
+@pytest.fixture(params=["memory", "sqlite"])
+def app(request: pytest.FixtureRequest, beatcore_app: Celery, tmp_path: Path) -> Celery:
+    """The test app on a memory store, then on a SQLite file."""
+    if request.param == "sqlite":
+        beatcore_app.conf.beatcore_url = f"sqlite:///{tmp_path / 'history.sqlite3'}"
+    return beatcore_app
+
+
 def test_ticks_record_sent_with_lateness_and_skipped_with_the_reason(
-    beatcore_app: Celery, beatcore_recorder: DispatchRecorder
+    app: Celery, beatcore_recorder: DispatchRecorder
 ) -> None:
+    beatcore_app = app
     clock = FakeClock(T0)
     store = connect(beatcore_app, clock=clock)
     store.save(Entry(name="a", task="tests.add", schedule=Interval(10)))
@@ -63,8 +73,9 @@ def test_ticks_record_sent_with_lateness_and_skipped_with_the_reason(
 
 
 def test_history_is_bounded_by_the_setting(
-    beatcore_app: Celery, beatcore_recorder: DispatchRecorder
+    app: Celery, beatcore_recorder: DispatchRecorder
 ) -> None:
+    beatcore_app = app
     beatcore_app.conf.beatcore_history_size = 5
     clock = FakeClock(T0)
     store = connect(beatcore_app, clock=clock)
@@ -79,8 +90,9 @@ def test_history_is_bounded_by_the_setting(
 
 
 def test_an_occurrence_a_dead_leader_claimed_is_recorded_as_resent(
-    beatcore_app: Celery, beatcore_recorder: DispatchRecorder
+    app: Celery, beatcore_recorder: DispatchRecorder
 ) -> None:
+    beatcore_app = app
     clock = FakeClock(T0)
     store = connect(beatcore_app, clock=clock)
     store.save(Entry(name="a", task="tests.add", schedule=Interval(10)))
@@ -146,8 +158,9 @@ class CountingStore:
 
 @pytest.mark.parametrize("due", [1, 10, 100])
 def test_history_costs_no_store_call_of_its_own(
-    beatcore_app: Celery, beatcore_recorder: DispatchRecorder, due: int
+    app: Celery, beatcore_recorder: DispatchRecorder, due: int
 ) -> None:
+    beatcore_app = app
     """An idle tick is one claim, a tick of k due entries a claim and one ack, for any k."""
     clock = FakeClock(T0)
     counting = CountingStore(connect(beatcore_app, clock=clock))
@@ -164,6 +177,32 @@ def test_history_costs_no_store_call_of_its_own(
     scheduler.tick()
     assert counting.calls == ["claim_due", "ack"]
     assert all(len(counting.history(f"e{i:03d}")) == 1 for i in range(due))
+
+
+@pytest.mark.parametrize("due", [1, 100])
+def test_on_sqlite_the_ack_and_its_history_are_one_transaction(
+    beatcore_app: Celery, beatcore_recorder: DispatchRecorder, tmp_path: Path, due: int
+) -> None:
+    """Transactions (BEGIN) a tick opens on a SQLite file: 1 idle, 2 for k due (claim, ack)."""
+    beatcore_app.conf.beatcore_url = f"sqlite:///{tmp_path / 'count.sqlite3'}"
+    clock = FakeClock(T0)
+    store = connect(beatcore_app, clock=clock)
+    for i in range(due):
+        store.save(Entry(name=f"e{i:03d}", task="tests.add", schedule=Interval(10)))
+    scheduler = Scheduler(beatcore_app, clock=clock, holder="A", store=store)
+    scheduler.tick()
+    begins: list[str] = []
+    store._db._conn.set_trace_callback(  # type: ignore[attr-defined]
+        lambda sql: begins.append(sql) if sql.startswith("BEGIN") else None
+    )
+    clock.advance(1)
+    scheduler.tick()
+    assert len(begins) == 1
+    begins.clear()
+    clock.advance(9)
+    scheduler.tick()
+    assert len(begins) == 2
+    assert len(store.history("e000")) == 1
 
 
 def test_run_records_read_back_and_an_unreadable_one_is_left_out() -> None:

@@ -15,8 +15,6 @@ from beatcore.testing.contract import OpenStore, PlantCorrupt
 
 class TestSqliteStore(StoreContract):
     lock_expiry_follows_clock = True
-    #: run history (issue 15) not written by this store yet
-    keeps_history = False
 
     @pytest.fixture
     def store(self, clock: FakeClock, tmp_path: Path) -> Iterator[SqliteStore]:

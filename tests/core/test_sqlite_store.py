@@ -306,3 +306,24 @@ def test_a_version_1_file_migrates_and_keeps_its_entries(path: Path) -> None:
     assert (noted.name, noted.cause, noted.since) == ("old", "noted by an older beat", None)
     assert store.beat_info() is None
     store.close()
+
+
+def test_a_version_2_file_migrates_and_its_entries_have_an_empty_history(path: Path) -> None:
+    """A file written before the run history (schema 2) opens, migrates to 3 and reads; its
+    entries' history starts empty and then keeps what the acks write."""
+    open_database(path, busy_timeout=1, migrations=MIGRATIONS[:2]).close()
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "INSERT INTO entries (name, entry_json, state_json) VALUES (?, ?, ?)",
+        ("old", '{"v":1,"name":"old","task":"t","schedule":{"type":"interval","every":60.0}}',
+         '{"v":1}'),
+    )  # fmt: skip
+    conn.commit()
+    conn.close()
+    store = SqliteStore(path)
+    try:
+        assert _pragma(path, "user_version") == SCHEMA_VERSION == 3
+        assert [entry.name for entry in store.entries()] == ["old"]
+        assert store.history("old") == []
+    finally:
+        store.close()

@@ -85,6 +85,22 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE TABLE beat (id INTEGER PRIMARY KEY CHECK (id = 1), info TEXT NOT NULL)",
         ),
     ),
+    Migration(
+        3,
+        "the run history: what beat did with each occurrence, per entry in order",
+        (
+            # ``record``: the JSON of a beatcore.store.RunRecord; ``seq`` grows per entry,
+            # the ack keeps the newest beatcore_history_size rows of each.
+            """
+            CREATE TABLE runs (
+                name TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                record TEXT NOT NULL,
+                PRIMARY KEY (name, seq)
+            ) WITHOUT ROWID
+            """,
+        ),
+    ),
 )
 
 #: The schema version this release writes.

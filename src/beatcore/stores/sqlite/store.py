@@ -33,6 +33,7 @@ from beatcore.store import (
     ClaimResult,
     InFlight,
     Lease,
+    RunRecord,
     Store,
     StoreStatus,
     SyncReport,
@@ -40,6 +41,7 @@ from beatcore.store import (
 from beatcore.storekit import from_micros as instant
 from beatcore.storekit import to_micros as micros
 from beatcore.stores.sqlite.database import Database, stored_name
+from beatcore.stores.sqlite.history import delete_runs, read_runs, write_runs
 from beatcore.stores.sqlite.lock import SqliteLock
 from beatcore.timeutil import Clock, utc_now
 
@@ -162,6 +164,7 @@ class SqliteStore(Store):
         with self._db.transaction(write=True) as conn:
             if conn.execute("DELETE FROM entries WHERE name = ?", (name,)).rowcount == 0:
                 raise EntryNotFound(name)
+            delete_runs(conn, [name])
 
     def entries(self) -> list[Entry]:
         """Return the readable entries sorted by name."""
@@ -205,6 +208,7 @@ class SqliteStore(Store):
             plan = storekit.plan_static_sync(entries, stored, keep, self.clock(), self._tz)
             conn.executemany(_UPSERT, [self._values(*record) for record in plan.writes])
             conn.executemany("DELETE FROM entries WHERE name = ?", [(n,) for n in plan.removed])
+            delete_runs(conn, plan.removed)
         return plan.report
 
     # -- scheduling ----------------------------------------------------------------------
@@ -332,7 +336,14 @@ class SqliteStore(Store):
                 " WHERE name = ?",
                 writes,
             )
+            write_runs(conn, [by_name[write[-1]] for write in writes], self.history_size)
             self._quarantine(conn, unreadable, self.clock(), claimed=False)
+
+    def history(self, name: str, limit: int | None = None) -> list[RunRecord]:
+        """Return the run history of ``name``, newest first (see :meth:`Store.history`)."""
+        with self._db.transaction() as conn:
+            self._row(conn, name)
+            return read_runs(conn, name, limit)
 
     def in_flight(self) -> list[InFlight]:
         """Return unacked claims, oldest first."""

@@ -1,5 +1,5 @@
 """Contract clause of the run history: :meth:`Store.history`, written by :meth:`Store.ack`
-from :attr:`Ack.runs`, bounded by :attr:`Store.history_size`."""
+from ``Ack.runs``, bounded by :attr:`Store.history_size`."""
 
 from __future__ import annotations
 
