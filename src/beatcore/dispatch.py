@@ -215,7 +215,7 @@ def _log_skipped(entry: Entry, skipped: Sequence[timing.Skipped]) -> None:
     After a long downtime a 1-second entry skips ten thousand occurrences in one tick; a line
     for each would bury everything else in the log.
     """
-    if len(skipped) == 1:
+    if len(skipped) == 1 and not skipped[0].also:
         (only,) = skipped
         logger.warning(
             "beatcore: skipped %s of entry %r: %s",
@@ -224,10 +224,12 @@ def _log_skipped(entry: Entry, skipped: Sequence[timing.Skipped]) -> None:
             only.reason,
         )
         return
-    reasons = Counter(s.reason for s in skipped)
+    reasons: Counter[str] = Counter()
+    for one in skipped:
+        reasons[one.reason] += 1 + one.also
     logger.warning(
         "beatcore: skipped %d occurrences of entry %r, the first %s, the last %s: %s",
-        len(skipped),
+        sum(reasons.values()),
         entry.name,
         skipped[0].occurrence.isoformat(),
         skipped[-1].occurrence.isoformat(),

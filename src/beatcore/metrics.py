@@ -147,7 +147,7 @@ class SchedulerMetrics(Observer):
         labels = self._per_entry(entry)
         kinds: dict[str, int] = {}
         for one in skipped:
-            kinds[one.kind] = kinds.get(one.kind, 0) + 1
+            kinds[one.kind] = kinds.get(one.kind, 0) + 1 + one.also
         for kind, count in kinds.items():
             self.skipped.labels(*labels, kind).inc(count)
 

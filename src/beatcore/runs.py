@@ -35,11 +35,21 @@ class Skipped:
     :param reason: for people (``"missed by 3600s, catch_up=skip"``).
     :param kind: which rule skipped it, one of ``SKIP_KINDS``; the reason says the same,
         so it takes no part in equality.
+    :param also: how many more occurrences, after this one and before the next listed, were
+        skipped for the same reason without being listed one by one (a downtime longer than
+        :data:`beatcore.timing.MAX_ENUMERATED_OCCURRENCES` occurrences of the entry); this
+        one stands for ``1 + also`` occurrences.
     """
 
     occurrence: datetime
     reason: str
     kind: str = attrs.field(default="other", eq=False)
+    also: int = attrs.field(default=0, kw_only=True)
+
+
+def skipped_count(skipped: Iterable[Skipped]) -> int:
+    """Return how many occurrences ``skipped`` stands for (counting each one's ``also``)."""
+    return sum(1 + one.also for one in skipped)
 
 
 @attrs.frozen
@@ -148,7 +158,7 @@ def state_after_sends(
         next_run_at=next_run_at,
         last_run_at=last_run_at,
         total_run_count=state.total_run_count + len(sent),
-        skipped_run_count=state.skipped_run_count + len(plan.skipped),
+        skipped_run_count=state.skipped_run_count + skipped_count(plan.skipped),
         last_task_id=last_task_id,
         last_error=error or (None if sent else state.last_error),
         triggered_at=triggered_at,

@@ -15,6 +15,8 @@ from typing import Any, cast, overload
 
 from beatcore import runs
 from beatcore.entry import Entry, EntryState
+from beatcore.missed import MAX_ENUMERATED_OCCURRENCES as MAX_ENUMERATED_OCCURRENCES
+from beatcore.missed import Missed, missed_occurrences, with_omitted
 from beatcore.runs import SendOutcome, SendStatus, first_unsent, state_after_sends
 from beatcore.timeutil import UTC, zone
 
@@ -23,8 +25,6 @@ TASK_ID_NAMESPACE = uuid.UUID("6f0d1c52-37a5-4c8e-9a51-6c2f6b8e2b01")
 _NAMESPACE_BYTES = TASK_ID_NAMESPACE.bytes
 
 _JUST_BEFORE = timedelta(microseconds=1)
-#: How many occurrences a catch-up walks through before it stops enumerating them one by one.
-MAX_ENUMERATED_OCCURRENCES = 10_000
 
 # The plan of a tick's runs lives in beatcore.runs (below the outbox); importable from here.
 RunPlan = runs.RunPlan
@@ -157,22 +157,6 @@ def state_due_at(entry: Entry, state: EntryState) -> datetime | None:
     return min(candidates) if candidates else None
 
 
-def _due_occurrences(
-    entry: Entry, first: datetime, now: datetime, default_tz: str | tzinfo | None
-) -> tuple[list[datetime], datetime | None]:
-    """Return the occurrences from ``first`` up to ``now`` and the first one after ``now``."""
-    due: list[datetime] = []
-    occ: datetime | None = first
-    while occ is not None and occ <= now:
-        if len(due) >= MAX_ENUMERATED_OCCURRENCES:
-            # A very long downtime of a very frequent entry: stop walking one by one and
-            # resume from now, so the next run is the first one after now.
-            return due, occurrence_after(entry, now, default_tz)
-        due.append(occ)
-        occ = occurrence_after(entry, occ, default_tz)
-    return due, occ
-
-
 def plan_runs(
     entry: Entry,
     state: EntryState,
@@ -191,10 +175,17 @@ def plan_runs(
     broker, and dropping it would lose it silently if it is not. The occurrences that fell due
     after it follow the policy.
     """
+    missed = Missed([], state.next_run_at)
     if entry.enabled and state.next_run_at is not None and state.next_run_at <= now:
-        due, following = _due_occurrences(entry, state.next_run_at, now, default_tz)
-    else:
-        due, following = [], state.next_run_at
+        missed = missed_occurrences(
+            entry,
+            state.next_run_at,
+            now,
+            lambda occ: occurrence_after(entry, occ, default_tz),
+            # One more than the policy may send, so the last skipped one is listed too.
+            keep=(max(settings.catch_up_limit, 1) if entry.catch_up == "all" else 1) + 1,
+        )
+    due, following = missed.due, missed.following
     if entry.end_at is not None:
         due = [occ for occ in due if occ <= entry.end_at]
     resend: list[datetime] = []
@@ -238,7 +229,10 @@ def plan_runs(
         runs = runs[:left]
         if state.total_run_count + len(runs) >= entry.max_runs:
             following = None
-    return RunPlan(tuple(runs), tuple(sorted(skipped, key=lambda s: s.occurrence)), following)
+    skipped.sort(key=lambda s: s.occurrence)
+    if missed.omitted:
+        skipped = with_omitted(skipped, missed)
+    return RunPlan(tuple(runs), tuple(skipped), following)
 
 
 _OLD_CALL: Any = object()

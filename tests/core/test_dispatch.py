@@ -15,6 +15,7 @@ from beatcore.dispatch import ClaimDispatcher
 from beatcore.listeners import Listeners
 from beatcore.plugins import get_plugins
 from beatcore.publisher import Publisher
+from beatcore.runs import skipped_count
 from beatcore.send_window import SendWindow
 from beatcore.settings import Settings
 from beatcore.store import Claim
@@ -33,12 +34,13 @@ class CountingListener:
     """Counts the calls of both skip hooks (the batch one and the deprecated one)."""
 
     def __init__(self) -> None:
-        self.batches: list[tuple[str, int]] = []
+        #: (entry name, occurrences listed, occurrences they stand for) of each batch call.
+        self.batches: list[tuple[str, int, int]] = []
         self.single = 0
 
     @hookimpl
     def beatcore_occurrences_skipped(self, entry: Entry, skipped: Sequence[Skipped]) -> None:
-        self.batches.append((entry.name, len(skipped)))
+        self.batches.append((entry.name, len(skipped), skipped_count(skipped)))
 
     @hookimpl
     def beatcore_occurrence_skipped(self) -> None:
@@ -81,11 +83,16 @@ def test_catch_up_after_hours_down_logs_and_calls_once_per_entry(
     with caplog.at_level(logging.WARNING, logger="beatcore"):
         scheduler.tick()
 
-    per_entry = MAX_ENUMERATED_OCCURRENCES - 1  # walked one by one; the latest one runs
-    assert len(beatcore_recorder.sent) == 5
-    assert counting.batches == [(name, per_entry) for name in names]
+    per_entry = 3 * 3600 - 1  # every missed second but the latest, which runs
+    # The first MAX_ENUMERATED_OCCURRENCES are listed one by one and the last one skipped,
+    # the rest only counted.
+    listed = MAX_ENUMERATED_OCCURRENCES + 1
+    assert [(name, occ) for name, occ, _ in beatcore_recorder.sent] == [
+        (name, T0 + 3 * 3600 * SECOND) for name in names
+    ]
+    assert counting.batches == [(name, listed, per_entry) for name in names]
     assert counting.single == 5, "the deprecated hook hears once per entry, not per occurrence"
-    assert len(beatcore_recorder.skipped) == 5 * per_entry
+    assert len(beatcore_recorder.skipped) == 5 * listed
     first, last = T0 + SECOND, T0 + per_entry * SECOND
     assert skip_lines(caplog) == [
         f"beatcore: skipped {per_entry} occurrences of entry {name!r}, the first "
