@@ -11,6 +11,7 @@ always :func:`beatcore.storekit.decide_save` over the records actually stored.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,25 +30,30 @@ Records = tuple[Any, Any]
 
 class SeenRecords:
     """The records one store last read or wrote, by name, at most :data:`SEEN_LIMIT` (the
-    oldest are forgotten first). Only a guess: a save compares them with what is stored."""
+    oldest are forgotten first). Only a guess: a save compares them with what is stored.
+    Threads sharing a store share it (under a mutex)."""
 
     def __init__(self) -> None:
         self._records: dict[str, Records] = {}
+        self._mutex = threading.Lock()
 
     def get(self, name: str) -> Records | None:
         """Return the records last seen under ``name``, or None."""
-        return self._records.get(name)
+        with self._mutex:
+            return self._records.get(name)
 
     def remember(self, name: str, definition: Any, state: Any) -> None:
         """Note the records just read or written under ``name``."""
-        self._records.pop(name, None)
-        self._records[name] = (definition, state)
-        if len(self._records) > SEEN_LIMIT:
-            del self._records[next(iter(self._records))]
+        with self._mutex:
+            self._records.pop(name, None)
+            self._records[name] = (definition, state)
+            if len(self._records) > SEEN_LIMIT:
+                del self._records[next(iter(self._records))]
 
     def forget(self, name: str) -> None:
         """Drop what is known of ``name`` (deleted)."""
-        self._records.pop(name, None)
+        with self._mutex:
+            self._records.pop(name, None)
 
 
 def save(handle: RedisHandle, seen: SeenRecords, entry: Entry) -> EntryState:

@@ -20,6 +20,7 @@ from beatcore import serializer
 from beatcore.store import Ack
 from beatcore.testing import FakeClock
 from beatcore.testing.contract import T0, every
+from beatcore_redis import saving
 from beatcore_redis.store import RedisStore, open_store
 from tests.redis.counting import RoundTrips, command_calls, counting_client
 
@@ -248,3 +249,16 @@ def test_a_save_equal_to_an_older_records_bytes_writes_nothing(
         assert trips.count == 1
         assert store.client.hget(store.keys.defs, "old") == older
     assert store.get("old") == entry
+
+
+def test_the_records_a_store_remembers_are_bounded() -> None:
+    seen = saving.SeenRecords()
+    for i in range(saving.SEEN_LIMIT + 10):
+        seen.remember(f"n{i}", b"d", b"s")
+    assert seen.get("n0") is None and seen.get("n9") is None
+    assert seen.get("n10") == (b"d", b"s")
+    seen.remember("n10", b"d2", b"s2")  # remembered again: the newest
+    seen.remember("extra", b"d", b"s")
+    assert seen.get("n10") == (b"d2", b"s2") and seen.get("n11") is None
+    seen.forget("extra")
+    assert seen.get("extra") is None
