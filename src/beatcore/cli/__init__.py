@@ -33,6 +33,7 @@ __all__ = ["Session", "beatcore", "get_session", "pass_session"]
 BUILTIN_VERBS = {
     "list": "beatcore.cli.reports:list_entries",
     "show": "beatcore.cli.reports:show",
+    "history": "beatcore.cli.runs:history",
     "add": "beatcore.cli.commands:add",
     "edit": "beatcore.cli.commands:edit",
     "remove": "beatcore.cli.actions:remove",

@@ -24,6 +24,7 @@ from beatcore.cli.describe import (
 )
 from beatcore.cli.options import DURATION
 from beatcore.cli.reading import overdue_by, read_schedule
+from beatcore.cli.runs import run_json, run_lines
 from beatcore.cli.session import Session, echo_json, pass_session
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import CorruptRecord
@@ -158,17 +159,21 @@ def occurrences(
 @click.argument("name")
 @click.option("--next", "next_count", type=click.IntRange(0, 1000), default=5, show_default=True,
               help="How many coming runs to list.")  # fmt: skip
+@click.option("--runs", "runs_count", type=click.IntRange(0, 1000), default=5,
+              show_default=True, help="How many of the last runs to list.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @pass_session
-def show(session: Session, name: str, next_count: int, as_json: bool) -> None:
-    """Show the whole entry NAME, its state and its next runs."""
+def show(session: Session, name: str, next_count: int, runs_count: int, as_json: bool) -> None:
+    """Show the whole entry NAME, its state, its next runs and its last runs."""
     store = session.existing_store
     entry = store.get(name)
     state = store.state(name)
     coming = occurrences(entry, state, next_count, session.default_tz)
+    last_runs = store.history(name, runs_count) if runs_count else []
     if as_json:
         data = entry_json(session, entry, state)
         data["next_runs"] = [isoformat(due) for _, due in coming]
+        data["last_runs"] = [run_json(run) for run in last_runs]
         echo_json(data)
         return
     now = session.now()
@@ -215,3 +220,7 @@ def show(session: Session, name: str, next_count: int, as_json: bool) -> None:
                 f", jitter +{(due - occurrence).total_seconds():.1f} s" if due != occurrence else ""
             )
             click.echo(f"  {format_instant(due, tz)} ({relative(due, now)}{extra})")
+    if runs_count:
+        click.echo(f"last {runs_count} runs (newest first):")
+        for line in run_lines(last_runs, tz):
+            click.echo(line.rstrip())
