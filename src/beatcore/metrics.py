@@ -143,7 +143,8 @@ class SchedulerMetrics(Observer):
         (self.send_failed.labels(*labels) if labels else self.send_failed).inc()
 
     def occurrences_skipped(self, entry: Entry, skipped: Sequence[Skipped]) -> None:
-        """Count the skipped occurrences by their kind (a bounded set of reasons)."""
+        """Count the skipped occurrences by their kind (a bounded set of reasons); one that
+        stands for ``also`` more (a very long downtime) counts for all of them."""
         labels = self._per_entry(entry)
         kinds: dict[str, int] = {}
         for one in skipped:

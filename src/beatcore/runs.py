@@ -37,7 +37,7 @@ class Skipped:
         so it takes no part in equality.
     :param also: how many more occurrences, after this one and before the next listed, were
         skipped for the same reason without being listed one by one (a downtime longer than
-        :data:`beatcore.timing.MAX_ENUMERATED_OCCURRENCES` occurrences of the entry); this
+        ``beatcore.timing.MAX_ENUMERATED_OCCURRENCES`` occurrences of the entry); this
         one stands for ``1 + also`` occurrences.
     """
 

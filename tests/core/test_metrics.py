@@ -177,6 +177,17 @@ def test_no_series_per_entry_by_default_and_one_per_entry_when_asked(
     assert value(labelled, "beatcore_occurrences_sent_total") is None
 
 
+def test_a_skip_standing_for_more_counts_for_all_of_them() -> None:
+    from beatcore.runs import Skipped
+
+    entry = Entry(name="a", task="tests.add", schedule=Interval(1))
+    metrics = SchedulerMetrics(FakeClock(T0))
+    metrics.occurrences_skipped(
+        entry, [Skipped(T0, "missed, catch_up=latest", "catch_up", also=20_000)]
+    )
+    assert value(metrics, "beatcore_occurrences_skipped_total", reason="catch_up") == 20_001
+
+
 def test_tick_durations_fall_in_their_buckets() -> None:
     metrics = SchedulerMetrics(FakeClock(T0))
     metrics.tick_finished(True, 0.25, T0)
