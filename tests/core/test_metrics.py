@@ -291,3 +291,37 @@ def test_served_on_the_port_and_stopped_with_the_scheduler(
     scheduler.close()
     with pytest.raises(OSError):
         urlopen(served.url, timeout=2)
+
+
+def test_metrics_add_no_store_call_to_a_tick_but_the_entry_count_each_interval(
+    beatcore_app: Celery, beatcore_recorder: DispatchRecorder
+) -> None:
+    """Store calls per tick with metrics on: idle 1 (claim), k due 2 (claim, ack), plus one
+    status call per ``beatcore_metrics_count_interval`` (60 s on the monotonic clock)."""
+    from .test_history import CountingStore
+
+    clock = FakeClock(T0)
+    counting = CountingStore(connect(beatcore_app, clock=clock))
+    for i in range(10):
+        counting.save(Entry(name=f"e{i}", task="tests.add", schedule=Interval(10)))
+    monotonic = Monotonic()
+    scheduler = Scheduler(
+        beatcore_app, clock=clock, holder="A", store=counting, monotonic=monotonic
+    )  # type: ignore[arg-type]
+    metrics = build_metrics(scheduler.settings, clock, counting.status, monotonic)
+    scheduler.listeners.observe(metrics)
+    scheduler.tick()  # takes the lock; the first count
+    counting.calls.clear()
+    clock.advance(1)
+    monotonic.advance(1)
+    scheduler.tick()
+    assert counting.calls == ["claim_due"]
+    counting.calls.clear()
+    clock.advance(9)
+    scheduler.tick()
+    assert counting.calls == ["claim_due", "ack"]
+    counting.calls.clear()
+    monotonic.advance(60)
+    clock.advance(1)
+    scheduler.tick()
+    assert counting.calls == ["claim_due", "status"]
