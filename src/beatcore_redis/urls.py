@@ -218,14 +218,16 @@ _ENCODE_PASSWORD = (
 
 def _password_cut_short(url: str) -> bool:
     """True when an ``@`` follows the host part of a URL part: a password holding a raw
-    ``/``, ``?`` or ``#`` ends the host part before its ``@``."""
+    ``/``, ``?`` or ``#`` ends the host part before its (last) ``@``, so what a parser reads
+    as host, path or query holds part of the password (``:a@b?c@host`` has the host part
+    ``:a@b``, and ``c@host`` looks like a query)."""
     for part in split_urls(url):
         try:
             netloc = urlsplit(part).netloc if "://" in part else ""
         except ValueError:
             netloc = ""
         rest = part.partition("://")[2]
-        if "@" not in netloc and "@" in rest:
+        if "@" in rest[len(netloc) :]:
             return True
     return False
 

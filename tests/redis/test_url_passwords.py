@@ -12,7 +12,7 @@ from urllib.parse import quote, unquote
 import pytest
 from celery import Celery
 from click.testing import CliRunner
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from beatcore.errors import BeatcoreError, ConfigurationError
@@ -48,6 +48,7 @@ def urls(password: str) -> list[str]:
     ]
 
 
+@example("AAAAAA!AAAAAA@AAAAAA?AAAAAA!")  # an @ before the ?, and one after it
 @settings(max_examples=200, deadline=None)
 @given(passwords)
 def test_no_part_of_any_password_shows_in_parsed_urls_or_errors(password: str) -> None:
