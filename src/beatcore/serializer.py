@@ -92,27 +92,43 @@ class _Field:
     :param name: the attribute and the JSON key.
     :param to_json: turns the attribute into its JSON value (None: as it is).
     :param from_json: turns the stored value (or the default) back, given the field name
-        for its error messages (None: as it is, the Entry converters and validators judge).
+        for its error messages when ``named`` (None: as it is, the Entry converters and
+        validators judge). An optional field whose default is None must turn None into None:
+        its null (or absent) value is None without the call.
     :param required: a record without it is unreadable.
     :param default: the value of an absent optional field.
+    :param named: ``from_json`` takes the field name as its second argument.
     """
 
     name: str
     to_json: Callable[[Any], Any] | None = None
-    from_json: Callable[[Any, str], Any] | None = None
+    from_json: Callable[..., Any] | None = None
     required: bool = False
     default: Any = None
+    named: bool = True
 
 
-def _count(value: Any, what: str) -> int:
-    return int(value)
+def _optional_text(value: Any, what: str) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    raise TypeError(f"{what} must be a string or null, got a JSON {_json_type(value)}")
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, dict):
+        return "object"
+    return "array" if isinstance(value, list) else type(value).__name__
 
 
 #: The fields of a definition record, in the order :func:`entry_to_dict` writes them.
 ENTRY_FIELDS: tuple[_Field, ...] = (
     # a stored name may predate the name rule (see beatcore.entry.stored_name)
-    _Field("name", from_json=lambda value, _: stored_name(value), required=True),
-    _Field("schedule", schedule_to_dict, lambda value, _: schedule_from_dict(value), True),
+    _Field("name", from_json=stored_name, required=True, named=False),
+    _Field("schedule", schedule_to_dict, schedule_from_dict, True, named=False),
     _Field("task", required=True),
     *(
         _Field(name, list if name == "args" else None, default=_DEFAULTS[name])
@@ -130,10 +146,10 @@ _REQUIRED = tuple(field.name for field in ENTRY_FIELDS if field.required)
 STATE_FIELDS: tuple[_Field, ...] = (
     _Field("next_run_at", isoformat, parse_isoformat),
     _Field("last_run_at", isoformat, parse_isoformat),
-    _Field("total_run_count", from_json=_count, default=0),
-    _Field("skipped_run_count", from_json=_count, default=0),
-    _Field("last_task_id", from_json=lambda value, what: _optional_text(value, what)),
-    _Field("last_error", from_json=lambda value, what: _optional_text(value, what)),
+    _Field("total_run_count", from_json=int, default=0, named=False),
+    _Field("skipped_run_count", from_json=int, default=0, named=False),
+    _Field("last_task_id", from_json=_optional_text),
+    _Field("last_error", from_json=_optional_text),
     _Field("triggered_at", isoformat, parse_isoformat),
 )
 
@@ -151,7 +167,11 @@ def _compile(fields: tuple[_Field, ...], make: type[Any], direction: str) -> Cal
         if direction == "from":
             value = f"data[{key!r}]" if field.required else f"get({key!r}, default{i})"
             if field.from_json is not None:
-                value = f"convert{i}({value}, {key!r})"
+                call = f"convert{i}({{}}, {key!r})" if field.named else f"convert{i}({{}})"
+                if field.required or field.default is not None:
+                    value = call.format(value)
+                else:  # the usual null (a start_at, a last_error) costs no call
+                    value = f"None if (value{i} := {value}) is None else {call.format(f'value{i}')}"
             parts.append(f"{key}={value}")
             scope[f"default{i}"], scope[f"convert{i}"] = field.default, field.from_json
         else:
@@ -220,22 +240,6 @@ def state_from_dict(data: Mapping[str, Any], name: str) -> EntryState:
         raise CorruptRecord(name, f"state: {exc}") from exc
     except Exception as exc:  # e.g. OverflowError: int(1e400); one record must not stop a tick
         raise CorruptRecord(name, f"state: {type(exc).__name__}: {exc}") from exc
-
-
-def _optional_text(value: Any, what: str) -> str | None:
-    if value is None or type(value) is str:
-        return value
-    raise TypeError(f"{what} must be a string or null, got a JSON {_json_type(value)}")
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, dict):
-        return "object"
-    return "array" if isinstance(value, list) else type(value).__name__
 
 
 def dumps_entry(entry: Entry) -> str:
