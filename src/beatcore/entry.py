@@ -310,43 +310,102 @@ class Entry:
         None: none. Not used by the scheduler.
     """
 
-    name: str = attrs.field(validator=_name)
-    task: str = attrs.field(validator=_task)
-    schedule: ScheduleType = attrs.field(validator=_schedule)
-    args: tuple[Any, ...] = attrs.field(
-        default=(), converter=_tuple, validator=_require_json("args", tuple)
-    )
-    kwargs: dict[str, Any] = attrs.field(
-        factory=dict, converter=_dict, validator=_require_json("kwargs", dict)
-    )
-    options: dict[str, Any] = attrs.field(
-        factory=dict, converter=_dict, validator=_require_json("options", dict)
-    )
-    enabled: bool = attrs.field(default=True, converter=_flag, validator=_require_bool)
-    tz: str | None = attrs.field(default=None, validator=_tz)
-    start_at: datetime | None = attrs.field(
-        default=None, converter=_aware, validator=_require_instant
-    )
-    end_at: datetime | None = attrs.field(
-        default=None, converter=_aware, validator=_require_instant
-    )
-    max_runs: int | None = attrs.field(default=None, validator=_max_runs)
-    catch_up: CatchUp = attrs.field(default="latest", validator=_catch_up)
-    misfire_grace: float | None = attrs.field(default=None, validator=_seconds("misfire_grace"))
-    jitter: float = attrs.field(default=0.0, converter=_jitter, validator=_seconds("jitter"))
-    static: bool = attrs.field(default=False, converter=_flag, validator=_require_bool)
-    description: str | None = attrs.field(default=None, validator=_description)
+    name: str = attrs.field()
+    task: str = attrs.field()
+    schedule: ScheduleType = attrs.field()
+    args: tuple[Any, ...] = attrs.field(default=(), converter=_tuple)
+    kwargs: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
+    options: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
+    enabled: bool = attrs.field(default=True, converter=_flag)
+    tz: str | None = None
+    start_at: datetime | None = attrs.field(default=None, converter=_aware)
+    end_at: datetime | None = attrs.field(default=None, converter=_aware)
+    max_runs: int | None = None
+    catch_up: CatchUp = "latest"
+    misfire_grace: float | None = None
+    jitter: float = attrs.field(default=0.0, converter=_jitter)
+    static: bool = attrs.field(default=False, converter=_flag)
+    description: str | None = None
 
     def __attrs_post_init__(self) -> None:
-        if self.start_at and self.end_at and self.end_at < self.start_at:
+        # Each field's check (_FIELD_CHECKS) in field order, as attrs validators would run
+        # them, but only when the quick test of the usual values fails: an Entry is built for
+        # every record read (twice per dispatched entry), and a call per field is most of it.
+        # The quick test passes only values every check passes.
+        name, task, start_at, end_at = self.name, self.task, self.start_at, self.end_at
+        args, kwargs, options = self.args, self.kwargs, self.options
+        max_runs, grace, jitter = self.max_runs, self.misfire_grace, self.jitter
+        catch_up, description = self.catch_up, self.description
+        if not (
+            type(name) is str
+            and name.isprintable()  # no Cc, Zl, Zp or surrogate: the name rule and encode()
+            and name.strip()
+            and type(task) is str
+            and task.strip()
+            and is_schedule(self.schedule)
+            and type(args) is tuple
+            and (not args or _json_problem(args) is None)
+            and type(kwargs) is dict
+            and (not kwargs or _json_problem(kwargs) is None)
+            and type(options) is dict
+            and (not options or _json_problem(options) is None)
+            and (self.enabled is True or self.enabled is False)
+            and self.tz is None
+            and (start_at is None or (type(start_at) is datetime and start_at.tzinfo is UTC))
+            and (end_at is None or (type(end_at) is datetime and end_at.tzinfo is UTC))
+            and (max_runs is None or (type(max_runs) is int and 1 <= max_runs <= MAX_COUNT))
+            and type(catch_up) is str
+            and catch_up in CATCH_UP_POLICIES
+            and (
+                grace is None
+                or ((type(grace) is float or type(grace) is int) and 0 <= grace <= MAX_SECONDS)
+            )
+            and (type(jitter) is float or type(jitter) is int)
+            and 0 <= jitter <= MAX_SECONDS
+            and (self.static is True or self.static is False)
+            and (
+                description is None
+                or (type(description) is str and len(description) <= DESCRIPTION_LIMIT)
+            )
+        ):
+            for attribute, check in _FIELD_CHECKS:
+                check(self, attribute, getattr(self, attribute.name))
+        if start_at and end_at and end_at < start_at:
             raise InvalidEntry(
-                f"end_at of entry {self.name!r} ({self.end_at.isoformat()}) is before its "
-                f"start_at ({self.start_at.isoformat()})"
+                f"end_at of entry {self.name!r} ({end_at.isoformat()}) is before its "
+                f"start_at ({start_at.isoformat()})"
             )
 
     def evolve(self, **changes: Any) -> Entry:
         """Return a copy with ``changes`` applied (validated like a new Entry)."""
         return attrs.evolve(self, **changes)
+
+
+#: Each Entry field's check, in field order (see Entry.__attrs_post_init__).
+_FIELD_CHECKS: tuple[tuple[attrs.Attribute[Any], Any], ...] = tuple(
+    zip(
+        attrs.fields(Entry),
+        (
+            _name,
+            _task,
+            _schedule,
+            _require_json("args", tuple),
+            _require_json("kwargs", dict),
+            _require_json("options", dict),
+            _require_bool,
+            _tz,
+            _require_instant,
+            _require_instant,
+            _max_runs,
+            _catch_up,
+            _seconds("misfire_grace"),
+            _seconds("jitter"),
+            _require_bool,
+            _description,
+        ),
+        strict=True,
+    )
+)
 
 
 def _count(instance: EntryState, attribute: attrs.Attribute[int], value: int) -> None:
