@@ -3,9 +3,13 @@ what it says about itself (:class:`~beatcore.store.BeatInfo`, in the ``meta`` ha
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+
 from beatcore import storekit
-from beatcore.errors import CorruptRecord
+from beatcore.errors import BeatcoreError, CorruptRecord
 from beatcore.store import BeatInfo
+from beatcore.timeutil import parse_isoformat
 from beatcore_redis import writes
 from beatcore_redis.handle import RedisHandle
 
@@ -13,13 +17,35 @@ from beatcore_redis.handle import RedisHandle
 BEAT_INFO_FIELD = "beat_info"
 
 
+def noted_unreadable(cause: str, since: datetime) -> str:
+    """Return the value the ``corrupt`` hash keeps for an entry: why, and since when (JSON).
+
+    Called when a claim takes an unreadable record out. Values noted before the time was kept
+    hold the cause alone, which :func:`read_noted` still reads.
+    """
+    return json.dumps({"cause": cause, "since": since.isoformat()})
+
+
+def read_noted(name: bytes | str, raw: bytes | str) -> CorruptRecord:
+    """Return the error an entry of the ``corrupt`` hash notes (``since`` None when it
+    holds the cause alone)."""
+    text = storekit.text(raw)
+    if text.startswith('{"cause"'):
+        try:
+            noted = json.loads(text)
+            since = parse_isoformat(noted["since"], "since")
+            return CorruptRecord(storekit.text(name), str(noted["cause"]), since)
+        except (ValueError, KeyError, TypeError, BeatcoreError):
+            pass  # not one of ours after all: shown as it is
+    return CorruptRecord(storekit.text(name), text)
+
+
 def unreadable_records(handle: RedisHandle) -> list[CorruptRecord]:
-    """Return each entry of the ``corrupt`` hash with the error noted (no time is kept)."""
+    """Return each entry of the ``corrupt`` hash with the error noted and since when."""
     keys = handle.keys
     noted = handle.calls.call("unreadable", lambda: handle.client.hgetall(keys.corrupt))
     return sorted(
-        (CorruptRecord(storekit.text(name), storekit.text(cause)) for name, cause in noted.items()),
-        key=lambda error: error.name,
+        (read_noted(name, raw) for name, raw in noted.items()), key=lambda error: error.name
     )
 
 

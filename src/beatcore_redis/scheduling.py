@@ -21,6 +21,7 @@ from beatcore.errors import CorruptRecord
 from beatcore.store import Ack, ClaimResult, InFlight, Lease
 from beatcore_redis.handle import RedisHandle
 from beatcore_redis.lock import lock_lost, ttl_ms
+from beatcore_redis.revive import noted_unreadable
 from beatcore_redis.writes import MAX_WRITE_ATTEMPTS, Put, gave_up, put, read, write
 
 logger = get_logger("beatcore.redis")
@@ -108,7 +109,7 @@ def quarantine(handle: RedisHandle, errors: Sequence[CorruptRecord]) -> None:
         for error in errors:
             pipe.hdel(keys.inflight, error.name)
             pipe.zrem(keys.claimed, error.name)
-            pipe.hset(keys.corrupt, error.name, error.cause)
+            pipe.hset(keys.corrupt, error.name, noted_unreadable(error.cause, handle.clock()))
         # the next static sync compares every record again, and rewrites this one if static
         pipe.hdel(keys.meta, "static_digest")
         pipe.hincrby(keys.meta, "gen", 1)

@@ -189,13 +189,28 @@ class RedisStore(Store):
 
     def corrupt_records(self) -> list[CorruptRecord]:
         """Return an error for each unreadable definition or state (nothing is deleted)."""
-        defs, states = self.calls.pipeline(
+        defs, states, noted = self.calls.pipeline(
             "list records",
-            lambda p: (p.hgetall(self.keys.defs), p.hgetall(self.keys.states)),
+            lambda p: (
+                p.hgetall(self.keys.defs),
+                p.hgetall(self.keys.states),
+                p.hgetall(self.keys.corrupt),
+            ),
         )
-        return storekit.list_corrupt(
+        found = storekit.list_corrupt(
             (storekit.text(key), value, states.get(key)) for key, value in defs.items()
         )
+        # since when beat noted each one unreadable (the claim took it out)
+        noted_since = {
+            error.name: error.since
+            for error in (revive.read_noted(key, value) for key, value in noted.items())
+        }
+        return [
+            error
+            if noted_since.get(error.name) is None
+            else CorruptRecord(error.name, error.cause, noted_since[error.name])
+            for error in found
+        ]
 
     def state(self, name: str) -> EntryState:
         """Return the state of ``name``."""

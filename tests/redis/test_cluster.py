@@ -44,7 +44,6 @@ def cluster_prefix(redis_cluster: RedisClusterGroup) -> Iterator[str]:
 
 
 class TestClusterStoreContract(StoreContract):
-    records_unreadable_since = False
     lock_expiry_follows_clock = False
     lock_ttl = 10.0
     #: run history (issue 15) not written by this store yet

@@ -226,3 +226,15 @@ def test_lock_lost_says_who_holds_the_lock_now(store: RedisStore, clock: FakeClo
         store.lock.renew(old)
     with pytest.raises(LockLost, match="new-host:2:t holds the lock now"):
         store.ack(old, [])
+
+
+def test_unreadable_noted_with_the_cause_alone_still_reads(store: RedisStore) -> None:
+    """The ``corrupt`` hash held the cause alone before since-when was kept: such a value
+    reads as its cause with no time, and a value that only looks like ours is shown as is."""
+    store.client.hset(store.keys.corrupt, "old", "definition: unknown schedule type 'x'")
+    store.client.hset(store.keys.corrupt, "odd", '{"cause": 1')
+    noted = {error.name: (error.cause, error.since) for error in store.unreadable_records()}
+    assert noted == {
+        "old": ("definition: unknown schedule type 'x'", None),
+        "odd": ('{"cause": 1', None),
+    }
