@@ -2,7 +2,7 @@
 
 Besides Celery's own keys (``task``, ``schedule``, ``args``, ``kwargs``, ``options``,
 ``relative``) an item may carry any Entry field: ``tz``, ``catch_up``, ``misfire_grace``,
-``jitter``, ``start_at``, ``end_at``, ``max_runs``, ``enabled``.
+``jitter``, ``start_at``, ``end_at``, ``max_runs``, ``enabled``, ``description``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from beatcore.plugins import Plugins
 from beatcore.schedules import Interval, ScheduleType
 
 _EXTRA_FIELDS = ("tz", "catch_up", "misfire_grace", "jitter", "start_at", "end_at", "max_runs",
-                 "enabled")  # fmt: skip
+                 "enabled", "description")  # fmt: skip
 _EXTRA_KEYS = frozenset(_EXTRA_FIELDS)
 _KNOWN_KEYS = frozenset(
     {"task", "schedule", "args", "kwargs", "options", "relative", *_EXTRA_FIELDS}

@@ -211,3 +211,12 @@ def test_relative_matches_celerys_own_remaining(
     period = timedelta(seconds=every)
     expected = start.astimezone(UTC) + remaining(start, period, now=start, relative=True)
     assert Interval(period, relative=True).next_after(start) == expected
+
+
+def test_a_beat_schedule_item_may_carry_a_description() -> None:
+    """``description`` (shown by list and show) is an Entry field a static item may set."""
+    item = {"task": "t", "schedule": 60.0, "description": "nightly cleanup of temp files"}
+    entry = static_entry("cleanup", item, get_plugins())
+    assert entry.description == "nightly cleanup of temp files"
+    with pytest.raises(InvalidEntry, match="description"):
+        static_entry("cleanup", {**item, "description": 42}, get_plugins())
