@@ -7,16 +7,17 @@ only when something that decides it changed (see :func:`beatcore.timing.timing_c
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import attrs
 
 from beatcore.errors import InvalidEntry, InvalidSchedule
+from beatcore.field_converters import to_aware, to_dict, to_flag, to_jitter, to_tuple
 from beatcore.schedules.base import ScheduleType, is_schedule
-from beatcore.timeutil import UTC, require_aware, zone
-from beatcore.values import is_integer, is_number, line_breaking, shown
+from beatcore.timeutil import UTC, zone
+from beatcore.values import MAX_JSON_DEPTH as MAX_JSON_DEPTH
+from beatcore.values import is_integer, is_number, json_problem, line_breaking, shown
 
 CatchUp = Literal["latest", "all", "skip"]
 CATCH_UP_POLICIES: tuple[CatchUp, ...] = ("latest", "all", "skip")
@@ -27,61 +28,6 @@ MAX_SECONDS = timedelta.max.days * 86400 + timedelta.max.seconds
 #: The most a count (``max_runs``, the run counters) may be: a signed 64-bit integer, which
 #: every store can hold in an integer column.
 MAX_COUNT = 2**63 - 1
-#: How deeply args, kwargs and options may nest. Deeper values could be written but not read
-#: back (the JSON decoder stops at Python's recursion limit), and no task needs them.
-MAX_JSON_DEPTH = 100
-
-#: Types whose instances ``json`` writes as they are and reads back equal.
-_JSON_ATOMS = (str, int, bool, type(None))
-
-
-def _json_problem(value: Any, depth: int = MAX_JSON_DEPTH) -> str | None:
-    """Return what keeps ``value`` from being stored as JSON and read back equal, or None.
-
-    Lists and tuples (read back as lists), dicts with str keys, str, int, finite float,
-    bool and None are such values (subclasses too: ``json`` writes them as their base).
-    Called for the args, kwargs and options of every Entry built, so the usual items (of
-    exactly those types) are told in one expression, without a call each.
-    """
-    kind = type(value)
-    if kind is dict or kind is list or kind is tuple:
-        if depth == 0:
-            return f"nested more than {MAX_JSON_DEPTH} levels deep"
-        if kind is dict:
-            for key in value:
-                if type(key) is not str and not isinstance(key, str):
-                    return f"the dict key {shown(key)} is not a string (JSON would make it one)"
-            items = value.values()
-        else:
-            items = value
-        for item in items:
-            kind = type(item)
-            if (
-                kind is str
-                or item is None
-                or kind is bool
-                or (kind is int and -(2**64) < item < 2**64)
-                or (kind is float and item - item == 0.0)
-            ):
-                continue
-            problem = _json_problem(item, depth - 1)
-            if problem is not None:
-                return problem
-        return None
-    if isinstance(value, float):
-        return None if value - value == 0.0 else f"{value!r} is not a finite number"
-    if isinstance(value, _JSON_ATOMS):
-        if isinstance(value, int) and not -(2**64) < value < 2**64:
-            try:
-                int.__repr__(value)
-            except ValueError as exc:  # past sys.get_int_max_str_digits()
-                return f"an int too long to write ({exc})"
-        return None
-    if isinstance(value, dict):  # subclasses: walked as their base type
-        return _json_problem(dict(value), depth)
-    if isinstance(value, (list, tuple)):
-        return _json_problem(list(value), depth)
-    return f"{type(value).__name__} {shown(value)} is not a JSON value"
 
 
 def _require_json(what: str, kind: type) -> Any:
@@ -94,7 +40,7 @@ def _require_json(what: str, kind: type) -> Any:
             )
         if not value:
             return
-        problem = _json_problem(value)
+        problem = json_problem(value)
         if problem is not None:
             raise InvalidEntry(
                 f"{what} of entry {instance.name!r} must be JSON-serializable: {problem} (JSON "
@@ -206,10 +152,6 @@ def _seconds(what: str) -> Any:
     return check
 
 
-def _jitter(value: Any) -> Any:
-    return 0.0 if value is None else value  # a record may hold null: no jitter
-
-
 def _max_runs(instance: Entry, attribute: attrs.Attribute[int | None], value: int | None) -> None:
     if value is not None and (not is_integer(value) or not 1 <= value <= MAX_COUNT):
         raise InvalidEntry(
@@ -218,35 +160,11 @@ def _max_runs(instance: Entry, attribute: attrs.Attribute[int | None], value: in
         )
 
 
-def _flag(value: Any) -> Any:
-    """Return a bool for True/False, 0/1 and None (a record may hold null, read as False
-    before this check); anything else is left for :func:`_require_bool` to refuse."""
-    if value is True or value is False:
-        return value
-    if value is None or (value == 0 and is_integer(value)):
-        return False
-    if value == 1 and is_integer(value):
-        return True
-    return value
-
-
 def _require_bool(instance: Entry, attribute: attrs.Attribute[bool], value: bool) -> None:
     if value is not True and value is not False:
         raise InvalidEntry(
             f"{attribute.name} of entry {instance.name!r} must be True or False, got {shown(value)}"
         )
-
-
-def _aware(value: Any) -> Any:
-    """Return an aware datetime in UTC; anything else is left for :func:`_require_instant`."""
-    if value is None or (value.__class__ is datetime and value.tzinfo is UTC):
-        return value
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        try:
-            return require_aware(value, "instant")
-        except InvalidSchedule:  # no offset, or outside the range in UTC: named below
-            return value
-    return value
 
 
 def _require_instant(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -261,31 +179,6 @@ def _require_instant(instance: Any, attribute: attrs.Attribute[Any], value: Any)
     raise InvalidSchedule(
         f"{label} {value.isoformat()} is outside the instants a datetime can hold in UTC"
     )
-
-
-def _tuple(value: Any) -> Any:
-    """Return list and other sequences as a tuple; anything else is left for
-    :func:`_require_args` to refuse (a dict or set would become its keys, a string its
-    characters, an iterator be used up)."""
-    if type(value) is tuple:
-        return value
-    if type(value) is list or (
-        isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray))
-    ):
-        return tuple(value)
-    return value
-
-
-def _dict(value: Any) -> Any:
-    """Return a copy of a mapping as a dict ({} for None); anything else is left for the
-    validator to refuse."""
-    if type(value) is dict:
-        return value.copy()
-    if value is None:
-        return {}
-    if isinstance(value, Mapping):
-        return dict(value)
-    return value
 
 
 @attrs.frozen(eq=True, hash=False)
@@ -313,18 +206,18 @@ class Entry:
     name: str = attrs.field()
     task: str = attrs.field()
     schedule: ScheduleType = attrs.field()
-    args: tuple[Any, ...] = attrs.field(default=(), converter=_tuple)
-    kwargs: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
-    options: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
-    enabled: bool = attrs.field(default=True, converter=_flag)
+    args: tuple[Any, ...] = attrs.field(default=(), converter=to_tuple)
+    kwargs: dict[str, Any] = attrs.field(factory=dict, converter=to_dict)
+    options: dict[str, Any] = attrs.field(factory=dict, converter=to_dict)
+    enabled: bool = attrs.field(default=True, converter=to_flag)
     tz: str | None = None
-    start_at: datetime | None = attrs.field(default=None, converter=_aware)
-    end_at: datetime | None = attrs.field(default=None, converter=_aware)
+    start_at: datetime | None = attrs.field(default=None, converter=to_aware)
+    end_at: datetime | None = attrs.field(default=None, converter=to_aware)
     max_runs: int | None = None
     catch_up: CatchUp = "latest"
     misfire_grace: float | None = None
-    jitter: float = attrs.field(default=0.0, converter=_jitter)
-    static: bool = attrs.field(default=False, converter=_flag)
+    jitter: float = attrs.field(default=0.0, converter=to_jitter)
+    static: bool = attrs.field(default=False, converter=to_flag)
     description: str | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -344,11 +237,11 @@ class Entry:
             and task.strip()
             and is_schedule(self.schedule)
             and type(args) is tuple
-            and (not args or _json_problem(args) is None)
+            and (not args or json_problem(args) is None)
             and type(kwargs) is dict
-            and (not kwargs or _json_problem(kwargs) is None)
+            and (not kwargs or json_problem(kwargs) is None)
             and type(options) is dict
-            and (not options or _json_problem(options) is None)
+            and (not options or json_problem(options) is None)
             and (self.enabled is True or self.enabled is False)
             and self.tz is None
             and (start_at is None or (type(start_at) is datetime and start_at.tzinfo is UTC))
@@ -450,13 +343,13 @@ class EntryState:
     :param triggered_at: set by a manual trigger; the next tick runs the entry once more.
     """
 
-    next_run_at: datetime | None = attrs.field(default=None, converter=_aware)
-    last_run_at: datetime | None = attrs.field(default=None, converter=_aware)
+    next_run_at: datetime | None = attrs.field(default=None, converter=to_aware)
+    last_run_at: datetime | None = attrs.field(default=None, converter=to_aware)
     total_run_count: int = 0
     skipped_run_count: int = 0
     last_task_id: str | None = None
     last_error: str | None = None
-    triggered_at: datetime | None = attrs.field(default=None, converter=_aware)
+    triggered_at: datetime | None = attrs.field(default=None, converter=to_aware)
 
     def __attrs_post_init__(self) -> None:
         total, skipped, task, error = (

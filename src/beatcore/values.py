@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import unicodedata
-from typing import TypeGuard
+from typing import Any, TypeGuard
 
 #: The largest int that ``float()`` turns into a finite float.
 _FLOAT_MAX = int(sys.float_info.max)
@@ -83,3 +83,61 @@ def printable(text: str) -> str:
     may hold names from before the name rule, and a task name is not checked.
     """
     return text if line_breaking(text) is None else repr(text)
+
+
+#: How deeply args, kwargs and options may nest. Deeper values could be written but not read
+#: back (the JSON decoder stops at Python's recursion limit), and no task needs them.
+MAX_JSON_DEPTH = 100
+
+#: Types whose instances ``json`` writes as they are and reads back equal.
+_JSON_ATOMS = (str, int, bool, type(None))
+
+
+def json_problem(value: Any, depth: int = MAX_JSON_DEPTH) -> str | None:
+    """Return what keeps ``value`` from being stored as JSON and read back equal, or None.
+
+    Lists and tuples (read back as lists), dicts with str keys, str, int, finite float,
+    bool and None are such values (subclasses too: ``json`` writes them as their base).
+    Called for the args, kwargs and options of every Entry built (they are stored as JSON),
+    so the usual items (of exactly those types) are told in one expression, without a call
+    each.
+    """
+    kind = type(value)
+    if kind is dict or kind is list or kind is tuple:
+        if depth == 0:
+            return f"nested more than {MAX_JSON_DEPTH} levels deep"
+        if kind is dict:
+            for key in value:
+                if type(key) is not str and not isinstance(key, str):
+                    return f"the dict key {shown(key)} is not a string (JSON would make it one)"
+            items = value.values()
+        else:
+            items = value
+        for item in items:
+            kind = type(item)
+            if (
+                kind is str
+                or item is None
+                or kind is bool
+                or (kind is int and -(2**64) < item < 2**64)
+                or (kind is float and item - item == 0.0)
+            ):
+                continue
+            problem = json_problem(item, depth - 1)
+            if problem is not None:
+                return problem
+        return None
+    if isinstance(value, float):
+        return None if value - value == 0.0 else f"{value!r} is not a finite number"
+    if isinstance(value, _JSON_ATOMS):
+        if isinstance(value, int) and not -(2**64) < value < 2**64:
+            try:
+                int.__repr__(value)
+            except ValueError as exc:  # past sys.get_int_max_str_digits()
+                return f"an int too long to write ({exc})"
+        return None
+    if isinstance(value, dict):  # subclasses: walked as their base type
+        return json_problem(dict(value), depth)
+    if isinstance(value, (list, tuple)):
+        return json_problem(list(value), depth)
+    return f"{type(value).__name__} {shown(value)} is not a JSON value"
