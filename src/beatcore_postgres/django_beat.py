@@ -18,14 +18,9 @@ import click
 from beatcore.cli import Session, history, pass_session
 from beatcore.cli.describe import describe_schedule, format_instant
 from beatcore.errors import CorruptRecord, EntryNotFound
+from beatcore.migrating import Migrated, NotConvertible
 from beatcore.timeutil import UTC
-from beatcore_postgres.django_beat_format import (
-    BACKEND_CLEANUP,
-    Migrated,
-    NotConvertible,
-    convert,
-    read_tasks,
-)
+from beatcore_postgres.django_beat_format import BACKEND_CLEANUP, convert, read_tasks
 from beatcore_postgres.urls import mask_url
 
 _VERB = "migrate-from-django-celery-beat"

@@ -18,10 +18,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 from beatcore.entry import Entry
 from beatcore.errors import BeatcoreError
+from beatcore.migrating import Migrated, NotConvertible
 from beatcore.schedules import Clocked, Crontab, Interval, ScheduleType, Solar
 from beatcore.timeutil import UTC
 
@@ -45,19 +44,6 @@ _QUERY = """
      ORDER BY t.name
 """
 _PERIODS = ("days", "hours", "minutes", "seconds", "microseconds")
-
-
-class NotConvertible(Exception):
-    """A periodic task that has no beatcore equivalent; the message says why."""
-
-
-@attrs.frozen
-class Migrated:
-    """One periodic task as beatcore sees it: the definition and its run history."""
-
-    entry: Entry
-    last_run_at: datetime | None
-    total_run_count: int
 
 
 def read_tasks(url: str) -> list[dict[str, Any]]:

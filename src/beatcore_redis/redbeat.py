@@ -19,14 +19,13 @@ from beatcore.cli import Session, history, pass_session
 from beatcore.cli.describe import describe_schedule, format_instant
 from beatcore.entry import EntryState
 from beatcore.errors import CorruptRecord, EntryNotFound
+from beatcore.migrating import Migrated, NotConvertible
 from beatcore.store import Lease, Store
 from beatcore.timeutil import UTC
 from beatcore.urls import mask_password
 from beatcore.values import printable
 from beatcore_redis.redbeat_format import (
     DEFAULT_PREFIX,
-    Migrated,
-    NotConvertible,
     RedBeatRecord,
     convert,
     convert_schedule,

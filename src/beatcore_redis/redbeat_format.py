@@ -27,6 +27,7 @@ import attrs
 
 from beatcore.entry import Entry
 from beatcore.errors import BeatcoreError
+from beatcore.migrating import Migrated, NotConvertible
 from beatcore.plugins import Plugins
 from beatcore.schedules import Crontab, Interval, ScheduleType, Solar
 from beatcore.storekit import text as _text
@@ -39,20 +40,6 @@ _WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _RRULE_LISTS = ("bysetpos", "bymonth", "bymonthday", "byyearday", "byweekno", "byhour",
                 "byminute", "bysecond")  # fmt: skip
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-class NotConvertible(Exception):
-    """A RedBeat record that has no beatcore equivalent; the message says why."""
-
-
-@attrs.frozen
-class Migrated:
-    """One RedBeat entry as beatcore sees it: the definition and RedBeat's run history."""
-
-    entry: Entry
-    last_run_at: datetime | None
-    total_run_count: int
-    notes: tuple[str, ...] = ()
 
 
 def _decode_object(data: dict[str, Any]) -> Any:
