@@ -1,6 +1,7 @@
 """The ``bad-data`` scenarios: records no beatcore writes, planted while a real beat runs.
 
-Issue 12's cases on every store (``bad-data`` on Redis, ``bad-data-sqlite`` on SQLite):
+Issue 12's cases on every store (``bad-data`` on Redis, ``bad-data-sqlite`` on SQLite,
+``bad-data-postgres`` on PostgreSQL):
 
 - *bad* records, each a definition copied from a good entry under a new name and then broken:
   a state counting ``1e400`` runs, a count or grace too large for any store, a definition
@@ -13,6 +14,12 @@ Issue 12's cases on every store (``bad-data`` on Redis, ``bad-data-sqlite`` on S
   release wrote them and must run exactly once per occurrence like the stable entries.
 - On Redis also what the Redis store meets under its prefix: dangling due-index members and
   foreign keys of every type.
+- On PostgreSQL, whose ``text`` holds neither U+0000 nor bytes that are not UTF-8, no release
+  could have stored either, so the NUL odd name is left out and the ``not-utf8`` record is
+  planted as the text a lossy conversion leaves, each byte that is not UTF-8 replaced by
+  U+FFFD. Replaced inside a string that text reads (a task ``chaos.\ufffd``, checked), so
+  there the replaced bytes stand where the bytes would break the JSON too: before the task
+  name's opening quote and as the state's unquoted ``last_error`` (:func:`_not_utf8_text`).
 """
 
 from __future__ import annotations
@@ -22,12 +29,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from psycopg import sql
+
 from beatcore import EntryState
 from beatcore.entry import StoredName
 from beatcore.serializer import dumps_entry, dumps_state
 from beatcore.store import Store
 from beatcore.storekit import to_micros
 from beatcore.testing.records import plant_sqlite_record
+from beatcore_postgres.store import PostgresStore
 from bench.chaos.expect import EntryPlan
 from bench.chaos.harness import utc_from_epoch
 from bench.chaos.report import FORGED
@@ -84,6 +94,12 @@ def _not_utf8(good: dict[str, Any], name: str, due: float) -> tuple[Raw, Raw]:
     return text.encode("utf-8", "surrogateescape"), b'{"v": 1, "last_error": "\xff\xfe"}'
 
 
+def _not_utf8_text(good: dict[str, Any], name: str, due: float) -> tuple[Raw, Raw]:
+    """``not-utf8`` on PostgreSQL: its bytes \\xff \\xfe as U+FFFD, where they break the JSON."""
+    definition = json.dumps(good).replace('"task": ', '"task": \ufffd', 1)
+    return definition, '{"v": 1, "last_error": \ufffd\ufffd}'
+
+
 def _truncated(good: dict[str, Any], name: str, due: float) -> tuple[Raw, Raw]:
     return json.dumps(good)[:40], _state(due)
 
@@ -119,7 +135,22 @@ class Planter:
     would hold them; says whether a record is still there."""
 
     def __init__(self, store: Store) -> None:
-        self.store: Any = store  # the Redis or SQLite store, reached past its API
+        self.store: Any = store  # the Redis, SQLite or PostgreSQL store, reached past its API
+        self.postgres = isinstance(store, PostgresStore)
+        #: The bad records this store can hold, by kind.
+        self.breakers = (
+            {**BAD_RECORDS, "not-utf8": _not_utf8_text} if self.postgres else BAD_RECORDS
+        )
+        #: The odd names this store can hold.
+        self.odd_names = [
+            name for key, name in ODD_NAMES.items() if not (self.postgres and key == "nul")
+        ]
+
+    def _postgres(self, statement: str, params: tuple[Any, ...]) -> Any:
+        query = sql.SQL(statement).format(sql.Identifier(self.store.spec.schema))
+        return self.store._db.run(
+            "chaos planting", lambda conn: conn.execute(query, params).fetchone()
+        )
 
     def plant(self, name: str, definition: Raw, state: Raw, due: float) -> None:
         """Store ``definition`` and ``state`` under ``name``, due at ``due`` (epoch s)."""
@@ -131,6 +162,14 @@ class Planter:
             pipe.hset(keys.states, name, state)
             pipe.zadd(keys.due, {name: to_micros(when)})
             pipe.execute()
+        elif self.postgres:
+            self._postgres(
+                "INSERT INTO {}.entries (name, entry_json, state_json, due_at)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT (name) DO UPDATE SET entry_json ="
+                " excluded.entry_json, state_json = excluded.state_json, due_at = excluded.due_at"
+                " RETURNING 1",
+                (name, definition, state, when),
+            )
         else:
             plant_sqlite_record(self.store, name, definition, state, when)
 
@@ -138,14 +177,16 @@ class Planter:
         """True while a record of ``name`` is stored (readable or not)."""
         if hasattr(self.store, "keys"):
             return bool(self.store.client.hexists(self.store.keys.defs, name))
+        if self.postgres:
+            return self._postgres("SELECT 1 FROM {}.entries WHERE name = %s", (name,)) is not None
         with self.store._db.transaction() as conn:
             row = conn.execute("SELECT 1 FROM entries WHERE name = ?", (name,)).fetchone()
         return row is not None
 
 
 def plant_odd_names(run: Any, planter: Planter) -> None:
-    """Plant every :data:`ODD_NAMES` entry (every second, anchored) and open its plan."""
-    for name in ODD_NAMES.values():
+    """Plant every odd name the store can hold (every second, anchored) and open its plan."""
+    for name in planter.odd_names:
         entry = run.entry(StoredName(name), 1)
         t0 = time.time()
         due = float(int(t0) + 1)
@@ -162,7 +203,7 @@ def plant_bad_record(run: Any, planter: Planter, kind: str, n: int) -> str:
     victim = f"victim-{kind}-{n}"
     good = json.loads(dumps_entry(run.entry("tick-0", 1)))
     good["name"] = victim
-    definition, state = BAD_RECORDS[kind](good, victim, time.time())
+    definition, state = planter.breakers[kind](good, victim, time.time())
     planter.plant(victim, definition, state, time.time())
     run.harness.event("corrupt", victim, kind)
     return victim

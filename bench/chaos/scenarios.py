@@ -368,6 +368,8 @@ SCENARIOS: dict[str, Scenario] = {
                  redbeat=False),
         Scenario("bad-data-sqlite", "bad records and odd names on SQLite", bad_data,
                  store="sqlite", redbeat=False),
+        Scenario("bad-data-postgres", "bad records and odd names on PostgreSQL", bad_data,
+                 store="postgres", redbeat=False),
         Scenario("kill9-postgres", "kill -9 of the leader, PostgreSQL store", kill9,
                  store="postgres", redbeat=False),
         Scenario("sigstop-postgres", "SIGSTOP of the leader, PostgreSQL store", sigstop,

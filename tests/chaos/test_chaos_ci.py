@@ -65,15 +65,23 @@ def test_postgres_store_faults_without_duplicates_or_misses(name: str, tmp_path:
     assert result.faults >= 1, result.notes
 
 
-@pytest.mark.parametrize("name", ["bad-data", "bad-data-sqlite"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "bad-data",
+        "bad-data-sqlite",
+        pytest.param("bad-data-postgres", marks=pytest.mark.postgres_server),
+    ],
+)
 def test_bad_records_are_reported_once_and_kept_and_never_stop_other_entries(
     name: str, tmp_path: Path
 ) -> None:
-    """Issue 12 end to end, on Redis and on SQLite: while a real beat runs, records no
+    """Issue 12 end to end, on Redis, SQLite and PostgreSQL: while a real beat runs, records no
     beatcore writes are planted next to the good entries (1e400 counts, huge values, 100,000
     levels of nesting, NaN jitter, bytes that are not UTF-8, truncated JSON, unknown types,
     newer versions, unreadable states) along with good entries under odd names (NUL, newline,
-    escape, U+2028, emoji, 1,000 characters). The good ones, odd names included, run exactly
+    escape, U+2028, emoji, 1,000 characters; on PostgreSQL no NUL, and the bytes that are not
+    UTF-8 as U+FFFD). The good ones, odd names included, run exactly
     once per occurrence; each bad record is reported once and still stored at the end; no
     name forged a log line."""
     result = run(name, tmp_path)
