@@ -13,7 +13,8 @@ about those records is here, as pure functions of what it read:
 - :func:`plan_static_sync` says what the startup sync adds, updates and removes;
 - :func:`merge_ack` merges an ack into the state written while the entry was in flight;
 - :func:`list_entries` and :func:`list_corrupt` answer ``entries()`` and ``corrupt_records()``;
-- :func:`to_micros`, :func:`from_micros` and :func:`text` convert what backends store.
+- :func:`to_micros`, :func:`from_micros` and :func:`text` convert what backends store;
+- :class:`Migration` is one step of a SQL store's schema.
 
 See docs/writing-stores.rst for how a store uses them.
 """
@@ -23,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import NamedTuple, overload
+
+import attrs
 
 from beatcore import serializer, timing
 from beatcore.entry import Entry, EntryState
@@ -206,6 +209,20 @@ def list_corrupt(records: Iterable[tuple[str, Raw, Raw]]) -> list[CorruptRecord]
 
 def _by_name(record: tuple[str, object] | tuple[str, object, object]) -> str:
     return record[0]
+
+
+# -- schema steps of SQL stores ---------------------------------------------------------------
+
+
+@attrs.frozen
+class Migration:
+    """One forward step of a SQL store's schema: the statements that take it from version
+    ``version - 1`` to ``version``. A store keeps its steps oldest first and never edits one
+    that has shipped; the last step's version is the schema version it writes."""
+
+    version: int
+    description: str
+    statements: tuple[str, ...]
 
 
 # -- deciding writes --------------------------------------------------------------------------

@@ -29,25 +29,14 @@ Layout (version 2):
 
 from __future__ import annotations
 
-import attrs
 import psycopg
 
 from beatcore.errors import SchemaVersionError, StoreError
+from beatcore.storekit import Migration
 from beatcore_postgres.connection import Connection
 
-
-@attrs.frozen
-class Migration:
-    """One forward step: the statements that take the schema from ``version - 1`` to it.
-
-    ``{schema}`` in a statement is replaced by the quoted schema name.
-    """
-
-    version: int
-    description: str
-    statements: tuple[str, ...]
-
-
+#: Every schema step, oldest first; ``{schema}`` in a statement is replaced by the quoted
+#: schema name.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 
+from beatcore.storekit import Migration
 from beatcore.storekit import from_micros as instant
 from beatcore.storekit import to_micros as micros
 from beatcore.stores.sqlite.database import Database
@@ -18,7 +19,6 @@ from beatcore.stores.sqlite.schema import (
     APPLICATION_ID,
     MIGRATIONS,
     SCHEMA_VERSION,
-    Migration,
     open_database,
 )
 from beatcore.stores.sqlite.url import database_path

@@ -17,21 +17,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import attrs
-
 from beatcore.errors import ConfigurationError, SchemaVersionError, StoreError
+from beatcore.storekit import Migration
 
 #: Marks a SQLite file as a beatcore schedule (the bytes "beat" as a big-endian integer).
 APPLICATION_ID = 0x62656174
-
-
-@attrs.frozen
-class Migration:
-    """One step of the schema: the SQL statements that bring version ``version - 1`` to it."""
-
-    version: int
-    description: str
-    statements: tuple[str, ...]
 
 
 #: Every schema step, oldest first; the last one's version is the current schema version.
