@@ -31,7 +31,7 @@ BACKEND_CLEANUP = "celery.backend_cleanup"
 _QUERY = """
     SELECT t.name, t.task, t.args, t.kwargs, t.queue, t.exchange, t.routing_key, t.headers,
            t.priority, t.expires, t.expire_seconds, t.one_off, t.start_time, t.enabled,
-           t.last_run_at, t.total_run_count,
+           t.last_run_at, t.total_run_count, t.description,
            i.every, i.period,
            c.minute, c.hour, c.day_of_week, c.day_of_month, c.month_of_year, c.timezone,
            s.event, s.latitude, s.longitude,
@@ -134,7 +134,8 @@ def convert(row: Mapping[str, Any]) -> Migrated:
 
     ``expires`` becomes the entry's ``end_at`` (django-celery-beat stops scheduling then) and
     the message expiry; ``expire_seconds`` the message expiry; ``one_off`` is ``max_runs=1``;
-    ``start_time`` is ``start_at``; a crontab's time zone is the entry's ``tz``.
+    ``start_time`` is ``start_at``; a crontab's time zone is the entry's ``tz``; the
+    ``description`` is the entry's (django-celery-beat's empty default: none).
 
     :raises NotConvertible: with the reason.
     """
@@ -165,6 +166,7 @@ def convert(row: Mapping[str, Any]) -> Migrated:
             start_at=instant(row["start_time"]),
             end_at=end_at,
             max_runs=1 if row["one_off"] else None,
+            description=str(row["description"]) if row["description"] else None,
         )
     except (BeatcoreError, ValueError, TypeError) as exc:
         raise NotConvertible(str(exc)) from None

@@ -52,8 +52,15 @@ def main() -> None:
         headers='{"tenant": "a"}',
         last_run_at=datetime(2026, 1, 5, 11, 0, tzinfo=utc),
         total_run_count=42,
+        description="Says hello every ten seconds.\nOwner: team A (ünïcode kept)",
     )
-    tasks.create(name="nightly-berlin", task="proj.report", crontab=berlin, expire_seconds=600)
+    tasks.create(
+        name="nightly-berlin",
+        task="proj.report",
+        crontab=berlin,
+        expire_seconds=600,
+        description="Nightly report, Berlin time",
+    )
     tasks.create(name="sunrise", task="proj.hello", solar=sunrise, args='["sun"]')
     tasks.create(name="once", task="proj.hello", clocked=clocked, one_off=True)
     tasks.create(name="paused", task="proj.hello", interval=hours, enabled=False)

@@ -90,6 +90,7 @@ def test_migration_maps_every_schedule_kind_keeps_history_and_reports_bad_rows(
         "priority": 5,
         "headers": {"tenant": "a"},
     }
+    assert fast.description == "Says hello every ten seconds.\nOwner: team A (ünïcode kept)"
     state = store.state("every-10s")
     assert state.last_run_at == datetime(2026, 1, 5, 11, 0, tzinfo=UTC)
     assert state.total_run_count == 42
@@ -99,6 +100,8 @@ def test_migration_maps_every_schedule_kind_keeps_history_and_reports_bad_rows(
     assert nightly.schedule == Crontab(minute="30", hour="2")
     assert nightly.tz == "Europe/Berlin"
     assert nightly.options == {"expires": 600}
+    assert nightly.description == "Nightly report, Berlin time"
+    assert store.get("paused").description is None  # django-celery-beat's empty default
     assert store.get("sunrise").schedule == Solar("sunrise", 52.52, 13.4)
     once = store.get("once")
     assert once.schedule == Clocked(datetime(2030, 6, 1, 8, 0, tzinfo=UTC))
