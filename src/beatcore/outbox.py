@@ -116,7 +116,7 @@ class Outbox:
                 self._batch = self._producer.batch(max_size=sys.maxsize)
                 self._batch.__enter__()
             try:
-                self._publisher.publish(message.entry, message.task_id)
+                self._publisher.publish(message.entry, message.task_id, message.occurrence)
             except Exception as exc:
                 self._stopped.add(name)
                 yield message.outcome(_FAILED, exc)

@@ -8,9 +8,15 @@ producer celery beat keeps (opened on first use, released when the scheduler clo
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Protocol
 
 from beatcore.entry import Entry
+
+#: The message headers naming the entry and the occurrence (UTC ISO 8601) a message runs;
+#: the worker side (:mod:`beatcore.tracking`) finds the run they belong to by them.
+ENTRY_HEADER = "beatcore_entry"
+OCCURRENCE_HEADER = "beatcore_occurrence"
 
 
 class Beat(Protocol):
@@ -40,11 +46,12 @@ class Publisher:
         """
         return self._beat.producer
 
-    def publish(self, entry: Entry, task_id: str) -> Any:
+    def publish(self, entry: Entry, task_id: str, occurrence: datetime | None = None) -> Any:
         """Send (or, inside a producer batch, buffer) one message of ``entry`` as ``task_id``.
 
         Returns Celery's ``AsyncResult``. The entry's ``options`` are passed on; its headers
-        gain ``celery_beat_task``, as Celery's beat marks the tasks it sends.
+        gain ``celery_beat_task``, as Celery's beat marks the tasks it sends, and, given the
+        ``occurrence``, :data:`ENTRY_HEADER` and :data:`OCCURRENCE_HEADER`.
         """
         options = entry.options
         if options:
@@ -53,6 +60,9 @@ class Publisher:
             headers.setdefault("celery_beat_task", True)
         else:
             headers = {"celery_beat_task": True}
+        if occurrence is not None:
+            headers[ENTRY_HEADER] = entry.name
+            headers[OCCURRENCE_HEADER] = occurrence.isoformat()
         if self._tasks is None:
             # app.tasks is a descriptor that locks on every read; the registry never changes
             self._tasks = self._app.tasks

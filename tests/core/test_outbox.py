@@ -155,4 +155,11 @@ def test_messages_carry_the_beat_header(window: SendWindow) -> None:
     )
     with Outbox(publisher, producer, window, flush_every=100) as outbox:
         list(outbox.send([Message(entry, T0, "h-0")]))
-    assert beat.headers == [{"x": 1, "celery_beat_task": True}]
+    assert beat.headers == [
+        {
+            "x": 1,
+            "celery_beat_task": True,
+            "beatcore_entry": "h",
+            "beatcore_occurrence": T0.isoformat(),
+        }
+    ]
