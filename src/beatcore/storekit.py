@@ -11,7 +11,9 @@ about those records is here, as pure functions of what it read:
   one bad record never holds back the rest of its batch;
 - :func:`decide_save` says whether a save keeps the stored state or recomputes the next run;
 - :func:`plan_static_sync` says what the startup sync adds, updates and removes;
-- :func:`merge_ack` merges an ack into the state written while the entry was in flight;
+- :func:`merge_ack` merges an ack into the state written while the entry was in flight
+  (:func:`acked` from the stored bytes);
+- :func:`revivable` says which records set aside as unreadable read again;
 - :func:`list_entries` and :func:`list_corrupt` answer ``entries()`` and ``corrupt_records()``;
 - :func:`to_micros`, :func:`from_micros` and :func:`text` convert what backends store;
 - :class:`Migration` is one step of a SQL store's schema.
@@ -59,6 +61,14 @@ class SaveDecision(NamedTuple):
 class AckMerge(NamedTuple):
     """What :func:`merge_ack` decided: the state to write and the due-index instant."""
 
+    state: EntryState
+    due_at: datetime | None
+
+
+class AckedRecord(NamedTuple):
+    """What :func:`acked` decided: the record to write and its due-index instant."""
+
+    entry: Entry
     state: EntryState
     due_at: datetime | None
 
@@ -308,6 +318,26 @@ def merge_ack(ack: Ack, stored: Record) -> AckMerge:
     entry, current = stored
     merged = timing.state_after_ack(current, ack.claimed, ack.state)
     return AckMerge(merged, timing.due_after_ack(entry, merged, ack.state, ack.due_at))
+
+
+def acked(ack: Ack, entry_raw: Raw, state_raw: Raw) -> AckedRecord | CorruptRecord:
+    """Return the record to write for ``ack`` over the stored bytes (:func:`merge_ack`), or
+    the error saying why they are unreadable (the store notes it; the record stays)."""
+    found = decode_record(ack.name, entry_raw, state_raw)
+    if isinstance(found, CorruptRecord):
+        return found
+    return AckedRecord(found.entry, *merge_ack(ack, found))
+
+
+def revivable(rows: Iterable[tuple[str, Raw, Raw]]) -> list[tuple[str, Record]]:
+    """Return ``(name, record)`` of each of ``rows`` that reads now, in row order: what
+    ``retry_unreadable`` puts back in the due index (the others stay set aside)."""
+    revived = []
+    for name, entry_raw, state_raw in rows:
+        found = decode_record(name, entry_raw, state_raw)
+        if not isinstance(found, CorruptRecord):
+            revived.append((name, found))
+    return revived
 
 
 def triggered(state: EntryState, at: datetime | None, now: datetime) -> EntryState:

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from beatcore.stores.memory import MemoryStore, _Schedule
+from beatcore.stores.memory import MemoryStore
+from beatcore.stores.memory_data import ScheduleData
 from beatcore.testing import FakeClock, StoreContract, forget_memory_schedule, plant_memory_record
 from beatcore.testing.contract import OpenStore, PlantCorrupt
 from beatcore.testing.contract.claims import ClaimAckContract
@@ -61,7 +62,7 @@ class _UnlockedMemoryStore(MemoryStore):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._data = _Schedule(mutex=_NoLock())  # type: ignore[arg-type]
+        self._data = ScheduleData(mutex=_NoLock())  # type: ignore[arg-type]
         self._lock._data = self._data
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from beatcore import storekit
-from beatcore.stores import memory
+from beatcore.stores import memory, memory_data
 from beatcore.stores.sqlite import SqliteStore
 
 
@@ -17,16 +17,14 @@ def plant_memory_record(
     store: memory.MemoryStore, name: str, entry_raw: str, state_raw: str, due_at: datetime
 ) -> None:
     """Store raw record text as-is in a memory store, due at ``due_at``."""
-    data = store._data
-    with data.mutex:
-        data.records[name] = memory._Record(entry_raw, state_raw)
-        data.due[name] = due_at
+    with store._data.mutex:
+        store._data.table.records[name] = (entry_raw, state_raw)
+        store._data.table.due[name] = due_at
 
 
 def forget_memory_schedule(name: str) -> None:
     """Drop the shared data of ``memory://NAME`` (a later store of that name starts empty)."""
-    with memory._SCHEDULES_MUTEX:
-        memory._SCHEDULES.pop(name, None)
+    memory_data.forget(name)
 
 
 def plant_sqlite_record(

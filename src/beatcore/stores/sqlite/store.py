@@ -287,11 +287,10 @@ class SqliteStore(Store):
                 f"SELECT name, {_RECORD} FROM entries"
                 " WHERE error IS NOT NULL AND claimed_at IS NULL ORDER BY name"
             ).fetchall()
-            revived: list[tuple[int | None, str]] = []
-            for name, entry_json, state_json in rows:
-                stored = storekit.decode_record(name, entry_json, state_json)
-                if not isinstance(stored, CorruptRecord):
-                    revived.append((micros(timing.state_due_at(*stored)), name))
+            revived = [
+                (micros(timing.state_due_at(*record)), name)
+                for name, record in storekit.revivable(rows)
+            ]
             conn.executemany(
                 "UPDATE entries SET due_at = ?, error = NULL, error_at = NULL WHERE name = ?",
                 revived,
@@ -322,13 +321,13 @@ class SqliteStore(Store):
             writes: list[tuple[str, int | None, int | None, str]] = []
             unreadable: list[CorruptRecord] = []
             for name, entry_json, state_json in rows:
-                stored = storekit.decode_record(name, entry_json, state_json)
-                if isinstance(stored, CorruptRecord):
-                    unreadable.append(stored)
+                merged = storekit.acked(by_name[name], entry_json, state_json)
+                if isinstance(merged, CorruptRecord):
+                    unreadable.append(merged)
                     continue
-                merged, due = storekit.merge_ack(by_name[name], stored)
+                _, state, due = merged
                 writes.append(
-                    (serializer.dumps_state(merged), micros(merged.next_run_at), micros(due), name)
+                    (serializer.dumps_state(state), micros(state.next_run_at), micros(due), name)
                 )
             conn.executemany(
                 "UPDATE entries SET state_json = ?, next_run_at = ?, due_at = ?,"
