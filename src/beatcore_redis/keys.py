@@ -105,6 +105,15 @@ class KeyLayout:
         """Hash: ``owner`` (the ``beatcore`` mark), ``schema`` and ``last_tick``."""
         return self.base + "meta"
 
+    @property
+    def history_prefix(self) -> str:
+        """What each entry's run-history key starts with (the scripts append the name)."""
+        return self.base + "history:"
+
+    def history(self, name: str) -> str:
+        """List: the run history of entry ``name``, oldest record first (RunRecord JSON)."""
+        return self.history_prefix + name
+
     def expected_types(self) -> dict[str, str]:
         """Return each key with the Redis type it must have (for checks and error messages)."""
         return {

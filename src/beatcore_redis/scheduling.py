@@ -3,8 +3,10 @@
 ``claim`` renews the lease, checks the fencing token and moves the due entries to the
 in-flight set in one EVALSHA; the kit decodes what it took (:func:`storekit.decode_claims`),
 and an unreadable record is taken out of flight and kept. ``ack`` writes the acked states of
-the whole batch in one more; entries changed while in flight are merged with their current
-state (:func:`storekit.merge_ack`) in one compare-and-set write.
+the whole batch in one more, with the run records of each entry appended to its history (a
+list per entry, trimmed to the history size); entries changed while in flight are merged with
+their current state (:func:`storekit.merge_ack`) in one compare-and-set write. ``history``
+reads one entry's list.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from celery.utils.log import get_logger
 
 from beatcore import serializer, storekit
 from beatcore.entry import EntryState
-from beatcore.errors import CorruptRecord
-from beatcore.store import Ack, ClaimResult, InFlight, Lease
+from beatcore.errors import CorruptRecord, EntryNotFound
+from beatcore.store import Ack, ClaimResult, InFlight, Lease, RunRecord
 from beatcore_redis.handle import RedisHandle
 from beatcore_redis.lock import lock_lost, ttl_ms
 from beatcore_redis.revive import noted_unreadable
@@ -119,31 +121,71 @@ def quarantine(handle: RedisHandle, errors: Sequence[CorruptRecord]) -> None:
         logger.error("beatcore: %s (left in place under %s)", error, keys.defs)
 
 
-def ack(handle: RedisHandle, claimed: ClaimedStates, lease: Lease, acks: Sequence[Ack]) -> None:
-    """Write the acked states (see :meth:`Store.ack`).
+def ack(
+    handle: RedisHandle,
+    claimed: ClaimedStates,
+    lease: Lease,
+    acks: Sequence[Ack],
+    history_size: int,
+) -> None:
+    """Write the acked states and append each ack's runs to its entry's history, keeping the
+    newest ``history_size`` records (see :meth:`Store.ack`), all in one script call.
 
     :raises LockLost: ``lease`` is not the current one (nothing was written).
     """
     keys = handle.keys
-    args: list[Any] = [lease.token, ttl_ms(lease.ttl), lease.holder]
+    args: list[Any] = [lease.token, ttl_ms(lease.ttl), lease.holder, history_size, len(acks)]
+    records: list[str] = []
     for item in acks:
+        runs = storekit.kept_runs(item.runs, history_size)
         args += [
             item.name,
             claimed.stored_bytes(item),
             serializer.dumps_state(item.state),
             handle.score(item.due_at),
+            len(runs),
         ]
+        records += runs
     reply = handle.calls.run_script(
         "ack",
         "ack",
-        [keys.lock, keys.fence, keys.due, keys.inflight, keys.claimed, keys.defs, keys.states],
-        args,
-    )
+        [keys.lock, keys.fence, keys.due, keys.inflight, keys.claimed, keys.defs, keys.states,
+         keys.history_prefix],
+        args + records,
+    )  # fmt: skip
     if int(reply[0]) != 1:
         raise lock_lost(lease, reply)
     changed = {storekit.text(name) for name in reply[1:]}
     if changed:
         _merge_changed(handle, [item for item in acks if item.name in changed])
+
+
+def history(handle: RedisHandle, name: str, limit: int | None) -> list[RunRecord]:
+    """Return the run history of ``name``, newest first (see :meth:`Store.history`): one
+    round trip reads whether the entry exists and its whole history (at most the history
+    size), so an unreadable record never shortens what ``limit`` asks for. A history key of
+    another Redis type reads as no history (logged; the ack leaves such a key alone too).
+
+    :raises EntryNotFound: no such entry.
+    """
+    key = handle.keys.history(name)
+
+    def read() -> list[Any]:
+        pipe = handle.client.pipeline(transaction=False)
+        pipe.hexists(handle.keys.defs, name)
+        pipe.lrange(key, 0, -1)
+        replies = list(pipe.execute(raise_on_error=False))
+        if isinstance(replies[0], Exception):
+            raise replies[0]  # translated by the retry policy, as any failed call
+        return replies
+
+    exists, stored = handle.calls.call("read history", read)
+    if not exists:
+        raise EntryNotFound(name)
+    if isinstance(stored, Exception):
+        logger.warning("beatcore: the run history of %r is unreadable: %s (%s)", name, key, stored)
+        return []
+    return storekit.read_history(stored, limit)
 
 
 def _merge_changed(handle: RedisHandle, acks: Sequence[Ack]) -> None:

@@ -24,6 +24,7 @@ from beatcore.store import (
     ClaimResult,
     InFlight,
     Lease,
+    RunRecord,
     Store,
     StoreStatus,
     SyncReport,
@@ -267,8 +268,14 @@ class RedisStore(Store):
     def ack(self, lease: Lease, acks: Sequence[Ack]) -> None:
         """Write the acked states: one EVALSHA for the batch, plus one read and one write
         when some entries changed while in flight (merged with :func:`storekit.merge_ack`).
+        Each ack's runs are appended to the entry's history in the same script call.
         """
-        scheduling.ack(self.handle, self._claimed, lease, acks)
+        scheduling.ack(self.handle, self._claimed, lease, acks, self.history_size)
+
+    def history(self, name: str, limit: int | None = None) -> list[RunRecord]:
+        """Return the run history of ``name``, newest first (see :meth:`Store.history`):
+        one round trip. The ack writes it, in its own script call."""
+        return scheduling.history(self.handle, name, limit)
 
     def in_flight(self) -> list[InFlight]:
         """Return the claims not acked yet, oldest first."""

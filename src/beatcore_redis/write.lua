@@ -1,5 +1,6 @@
 -- beatcore write: compare-and-set a batch of entries (save, trigger, static sync, delete).
--- KEYS: 1 defs, 2 states, 3 due, 4 inflight, 5 claimed, 6 static, 7 corrupt, 8 meta
+-- KEYS: 1 defs, 2 states, 3 due, 4 inflight, 5 claimed, 6 static, 7 corrupt, 8 meta,
+--       9 history key prefix (entry <name>'s run history is KEYS[9] .. <name>: deleted with it)
 -- ARGV: 1 schema version, 2 mode, 3 expected write generation ('S' only), 4 static digest
 --       ('S' only), then per entry: op ('put' | 'del'), name, expected definition, expected
 --       state ('' = absent, '*' = not checked), new definition, new state, due score ('' = not
@@ -97,6 +98,7 @@ if mode == 'w' then
       redis.call('ZREM', KEYS[3], name)
       redis.call('ZREM', KEYS[5], name)
       redis.call('SREM', KEYS[6], name)
+      redis.call('DEL', KEYS[9] .. name)
     end
   end
 else
@@ -139,7 +141,12 @@ else
     redis.call('HDEL', KEYS[7], unpack(dels))
     redis.call('ZREM', KEYS[3], unpack(dels))
     redis.call('ZREM', KEYS[5], unpack(dels))
-    for _, name in ipairs(dels) do removed[#removed + 1] = name end
+    local histories = {}
+    for _, name in ipairs(dels) do
+      removed[#removed + 1] = name
+      histories[#histories + 1] = KEYS[9] .. name
+    end
+    redis.call('DEL', unpack(histories))
   end
   if #added > 0 then redis.call('SADD', KEYS[6], unpack(added)) end
   local unstatic = 0

@@ -83,7 +83,7 @@ class Put(NamedTuple):
 
 
 class Delete(NamedTuple):
-    """Delete an entry with its state, due slot and claim.
+    """Delete an entry with its state, due slot, claim and run history.
 
     :param expected_definition: the bytes read, or :data:`UNCHECKED`.
     """
@@ -228,7 +228,7 @@ def _run(
         what,
         "write",
         [keys.defs, keys.states, keys.due, keys.inflight, keys.claimed, keys.static,
-         keys.corrupt, keys.meta],
+         keys.corrupt, keys.meta, keys.history_prefix],
         arg_lists,
     )  # fmt: skip
     return chunks, list(replies)

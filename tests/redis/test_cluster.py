@@ -46,8 +46,6 @@ def cluster_prefix(redis_cluster: RedisClusterGroup) -> Iterator[str]:
 class TestClusterStoreContract(StoreContract):
     lock_expiry_follows_clock = False
     lock_ttl = 10.0
-    #: run history (issue 15) not written by this store yet
-    keeps_history = False
     real_ttl = 1.0
     """Long enough that a loaded two-core machine renews in time, short enough to wait for."""
 

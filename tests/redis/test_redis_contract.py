@@ -23,8 +23,6 @@ def plant_garbage(store: RedisStore, name: str, due_at: datetime) -> None:
 
 
 class RedisContract(StoreContract):
-    #: run history (issue 15) not written by this store yet
-    keeps_history = False
     lock_expiry_follows_clock = False
 
     @pytest.fixture

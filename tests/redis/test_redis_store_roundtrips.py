@@ -20,6 +20,7 @@ from beatcore import serializer
 from beatcore.store import Ack
 from beatcore.testing import FakeClock
 from beatcore.testing.contract import T0, every
+from beatcore.testing.contract.history import sent
 from beatcore_redis import saving
 from beatcore_redis.store import RedisStore, open_store
 from tests.redis.counting import RoundTrips, command_calls, counting_client
@@ -39,9 +40,10 @@ def counted(redis_server: Any) -> Iterator[tuple[RedisStore, RoundTrips, FakeClo
 
 
 def dispatch(
-    store: RedisStore, k: int, clock: FakeClock, trips: RoundTrips, admin: Any
+    store: RedisStore, k: int, clock: FakeClock, trips: RoundTrips, admin: Any, runs: int = 0
 ) -> dict[str, int]:
-    """Claim and ack k due entries; return the round trips and server commands of each."""
+    """Claim and ack k due entries, each ack with ``runs`` run records; return the round
+    trips and server commands of each."""
     lease = store.lock.acquire("counter", 30)
     assert lease is not None
     store.claim_due(lease, clock(), limit=10_000, reclaim_after=300)  # loads the claim script
@@ -57,7 +59,13 @@ def dispatch(
     assert len(result.claims) == k
     nxt = clock() + timedelta(days=1)
     acks = [
-        Ack(c.entry.name, c.state, c.state.evolve(next_run_at=nxt, total_run_count=1), nxt)
+        Ack(
+            c.entry.name,
+            c.state,
+            c.state.evolve(next_run_at=nxt, total_run_count=1),
+            nxt,
+            runs=tuple(sent(c.entry.name, 60 + i) for i in range(runs)),
+        )
         for c in result.claims
     ]
     trips.reset()
@@ -119,6 +127,42 @@ def test_server_side_commands_per_dispatched_entry(counted: Any, redis_server: A
     # ack: EVALSHA, HGET lock token, HGET lock holder, PEXPIRE, HMGET in-flight, defs and
     # states, HDEL in-flight, ZREM claimed, HSET states, ZADD due
     assert (small["claim_commands"], small["ack_commands"]) == (13, 11)
+
+
+def test_run_history_costs_no_round_trip_and_one_or_two_commands_per_entry(
+    counted: Any, redis_server: Any
+) -> None:
+    """The run records ride in the ack's own script call (still one round trip for any k):
+    one RPUSH per entry onto its history list, and one LTRIM once the list is longer than
+    the history size (a list per entry cannot be written with one command for all)."""
+    store, trips, clock = counted
+    with redis_server.client() as admin:
+        for k in (10, 30):
+            cost = dispatch(store, k, clock, trips, admin, runs=3)
+            assert (cost["claim_trips"], cost["ack_trips"]) == (1, 1)
+            assert cost["ack_commands"] == 11 + k  # RPUSH of each entry's three records
+        # the k = 10 entries hold three records each: with a size of 2 each ack trims
+        store.history_size = 2
+        names = [f"k10-{i:04d}" for i in range(10)]
+        for name in names:
+            store.trigger(name)
+        lease = store.lock.acquire("counter", 30)
+        assert lease is not None
+        claims = store.claim_due(lease, clock(), limit=100, reclaim_after=300).claims
+        assert sorted(c.entry.name for c in claims) == names
+        acks = [
+            Ack(c.entry.name, c.state, c.state, None, runs=(sent(c.entry.name, 1),)) for c in claims
+        ]
+        before = command_calls(admin)
+        trips.reset()
+        store.ack(lease, acks)
+        after = command_calls(admin)
+    assert trips.count == 1
+    assert sum(after.values()) - sum(before.values()) - 1 == 11 + 2 * 10  # RPUSH, LTRIM each
+    assert [r.occurrence for r in store.history("k10-0000")] == [
+        T0 + timedelta(seconds=1),
+        T0 + timedelta(seconds=62),
+    ]
 
 
 def test_ack_of_an_entry_changed_in_flight_costs_two_more_round_trips(counted: Any) -> None:

@@ -91,16 +91,19 @@ class HistoryContract(ContractBase):
         self.ack_runs(store, lease, clock, *(sent("a", 100 + s) for s in range(10)))
         expect(len(store.history("a")), 3, "records kept after an ack of ten with size 3")
 
-    def test_a_stale_lease_writes_no_history(self, history_store: Store, clock: FakeClock) -> None:
+    def test_a_stale_lease_writes_no_history(
+        self, history_store: Store, clock: FakeClock, lock_follows_clock: bool
+    ) -> None:
         """Store.ack with a superseded lease raises LockLost and records nothing."""
         store = history_store
         store.save(every("a", 10))
-        old = self.lead(store, "old:1")
+        ttl = self.ttl(lock_follows_clock)
+        old = store.lock.acquire("old:1", ttl)
+        assert old is not None, "Lock.acquire of a free lock: got None"
         clock.advance(10)
         (claim,) = self.claim(store, old, clock()).claims
-        clock.advance(self.lock_ttl + 1)
-        if store.lock.acquire("new:1", self.lock_ttl) is None:
-            pytest.skip("the lock does not lapse on the injected clock")
+        self.expire_lock(clock, ttl, lock_follows_clock)
+        assert store.lock.acquire("new:1", ttl) is not None, "Lock.acquire after the ttl lapsed"
         with pytest.raises(LockLost):
             store.ack(old, [Ack("a", claim.state, claim.state, None, runs=(sent("a", 10),))])
         expect(store.history("a"), [], "history after a stale ack")
