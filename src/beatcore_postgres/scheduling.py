@@ -4,7 +4,8 @@ A claim renews the lease, takes the stale claims and the due entries and marks t
 in one statement; it remembers each claimed row's ``rev``. An ack writes, in one statement,
 every acked state whose row still has that ``rev`` (nothing changed it in flight). The rows
 changed meanwhile are read, merged by the store kit (:func:`beatcore.storekit.merge_ack`) and
-written compare-and-set, again one statement for all of them.
+written compare-and-set, again one statement for all of them. The statement that writes an
+entry's acked state also appends the ack's run records to the entry's history and trims it.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from typing import Any
 
 from beatcore import serializer, storekit
 from beatcore.entry import EntryState
-from beatcore.errors import CorruptRecord, StoreError
-from beatcore.store import Ack, ClaimResult, InFlight, Lease
+from beatcore.errors import CorruptRecord, EntryNotFound, StoreError
+from beatcore.store import Ack, ClaimResult, InFlight, Lease, RunRecord
 from beatcore.timeutil import UTC
 from beatcore_postgres.connection import Connection
 from beatcore_postgres.lock import check_renewed, fenced_params, utc
@@ -77,21 +78,28 @@ class Scheduling:
             return {ack.name: self._claimed_revs.pop(ack.name, _UNKNOWN_REV) for ack in acks}
 
     def ack(
-        self, conn: Connection, lease: Lease, acks: Sequence[Ack], revs: Mapping[str, int]
+        self,
+        conn: Connection,
+        lease: Lease,
+        acks: Sequence[Ack],
+        revs: Mapping[str, int],
+        history_size: int,
     ) -> None:
-        """Run :meth:`~beatcore.store.Store.ack` on ``conn`` with the revs of :meth:`take_revs`.
+        """Run :meth:`~beatcore.store.Store.ack` on ``conn`` with the revs of :meth:`take_revs`;
+        each ack's runs go to its entry's history (the newest ``history_size`` kept) in the
+        statement that writes the entry's state.
 
         :raises LockLost: ``lease`` is not the current one (nothing was written).
         :raises StoreError: some entries kept changing through every merge pass (they stay
             in flight and are recovered later).
         """
         items = [(ack, revs[ack.name], ack.state, ack.due_at) for ack in acks]
-        written = self._write(conn, lease, items, exact=False)
+        written = self._write(conn, lease, items, history_size, exact=False)
         left = [ack for ack in acks if ack.name not in written]
         for _ in range(MAX_MERGE_PASSES):
             if not left:
                 return
-            left = self._merge(conn, lease, left)
+            left = self._merge(conn, lease, left, history_size)
         raise StoreError(
             f"PostgreSQL ack at {self._url}: entries {sorted(a.name for a in left)} kept "
             f"changing; they stay in flight and are recovered later"
@@ -102,9 +110,11 @@ class Scheduling:
         conn: Connection,
         lease: Lease,
         items: Sequence[tuple[Ack, int, EntryState, datetime | None]],
+        history_size: int,
         exact: bool,
     ) -> set[str]:
         """Write ``(ack, rev, state, due_at)`` items in one fenced statement; the names written.
+        The runs of each ack written go to its history in the same statement.
 
         ``exact``: ``due_at`` is final; otherwise a disabled entry without a pending trigger
         is left out of the due index (the scheduler's instant does not know it was disabled).
@@ -122,12 +132,20 @@ class Scheduling:
             }
             for ack, rev, state, due in items
         )
+        params["runs"] = json_rows(
+            {"name": ack.name, "ord": ord_, "record": text}
+            for ack, _, _, _ in items
+            for ord_, text in enumerate(storekit.kept_runs(ack.runs, history_size), 1)
+        )
+        params["history_size"] = history_size
         row = conn.execute(self._sql.ack, params).fetchone()
         assert row is not None  # a SELECT without FROM returns one row
         check_renewed(lease, row[0], row[1])
         return set(row[2])
 
-    def _merge(self, conn: Connection, lease: Lease, acks: Sequence[Ack]) -> list[Ack]:
+    def _merge(
+        self, conn: Connection, lease: Lease, acks: Sequence[Ack], history_size: int
+    ) -> list[Ack]:
         """Merge acks into rows changed in flight; return those that lost their write again.
 
         A row that is gone was deleted in flight (it stays deleted) or is no longer this
@@ -148,7 +166,7 @@ class Scheduling:
             items.append((by_name[name], rev, merged.state, merged.due_at))
         if bad:
             self._set_aside(conn, lease, bad)
-        written = self._write(conn, lease, items, exact=True) if items else set()
+        written = self._write(conn, lease, items, history_size, exact=True) if items else set()
         return [ack for ack, _, _, _ in items if ack.name not in written]
 
     def _set_aside(
@@ -163,3 +181,19 @@ class Scheduling:
         params = fenced_params(lease)
         params.update(names=[c.name for c in bad], causes=[c.cause for c in bad], noted_at=now)
         conn.execute(self._sql.set_aside, params)
+
+
+def read_history(
+    conn: Connection, sql: Statements, name: str, limit: int | None
+) -> list[RunRecord]:
+    """Return the run history of ``name``, newest first (one statement; see
+    :meth:`~beatcore.store.Store.history`).
+
+    :raises EntryNotFound: no such entry.
+    """
+    row = conn.execute(sql.history, {"name": name}).fetchone()
+    assert row is not None  # a SELECT without FROM returns one row
+    exists, records = row
+    if not exists:
+        raise EntryNotFound(name)
+    return storekit.read_history(records, limit)

@@ -8,7 +8,7 @@ transaction, under an advisory lock so processes starting together do it once. A
 written by a newer beatcore is refused and left untouched, and so is a schema holding other
 tables but no ``schema_version`` (another application's).
 
-Layout (version 2):
+Layout (version 3):
 
 ``entries``
     one row per entry: ``entry_json`` and ``state_json`` (the serializer's text, kept as it is
@@ -25,6 +25,10 @@ Layout (version 2):
     the sequence every acquisition takes its token from; it only grows.
 ``beat`` (version 2)
     one row: what the last scheduler to start said about itself (``BeatInfo`` as JSON).
+``runs`` (version 3)
+    the run history: one row per record (``name``, ``seq`` growing per entry, ``record``, the
+    ``RunRecord`` JSON), the newest ``beatcore_history_size`` per entry; a foreign key on the
+    entry with ``ON DELETE CASCADE``, so every delete of an entry takes its history along.
 """
 
 from __future__ import annotations
@@ -86,6 +90,23 @@ MIGRATIONS: tuple[Migration, ...] = (
             # one row: the JSON of beatcore.store.BeatInfo (holder, start, schedule types)
             "CREATE TABLE {schema}.beat (id integer PRIMARY KEY CHECK (id = 1),"
             " info text NOT NULL)",
+        ),
+    ),
+    Migration(
+        3,
+        "the run history of each entry",
+        (
+            # one row per run record (beatcore.store.RunRecord JSON), in order per entry;
+            # the ack appends and trims, a delete of the entry takes its rows along
+            """
+            CREATE TABLE {schema}.runs (
+                name text COLLATE "C" NOT NULL
+                     REFERENCES {schema}.entries (name) ON DELETE CASCADE,
+                seq bigint NOT NULL,
+                record text NOT NULL,
+                PRIMARY KEY (name, seq)
+            )
+            """,
         ),
     ),
 )

@@ -99,7 +99,10 @@ _SET_ASIDE = (
 
 #: Write acked states whose row is unchanged since the claim (``rev``); returns the names
 #: written. ``due_at`` is the scheduler's, unless the entry is disabled and not triggered
-#: (it was disabled while in flight, without another write of its state).
+#: (it was disabled while in flight, without another write of its state). The run records of
+#: the rows written (``runs``: name, ``ord`` from 1, record) are appended to their history
+#: and each history is trimmed to its newest ``history_size`` rows, in the same statement
+#: (the ``DELETE`` sees the rows from before it, the ``INSERT`` numbers on from them).
 _ACK = (
     "WITH "
     + LEASE_CTE
@@ -117,6 +120,23 @@ _ACK = (
            AND (e.claim_token = %(token)s OR e.claim_token IS NULL)
            AND EXISTS (SELECT FROM lease)
      RETURNING e.name
+    ),
+    fresh AS (
+        SELECT * FROM json_to_recordset(%(runs)s::json) AS r(name text, ord bigint, record text)
+         WHERE r.name IN (SELECT name FROM acked)
+    ),
+    grown AS (
+        SELECT f.name, max(f.ord) AS added,
+               (SELECT coalesce(max(h.seq), 0) FROM {s}.runs AS h WHERE h.name = f.name) AS last
+          FROM fresh AS f GROUP BY f.name
+    ),
+    logged AS (
+        INSERT INTO {s}.runs (name, seq, record)
+        SELECT f.name, g.last + f.ord, f.record FROM fresh AS f JOIN grown AS g USING (name)
+    ),
+    trimmed AS (
+        DELETE FROM {s}.runs AS h USING grown AS g
+         WHERE h.name = g.name AND h.seq <= g.last + g.added - %(history_size)s
     )
     SELECT (SELECT token FROM lease), """
     + LAST_TOKEN
@@ -141,6 +161,11 @@ _IN_FLIGHT = """
 # -- definitions -------------------------------------------------------------------------------
 
 _ROW = "SELECT entry_json, state_json, rev FROM {s}.entries WHERE name = %(name)s"
+#: Whether the entry exists, and its run history oldest first.
+_HISTORY = """
+    SELECT EXISTS (SELECT FROM {s}.entries WHERE name = %(name)s),
+           ARRAY(SELECT record FROM {s}.runs WHERE name = %(name)s ORDER BY seq)
+"""
 _ENTRY = "SELECT entry_json FROM {s}.entries WHERE name = %(name)s"
 _STATE = "SELECT state_json FROM {s}.entries WHERE name = %(name)s"
 _ALL_ENTRIES = "SELECT name, entry_json FROM {s}.entries ORDER BY name"
@@ -239,6 +264,7 @@ class Statements:
     ack_rows: str
     in_flight: str
     row: str
+    history: str
     entry: str
     state: str
     all_entries: str
@@ -268,6 +294,7 @@ class Statements:
             ack_rows=statement(_ACK_ROWS, schema),
             in_flight=statement(_IN_FLIGHT, schema),
             row=statement(_ROW, schema),
+            history=statement(_HISTORY, schema),
             entry=statement(_ENTRY, schema),
             state=statement(_STATE, schema),
             all_entries=statement(_ALL_ENTRIES, schema),

@@ -6,7 +6,9 @@ Each call is one round trip in the common case (see :mod:`.statements`):
 
 ==================  =====================================================================
 claim_due           1 (2 when it meets unreadable records, which it then sets aside)
-ack                 1 (2-3 for entries changed while in flight: read, merge, write)
+ack                 1 (2-3 for entries changed while in flight: read, merge, write), the
+                    run history appended and trimmed in the statement writing the state
+history             1
 save, trigger, ...  2 (read, compare-and-set write)
 sync_static         1 when nothing changed, 2 otherwise (read; write and delete in one
                     statement), whatever the number of entries
@@ -35,6 +37,7 @@ from beatcore.store import (
     InFlight,
     Lease,
     LockInfo,
+    RunRecord,
     Store,
     StoreStatus,
     SyncReport,
@@ -45,7 +48,7 @@ from beatcore_postgres import unreadable
 from beatcore_postgres.connection import Connection, Database
 from beatcore_postgres.lock import PostgresLock, utc
 from beatcore_postgres.notify import ChangeListener
-from beatcore_postgres.scheduling import Scheduling, in_flight
+from beatcore_postgres.scheduling import Scheduling, in_flight, read_history
 from beatcore_postgres.schema import ensure_schema
 from beatcore_postgres.statements import Statements, json_rows
 from beatcore_postgres.urls import PostgresSpec
@@ -321,7 +324,17 @@ class PostgresStore(Store):
         """Record the outcome of claimed entries (see :meth:`Store.ack`): one statement for
         every ack whose row is unchanged since the claim (see :mod:`.scheduling`)."""
         revs = self._scheduling.take_revs(acks)
-        self._run("ack", lambda conn: self._scheduling.ack(conn, lease, acks, revs))
+        size = self.history_size
+        self._run("ack", lambda conn: self._scheduling.ack(conn, lease, acks, revs, size))
+
+    def history(self, name: str, limit: int | None = None) -> list[RunRecord]:
+        """Return the run history of ``name``, newest first (one statement; the ack writes
+        it in the statement that writes the entry's state)."""
+        if "\x00" in name:
+            raise EntryNotFound(name)
+        return self._run(
+            f"history of entry {name!r}", lambda c: read_history(c, self._sql, name, limit)
+        )
 
     def in_flight(self) -> list[InFlight]:
         """Return unacked claims, oldest first."""

@@ -18,8 +18,6 @@ from tests.support.postgres_server import PostgresServer
 class TestPostgresStore(StoreContract):
     #: the lease expires on the server's clock, not on the injected one
     lock_expiry_follows_clock = False
-    #: run history (issue 15) not written by this store yet
-    keeps_history = False
     #: not implemented yet by the PostgreSQL store (Store defaults)
 
     @pytest.fixture

@@ -10,6 +10,7 @@ from beatcore.entry import Entry
 from beatcore.schedules import Interval
 from beatcore.store import Ack
 from beatcore.testing import FakeClock
+from beatcore.testing.contract.history import sent
 from beatcore_postgres.store import PostgresStore
 from tests.postgres.support import counting_round_trips
 
@@ -56,6 +57,39 @@ def test_claim_and_ack_are_one_round_trip_each_whatever_the_batch(
         pg_store.ack(lease, acks)
     assert trips.count == 1
     assert pg_store.in_flight() == []
+
+
+@pytest.mark.parametrize("due", [1, 250])
+def test_run_history_rides_in_the_ack_and_reads_in_one_round_trip(
+    pg_store: PostgresStore, clock: FakeClock, due: int
+) -> None:
+    """The ack's one statement appends each entry's records and trims its history."""
+    pg_store.history_size = 3
+    pg_store.sync_static([every(f"s{i:03d}", 60, static=True) for i in range(due)])
+    lease = pg_store.lock.acquire("leader", 30)
+    assert lease is not None
+    for tick in range(2):
+        clock.advance(60)
+        claims = pg_store.claim_due(lease, clock(), limit=1000, reclaim_after=300).claims
+        assert len(claims) == due
+        nxt = clock() + timedelta(seconds=60)
+        acks = [
+            Ack(
+                c.entry.name,
+                c.state,
+                c.state.evolve(next_run_at=nxt),
+                nxt,
+                runs=(sent(c.entry.name, 60 * tick), sent(c.entry.name, 60 * tick + 1)),
+            )
+            for c in claims
+        ]
+        with counting_round_trips(pg_store) as trips:
+            pg_store.ack(lease, acks)
+        assert trips.count == 1
+    with counting_round_trips(pg_store) as trips:
+        runs = pg_store.history("s000")
+    assert trips.count == 1
+    assert runs == [sent("s000", 61), sent("s000", 60), sent("s000", 1)]
 
 
 def test_static_sync_round_trips_do_not_grow_with_the_entries(pg_store: PostgresStore) -> None:

@@ -9,10 +9,14 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from beatcore.entry import Entry
+from beatcore import serializer
+from beatcore.entry import Entry, EntryState
 from beatcore.errors import SchemaVersionError, StoreError, StoreUnavailable
 from beatcore.schedules import Interval
+from beatcore.store import Ack
 from beatcore.testing import FakeClock
+from beatcore.testing.contract import T0
+from beatcore.testing.contract.history import sent
 from beatcore_postgres import schema as schema_module
 from beatcore_postgres.plugin import open_store
 from beatcore_postgres.store import PostgresStore
@@ -118,6 +122,42 @@ def test_a_schema_of_the_first_release_migrates_forward_keeping_its_entries(
         assert [error.name for error in store.corrupt_records()] == ["old"]  # kept as it was
         assert version_of(postgres_server.url, pg_schema) == schema_module.SCHEMA_VERSION
         assert store.beat_info() is None  # the table of version 2 is there
+    finally:
+        store.close()
+
+
+def test_a_schema_of_version_2_migrates_and_its_entries_start_an_empty_history(
+    postgres_server: PostgresServer, pg_schema: str
+) -> None:
+    """Version 3 adds the run history: a schedule of version 2 (entries, a claim in flight)
+    opens by itself, reads as it was, and its next acks keep history."""
+    clock = FakeClock(T0)
+    with psycopg.connect(postgres_server.url, autocommit=True) as conn:
+        assert (
+            schema_module.ensure_schema(conn, pg_schema, "test", schema_module.MIGRATIONS[:2]) == 0
+        )
+    entry = every("kept", 60)
+    state = EntryState(next_run_at=T0 + timedelta(seconds=60), total_run_count=7)
+    with psycopg.connect(postgres_server.url, autocommit=True) as conn:
+        conn.execute(
+            f'INSERT INTO "{pg_schema}".entries (name, entry_json, state_json, next_run_at,'
+            " due_at) VALUES (%s, %s, %s, %s, %s)",
+            ("kept", serializer.dumps_entry(entry), serializer.dumps_state(state),
+             state.next_run_at, state.next_run_at),
+        )  # fmt: skip
+    assert version_of(postgres_server.url, pg_schema) == 2
+    store = open_store(postgres_server.url, {"schema": pg_schema, "clock": clock})
+    try:
+        assert store.get("kept") == entry
+        assert store.state("kept").total_run_count == 7
+        assert version_of(postgres_server.url, pg_schema) == schema_module.SCHEMA_VERSION
+        assert store.history("kept") == []
+        lease = store.lock.acquire("leader", 30)
+        assert lease is not None
+        clock.advance(60)
+        (claim,) = store.claim_due(lease, clock(), limit=10, reclaim_after=300).claims
+        store.ack(lease, [Ack("kept", claim.state, claim.state, None, runs=(sent("kept", 60),))])
+        assert store.history("kept") == [sent("kept", 60)]
     finally:
         store.close()
 
