@@ -79,26 +79,24 @@ def test_delete_and_the_static_sync_remove_the_history(store: RedisStore, clock:
     assert store.client.exists(store.keys.history("dynamic"), store.keys.history("static")) == 0
 
 
-def test_an_entry_deleted_in_flight_gets_no_history(store: RedisStore, clock: FakeClock) -> None:
+@pytest.mark.parametrize("meanwhile", ["deleted", "saved"])
+def test_an_entry_changed_in_flight_keeps_its_runs_deleted_gets_none(
+    store: RedisStore, clock: FakeClock, meanwhile: str
+) -> None:
     store.save(every("a", 10))
     clock.advance(10)
     lease = store.lock.acquire("history-tests", 30)
     assert lease is not None
     (claim,) = store.claim_due(lease, clock(), limit=10, reclaim_after=300).claims
-    store.delete("a")
+    if meanwhile == "deleted":
+        store.delete("a")
+    else:
+        store.save(every("a", 10, args=(1,)))
     store.ack(lease, [Ack("a", claim.state, claim.state, None, runs=(sent("a", 10),))])
-    assert not store.client.exists(store.keys.history("a"))
-
-
-def test_an_entry_changed_in_flight_keeps_its_runs(store: RedisStore, clock: FakeClock) -> None:
-    store.save(every("a", 10))
-    clock.advance(10)
-    lease = store.lock.acquire("history-tests", 30)
-    assert lease is not None
-    (claim,) = store.claim_due(lease, clock(), limit=10, reclaim_after=300).claims
-    store.save(every("a", 10, args=(1,)))
-    store.ack(lease, [Ack("a", claim.state, claim.state, None, runs=(sent("a", 10),))])
-    assert store.history("a") == [sent("a", 10)]
+    if meanwhile == "deleted":
+        assert not store.client.exists(store.keys.history("a"))
+    else:
+        assert store.history("a") == [sent("a", 10)]
 
 
 def test_a_history_key_of_another_type_never_stops_the_ack(
