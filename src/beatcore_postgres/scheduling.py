@@ -28,6 +28,9 @@ from beatcore_postgres.statements import Statements, json_rows
 #: (each lost pass means another process wrote the entry in between).
 MAX_MERGE_PASSES = 20
 _UNKNOWN_REV = -1
+#: One acked entry to write: the ack, the rev it expects, the state, its due instant and the
+#: run records to append to its history.
+_Item = tuple[Ack, int, EntryState, datetime | None, tuple[RunRecord, ...]]
 
 
 def in_flight(row: tuple[Any, ...]) -> InFlight:
@@ -93,7 +96,7 @@ class Scheduling:
         :raises StoreError: some entries kept changing through every merge pass (they stay
             in flight and are recovered later).
         """
-        items = [(ack, revs[ack.name], ack.state, ack.due_at) for ack in acks]
+        items = [(ack, revs[ack.name], ack.state, ack.due_at, ack.runs) for ack in acks]
         written = self._write(conn, lease, items, history_size, exact=False)
         left = [ack for ack in acks if ack.name not in written]
         for _ in range(MAX_MERGE_PASSES):
@@ -109,12 +112,12 @@ class Scheduling:
         self,
         conn: Connection,
         lease: Lease,
-        items: Sequence[tuple[Ack, int, EntryState, datetime | None]],
+        items: Sequence[_Item],
         history_size: int,
         exact: bool,
     ) -> set[str]:
-        """Write ``(ack, rev, state, due_at)`` items in one fenced statement; the names written.
-        The runs of each ack written go to its history in the same statement.
+        """Write ``(ack, rev, state, due_at, runs)`` items in one fenced statement; return the
+        names written. The runs of each item written go to its history in the same statement.
 
         ``exact``: ``due_at`` is final; otherwise a disabled entry without a pending trigger
         is left out of the due index (the scheduler's instant does not know it was disabled).
@@ -130,12 +133,12 @@ class Scheduling:
                 "triggered": state.triggered_at is not None,
                 "exact": exact,
             }
-            for ack, rev, state, due in items
+            for ack, rev, state, due, _ in items
         )
         params["runs"] = json_rows(
             {"name": ack.name, "ord": ord_, "record": text}
-            for ack, _, _, _ in items
-            for ord_, text in enumerate(storekit.kept_runs(ack.runs, history_size), 1)
+            for ack, _, _, _, runs in items
+            for ord_, text in enumerate(storekit.kept_runs(runs, history_size), 1)
         )
         params["history_size"] = history_size
         row = conn.execute(self._sql.ack, params).fetchone()
@@ -149,25 +152,28 @@ class Scheduling:
         """Merge acks into rows changed in flight; return those that lost their write again.
 
         A row that is gone was deleted in flight (it stays deleted) or is no longer this
-        lease's claim: its ack is dropped.
+        lease's claim: its ack is dropped. A row no longer claimed (an ack never claimed, or
+        one that a lost reply made the store send again after it was written) gets no runs:
+        the ack that took the claim out of flight recorded them.
         """
         by_name = {ack.name: ack for ack in acks}
         rows = conn.execute(
             self._sql.ack_rows, {"names": json_rows(by_name), "token": lease.token}
         ).fetchall()
-        items = []
+        items: list[_Item] = []
         bad: list[CorruptRecord] = []
-        for name, entry_raw, state_raw, rev in rows:
+        for name, entry_raw, state_raw, rev, claimed in rows:
             found = storekit.decode_record(name, entry_raw, state_raw)
             if isinstance(found, CorruptRecord):
                 bad.append(found)
                 continue
-            merged = storekit.merge_ack(by_name[name], found)
-            items.append((by_name[name], rev, merged.state, merged.due_at))
+            ack = by_name[name]
+            merged = storekit.merge_ack(ack, found)
+            items.append((ack, rev, merged.state, merged.due_at, ack.runs if claimed else ()))
         if bad:
             self._set_aside(conn, lease, bad)
         written = self._write(conn, lease, items, history_size, exact=True) if items else set()
-        return [ack for ack, _, _, _ in items if ack.name not in written]
+        return [item[0] for item in items if item[0].name not in written]
 
     def _set_aside(
         self,

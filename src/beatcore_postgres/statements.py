@@ -145,10 +145,10 @@ _ACK = (
 )
 
 #: Read the rows of acks that found their row changed since the claim (or never claimed:
-#: a migration writes run history with an ack, as other stores allow). A row claimed under
-#: another token is not this lease's to ack.
+#: a migration writes run history with an ack, as other stores allow), and whether this
+#: lease still holds the claim. A row claimed under another token is not this lease's to ack.
 _ACK_ROWS = """
-    SELECT name, entry_json, state_json, rev FROM {s}.entries
+    SELECT name, entry_json, state_json, rev, claim_token IS NOT NULL FROM {s}.entries
      WHERE name IN (SELECT json_array_elements_text(%(names)s::json))
        AND (claim_token = %(token)s OR claim_token IS NULL)
 """

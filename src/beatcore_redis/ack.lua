@@ -10,10 +10,10 @@
 -- merges those with the current state (they are out of the in-flight and due sets meanwhile).
 -- The entries are read and written with one variadic command per key and slice of SLICE
 -- entries, not one per entry; a name given twice counts as changed the second time (its
--- claim was taken by the first). The run records of an entry that still exists (changed in
--- flight or not) go to its history with one RPUSH, and one LTRIM once it is longer than the
--- history size; a history key of another type is left alone (its records are dropped), so it
--- never stops the ack.
+-- claim was taken by the first). The run records of an entry that still exists and that
+-- this lease claimed (changed in flight or not) go to its history with one RPUSH, and one
+-- LTRIM once it is longer than the history size; a history key of another type is left
+-- alone (its records are dropped), so it never stops the ack.
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'holder') ~= ARGV[3] then
   return {0, redis.call('GET', KEYS[2]) or '', redis.call('HGET', KEYS[1], 'holder') or ''}
 end
@@ -43,6 +43,9 @@ local function record_runs(k, name)
   if length > size then redis.call('LTRIM', key, -size, -1) end
 end
 
+-- Runs are recorded for the entries this lease still holds in flight: an ack that Redis ran
+-- but whose reply was lost, sent again by the retry, finds no claim and records them once.
+local claim_mark = ARGV[1] .. '|'
 local changed, seen = {1}, {}
 for first = 1, count, SLICE do
   local last = math.min(first + SLICE - 1, count)
@@ -58,8 +61,10 @@ for first = 1, count, SLICE do
     local i = BASE + FIELDS * (first + j - 2) + 1
     local definition = definitions[j]
     if definition then
-      record_runs(first + j - 1, name)
       local snapshot = snapshots[j]
+      if snapshot and not seen[name] and string.sub(snapshot, 1, #claim_mark) == claim_mark then
+        record_runs(first + j - 1, name)
+      end
       local unchanged = false
       if snapshot and not seen[name] then
         local bar = string.find(snapshot, '|', 1, true)

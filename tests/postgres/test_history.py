@@ -123,3 +123,18 @@ def test_bytes_per_history_row(
     assert count == entries * len(runs)
     print(f"\nruns: {count} rows, {total / count:.0f} B per record ({heap / count:.0f} B heap), "
           f"{len(runs[0].to_json())} B of JSON each")  # fmt: skip
+
+
+def test_an_ack_sent_again_records_its_runs_once(pg_store: PostgresStore, clock: FakeClock) -> None:
+    """A retry after a lost reply runs an ack whose first attempt committed: the row is no
+    longer claimed, so its runs are not recorded again."""
+    pg_store.save(every("a", 10))
+    pg_store.save(every("changed", 10))
+    clock.advance(10)
+    lease, claims = claim_all(pg_store, clock)
+    pg_store.save(every("changed", 10, args=(1,)))  # its ack goes through the merge pass
+    acks = acked(claims, sent("x", 10))
+    pg_store.ack(lease, acks)
+    pg_store.ack(lease, acks)
+    assert pg_store.history("a") == [sent("x", 10)]
+    assert pg_store.history("changed") == [sent("x", 10)]

@@ -146,3 +146,18 @@ def test_memory_per_history_record(redis_server: Any, clock: FakeClock) -> None:
         keys = store.client.keys(store.keys.base.replace("{", "[{]") + "*")
         store.client.delete(*keys)
         store.close()
+
+
+def test_an_ack_sent_again_records_its_runs_once(store: RedisStore, clock: FakeClock) -> None:
+    """A retry after a lost reply sends an ack Redis already ran: it finds no claim of this
+    lease and records nothing again (the ack that took the claim out of flight did)."""
+    store.save(every("a", 10))
+    clock.advance(10)
+    lease = store.lock.acquire("history-tests", 30)
+    assert lease is not None
+    (claim,) = store.claim_due(lease, clock(), limit=10, reclaim_after=300).claims
+    ack = Ack("a", claim.state, claim.state, None, runs=(sent("a", 10),))
+    store.ack(lease, [ack])
+    store.ack(lease, [ack])
+    store.ack(lease, [ack, ack])
+    assert store.history("a") == [sent("a", 10)]
