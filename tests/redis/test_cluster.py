@@ -18,6 +18,7 @@ from beatcore import Entry, Interval, Store
 from beatcore.store import Ack
 from beatcore.testing import FakeClock, StoreContract
 from beatcore.testing.contract import T0, OpenStore, PlantCorrupt
+from beatcore.testing.contract.history import sent
 from beatcore_redis.keys import KeyLayout
 from tests.support.redis_servers import RedisClusterGroup
 
@@ -91,15 +92,19 @@ def test_every_key_of_a_schedule_lives_in_one_slot(
         claims = store.claim_due(lease, clock(), limit=10, reclaim_after=30).claims
         assert [c.entry.name for c in claims] == ["a"]
         claim = claims[0]
-        store.ack(lease, [Ack("a", claim.state, claim.state.evolve(total_run_count=1), None)])
+        runs = (sent("a", 10),)  # its history list is a key of the schedule too
+        store.ack(
+            lease, [Ack("a", claim.state, claim.state.evolve(total_run_count=1), None, runs=runs)]
+        )
         assert store.state("a").total_run_count == 1
+        assert store.history("a") == list(runs)
     finally:
         store.close()
     with redis_cluster.client() as client:
         base = KeyLayout(cluster_prefix).base
         pattern = base.replace("{", "\\{").replace("}", "\\}") + "*"
         keys = list(client.scan_iter(match=pattern))
-        assert keys, "the store wrote no keys under its prefix"
+        assert KeyLayout(cluster_prefix).history("a").encode() in keys
         slots = {client.keyslot(key) for key in keys}
     assert len(slots) == 1, f"keys of one schedule spread over slots {slots}: {keys}"
 
