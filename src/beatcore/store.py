@@ -28,7 +28,7 @@ from typing import TypeVar
 
 from beatcore.batch import ENTRY_ERRORS, SaveManyReport, unique_batch
 from beatcore.entry import Entry, EntryState
-from beatcore.errors import CorruptRecord
+from beatcore.errors import CorruptRecord, EntryNotFound
 from beatcore.settings import DEFAULTS
 from beatcore.store_values import (
     Ack,
@@ -315,6 +315,43 @@ class Store(abc.ABC):
     def beat_info(self) -> BeatInfo | None:
         """Return what the last scheduler to start recorded, or None (none, or not kept)."""
         return None
+
+    # -- optional: listing a page at a time ----------------------------------------------
+
+    def entries_page(
+        self, after: str | None = None, limit: int = 100, *, descending: bool = False
+    ) -> list[tuple[Entry, EntryState] | CorruptRecord]:
+        """Return up to ``limit`` stored records in name order, starting after the name ``after``.
+
+        Called by the web dashboard, page by page, so a listing of a large schedule holds
+        one page in memory; ``after`` is the last name of the previous page (None: from the
+        start), ``descending`` walks from the last name down. Each item is a readable entry
+        with its state, or the error of a record that cannot be read (one that beat took
+        out of the due index as unreadable, as :meth:`unreadable_records` notes it, or one
+        this process cannot read). This default reads the whole schedule and keeps the
+        page; a store overrides it to read only the page.
+        """
+        unreadable = {error.name: error for error in self.unreadable_records()}
+        for error in self.corrupt_records():
+            unreadable.setdefault(error.name, error)
+        names = {entry.name: entry for entry in self.entries()}
+        order = sorted({*names, *unreadable}, reverse=descending)
+        page: list[tuple[Entry, EntryState] | CorruptRecord] = []
+        for name in order:
+            if len(page) >= limit:
+                break
+            if after is not None and (name <= after if not descending else name >= after):
+                continue
+            if name in unreadable:
+                page.append(unreadable[name])
+                continue
+            try:
+                page.append((names[name], self.state(name)))
+            except EntryNotFound:
+                continue
+            except CorruptRecord as exc:
+                page.append(exc)
+        return page
 
     # -- optional: run history -------------------------------------------------------------
 

@@ -42,6 +42,7 @@ from beatcore.storekit import from_micros as instant
 from beatcore.storekit import to_micros as micros
 from beatcore.stores.sqlite.database import Database, stored_name
 from beatcore.stores.sqlite.history import delete_runs, read_runs, write_runs
+from beatcore.stores.sqlite.listing import PagedListing
 from beatcore.stores.sqlite.lock import SqliteLock
 from beatcore.timeutil import Clock, utc_now
 
@@ -74,7 +75,7 @@ def _chunks(names: Sequence[str]) -> Iterator[tuple[str, Sequence[str]]]:
         yield ",".join("?" * len(part)), part
 
 
-class SqliteStore(Store):
+class SqliteStore(PagedListing, Store):
     """A :class:`~beatcore.store.Store` in one SQLite file, shared by processes on one host.
 
     :param path: the database file (created with its schema if missing).

@@ -34,3 +34,21 @@ class CorruptRecordContract(ContractBase):
         again = self.claim(store, lease, clock() + timedelta(seconds=1))
         expect(again.corrupt, (), "ClaimResult.corrupt of the next claim (reported once)")
         expect(names(store.corrupt_records()), ["broken"], "corrupt_records (record kept)")
+
+    def test_entries_page_names_unreadable_records(
+        self, store: Store, clock: FakeClock, plant_corrupt_record: PlantCorrupt
+    ) -> None:
+        """Store.entries_page: an unreadable record is its error in its place in name order,
+        before and after a claim took it out of the due index; the others read."""
+        store.save(every("a", 10))
+        plant_corrupt_record("b", T0)
+        store.save(every("c", 10))
+        for moment in ("before a claim", "after a claim"):
+            page = store.entries_page(None, 10)
+            kinds = [(type(item).__name__, getattr(item, "name", None)) for item in page]
+            expect(len(page), 3, f"Store.entries_page length {moment}")
+            assert isinstance(page[1], CorruptRecord), f"{moment}: {kinds}"
+            expect(page[1].name, "b", f"name of the unreadable record {moment}")
+            assert isinstance(page[0], tuple) and isinstance(page[2], tuple), kinds
+            clock.advance(10)
+            self.claim(store, self.lead(store), clock())

@@ -69,6 +69,26 @@ class DefinitionsContract(ContractBase):
             store.save(every(name))
         expect(names(store.entries()), ["a", "b", "c"], "Store.entries order")
 
+    def test_entries_page_walks_names_in_order(self, store: Store) -> None:
+        """Store.entries_page: pages of ``limit`` records after a name, either way, each
+        with its state; the last name of a page starts the next."""
+        for name in ("d", "b", "a", "e", "c"):
+            store.save(every(name))
+
+        def page(after: str | None, descending: bool = False) -> list[str]:
+            items = store.entries_page(after, 2, descending=descending)
+            for item in items:
+                assert isinstance(item, tuple), f"Store.entries_page gave {item!r}"
+                expect(item[1], store.state(item[0].name), "state in Store.entries_page")
+            return [item[0].name for item in items if isinstance(item, tuple)]
+
+        expect(page(None), ["a", "b"], "first page")
+        expect(page("b"), ["c", "d"], "page after 'b'")
+        expect(page("d"), ["e"], "last page")
+        expect(page("e"), [], "page after the last name")
+        expect(page(None, True), ["e", "d"], "first page, descending")
+        expect(page("b", True), ["a"], "page before 'b', descending")
+
     def test_update_keeps_state_unless_timing_changes(self, store: Store, clock: FakeClock) -> None:
         """Store.save of an existing name: the state is kept unless the timing changed, and
         then only next_run_at is recomputed (counters and last run kept)."""
