@@ -82,10 +82,12 @@ def _holds_members(value: object) -> bool:
 
 
 #: Optional members a schedule type may have besides the four of :class:`ScheduleType`:
-#: ``describe() -> str`` (words for people) and ``overdue(now) -> datetime | None`` (a one-off
+#: ``describe() -> str`` (words for people), ``overdue(now) -> datetime | None`` (a one-off
 #: whose only occurrence is at or before ``now`` returns it, so an entry saved late still runs
-#: once at the next tick; see :func:`beatcore.timing.first_run_at`).
-OPTIONAL_MEMBERS = ("describe", "overdue")
+#: once at the next tick; see :func:`beatcore.timing.first_run_at`) and the class attribute
+#: ``field_names: tuple[str, ...]`` (the keys :meth:`ScheduleType.to_dict` writes, so the web
+#: dashboard's form shows one field per key; without it the form takes the dict as JSON).
+OPTIONAL_MEMBERS = ("describe", "overdue", "field_names")
 
 
 def describe(schedule: ScheduleType) -> str:

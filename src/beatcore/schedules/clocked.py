@@ -29,6 +29,8 @@ class Clocked:
     """
 
     type_name: ClassVar[str] = "clocked"
+    #: The keys of :meth:`to_dict`, in the order a form shows them.
+    field_names: ClassVar[tuple[str, ...]] = ("at",)
 
     at: datetime = attrs.field(converter=_aware)
 

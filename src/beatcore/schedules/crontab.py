@@ -77,6 +77,8 @@ class Crontab:
     """
 
     type_name: ClassVar[str] = "crontab"
+    #: The keys of :meth:`to_dict`, in the order a form shows them.
+    field_names: ClassVar[tuple[str, ...]] = (*FIELD_NAMES, "tz", "day_match")
 
     minutes: tuple[int, ...] = attrs.field()
     hours: tuple[int, ...] = attrs.field()

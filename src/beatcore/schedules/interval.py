@@ -136,6 +136,8 @@ class Interval:
     """
 
     type_name: ClassVar[str] = "interval"
+    #: The keys of :meth:`to_dict`, in the order a form shows them.
+    field_names: ClassVar[tuple[str, ...]] = ("every", "anchor", "relative")
 
     every: timedelta = attrs.field(converter=_to_timedelta)
     anchor: datetime | None = attrs.field(default=None, converter=_optional_aware)

@@ -90,6 +90,8 @@ class Solar:
     """
 
     type_name: ClassVar[str] = "solar"
+    #: The keys of :meth:`to_dict`, in the order a form shows them.
+    field_names: ClassVar[tuple[str, ...]] = ("event", "lat", "lon")
 
     event: str = attrs.field(validator=_check_event)
     lat: float = attrs.field(converter=_latitude)

@@ -126,6 +126,8 @@ class RRule:
     """
 
     type_name: ClassVar[str] = "rrule"
+    #: The keys of :meth:`to_dict`, in the order a form shows them.
+    field_names: ClassVar[tuple[str, ...]] = ("rule", "dtstart", "tz")
 
     recurrence: Recurrence
     dtstart: datetime | None
