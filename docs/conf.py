@@ -29,6 +29,7 @@ nitpick_ignore_regex = [
         r"(datetime|collections|typing|types|enum|threading|logging|pathlib|json|os|sqlite3)(\..*)?",
     ),
     (r"py:.*", r"(click|celery|kombu|pluggy|attrs|attr|pytest|_pytest|redis|psycopg)(\..*)?"),
+    (r"py:.*", r"(starlette|jinja2|uvicorn|a2wsgi)(\..*)?"),
     (r"py:.*", r"(Any|Callable|Iterable|Iterator|Mapping|Sequence|TypeVar|ClassVar|Literal)"),
     (r"py:.*", r"(datetime|timedelta|tzinfo|ZoneInfo|Path|ModuleType|TracebackType|Lock)"),
     (r"py:.*", r"(NoneType|_S|T|F|CatchUp|Raw|Clock|PlantCorrupt|OpenStore)"),

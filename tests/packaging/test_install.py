@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,8 @@ def clean_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert built.returncode == 0, built.stderr
     (wheel,) = tmp.glob("beatcore-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        (tmp / "wheel-files.txt").write_text("\n".join(archive.namelist()))
     venv = tmp / "venv"
     created = run([sys.executable, "-m", "venv", str(venv)], tmp)
     assert created.returncode == 0, created.stderr
@@ -65,7 +68,11 @@ def test_wheel_declares_its_entry_points_and_license(clean_venv: Path) -> None:
     shown = run([str(clean_venv / "bin" / "python"), "-c", ENTRY_POINTS], clean_venv)
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout) == {
-        "beatcore": ["postgres=beatcore_postgres.plugin", "redis=beatcore_redis.plugin"],
+        "beatcore": [
+            "postgres=beatcore_postgres.plugin",
+            "redis=beatcore_redis.plugin",
+            "web=beatcore_web.plugin",
+        ],
         "celery.commands": ["beatcore=beatcore.cli:beatcore"],
         "pytest11": ["beatcore=beatcore.testing.pytest_plugin"],
         "license": "BSD-3-Clause",
@@ -85,6 +92,27 @@ def test_missing_redis_extra_is_one_line_from_the_cli(clean_venv: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         "Error: the Redis store (redis://) needs the 'redis' extra: pip install "
         "'beatcore[redis]' (module 'redis' is not installed)"
+    ]
+    assert result.returncode == 2
+
+
+@pytest.mark.e2e
+def test_the_wheel_holds_the_dashboards_templates(clean_venv: Path) -> None:
+    files = set((clean_venv.parent / "wheel-files.txt").read_text().splitlines())
+    for name in ("entries.html", "entry.html", "form.html", "health.html", "base.html"):
+        assert f"beatcore_web/templates/{name}" in files, name
+    assert {"beatcore_web/static/style.css", "beatcore_web/py.typed"} <= files
+
+
+@pytest.mark.e2e
+def test_missing_web_extra_is_one_line_from_the_cli(clean_venv: Path) -> None:
+    result = run(
+        [str(clean_venv / "bin" / "celery"), "-A", "proj", "beatcore", "web"], clean_venv.parent
+    )
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "Error: celery beatcore web needs the 'web' extra: pip install 'beatcore[web]' "
+        "(module 'uvicorn' is not installed)"
     ]
     assert result.returncode == 2
 

@@ -1,0 +1,172 @@
+"""The pages: escaping, CSRF, the form's errors beside their fields, read-only pages."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.testclient import TestClient
+
+from beatcore.entry import Entry
+from beatcore.schedules import Interval
+from beatcore.stores.sqlite import SqliteStore
+from beatcore_web.pages import entry_path
+
+XSS = "<script>alert(1)</script>"
+
+
+def csrf(client: TestClient, path: str = "/new") -> str:
+    """Open ``path`` (setting the CSRF cookie) and return the token its forms carry."""
+    page = client.get(path)
+    assert page.status_code == 200, page.text
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found, page.text
+    return found.group(1)
+
+
+def cron_form(
+    token: str, name: str = "nightly", minute: str = "30", **extra: str
+) -> dict[str, str]:
+    return {
+        "csrf_token": token,
+        "name": name,
+        "task": "proj.report",
+        "schedule.type": "crontab",
+        "schedule.crontab.minute": minute,
+        "schedule.crontab.hour": "2",
+        "schedule.crontab.day_of_month": "*",
+        "schedule.crontab.month_of_year": "*",
+        "schedule.crontab.day_of_week": "*",
+        "enabled": "on",
+        "catch_up": "latest",
+        **extra,
+    }
+
+
+def test_names_and_fields_are_escaped(client: TestClient, store: SqliteStore) -> None:
+    """An entry named <script>alert(1)</script> shows as text on every page."""
+    store.save(Entry(XSS, "proj.report", Interval(60), description=f"{XSS} & more"))
+    for path in ("/", entry_path(XSS), entry_path(XSS, "/edit"), entry_path(XSS, "/delete")):
+        page = client.get(path)
+        assert page.status_code == 200, (path, page.text)
+        assert XSS not in page.text, path
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text, path
+    api = client.get("/api/entries").json()
+    assert api["entries"][0]["name"] == XSS  # JSON, served as application/json
+
+
+def test_forms_need_the_csrf_token(client: TestClient, store: SqliteStore) -> None:
+    token = csrf(client)
+    other = TestClient(client.app, base_url="http://127.0.0.1")  # no cookie
+    refused = other.post("/new", data=cron_form(token), follow_redirects=False)
+    assert refused.status_code == 403 and "CSRF" in refused.text
+    wrong = client.post("/new", data=cron_form("x" * 43), follow_redirects=False)
+    assert wrong.status_code == 403
+    missing = client.post("/new", data={**cron_form(token), "csrf_token": ""})
+    assert missing.status_code == 403
+    assert store.entries() == []
+    store.save(Entry("report", "proj.report", Interval(60)))
+    for action in ("disable", "enable", "trigger", "delete"):
+        response = client.post(entry_path("report", f"/{action}"), data={"csrf_token": "bad"})
+        assert response.status_code == 403, action
+    assert store.get("report").enabled and store.state("report").triggered_at is None
+
+
+def test_add_edit_and_delete_through_the_forms(client: TestClient, store: SqliteStore) -> None:
+    token = csrf(client)
+    added = client.post("/new", data=cron_form(token), follow_redirects=False)
+    assert added.status_code == 303, added.text
+    assert added.headers["location"] == "/entries/nightly?done=added"
+    assert store.get("nightly").schedule.to_dict()["minute"] == "30"
+    page = client.get("/entries/nightly?done=added").text
+    assert "Entry added." in page and "02:30" in page
+    edit = client.get("/entries/nightly/edit").text
+    assert 'name="schedule.crontab.minute" value="30"' in edit
+    saved = client.post(
+        "/entries/nightly/edit", data=cron_form(token, minute="45"), follow_redirects=False
+    )
+    assert saved.status_code == 303
+    assert store.get("nightly").schedule.to_dict()["minute"] == "45"
+    disabled = client.post(
+        "/entries/nightly/disable",
+        data={"csrf_token": token, "reason": "holiday"},
+        follow_redirects=False,
+    )
+    assert disabled.status_code == 303 and not store.get("nightly").enabled
+    assert (
+        client.post(
+            "/entries/nightly/delete", data={"csrf_token": token}, follow_redirects=False
+        ).status_code
+        == 303
+    )
+    assert store.entries() == []
+
+
+def test_a_bad_field_is_shown_beside_it(client: TestClient, store: SqliteStore) -> None:
+    token = csrf(client)
+    page = client.post("/new", data=cron_form(token, minute="61", jitter="-3"))
+    assert page.status_code == 422
+    error = re.search(r'id="error-schedule.crontab.minute">([^<]+)<', page.text)
+    assert error and "61" in error.group(1), page.text
+    assert 'value="61"' in page.text  # what was typed is kept
+    assert store.entries() == []
+    task = client.post("/new", data=cron_form(token, task="not a task"))
+    assert re.search(r'id="error-task">[^<]*not a task name', task.text), task.text
+    interval = client.post(
+        "/new",
+        data={**cron_form(token), "schedule.type": "interval", "schedule.interval.every": "0"},
+    )
+    assert interval.status_code == 422 and 'class="error"' in interval.text
+
+
+def test_every_schedule_type_has_its_fields(client: TestClient) -> None:
+    page = client.get("/new").text
+    for field in (
+        "schedule.interval.every",
+        "schedule.crontab.day_of_week",
+        "schedule.solar.event",
+        "schedule.clocked.at",
+        "schedule.rrule.rule",
+    ):
+        assert f'name="{field}"' in page, field
+    token = csrf(client)
+    rrule = client.post(
+        "/new",
+        data={
+            **cron_form(token, name="weekly"),
+            "schedule.type": "rrule",
+            "schedule.rrule.rule": "FREQ=WEEKLY;BYDAY=MO",
+        },
+        follow_redirects=False,
+    )
+    assert rrule.status_code == 303, rrule.text
+
+
+def test_static_entry_page_says_beat_schedule_owns_it(
+    client: TestClient, store: SqliteStore
+) -> None:
+    store.sync_static([Entry("static-one", "proj.report", Interval(60), static=True)])
+    page = client.get("/entries/static-one").text
+    assert 'id="static-note"' in page and "beat_schedule" in page
+    assert 'id="edit"' not in page and 'id="delete"' not in page
+    assert client.get("/entries/static-one/edit").status_code == 409
+
+
+def test_read_only_pages_hide_the_changes(make_client: Any, store: SqliteStore) -> None:
+    store.save(Entry("report", "proj.report", Interval(60)))
+    client = make_client(read_only=True)
+    page = client.get("/entries/report").text
+    for hidden in ('id="disable"', 'id="trigger"', 'id="edit"', 'id="delete"', 'id="nav-add"'):
+        assert hidden not in page, hidden
+    assert 'id="read-only"' in page
+    assert client.get("/new").status_code == 403
+    client.cookies.set("beatcore_csrf", "a-valid-pair")
+    refused = client.post("/entries/report/disable", data={"csrf_token": "a-valid-pair"})
+    assert refused.status_code == 403 and "read-only" in refused.text
+    assert store.get("report").enabled
+
+
+def test_health_page(client: TestClient) -> None:
+    page = client.get("/health")
+    assert page.status_code == 200
+    assert 'id="verdict"' in page.text and "no beat has ever ticked" in page.text
