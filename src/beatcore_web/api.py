@@ -23,7 +23,7 @@ from beatcore_web.definition import Invalid, build_entry, schedule_fields
 from beatcore_web.errors import ApiError
 from beatcore_web.health import panel
 from beatcore_web.listing import STATES, Query, read_page
-from beatcore_web.operating import Operations
+from beatcore_web.operating import ACTIONS, Operations
 from beatcore_web.views import (
     definition_json,
     entry_json,
@@ -34,18 +34,6 @@ from beatcore_web.views import (
 
 #: Runs and changes the entry route returns by default.
 RECENT = 20
-#: What ``POST /api/entries/{name}/{action}`` does.
-ACTIONS = ("enable", "disable", "trigger")
-
-
-def static_refusal(name: str, verb: str) -> ApiError:
-    """Return the 409 of a change beat_schedule would undo at beat's next start."""
-    return ApiError(
-        409,
-        f"entry {name!r} is static: beat_schedule owns it and beat restores it from there "
-        f"at its next start, so {verb} it in beat_schedule",
-        {"name": "static entry"},
-    )
 
 
 async def json_body(request: Request) -> dict[str, Any]:
@@ -193,10 +181,7 @@ async def edit_entry(request: Request) -> Response:
     name = request.path_params["name"]
 
     def edit() -> dict[str, Any]:
-        base = board.store.get(name)
-        if base.static:
-            raise static_refusal(name, "edit")
-        ops.save(_build(board, data, base))
+        ops.save(_build(board, data, ops.dynamic(name, "edit")))
         return entry_detail(board, name)
 
     return JSONResponse(await run_in_threadpool(edit))
@@ -205,15 +190,8 @@ async def edit_entry(request: Request) -> Response:
 async def delete_entry(request: Request) -> Response:
     """``DELETE /api/entries/{name}``: remove a dynamic entry and its history."""
     ops = operations(request)
-    board = dashboard(request)
     name = request.path_params["name"]
-
-    def delete() -> None:
-        if board.store.get(name).static:
-            raise static_refusal(name, "remove")
-        ops.delete(name)
-
-    await run_in_threadpool(delete)
+    await run_in_threadpool(ops.delete_dynamic, name)
     return JSONResponse({"deleted": name})
 
 
@@ -231,13 +209,7 @@ async def act(request: Request) -> Response:
         raise ApiError(422, "reason must be a string", {"reason": "not a string"})
 
     def run() -> dict[str, Any]:
-        board.store.get(name)
-        if action == "enable":
-            ops.enable(name)
-        elif action == "disable":
-            ops.disable(name, reason or None)
-        else:
-            ops.trigger(name)
+        ops.act(name, action, reason or None)
         return entry_detail(board, name)
 
     return JSONResponse(await run_in_threadpool(run))

@@ -12,6 +12,8 @@ import threading
 from datetime import datetime
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+
 from beatcore.cli.describe import format_instant, relative
 from beatcore.cli.health import Verdict, health
 from beatcore.errors import CorruptRecord
@@ -167,8 +169,6 @@ def metrics_text(status: StoreStatus | None) -> tuple[bytes, str]:
 
     Labels never name an entry, so the series do not grow with the schedule.
     """
-    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
-
     registry = CollectorRegistry()
 
     def gauge(name: str, doc: str, value: float | None) -> None:

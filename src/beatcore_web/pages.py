@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from beatcore.entry import Entry
 from beatcore.errors import EntryNotFound
-from beatcore_web.api import entry_detail, query_of, static_refusal
+from beatcore_web.api import entry_detail, query_of
 from beatcore_web.context import dashboard, operations
 from beatcore_web.definition import (
     ENTRY_FIELDS,
@@ -32,6 +32,7 @@ from beatcore_web.definition import (
 from beatcore_web.errors import ApiError, as_api_error
 from beatcore_web.health import panel
 from beatcore_web.listing import STATES, read_page
+from beatcore_web.operating import ACTIONS
 from beatcore_web.security import CSRF_COOKIE, CSRF_FIELD, csrf_ok, new_csrf_token
 from beatcore_web.views import row, unreadable_row
 
@@ -248,12 +249,8 @@ async def new_form(request: Request) -> Response:
 
 async def edit_form(request: Request) -> Response:
     """``GET /entries/{name}/edit``: the edit form, filled in."""
-    operations(request)
-    board = dashboard(request)
     name = request.path_params["name"]
-    entry = await run_in_threadpool(board.store.get, name)
-    if entry.static:
-        raise static_refusal(name, "edit")
+    entry = await run_in_threadpool(operations(request).dynamic, name, "edit")
     return _form(request, _form_values(entry), {}, editing=name)
 
 
@@ -265,9 +262,7 @@ async def save_form(request: Request) -> Response:
     editing = request.path_params.get("name")
 
     def save() -> str:
-        base = board.store.get(editing) if editing is not None else None
-        if base is not None and base.static:
-            raise static_refusal(base.name, "edit")
+        base = ops.dynamic(editing, "edit") if editing is not None else None
         data = definition_from_form(fields, board.plugins)
         if base is not None:
             data.pop("name", None)
@@ -294,34 +289,19 @@ async def save_form(request: Request) -> Response:
 async def act(request: Request) -> Response:
     """``POST /entries/{name}/{enable,disable,trigger}``: the entry page's buttons."""
     action = request.path_params["action"]
-    if action not in ("enable", "disable", "trigger"):
+    if action not in ACTIONS:
         raise ApiError(404, f"no action {action!r}")
     fields = await checked_form(request)
     ops = operations(request)
     name = request.path_params["name"]
-    board = dashboard(request)
-
-    def run() -> None:
-        board.store.get(name)
-        if action == "enable":
-            ops.enable(name)
-        elif action == "disable":
-            ops.disable(name, fields.get("reason", "").strip() or None)
-        else:
-            ops.trigger(name)
-
-    await run_in_threadpool(run)
+    await run_in_threadpool(ops.act, name, action, fields.get("reason", "").strip() or None)
     return RedirectResponse(entry_path(name, f"?done={_DONE_OF[action]}"), 303)
 
 
 async def delete_confirm(request: Request) -> Response:
     """``GET /entries/{name}/delete``: ask before deleting."""
-    operations(request)
-    board = dashboard(request)
     name = request.path_params["name"]
-    entry = await run_in_threadpool(board.store.get, name)
-    if entry.static:
-        raise static_refusal(name, "remove")
+    entry = await run_in_threadpool(operations(request).dynamic, name, "remove")
     return render(request, "delete.html", name=name, task=entry.task)
 
 
@@ -329,15 +309,8 @@ async def delete(request: Request) -> Response:
     """``POST /entries/{name}/delete``: delete, then back to the table."""
     await checked_form(request)
     ops = operations(request)
-    board = dashboard(request)
     name = request.path_params["name"]
-
-    def run() -> None:
-        if board.store.get(name).static:
-            raise static_refusal(name, "remove")
-        ops.delete(name)
-
-    await run_in_threadpool(run)
+    await run_in_threadpool(ops.delete_dynamic, name)
     return RedirectResponse("/?done=deleted", 303)
 
 

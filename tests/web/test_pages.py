@@ -5,12 +5,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import attrs
 from starlette.testclient import TestClient
 
 from beatcore.entry import Entry
 from beatcore.schedules import Interval
 from beatcore.stores.sqlite import SqliteStore
+from beatcore.testing import plant_sqlite_record
 from beatcore_web.pages import entry_path
+
+from .conftest import START
 
 XSS = "<script>alert(1)</script>"
 
@@ -170,3 +174,28 @@ def test_health_page(client: TestClient) -> None:
     page = client.get("/health")
     assert page.status_code == 200
     assert 'id="verdict"' in page.text and "no beat has ever ticked" in page.text
+
+
+def test_health_shows_the_url_with_its_password_masked(
+    client: TestClient, store: SqliteStore, monkeypatch: Any
+) -> None:
+    real = store.status()
+    masked = attrs.evolve(real, url="redis://:hunter2@redis.internal:6379/0")
+    monkeypatch.setattr(store, "status", lambda: masked)
+    for path in ("/health", "/api/health"):
+        page = client.get(path).text
+        assert "hunter2" not in page and "redis://:****@redis.internal:6379/0" in page, path
+
+
+def test_unreadable_records_are_listed_with_why(client: TestClient, store: SqliteStore) -> None:
+    store.save(Entry("good", "proj.report", Interval(60)))
+    plant_sqlite_record(store, "bad<b>", "{not json", "{}", START)
+    page = client.get("/").text
+    assert "UNREADABLE" in page and "bad&lt;b&gt;" in page and "bad<b>" not in page
+    listed = client.get("/api/entries").json()["entries"]
+    assert [(item["name"], item["readable"]) for item in listed] == [
+        ("bad<b>", False),
+        ("good", True),
+    ]
+    assert client.get("/api/entries?state=unreadable").json()["entries"][0]["error"]
+    assert client.get("/entries/bad%3Cb%3E").status_code == 409
