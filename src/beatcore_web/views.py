@@ -79,7 +79,7 @@ def row(
         "next_relative": next_rel,
         "overdue": late is not None,
         "last_run": relative(state.last_run_at, now) if state.last_run_at else "never",
-        "last_outcome": OUTCOME_WORDS.get(last.outcome, last.outcome) if last else "-",
+        "last_outcome": outcome_text(last) if last else "-",
         "last_error": state.last_error,
         "runs": state.total_run_count,
         "enabled": entry.enabled,
@@ -115,12 +115,35 @@ def next_runs(
     ]
 
 
+#: What a worker reports of a run (issue 15's run tracking), where the store records it: the
+#: fields of a RunRecord a store that records outcomes fills in, absent before.
+WORKER_FIELDS = ("status", "started_at", "finished_at", "runtime", "error", "worker", "retries")
+
+
+def worker_report(run: RunRecord) -> dict[str, Any]:
+    """Return what the worker reported of ``run`` (empty when nothing was reported)."""
+    found = {}
+    for field in WORKER_FIELDS:
+        value = getattr(run, field, None)
+        if value is not None:
+            found[field] = isoformat(value) if isinstance(value, datetime) else value
+    return found
+
+
+def outcome_text(run: RunRecord) -> str:
+    """Return what became of ``run`` in words: the worker's status when reported, else beat's."""
+    status = worker_report(run).get("status")
+    return str(status) if status else OUTCOME_WORDS.get(run.outcome, run.outcome)
+
+
 def runs_json(runs: list[RunRecord], entry: Entry, default_tz: str) -> list[dict[str, Any]]:
-    """Return the run history (newest first) with the occurrence in the entry's zone."""
+    """Return the run history (newest first) with the occurrence in the entry's zone and
+    the worker's report of each run, where there is one."""
     tz = entry_tz(entry, default_tz)
     shown = []
     for run in runs:
         data = run_json(run)
+        data.update(worker_report(run))
         data["occurrence_text"] = format_instant(run.occurrence, tz)
         data["outcome_text"] = OUTCOME_WORDS.get(run.outcome, run.outcome)
         shown.append(data)
