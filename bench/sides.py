@@ -15,6 +15,9 @@ from typing import Any, ClassVar
 from celery import Celery
 from celery.schedules import schedule as celery_schedule
 
+import beatcore
+from beatcore.plugins import get_plugins
+
 #: The task every entry sends. It is deliberately not registered in the app, so both
 #: schedulers publish it through ``Scheduler.send_task`` (see :func:`exclude_publishing`).
 TASK = "bench.noop"
@@ -68,9 +71,29 @@ def exclude_publishing(scheduler: Any, sends: Sends) -> None:
     scheduler.send_task = send_task
 
 
+class _SentCounter:
+    """A beatcore listener counting the occurrences its scheduler reports sent."""
+
+    def __init__(self, sends: Sends) -> None:
+        self.sends = sends
+
+    @beatcore.hookimpl
+    def beatcore_entry_dispatched(self, entry: Any, occurrence: Any, task_id: str) -> None:
+        self.sends.count += 1
+
+
 def count_publishing(scheduler: Any, sends: Sends) -> None:
-    """Restore the real ``send_task`` (publishing to the broker), counting each call."""
+    """Restore the real ``send_task`` (publishing to the broker) and count each message.
+
+    RedBeat's messages are counted at its ``send_task``; beatcore's by a listener (each
+    occurrence it reports sent), since beatcore publishes through ``send_task`` only when
+    it was replaced (as :func:`exclude_publishing` does) and otherwise builds each message
+    itself (``beatcore.task_message``).
+    """
     scheduler.__dict__.pop("send_task", None)
+    if isinstance(scheduler, beatcore.Scheduler):
+        get_plugins().manager.register(_SentCounter(sends))
+        return
     original: Callable[..., Any] = scheduler.send_task
 
     def send_task(*args: Any, **kwargs: Any) -> Any:

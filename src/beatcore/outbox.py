@@ -16,7 +16,6 @@ occurrences stay due with their task ids for whichever process leads next.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from types import TracebackType
@@ -71,7 +70,7 @@ class Outbox:
         self._publisher = publisher
         self._producer = producer
         self._window = window
-        self._buffered = flush_every > 1 and _can_batch(producer)
+        self._buffered = flush_every > 1 and publisher.can_batch(producer)
         self._flush_every = flush_every if self._buffered else 1
         self._batch: Any = None
         self._pending: list[Message] = []
@@ -113,7 +112,7 @@ class Outbox:
                 yield message.outcome(_NOT_TRIED)
                 continue
             if self._buffered and self._batch is None:
-                self._batch = self._producer.batch(max_size=sys.maxsize)
+                self._batch = self._publisher.batch(self._producer)
                 self._batch.__enter__()
             try:
                 self._publisher.publish(message.entry, message.task_id, message.occurrence)
@@ -148,7 +147,7 @@ class Outbox:
                     yield message.outcome(_NOT_TRIED)
                 return
             try:
-                self._batch.flush()
+                errors = self._batch.flush()
             except Exception as exc:
                 self._end_batch(exc)
                 logger.error(
@@ -160,8 +159,31 @@ class Outbox:
                     self._stopped.add(message.entry.name)
                     yield message.outcome(_FAILED, exc)
                 return
+            if errors:  # a write that says what became of each message (RedisBatch)
+                yield from self._written(pending, errors)
+                return
         for message in pending:
             yield SendOutcome(message.entry, message.occurrence, message.task_id, _SENT)
+
+    def _written(
+        self, pending: list[Message], errors: list[BaseException | None]
+    ) -> Iterator[SendOutcome]:
+        """Yield the outcome of each message of a write that refused some (a queue key of
+        the wrong type, say): those failed, the rest were written."""
+        refused = [error for error in errors if error is not None]
+        if refused:
+            logger.error(
+                "beatcore: writing a batch of %d messages to the broker: %d refused: %s",
+                len(pending),
+                len(refused),
+                refused[0],
+            )
+        for message, error in zip(pending, errors, strict=True):
+            if error is None:
+                yield SendOutcome(message.entry, message.occurrence, message.task_id, _SENT)
+            else:
+                self._stopped.add(message.entry.name)
+                yield message.outcome(_FAILED, error)
 
     def _end_batch(self, exc: BaseException | None) -> None:
         """Leave the kombu batch: a clean exit writes nothing more (all was flushed); an exit
@@ -169,6 +191,7 @@ class Outbox:
         batch, self._batch = self._batch, None
         if batch is None:
             return
+        self._publisher.end_batch()
         try:
             if exc is None:
                 batch.__exit__(None, None, None)
@@ -178,17 +201,3 @@ class Outbox:
             # Everything reported sent was written before this point; failing the tick here
             # would leave it unacked and send it all again.
             logger.warning("beatcore: closing the broker publish batch failed: %s", cleanup)
-
-
-def _can_batch(producer: Any) -> bool:
-    """True when ``producer``'s transport buffers publishes inside ``Producer.batch()``.
-
-    kombu >= 5.7 has it, for Redis only, and not when the connection retries commands on its
-    own (a replayed write could then duplicate messages).
-    """
-    if not hasattr(producer, "batch"):
-        return False
-    try:
-        return bool(producer.supports_batch_publish)
-    except Exception:  # an unreachable broker: publish one by one, failing as Celery does
-        return False

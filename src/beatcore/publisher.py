@@ -1,17 +1,35 @@
 """Publishing the message of one occurrence, with its task id, through celery beat's producer.
 
-The scheduler builds one :class:`Publisher` and the outbox calls it for every send. A task the
-app knows is sent with its own ``apply_async`` (its routing, serializer and signals), any other
-by name through the scheduler's ``send_task``, as Celery's beat does; both through the one
-producer celery beat keeps (opened on first use, released when the scheduler closes).
+The scheduler builds one :class:`Publisher` and the outbox calls it for every send, through
+the one producer celery beat keeps (opened on first use, released when the scheduler closes).
+Each message is the one Celery's beat would send: for a task the app knows, its own
+``apply_async`` (its routing, serializer and signals), for any other ``send_task`` by name.
+
+Celery's path costs several times the broker write, and gives the same message for every
+occurrence of an entry but for the task id and a few headers, so the publisher builds each
+entry definition's message once (:mod:`beatcore.task_message`, kept for
+:data:`MESSAGE_CACHE_SIZE` definitions) and writes each occurrence of it with
+``Producer.publish``, or straight into a Redis broker's pipeline (:mod:`beatcore.redis_broker`),
+with Celery's publish signals. What that module does not reproduce (a wrapped or overridden
+``apply_async``, ``send_task`` or scheduler ``send_task``, countdown, ...) takes Celery's path.
 """
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from typing import Any, Protocol
 
+from celery import beat, signals
+
+from beatcore import task_message
 from beatcore.entry import Entry
+from beatcore.redis_broker import RedisBatch, direct_channel
+from beatcore.task_message import TaskMessage
+
+#: Entry definitions whose built message is kept (a definition is one task, args, kwargs and
+#: options); past it the oldest is dropped. Bounds the publisher's memory whatever N is.
+MESSAGE_CACHE_SIZE = 1024
 
 #: The message headers naming the entry and the occurrence (UTC ISO 8601) a message runs;
 #: the worker side (:mod:`beatcore.tracking`) finds the run they belong to by them.
@@ -31,12 +49,22 @@ class Beat(Protocol):
 
 
 class Publisher:
-    """Publishes beatcore's messages through ``beat``, for the Celery app ``app``."""
+    """Publishes beatcore's messages through ``beat``, for the Celery app ``app``.
 
-    def __init__(self, app: Any, beat: Beat) -> None:
+    :param fast: build messages once per definition (see the module); False sends every
+        message through Celery's own path, as before (for comparisons).
+    """
+
+    def __init__(self, app: Any, beat: Beat, *, fast: bool = True) -> None:
         self._app = app
         self._beat = beat
         self._tasks: Any = None
+        self._fast = fast
+        self._messages: dict[tuple[str, str], TaskMessage | None] = {}
+        self._batch: RedisBatch | None = None
+        self._by_name = self._celery_sends_by_name()
+        #: Entry definitions whose message was built here (the rest took Celery's path).
+        self.messages_built = 0
 
     def connect(self) -> Any:
         """Return beat's producer, connecting first if need be.
@@ -44,32 +72,133 @@ class Publisher:
         Called once per tick before its first send. Raises whatever kombu raises once Celery
         gave up connecting to the broker.
         """
-        return self._beat.producer
+        producer = self._beat.producer
+        self._by_name = self._celery_sends_by_name()
+        return producer
 
-    def publish(self, entry: Entry, task_id: str, occurrence: datetime | None = None) -> Any:
-        """Send (or, inside a producer batch, buffer) one message of ``entry`` as ``task_id``.
+    def _celery_sends_by_name(self) -> bool:
+        """True when the scheduler's ``send_task`` is celery beat's own: a replaced one (a
+        subclass, a test) sends the tasks the app does not know, as celery beat calls it."""
+        return self._fast and (
+            getattr(type(self._beat), "send_task", None) is beat.Scheduler.send_task
+            and "send_task" not in getattr(self._beat, "__dict__", {})
+        )
 
-        Returns Celery's ``AsyncResult``. The entry's ``options`` are passed on; its headers
-        gain ``celery_beat_task``, as Celery's beat marks the tasks it sends, and, given the
-        ``occurrence``, :data:`ENTRY_HEADER` and :data:`OCCURRENCE_HEADER`.
+    def batch(self, producer: Any) -> Any:
+        """Return a batch for one write of buffered messages through ``producer``: a
+        :class:`~beatcore.redis_broker.RedisBatch` on a Redis broker, else kombu's
+        ``Producer.batch()``. Called by the outbox when it buffers (:meth:`can_batch`)."""
+        channel = direct_channel(producer) if self._fast else None
+        if channel is not None:
+            self._batch = RedisBatch(producer, channel, (ENTRY_HEADER, OCCURRENCE_HEADER))
+            return self._batch
+        self._batch = None
+        return producer.batch(max_size=sys.maxsize)
+
+    def can_batch(self, producer: Any) -> bool:
+        """True when messages through ``producer`` can be buffered and written together:
+        a Redis broker written directly, or a kombu transport that batches publishes
+        (Redis, kombu >= 5.7), not when the connection retries commands on its own (a
+        replayed write could then duplicate messages)."""
+        if self._fast and direct_channel(producer) is not None:
+            return True
+        if not hasattr(producer, "batch"):
+            return False
+        try:
+            return bool(producer.supports_batch_publish)
+        except Exception:  # an unreachable broker: publish one by one, failing as Celery does
+            return False
+
+    def end_batch(self) -> None:
+        """Called when the outbox leaves the batch :meth:`batch` returned."""
+        self._batch = None
+
+    def publish(self, entry: Entry, task_id: str, occurrence: datetime | None = None) -> None:
+        """Send (or, inside a batch, buffer) one message of ``entry`` as ``task_id``.
+
+        The entry's ``options`` are passed on; its headers gain ``celery_beat_task``, as
+        Celery's beat marks the tasks it sends, and, given the ``occurrence``,
+        :data:`ENTRY_HEADER` and :data:`OCCURRENCE_HEADER`. Raises what Celery's send would
+        raise for it.
         """
-        options = entry.options
-        if options:
-            options = dict(options)
-            headers = dict(options.pop("headers", None) or {})
-            headers.setdefault("celery_beat_task", True)
-        else:
-            headers = {"celery_beat_task": True}
-        if occurrence is not None:
-            headers[ENTRY_HEADER] = entry.name
-            headers[OCCURRENCE_HEADER] = occurrence.isoformat()
         if self._tasks is None:
             # app.tasks is a descriptor that locks on every read; the registry never changes
             self._tasks = self._app.tasks
-        producer = self._beat.producer
         task = self._tasks.get(entry.task)
+        message = self._message(entry, task) if self._fast else None
+        if message is None or occurrence is None:
+            self._celery_publish(entry, task, task_id, occurrence)
+            return
+        batch = self._batch
+        if batch is not None and batch.takes(message):
+            batch.add(message, task_id, entry.name, occurrence)
+            return
+        self._publish(message, task_id, entry.name, occurrence)
+
+    def _message(self, entry: Entry, task: Any) -> TaskMessage | None:
+        """The built message of ``entry``'s definition (None: Celery's path sends it)."""
+        if task is None and not self._by_name:
+            return None
+        key = (entry.task, repr((entry.args, entry.kwargs, entry.options)))
+        cache = self._messages
+        try:
+            return cache[key]
+        except KeyError:
+            pass
+        options = dict(entry.options)
+        options["headers"] = _beat_headers(options.pop("headers", None))
+        message = task_message.build(self._app, task, entry.task, entry.args, entry.kwargs, options)
+        if message is not None:
+            self.messages_built += 1
+            if not message.cacheable:
+                return message
+        if len(cache) >= MESSAGE_CACHE_SIZE:
+            del cache[next(iter(cache))]
+        cache[key] = message
+        return message
+
+    def _publish(
+        self, message: TaskMessage, task_id: str, entry_name: str, occurrence: datetime
+    ) -> None:
+        """Publish one occurrence of ``message`` with ``Producer.publish`` (any transport;
+        inside kombu's batch when one is open), with Celery's signals around it."""
+        headers, properties = message.stamp(
+            task_id, entry_name, occurrence.isoformat(), ENTRY_HEADER, OCCURRENCE_HEADER
+        )
+        producer = self._beat.producer
+        if message.result_expected:
+            self._app.backend.on_task_call(producer, task_id)
+        signals.before_task_publish.send(
+            sender=message.name,
+            body=message.body,
+            exchange=message.exchange,
+            routing_key=message.routing_key,
+            declare=message.declare,
+            headers=headers,
+            properties=properties,
+            retry_policy=message.retry_policy,
+        )
+        producer.publish(message.body, headers=headers, **message.publish, **properties)
+        signals.after_task_publish.send(
+            sender=message.name,
+            body=message.body,
+            headers=headers,
+            exchange=message.exchange,
+            routing_key=message.routing_key,
+        )
+
+    def _celery_publish(
+        self, entry: Entry, task: Any, task_id: str, occurrence: datetime | None
+    ) -> None:
+        """Send one message through Celery's own path (``apply_async`` or ``send_task``)."""
+        options = dict(entry.options)
+        headers = _beat_headers(options.pop("headers", None))
+        if occurrence is not None:
+            headers[ENTRY_HEADER] = entry.name
+            headers[OCCURRENCE_HEADER] = occurrence.isoformat()
+        producer = self._beat.producer
         if task is not None:
-            return task.apply_async(
+            task.apply_async(
                 entry.args,
                 entry.kwargs,
                 task_id=task_id,
@@ -77,7 +206,8 @@ class Publisher:
                 headers=headers,
                 **options,
             )
-        return self._beat.send_task(
+            return
+        self._beat.send_task(
             entry.task,
             entry.args,
             entry.kwargs,
@@ -86,3 +216,10 @@ class Publisher:
             headers=headers,
             **options,
         )
+
+
+def _beat_headers(headers: Any) -> dict[str, Any]:
+    """The entry's own headers and ``celery_beat_task``, as Celery's beat marks its tasks."""
+    merged = dict(headers or {})
+    merged.setdefault("celery_beat_task", True)
+    return merged

@@ -1,0 +1,275 @@
+"""Beat's message of an occurrence is the one ``apply_async`` sends for the same call.
+
+The publisher builds each entry definition's message once (``beatcore.task_message``) and, on a
+Redis broker, writes the kombu envelope itself (``beatcore.redis_broker``); elsewhere it calls
+``Producer.publish``. Each case here ticks a real scheduler (memory store) that sends one
+occurrence, then sends the same task, args, kwargs and options with the entry's task id
+through Celery (``Task.apply_async``, or ``Celery.send_task`` for a task the app does not
+know), and compares what the broker holds: on Redis the raw JSON envelope of each, on kombu's
+memory transport the received message. Equal except for the delivery tag (random per message)
+and the ``expires`` instant (counted from each send), and beat's own headers
+(``celery_beat_task``, ``beatcore_entry``, ``beatcore_occurrence``), compared by name. Celery's
+``before_task_publish`` / ``after_task_publish`` receivers get the same arguments on both paths,
+and what a receiver adds to the headers is in the message.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from celery import Celery
+from celery.signals import after_task_publish, before_task_publish
+from kombu import Exchange, Queue
+
+from beatcore import Entry, Interval, connect, timing
+from beatcore.publisher import ENTRY_HEADER, OCCURRENCE_HEADER
+from beatcore.scheduler import Scheduler
+from beatcore.testing import FakeClock, forget_memory_schedule, memory_broker_app
+from beatcore.testing.contract import T0
+from tests.support.redis_servers import RedisServer
+
+pytestmark = pytest.mark.timeout(60)
+
+PERIOD = 10
+OCCURRENCE = T0 + timedelta(seconds=PERIOD)
+BEAT_HEADERS = {"celery_beat_task", ENTRY_HEADER, OCCURRENCE_HEADER}
+
+#: (task, args, kwargs, options) of each case; tests.add and tests.attrs are registered.
+CASES: dict[str, tuple[str, list[Any], dict[str, Any], dict[str, Any]]] = {
+    "registered, args": ("tests.add", [1, 2], {}, {}),
+    "by name, queue and priority": (
+        "tests.unknown",
+        [],
+        {"text": 'é ✓ "quoted"', "n": [1, 2.5, None, True]},
+        {"queue": "other", "priority": 5},
+    ),
+    "expires, headers, limits, no result": (
+        "tests.add",
+        [],
+        {"x": 1},
+        {
+            "expires": 300,
+            "headers": {"h": 1, "nested": {"a": [1]}},
+            "time_limit": 30,
+            "soft_time_limit": 20,
+            "ignore_result": True,
+        },
+    ),
+    "exchange and routing key": (
+        "tests.add",
+        [],
+        {},
+        {"exchange": "ex", "routing_key": "rk", "queue": "bound"},
+    ),
+    "compression, serializer": (
+        "tests.add",
+        [3],
+        {},
+        {"compression": "gzip", "serializer": "json"},
+    ),
+    "task attributes": ("tests.attrs", [], {}, {}),
+    "task_routes": ("tests.routed", [], {}, {"shadow": "shown-as"}),
+    "countdown (Celery's own path)": ("tests.add", [], {}, {"countdown": 5}),
+}
+
+
+@pytest.fixture(params=["redis", "memory"])
+def broker(request: pytest.FixtureRequest, redis_db: RedisServer) -> str:
+    """The broker URL: the Redis one (written directly) or kombu's memory transport."""
+    return redis_db.url_for(1) if request.param == "redis" else "memory://"
+
+
+@pytest.fixture
+def app(broker: str) -> Iterator[Celery]:
+    name = f"identity-{uuid.uuid4()}"
+    app = memory_broker_app(
+        f"memory://{name}",
+        broker_url=broker,
+        task_queues=[
+            Queue(f"q-{name}", routing_key=f"q-{name}"),
+            Queue("other"),
+            Queue("routed"),
+            Queue("bound", Exchange("ex", type="direct"), routing_key="rk"),
+        ],
+        task_routes={"tests.routed": {"queue": "routed"}},
+        broker_transport_options={"queue_order_strategy": "priority"},
+    )
+    app.conf.task_default_queue = f"q-{name}"
+
+    @app.task(  # type: ignore[untyped-decorator]
+        name="tests.attrs", shared=False, time_limit=10, soft_time_limit=5, ignore_result=True
+    )
+    def attrs() -> None:
+        return None
+
+    yield app
+    forget_memory_schedule(name)
+
+
+class Broker:
+    """Reads every message the app's broker holds, oldest first, as comparable dicts."""
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+        self.queues = [q.name for q in app.conf.task_queues]
+
+    def take(self) -> list[dict[str, Any]]:
+        with self.app.connection_for_read() as conn:
+            channel = conn.default_channel
+            if conn.transport_cls == "memory":
+                return self._take_memory(channel)
+            return self._take_redis(channel)
+
+    def _take_redis(self, channel: Any) -> list[dict[str, Any]]:
+        found = []
+        client = channel.client
+        for queue in self.queues:
+            for step in channel.priority_steps:
+                key = channel._q_for_pri(queue, step)
+                while (raw := client.rpop(key)) is not None:
+                    found.append({"key": key, **json.loads(raw)})
+        return found
+
+    def _take_memory(self, channel: Any) -> list[dict[str, Any]]:
+        found = []
+        for queue in self.queues:
+            while (message := channel.basic_get(queue, no_ack=True)) is not None:
+                found.append(
+                    {
+                        "key": queue,
+                        "body": message.body,
+                        "content-type": message.content_type,
+                        "content-encoding": message.content_encoding,
+                        "headers": message.headers,
+                        "properties": message.properties,
+                        "delivery_info": {
+                            k: message.delivery_info.get(k) for k in ("exchange", "routing_key")
+                        },
+                    }
+                )
+        return found
+
+
+def normalised(message: dict[str, Any], sent_at: datetime) -> dict[str, Any]:
+    """``message`` without what differs between two sends of it: the delivery tag (checked
+    to be a UUID) and the ``expires`` instant (checked to count from ``sent_at``)."""
+    message = json.loads(json.dumps(message, default=str))
+    properties = message["properties"]
+    tag = properties.pop("delivery_tag", None)
+    if tag is not None:
+        assert uuid.UUID(tag).version == 4
+    for header, after in (("expires", 300), ("eta", 5)):
+        value = message["headers"].get(header)
+        if value is not None:
+            at = datetime.fromisoformat(value)
+            assert abs((at - sent_at).total_seconds() - after) < 60, value
+            message["headers"][header] = f"<{header}>"
+    return message
+
+
+def beat_message(app: Celery, entry: Entry) -> tuple[Entry, str]:
+    """Tick a scheduler that sends one occurrence of ``entry``; return the entry as stored
+    (what the scheduler read) and the task id. Checks that beatcore built the message
+    itself, but for Celery's own path (countdown)."""
+    clock = FakeClock(T0)
+    store = connect(app, clock=clock)
+    store.save(entry)
+    stored = store.get(entry.name)
+    scheduler = Scheduler(app, clock=clock, holder="A")
+    try:
+        scheduler.tick()
+        clock.advance(PERIOD)
+        scheduler.tick()
+        assert scheduler.publisher.messages_built == (0 if "countdown" in entry.options else 1)
+    finally:
+        scheduler.close()
+    return stored, timing.task_id("the entry", OCCURRENCE)
+
+
+def celery_message(app: Celery, entry: Entry, task_id: str) -> None:
+    """Send the entry's task with its args, kwargs and options through Celery itself."""
+    registered = app.tasks.get(entry.task)
+    args, kwargs, options = entry.args, entry.kwargs, entry.options
+    if registered is not None:
+        registered.apply_async(args, kwargs, task_id=task_id, **options)
+    else:
+        app.send_task(entry.task, args, kwargs, task_id=task_id, **options)
+
+
+class Signals:
+    """Records what Celery's publish signals are called with (and adds a trace header)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def before(self, sender: str, headers: dict[str, Any], **kwargs: Any) -> None:
+        headers["traceparent"] = f"trace-{headers['id']}"
+        self.calls.append(("before", {"sender": sender, "headers": dict(headers), **kwargs}))
+
+    def after(self, sender: str, **kwargs: Any) -> None:
+        self.calls.append(("after", {"sender": sender, **kwargs}))
+
+    def comparable(self) -> list[tuple[str, Any]]:
+        calls = []
+        for name, call in self.calls:
+            call = dict(call)
+            call.pop("signal", None)
+            call["headers"] = {
+                k: (f"<{k}>" if k in ("expires", "eta") and v else v)
+                for k, v in call["headers"].items()
+                if k not in BEAT_HEADERS
+            }
+            calls.append((name, repr(sorted(call.items()))))
+        return calls
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("receivers", [False, True], ids=["no receivers", "receivers"])
+def test_beat_sends_the_message_apply_async_sends(app: Celery, case: str, receivers: bool) -> None:
+    task, args, kwargs, options = CASES[case]
+    entry = Entry(
+        name="the entry",
+        task=task,
+        schedule=Interval(PERIOD),
+        args=args,
+        kwargs=kwargs,
+        options=options,
+    )
+    broker = Broker(app)
+    signals = Signals()
+    if receivers:
+        before_task_publish.connect(signals.before, weak=False)
+        after_task_publish.connect(signals.after, weak=False)
+    try:
+        entry, task_id = beat_message(app, entry)
+        beat_signals = signals.comparable()
+        signals.calls.clear()
+        (beat,) = broker.take()
+        celery_message(app, entry, task_id)
+        celery_signals = signals.comparable()
+        (celery,) = broker.take()
+    finally:
+        before_task_publish.disconnect(signals.before)
+        after_task_publish.disconnect(signals.after)
+
+    now = datetime.now(T0.tzinfo)
+    beat_headers = beat["headers"]
+    assert beat_headers["celery_beat_task"] is True
+    assert beat_headers[ENTRY_HEADER] == "the entry"
+    assert beat_headers[OCCURRENCE_HEADER] == OCCURRENCE.isoformat()
+    assert not BEAT_HEADERS & celery["headers"].keys()
+    for name in BEAT_HEADERS:
+        del beat_headers[name]
+    assert beat_headers.get("traceparent") == (f"trace-{task_id}" if receivers else None)
+    beat, celery = normalised(beat, now), normalised(celery, now)
+    for part in ("headers", "properties"):
+        assert sorted(beat.pop(part).items()) == sorted(celery.pop(part).items()), part
+    assert beat == celery  # body, content type and encoding, the list it is on
+    assert beat_signals == celery_signals
+    if receivers:
+        assert [name for name, _ in beat_signals] == ["before", "after"]
