@@ -130,8 +130,7 @@ class Publisher:
             self._celery_publish(entry, task, task_id, occurrence)
             return
         batch = self._batch
-        if batch is not None and batch.takes(message):
-            batch.add(message, task_id, entry.name, occurrence)
+        if batch is not None and batch.add(message, task_id, entry.name, occurrence):
             return
         self._publish(message, task_id, entry.name, occurrence)
 

@@ -134,29 +134,31 @@ class RedisBatch:
     def __exit__(self, *exc_info: object) -> None:
         self._pending = []
 
-    @staticmethod
-    def takes(message: TaskMessage) -> bool:
-        """True when ``message`` goes to a queue by name (the default exchange): the only
-        messages written directly; the others take ``Producer.publish``."""
-        return bool(message.exchange == "")
-
     def add(
         self, message: TaskMessage, task_id: str, entry_name: str, occurrence: datetime
-    ) -> None:
-        """Buffer one occurrence of ``message`` (one :meth:`takes`) as ``task_id``;
-        ``before_task_publish`` fires.
+    ) -> bool:
+        """Buffer one occurrence of ``message`` as ``task_id``; ``before_task_publish``
+        fires. Returns False, having done nothing, for a message that goes through an
+        exchange rather than to a queue by name: ``Producer.publish`` sends those.
 
         Raises what building the envelope raises (a body the serializer refuses, say):
         nothing is buffered then.
         """
+        if message.exchange != "":
+            return False
+        known = message.broker_envelope
+        if known is not None and known[0] is self._channel:
+            envelope = known[1]
+        else:
+            envelope = self._template(message)
+            message.broker_envelope = (self._channel, envelope)
+        if envelope is None:
+            return False
         occurrence_text = occurrence.isoformat()
         if message.result_expected:
             if self._backend is None:
                 self._backend = message.app.backend
             self._backend.on_task_call(self._producer, task_id)
-        envelope = message.broker_cache.get(self._channel)
-        if envelope is None:
-            envelope = message.broker_cache[self._channel] = self._template(message)
         before, after = signals.before_task_publish, signals.after_task_publish
         if envelope.parts is None or before.receivers or after.receivers:
             headers, properties = message.stamp(
@@ -176,7 +178,7 @@ class RedisBatch:
             key = self._key(envelope.queue, kombu_message)
             text = dumps(kombu_message)
             self._pending.append(_Pending(message, key, envelope.queue, text, headers))
-            return
+            return True
         values = {
             PLACEHOLDER_ID: task_id,
             _TAG: _delivery_tag(),
@@ -192,6 +194,7 @@ class RedisBatch:
             pieces.append(part)
         text = "".join(pieces)
         self._pending.append(_Pending(message, envelope.key, envelope.queue, text, None))
+        return True
 
     def flush(self) -> list[BaseException | None]:
         """Write what is buffered in one pipeline; return each message's error (None: the
@@ -242,8 +245,15 @@ class RedisBatch:
                 )
         return errors
 
-    def _template(self, message: TaskMessage) -> _Envelope:
-        """Build ``message``'s envelope for this channel, with stand-ins where messages differ."""
+    def _template(self, message: TaskMessage) -> _Envelope | None:
+        """Build ``message``'s envelope for this channel, with stand-ins where messages
+        differ (None: kombu would publish it through an exchange). Declares its queue first,
+        once per channel, as ``Producer.publish`` does (bindings, x-expires)."""
+        producer, publish = self._producer, message.publish
+        if producer._delivery_details(publish["exchange"] or producer.exchange)[0]:
+            return None
+        for entity in message.declare or ():
+            producer.maybe_declare(entity, retry=publish["retry"], **message.retry_policy)
         headers, properties = message.stamp(
             PLACEHOLDER_ID, _ENTRY, _OCCURRENCE, self._entry_header, self._occurrence_header
         )

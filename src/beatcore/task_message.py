@@ -102,7 +102,7 @@ class TaskMessage:
         "_timezone",
         "app",
         "body",
-        "broker_cache",
+        "broker_envelope",
         "cacheable",
         "declare",
         "exchange",
@@ -142,8 +142,9 @@ class TaskMessage:
         self._properties = properties
         self._expires = expires
         self._timezone = app.timezone
-        #: What a broker writer derived from this message, keyed by the writer (its own).
-        self.broker_cache: dict[Any, Any] = {}
+        #: What a broker writer derived from this message for one channel, as (channel,
+        #: what it derived): the writer's own; a new channel replaces it.
+        self.broker_envelope: tuple[Any, Any] | None = None
 
     @property
     def expires_relative(self) -> bool:

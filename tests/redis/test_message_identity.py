@@ -125,6 +125,16 @@ class Broker:
                 return self._take_memory(channel)
             return self._take_redis(channel)
 
+    def keys(self) -> set[bytes] | None:
+        """Redis: every key left on the broker db (then emptied); None on memory."""
+        with self.app.connection_for_read() as conn:
+            if conn.transport_cls == "memory":
+                return None
+            client = conn.default_channel.client
+            keys = set(client.keys("*"))
+            client.flushdb()
+            return keys
+
     def _take_redis(self, channel: Any) -> list[dict[str, Any]]:
         found = []
         client = channel.client
@@ -192,13 +202,17 @@ def beat_message(app: Celery, entry: Entry) -> tuple[Entry, str]:
 
 
 def celery_message(app: Celery, entry: Entry, task_id: str) -> None:
-    """Send the entry's task with its args, kwargs and options through Celery itself."""
+    """Send the entry's task with its args, kwargs and options through Celery itself, with
+    a producer made as celery beat makes its own (on a connection of its own: the app's
+    pooled ones remember what earlier tests declared)."""
     registered = app.tasks.get(entry.task)
     args, kwargs, options = entry.args, entry.kwargs, entry.options
-    if registered is not None:
-        registered.apply_async(args, kwargs, task_id=task_id, **options)
-    else:
-        app.send_task(entry.task, args, kwargs, task_id=task_id, **options)
+    with app.connection_for_write() as conn:
+        producer = app.amqp.Producer(conn, auto_declare=False)
+        if registered is not None:
+            registered.apply_async(args, kwargs, task_id=task_id, producer=producer, **options)
+        else:
+            app.send_task(entry.task, args, kwargs, task_id=task_id, producer=producer, **options)
 
 
 class Signals:
@@ -250,9 +264,11 @@ def test_beat_sends_the_message_apply_async_sends(app: Celery, case: str, receiv
         beat_signals = signals.comparable()
         signals.calls.clear()
         (beat,) = broker.take()
+        beat_keys = broker.keys()
         celery_message(app, entry, task_id)
         celery_signals = signals.comparable()
         (celery,) = broker.take()
+        celery_keys = broker.keys()
     finally:
         before_task_publish.disconnect(signals.before)
         after_task_publish.disconnect(signals.after)
@@ -271,5 +287,6 @@ def test_beat_sends_the_message_apply_async_sends(app: Celery, case: str, receiv
         assert sorted(beat.pop(part).items()) == sorted(celery.pop(part).items()), part
     assert beat == celery  # body, content type and encoding, the list it is on
     assert beat_signals == celery_signals
+    assert beat_keys == celery_keys, "the queue declared (bindings) as Celery declares it"
     if receivers:
         assert [name for name, _ in beat_signals] == ["before", "after"]

@@ -1,0 +1,232 @@
+"""The midnight burst: N entries due at the same instant, dispatched with a real Redis broker.
+
+``python -m bench.burst --n 100000`` starts a schedule ``redis-server`` and a broker
+``redis-server`` of its own (127.0.0.1, free ports), stores N daily entries whose first run is
+the same midnight (``save_many``), then, in a fresh process (so its RSS is the burst's own),
+constructs ``beatcore.Scheduler`` on a clock that stands one second before that midnight, takes
+the lock, moves the clock to midnight and ticks until every entry was sent. The claims come in
+pages of ``beatcore_batch_size`` (one page per tick; a full page makes the tick return 0, so
+celery beat ticks again at once), so the process holds one page, never all N.
+
+Reported per publish path: seconds from the first tick of the burst to the last message
+written (wall and CPU), messages/s, ticks, the most sent in one tick, and RSS: before the
+burst, the largest after any tick, and the process peak (``ru_maxrss``, which covers the
+inside of each tick). The broker's queue must then hold exactly N messages.
+
+``--paths new,celery`` runs the same burst twice on the same servers: ``new`` is the
+scheduler as shipped (each definition's message built once, written straight to the Redis
+broker: :mod:`beatcore.task_message`, :mod:`beatcore.redis_broker`), ``celery`` sends every
+message through Celery's own ``send_task`` path as before, for the messages/s before and
+after in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import logging
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+
+import beatcore
+from beatcore import Entry, Interval
+from beatcore.publisher import Publisher
+from bench.measure import rss_mb
+from bench.servers import RedisServer
+from bench.sides import LOCK_TTL, TASK, Sends, count_publishing
+
+#: The instant every entry is first due.
+MIDNIGHT = datetime(2026, 1, 1, tzinfo=timezone.utc)
+PATHS = ("new", "celery")
+#: Ticks a burst may take beyond ``n / batch`` before it counts as stuck.
+_SPARE_TICKS = 20
+
+
+class BurstClock:
+    """The scheduler's clock: one second before midnight until :meth:`start`, then midnight
+    plus the real time elapsed since."""
+
+    def __init__(self) -> None:
+        self._started: float | None = None
+
+    def start(self) -> None:
+        self._started = time.monotonic()
+
+    def __call__(self) -> datetime:
+        if self._started is None:
+            return MIDNIGHT - timedelta(seconds=1)
+        return MIDNIGHT + timedelta(seconds=time.monotonic() - self._started)
+
+
+def store_entries(schedule_url: str, n: int) -> None:
+    """Store ``n`` daily entries, each first due at :data:`MIDNIGHT`, in batches."""
+    store = beatcore.connect(schedule_url, clock=lambda: MIDNIGHT - timedelta(seconds=1))
+    try:
+        day = Interval(timedelta(days=1), anchor=MIDNIGHT)
+        chunk = 10_000
+        for first in range(0, n, chunk):
+            report = store.save_many(
+                Entry(name=f"burst-{i:07d}", task=TASK, schedule=day)
+                for i in range(first, min(n, first + chunk))
+            )
+            if report.refused:
+                raise RuntimeError(f"save_many refused {report.refused}")
+    finally:
+        store.close()
+
+
+def burst(schedule_url: str, broker_url: str, n: int, batch_size: int, path: str) -> dict[str, Any]:
+    """Run one burst in this process (the child); return its figures."""
+    app = Celery("bench-burst", broker=broker_url, set_as_current=True)
+    app.conf.update(
+        timezone="UTC",
+        beat_schedule={},
+        beatcore_url=schedule_url,
+        beatcore_lock_ttl=LOCK_TTL,
+        beatcore_batch_size=batch_size,
+        broker_connection_retry_on_startup=True,
+    )
+    clock = BurstClock()
+    scheduler = beatcore.Scheduler(app, clock=clock)
+    scheduler.tick()  # takes the lock; nothing is due a second before midnight
+    if not scheduler.is_leader:
+        raise RuntimeError("the scheduler did not take the lock")
+    if path == "celery":
+        # every message through Celery's send_task, as before messages were built once
+        scheduler.publisher = scheduler.dispatcher.publisher = Publisher(app, scheduler, fast=False)
+    _ = scheduler.producer  # the broker connection, opened once, as beat does
+    sends = Sends()
+    count_publishing(scheduler, sends)
+    gc.collect()
+    rss_before = rss_mb()
+    peak_before = _peak_mb()
+    ticks = most = 0
+    rss_after_tick = rss_before
+    clock.start()
+    started, cpu = time.perf_counter(), time.process_time()
+    while sends.count < n:
+        if ticks >= n // batch_size + _SPARE_TICKS:
+            raise RuntimeError(f"sent {sends.count} of {n} in {ticks} ticks")
+        before = sends.count
+        scheduler.tick()
+        ticks += 1
+        most = max(most, sends.count - before)
+        rss_after_tick = max(rss_after_tick, rss_mb())
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
+    scheduler.close()
+    return {
+        "path": path,
+        "n": n,
+        "batch_size": batch_size,
+        "sent": sends.count,
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "per_second": n / seconds,
+        "per_cpu_second": n / cpu_seconds,
+        "ticks": ticks,
+        "most_sent_in_a_tick": most,
+        "rss_before_mb": rss_before,
+        "rss_after_tick_max_mb": rss_after_tick,
+        "rss_peak_mb": _peak_mb(),
+        "rss_peak_before_mb": peak_before,
+    }
+
+
+def _peak_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def queued(broker: RedisServer) -> int:
+    """Messages on the default queue (every priority step) of the broker's db 0."""
+    with broker.client() as client:
+        return sum(int(client.llen(key)) for key in client.scan_iter("celery*"))
+
+
+def run(n: int, batch_size: int, paths: Sequence[str]) -> list[dict[str, Any]]:
+    """Start the servers, run one burst per path in a child process, check the broker."""
+    results = []
+    with RedisServer("schedule") as server, RedisServer("broker") as broker:
+        for path in paths:
+            for each in (server, broker):
+                with each.client() as client:
+                    client.flushall()
+            store_entries(f"{server.url}/0", n)
+            with tempfile.TemporaryDirectory(prefix="bench-burst-") as tmp:
+                out = Path(tmp) / "burst.json"
+                subprocess.run(
+                    [
+                        sys.executable, "-m", "bench.burst", "--child", "--path", path,
+                        "--n", str(n), "--batch-size", str(batch_size),
+                        "--schedule-url", f"{server.url}/0", "--broker-url", f"{broker.url}/0",
+                        "--out", str(out),
+                    ],
+                    check=True,
+                )  # fmt: skip
+                result = json.loads(out.read_text())
+            result["queued"] = queued(broker)
+            if result["queued"] != n:
+                raise RuntimeError(f"the broker holds {result['queued']} messages, not {n}")
+            results.append(result)
+    return results
+
+
+def table(results: Sequence[dict[str, Any]]) -> str:
+    """The results as a Markdown table."""
+    lines = [
+        "| path | N | batch | seconds (wall) | CPU s | messages/s (wall) | per CPU s | ticks "
+        "| most in a tick | RSS before (MB) | RSS after a tick, max | peak RSS before / after |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['path']} | {r['n']:,} | {r['batch_size']} | {r['seconds']:.2f} "
+            f"| {r['cpu_seconds']:.2f} | {r['per_second']:,.0f} | {r['per_cpu_second']:,.0f} "
+            f"| {r['ticks']} | {r['most_sent_in_a_tick']} | {r['rss_before_mb']:.1f} "
+            f"| {r['rss_after_tick_max_mb']:.1f} "
+            f"| {r['rss_peak_before_mb']:.1f} / {r['rss_peak_mb']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the burst (or, with ``--child``, one burst in this process)."""
+    parser = argparse.ArgumentParser(prog="python -m bench.burst", description=__doc__)
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--paths", default="new", help="comma-separated: new, celery")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--path", choices=PATHS, default="new", help=argparse.SUPPRESS)
+    parser.add_argument("--schedule-url", help=argparse.SUPPRESS)
+    parser.add_argument("--broker-url", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    if args.child:
+        result = burst(args.schedule_url, args.broker_url, args.n, args.batch_size, args.path)
+        args.out.write_text(json.dumps(result))
+        return 0
+    paths = [p.strip() for p in args.paths.split(",") if p.strip()]
+    unknown = [p for p in paths if p not in PATHS]
+    if unknown:
+        parser.error(f"unknown path {unknown[0]!r}: expected one of {', '.join(PATHS)}")
+    results = run(args.n, args.batch_size, paths)
+    print(table(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
