@@ -20,7 +20,7 @@ import sys
 from datetime import datetime
 from typing import Any, Protocol
 
-from celery import beat, signals
+from celery import beat
 
 from beatcore import task_message
 from beatcore.entry import Entry
@@ -167,24 +167,9 @@ class Publisher:
         producer = self._beat.producer
         if message.result_expected:
             self._app.backend.on_task_call(producer, task_id)
-        signals.before_task_publish.send(
-            sender=message.name,
-            body=message.body,
-            exchange=message.exchange,
-            routing_key=message.routing_key,
-            declare=message.declare,
-            headers=headers,
-            properties=properties,
-            retry_policy=message.retry_policy,
-        )
+        message.before_publish(headers, properties)
         producer.publish(message.body, headers=headers, **message.publish, **properties)
-        signals.after_task_publish.send(
-            sender=message.name,
-            body=message.body,
-            headers=headers,
-            exchange=message.exchange,
-            routing_key=message.routing_key,
-        )
+        message.after_publish(headers)
 
     def _celery_publish(
         self, entry: Entry, task: Any, task_id: str, occurrence: datetime | None

@@ -164,16 +164,7 @@ class RedisBatch:
             headers, properties = message.stamp(
                 task_id, entry_name, occurrence_text, self._entry_header, self._occurrence_header
             )
-            before.send(
-                sender=message.name,
-                body=message.body,
-                exchange=message.exchange,
-                routing_key=message.routing_key,
-                declare=message.declare,
-                headers=headers,
-                properties=properties,
-                retry_policy=message.retry_policy,
-            )
+            message.before_publish(headers, properties)
             kombu_message = self._kombu_message(message, headers, properties, _delivery_tag())
             key = self._key(envelope.queue, kombu_message)
             text = dumps(kombu_message)
@@ -231,18 +222,11 @@ class RedisBatch:
                 for _ in channel.priority_steps:
                     next(replies)
         errors: list[BaseException | None] = []
-        after = signals.after_task_publish
         for item in pending:
             error = failed.get(item.key)
             errors.append(error)
             if error is None and item.headers is not None:
-                after.send(
-                    sender=item.message.name,
-                    body=item.message.body,
-                    headers=item.headers,
-                    exchange=item.message.exchange,
-                    routing_key=item.message.routing_key,
-                )
+                item.message.after_publish(item.headers)
         return errors
 
     def _template(self, message: TaskMessage) -> _Envelope | None:

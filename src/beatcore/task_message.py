@@ -172,6 +172,29 @@ class TaskMessage:
         properties["correlation_id"] = task_id
         return headers, properties
 
+    def before_publish(self, headers: dict[str, Any], properties: dict[str, Any]) -> None:
+        """Send Celery's ``before_task_publish`` for one occurrence, as Celery sends it."""
+        signals.before_task_publish.send(
+            sender=self.name,
+            body=self.body,
+            exchange=self.exchange,
+            routing_key=self.routing_key,
+            declare=self.declare,
+            headers=headers,
+            properties=properties,
+            retry_policy=self.retry_policy,
+        )
+
+    def after_publish(self, headers: dict[str, Any]) -> None:
+        """Send Celery's ``after_task_publish`` for one occurrence, as Celery sends it."""
+        signals.after_task_publish.send(
+            sender=self.name,
+            body=self.body,
+            headers=headers,
+            exchange=self.exchange,
+            routing_key=self.routing_key,
+        )
+
     def expires_at(self, now: datetime) -> str:
         """The ``expires`` header of a message sent at ``now`` (as ``as_task_v2`` makes it)."""
         assert self._expires is not None
