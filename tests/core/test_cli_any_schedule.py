@@ -14,7 +14,13 @@ import pytest
 
 from beatcore import Entry, Interval
 from beatcore.plugins import get_plugins
-from beatcore.serializer import dumps_entry, entry_to_dict, loads_entry
+from beatcore.serializer import (
+    ENTRY_OMITTED_DEFAULTS,
+    dumps_entry,
+    entry_to_dict,
+    loads_entry,
+    stored_dict,
+)
 from tests.core.cli_app import Cli, one_line_error
 
 THIRD_PARTY = Path(__file__).resolve().parents[1] / "thirdparty"
@@ -84,7 +90,9 @@ def test_full_options_and_a_description(cli: Cli) -> None:
 def test_description_round_trips_and_old_records_still_read() -> None:
     entry = Entry(name="e", task="t", schedule=Interval(60), description="what it is for")
     assert loads_entry(dumps_entry(entry), "e") == entry
-    assert json.loads(dumps_entry(entry)) == entry_to_dict(entry)
+    assert json.loads(dumps_entry(entry)) == stored_dict(
+        entry_to_dict(entry), ENTRY_OMITTED_DEFAULTS
+    )
     plain = Entry(name="e", task="t", schedule=Interval(60))
     assert "description" not in dumps_entry(plain)  # bytes as before the field existed
     old = '{"v":1,"name":"e","task":"t","schedule":{"type":"interval","every":60.0}}'

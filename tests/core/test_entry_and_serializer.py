@@ -14,12 +14,15 @@ from beatcore import Clocked, Crontab, Entry, EntryState, Interval, InvalidEntry
 from beatcore.entry import MAX_SECONDS
 from beatcore.errors import CorruptRecord
 from beatcore.serializer import (
+    ENTRY_OMITTED_DEFAULTS,
     FORMAT_VERSION,
+    STATE_OMITTED_DEFAULTS,
     dumps_entry,
     dumps_state,
     loads_entry,
     loads_state,
     schedule_from_dict,
+    stored_dict,
 )
 from beatcore.timeutil import UTC, zone
 
@@ -183,8 +186,9 @@ def test_a_class_that_is_no_schedule_is_remembered_but_instance_members_still_co
     assert not is_schedule(types.SimpleNamespace())
 
 
-# The stored format: these bytes were written by beatcore before the serializer was made
-# faster, and must be written (and read) the same way by every release of format version 1.
+# The stored format before compact records: these bytes were written by beatcore with every
+# field (before the serializer was made faster, and after); every release of format version 1
+# must still read them.
 PINNED_ENTRY = (
     '{"args":[1,"x",[2.5,null]],"catch_up":"all","enabled":true,'
     '"end_at":"2026-02-04T12:00:00.000007+00:00","jitter":1.5,'
@@ -205,6 +209,29 @@ PINNED_STATE = (
     '{"last_error":"boom","last_run_at":"2026-01-05T11:54:59.999750+00:00",'
     '"last_task_id":"id-1","next_run_at":"2026-01-05T12:00:00+00:00","skipped_run_count":2,'
     '"total_run_count":4,"triggered_at":null,"v":1}'
+)
+
+
+# The same records as written now: the fields at their default left out.
+COMPACT_ENTRY = (
+    '{"args":[1,"x",[2.5,null]],"catch_up":"all",'
+    '"end_at":"2026-02-04T12:00:00.000007+00:00","jitter":1.5,'
+    '"kwargs":{"a":"\\u00e9","b":{"a":true,"z":1}},"max_runs":3,"misfire_grace":10,'
+    '"name":"pinned","options":{"priority":5,"queue":"q"},'
+    '"schedule":{"day_of_month":"*","day_of_week":"MON-FRI","hour":"9-17","minute":"*/5",'
+    '"month_of_year":"*","type":"crontab","tz":"Europe/Paris"},'
+    '"start_at":"2026-01-05T12:00:00+00:00","static":true,"task":"proj.report",'
+    '"tz":"America/New_York","v":1}'
+)
+COMPACT_INTERVAL = (
+    '{"name":"i",'
+    '"schedule":{"anchor":"2026-01-05T12:00:00+00:00","every":90.0,"type":"interval"},'
+    '"task":"t","v":1}'
+)
+COMPACT_STATE = (
+    '{"last_error":"boom","last_run_at":"2026-01-05T11:54:59.999750+00:00",'
+    '"last_task_id":"id-1","next_run_at":"2026-01-05T12:00:00+00:00","skipped_run_count":2,'
+    '"total_run_count":4,"v":1}'
 )
 
 
@@ -234,9 +261,21 @@ def test_the_stored_format_is_pinned_byte_for_byte() -> None:
         last_task_id="id-1",
         last_error="boom",
     )
-    assert dumps_entry(entry) == PINNED_ENTRY
-    assert dumps_entry(interval) == PINNED_INTERVAL
-    assert dumps_state(state) == PINNED_STATE
+    assert dumps_entry(entry) == COMPACT_ENTRY
+    assert dumps_entry(interval) == COMPACT_INTERVAL
+    assert dumps_state(state) == COMPACT_STATE
+    assert (
+        dumps_state(EntryState(next_run_at=T0))
+        == '{"next_run_at":"2026-01-05T12:00:00+00:00","v":1}'
+    )
+    assert dumps_state(EntryState()) == '{"v":1}'
+    for compact, full, name in (
+        (COMPACT_ENTRY, PINNED_ENTRY, "pinned"),
+        (COMPACT_INTERVAL, PINNED_INTERVAL, "i"),
+    ):
+        assert loads_entry(compact, name) == loads_entry(full, name)
+    assert loads_state(COMPACT_STATE, "pinned") == loads_state(PINNED_STATE, "pinned")
+    # records written before compact records (every field present) still read
     assert loads_entry(PINNED_ENTRY.encode(), "pinned") == entry
     assert loads_entry(PINNED_INTERVAL, "i") == interval
     assert loads_state(PINNED_STATE.encode(), "pinned") == state
@@ -370,8 +409,10 @@ class _Seconds(float):
 def test_dumps_state_writes_what_the_json_encoder_writes(state: EntryState) -> None:
     from beatcore.serializer import state_to_dict
 
-    encoded = json.dumps(state_to_dict(state), separators=(",", ":"), sort_keys=True)
+    stored = stored_dict(state_to_dict(state), STATE_OMITTED_DEFAULTS)
+    encoded = json.dumps(stored, separators=(",", ":"), sort_keys=True)
     assert dumps_state(state) == encoded
+    assert loads_state(encoded, "e") == state
 
 
 @pytest.mark.parametrize(
@@ -402,7 +443,8 @@ def test_dumps_state_writes_what_the_json_encoder_writes(state: EntryState) -> N
 def test_dumps_entry_writes_what_the_json_encoder_writes(entry: Entry) -> None:
     from beatcore.serializer import entry_to_dict
 
-    encoded = json.dumps(entry_to_dict(entry), separators=(",", ":"), sort_keys=True)
+    stored = stored_dict(entry_to_dict(entry), ENTRY_OMITTED_DEFAULTS)
+    encoded = json.dumps(stored, separators=(",", ":"), sort_keys=True)
     assert dumps_entry(entry) == encoded
 
 

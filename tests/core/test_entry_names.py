@@ -100,7 +100,9 @@ def _legacy_record(name: str) -> str:
 def test_a_stored_name_from_before_the_rule_still_reads_and_evolves(name: str) -> None:
     entry = loads_entry(_legacy_record(name), name)
     assert type(entry.name) is StoredName and entry.name == name
-    assert dumps_entry(entry) == _legacy_record(name)  # written back byte for byte
+    written = dumps_entry(entry)  # written back with the name as it was stored
+    assert json.loads(written)["name"] == name
+    assert type(loads_entry(written, name).name) is StoredName
     disabled = entry.evolve(enabled=False)  # set_enabled, edit: the mark is kept
     assert disabled.name == name and not disabled.enabled
     with pytest.raises(InvalidEntry, match="a name may not hold control characters"):

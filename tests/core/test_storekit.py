@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -25,6 +26,10 @@ def good_entry(name: str = "x", **fields: object) -> Entry:
 
 
 GOOD_ENTRY = serializer.dumps_entry(good_entry())
+#: The same definition with every field, as releases before compact records wrote it.
+FULL_ENTRY = json.dumps(
+    serializer.entry_to_dict(good_entry()), separators=(",", ":"), sort_keys=True
+)
 
 # Each of these made a store call raise something other than CorruptRecord before the kit.
 HOSTILE_STATES = {
@@ -37,16 +42,16 @@ HOSTILE_STATES = {
 }
 HOSTILE_ENTRIES = {
     "deep nesting": "[" * 100_000 + "]" * 100_000,
-    "deep nesting inside": GOOD_ENTRY.replace(
+    "deep nesting inside": FULL_ENTRY.replace(
         '"args":[]', '"args":' + "[" * 100_000 + "]" * 100_000
     ),
-    "schedule of the wrong type": GOOD_ENTRY.replace(
-        GOOD_ENTRY[GOOD_ENTRY.index('"schedule":') : GOOD_ENTRY.index(',"start_at"')],
+    "schedule of the wrong type": FULL_ENTRY.replace(
+        FULL_ENTRY[FULL_ENTRY.index('"schedule":') : FULL_ENTRY.index(',"start_at"')],
         '"schedule":[1,2]',
     ),
     "not UTF-8": b'{"v":1,"name":"x\xff\xfe"}',
-    "max_runs too large": GOOD_ENTRY.replace('"max_runs":null', '"max_runs":1e400'),
-    "jitter NaN": GOOD_ENTRY.replace('"jitter":0.0', '"jitter":NaN'),
+    "max_runs too large": FULL_ENTRY.replace('"max_runs":null', '"max_runs":1e400'),
+    "jitter NaN": FULL_ENTRY.replace('"jitter":0.0', '"jitter":NaN'),
 }
 
 
