@@ -1,12 +1,16 @@
-"""Saving entries on the Redis store: :func:`save` in one round trip, :func:`save_many` in two.
+"""Saving entries on the Redis store: :func:`save` and :func:`save_many` in one round trip.
 
-A save is a compare-and-set write (:mod:`.writes`) that expects the records it decided from.
-:func:`save` does not read first: it decides from the records this store last read or wrote
-under that name (:class:`SeenRecords`), or as for a new entry when it knows none, and the
-script writes only if the records are still those. When they are not, the script's reply
-carries the records it found, and the save decides again from them: a new entry, or one this
-store read (``get``) or wrote before, costs one round trip; any other, two. The decision is
-always :func:`beatcore.storekit.decide_save` over the records actually stored.
+A save is a compare-and-set write (:mod:`.writes`). It does not read first: when this store
+last read or wrote the name (:class:`SeenRecords`) it expects those records; otherwise it
+sends the entry as a new one, expecting :data:`.writes.UNKNOWN`, and the script decides: it
+writes a new entry as given, and over a stored one whose timing fields are the same it writes
+the definition alone and keeps the state (then replies with the records it found, and the
+save checks that :func:`beatcore.storekit.decide_save` agrees, writing again if not). Any other
+stored record (the timing changed, unreadable) makes the script reply with what it found, and
+the save decides again from that: one more round trip. So a new entry, an unchanged one, a
+change that keeps the timing, and any change of an entry this store saw cost one round trip;
+a timing change of an entry this store never saw costs two. The decision is always
+:func:`beatcore.storekit.decide_save` over the records actually stored.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from beatcore import serializer
+from beatcore import serializer, storekit, timing
 from beatcore.batch import ENTRY_ERRORS, SaveManyReport, unique_batch
 from beatcore.entry import Entry, EntryState
+from beatcore.errors import CorruptRecord
 from beatcore_redis import writes
 from beatcore_redis.handle import RedisHandle
 
@@ -56,67 +61,136 @@ class SeenRecords:
             self._records.pop(name, None)
 
 
+class _Pending:
+    """One entry of a save or a batch until it is written: what it expects to find."""
+
+    __slots__ = ("definition", "entry", "fresh", "known", "replaced")
+
+    def __init__(self, entry: Entry, definition: str, known: Records | None) -> None:
+        self.entry = entry
+        self.definition = definition
+        #: the records the next write expects (None: unknown, the script decides)
+        self.known = known
+        #: ``known`` came from the server in this save (not remembered from before)
+        self.fresh = False
+        #: the definition this save's own replaced, when the script wrote it without its
+        #: state and the decision over the one it replaced wants another state
+        self.replaced: Any = None
+
+
+def _write_of(handle: RedisHandle, item: _Pending) -> tuple[EntryState, writes.Put | None]:
+    """Return the state the entry will have and its write (None: nothing to write)."""
+    entry = item.entry
+    if item.known is not None:
+        state, put = _known_write(handle, item, *item.known)
+        if put is not None or item.fresh:
+            return state, put
+        # equal to the records remembered: the script checks they are still those
+    state = timing.state_after_save(None, None, entry, handle.now(), handle.default_timezone)
+    put = writes.put(entry, state, None, None, definition=item.definition)
+    return state, put._replace(expected_definition=writes.UNKNOWN)
+
+
+def _known_write(
+    handle: RedisHandle, item: _Pending, def_raw: Any, state_raw: Any
+) -> tuple[EntryState, writes.Put | None]:
+    """The write of ``item`` over the records it expects (None: nothing to write)."""
+    entry = item.entry
+    if item.replaced is not None and storekit.text(def_raw) == item.definition:
+        # the stored definition is this save's own: decide over the one it replaced
+        stored = storekit.decode_record(entry.name, item.replaced, state_raw)
+        state, _ = storekit.decide_save(entry, stored, handle.now(), handle.default_timezone)
+        return state, writes.put(entry, state, def_raw, state_raw, definition=item.definition)
+    return writes.save_write(handle, entry, def_raw, state_raw, item.definition)
+
+
+def _kept_state(handle: RedisHandle, entry: Entry, before: Records) -> EntryState | None:
+    """The script wrote ``entry``'s definition and kept the state ``before`` held: return
+    that state if :func:`storekit.decide_save` over ``before`` agrees, else None (an
+    unreadable record, a timing change the script could not see)."""
+    stored = storekit.decode_record(entry.name, *before)
+    if isinstance(stored, CorruptRecord):
+        return None
+    state, _ = storekit.decide_save(entry, stored, handle.now(), handle.default_timezone)
+    return stored.state if state == stored.state else None
+
+
+def _save_all(
+    handle: RedisHandle, what: str, items: list[_Pending], refused: dict[str, str]
+) -> tuple[dict[str, EntryState], list[tuple[str, Records]]]:
+    """Write ``items`` until each is written or refused; return the states after and the
+    records each saved name holds now."""
+    states: dict[str, EntryState] = {}
+    stored: list[tuple[str, Records]] = []
+    pending = items
+    for _ in range(writes.MAX_WRITE_ATTEMPTS):
+        puts: list[writes.Put] = []
+        decided: dict[str, tuple[_Pending, EntryState]] = {}
+        for item in pending:
+            try:
+                state, put = _write_of(handle, item)
+            except ENTRY_ERRORS as exc:
+                refused[item.entry.name] = str(exc)
+                continue
+            if put is None:
+                states[item.entry.name] = state
+                stored.append((item.entry.name, item.known or (None, None)))
+            else:
+                puts.append(put)
+                decided[put.name] = (item, state)
+        if not puts:
+            return states, stored
+        replies = writes.save_chunks(handle, what, puts)
+        pending = []
+        for put in puts:
+            item, state = decided[put.name]
+            if put.name in replies.found:
+                item.known, item.fresh = replies.found[put.name], True
+                pending.append(item)
+            elif put.name not in replies.written:
+                pending.append(item)  # its call met another entry's change: send it again
+            elif put.name in replies.kept:
+                before = replies.kept[put.name]
+                kept = _kept_state(handle, item.entry, before)
+                if kept is None:
+                    item.known, item.replaced = (item.definition, before[1]), before[0]
+                    item.fresh = True
+                    pending.append(item)
+                else:
+                    states[put.name] = kept
+                    stored.append((put.name, (item.definition, before[1])))
+            else:
+                states[put.name] = state
+                stored.append((put.name, (put.definition, put.state)))
+    raise writes.gave_up(handle, what, [item.entry.name for item in pending])
+
+
 def save(handle: RedisHandle, seen: SeenRecords, entry: Entry) -> EntryState:
     """Save ``entry`` (see :meth:`beatcore.store.Store.save`) and return its state after.
 
     :raises InvalidEntry: the entry cannot be stored. :raises StoreError: the records kept
         changing concurrently (:data:`.writes.MAX_WRITE_ATTEMPTS` attempts).
     """
-    definition = serializer.dumps_entry(entry)
-    known = seen.get(entry.name)
-    def_raw, state_raw = known or (None, None)
-    fresh = False  # the records decided from were read now, not remembered or guessed
-    for _ in range(writes.MAX_WRITE_ATTEMPTS):
-        state, put = writes.save_write(handle, entry, def_raw, state_raw, definition)
-        if put is None:
-            if fresh:
-                seen.remember(entry.name, def_raw, state_raw)
-                return state
-            # equal to what was seen: nothing to write if it is still what is stored
-            defs, states = writes.read(handle, [entry.name])
-            def_raw, state_raw, fresh = defs[0], states[0], True
-            continue
-        written, found = writes.save_chunks(handle, "save", [put])
-        if written:
-            seen.remember(entry.name, put.definition, put.state)
-            return state
-        def_raw, state_raw = found[entry.name]
-        fresh = True
-    raise writes.gave_up(handle, "save", [entry.name])
+    item = _Pending(entry, serializer.dumps_entry(entry), seen.get(entry.name))
+    refused: dict[str, str] = {}
+    states, stored = _save_all(handle, "save", [item], refused)
+    for name, (definition, state) in stored:
+        seen.remember(name, definition, state)
+    return states[entry.name]
 
 
 def save_many(handle: RedisHandle, entries: Iterable[Entry]) -> SaveManyReport:
-    """Save ``entries`` (see :meth:`beatcore.store.Store.save_many`): one round trip reads
-    every record, one pipeline writes the changes in calls of :data:`.writes.WRITE_CHUNK`
-    entries; a call that met a concurrent change is decided again from the records its reply
-    carries and written again (one more round trip).
+    """Save ``entries`` (see :meth:`beatcore.store.Store.save_many`): one pipeline of write
+    calls of :data:`.writes.WRITE_CHUNK` entries, none of them read first; the entries the
+    script answered with their records (a timing change, a concurrent change) are decided
+    again from them and written again (one more round trip).
     """
     batch, refused = unique_batch(entries)
-    states: dict[str, EntryState] = {}
-    defs, raw_states = writes.read(handle, [entry.name for entry in batch])
-    stored: dict[str, Records] = {
-        entry.name: (d, s) for entry, d, s in zip(batch, defs, raw_states, strict=True)
-    }
-    pending = batch
-    for _ in range(writes.MAX_WRITE_ATTEMPTS):
-        puts: list[writes.Put] = []
-        decided: dict[str, tuple[Entry, EntryState]] = {}
-        for entry in pending:
-            try:
-                state, put = writes.save_write(handle, entry, *stored[entry.name])
-            except ENTRY_ERRORS as exc:
-                refused[entry.name] = str(exc)
-                continue
-            if put is None:
-                states[entry.name] = state
-            else:
-                puts.append(put)
-                decided[entry.name] = (entry, state)
-        if not puts:
-            return SaveManyReport(states, refused)
-        written, found = writes.save_chunks(handle, "save many", puts)
-        for name in written:
-            states[name] = decided[name][1]
-        stored.update(found)
-        pending = [entry for name, (entry, _) in decided.items() if name not in written]
-    raise writes.gave_up(handle, "save many", [entry.name for entry in pending])
+    items: list[_Pending] = []
+    for entry in batch:
+        try:
+            items.append(_Pending(entry, serializer.dumps_entry(entry), None))
+        except ENTRY_ERRORS as exc:
+            refused[entry.name] = str(exc)
+    states, _ = _save_all(handle, "save many", items, refused)
+    return SaveManyReport(states, refused)

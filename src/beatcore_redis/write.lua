@@ -11,12 +11,66 @@
 --   stores the digest of the synced static set when the write generation (meta 'gen', moved
 --   on by every chunk and by every write touching a static entry) is still ARGV[3]: nothing
 --   but this sync's own chunks wrote a static entry since the sync read it.
+--   'm' also takes '?' as the expected definition: the writer does not know the records (a
+--   save of a name this client never saw). The script then decides: no record, the new
+--   entry is written as given (its state is that of a new entry); a readable-looking record
+--   (state present, not noted unreadable) whose definition is the same or differs only in
+--   fields that do not decide the occurrences (schedule, tz, start_at, end_at, max_runs,
+--   enabled and jitter equal as JSON values) keeps its state and due slot, and only the
+--   definition is written; anything else is a conflict, answered with the records found.
 -- A call carries at most a few thousand entries (Lua's unpack limit): callers chunk larger writes.
--- Nothing of this call is written unless every expectation holds. Returns {1} when written,
--- else {0, name, ...}: the entries that changed since the caller read them ('m': {0, name,
--- definition, state, ...} with the records found).
+-- Nothing of this call is written unless every expectation holds. Returns {1} when written
+-- ('m': {1, name, definition, state, ...} for the '?' entries whose state was kept, with the
+-- records found, so the writer checks the decision), else {0, name, ...}: the entries that
+-- changed since the caller read them ('m': {0, name, definition, state, ...} with the records
+-- found).
 local function matches(stored, expected)
   return expected == '*' or (stored or '') == expected
+end
+
+-- The fields that decide an entry's occurrences and due instant, with the default of an
+-- absent field (nil: null).
+local TIMING = {'schedule', 'tz', 'start_at', 'end_at', 'max_runs', 'enabled', 'jitter'}
+local TIMING_DEFAULTS = {enabled = true, jitter = 0}
+
+local function same_value(a, b)
+  if type(a) ~= type(b) then return false end
+  if type(a) == 'table' then
+    for k, v in pairs(a) do
+      if not same_value(v, b[k]) then return false end
+    end
+    for k in pairs(b) do
+      if a[k] == nil then return false end
+    end
+    return true
+  end
+  -- a number past 2^53 may have lost digits in Lua: never call it the same
+  if type(a) == 'number' then return a == b and math.abs(a) < 9007199254740992 end
+  return a == b
+end
+
+local function timing_field(record, field)
+  local value = record[field]
+  if value == nil or value == cjson.null then return TIMING_DEFAULTS[field] end
+  return value
+end
+
+-- True when two definitions decide the same occurrences and due instants (a '?' save may
+-- then keep the stored state); an unreadable stored text is never the same.
+local function same_timing(stored, new)
+  local ok, old = pcall(cjson.decode, stored)
+  if not ok or type(old) ~= 'table' then return false end
+  local given = cjson.decode(new)
+  if old.v ~= given.v or old.name ~= given.name then return false end
+  for _, field in ipairs(TIMING) do
+    local a, b = timing_field(old, field), timing_field(given, field)
+    if a == nil or b == nil then
+      if a ~= b then return false end
+    elseif not same_value(a, b) then
+      return false
+    end
+  end
+  return true
 end
 
 -- A change of the static set or of a static definition outdates the stored digest and moves
@@ -29,13 +83,51 @@ end
 local mode = ARGV[2]
 local conflicts = {0}
 local names = {}
+-- 'm': what a '?' entry does ('new': written as given, 'same': nothing, 'keep': the definition
+-- only), and the reply naming the kept ones
+local unknown, kept = {}, {1}
 for i = 5, #ARGV, 8 do names[#names + 1] = ARGV[i + 1] end
 if #names > 0 then
   local defs = redis.call('HMGET', KEYS[1], unpack(names))
   local states = redis.call('HMGET', KEYS[2], unpack(names))
+  local noted = {}
+  if mode == 'm' then
+    local asked = {}
+    for j, name in ipairs(names) do
+      if ARGV[5 + (j - 1) * 8 + 2] == '?' and defs[j] then asked[#asked + 1] = name end
+    end
+    if #asked > 0 then
+      local found = redis.call('HMGET', KEYS[7], unpack(asked))
+      for k, name in ipairs(asked) do noted[name] = found[k] end
+    end
+  end
   for j, name in ipairs(names) do
     local i = 5 + (j - 1) * 8
-    if not (matches(defs[j], ARGV[i + 2]) and matches(states[j], ARGV[i + 3])) then
+    local ok
+    if mode == 'm' and ARGV[i + 2] == '?' then
+      if not defs[j] then
+        ok = not states[j]
+        if ok then unknown[name] = 'new' end
+      elseif states[j] and not noted[name] then
+        if defs[j] == ARGV[i + 4] then
+          unknown[name] = 'same'
+          ok = true
+        else
+          ok = same_timing(defs[j], ARGV[i + 4])
+          if ok then unknown[name] = 'keep' end
+        end
+        if ok then
+          kept[#kept + 1] = name
+          kept[#kept + 1] = defs[j]
+          kept[#kept + 1] = states[j]
+        end
+      else
+        ok = false
+      end
+    else
+      ok = matches(defs[j], ARGV[i + 2]) and matches(states[j], ARGV[i + 3])
+    end
+    if not ok then
       conflicts[#conflicts + 1] = name
       if mode == 'm' then
         -- the records found (false: absent), so the writer decides again without a read
@@ -105,7 +197,14 @@ else
   local defs, states, puts, scores, added, removed, dels = {}, {}, {}, {}, {}, {}, {}
   for i = 5, #ARGV, 8 do
     local name = ARGV[i + 1]
-    if ARGV[i] == 'put' then
+    local verdict = unknown[name]
+    if verdict == 'same' then
+      -- equal definition: nothing to write
+    elseif verdict == 'keep' then
+      defs[#defs + 1] = name
+      defs[#defs + 1] = ARGV[i + 4]
+      if ARGV[i + 7] == '1' then added[#added + 1] = name else removed[#removed + 1] = name end
+    elseif ARGV[i] == 'put' then
       defs[#defs + 1] = name
       defs[#defs + 1] = ARGV[i + 4]
       states[#states + 1] = name
@@ -117,8 +216,8 @@ else
       dels[#dels + 1] = name
     end
   end
+  if #defs > 0 then redis.call('HSET', KEYS[1], unpack(defs)) end
   if #puts > 0 then
-    redis.call('HSET', KEYS[1], unpack(defs))
     redis.call('HSET', KEYS[2], unpack(states))
     redis.call('HDEL', KEYS[7], unpack(puts))
     local inflight = redis.call('HMGET', KEYS[4], unpack(puts))
@@ -158,4 +257,4 @@ end
 if redis.call('HSETNX', KEYS[8], 'schema', ARGV[1]) == 1 then
   redis.call('HSET', KEYS[8], 'owner', 'beatcore')
 end
-return {1}
+return kept

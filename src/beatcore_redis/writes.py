@@ -25,6 +25,9 @@ MAX_WRITE_ATTEMPTS = 50
 WRITE_CHUNK = 1000
 #: An expected value the script does not compare.
 UNCHECKED = "*"
+#: The expected definition of a save that does not know the records (``SAVES`` mode only):
+#: the script decides (see ``write.lua``).
+UNKNOWN = "?"
 
 
 class WriteMode(enum.Enum):
@@ -180,24 +183,38 @@ def write_chunks(
     return written, conflicts
 
 
-def save_chunks(
-    handle: RedisHandle, what: str, puts: Sequence[Put]
-) -> tuple[set[str], dict[str, tuple[Any, Any]]]:
+class SaveReplies(NamedTuple):
+    """What a :func:`save_chunks` call did.
+
+    :param written: the names written (or found equal).
+    :param found: for each name whose call met other records than expected, the definition
+        and state found (None: absent); nothing of that call was written.
+    :param kept: for each :data:`UNKNOWN` save written without its state (the script found
+        the same timing), the definition and state that were stored before it.
+    """
+
+    written: set[str]
+    found: dict[str, tuple[Any, Any]]
+    kept: dict[str, tuple[Any, Any]]
+
+
+def save_chunks(handle: RedisHandle, what: str, puts: Sequence[Put]) -> SaveReplies:
     """Compare-and-set ``puts`` (unique names) in calls of :data:`WRITE_CHUNK`, one round trip.
 
-    Return the names written and, for each name that changed meanwhile, the definition and
-    state found (None: absent): every name of a call that met a change was not written.
+    A put may expect :data:`UNKNOWN`: the script then writes it as a new entry, keeps the
+    stored state, or answers with the records (see ``write.lua``). Every name of a call that
+    met a change was not written.
     """
     chunks, replies = _run(handle, what, puts, WRITE_CHUNK, None, WriteMode.SAVES)
-    written: set[str] = set()
-    found: dict[str, tuple[Any, Any]] = {}
+    result = SaveReplies(set(), {}, {})
     for part, reply in zip(chunks, replies, strict=True):
+        into = result.found
         if int(reply[0]) == 1:
-            written.update(item.name for item in part)
-            continue
+            result.written.update(item.name for item in part)
+            into = result.kept
         for i in range(1, len(reply), 3):
-            found[storekit.text(reply[i])] = (reply[i + 1], reply[i + 2])
-    return written, found
+            into[storekit.text(reply[i])] = (reply[i + 1], reply[i + 2])
+    return result
 
 
 def _run(
