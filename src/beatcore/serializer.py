@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
 import attrs
@@ -21,24 +20,21 @@ import attrs
 from beatcore.entry import Entry, EntryState, stored_name
 from beatcore.errors import BeatcoreError, CorruptRecord, InvalidSchedule
 from beatcore.plugins import get_plugins
+from beatcore.record_text import ENTRY_OMITTED_DEFAULTS as ENTRY_OMITTED_DEFAULTS
+from beatcore.record_text import FORMAT_VERSION as FORMAT_VERSION
+from beatcore.record_text import STATE_OMITTED_DEFAULTS as STATE_OMITTED_DEFAULTS
+from beatcore.record_text import dumps_entry as dumps_entry  # written there, read here
+from beatcore.record_text import dumps_state as dumps_state
+from beatcore.record_text import stored_dict as stored_dict
 from beatcore.schedules import Clocked, Crontab, Interval, Solar
 from beatcore.schedules.base import ScheduleType
 from beatcore.timeutil import isoformat, parse_isoformat
 
-FORMAT_VERSION = 1
-
-#: One encoder for every record: ``json.dumps`` with options builds a new one on each call.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
 _DECODER = json.JSONDecoder()
 
 #: The default of each optional Entry field, for records that leave it out (a factory's value
 #: is shared: the Entry converters copy containers).
-_DEFAULTS: dict[str, Any] = {
-    field.name: field.default.factory()  # type: ignore[union-attr]
-    if isinstance(field.default, attrs.Factory)  # type: ignore[arg-type]
-    else field.default
-    for field in attrs.fields(Entry)
-}
+_DEFAULTS = ENTRY_OMITTED_DEFAULTS
 
 
 _SHARED_TYPES = frozenset((Interval, Crontab, Solar, Clocked))
@@ -242,154 +238,12 @@ def state_from_dict(data: Mapping[str, Any], name: str) -> EntryState:
         raise CorruptRecord(name, f"state: {type(exc).__name__}: {exc}") from exc
 
 
-_CONTAINERS = (tuple, list, dict)
-
-
-def _is_default(value: Any, default: Any) -> bool:
-    """True when a stored record may leave a field of this value out (read back as
-    ``default``): None for None, an empty container for an empty one, else an equal value
-    of the very same type (so ``0`` is written where the default is ``0.0``)."""
-    if default is None:
-        return value is None
-    if type(default) in _CONTAINERS:
-        return type(value) in _CONTAINERS and not value
-    return type(value) is type(default) and value == default
-
-
-#: The optional fields a stored record leaves out at their default (a reader, this release's
-#: or an earlier one, gives an absent field its default), with those defaults.
-ENTRY_OMITTED_DEFAULTS: dict[str, Any] = {
-    field.name: field.default for field in ENTRY_FIELDS if not field.required
-}
-STATE_OMITTED_DEFAULTS: dict[str, Any] = {field.name: field.default for field in STATE_FIELDS}
-
-
-def stored_dict(data: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
-    """Return :func:`entry_to_dict` or :func:`state_to_dict` output (with ``defaults``:
-    :data:`ENTRY_OMITTED_DEFAULTS` or :data:`STATE_OMITTED_DEFAULTS`) as it is stored: the
-    fields at their default left out. :func:`dumps_entry` and :func:`dumps_state` write it."""
-    return {
-        key: value
-        for key, value in data.items()
-        if key not in defaults or not _is_default(value, defaults[key])
-    }
-
-
-def dumps_entry(entry: Entry) -> str:
-    """Encode a definition as compact JSON text.
-
-    Called for every static entry at startup and every save. The bytes are those the JSON
-    encoder gives :func:`stored_dict` of :func:`entry_to_dict` (keys sorted, the fields at
-    their default left out: an hourly entry's record is about 90 bytes, not 270); the top
-    level is written out here so the encoder only runs for the values that need it (the
-    schedule, non-empty containers). Records with every field, as releases before wrote
-    them, read the same.
-    """
-    schedule = entry.schedule
-    args, kwargs, options = entry.args, entry.kwargs, entry.options
-    catch_up, enabled, jitter = entry.catch_up, entry.enabled, entry.jitter
-    parts = []
-    if not (type(args) in _CONTAINERS and not args):
-        parts.append(f'"args":{_json_value(args)}')
-    if not (type(catch_up) is str and catch_up == "latest"):
-        parts.append(f'"catch_up":{_json_value(catch_up)}')
-    if entry.description is not None:
-        parts.append(f'"description":{_json_value(entry.description)}')
-    if enabled is not True:
-        parts.append(f'"enabled":{_json_value(enabled)}')
-    if entry.end_at is not None:
-        parts.append(f'"end_at":{_json_text(isoformat(entry.end_at))}')
-    if not (type(jitter) is float and jitter == 0.0):
-        parts.append(f'"jitter":{_json_value(jitter)}')
-    if not (type(kwargs) in _CONTAINERS and not kwargs):
-        parts.append(f'"kwargs":{_json_value(kwargs)}')
-    if entry.max_runs is not None:
-        parts.append(f'"max_runs":{_json_value(entry.max_runs)}')
-    if entry.misfire_grace is not None:
-        parts.append(f'"misfire_grace":{_json_value(entry.misfire_grace)}')
-    parts.append(f'"name":{_json_value(entry.name)}')
-    if not (type(options) in _CONTAINERS and not options):
-        parts.append(f'"options":{_json_value(options)}')
-    parts.append(
-        f'"schedule":{_ENCODER.encode({"type": schedule.type_name, **schedule.to_dict()})}'
-    )
-    if entry.start_at is not None:
-        parts.append(f'"start_at":{_json_text(isoformat(entry.start_at))}')
-    if entry.static is not False:
-        parts.append(f'"static":{_json_value(entry.static)}')
-    parts.append(f'"task":{_json_value(entry.task)}')
-    if entry.tz is not None:
-        parts.append(f'"tz":{_json_value(entry.tz)}')
-    return "{" + ",".join(parts) + f',"v":{FORMAT_VERSION}}}'
-
-
-def _json_value(value: Any) -> str:
-    """Return ``value`` as the JSON encoder writes it (it writes what this does not know)."""
-    kind = type(value)
-    if value is None:
-        return "null"
-    if kind is str:
-        return _quote(value)
-    if kind is bool:
-        return "true" if value else "false"
-    if kind is int:
-        return int.__repr__(value)
-    if kind is float and value - value == 0.0:  # finite: NaN and infinities are the encoder's
-        return float.__repr__(value)
-    if (kind is tuple or kind is list) and not value:
-        return "[]"
-    if kind is dict and not value:
-        return "{}"
-    return _ENCODER.encode(value)
-
-
 def loads_entry(text: str | bytes, name: str) -> Entry:
     """Decode a definition stored under ``name``; :class:`CorruptRecord` when unreadable."""
     entry = entry_from_dict(_loads(text, name), name)
     if entry.name != name:
         raise CorruptRecord(name, f"record holds entry {entry.name!r}, not {name!r}")
     return entry
-
-
-def dumps_state(state: EntryState) -> str:
-    """Encode a state as compact JSON text.
-
-    Called for every ack and save. A state of the declared field types is written out
-    directly, in the bytes the JSON encoder gives :func:`stored_dict` of its
-    :func:`state_to_dict` (keys sorted, strings quoted by the encoder's own function, the
-    fields at their default left out: a state that only knows its next run is
-    ``{"next_run_at":"...","v":1}``); anything else goes through the encoder.
-    """
-    total, skipped = state.total_run_count, state.skipped_run_count
-    task, error = state.last_task_id, state.last_error
-    if not (
-        type(total) is int
-        and type(skipped) is int
-        and (task is None or type(task) is str)
-        and (error is None or type(error) is str)
-    ):
-        return _ENCODER.encode(stored_dict(state_to_dict(state), STATE_OMITTED_DEFAULTS))
-    parts = []
-    if error is not None:
-        parts.append(f'"last_error":{_quote(error)}')
-    if state.last_run_at is not None:
-        parts.append(f'"last_run_at":{_json_text(isoformat(state.last_run_at))}')
-    if task is not None:
-        parts.append(f'"last_task_id":{_quote(task)}')
-    if state.next_run_at is not None:
-        parts.append(f'"next_run_at":{_json_text(isoformat(state.next_run_at))}')
-    if skipped != 0:
-        parts.append(f'"skipped_run_count":{int.__repr__(skipped)}')
-    if total != 0:
-        parts.append(f'"total_run_count":{int.__repr__(total)}')
-    if state.triggered_at is not None:
-        parts.append(f'"triggered_at":{_json_text(isoformat(state.triggered_at))}')
-    parts.append(f'"v":{FORMAT_VERSION}')
-    return "{" + ",".join(parts) + "}"
-
-
-def _json_text(value: str | None) -> str:
-    return "null" if value is None else _quote(value)
 
 
 def loads_state(text: str | bytes, name: str) -> EntryState:
