@@ -33,6 +33,7 @@ from beatcore_web.context import Dashboard, dashboard
 from beatcore_web.errors import ApiError, json_error
 from beatcore_web.health import HealthCheck, metrics_text
 from beatcore_web.middleware import Guard
+from beatcore_web.openapi import openapi_route
 
 STATIC = Path(__file__).parent / "static"
 
@@ -84,6 +85,7 @@ def create_app(
         health=HealthCheck(store, clock, lock_ttl),
     )
     routes = [
+        openapi_route(api.ROUTES),
         *api.ROUTES,
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),

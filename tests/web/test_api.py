@@ -217,3 +217,13 @@ def test_health_panel_and_metrics(client: TestClient, store: SqliteStore, clock:
     assert "beatcore_store_leader 1.0" in text
     assert f"beatcore_store_fencing_token {float(lease.token)}" in text
     assert "report" not in text  # no label names an entry
+
+
+def test_openapi_describes_every_route(client: TestClient) -> None:
+    document = client.get("/api/openapi.json").json()
+    assert document["openapi"].startswith("3.")
+    paths = document["paths"]
+    assert set(paths["/api/entries"]) == {"get", "post"}
+    assert set(paths["/api/entries/{name}"]) == {"get", "patch", "delete"}
+    assert paths["/api/entries/{name}/{action}"]["post"]["parameters"][1]["name"] == "action"
+    assert paths["/api/health"]["get"]["summary"].startswith("``GET /api/health``")
