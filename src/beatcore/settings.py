@@ -37,6 +37,7 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "beat_max_loop_interval": 5.0,
         "beatcore_clock": None,
         "beatcore_history_size": 100,
+        "beatcore_change_log_size": 100,
         "beatcore_metrics_port": None,
         "beatcore_metrics_host": "127.0.0.1",
         "beatcore_metrics_entry_labels": False,
@@ -122,6 +123,7 @@ class Settings:
     timezone: str = DEFAULTS["timezone"]
     clock: str | None = DEFAULTS["beatcore_clock"]
     history_size: int = DEFAULTS["beatcore_history_size"]
+    change_log_size: int = DEFAULTS["beatcore_change_log_size"]
     metrics_port: int | None = DEFAULTS["beatcore_metrics_port"]
     metrics_host: str = DEFAULTS["beatcore_metrics_host"]
     metrics_entry_labels: bool = DEFAULTS["beatcore_metrics_entry_labels"]
@@ -193,6 +195,7 @@ class Settings:
             timezone=str(conf.get("timezone") or DEFAULTS["timezone"]),
             clock=get("beatcore_clock"),
             history_size=_count("beatcore_history_size", get("beatcore_history_size")),
+            change_log_size=_count("beatcore_change_log_size", get("beatcore_change_log_size")),
             metrics_port=_port("beatcore_metrics_port", get("beatcore_metrics_port")),
             metrics_host=metrics_host,
             metrics_entry_labels=_flag(

@@ -33,6 +33,7 @@ from beatcore.settings import DEFAULTS
 from beatcore.store_values import (
     Ack,
     BeatInfo,
+    Change,
     Claim,
     ClaimResult,
     InFlight,
@@ -46,6 +47,7 @@ from beatcore.store_values import (
 __all__ = [
     "Ack",
     "BeatInfo",
+    "Change",
     "Claim",
     "ClaimResult",
     "InFlight",
@@ -368,6 +370,31 @@ class Store(abc.ABC):
         does a store whose entries never ran.
 
         :raises EntryNotFound: no such entry (stores that keep history).
+        """
+        return []
+
+    # -- optional: the change log ----------------------------------------------------------
+
+    #: Most changes kept per entry name (``beatcore_change_log_size``); set by whoever opens
+    #: the store for changes (the scheduler, the CLI, :func:`beatcore.connect`).
+    change_log_size: int = DEFAULTS["beatcore_change_log_size"]
+
+    def record_changes(self, changes: Sequence[Change]) -> None:  # noqa: B027 - optional
+        """Append ``changes`` (oldest first) to the change log, in one round trip.
+
+        Called by :mod:`beatcore.operations` after each change it made (so a change and its
+        record are two writes, not one), and by beat after its static sync. A store keeps the
+        newest :attr:`change_log_size` changes of each name; deleting an entry keeps its log.
+        The default keeps nothing (stores written before the change log).
+        """
+
+    def changes(self, name: str | None = None, limit: int | None = None) -> list[Change]:
+        """Return the change log, newest first, at most ``limit`` changes.
+
+        With ``name``, the changes of that name (also after the entry was deleted: never
+        :class:`~beatcore.errors.EntryNotFound`); without, the newest changes of the whole
+        schedule (at least the last :attr:`change_log_size` of them are kept). A record the
+        store cannot read is left out. The default keeps none and returns ``[]``.
         """
         return []
 

@@ -154,6 +154,87 @@ class RunRecord:
         return record
 
 
+#: What a change did to an entry (:attr:`Change.action`); a later release may add others.
+CHANGE_ACTIONS = ("add", "update", "delete", "enable", "disable", "trigger")
+
+
+def _optional_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string or null, got {value!r:.60}")
+    return value
+
+
+@attrs.frozen
+class Change:
+    """One change to the schedule, kept in the change log (:meth:`Store.record_changes`).
+
+    :param name: the entry changed (its log outlives a delete).
+    :param action: one of ``CHANGE_ACTIONS`` when written by this release; a record
+        written by a newer one reads with whatever action it names.
+    :param at: when the change was made (aware UTC).
+    :param by: who made it: ``user@host`` for the CLI, ``beat@host`` for beat's static sync,
+        what the caller says for the API; None when not known.
+    :param reason: why, as the person gave it (``disable --reason``), else None.
+    :param fields: for an ``update``, the names of the fields that changed, sorted; never their
+        values (arguments and options may hold secrets).
+    :param via: how, when not a single management call: ``"import"``, ``"redbeat"`` and
+        ``"django-celery-beat"`` (the migrations), ``"beat_schedule"`` (beat's static sync).
+    """
+
+    name: str
+    action: str
+    at: datetime
+    by: str | None = None
+    reason: str | None = None
+    fields: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    via: str | None = None
+
+    def to_json(self) -> str:
+        """Return the JSON text a store keeps (read back with :meth:`from_json`)."""
+        data: dict[str, object] = {
+            "v": 1,
+            "name": self.name,
+            "action": self.action,
+            "at": self.at.isoformat(),
+        }
+        for key, value in (("by", self.by), ("reason", self.reason), ("via", self.via)):
+            if value is not None:
+                data[key] = value
+        if self.fields:
+            data["fields"] = list(self.fields)
+        return json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Change | None:
+        """Return the change of :meth:`to_json` text, or None when it cannot be read.
+
+        Fields this release does not know (a newer record) are ignored; a record without a
+        name, an action or an aware ``at`` is unreadable.
+        """
+        try:
+            data = json.loads(text)
+            name, action = data["name"], data["action"]
+            fields = data.get("fields") or []
+            if not isinstance(name, str) or not isinstance(action, str) or not action:
+                return None
+            if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+                return None
+            change = cls(
+                name=name,
+                action=action,
+                at=datetime.fromisoformat(data["at"]),
+                by=_optional_text(data.get("by")),
+                reason=_optional_text(data.get("reason")),
+                fields=tuple(fields),
+                via=_optional_text(data.get("via")),
+            )
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+            return None
+        return change if change.at.tzinfo is not None else None
+
+
 @attrs.frozen
 class SyncReport:
     """What :meth:`Store.sync_static` changed, by entry name."""

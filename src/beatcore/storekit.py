@@ -16,6 +16,10 @@ about those records is here, as pure functions of what it read:
 - :func:`revivable` says which records set aside as unreadable read again;
 - :func:`list_entries` and :func:`list_corrupt` answer ``entries()`` and ``corrupt_records()``;
 - :func:`to_micros`, :func:`from_micros` and :func:`text` convert what backends store;
+- :func:`~beatcore.change_log.trim_log`, :func:`~beatcore.change_log.kept_changes`,
+  :func:`~beatcore.change_log.changes_by_name` and :func:`~beatcore.change_log.read_changes`
+  (from :mod:`beatcore.change_log`, importable from here) are the rules of
+  the change log (what a write keeps per name, how records read);
 - :class:`Migration` is one step of a SQL store's schema.
 
 See docs/writing-stores.rst for how a store uses them.
@@ -30,6 +34,11 @@ from typing import NamedTuple, overload
 import attrs
 
 from beatcore import serializer, timing
+from beatcore.change_log import changes_by_name as changes_by_name
+from beatcore.change_log import kept_changes as kept_changes
+from beatcore.change_log import read_changes as read_changes
+from beatcore.change_log import read_newest
+from beatcore.change_log import trim_log as trim_log
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import CorruptRecord
 from beatcore.store import Ack, Claim, RunRecord, SyncReport
@@ -368,11 +377,4 @@ def append_history(stored: Sequence[str], runs: Sequence[RunRecord], size: int) 
 def read_history(stored: Sequence[str | bytes], limit: int | None) -> list[RunRecord]:
     """Return the readable records of ``stored`` (oldest first), newest first, at most
     ``limit``; an unreadable one is left out and never stops the others."""
-    found: list[RunRecord] = []
-    for raw in reversed(stored):
-        if limit is not None and len(found) >= limit:
-            break
-        record = RunRecord.from_json(raw)
-        if record is not None:
-            found.append(record)
-    return found
+    return read_newest(reversed(stored), limit, RunRecord.from_json)

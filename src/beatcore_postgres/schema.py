@@ -8,7 +8,7 @@ transaction, under an advisory lock so processes starting together do it once. A
 written by a newer beatcore is refused and left untouched, and so is a schema holding other
 tables but no ``schema_version`` (another application's).
 
-Layout (version 3):
+Layout (version 4):
 
 ``entries``
     one row per entry: ``entry_json`` and ``state_json`` (the serializer's text, kept as it is
@@ -29,6 +29,8 @@ Layout (version 3):
     the run history: one row per record (``name``, ``seq`` growing per entry, ``record``, the
     ``RunRecord`` JSON), the newest ``beatcore_history_size`` per entry; a foreign key on the
     entry with ``ON DELETE CASCADE``, so every delete of an entry takes its history along.
+``changes`` (version 4)
+    the change log: one row per change (``Change`` as JSON), ``seq`` in the order made.
 """
 
 from __future__ import annotations
@@ -107,6 +109,17 @@ MIGRATIONS: tuple[Migration, ...] = (
                 PRIMARY KEY (name, seq)
             )
             """,
+        ),
+    ),
+    Migration(
+        4,
+        "the change log: who changed which entry, when and why, kept after a delete",
+        (
+            # ``record``: the JSON of a beatcore.store.Change; ``seq`` orders all changes;
+            # record_changes keeps the newest beatcore_change_log_size rows of each name
+            "CREATE TABLE {schema}.changes (seq bigserial PRIMARY KEY,"
+            ' name text COLLATE "C" NOT NULL, record text NOT NULL)',
+            "CREATE INDEX changes_by_name ON {schema}.changes (name, seq)",
         ),
     ),
 )

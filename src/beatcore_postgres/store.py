@@ -33,6 +33,7 @@ from beatcore.errors import (
 from beatcore.store import (
     Ack,
     BeatInfo,
+    Change,
     ClaimResult,
     InFlight,
     Lease,
@@ -45,6 +46,7 @@ from beatcore.store import (
 from beatcore.storekit import Record
 from beatcore.timeutil import Clock, utc_now
 from beatcore_postgres import unreadable
+from beatcore_postgres.changes import ChangeLog
 from beatcore_postgres.connection import Connection, Database
 from beatcore_postgres.lock import PostgresLock, utc
 from beatcore_postgres.notify import ChangeListener
@@ -87,6 +89,7 @@ class PostgresStore(Store):
         self._tz = default_timezone
         self._db = db
         self._sql = Statements.for_schema(spec.schema, spec.channel)
+        self._log = ChangeLog(spec.schema)
         self._listener = ChangeListener(db.connect, spec.channel, spec.masked_url)
         self._lock = PostgresLock(db, spec.schema)
         self._scheduling = Scheduling(self._sql, spec.masked_url)
@@ -243,6 +246,14 @@ class PostgresStore(Store):
         """Return what the last scheduler to start recorded."""
         row = self._run("beat info", lambda c: c.execute(self._sql.beat_info).fetchone())
         return None if row is None else BeatInfo.from_json(row[0])
+
+    def record_changes(self, changes: Sequence[Change]) -> None:
+        """Append ``changes`` to the change log (one statement, see :mod:`.changes`)."""
+        self._run("change log write", lambda c: self._log.record(c, changes, self.change_log_size))
+
+    def changes(self, name: str | None = None, limit: int | None = None) -> list[Change]:
+        """Return the change log, newest first (see :meth:`Store.changes`)."""
+        return self._run("change log read", lambda c: self._log.read(c, name, limit))
 
     def set_enabled(self, name: str, enabled: bool) -> None:
         """Enable or disable ``name`` (re-enabling reschedules from now)."""

@@ -21,6 +21,7 @@ from beatcore.errors import CorruptRecord, EntryNotFound
 from beatcore.store import (
     Ack,
     BeatInfo,
+    Change,
     ClaimResult,
     InFlight,
     Lease,
@@ -30,6 +31,7 @@ from beatcore.store import (
     SyncReport,
 )
 from beatcore.timeutil import Clock, utc_now
+from beatcore_redis import changes as changelog
 from beatcore_redis import revive, saving, scheduling, writes
 from beatcore_redis.calls import RedisCalls
 from beatcore_redis.checks import run_checks
@@ -296,6 +298,14 @@ class RedisStore(Store):
     def beat_info(self) -> BeatInfo | None:
         """Return what the last scheduler to start recorded."""
         return revive.beat_info(self.handle)
+
+    def record_changes(self, changes: Sequence[Change]) -> None:
+        """Append ``changes`` to the change log, one round trip (see :mod:`.changes`)."""
+        changelog.record_changes(self.handle, changes, self.change_log_size)
+
+    def changes(self, name: str | None = None, limit: int | None = None) -> list[Change]:
+        """Return the change log, newest first (see :meth:`Store.changes`)."""
+        return changelog.read_changes(self.handle, name, limit)
 
     def status(self) -> StoreStatus:
         """Return a snapshot: leader, last tick, counts, in-flight claims, next due instant."""

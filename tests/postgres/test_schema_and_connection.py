@@ -13,7 +13,7 @@ from beatcore import serializer
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import SchemaVersionError, StoreError, StoreUnavailable
 from beatcore.schedules import Interval
-from beatcore.store import Ack
+from beatcore.store import Ack, Change
 from beatcore.testing import FakeClock
 from beatcore.testing.contract import T0
 from beatcore.testing.contract.history import sent
@@ -253,5 +253,29 @@ def test_an_outage_is_store_unavailable_then_heals(
             postgres_server.start()
         assert [e.name for e in store.entries()] == ["a"]
         assert store.state("a").next_run_at == clock() + timedelta(seconds=60)
+    finally:
+        store.close()
+
+
+def test_a_version_3_schema_migrates_by_itself_and_its_change_log_starts_empty(
+    postgres_server: PostgresServer, pg_schema: str
+) -> None:
+    """A schema of the release before the change log (version 3) is migrated by the first
+    call; its entries are kept and the log then keeps what is recorded."""
+    with psycopg.connect(postgres_server.url, autocommit=True) as conn:
+        schema_module.ensure_schema(conn, pg_schema, "test", schema_module.MIGRATIONS[:3])
+        conn.execute(
+            f'INSERT INTO "{pg_schema}".entries (name, entry_json, state_json) VALUES (%s, %s, %s)',
+            ("old", serializer.dumps_entry(every("old")), serializer.dumps_state(EntryState())),
+        )
+    assert version_of(postgres_server.url, pg_schema) == 3
+    store = open_store(postgres_server.url, {"schema": pg_schema})
+    try:
+        assert store.get("old") == every("old")
+        assert version_of(postgres_server.url, pg_schema) == schema_module.SCHEMA_VERSION
+        assert store.changes() == [] and store.changes("old") == []
+        paused = Change("old", "disable", T0, by="ops@host", reason="migrating")
+        store.record_changes([paused])
+        assert store.changes("old") == [paused]
     finally:
         store.close()

@@ -14,12 +14,14 @@ from datetime import datetime, tzinfo
 from typing import Any
 from urllib.parse import urlsplit
 
+from beatcore import storekit
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import CorruptRecord
 from beatcore.hookspecs import hookimpl
 from beatcore.store import (
     Ack,
     BeatInfo,
+    Change,
     ClaimResult,
     InFlight,
     Lease,
@@ -131,6 +133,21 @@ class MemoryStore(Store):
         """Return the run history of ``name``, newest first (see :meth:`Store.history`)."""
         with self._data.mutex:
             return self._data.table.read_history(name, limit)
+
+    def record_changes(self, changes: Sequence[Change]) -> None:
+        """Append ``changes`` to the change log (see :meth:`Store.record_changes`)."""
+        kept = storekit.kept_changes(changes, self.change_log_size)
+        with self._data.mutex:
+            log = [(c.name, c.to_json()) for c in reversed(kept)] + self._data.change_log
+            self._data.change_log = storekit.trim_log(log, self.change_log_size)
+
+    def changes(self, name: str | None = None, limit: int | None = None) -> list[Change]:
+        """Return the change log, newest first (see :meth:`Store.changes`)."""
+        with self._data.mutex:
+            log = self._data.change_log
+            return storekit.read_changes(
+                (text for owner, text in log if name is None or owner == name), limit
+            )
 
     def unreadable_records(self) -> list[CorruptRecord]:
         """Return the records a claim or ack took out as unreadable, as noted."""

@@ -14,11 +14,13 @@ from beatcore.stores.memory_lock import LockRecord
 @attrs.define
 class ScheduleData:
     """All data of one ``memory://NAME`` schedule, guarded by ``mutex``: its records (a
-    :class:`~beatcore.record_table.RecordTable` of dicts), what beat recorded about itself,
-    and the lock's lease and fencing counter."""
+    :class:`~beatcore.record_table.RecordTable` of dicts), the change log, what beat
+    recorded about itself, and the lock's lease and fencing counter."""
 
     mutex: threading.RLock = attrs.field(factory=threading.RLock)
     table: RecordTable = attrs.field(factory=RecordTable)
+    #: The change log: (entry name, the change's JSON), newest first.
+    change_log: list[tuple[str, str]] = attrs.field(factory=list)
     beat_info: str | None = None
     lock: LockRecord | None = None
     fence: int = 0

@@ -91,6 +91,22 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        4,
+        "the change log: who changed which entry, when and why, kept after a delete",
+        (
+            # ``record``: the JSON of a beatcore.store.Change; ``seq`` orders all changes,
+            # record_changes keeps the newest beatcore_change_log_size rows of each name.
+            """
+            CREATE TABLE changes (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                name TEXT NOT NULL,
+                record TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX changes_by_name ON changes (name, seq)",
+        ),
+    ),
 )
 
 #: The schema version this release writes.

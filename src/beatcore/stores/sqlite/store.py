@@ -40,6 +40,7 @@ from beatcore.store import (
 )
 from beatcore.storekit import from_micros as instant
 from beatcore.storekit import to_micros as micros
+from beatcore.stores.sqlite.changes import ChangeLogMethods
 from beatcore.stores.sqlite.database import Database, stored_name
 from beatcore.stores.sqlite.history import delete_runs, read_runs, write_runs
 from beatcore.stores.sqlite.listing import PagedListing
@@ -75,7 +76,7 @@ def _chunks(names: Sequence[str]) -> Iterator[tuple[str, Sequence[str]]]:
         yield ",".join("?" * len(part)), part
 
 
-class SqliteStore(PagedListing, Store):
+class SqliteStore(PagedListing, ChangeLogMethods, Store):
     """A :class:`~beatcore.store.Store` in one SQLite file, shared by processes on one host.
 
     :param path: the database file (created with its schema if missing).

@@ -3,9 +3,10 @@
 Built as fsspec's abstract tests are: one mixin per concern of the contract
 (:class:`DefinitionsContract`, :class:`SaveManyContract`, :class:`ClaimAckContract`,
 :class:`LockContract`, :class:`StaticSyncContract`, :class:`CorruptRecordContract`,
-:class:`ReviveContract`, :class:`HistoryContract`, :class:`StatusContract`,
-:class:`LifetimeContract`), gathered by :class:`StoreContract`. Each test's docstring names the
-clause it checks, and a failure says what the store did and what the contract wants.
+:class:`ReviveContract`, :class:`HistoryContract`, :class:`ChangeLogContract`,
+:class:`StatusContract`, :class:`LifetimeContract`), gathered by :class:`StoreContract`.
+Each test's docstring names the clause it checks, and a failure says what the store did and
+what the contract wants.
 
 A backend overrides two fixtures and, where its lock expires on real time rather than on the
 injected clock, one capability flag::
@@ -36,6 +37,7 @@ from beatcore.testing.contract.base import (
     names,
 )
 from beatcore.testing.contract.batches import SaveManyContract
+from beatcore.testing.contract.changes import ChangeLogContract
 from beatcore.testing.contract.claims import ClaimAckContract
 from beatcore.testing.contract.corrupt import CorruptRecordContract
 from beatcore.testing.contract.definitions import DefinitionsContract
@@ -55,6 +57,7 @@ class StoreContract(
     CorruptRecordContract,
     ReviveContract,
     HistoryContract,
+    ChangeLogContract,
     StatusContract,
     LifetimeContract,
 ):
@@ -63,6 +66,7 @@ class StoreContract(
 
 __all__ = [
     "T0",
+    "ChangeLogContract",
     "ClaimAckContract",
     "ContractBase",
     "CorruptRecordContract",

@@ -1,0 +1,61 @@
+"""The change log's rules every store shares (part of the store kit, importable from
+:mod:`beatcore.storekit` too): which of a batch of changes a store writes, what a log bounded
+per name keeps, how stored records read. A store keeps only the I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from beatcore.store import Change
+
+
+def trim_log(log: Iterable[tuple[str, Any]], size: int) -> list[tuple[str, Any]]:
+    """Return ``(name, record)`` pairs given newest first without all but the newest ``size``
+    of each name: what a log bounded per name keeps (``size`` 0 keeps none)."""
+    counts: dict[str, int] = {}
+    kept: list[tuple[str, Any]] = []
+    for name, record in log:
+        count = counts.get(name, 0)
+        if count < size:
+            kept.append((name, record))
+            counts[name] = count + 1
+    return kept
+
+
+def kept_changes(changes: Sequence[Change], size: int) -> list[Change]:
+    """Return what ``record_changes`` writes, in the order given: the newest ``size`` changes
+    of each name (``size`` 0 keeps none). The store then drops all but the newest ``size``
+    records of each name written."""
+    newest_first = ((change.name, change) for change in reversed(changes))
+    return [change for _, change in reversed(trim_log(newest_first, size))]
+
+
+def changes_by_name(changes: Sequence[Change], size: int) -> dict[str, list[str]]:
+    """Return the texts of :func:`kept_changes` by name, oldest first: for a store that
+    keeps a log per name."""
+    grouped: dict[str, list[str]] = {}
+    for change in kept_changes(changes, size):
+        grouped.setdefault(change.name, []).append(change.to_json())
+    return grouped
+
+
+def read_changes(stored: Iterable[str | bytes], limit: int | None) -> list[Change]:
+    """Return the readable changes of ``stored`` (newest first, as a store reads them), at
+    most ``limit``; an unreadable record is left out and never stops the others."""
+    return read_newest(stored, limit, Change.from_json)
+
+
+def read_newest(
+    stored: Iterable[str | bytes], limit: int | None, read: Callable[[str | bytes], Any]
+) -> list[Any]:
+    """Return what ``read`` makes of each of ``stored`` (newest first), at most ``limit``,
+    leaving out what it cannot read (None); the run history reads the same way."""
+    found: list[Any] = []
+    for raw in stored:
+        if limit is not None and len(found) >= limit:
+            break
+        record = read(raw)
+        if record is not None:
+            found.append(record)
+    return found
