@@ -11,6 +11,7 @@ from typing import Any
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import (
     BeatcoreError,
+    ChangeRefused,
     ConfigurationError,
     CorruptRecord,
     EntryNotFound,
@@ -32,6 +33,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BeatcoreError",
+    "ChangeRefused",
     "Clocked",
     "ConfigurationError",
     "CorruptRecord",
@@ -91,6 +93,7 @@ def connect(app_or_url: Any = None, *, clock: Clock | None = None, **options: An
     opened: Store = plugins.store_from_url(
         settings.url, {**settings.store_open_options(clock), **options}
     )
+    opened.change_log_size = settings.change_log_size
     return opened
 
 

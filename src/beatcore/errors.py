@@ -55,6 +55,22 @@ class UnknownScheduleType(InvalidSchedule):
         )
 
 
+class ChangeRefused(BeatcoreError):
+    """A management operation (:mod:`beatcore.operations`) refused a change by one of its rules.
+
+    :param name: the entry.
+    :param kind: which rule: ``"exists"`` (an entry of that name exists), ``"static"``
+        (beat_schedule owns the entry), ``"reason"`` or ``"by"`` (that value is not accepted).
+    :param field: the field at fault, for a form to show the error beside (None: the whole).
+    """
+
+    def __init__(self, name: str, kind: str, message: str, field: str | None = None) -> None:
+        self.name = name
+        self.kind = kind
+        self.field = field
+        super().__init__(message)
+
+
 class CorruptRecord(BeatcoreError):
     """A stored record cannot be read: bad JSON, unknown version, unknown schedule type.
 

@@ -30,7 +30,7 @@ from beatcore.publisher import Publisher
 from beatcore.send_window import SendWindow
 from beatcore.settings import DEFAULTS, Settings, load_clock
 from beatcore.signals import shutdown_deferred
-from beatcore.startup import announce
+from beatcore.startup import announce, record_static_sync
 from beatcore.static import static_entries
 from beatcore.store import Lease, Store, StoreStatus
 from beatcore.timeutil import Clock, utc_now
@@ -120,6 +120,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
             options = self.settings.store_open_options(self.clock)
             self._store = self.plugins.store_from_url(self.settings.url, options)
             self._store.history_size = self.settings.history_size
+            self._store.change_log_size = self.settings.change_log_size
         return self._store
 
     def setup_schedule(self) -> None:
@@ -146,6 +147,8 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         for name, error in parsed.errors.items():
             logger.error("beatcore: beat_schedule entry %r skipped: %s", name, error)
         report = self.store.sync_static(parsed.entries, keep=parsed.errors)
+        for warning in record_static_sync(self.store, report, self.clock()):
+            logger.warning("beatcore: %s", warning)
         logger.info(
             "beatcore: static entries synced to %s: %d added, %d updated, %d removed, %d unchanged",
             self.store.url,

@@ -120,7 +120,6 @@ def migrate_from_django_celery_beat(
         known = set(session.app.tasks.keys())
     plan, left_out = plan_migration(session, rows, replace=replace, known_tasks=known)
     past = [] if without_history else [i for i in plan if i.last_run_at is not None]
-    store = session.store
     saved = written = 0
     with history.history_lease(
         session,
@@ -130,10 +129,19 @@ def migrate_from_django_celery_beat(
         verb=_VERB,
     ) as lease:
         if not dry_run:
-            for item in plan:
-                before = _current(session, item)
-                store.save(item.entry)
-                saved += before != item.entry
+            done = session.operations(create=True).import_entries(
+                (item.entry for item in plan),
+                by=session.by,
+                include_static=True,
+                via="django-celery-beat",
+            )
+            for warning in done.warnings:
+                click.echo(warning, err=True)
+            for name, why in done.refused.items():
+                left_out.append((name, f"the store refused it: {why}"))
+            plan = [item for item in plan if item.entry.name not in done.refused]
+            past = [item for item in past if item.entry.name not in done.refused]
+            saved = done.written
         if lease is not None:
             written = history.write_history(
                 session,
@@ -158,13 +166,6 @@ def migrate_from_django_celery_beat(
     )
     if any(not reason.startswith("beatcore's scheduler") for _, reason in left_out):
         raise SystemExit(1)
-
-
-def _current(session: Session, item: Migrated) -> object:
-    try:
-        return session.store.get(item.entry.name)
-    except (EntryNotFound, CorruptRecord):
-        return None
 
 
 def _print_table(session: Session, plan: list[Migrated], dry_run: bool) -> None:

@@ -176,13 +176,17 @@ def migrate_from_redbeat(
     click.echo(f"found {len(records)} RedBeat entries under {prefix!r} at {mask_password(url)}")
 
     plan, failed, skipped = plan_migration(session, records, statics, replace=replace)
-    store = session.store
     with_history = [] if without_history else [i for i in plan if i.last_run_at is not None]
     needed = bool(with_history) and not dry_run
     failed_saves = 0
     with history_lease(session, needed, session.settings.lock_ttl) as lease:
         if not dry_run:
-            refused = store.save_many(item.entry for item in plan).refused
+            done = session.operations(create=True).import_entries(
+                (item.entry for item in plan), by=session.by, include_static=True, via="redbeat"
+            )
+            for warning in done.warnings:
+                click.echo(warning, err=True)
+            refused = done.refused
             for name, why in refused.items():
                 click.echo(f"could not save {printable(name)}: {why}", err=True)
             plan = [item for item in plan if item.entry.name not in refused]

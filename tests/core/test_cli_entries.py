@@ -33,7 +33,7 @@ def test_add_every_with_all_options_and_show_it(cli: Cli) -> None:
     assert entry.end_at == datetime(2026, 2, 1, tzinfo=UTC)
     assert not entry.static and entry.enabled
 
-    shown = cli.ok("show", "greet", "--next", "3")
+    shown = cli.ok("show", "greet", "--next", "3", "--changes", "0")
     assert "task:          proj.hello" in shown
     assert 'kwargs:        {"loud": true}' in shown
     assert "next 3 runs:" in shown

@@ -34,6 +34,7 @@ BUILTIN_VERBS = {
     "list": "beatcore.cli.reports:list_entries",
     "show": "beatcore.cli.reports:show",
     "history": "beatcore.cli.runs:history",
+    "changes": "beatcore.cli.changelog:changes",
     "add": "beatcore.cli.commands:add",
     "edit": "beatcore.cli.commands:edit",
     "remove": "beatcore.cli.actions:remove",

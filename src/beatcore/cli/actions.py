@@ -6,15 +6,15 @@ With ``--json`` each prints what it did as JSON (docs/cli.rst lists the fields).
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from beatcore import timing
-from beatcore.cli.commands import static_refusal, summary
+from beatcore.cli.changelog import change_json
+from beatcore.cli.commands import echo_warnings, summary
 from beatcore.cli.describe import describe_schedule
 from beatcore.cli.reports import entry_json
 from beatcore.cli.session import JSON_OPTION, Session, pass_session, report
-from beatcore.entry import Entry
-from beatcore.errors import CorruptRecord
 from beatcore.timeutil import isoformat
 from beatcore.values import printable
 
@@ -26,14 +26,9 @@ from beatcore.values import printable
 @JSON_OPTION
 @pass_session
 def remove(session: Session, name: str, yes: bool, force: bool, as_json: bool) -> None:
-    """Remove entry NAME and its run history."""
-    store = session.existing_store
-    try:
-        entry: Entry | None = store.get(name)
-    except CorruptRecord:
-        entry = None  # an unreadable record can still be removed
-    if entry is not None and entry.static and not force:
-        raise click.ClickException(static_refusal(name, "remove"))
+    """Remove entry NAME and its run history (its change log stays, with who removed it)."""
+    ops = session.operations()
+    entry = ops.check_deletable(name, force=force)
     what = (
         f"{describe_schedule(entry, session.default_tz)}, task {printable(entry.task)}"
         if entry is not None
@@ -41,71 +36,79 @@ def remove(session: Session, name: str, yes: bool, force: bool, as_json: bool) -
     )
     if not yes:
         click.confirm(f"Remove entry {name!r} ({what})?", abort=True, err=True)
-    store.delete(name)
+    done = ops.delete(name, by=session.by, force=force)
+    echo_warnings(done.warnings)
     report(as_json, f"removed {name!r}", {"action": "removed", "name": name})
 
 
-def _set_enabled(session: Session, name: str, enabled: bool, as_json: bool) -> None:
-    store = session.existing_store
-    entry = store.get(name)
-    word = "enabled" if enabled else "disabled"
-    if entry.enabled == enabled:
-        state = store.state(name)
-        report(
-            as_json,
-            f"{name!r} is already {word}",
-            {"action": "unchanged", "name": name, "entry": entry_json(session, entry, state)},
-        )
+def _set_enabled(
+    session: Session, name: str, enabled: bool, reason: str | None, as_json: bool
+) -> None:
+    ops = session.operations()
+    if enabled:
+        done = ops.enable(name, by=session.by, reason=reason)
+    else:
+        done = ops.disable(name, by=session.by, reason=reason)
+    entry, state = done.entry, done.state
+    assert entry is not None and state is not None
+    data: dict[str, Any] = {
+        "action": done.action,
+        "name": name,
+        "entry": entry_json(session, entry, state),
+    }
+    if done.action == "unchanged":
+        word = "enabled" if enabled else "disabled"
+        report(as_json, f"{name!r} is already {word}", data)
         return
-    store.set_enabled(name, enabled)
-    state = store.state(name)
-    changed = entry.evolve(enabled=enabled)
-    report(
-        as_json,
-        f"{word} {name!r}: {summary(session, changed, state)}",
-        {"action": word, "name": name, "entry": entry_json(session, changed, state)},
-    )
-    if entry.static:
-        click.echo(
-            f"note: {name!r} is static; beat_schedule decides whether it is enabled at beat's "
-            "next start",
-            err=True,
-        )
+    change = done.change
+    data["change"] = change_json(change) if change else None
+    because = f" ({printable(change.reason)})" if change and change.reason else ""
+    report(as_json, f"{done.action} {name!r}{because}: {summary(session, entry, state)}", data)
+    echo_warnings(done.warnings)
+
+
+_REASON_OPTION = click.option(
+    "--reason",
+    metavar="TEXT",
+    help="Why, for the change log (show and changes print it with who and when).",
+)
 
 
 @click.command("enable")
 @click.argument("name")
+@_REASON_OPTION
 @JSON_OPTION
 @pass_session
-def enable(session: Session, name: str, as_json: bool) -> None:
+def enable(session: Session, name: str, reason: str | None, as_json: bool) -> None:
     """Enable entry NAME (its next run is computed from now; missed runs are not caught up)."""
-    _set_enabled(session, name, True, as_json)
+    _set_enabled(session, name, True, reason, as_json)
 
 
 @click.command("disable")
 @click.argument("name")
+@_REASON_OPTION
 @JSON_OPTION
 @pass_session
-def disable(session: Session, name: str, as_json: bool) -> None:
-    """Disable entry NAME (it keeps its history and is never sent until enabled)."""
-    _set_enabled(session, name, False, as_json)
+def disable(session: Session, name: str, reason: str | None, as_json: bool) -> None:
+    """Disable (pause) entry NAME, saying why with --reason: it keeps its history and is
+    never sent until enabled."""
+    _set_enabled(session, name, False, reason, as_json)
 
 
 @click.command("trigger")
 @click.argument("name")
+@_REASON_OPTION
 @JSON_OPTION
 @pass_session
-def trigger(session: Session, name: str, as_json: bool) -> None:
+def trigger(session: Session, name: str, reason: str | None, as_json: bool) -> None:
     """Run entry NAME once at beat's next tick, besides its schedule (also when disabled)."""
-    store = session.existing_store
-    store.get(name)
     now = session.now()
-    store.trigger(name, now)
-    task_id = timing.task_id(name, now)
+    done = session.operations().trigger(name, by=session.by, at=now, reason=reason)
+    echo_warnings(done.warnings)
     report(
         as_json,
-        f"triggered {name!r}: runs at beat's next tick with task id {task_id}",
-        {"action": "triggered", "name": name, "at": isoformat(now), "task_id": task_id},
+        f"triggered {name!r}: runs at beat's next tick with task id {done.task_id}",
+        {"action": "triggered", "name": name, "at": isoformat(now), "task_id": done.task_id},
     )
 
 

@@ -17,7 +17,6 @@ from beatcore.cli.describe import describe_schedule, entry_tz, when
 from beatcore.cli.options import (
     TASK_NAME,
     build_schedule,
-    check_task,
     definition_options,
     parse_instant,
     past_at_note,
@@ -25,28 +24,12 @@ from beatcore.cli.options import (
 from beatcore.cli.reports import entry_json
 from beatcore.cli.session import JSON_OPTION, Session, pass_session, report
 from beatcore.entry import Entry, EntryState
-from beatcore.errors import CorruptRecord, EntryNotFound
+from beatcore.errors import ChangeRefused, CorruptRecord
+from beatcore.operations import apply_fields
 from beatcore.schedules import Crontab, ScheduleType
-from beatcore.serializer import entry_to_dict
 from beatcore.values import printable
 
 _NONE_WORDS = {"none", "never", ""}
-
-
-def static_refusal(name: str, verb: str) -> str:
-    """Return why ``verb`` is refused on a static entry, and how to force it."""
-    return (
-        f"entry {name!r} is static: it comes from beat_schedule and beat restores it from "
-        f"there at its next start, so {verb} it in beat_schedule instead (or pass --force to "
-        f"{verb} it in the store anyway)"
-    )
-
-
-def _existing(session: Session, name: str) -> Entry | None:
-    try:
-        return session.store.get(name)
-    except EntryNotFound:
-        return None
 
 
 def summary(session: Session, entry: Entry, state: EntryState) -> str:
@@ -112,22 +95,6 @@ def _changes(
     return changes
 
 
-def _apply(entry_fields: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    fields = dict(entry_fields)
-    if "options" in changes:  # --options replaces them all; --queue then sets the queue
-        fields["options"] = changes.pop("options")
-    queue = changes.pop("queue", None)
-    if queue is not None:
-        options = dict(fields.get("options") or {})
-        if queue.strip().lower() in _NONE_WORDS:
-            options.pop("queue", None)
-        else:
-            options["queue"] = queue
-        fields["options"] = options
-    fields.update(changes)
-    return fields
-
-
 def _schedule(session: Session, tz_name: str, **given: Any) -> ScheduleType | None:
     return build_schedule(session.plugins, tz_name=tz_name, now=session.now(), **given)
 
@@ -138,25 +105,10 @@ def _note_past_at(session: Session, entry: Entry, state: EntryState) -> None:
         click.echo(note, err=True)
 
 
-def _warn_task(session: Session, task: str) -> None:
-    warning = check_task(session.app, task)
-    if warning:
+def echo_warnings(warnings: tuple[str, ...]) -> None:
+    """Print an operation's warnings and notes to stderr."""
+    for warning in warnings:
         click.echo(warning, err=True)
-
-
-def warn_schedule_type(session: Session, entry: Entry) -> None:
-    """Warn when the beat that last started on this store cannot read the entry's type."""
-    info = session.store.beat_info()
-    type_name = entry.schedule.type_name
-    if info is None or type_name in info.schedule_types:
-        return
-    click.echo(
-        f"warning: the beat that last started on this store ({info.holder}) has no schedule "
-        f"type {type_name!r} (it has: {', '.join(info.schedule_types)}); it cannot run "
-        f"{entry.name!r} until the plugin providing {type_name!r} is installed where beat "
-        "runs and beat is restarted",
-        err=True,
-    )
 
 
 @click.command("add")
@@ -191,30 +143,27 @@ def add(
     )  # fmt: skip
     if schedule is None:
         raise click.UsageError("give a schedule: --every, --cron, --at, --rrule or --schedule")
-    try:
-        existing = _existing(session, name)
-    except CorruptRecord:
-        existing = None
-        if not replace:
-            raise click.ClickException(
-                f"entry {name!r} already exists (its record cannot be read); pass --replace to "
-                "overwrite it"
-            ) from None
-    if existing is not None:
-        if not replace:
-            raise click.ClickException(
-                f"entry {name!r} already exists ({describe_schedule(existing, session.default_tz)}"
-                f", task {printable(existing.task)}); pass --replace to overwrite it"
-            )
-        if existing.static and not force:
-            raise click.ClickException(static_refusal(name, "replace"))
     changes = _changes(session, base_tz=None, **options)
-    fields = _apply({"options": {}}, changes)
+    fields = apply_fields({"options": {}}, changes)
     entry = Entry(name=name, task=task, schedule=schedule, enabled=not disabled, **fields)
-    _warn_task(session, task)
-    state = session.store.save(entry)
-    warn_schedule_type(session, entry)
-    verb = "replaced" if existing is not None else "added"
+    ops = session.operations(create=True)
+    try:
+        done = ops.save(entry, by=session.by, replace=replace, force=force)
+    except ChangeRefused as exc:
+        try:
+            existing = ops.existing(name) if exc.kind == "exists" else None
+        except CorruptRecord:
+            existing = None
+        if existing is None:
+            raise
+        raise click.ClickException(
+            f"entry {name!r} already exists ({describe_schedule(existing, session.default_tz)}"
+            f", task {printable(existing.task)}); pass --replace to overwrite it"
+        ) from None
+    echo_warnings(done.warnings)
+    state = done.state
+    assert state is not None
+    verb = "added" if done.action == "added" else "replaced"
     report(
         as_json,
         f"{verb} {name!r}: {summary(session, entry, state)}",
@@ -248,39 +197,33 @@ def edit(
 
     --start/--end/--queue take 'none' to clear them.
     """
-    entry = session.existing_store.get(name)
-    if entry.static and not force:
-        raise click.ClickException(static_refusal(name, "edit"))
+    ops = session.operations()
+    entry = ops.check_editable(name, force=force)
     tz_name = options["tz"] or entry.tz or session.default_tz
     schedule = _schedule(
         session, tz_name, every=every, cron=cron, at=at, rrule=rrule,
         spec=options.pop("schedule_spec"),
     )  # fmt: skip
     changes = _changes(session, base_tz=entry.tz, **options)
-    fields = _apply({"options": entry.options}, changes)
     if schedule is not None:
-        fields["schedule"] = schedule
+        changes["schedule"] = schedule
     if task is not None:
-        fields["task"] = task
-        _warn_task(session, task)
+        changes["task"] = task
     if enabled is not None:
-        fields["enabled"] = enabled
-    new = entry.evolve(**fields)
-    if entry_to_dict(new) == entry_to_dict(entry):
-        state = session.store.state(name)
+        changes["enabled"] = enabled
+    done = ops.edit(name, changes, by=session.by, force=force)
+    echo_warnings(done.warnings)
+    new, state = done.entry, done.state
+    assert new is not None and state is not None
+    if done.action == "unchanged":
         report(
             as_json,
-            f"unchanged {name!r}: {summary(session, entry, state)}",
+            f"unchanged {name!r}: {summary(session, new, state)}",
             {"action": "unchanged", "name": name, "changed": [],
-             "entry": entry_json(session, entry, state)},
+             "entry": entry_json(session, new, state)},
         )  # fmt: skip
         return
-    changed = sorted(
-        key for key, value in entry_to_dict(new).items() if entry_to_dict(entry).get(key) != value
-    )
-    state = session.store.save(new)
-    if schedule is not None:
-        warn_schedule_type(session, new)
+    changed = list(done.changed)
     report(
         as_json,
         f"updated {name!r} ({', '.join(changed)}): {summary(session, new, state)}",

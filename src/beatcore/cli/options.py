@@ -223,20 +223,6 @@ def past_at_note(entry: Entry, state_next_run_at: datetime | None, now: datetime
     return f"note: --at {at} is {late:.0f}s past: beat runs it once at its next tick"
 
 
-def check_task(app: Any, task: str) -> str | None:
-    """Return a warning when ``task`` is not registered in ``app`` (it is still sent by name)."""
-    try:
-        known = task in app.tasks
-    except Exception:  # an app that cannot finalize is not this command's business
-        return None
-    if known:
-        return None
-    return (
-        f"warning: task {task!r} is not registered in app {app.main or '?'!r}; beat sends it "
-        "by name, so a worker must know it"
-    )
-
-
 def build_schedule(
     plugins: Plugins,
     *,

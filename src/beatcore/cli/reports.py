@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 import click
 
 from beatcore import timing
+from beatcore.cli.changelog import change_json, change_lines, what_changed
 from beatcore.cli.describe import (
     describe_schedule,
     entry_tz,
@@ -28,7 +29,9 @@ from beatcore.cli.runs import run_json, run_lines
 from beatcore.cli.session import Session, echo_json, pass_session
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import CorruptRecord
+from beatcore.operations import pause_of
 from beatcore.serializer import entry_to_dict, state_to_dict
+from beatcore.store import Change
 from beatcore.timeutil import isoformat
 from beatcore.values import printable
 
@@ -161,19 +164,33 @@ def occurrences(
               help="How many coming runs to list.")  # fmt: skip
 @click.option("--runs", "runs_count", type=click.IntRange(0, 1000), default=5,
               show_default=True, help="How many of the last runs to list.")  # fmt: skip
+@click.option("--changes", "changes_count", type=click.IntRange(0, 1000), default=5,
+              show_default=True, help="How many of the last changes to list.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @pass_session
-def show(session: Session, name: str, next_count: int, runs_count: int, as_json: bool) -> None:
-    """Show the whole entry NAME, its state, its next runs and its last runs."""
+def show(
+    session: Session,
+    name: str,
+    next_count: int,
+    runs_count: int,
+    changes_count: int,
+    as_json: bool,
+) -> None:
+    """Show the whole entry NAME, its state, its next runs, its last runs and its last
+    changes (for a disabled entry: who disabled it, when and why)."""
     store = session.existing_store
     entry = store.get(name)
     state = store.state(name)
     coming = occurrences(entry, state, next_count, session.default_tz)
     last_runs = store.history(name, runs_count) if runs_count else []
+    log = store.changes(name, max(changes_count, store.change_log_size))
+    paused = None if entry.enabled else pause_of(log)
     if as_json:
         data = entry_json(session, entry, state)
         data["next_runs"] = [isoformat(due) for _, due in coming]
         data["last_runs"] = [run_json(run) for run in last_runs]
+        data["last_changes"] = [change_json(change) for change in log[:changes_count]]
+        data["disabled_by"] = None if paused is None else change_json(paused)
         echo_json(data)
         return
     now = session.now()
@@ -188,7 +205,7 @@ def show(session: Session, name: str, next_count: int, runs_count: int, as_json:
         ("args", json.dumps(list(entry.args))),
         ("kwargs", json.dumps(entry.kwargs, sort_keys=True)),
         ("options", json.dumps(entry.options, sort_keys=True)),
-        ("enabled", "yes" if entry.enabled else "no"),
+        ("enabled", "yes" if entry.enabled else _disabled_text(paused, tz)),
         ("kind", "static (from beat_schedule)" if entry.static else "dynamic"),
         ("time zone", f"{entry.tz}" if entry.tz else f"{session.default_tz} (app default)"),
         ("start", format_instant(entry.start_at, tz)),
@@ -224,3 +241,17 @@ def show(session: Session, name: str, next_count: int, runs_count: int, as_json:
         click.echo(f"last {runs_count} runs (newest first):")
         for line in run_lines(last_runs, tz):
             click.echo(line.rstrip())
+    if changes_count:
+        click.echo(f"last {changes_count} changes (newest first):")
+        for line in change_lines(log[:changes_count], tz):
+            click.echo(line)
+
+
+def _disabled_text(paused: Change | None, tz: tzinfo) -> str:
+    """``no (disabled by ada@ops1 at ...: why)``, as far as the change log says."""
+    if paused is None:
+        return "no"
+    how = "" if paused.action == "disable" else f" ({what_changed(paused)})"
+    who = printable(paused.by) if paused.by else "someone"
+    why = f": {printable(paused.reason)}" if paused.reason else ""
+    return f"no (disabled by {who} at {format_instant(paused.at, tz)}{how}{why})"

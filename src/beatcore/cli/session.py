@@ -17,6 +17,7 @@ import attrs
 import click
 
 from beatcore.errors import StoreNotFound
+from beatcore.operations import Operations, actor
 from beatcore.plugins import Plugins, get_plugins
 from beatcore.settings import Settings, load_clock
 from beatcore.store import Store
@@ -65,6 +66,7 @@ class Session:
         if self._store is None:
             options = self.settings.store_open_options(self.clock)
             self._store = self.plugins.store_from_url(self.settings.url, options)
+            self._store.change_log_size = self.settings.change_log_size
         return self._store
 
     @property
@@ -87,6 +89,17 @@ class Session:
                     "--url)",
                 )
         return self.store
+
+    def operations(self, *, create: bool = False) -> Operations:
+        """The management operations on the store: :attr:`existing_store`, or with ``create``
+        (``add``, ``import``) :attr:`store`, which creates it if need be."""
+        store = self.store if create else self.existing_store
+        return Operations(store, clock=self.clock, app=self.app)
+
+    @property
+    def by(self) -> str:
+        """The ``user@host`` who makes this invocation's changes, for the change log."""
+        return actor()
 
     @property
     def default_tz(self) -> str:

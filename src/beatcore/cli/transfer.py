@@ -146,49 +146,42 @@ def import_(
             f"{errors[-1]}\n{len(errors)} invalid entr{'y' if len(errors) == 1 else 'ies'}; "
             "nothing was imported"
         )
-    store = session.store
-    plan: list[tuple[str, Entry]] = []
-    lines: list[str] = []
-    outcomes: list[dict[str, Any]] = []
-    # one read of the schedule; an unreadable record is not listed: replaced by the import
-    stored = {entry.name: entry for entry in store.entries()}
-    for entry in entries:
-        if entry.static and not include_static:
-            lines.append(f"skip {entry.name!r} (static: beat_schedule owns it)")
-            outcomes.append({"name": entry.name, "action": "skip", "changed": []})
-            continue
-        current = stored.get(entry.name)
-        if current is None:
-            plan.append(("add", entry))
-            outcomes.append({"name": entry.name, "action": "add", "changed": []})
-        elif entry_to_dict(current) != entry_to_dict(entry):
-            changed = sorted(
-                k for k, v in entry_to_dict(entry).items() if entry_to_dict(current).get(k) != v
-            )
-            plan.append((f"update ({', '.join(changed)})", entry))
-            outcomes.append({"name": entry.name, "action": "update", "changed": changed})
-        else:
-            lines.append(f"unchanged {entry.name!r}")
-            outcomes.append({"name": entry.name, "action": "unchanged", "changed": []})
+    try:
+        done = session.operations(create=True).import_entries(
+            entries, by=session.by, include_static=include_static, dry_run=dry_run
+        )
+    except BeatcoreError as exc:
+        raise click.ClickException(
+            f"saving the entries failed ({exc}); some may be written: importing the file "
+            "again is safe"
+        ) from None
+    for warning in done.warnings:
+        click.echo(warning, err=True)
+    if done.refused:
+        for name, why in done.refused.items():
+            click.echo(f"Error: not imported {name!r}: {why}", err=True)
+        planned = done.written + len(done.refused)
+        raise click.ClickException(
+            f"{len(done.refused)} of {planned} entries could not be saved; "
+            f"the other {done.written} were"
+        )
     prefix = "would " if dry_run else ""
-    if plan and not dry_run:
-        try:
-            saved = store.save_many(entry for _, entry in plan)
-        except BeatcoreError as exc:
-            raise click.ClickException(
-                f"saving the {len(plan)} entries failed ({exc}); some may be written: "
-                "importing the file again is safe"
-            ) from None
-        if saved.refused:
-            for name, why in saved.refused.items():
-                click.echo(f"Error: not imported {name!r}: {why}", err=True)
-            raise click.ClickException(
-                f"{len(saved.refused)} of {len(plan)} entries could not be saved; "
-                f"the other {len(plan) - len(saved.refused)} were"
-            )
-    for action, entry in plan:
-        lines.append(f"{prefix}{action} {entry.name!r}")
-    total = len(plan)
+    lines: list[str] = []
+    for item in done.items:
+        if item.action == "skip":
+            lines.append(f"skip {item.name!r} (static: beat_schedule owns it)")
+        elif item.action == "unchanged":
+            lines.append(f"unchanged {item.name!r}")
+    for item in done.items:
+        if item.action == "add":
+            lines.append(f"{prefix}add {item.name!r}")
+        elif item.action == "update":
+            lines.append(f"{prefix}update ({', '.join(item.changed)}) {item.name!r}")
+    total = done.written
     summary = f"{total} entr{'y' if total == 1 else 'ies'} {'to change' if dry_run else 'changed'}"
     lines.append(summary + (" (dry run: nothing written)" if dry_run else ""))
+    outcomes = [
+        {"name": item.name, "action": item.action, "changed": list(item.changed)}
+        for item in done.items
+    ]
     report(as_json, "\n".join(lines), {"dry_run": dry_run, "changed": total, "entries": outcomes})
