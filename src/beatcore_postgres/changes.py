@@ -7,7 +7,8 @@ rules (what a write keeps, how a record reads) are the store kit's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from beatcore import storekit
 from beatcore.store import Change
@@ -64,3 +65,21 @@ class ChangeLog:
         else:
             rows = conn.execute(self._of_name, {"name": name, "limit": limit}).fetchall()
         return storekit.read_changes((row[0] for row in rows), None)
+
+
+class ChangeLogMethods:
+    """``record_changes`` and ``changes`` of :class:`~beatcore_postgres.store.PostgresStore`."""
+
+    _log: ChangeLog
+    change_log_size: int
+    _run: Callable[..., Any]
+
+    def record_changes(self, changes: Sequence[Change]) -> None:
+        """Append ``changes`` to the change log in one statement (see
+        :meth:`Store.record_changes`)."""
+        self._run("change log write", lambda c: self._log.record(c, changes, self.change_log_size))
+
+    def changes(self, name: str | None = None, limit: int | None = None) -> list[Change]:
+        """Return the change log, newest first (see :meth:`Store.changes`)."""
+        found: list[Change] = self._run("change log read", lambda c: self._log.read(c, name, limit))
+        return found

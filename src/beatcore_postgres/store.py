@@ -33,7 +33,6 @@ from beatcore.errors import (
 from beatcore.store import (
     Ack,
     BeatInfo,
-    Change,
     ClaimResult,
     InFlight,
     Lease,
@@ -46,7 +45,7 @@ from beatcore.store import (
 from beatcore.storekit import Record
 from beatcore.timeutil import Clock, utc_now
 from beatcore_postgres import unreadable
-from beatcore_postgres.changes import ChangeLog
+from beatcore_postgres.changes import ChangeLog, ChangeLogMethods
 from beatcore_postgres.connection import Connection, Database
 from beatcore_postgres.lock import PostgresLock, utc
 from beatcore_postgres.notify import ChangeListener
@@ -66,7 +65,7 @@ class _Conflict(Exception):
     """A compare-and-set write lost to a concurrent write: read again and retry."""
 
 
-class PostgresStore(Store):
+class PostgresStore(ChangeLogMethods, Store):
     """A :class:`~beatcore.store.Store` in one PostgreSQL schema.
 
     :param spec: the parsed URL (schema included).
@@ -246,14 +245,6 @@ class PostgresStore(Store):
         """Return what the last scheduler to start recorded."""
         row = self._run("beat info", lambda c: c.execute(self._sql.beat_info).fetchone())
         return None if row is None else BeatInfo.from_json(row[0])
-
-    def record_changes(self, changes: Sequence[Change]) -> None:
-        """Append ``changes`` to the change log (one statement, see :mod:`.changes`)."""
-        self._run("change log write", lambda c: self._log.record(c, changes, self.change_log_size))
-
-    def changes(self, name: str | None = None, limit: int | None = None) -> list[Change]:
-        """Return the change log, newest first (see :meth:`Store.changes`)."""
-        return self._run("change log read", lambda c: self._log.read(c, name, limit))
 
     def set_enabled(self, name: str, enabled: bool) -> None:
         """Enable or disable ``name`` (re-enabling reschedules from now)."""
