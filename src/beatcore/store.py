@@ -355,7 +355,7 @@ class Store(abc.ABC):
                 page.append(exc)
         return page
 
-    # -- optional: run history -------------------------------------------------------------
+    # -- optional: run history and the change log --------------------------------------------------
 
     #: Most run records kept per entry (``beatcore_history_size``); set by the scheduler
     #: once it opened the store. A store that keeps history trims to it in :meth:`ack`.
@@ -373,29 +373,18 @@ class Store(abc.ABC):
         """
         return []
 
-    # -- optional: the change log ----------------------------------------------------------
-
-    #: Most changes kept per entry name (``beatcore_change_log_size``); set by whoever opens
-    #: the store for changes (the scheduler, the CLI, :func:`beatcore.connect`).
+    #: Most changes kept per entry name (``beatcore_change_log_size``), set by who opens it.
     change_log_size: int = DEFAULTS["beatcore_change_log_size"]
 
     def record_changes(self, changes: Sequence[Change]) -> None:  # noqa: B027 - optional
-        """Append ``changes`` (oldest first) to the change log, in one round trip.
-
-        Called by :mod:`beatcore.operations` after each change it made (so a change and its
-        record are two writes, not one), and by beat after its static sync. A store keeps the
-        newest :attr:`change_log_size` changes of each name; deleting an entry keeps its log.
-        The default keeps nothing (stores written before the change log).
-        """
+        """Append ``changes`` (oldest first) to the change log in one round trip, keeping the
+        newest :attr:`change_log_size` of each name; a delete keeps the log. Called by
+        :mod:`beatcore.operations` after each change, and by beat after its static sync."""
 
     def changes(self, name: str | None = None, limit: int | None = None) -> list[Change]:
-        """Return the change log, newest first, at most ``limit`` changes.
-
-        With ``name``, the changes of that name (also after the entry was deleted: never
-        :class:`~beatcore.errors.EntryNotFound`); without, the newest changes of the whole
-        schedule (at least the last :attr:`change_log_size` of them are kept). A record the
-        store cannot read is left out. The default keeps none and returns ``[]``.
-        """
+        """Return the change log of ``name`` (also of a deleted entry) or, without, the
+        schedule's newest (at least the last :attr:`change_log_size`), newest first, at most
+        ``limit``; an unreadable record is left out. The defaults keep none (``[]``)."""
         return []
 
     def close(self) -> None:  # noqa: B027 - optional hook with a no-op default
