@@ -32,7 +32,7 @@ from beatcore_web.config import WebConfig
 from beatcore_web.context import Dashboard, dashboard
 from beatcore_web.errors import ApiError, json_error
 from beatcore_web.health import HealthCheck, metrics_text
-from beatcore_web.middleware import Guard
+from beatcore_web.middleware import Guard, route_path
 from beatcore_web.openapi import openapi_route
 
 STATIC = Path(__file__).parent / "static"
@@ -53,7 +53,8 @@ async def metrics(request: Request) -> Response:
 
 
 async def _error(request: Request, exc: Exception) -> Response:
-    if request.url.path.startswith("/api/") or request.url.path in ("/healthz", "/metrics"):
+    path = route_path(request.scope)
+    if path.startswith("/api/") or path in ("/healthz", "/metrics"):
         return await json_error(request, exc)
     return await pages.error_page(request, exc)
 

@@ -28,6 +28,13 @@ SECURITY_HEADERS = (
 OPEN_PATHS = frozenset({"/healthz"})
 
 
+def route_path(scope: Scope) -> str:
+    """Return the request's path inside the dashboard (without the path it is mounted at)."""
+    path = str(scope.get("path", ""))
+    root = str(scope.get("root_path", ""))
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
 class Guard:
     """Refuse unauthenticated requests (401) when credentials are configured; add headers.
 
@@ -52,7 +59,7 @@ class Guard:
 
         raw = headers.get(b"authorization")
         who = authenticate(self.config, raw.decode("latin-1") if raw is not None else None)
-        if who is None and scope.get("path") in OPEN_PATHS:
+        if who is None and route_path(scope) in OPEN_PATHS:
             who = ""
         if who is None:
             body = json.dumps(

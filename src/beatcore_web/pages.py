@@ -65,11 +65,22 @@ def entry_path(name: str, suffix: str = "") -> str:
 TEMPLATES.filters["entry_path"] = entry_path
 
 
+def base_path(request: Request) -> str:
+    """Return the path the dashboard is mounted at (``""`` when served alone)."""
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
+def redirect(request: Request, path: str) -> Response:
+    """Return the 303 to ``path`` of this dashboard, after a change."""
+    return RedirectResponse(base_path(request) + path, 303)
+
+
 def render(request: Request, template: str, status: int = 200, **values: Any) -> Response:
     """Return ``template`` rendered (escaped) with the dashboard's common values."""
     board = dashboard(request)
     token = request.cookies.get(CSRF_COOKIE) or new_csrf_token()
     html = TEMPLATES.get_template(template).render(
+        base=base_path(request),
         read_only=board.config.read_only,
         csrf_field=CSRF_FIELD,
         csrf_token=token,
@@ -283,7 +294,7 @@ async def save_form(request: Request) -> Response:
         name = await run_in_threadpool(save)
     except Invalid as exc:
         return _form(request, fields, exc.errors, editing=editing, status=422)
-    return RedirectResponse(entry_path(name, "?done=" + ("saved" if editing else "added")), 303)
+    return redirect(request, entry_path(name, "?done=" + ("saved" if editing else "added")))
 
 
 async def act(request: Request) -> Response:
@@ -295,7 +306,7 @@ async def act(request: Request) -> Response:
     ops = operations(request)
     name = request.path_params["name"]
     await run_in_threadpool(ops.act, name, action, fields.get("reason", "").strip() or None)
-    return RedirectResponse(entry_path(name, f"?done={_DONE_OF[action]}"), 303)
+    return redirect(request, entry_path(name, f"?done={_DONE_OF[action]}"))
 
 
 async def delete_confirm(request: Request) -> Response:
@@ -311,7 +322,7 @@ async def delete(request: Request) -> Response:
     ops = operations(request)
     name = request.path_params["name"]
     await run_in_threadpool(ops.delete_dynamic, name)
-    return RedirectResponse("/?done=deleted", 303)
+    return redirect(request, "/?done=deleted")
 
 
 async def health_page(request: Request) -> Response:
