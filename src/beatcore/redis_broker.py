@@ -171,17 +171,17 @@ class RedisBatch:
             self._pending.append(_Pending(message, key, envelope.queue, text, headers))
             return True
         values = {
-            PLACEHOLDER_ID: task_id,
-            _TAG: _delivery_tag(),
-            _ENTRY: entry_name,
-            _OCCURRENCE: occurrence_text,
+            PLACEHOLDER_ID: _quoted(task_id),
+            _TAG: f'"{_delivery_tag()}"',
+            _ENTRY: _quoted(entry_name),
+            _OCCURRENCE: _quoted(occurrence_text),
         }
         if message.expires_relative:
-            values[_EXPIRES] = message.expires_at(message.app.now())
+            values[_EXPIRES] = _quoted(message.expires_at(message.app.now()))
         parts = envelope.parts
         pieces = [parts[0]]
         for slot, part in zip(envelope.slots, parts[1:], strict=True):
-            pieces.append(_quoted(values[slot]))
+            pieces.append(values[slot])
             pieces.append(part)
         text = "".join(pieces)
         self._pending.append(_Pending(message, envelope.key, envelope.queue, text, None))
