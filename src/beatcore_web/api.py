@@ -17,13 +17,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from beatcore.entry import Entry
-from beatcore.errors import EntryNotFound
+from beatcore.operation_rules import pause_of
+from beatcore.operations import OperationResult
 from beatcore_web.context import Dashboard, dashboard, operations
 from beatcore_web.definition import Invalid, build_entry, schedule_fields
 from beatcore_web.errors import ApiError
 from beatcore_web.health import panel
 from beatcore_web.listing import STATES, Query, read_page
-from beatcore_web.operating import ACTIONS, Operations
+from beatcore_web.operating import ACTIONS, change_json
 from beatcore_web.views import (
     definition_json,
     entry_json,
@@ -123,7 +124,18 @@ def entry_detail(board: Dashboard, name: str, runs: int = RECENT) -> dict[str, A
     data = entry_json(entry, state, now, board.default_tz, board.config.overdue_after)
     data["next_runs"] = next_runs(entry, state, 5, board.default_tz, now)
     data["history"] = runs_json(store.history(name, runs), entry, board.default_tz)
-    data["changes"] = Operations(store, "").changes(name, RECENT)
+    log = store.changes(name, RECENT)
+    data["changes"] = [change_json(change) for change in log]
+    pause = pause_of(log) if not entry.enabled else None
+    data["disabled_by"] = None if pause is None else change_json(pause)
+    return data
+
+
+def result_json(board: Dashboard, result: OperationResult) -> dict[str, Any]:
+    """Return what an operation did: the entry whole, and ``action``, ``warnings`` and, for a
+    trigger, ``task_id``."""
+    data = entry_detail(board, result.name)
+    data.update(action=result.action, warnings=list(result.warnings), task_id=result.task_id)
     return data
 
 
@@ -141,17 +153,7 @@ async def create_entry(request: Request) -> Response:
     board = dashboard(request)
 
     def create() -> dict[str, Any]:
-        entry = _build(board, data, None)
-        try:
-            board.store.get(entry.name)
-        except EntryNotFound:
-            pass
-        else:
-            raise ApiError(
-                409, f"an entry named {entry.name!r} exists; edit it instead", {"name": "taken"}
-            )
-        ops.save(entry)
-        return entry_detail(board, entry.name)
+        return result_json(board, ops.add(_build(board, data, None)))
 
     return JSONResponse(await run_in_threadpool(create), 201)
 
@@ -181,8 +183,7 @@ async def edit_entry(request: Request) -> Response:
     name = request.path_params["name"]
 
     def edit() -> dict[str, Any]:
-        ops.save(_build(board, data, ops.dynamic(name, "edit")))
-        return entry_detail(board, name)
+        return result_json(board, ops.replace(_build(board, data, ops.editable(name))))
 
     return JSONResponse(await run_in_threadpool(edit))
 
@@ -191,8 +192,8 @@ async def delete_entry(request: Request) -> Response:
     """``DELETE /api/entries/{name}``: remove a dynamic entry and its history."""
     ops = operations(request)
     name = request.path_params["name"]
-    await run_in_threadpool(ops.delete_dynamic, name)
-    return JSONResponse({"deleted": name})
+    done = await run_in_threadpool(ops.delete_dynamic, name)
+    return JSONResponse({"deleted": name, "warnings": list(done.warnings)})
 
 
 async def act(request: Request) -> Response:
@@ -209,8 +210,7 @@ async def act(request: Request) -> Response:
         raise ApiError(422, "reason must be a string", {"reason": "not a string"})
 
     def run() -> dict[str, Any]:
-        ops.act(name, action, reason or None)
-        return entry_detail(board, name)
+        return result_json(board, ops.act(name, action, reason or None))
 
     return JSONResponse(await run_in_threadpool(run))
 

@@ -67,13 +67,15 @@ def create_app(
     clock: Clock = utc_now,
     default_tz: str = "UTC",
     lock_ttl: float = 30.0,
+    celery_app: Any = None,
 ) -> Starlette:
     """Return the dashboard over ``store`` (pages, ``/api/``, ``/healthz``, ``/metrics``).
 
     :param config: read-only, credentials, overdue threshold (default: writable, open).
     :param plugins: where schedule types come from (default: beatcore's plugin manager).
     :param clock: the current instant; ``default_tz``: the zone of entries without one;
-        ``lock_ttl``: how long ago a leader may have ticked and still count.
+        ``lock_ttl``: how long ago a leader may have ticked and still count;
+        ``celery_app``: the app whose tasks an added entry is checked against (a warning).
     """
     config = config or WebConfig()
     board = Dashboard(
@@ -84,6 +86,7 @@ def create_app(
         default_tz=default_tz,
         lock_ttl=lock_ttl,
         health=HealthCheck(store, clock, lock_ttl),
+        celery_app=celery_app,
     )
     routes = [
         openapi_route(api.ROUTES),
@@ -132,6 +135,7 @@ def app_from_celery(
         clock=clock,
         default_tz=settings.timezone,
         lock_ttl=settings.lock_ttl,
+        celery_app=celery_app,
     )
 
 

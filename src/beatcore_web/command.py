@@ -59,6 +59,7 @@ def web(session: Session, host: str, port: int, read_only: bool) -> None:
         clock=session.clock,
         default_tz=session.default_tz,
         lock_ttl=session.settings.lock_ttl,
+        celery_app=session.app,
     )
     mode = " (read-only)" if read_only else ""
     click.echo(f"beatcore web: serving {mask_password(store.url)} on http://{host}:{port}/{mode}")

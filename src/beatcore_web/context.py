@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import attrs
 from starlette.requests import Request
@@ -27,6 +28,8 @@ class Dashboard:
     default_tz: str
     lock_ttl: float
     health: HealthCheck
+    #: The Celery app, to warn about a task it does not know (None: no check).
+    celery_app: Any = None
 
     def now(self) -> datetime:
         """Return the current instant from the dashboard's clock."""
@@ -52,4 +55,6 @@ def operations(request: Request) -> Operations:
     board = dashboard(request)
     if board.config.read_only:
         raise ApiError(403, "the dashboard is read-only (started with --read-only)")
-    return Operations(board.store, default_by(user(request)))
+    return Operations(
+        board.store, default_by(user(request)), clock=board.clock, app=board.celery_app
+    )

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 
 from beatcore.errors import (
     BeatcoreError,
+    ChangeRefused,
     ConfigurationError,
     CorruptRecord,
     EntryNotFound,
@@ -55,6 +56,17 @@ def as_api_error(exc: BaseException) -> ApiError:
         return exc
     if isinstance(exc, HTTPException):
         return ApiError(exc.status_code, str(exc.detail))
+    if isinstance(exc, ChangeRefused):
+        if exc.field:
+            return ApiError(422, str(exc), {exc.field: str(exc)})
+        if exc.kind == "static":  # the core's words offer the CLI's --force, not here
+            return ApiError(
+                409,
+                f"entry {exc.name!r} is static: beat_schedule owns it and beat restores it "
+                "from there at its next start, so change it in beat_schedule",
+                {"name": "static entry"},
+            )
+        return ApiError(409, str(exc), {"name": exc.kind})
     if isinstance(exc, EntryNotFound):
         return ApiError(404, str(exc), {"name": "no such entry"})
     if isinstance(exc, CorruptRecord):

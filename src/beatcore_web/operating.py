@@ -1,9 +1,10 @@
-"""Every change the dashboard makes to the schedule, through this one seam.
+"""Every change the dashboard makes to the schedule, through :mod:`beatcore.operations`.
 
-Each method is one management operation (save, edit, delete, enable, disable with a reason,
-trigger) made by ``by`` (the signed-in user, else ``web@host``). They call the store
-directly until :mod:`beatcore.operations` (which also records each change in the change log)
-is there; then this module calls it and nothing else in the dashboard changes.
+The core's operations check what they are asked with the CLI's rules (an existing name, a
+static entry, a reason's length), make the store call and record the change in the change
+log as made by ``by``: the signed-in user, else ``web@host``. This module only adapts them
+to the dashboard: refusals become :class:`~beatcore_web.errors.ApiError` (by the error
+handler), the result's warnings go back to the person.
 """
 
 from __future__ import annotations
@@ -12,22 +13,15 @@ import socket
 from datetime import datetime
 from typing import Any
 
-from beatcore.entry import Entry, EntryState
-from beatcore.store import Store
+from beatcore import operations
+from beatcore.entry import Entry
+from beatcore.operations import OperationResult
+from beatcore.store import Change, Store
+from beatcore.timeutil import Clock, isoformat, utc_now
 from beatcore_web.errors import ApiError
 
 #: What the entry page's buttons and ``POST /api/entries/{name}/{action}`` do.
 ACTIONS = ("enable", "disable", "trigger")
-
-
-def static_refusal(name: str, verb: str) -> ApiError:
-    """Return the 409 of a change beat_schedule would undo at beat's next start."""
-    return ApiError(
-        409,
-        f"entry {name!r} is static: beat_schedule owns it and beat restores it from there "
-        f"at its next start, so {verb} it in beat_schedule",
-        {"name": "static entry"},
-    )
 
 
 def default_by(user: str) -> str:
@@ -35,65 +29,77 @@ def default_by(user: str) -> str:
     return user if user else f"web@{socket.gethostname()}"
 
 
-class Operations:
-    """The changes one request may make, as ``by``, on ``store``."""
+def change_json(change: Change) -> dict[str, Any]:
+    """Return one record of the change log as the API and the entry page show it."""
+    return {
+        "at": isoformat(change.at),
+        "action": change.action,
+        "by": change.by,
+        "reason": change.reason,
+        "fields": list(change.fields),
+        "via": change.via,
+    }
 
-    def __init__(self, store: Store, by: str) -> None:
+
+class Operations:
+    """The changes one request may make, as ``by``, on ``store``.
+
+    :param app: the Celery app, to warn about a task it does not know (None: no check).
+    """
+
+    def __init__(self, store: Store, by: str, *, clock: Clock = utc_now, app: Any = None) -> None:
         self.store = store
         self.by = by
+        self.core = operations.Operations(store, clock=clock, app=app)
 
-    def save(self, entry: Entry) -> EntryState:
-        """Add ``entry`` or replace the definition of that name; return its state."""
-        return self.store.save(entry)
+    def add(self, entry: Entry) -> OperationResult:
+        """Add ``entry`` (refused when the name is taken)."""
+        return self.core.save(entry, by=self.by)
 
-    def delete(self, name: str) -> None:
-        """Remove the entry ``name`` and its history."""
-        self.store.delete(name)
+    def replace(self, entry: Entry) -> OperationResult:
+        """Replace the dynamic entry of that name with ``entry`` (an edit made whole)."""
+        return self.core.save(entry, by=self.by, replace=True)
 
-    def enable(self, name: str) -> None:
-        """Enable ``name`` (its next run is computed from now)."""
-        self.store.set_enabled(name, True)
+    def editable(self, name: str) -> Entry:
+        """Return the entry ``name`` for the edit form or an edit.
 
-    def disable(self, name: str, reason: str | None) -> None:
-        """Disable ``name``, with why (kept in the change log once the store keeps one)."""
-        self.store.set_enabled(name, False)
-
-    def trigger(self, name: str, at: datetime | None = None) -> None:
-        """Make ``name`` due once more now (or at ``at``)."""
-        self.store.trigger(name, at)
-
-    def dynamic(self, name: str, verb: str) -> Entry:
-        """Return the entry ``name`` that a person may ``verb`` (edit, remove) here.
-
-        :raises ApiError: 409 for a static entry (beat_schedule owns it).
+        :raises ChangeRefused: a static entry (beat_schedule owns it).
         :raises EntryNotFound: no such entry.
         """
-        entry = self.store.get(name)
-        if entry.static:
-            raise static_refusal(name, verb)
-        return entry
+        return self.core.check_editable(name)
 
-    def delete_dynamic(self, name: str) -> None:
-        """Remove ``name`` unless it is static (see :meth:`dynamic`)."""
-        self.dynamic(name, "remove")
-        self.delete(name)
+    def deletable(self, name: str) -> Entry | None:
+        """Return the entry ``name`` for the delete confirmation (None: a record that
+        cannot be read, which may still be removed).
 
-    def act(self, name: str, action: str, reason: str | None = None) -> None:
-        """Do one of :data:`ACTIONS` to ``name`` (``reason``: why it is disabled).
+        :raises ChangeRefused: a static entry (beat_schedule owns it).
+        :raises EntryNotFound: no such entry.
+        """
+        return self.core.check_deletable(name)
+
+    def delete_dynamic(self, name: str) -> OperationResult:
+        """Remove ``name`` and its run history unless it is static."""
+        return self.core.delete(name, by=self.by)
+
+    def act(self, name: str, action: str, reason: str | None = None) -> OperationResult:
+        """Do one of :data:`ACTIONS` to ``name``, saying why (``reason``, optional).
 
         :raises ApiError: 404 for another action.
         :raises EntryNotFound: no such entry.
         """
-        if action not in ACTIONS:
-            raise ApiError(404, f"no action {action!r}: the actions are {', '.join(ACTIONS)}")
-        self.store.get(name)
         if action == "enable":
-            self.enable(name)
-        elif action == "disable":
-            self.disable(name, reason)
-        else:
-            self.trigger(name)
+            return self.core.enable(name, by=self.by, reason=reason)
+        if action == "disable":
+            return self.core.disable(name, by=self.by, reason=reason)
+        if action == "trigger":
+            return self.core.trigger(name, by=self.by, reason=reason)
+        raise ApiError(404, f"no action {action!r}: the actions are {', '.join(ACTIONS)}")
 
-    def changes(self, name: str, limit: int) -> list[dict[str, Any]]:
-        """Return the change log of ``name``, newest first, as JSON objects ([] without one)."""
-        return []
+    def trigger_at(self, name: str, at: datetime) -> OperationResult:
+        """Make ``name`` due once more at ``at``."""
+        return self.core.trigger(name, by=self.by, at=at)
+
+
+def changes(store: Store, name: str, limit: int) -> list[dict[str, Any]]:
+    """Return the change log of ``name``, newest first (empty where the store keeps none)."""
+    return [change_json(change) for change in store.changes(name, limit)]

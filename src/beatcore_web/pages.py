@@ -8,7 +8,10 @@ On a read-only dashboard the forms and buttons are not shown and their posts are
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -19,7 +22,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from beatcore.entry import Entry
-from beatcore.errors import EntryNotFound
+from beatcore.errors import ChangeRefused
+from beatcore.operations import OperationResult
 from beatcore_web.api import entry_detail, query_of
 from beatcore_web.context import dashboard, operations
 from beatcore_web.definition import (
@@ -46,6 +50,8 @@ DONE = {
     "deleted": "Entry deleted.",
 }
 
+#: The cookie carrying an operation's warnings to the page its redirect leads to.
+NOTES_COOKIE = "beatcore_notes"
 _DONE_OF = {"enable": "enabled", "disable": "disabled", "trigger": "triggered"}
 
 TEMPLATES = jinja2.Environment(
@@ -70,9 +76,25 @@ def base_path(request: Request) -> str:
     return str(request.scope.get("root_path", "")).rstrip("/")
 
 
-def redirect(request: Request, path: str) -> Response:
-    """Return the 303 to ``path`` of this dashboard, after a change."""
-    return RedirectResponse(base_path(request) + path, 303)
+def redirect(request: Request, path: str, notes: Sequence[str] = ()) -> Response:
+    """Return the 303 to ``path`` of this dashboard after a change; ``notes`` (an operation's
+    warnings) are shown once by the page it leads to (a short-lived cookie)."""
+    response = RedirectResponse(base_path(request) + path, 303)
+    if notes:
+        packed = base64.urlsafe_b64encode(json.dumps(list(notes)).encode()).decode()
+        response.set_cookie(NOTES_COOKIE, packed[:3000], httponly=True, samesite="strict")
+    return response
+
+
+def _notes(request: Request) -> list[str]:
+    packed = request.cookies.get(NOTES_COOKIE)
+    if not packed:
+        return []
+    try:
+        notes = json.loads(base64.urlsafe_b64decode(packed.encode()))
+    except (ValueError, binascii.Error):
+        return []
+    return [str(note) for note in notes] if isinstance(notes, list) else []
 
 
 def render(request: Request, template: str, status: int = 200, **values: Any) -> Response:
@@ -85,9 +107,12 @@ def render(request: Request, template: str, status: int = 200, **values: Any) ->
         csrf_field=CSRF_FIELD,
         csrf_token=token,
         done=DONE.get(request.query_params.get("done", "")),
+        notes=_notes(request),
         **values,
     )
     response = HTMLResponse(html, status)
+    if NOTES_COOKIE in request.cookies:
+        response.delete_cookie(NOTES_COOKIE)
     if request.cookies.get(CSRF_COOKIE) != token:
         response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", path="/")
     return response
@@ -261,7 +286,7 @@ async def new_form(request: Request) -> Response:
 async def edit_form(request: Request) -> Response:
     """``GET /entries/{name}/edit``: the edit form, filled in."""
     name = request.path_params["name"]
-    entry = await run_in_threadpool(operations(request).dynamic, name, "edit")
+    entry = await run_in_threadpool(operations(request).editable, name)
     return _form(request, _form_values(entry), {}, editing=name)
 
 
@@ -272,29 +297,27 @@ async def save_form(request: Request) -> Response:
     board = dashboard(request)
     editing = request.path_params.get("name")
 
-    def save() -> str:
-        base = ops.dynamic(editing, "edit") if editing is not None else None
+    def save() -> OperationResult:
+        base = ops.editable(editing) if editing is not None else None
         data = definition_from_form(fields, board.plugins)
         if base is not None:
             data.pop("name", None)
         entry = build_entry(
             board.plugins, data, base=base, default_tz=board.default_tz, now=board.now()
         )
-        if base is None:
-            try:
-                board.store.get(entry.name)
-            except EntryNotFound:
-                pass
-            else:
-                raise Invalid({"name": f"an entry named {entry.name!r} exists; edit it"})
-        ops.save(entry)
-        return entry.name
+        try:
+            return ops.add(entry) if base is None else ops.replace(entry)
+        except ChangeRefused as exc:
+            if exc.kind == "exists" or exc.field:
+                raise Invalid({exc.field or "name": str(exc)}) from None
+            raise
 
     try:
-        name = await run_in_threadpool(save)
+        done = await run_in_threadpool(save)
     except Invalid as exc:
         return _form(request, fields, exc.errors, editing=editing, status=422)
-    return redirect(request, entry_path(name, "?done=" + ("saved" if editing else "added")))
+    path = entry_path(done.name, "?done=" + ("saved" if editing else "added"))
+    return redirect(request, path, done.warnings)
 
 
 async def act(request: Request) -> Response:
@@ -305,15 +328,16 @@ async def act(request: Request) -> Response:
     fields = await checked_form(request)
     ops = operations(request)
     name = request.path_params["name"]
-    await run_in_threadpool(ops.act, name, action, fields.get("reason", "").strip() or None)
-    return redirect(request, entry_path(name, f"?done={_DONE_OF[action]}"))
+    reason = fields.get("reason", "").strip() or None
+    done = await run_in_threadpool(ops.act, name, action, reason)
+    return redirect(request, entry_path(name, f"?done={_DONE_OF[action]}"), done.warnings)
 
 
 async def delete_confirm(request: Request) -> Response:
     """``GET /entries/{name}/delete``: ask before deleting."""
     name = request.path_params["name"]
-    entry = await run_in_threadpool(operations(request).dynamic, name, "remove")
-    return render(request, "delete.html", name=name, task=entry.task)
+    entry = await run_in_threadpool(operations(request).deletable, name)
+    return render(request, "delete.html", name=name, task=entry.task if entry else None)
 
 
 async def delete(request: Request) -> Response:
@@ -321,8 +345,8 @@ async def delete(request: Request) -> Response:
     await checked_form(request)
     ops = operations(request)
     name = request.path_params["name"]
-    await run_in_threadpool(ops.delete_dynamic, name)
-    return redirect(request, "/?done=deleted")
+    done = await run_in_threadpool(ops.delete_dynamic, name)
+    return redirect(request, "/?done=deleted", done.warnings)
 
 
 async def health_page(request: Request) -> Response:

@@ -46,7 +46,7 @@ def test_create_get_list_edit_delete(client: TestClient, store: SqliteStore) -> 
 
     assert client.get("/api/entries/report").json()["schedule"]["minute"] == "0"
     deleted = client.delete("/api/entries/report")
-    assert deleted.json() == {"deleted": "report"}
+    assert deleted.json() == {"deleted": "report", "warnings": []}
     assert store.entries() == []
     error_of(client.get("/api/entries/report"), 404)
 
@@ -227,3 +227,47 @@ def test_openapi_describes_every_route(client: TestClient) -> None:
     assert set(paths["/api/entries/{name}"]) == {"get", "patch", "delete"}
     assert paths["/api/entries/{name}/{action}"]["post"]["parameters"][1]["name"] == "action"
     assert paths["/api/health"]["get"]["summary"].startswith("``GET /api/health``")
+
+
+def test_every_change_is_in_the_change_log(make_client: Any, store: SqliteStore) -> None:
+    """Through beatcore.operations: who (the signed-in user), what, why, which fields."""
+    client = make_client(username="ops", password="pw")
+    client.auth = ("ops", "pw")
+    client.post("/api/entries", json=definition())
+    client.patch("/api/entries/report", json={"jitter": 5})
+    client.post("/api/entries/report/disable", json={"reason": "quarter close"})
+    body = client.get("/api/entries/report").json()
+    assert body["disabled_by"]["reason"] == "quarter close" and body["disabled_by"]["by"] == "ops"
+    triggered = client.post("/api/entries/report/trigger", json={"reason": "rerun"})
+    assert triggered.json()["task_id"] and triggered.json()["action"] == "triggered"
+    log = client.get("/api/entries/report").json()["changes"]
+    assert [(c["action"], c["by"], c["reason"]) for c in log] == [
+        ("trigger", "ops", "rerun"),
+        ("disable", "ops", "quarter close"),
+        ("update", "ops", None),
+        ("add", "ops", None),
+    ]
+    assert log[2]["fields"] == ["jitter"]
+    client.delete("/api/entries/report")
+    assert next(c.action for c in store.changes("report")) == "delete"
+    client.post("/api/entries", json=definition("x"))
+    long = error_of(client.post("/api/entries/x/disable", json={"reason": "r" * 501}), 422)
+    assert "reason" in long["fields"]
+
+
+def test_an_anonymous_change_is_by_web_at_host(client: TestClient, store: SqliteStore) -> None:
+    client.post("/api/entries", json=definition())
+    (change,) = store.changes("report")
+    assert change.by is not None and change.by.startswith("web@")
+
+
+def test_a_task_the_app_does_not_know_is_a_warning(store: SqliteStore, clock: FakeClock) -> None:
+    from celery import Celery
+
+    from beatcore_web import create_app
+
+    app = Celery("known", set_as_current=False)
+    client = TestClient(create_app(store, clock=clock, celery_app=app), base_url="http://127.0.0.1")
+    created = client.post("/api/entries", json=definition(task="proj.unknown"))
+    assert created.status_code == 201
+    assert any("proj.unknown" in warning for warning in created.json()["warnings"])

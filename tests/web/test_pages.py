@@ -199,3 +199,28 @@ def test_unreadable_records_are_listed_with_why(client: TestClient, store: Sqlit
     ]
     assert client.get("/api/entries?state=unreadable").json()["entries"][0]["error"]
     assert client.get("/entries/bad%3Cb%3E").status_code == 409
+
+
+def test_the_page_says_who_disabled_it_and_why(client: TestClient, store: SqliteStore) -> None:
+    store.save(Entry("report", "proj.report", Interval(60)))
+    token = csrf(client, "/entries/report")
+    page = client.post("/entries/report/disable", data={"csrf_token": token, "reason": XSS})
+    assert page.status_code == 200 and "Entry disabled." in page.text
+    note = re.search(r'id="disabled-by">([^<]*)<', page.text)
+    assert note and "by web@" in note.group(1), page.text
+    assert "&lt;script&gt;" in page.text and XSS not in page.text
+    assert 'id="changes"' in page.text
+
+
+def test_an_operations_warning_is_shown_once(store: SqliteStore, clock: Any) -> None:
+    from celery import Celery
+
+    from beatcore_web import create_app
+
+    app = create_app(store, clock=clock, celery_app=Celery("known", set_as_current=False))
+    client = TestClient(app, base_url="http://127.0.0.1")
+    token = csrf(client)
+    page = client.post("/new", data=cron_form(token, task="proj.unknown"))
+    assert page.status_code == 200 and "Entry added." in page.text
+    assert 'class="note"' in page.text and "proj.unknown" in page.text
+    assert "proj.unknown" not in client.get("/").text.split("<main>")[1].split("<table")[0]
