@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from beatcore import serializer, storekit, timing
@@ -78,7 +79,9 @@ class _Pending:
         self.replaced: Any = None
 
 
-def _write_of(handle: RedisHandle, item: _Pending) -> tuple[EntryState, writes.Put | None]:
+def _write_of(
+    handle: RedisHandle, item: _Pending, now: datetime
+) -> tuple[EntryState, writes.Put | None]:
     """Return the state the entry will have and its write (None: nothing to write)."""
     entry = item.entry
     if item.known is not None:
@@ -86,9 +89,8 @@ def _write_of(handle: RedisHandle, item: _Pending) -> tuple[EntryState, writes.P
         if put is not None or item.fresh:
             return state, put
         # equal to the records remembered: the script checks they are still those
-    state = timing.state_after_save(None, None, entry, handle.now(), handle.default_timezone)
-    put = writes.put(entry, state, None, None, definition=item.definition)
-    return state, put._replace(expected_definition=writes.UNKNOWN)
+    state = timing.state_after_save(None, None, entry, now, handle.default_timezone)
+    return state, writes.put(entry, state, writes.UNKNOWN, None, definition=item.definition)
 
 
 def _known_write(
@@ -126,9 +128,10 @@ def _save_all(
     for _ in range(writes.MAX_WRITE_ATTEMPTS):
         puts: list[writes.Put] = []
         decided: dict[str, tuple[_Pending, EntryState]] = {}
+        now = handle.now()  # one instant for the entries of a call: new ones start alike
         for item in pending:
             try:
-                state, put = _write_of(handle, item)
+                state, put = _write_of(handle, item, now)
             except ENTRY_ERRORS as exc:
                 refused[item.entry.name] = str(exc)
                 continue
