@@ -82,6 +82,32 @@ def used_memory(client: redis.Redis) -> int:
     return int(client.info("memory")["used_memory"])
 
 
+#: Keys of one type past this many are one group of per-entry keys (RedBeat's hashes).
+_PER_ENTRY_KEYS = 100
+
+
+def memory_by_key(client: redis.Redis, n: int) -> dict[str, float]:
+    """Return the bytes per entry each key (or group of per-entry keys of one type) takes,
+    by ``MEMORY USAGE ... SAMPLES 0`` (exact; run after the timed part), plus ``"other"``:
+    the rest of the ``used_memory`` growth is measured by the caller."""
+    names = [key.decode() for key in client.scan_iter(count=1000)]
+    pipe = client.pipeline(transaction=False)
+    for name in names:
+        pipe.type(name)
+        pipe.memory_usage(name, samples=0)
+    replies = pipe.execute()
+    kinds = [kind.decode() if isinstance(kind, bytes) else kind for kind in replies[::2]]
+    sizes = [int(size or 0) for size in replies[1::2]]
+    count: dict[str, int] = {}
+    for kind in kinds:
+        count[kind] = count.get(kind, 0) + 1
+    groups: dict[str, float] = {}
+    for name, kind, size in zip(names, kinds, sizes, strict=True):
+        label = f"{kind} per entry" if count[kind] > _PER_ENTRY_KEYS else f"{name} ({kind})"
+        groups[label] = groups.get(label, 0.0) + size / n
+    return {label: round(value, 1) for label, value in sorted(groups.items())}
+
+
 def rss_mb() -> float:
     """Return this process's resident set size in MB (peak RSS where /proc is missing)."""
     status = Path("/proc/self/status")

@@ -283,11 +283,24 @@ def _write_budgets(
     label = "idle tick: server commands"
     b = figure(document, "beatcore", n, label)
     r, note = _redbeat_at(document, n, label)
+    bt = figure(document, "beatcore", n, "idle tick (ms)")
+    rt, _ = _redbeat_at(document, n, "idle tick (ms)")
     add(
-        f"idle tick, N={n:,}: no more server commands than RedBeat",
-        None if b is None or r is None else b <= r,
-        f"beatcore {fmt(b)} vs RedBeat {fmt(r)}{note}",
+        f"idle tick, N={n:,}: no more server commands than RedBeat, and no slower",
+        None if b is None or r is None or bt is None or rt is None else (b <= r and bt <= rt),
+        f"commands: beatcore {fmt(b)} vs RedBeat {fmt(r)}{note}; time: {fmt(bt)} ms vs "
+        f"{fmt(rt)} ms",
     )
+    for size in sorted(int(k) for k in document["results"].get("beatcore", {})):
+        memory = document["results"]["beatcore"][str(size)].get("memory_per_entry")
+        if not memory:
+            continue
+        parts = ", ".join(f"{k} {fmt(v)}" for k, v in memory.get("by_key", {}).items())
+        add(
+            f"Redis memory per entry, N={size:,}: <= 500 bytes",
+            memory["bytes"] <= 500,
+            f"{fmt(memory['bytes'])} B (MEMORY USAGE per entry: {parts or 'not measured'})",
+        )
 
 
 def budget_lines(checks: list[dict[str, Any]]) -> str:

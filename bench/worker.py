@@ -35,7 +35,15 @@ from typing import Any
 import redis
 
 from bench.catch_up import DOWN, scenario_catch_up
-from bench.measure import Probe, RoundTripCounter, Sample, rss_mb, summarize, used_memory
+from bench.measure import (
+    Probe,
+    RoundTripCounter,
+    Sample,
+    memory_by_key,
+    rss_mb,
+    summarize,
+    used_memory,
+)
 from bench.sides import (
     Sends,
     Side,
@@ -58,6 +66,7 @@ def scenario_store(side: Side, n: int, repeats: int, probe: Probe) -> dict[str, 
     updates: list[Sample] = []
     batches: list[Sample] = []
     per_entry: list[float] = []
+    breakdown: dict[str, float] = {}
     side.store_entries(names[:1])  # untimed: loads what the first write loads (scripts)
     for _ in range(repeats):
         probe.server.flushdb()
@@ -72,6 +81,8 @@ def scenario_store(side: Side, n: int, repeats: int, probe: Probe) -> dict[str, 
             side.store_entries(names)
         samples.append(sample)
         per_entry.append((used_memory(probe.server) - before) / n)
+        if not breakdown:
+            breakdown = memory_by_key(probe.server, n)
         with probe.run() as sample:
             side.update_entries(names)
         updates.append(sample)
@@ -82,7 +93,11 @@ def scenario_store(side: Side, n: int, repeats: int, probe: Probe) -> dict[str, 
         "update": summarize(updates, n),
         "store_many": summarize(batches, n),
     }
-    result["memory_per_entry"] = {"n": n, "bytes": statistics.median(per_entry)}
+    result["memory_per_entry"] = {
+        "n": n,
+        "bytes": statistics.median(per_entry),
+        "by_key": breakdown,  # MEMORY USAGE of each key (group), per entry
+    }
     return result
 
 

@@ -45,6 +45,9 @@ from beatcore_redis.static_sync import StaticSync
 MAX_WRITE_ATTEMPTS = writes.MAX_WRITE_ATTEMPTS
 CLAIMED_RAW_LIMIT = scheduling.CLAIMED_RAW_LIMIT
 WRITE_CHUNK = writes.WRITE_CHUNK
+#: Up to this many entries, :meth:`RedisStore.status` decodes every record to count the
+#: unreadable ones; past it, it counts those beat noted (constant time in the schedule size).
+STATUS_DECODE_LIMIT = 10_000
 
 
 class RedisStore(Store):
@@ -308,21 +311,32 @@ class RedisStore(Store):
         return changelog.read_changes(self.handle, name, limit)
 
     def status(self) -> StoreStatus:
-        """Return a snapshot: leader, last tick, counts, in-flight claims, next due instant."""
-        last_tick, count, first = self.calls.pipeline(
+        """Return a snapshot: leader, last tick, counts, in-flight claims, next due instant.
+
+        Its cost does not grow with the schedule past :data:`STATUS_DECODE_LIMIT` entries:
+        then ``corrupt_count`` is the number of records beat noted unreadable (a claim took
+        them out of the due index), read with one ``HLEN``; at or below it every record is
+        decoded, so one that no claim has met yet is counted too.
+        """
+        keys = self.keys
+        last_tick, count, first, noted = self.calls.pipeline(
             "status",
             lambda p: (
-                p.hget(self.keys.meta, "last_tick"),
-                p.hlen(self.keys.defs),
-                p.zrange(self.keys.due, 0, 0, withscores=True),
+                p.hget(keys.meta, "last_tick"),
+                p.hlen(keys.defs),
+                p.zrange(keys.due, 0, 0, withscores=True),
+                p.hlen(keys.corrupt),
             ),
         )
+        corrupt = int(noted)
+        if int(count) <= STATUS_DECODE_LIMIT:
+            corrupt = len(self.corrupt_records())
         return StoreStatus(
             url=self.url,
             leader=self._lock.current(),
             last_tick_at=storekit.from_micros(last_tick) if last_tick else None,
             entry_count=int(count),
-            corrupt_count=len(self.corrupt_records()),
+            corrupt_count=corrupt,
             in_flight=tuple(self.in_flight()),
             next_due_at=storekit.from_micros(first[0][1]) if first else None,
         )

@@ -328,3 +328,22 @@ def test_the_records_a_store_remembers_are_bounded() -> None:
     assert seen.get("n10") == (b"d2", b"s2") and seen.get("n11") is None
     seen.forget("extra")
     assert seen.get("extra") is None
+
+
+@pytest.mark.parametrize("n", [5, 50])
+def test_status_past_the_decode_limit_reads_no_record(
+    n: int, counted: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past STATUS_DECODE_LIMIT entries the status is three round trips whatever N (counts
+    and next due, the lock, the in-flight claims) and counts the records beat noted
+    unreadable."""
+    from beatcore_redis import store as store_module
+
+    monkeypatch.setattr(store_module, "STATUS_DECODE_LIMIT", 2)
+    store, trips, _ = counted
+    store.save_many([every(f"s-{i:03d}", 60) for i in range(n)])
+    store.client.hset(store.keys.corrupt, "s-000", '{"cause": "bad", "since": 0}')
+    trips.reset()
+    status = store.status()
+    assert trips.count == 3
+    assert status.entry_count == n and status.corrupt_count == 1

@@ -1,0 +1,200 @@
+"""A million entries on one Redis (issue 17): what grows with N and what must not.
+
+``python -m bench.million --sizes 10000,1000000`` (slow at 1M: minutes) stores N dynamic
+entries with ``save_many`` on a redis-server of its own (127.0.0.1, a free port) and, at each
+N, measures:
+
+- *save_many*: seconds, round trips per 1,000 entries;
+- *Redis memory per entry*: the ``used_memory`` growth / N, and ``MEMORY USAGE`` of each key;
+- *idle tick*: the leader's ``tick()`` with nothing due (median of 20): ms, round trips,
+  server commands;
+- *warm start*: ``beatcore.Scheduler(app)`` with 100 static entries already stored, beside
+  the N dynamic ones: seconds, round trips;
+- *status*: ``Store.status()`` in the process (seconds, round trips) and the
+  ``beatcore -A APP status`` command as a process of its own (seconds, its peak RSS).
+
+It prints one table (measure | N ...) and writes ``bench/million.json``. The suite runs it at
+N = 50 and 200 (``tests/bench/test_million_smoke.py``) and checks the counts that must not
+grow with N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import beatcore
+from beatcore import Entry, Interval
+from bench.measure import Probe, RoundTripCounter, memory_by_key, used_memory
+from bench.servers import RedisServer
+from bench.sides import LOCK_TTL, PERIOD, TASK, entry_names
+
+BENCH_DIR = Path(__file__).resolve().parent
+STATIC = 100
+BATCH = 10_000
+IDLE_TICKS = 20
+
+_APP = """
+from celery import Celery
+app = Celery("million", set_as_current=False)
+app.conf.beatcore_url = {url!r}
+"""
+
+
+def _store_all(url: str, n: int, probe: Probe) -> dict[str, Any]:
+    store = beatcore.connect(url)
+    names = entry_names(n)
+    before = used_memory(probe.server)
+    seconds, trips = 0.0, 0
+    for first in range(0, n, BATCH):
+        batch = [Entry(name=name, task=TASK, schedule=Interval(PERIOD)) for name in
+                 names[first : first + BATCH]]  # fmt: skip
+        with probe.run() as sample:
+            report = store.save_many(batch)
+        if report.refused or len(report.states) != len(batch):
+            raise RuntimeError(f"save_many saved {len(report.states)} of {len(batch)}")
+        seconds += sample.seconds
+        trips += sample.round_trips
+    store.close()
+    grown = used_memory(probe.server) - before
+    return {
+        "save_many_seconds": seconds,
+        "save_many_per_s": n / seconds,
+        "save_many_round_trips_per_1000": trips * 1000 / n,
+        "memory_per_entry": grown / n,
+        "memory_by_key": memory_by_key(probe.server, n),
+    }
+
+
+def _ticks_and_start(url: str, probe: Probe) -> dict[str, Any]:
+    from celery import Celery
+
+    def app() -> Celery:
+        made = Celery("million", set_as_current=False)
+        made.conf.update(
+            beatcore_url=url,
+            beatcore_lock_ttl=LOCK_TTL,
+            beat_schedule={
+                f"static-{i:03d}": {"task": TASK, "schedule": PERIOD.total_seconds()}
+                for i in range(STATIC)
+            },
+        )
+        return made
+
+    first = beatcore.Scheduler(app())  # cold: stores the static entries
+    first.close()
+    with probe.run() as start:
+        scheduler = beatcore.Scheduler(app())
+    scheduler.tick()  # takes the lock
+    idle = []
+    for _ in range(IDLE_TICKS + 1):
+        with probe.run() as sample:
+            scheduler.tick()
+        idle.append(sample)
+    idle = idle[1:]
+    scheduler.close()
+    return {
+        "warm_start_seconds": start.seconds,
+        "warm_start_round_trips": start.round_trips,
+        "idle_tick_ms": 1000 * statistics.median(s.seconds for s in idle),
+        "idle_tick_round_trips": statistics.median(s.round_trips for s in idle),
+        "idle_tick_commands": statistics.median(s.commands for s in idle),
+    }
+
+
+def _status(url: str, probe: Probe) -> dict[str, Any]:
+    store = beatcore.connect(url)
+    with probe.run() as sample:
+        snapshot = store.status()
+    store.close()
+    with tempfile.TemporaryDirectory(prefix="million-") as tmp:
+        Path(tmp, "millionapp.py").write_text(_APP.format(url=url))
+        env = {**os.environ, "PYTHONPATH": tmp}
+        started = time.perf_counter()
+        done = subprocess.run(
+            ["beatcore", "-A", "millionapp", "status", "--json"],
+            cwd=tmp, env=env, capture_output=True, text=True, check=False, timeout=3600,
+        )  # fmt: skip
+        wall = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {
+        "status_seconds": sample.seconds,
+        "status_round_trips": sample.round_trips,
+        "status_entry_count": snapshot.entry_count,
+        "status_cli_seconds": wall,
+        "status_cli_exit": done.returncode,
+        "status_cli_peak_rss_mb": peak,
+    }
+
+
+def run(sizes: Sequence[int], log: Any = sys.stderr) -> dict[str, Any]:
+    """Measure every size on a fresh server; return the results document."""
+    counter = RoundTripCounter().install()
+    results: dict[str, dict[str, Any]] = {}
+    with RedisServer("million") as server:
+        admin = server.client()
+        probe = Probe(counter, admin, server.port)
+        url = f"redis://127.0.0.1:{server.port}/0"
+        for n in sizes:
+            admin.flushall()
+            print(f"[million] N={n:,}: storing ...", file=log, flush=True)
+            figures = _store_all(url, n, probe)
+            print(f"[million] N={n:,}: ticks, warm start, status ...", file=log, flush=True)
+            figures.update(_ticks_and_start(url, probe))
+            figures.update(_status(url, probe))
+            results[str(n)] = figures
+        admin.flushall()
+        admin.close()
+    return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "results": results}
+
+
+def table(document: dict[str, Any]) -> str:
+    """The figures as a Markdown table, one column per N."""
+    sizes = list(document["results"])
+    rows = sorted({key for figures in document["results"].values() for key in figures})
+    lines = ["| measure | " + " | ".join(f"N={int(n):,}" for n in sizes) + " |",
+             "| --- |" + " ---: |" * len(sizes)]  # fmt: skip
+    for key in rows:
+        cells = []
+        for n in sizes:
+            value = document["results"][n].get(key)
+            if isinstance(value, dict):
+                cells.append(", ".join(f"{k} {v:g}" for k, v in value.items()))
+            elif isinstance(value, float):
+                cells.append(f"{value:,.4g}")
+            else:
+                cells.append(f"{value:,}" if isinstance(value, int) else str(value))
+        lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command line: ``python -m bench.million``."""
+    parser = argparse.ArgumentParser(prog="python -m bench.million", description=__doc__)
+    parser.add_argument(
+        "--sizes",
+        type=lambda s: [int(x) for x in s.split(",") if x.strip()],
+        default=[10_000, 1_000_000],
+    )
+    parser.add_argument("--out", type=Path, default=BENCH_DIR / "million.json")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    document = run(args.sizes)
+    args.out.write_text(json.dumps(document, indent=1) + "\n")
+    print(table(document))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
