@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from beatcore.hookspecs import hookimpl
 from beatcore.schedules import Clocked, Crontab, Interval, ScheduleType, Solar
+from beatcore.schedules.shared import shared_schedule
 
 
 @hookimpl
@@ -29,13 +30,14 @@ def beatcore_adapt_schedule(obj: object) -> ScheduleType | None:
         return Interval(obj)
     # crontab and solar subclass celery's schedule, so they are tested first.
     if isinstance(obj, celery_schedules.crontab):
-        return Crontab(
-            minute=obj._orig_minute,
-            hour=obj._orig_hour,
-            day_of_week=obj._orig_day_of_week,
-            day_of_month=obj._orig_day_of_month,
-            month_of_year=obj._orig_month_of_year,
-        )
+        fields = {
+            "minute": obj._orig_minute,
+            "hour": obj._orig_hour,
+            "day_of_week": obj._orig_day_of_week,
+            "day_of_month": obj._orig_day_of_month,
+            "month_of_year": obj._orig_month_of_year,
+        }
+        return shared_schedule(Crontab, fields)
     if isinstance(obj, celery_schedules.solar):
         return Solar(obj.event, obj.lat, obj.lon)
     if isinstance(obj, celery_schedules.schedule):

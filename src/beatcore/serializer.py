@@ -26,8 +26,8 @@ from beatcore.record_text import STATE_OMITTED_DEFAULTS as STATE_OMITTED_DEFAULT
 from beatcore.record_text import dumps_entry as dumps_entry  # written there, read here
 from beatcore.record_text import dumps_state as dumps_state
 from beatcore.record_text import stored_dict as stored_dict
-from beatcore.schedules import Clocked, Crontab, Interval, Solar
 from beatcore.schedules.base import ScheduleType
+from beatcore.schedules.shared import shared_schedule
 from beatcore.timeutil import isoformat, parse_isoformat
 
 _DECODER = json.JSONDecoder()
@@ -35,11 +35,6 @@ _DECODER = json.JSONDecoder()
 #: The default of each optional Entry field, for records that leave it out (a factory's value
 #: is shared: the Entry converters copy containers).
 _DEFAULTS = ENTRY_OMITTED_DEFAULTS
-
-
-_SHARED_TYPES = frozenset((Interval, Crontab, Solar, Clocked))
-_SHARED_SCHEDULES_LIMIT = 4096
-_shared_schedules: dict[tuple[Any, ...], ScheduleType] = {}
 
 
 def schedule_to_dict(schedule: ScheduleType) -> dict[str, Any]:
@@ -50,35 +45,16 @@ def schedule_to_dict(schedule: ScheduleType) -> dict[str, Any]:
 def schedule_from_dict(data: Mapping[str, Any]) -> ScheduleType:
     """Build a schedule from :func:`schedule_to_dict` output using the registered types.
 
+    A built-in type's schedule is the one shared object for those fields
+    (:func:`beatcore.schedules.shared.shared_schedule`).
+
     :raises UnknownScheduleType: the type's plugin is not installed.
     :raises InvalidSchedule: the fields are not valid for the type.
     """
     type_name = data.get("type")
     if not isinstance(type_name, str):
         raise InvalidSchedule(f"schedule record has no 'type': {dict(data)!r}")
-    cls = get_plugins().schedule_type(type_name)
-    if cls not in _SHARED_TYPES:
-        fields = dict(data)
-        del fields["type"]
-        return cls.from_dict(fields)
-    # beatcore's own types are immutable, and many entries share one schedule ("every hour"),
-    # so a record's schedule is built once and shared (a bounded table, cleared when full).
-    try:
-        # value types are part of the key: 1, 1.0 and true are equal keys but not equal input
-        key = (cls, *data.items(), *map(type, data.values()))
-        shared = _shared_schedules.get(key)
-    except TypeError:  # an unhashable field value: built as it is, then refused or not
-        key, shared = None, None
-    if shared is not None:
-        return shared
-    fields = dict(data)
-    del fields["type"]
-    schedule = cls.from_dict(fields)
-    if key is not None:
-        if len(_shared_schedules) >= _SHARED_SCHEDULES_LIMIT:
-            _shared_schedules.clear()
-        _shared_schedules[key] = schedule
-    return schedule
+    return shared_schedule(get_plugins().schedule_type(type_name), data)
 
 
 @attrs.frozen

@@ -22,6 +22,7 @@ from beatcore.entry import Entry
 from beatcore.errors import BeatcoreError
 from beatcore.migrating import Migrated, NotConvertible
 from beatcore.schedules import Clocked, Crontab, Interval, ScheduleType, Solar
+from beatcore.schedules.shared import shared_schedule
 from beatcore.timeutil import UTC
 
 #: The task django-celery-beat adds for Celery's result cleanup; beatcore's scheduler adds its
@@ -104,7 +105,7 @@ def convert_schedule(row: Mapping[str, Any]) -> tuple[ScheduleType, str | None]:
                 key: str(row[key])
                 for key in ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")
             }
-            return Crontab(**fields), str(row["timezone"] or "UTC")
+            return shared_schedule(Crontab, fields), str(row["timezone"] or "UTC")
         if row["event"] is not None:
             return Solar(str(row["event"]), float(row["latitude"]), float(row["longitude"])), None
         if row["clocked_time"] is not None:

@@ -30,6 +30,7 @@ from beatcore.errors import BeatcoreError
 from beatcore.migrating import Migrated, NotConvertible
 from beatcore.plugins import Plugins
 from beatcore.schedules import Crontab, Interval, ScheduleType, Solar
+from beatcore.schedules.shared import shared_schedule
 from beatcore.storekit import text as _text
 from beatcore.timeutil import UTC
 from beatcore.values import is_integer, is_number
@@ -152,7 +153,7 @@ def convert_schedule(
                 key: data.get(key, "*")
                 for key in ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")
             }
-            return Crontab(**fields), None, ()
+            return shared_schedule(Crontab, fields), None, ()
         if kind == "solar":
             event: Any = data.get("event")
             return Solar(event, data.get("lat"), data.get("lon")), None, ()

@@ -87,12 +87,6 @@ class Selection:
     restricted: tuple[bool, bool]
 
 
-#: The selection of each valid five-field text, so a crontab read back from a store (for every
-#: due entry on every tick) is not parsed again. Bounded: cleared when full.
-_SELECTED: dict[tuple[str, ...], Selection] = {}
-_SELECTED_MAX = 4096
-
-
 def expression_texts(expression: str) -> tuple[str, ...]:
     """Return the five field texts of a cron expression or macro (``"@daily"``).
 
@@ -158,25 +152,15 @@ def _small(field: _Field, value: int) -> str:
 
 
 def select(texts: tuple[str, ...], either: bool = False) -> Selection:
-    """Return what the five field texts select (remembered per text).
+    """Return what the five field texts select.
 
     ``either`` is the classic rule (a day matches when either day field does), under which
     a day of month that never occurs in the months is no error when the day of week is
-    restricted.
+    restricted. Parsed on every call: a schedule read back from a store is the shared object
+    of :mod:`beatcore.schedules.shared`, so it is not parsed again.
 
     :raises InvalidSchedule: one line naming the field and the value that is wrong.
     """
-    key = (*texts, "either") if either else texts
-    selection = _SELECTED.get(key)
-    if selection is None:
-        selection = _select(texts, either)
-        if len(_SELECTED) >= _SELECTED_MAX:
-            _SELECTED.clear()
-        _SELECTED[key] = selection
-    return selection
-
-
-def _select(texts: tuple[str, ...], either: bool) -> Selection:
     full = " ".join(texts)
     values: list[tuple[int, ...]] = []
     rules = _RulesBuilder()
