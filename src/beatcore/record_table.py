@@ -16,10 +16,20 @@ from datetime import datetime, timedelta, tzinfo
 
 import attrs
 
-from beatcore import serializer, storekit, timing
+from beatcore import outcomes, serializer, storekit, timing
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import CorruptRecord, EntryNotFound
-from beatcore.store import Ack, ClaimResult, InFlight, LockInfo, RunRecord, StoreStatus, SyncReport
+from beatcore.store import (
+    Ack,
+    ClaimResult,
+    InFlight,
+    LockInfo,
+    Running,
+    RunOutcome,
+    RunRecord,
+    StoreStatus,
+    SyncReport,
+)
 
 # What a table keeps per entry: the serializer's text of its definition and of its state.
 StoredPair = tuple[str | bytes, str | bytes]
@@ -39,6 +49,9 @@ class RecordTable:
     :param unreadable: name -> ``(cause, since)`` of a record a claim or ack took out as
         unreadable (cleared by a write of the entry).
     :param history: name -> its run records' texts, oldest first.
+    :param running: name -> the text of its running fact (:class:`~beatcore.store.Running`).
+    :param early: name -> task id -> the text of a worker's report that came before the ack
+        wrote its run's record, oldest first (see :mod:`beatcore.outcomes`).
     :param last_tick_at: the ``now`` of the last claim.
     """
 
@@ -47,6 +60,8 @@ class RecordTable:
     in_flight: MutableMapping[str, InFlight] = attrs.field(factory=dict)
     unreadable: MutableMapping[str, tuple[str, datetime]] = attrs.field(factory=dict)
     history: MutableMapping[str, list[str]] = attrs.field(factory=dict)
+    running: MutableMapping[str, str] = attrs.field(factory=dict)
+    early: MutableMapping[str, dict[str, str]] = attrs.field(factory=dict)
     last_tick_at: datetime | None = None
 
     # -- reads and writes of one record ---------------------------------------------------
@@ -98,7 +113,14 @@ class RecordTable:
         """Remove ``name`` with its due slot, claim, note and history (raises EntryNotFound)."""
         if self.records.pop(name, None) is None:
             raise EntryNotFound(name)
-        for index in (self.due, self.in_flight, self.unreadable, self.history):
+        for index in (
+            self.due,
+            self.in_flight,
+            self.unreadable,
+            self.history,
+            self.running,
+            self.early,
+        ):
             index.pop(name, None)
 
     def entries(self) -> list[Entry]:
@@ -166,6 +188,8 @@ class RecordTable:
             self.due.pop(error.name, None)
             self.in_flight.pop(error.name, None)
             self._note_unreadable(error, now)
+        if self.running:
+            claims = outcomes.with_running(claims, self.running)
         return ClaimResult(tuple(claims), tuple(corrupt), min(self.due.values(), default=None))
 
     def ack(self, acks: Sequence[Ack], now: datetime, history_size: int) -> None:
@@ -181,9 +205,63 @@ class RecordTable:
                 self._note_unreadable(merged, now)
                 continue
             self.write(*merged)
-            if ack.runs:
+            runs: Sequence[RunRecord] = ack.runs
+            early = self.early.get(ack.name)
+            if early and runs:
+                runs, used = outcomes.with_reports(runs, early)
+                if used:
+                    self._keep_early(ack.name, {t: r for t, r in early.items() if t not in used})
+            if runs:
                 kept = self.history.get(ack.name, [])
-                self.history[ack.name] = storekit.append_history(kept, ack.runs, history_size)
+                self.history[ack.name] = storekit.append_history(kept, runs, history_size)
+            if ack.running is not None:
+                self._merge_running(ack.name, ack.running, runs, now)
+
+    def _merge_running(
+        self, name: str, acked: Running, runs: Sequence[RunRecord], now: datetime
+    ) -> None:
+        report = next((run for run in runs if run.task_id == acked.task_id), None)
+        stored = Running.from_json(self.running.get(name))
+        merged, due_now = outcomes.running_after_ack(stored, acked, report)
+        self.running[name] = merged.to_json()
+        if due_now:
+            self._due_now(name, now)
+
+    def _keep_early(self, name: str, early: dict[str, str]) -> None:
+        if early:
+            self.early[name] = early
+        else:
+            self.early.pop(name, None)
+
+    def _due_now(self, name: str, now: datetime) -> None:
+        due = self.due.get(name)
+        if due is not None and due > now:
+            self.due[name] = now
+
+    def record_outcome(self, outcome: RunOutcome, now: datetime) -> None:
+        """Apply a worker's report (:func:`~beatcore.outcomes.apply_outcome`); a report of
+        an entry that does not exist changes nothing."""
+        name = outcome.name
+        if name not in self.records:
+            return
+        history = list(self.history.get(name, ()))
+        early = dict(self.early.get(name, {}))
+        running = Running.from_json(self.running.get(name))
+        write = outcomes.apply_outcome(history, early.get(outcome.task_id), running, outcome)
+        if write.history_index is not None:
+            history[write.history_index] = write.record.to_json()
+            self.history[name] = history
+        else:
+            early.pop(outcome.task_id, None)
+            early[outcome.task_id] = write.record.to_json()
+            self._keep_early(name, dict(list(early.items())[-outcomes.EARLY_LIMIT :]))
+        if write.running_changed:
+            if write.running is None:
+                self.running.pop(name, None)
+            else:
+                self.running[name] = write.running.to_json()
+        if write.due_now:
+            self._due_now(name, now)
 
     def read_history(self, name: str, limit: int | None) -> list[RunRecord]:
         """Return the run history of ``name``, newest first (raises EntryNotFound)."""

@@ -3,7 +3,7 @@
 :mod:`beatcore.serializer` reads records and re-exports these writers; they live apart
 because every save, static sync and ack writes through them, so they are written out field
 by field (no dict, no encoder for the plain values) in exactly the bytes the JSON encoder
-would give :func:`stored_dict` of the serializer's dicts (keys sorted, compact separators).
+would give ``stored_dict`` of the serializer's dicts (keys sorted, compact separators).
 A record leaves out each optional field at its default: every reader (this release's and the
 earlier ones) gives an absent field its default, so records written with every field, as
 releases before wrote them, read the same, and records written now read in those releases.
@@ -77,7 +77,7 @@ def dumps_entry(entry: Entry) -> str:
     """Encode a definition as compact JSON text.
 
     Called for every static entry at startup and every save. The bytes are those the JSON
-    encoder gives :func:`stored_dict` of ``entry_to_dict`` (keys sorted, the fields at their
+    encoder gives ``stored_dict`` of ``entry_to_dict`` (keys sorted, the fields at their
     default left out: an hourly entry's record is about 90 bytes, not 270); the top
     level is written out here so the encoder only runs for the values that need it (the
     schedule, non-empty containers). Records with every field, as releases before wrote
@@ -145,7 +145,7 @@ def dumps_state(state: EntryState) -> str:
     """Encode a state as compact JSON text.
 
     Called for every ack and save. A state of the declared field types is written out
-    directly, in the bytes the JSON encoder gives :func:`stored_dict` of its
+    directly, in the bytes the JSON encoder gives ``stored_dict`` of its
     ``state_to_dict`` (keys sorted, strings quoted by the encoder's own function, the fields
     at their default left out: a state that only knows its next run is
     ``{"next_run_at":"...","v":1}``); anything else goes through the encoder.

@@ -30,6 +30,7 @@ from beatcore.batch import ENTRY_ERRORS, SaveManyReport, unique_batch
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import CorruptRecord, EntryNotFound
 from beatcore.settings import DEFAULTS
+from beatcore.store_runs import RunMethods
 from beatcore.store_values import (
     Ack,
     BeatInfo,
@@ -39,6 +40,8 @@ from beatcore.store_values import (
     InFlight,
     Lease,
     LockInfo,
+    Running,
+    RunOutcome,
     RunRecord,
     StoreStatus,
     SyncReport,
@@ -54,7 +57,9 @@ __all__ = [
     "Lease",
     "Lock",
     "LockInfo",
+    "RunOutcome",
     "RunRecord",
+    "Running",
     "SaveManyReport",
     "Store",
     "StoreStatus",
@@ -102,7 +107,7 @@ class Lock(abc.ABC):
         """Return who holds a still valid lease, or None."""
 
 
-class Store(abc.ABC):
+class Store(RunMethods, abc.ABC):
     """Where one schedule lives: entry definitions, their states, the due index and the lock.
 
     Management calls (``save``, ``delete``, ``set_enabled``, ``trigger``) may come from any
@@ -308,7 +313,7 @@ class Store(abc.ABC):
         """
         return []
 
-    def record_beat(self, info: BeatInfo) -> None:  # noqa: B027 - optional, no-op default
+    def record_beat(self, info: BeatInfo) -> None:
         """Keep ``info`` (replacing the last one) for :meth:`beat_info`.
 
         Called by the scheduler at start. The default keeps nothing.
@@ -355,28 +360,12 @@ class Store(abc.ABC):
                 page.append(exc)
         return page
 
-    # -- optional: run history and the change log --------------------------------------------------
-
-    #: Most run records kept per entry (``beatcore_history_size``); set by the scheduler
-    #: once it opened the store. A store that keeps history trims to it in :meth:`ack`.
-    history_size: int = DEFAULTS["beatcore_history_size"]
-
-    def history(self, name: str, limit: int | None = None) -> list[RunRecord]:
-        """Return the run history of ``name``, newest first, at most ``limit`` records.
-
-        A store that keeps history writes each ``Ack.runs`` in the same round trip as
-        the ack and keeps the last :attr:`history_size` per entry; a record it cannot read is
-        left out. The default keeps none and returns ``[]`` (stores written before it), as
-        does a store whose entries never ran.
-
-        :raises EntryNotFound: no such entry (stores that keep history).
-        """
-        return []
+    # -- optional: the change log (the run history: RunMethods) ---------------------------
 
     #: Most changes kept per entry name (``beatcore_change_log_size``), set by who opens it.
     change_log_size: int = DEFAULTS["beatcore_change_log_size"]
 
-    def record_changes(self, changes: Sequence[Change]) -> None:  # noqa: B027 - optional
+    def record_changes(self, changes: Sequence[Change]) -> None:
         """Append ``changes`` (oldest first) to the change log in one round trip, keeping the
         newest :attr:`change_log_size` of each name; a delete keeps the log. Called by
         :mod:`beatcore.operations` after each change, and by beat after its static sync."""
@@ -387,7 +376,7 @@ class Store(abc.ABC):
         ``limit``; an unreadable record is left out. The defaults keep none (``[]``)."""
         return []
 
-    def close(self) -> None:  # noqa: B027 - optional hook with a no-op default
+    def close(self) -> None:
         """Release connections. Called when the scheduler or a management client is done."""
 
     def __enter__(self: _S) -> _S:

@@ -1,5 +1,6 @@
 """The values the :class:`~beatcore.store.Store` and :class:`~beatcore.store.Lock` interfaces
-take and return (leases, claims, acks, reports, status); import them from
+take and return (leases, claims, acks, reports, status; the run values are in
+:mod:`beatcore.run_values`); import them from
 :mod:`beatcore.store`, where the interfaces they belong to are."""
 
 from __future__ import annotations
@@ -11,6 +12,10 @@ import attrs
 
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import CorruptRecord
+from beatcore.run_values import RUN_OUTCOMES as RUN_OUTCOMES
+from beatcore.run_values import Running as Running
+from beatcore.run_values import RunOutcome as RunOutcome
+from beatcore.run_values import RunRecord as RunRecord
 
 
 @attrs.frozen
@@ -44,11 +49,14 @@ class Claim:
     :param entry: the definition at claim time.
     :param state: the state at claim time (its ``next_run_at`` is the occurrence that is due).
     :param recovered: True when a previous leader claimed it and never acked it.
+    :param running: the entry's last run as the store keeps it for the overlap policy (a
+        store that records outcomes, :attr:`Store.records_outcomes`; None: none kept).
     """
 
     entry: Entry
     state: EntryState
     recovered: bool = False
+    running: Running | None = None
 
 
 @attrs.frozen
@@ -88,70 +96,10 @@ class Ack:
     due_at: datetime | None
     runs: tuple[RunRecord, ...] = ()
     """What this tick did with each occurrence, oldest first, for the entry's run history."""
-
-
-#: What beat did with one occurrence (:attr:`RunRecord.outcome`).
-RUN_OUTCOMES = ("sent", "resent", "skipped", "send_failed")
-
-
-@attrs.frozen
-class RunRecord:
-    """One occurrence of an entry and what beat did with it, kept in the run history.
-
-    :param occurrence: the scheduled instant.
-    :param task_id: the occurrence's deterministic task id.
-    :param outcome: ``"sent"``; ``"resent"`` (sent again after the leader that claimed it died
-        before its ack); ``"skipped"`` (``detail`` says why); ``"send_failed"`` (``detail`` is
-        the error; retried later with the same task id).
-    :param detail: the skip reason or the send error, else None.
-    :param sent_at: when the message was written to the broker (None unless sent).
-    :param lateness: seconds from ``occurrence`` to ``sent_at`` (None unless sent).
-    """
-
-    occurrence: datetime
-    task_id: str
-    outcome: str = attrs.field(validator=attrs.validators.in_(RUN_OUTCOMES))
-    detail: str | None = None
-    sent_at: datetime | None = None
-    lateness: float | None = None
-
-    def to_json(self) -> str:
-        """Return the JSON text a store keeps (read back with :meth:`from_json`)."""
-        data: dict[str, object] = {
-            "v": 1,
-            "occurrence": self.occurrence.isoformat(),
-            "task_id": self.task_id,
-            "outcome": self.outcome,
-        }
-        if self.detail is not None:
-            data["detail"] = self.detail
-        if self.sent_at is not None:
-            data["sent_at"] = self.sent_at.isoformat()
-        if self.lateness is not None:
-            data["lateness"] = round(self.lateness, 6)
-        return json.dumps(data, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> RunRecord | None:
-        """Return the record of :meth:`to_json` text, or None when it cannot be read."""
-        try:
-            data = json.loads(text)
-            sent_at = data.get("sent_at")
-            lateness = data.get("lateness")
-            detail = data.get("detail")
-            record = cls(
-                occurrence=datetime.fromisoformat(data["occurrence"]),
-                task_id=str(data["task_id"]),
-                outcome=str(data["outcome"]),
-                detail=None if detail is None else str(detail),
-                sent_at=None if sent_at is None else datetime.fromisoformat(sent_at),
-                lateness=None if lateness is None else float(lateness),
-            )
-        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
-            return None
-        if record.occurrence.tzinfo is None:
-            return None
-        return record
+    running: Running | None = None
+    """The entry's last run after this tick (overlap policy), for a store that records
+    outcomes to keep and return with its next claim; None: leave what is kept as it is.
+    Merged with what the worker reported meanwhile (:func:`beatcore.outcomes.running_after_ack`)."""
 
 
 #: What a change did to an entry (:attr:`Change.action`); a later release may add others.

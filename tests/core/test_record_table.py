@@ -44,7 +44,7 @@ class _KeyValueStore(MemoryStore):
 
     def __init__(self, name: str, *, clock: FakeClock) -> None:
         super().__init__(name, clock=clock)
-        self._data.table = RecordTable(_Copying(), _Copying(), _Copying(), _Copying(), _Copying())
+        self._data.table = RecordTable(*(_Copying() for _ in range(7)))
 
 
 class TestRecordTableOverCopies(StoreContract):

@@ -25,6 +25,7 @@ from beatcore.store import (
     ClaimResult,
     InFlight,
     Lease,
+    RunOutcome,
     RunRecord,
     Store,
     StoreStatus,
@@ -148,6 +149,13 @@ class MemoryStore(Store):
             return storekit.read_changes(
                 (text for owner, text in log if name is None or owner == name), limit
             )
+
+    records_outcomes = True
+
+    def record_outcome(self, outcome: RunOutcome) -> None:
+        """Apply a worker's report under the mutex (see :meth:`Store.record_outcome`)."""
+        with self._data.mutex:
+            self._data.table.record_outcome(outcome, self._clock())
 
     def unreadable_records(self) -> list[CorruptRecord]:
         """Return the records a claim or ack took out as unreadable, as noted."""

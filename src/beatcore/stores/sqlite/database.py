@@ -6,7 +6,7 @@ import functools
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,6 +23,17 @@ logger = logging.getLogger("beatcore.stores.sqlite")
 #: How the connection reads TEXT: bytes that are not UTF-8 (written by something else) are
 #: kept as surrogates instead of failing the whole query with sqlite3.OperationalError.
 _read_text = functools.partial(str, encoding="utf-8", errors="surrogateescape")
+
+
+#: Names per ``IN (?, ...)`` (well under every SQLite's limit on bound parameters).
+CHUNK = 500
+
+
+def chunks(names: Sequence[str]) -> Iterator[tuple[str, Sequence[str]]]:
+    """Yield ``(placeholders, names)`` for ``name IN (...)`` in chunks of :data:`CHUNK`."""
+    for start in range(0, len(names), CHUNK):
+        part = names[start : start + CHUNK]
+        yield ",".join("?" * len(part)), part
 
 
 def stored_name(name: str) -> bytes:

@@ -36,8 +36,11 @@ def write_runs(conn: sqlite3.Connection, acks: Iterable[Ack], size: int) -> None
 
 
 def delete_runs(conn: sqlite3.Connection, names: Sequence[str]) -> None:
-    """Drop the history of deleted entries (inside the deleting transaction)."""
-    conn.executemany("DELETE FROM runs WHERE name = ?", [(name,) for name in names])
+    """Drop the history and early reports of deleted entries (inside the deleting
+    transaction)."""
+    rows = [(name,) for name in names]
+    conn.executemany("DELETE FROM runs WHERE name = ?", rows)
+    conn.executemany("DELETE FROM early_runs WHERE name = ?", rows)
 
 
 def read_runs(conn: sqlite3.Connection, name: str, limit: int | None) -> list[RunRecord]:

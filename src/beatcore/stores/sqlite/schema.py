@@ -107,6 +107,25 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX changes_by_name ON changes (name, seq)",
         ),
     ),
+    Migration(
+        5,
+        "what workers report: the running fact of each entry, reports before beat's ack",
+        (
+            # ``running``: the JSON of a beatcore.store.Running (overlap policies), or NULL.
+            "ALTER TABLE entries ADD COLUMN running TEXT",
+            # A worker's report of a run whose record the ack has not written yet (the JSON
+            # of a beatcore.store.RunRecord), taken in by that ack; ``seq`` orders them.
+            """
+            CREATE TABLE early_runs (
+                name TEXT NOT NULL,
+                task_id TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                record TEXT NOT NULL,
+                PRIMARY KEY (name, task_id)
+            ) WITHOUT ROWID
+            """,
+        ),
+    ),
 )
 
 #: The schema version this release writes.

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from beatcore.store import (
     ClaimResult,
     InFlight,
     Lease,
+    RunOutcome,
     RunRecord,
     Store,
     StoreStatus,
@@ -40,9 +41,10 @@ from beatcore.store import (
 )
 from beatcore.storekit import from_micros as instant
 from beatcore.storekit import to_micros as micros
+from beatcore.stores.sqlite import outcomes as reports
 from beatcore.stores.sqlite.changes import ChangeLogMethods
-from beatcore.stores.sqlite.database import Database, stored_name
-from beatcore.stores.sqlite.history import delete_runs, read_runs, write_runs
+from beatcore.stores.sqlite.database import Database, chunks, stored_name
+from beatcore.stores.sqlite.history import delete_runs, read_runs
 from beatcore.stores.sqlite.listing import PagedListing
 from beatcore.stores.sqlite.lock import SqliteLock
 from beatcore.timeutil import Clock, utc_now
@@ -65,15 +67,6 @@ _UPSERT = """
 
 #: The record columns as bytes: the serializer decodes them, so bad UTF-8 is a CorruptRecord.
 _RECORD = "CAST(entry_json AS BLOB), CAST(state_json AS BLOB)"
-#: Names per ``IN (?, ...)`` (well under every SQLite's limit on bound parameters).
-_CHUNK = 500
-
-
-def _chunks(names: Sequence[str]) -> Iterator[tuple[str, Sequence[str]]]:
-    """Yield ``(placeholders, names)`` for ``name IN (...)`` in chunks of :data:`_CHUNK`."""
-    for start in range(0, len(names), _CHUNK):
-        part = names[start : start + _CHUNK]
-        yield ",".join("?" * len(part)), part
 
 
 class SqliteStore(PagedListing, ChangeLogMethods, Store):
@@ -229,21 +222,18 @@ class SqliteStore(PagedListing, ChangeLogMethods, Store):
         with self._db.transaction(write=True) as conn:
             self._db.check_lease(conn, lease, tick_at=now)
             rows = conn.execute(
-                f"SELECT name, {_RECORD}, 1 FROM entries"
+                f"SELECT name, {_RECORD}, 1, running FROM entries"
                 " WHERE claimed_at <= ? ORDER BY claimed_at, name LIMIT ?",
                 (stale_us, limit),
             ).fetchall()
             if len(rows) < limit:
                 rows += conn.execute(
-                    f"SELECT name, {_RECORD}, 0 FROM entries"
+                    f"SELECT name, {_RECORD}, 0, running FROM entries"
                     " WHERE due_at <= ? ORDER BY due_at, name LIMIT ?",
                     (now_us, limit - len(rows)),
                 ).fetchall()
-            claims, corrupt = storekit.decode_claims(
-                (name, entry_json, state_json, bool(again))
-                for name, entry_json, state_json, again in rows
-            )
-            for marks, part in _chunks([claim.entry.name for claim in claims]):
+            claims, corrupt = reports.decode_claims(rows)
+            for marks, part in chunks([claim.entry.name for claim in claims]):
                 conn.execute(
                     "UPDATE entries SET due_at = NULL, claim_token = ?, claimed_at = ?,"
                     f" claimed_next_run_at = next_run_at WHERE name IN ({marks})",
@@ -316,7 +306,7 @@ class SqliteStore(PagedListing, ChangeLogMethods, Store):
         with self._db.transaction(write=True) as conn:
             self._db.check_lease(conn, lease)
             rows: list[tuple[str, bytes, bytes]] = []
-            for marks, part in _chunks(list(by_name)):
+            for marks, part in chunks(list(by_name)):
                 rows += conn.execute(
                     f"SELECT name, {_RECORD} FROM entries WHERE name IN ({marks})", part
                 ).fetchall()
@@ -337,7 +327,8 @@ class SqliteStore(PagedListing, ChangeLogMethods, Store):
                 " WHERE name = ?",
                 writes,
             )
-            write_runs(conn, [by_name[write[-1]] for write in writes], self.history_size)
+            written = [by_name[write[-1]] for write in writes]
+            reports.write_acked(conn, written, self.history_size, self.clock())
             self._quarantine(conn, unreadable, self.clock(), claimed=False)
 
     def history(self, name: str, limit: int | None = None) -> list[RunRecord]:
@@ -345,6 +336,13 @@ class SqliteStore(PagedListing, ChangeLogMethods, Store):
         with self._db.transaction() as conn:
             self._row(conn, name)
             return read_runs(conn, name, limit)
+
+    records_outcomes = True
+
+    def record_outcome(self, outcome: RunOutcome) -> None:
+        """Apply a worker's report in one write transaction (see :meth:`Store.record_outcome`)."""
+        with self._db.transaction(write=True) as conn:
+            reports.record_outcome(conn, outcome, self.clock())
 
     def in_flight(self) -> list[InFlight]:
         """Return unacked claims, oldest first."""

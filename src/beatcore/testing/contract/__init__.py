@@ -4,9 +4,9 @@ Built as fsspec's abstract tests are: one mixin per concern of the contract
 (:class:`DefinitionsContract`, :class:`SaveManyContract`, :class:`ClaimAckContract`,
 :class:`LockContract`, :class:`StaticSyncContract`, :class:`CorruptRecordContract`,
 :class:`ReviveContract`, :class:`HistoryContract`, :class:`ChangeLogContract`,
-:class:`StatusContract`, :class:`LifetimeContract`), gathered by :class:`StoreContract`.
-Each test's docstring names the clause it checks, and a failure says what the store did and
-what the contract wants.
+:class:`OutcomeContract`, :class:`StatusContract`, :class:`LifetimeContract`), gathered by
+:class:`StoreContract`. Each test's docstring names the clause it checks, and a failure says
+what the store did and what the contract wants.
 
 A backend overrides two fixtures and, where its lock expires on real time rather than on the
 injected clock, one capability flag::
@@ -43,6 +43,7 @@ from beatcore.testing.contract.corrupt import CorruptRecordContract
 from beatcore.testing.contract.definitions import DefinitionsContract
 from beatcore.testing.contract.history import HistoryContract
 from beatcore.testing.contract.locking import LockContract
+from beatcore.testing.contract.outcomes import OutcomeContract
 from beatcore.testing.contract.revive import ReviveContract
 from beatcore.testing.contract.static import StaticSyncContract
 from beatcore.testing.contract.status import LifetimeContract, StatusContract
@@ -58,6 +59,7 @@ class StoreContract(
     ReviveContract,
     HistoryContract,
     ChangeLogContract,
+    OutcomeContract,
     StatusContract,
     LifetimeContract,
 ):
@@ -75,6 +77,7 @@ __all__ = [
     "LifetimeContract",
     "LockContract",
     "OpenStore",
+    "OutcomeContract",
     "PlantCorrupt",
     "ReviveContract",
     "SaveManyContract",
