@@ -6,7 +6,8 @@ Redis broker, writes the kombu envelope itself (``beatcore.redis_broker``); else
 occurrence, then sends the same task, args, kwargs and options with the entry's task id
 through Celery (``Task.apply_async``, or ``Celery.send_task`` for a task the app does not
 know), and compares what the broker holds: on Redis the raw JSON envelope of each, on kombu's
-memory transport the received message. Equal except for the delivery tag (random per message)
+memory transport the received message. (Plain Redis, with kombu's global key prefix, and
+through Sentinel.) Equal except for the delivery tag (random per message)
 and the ``expires`` instant (counted from each send), and beat's own headers
 (``celery_beat_task``, ``beatcore_entry``, ``beatcore_occurrence``), compared by name. Celery's
 ``before_task_publish`` / ``after_task_publish`` receivers get the same arguments on both paths,
@@ -31,9 +32,9 @@ from beatcore.publisher import ENTRY_HEADER, OCCURRENCE_HEADER
 from beatcore.scheduler import Scheduler
 from beatcore.testing import FakeClock, forget_memory_schedule, memory_broker_app
 from beatcore.testing.contract import T0
-from tests.support.redis_servers import RedisServer
+from tests.support.redis_servers import RedisSentinelGroup, RedisServer
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.redis_server]
 
 PERIOD = 10
 OCCURRENCE = T0 + timedelta(seconds=PERIOD)
@@ -78,18 +79,34 @@ CASES: dict[str, tuple[str, list[Any], dict[str, Any], dict[str, Any]]] = {
 }
 
 
-@pytest.fixture(params=["redis", "memory"])
-def broker(request: pytest.FixtureRequest, redis_db: RedisServer) -> str:
-    """The broker URL: the Redis one (written directly) or kombu's memory transport."""
-    return redis_db.url_for(1) if request.param == "redis" else "memory://"
+@pytest.fixture(params=["redis", "redis-key-prefix", "sentinel", "memory"])
+def broker(request: pytest.FixtureRequest) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The broker URL and transport options: Redis (written directly), Redis with kombu's
+    global key prefix, Redis through Sentinel (kombu's sentinel transport), or kombu's
+    memory transport."""
+    if request.param == "memory":
+        yield "memory://", {}
+        return
+    if request.param == "sentinel":
+        group: RedisSentinelGroup = request.getfixturevalue("redis_sentinel")
+        urls = ";".join(f"sentinel://127.0.0.1:{s.port}/6" for s in group.sentinels)
+        yield urls, {"master_name": group.master_name}
+        with group.master().client(6) as client:
+            client.flushdb()
+        return
+    redis_db: RedisServer = request.getfixturevalue("redis_db")
+    options: dict[str, Any] = {"queue_order_strategy": "priority"}
+    if request.param == "redis-key-prefix":
+        options["global_keyprefix"] = "pfx:"
+    yield redis_db.url_for(1), options
 
 
 @pytest.fixture
-def app(broker: str) -> Iterator[Celery]:
+def app(broker: tuple[str, dict[str, Any]]) -> Iterator[Celery]:
     name = f"identity-{uuid.uuid4()}"
     app = memory_broker_app(
         f"memory://{name}",
-        broker_url=broker,
+        broker_url=broker[0],
         task_queues=[
             Queue(f"q-{name}", routing_key=f"q-{name}"),
             Queue("other"),
@@ -97,7 +114,7 @@ def app(broker: str) -> Iterator[Celery]:
             Queue("bound", Exchange("ex", type="direct"), routing_key="rk"),
         ],
         task_routes={"tests.routed": {"queue": "routed"}},
-        broker_transport_options={"queue_order_strategy": "priority"},
+        broker_transport_options=broker[1],
     )
     app.conf.task_default_queue = f"q-{name}"
 
@@ -132,6 +149,8 @@ class Broker:
                 return None
             client = conn.default_channel.client
             keys = set(client.keys("*"))
+            prefix = conn.transport_options.get("global_keyprefix")
+            assert all(key.startswith(prefix.encode()) for key in keys) if prefix else True
             client.flushdb()
             return keys
 
