@@ -217,6 +217,12 @@ _WRITE = """
                 UNION ALL SELECT 1 FROM deleted LIMIT 1) AS changed)
 """
 
+#: The rows of the given names (save_many).
+_NAMED_ROWS = """
+    SELECT name, entry_json, state_json, rev FROM {s}.entries
+     WHERE name IN (SELECT json_array_elements_text(%(names)s::json))
+"""
+
 #: Every row the static sync may touch: the static entries and the given names.
 _STATIC_ROWS = """
     SELECT name, entry_json, state_json, rev FROM {s}.entries
@@ -272,6 +278,7 @@ class Statements:
     delete: str
     write: str
     static_rows: str
+    named_rows: str
     unreadable: str
     error_since: str
     set_aside_rows: str
@@ -302,6 +309,7 @@ class Statements:
             delete=statement(_DELETE, schema),
             write=statement(_WRITE, schema),
             static_rows=statement(_STATIC_ROWS, schema),
+            named_rows=statement(_NAMED_ROWS, schema),
             unreadable=statement(_UNREADABLE, schema),
             error_since=statement(_ERROR_SINCE, schema),
             set_aside_rows=statement(_SET_ASIDE_ROWS, schema),

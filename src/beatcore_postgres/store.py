@@ -10,6 +10,7 @@ ack                 1 (2-3 for entries changed while in flight: read, merge, wri
                     run history appended and trimmed in the statement writing the state
 history             1
 save, trigger, ...  2 (read, compare-and-set write)
+save_many           2 whatever the number of entries (read all, write the changes)
 sync_static         1 when nothing changed, 2 otherwise (read; write and delete in one
                     statement), whatever the number of entries
 status              1 (three statements in one pipeline)
@@ -23,6 +24,7 @@ from datetime import datetime, tzinfo
 from typing import Any, TypeVar
 
 from beatcore import serializer, storekit, timing
+from beatcore.batch import ENTRY_ERRORS, SaveManyReport, unique_batch
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import (
     CorruptRecord,
@@ -185,6 +187,49 @@ class PostgresStore(ChangeLogMethods, Store):
             return state
 
         return self._cas(f"save of entry {entry.name!r}", attempt)
+
+    def save_many(self, entries: Iterable[Entry]) -> SaveManyReport:
+        """Save each of ``entries`` as :meth:`save` does (see :meth:`Store.save_many`): one
+        statement reads every named row, one writes the changes compare-and-set; the entries
+        another process wrote in between are read, decided and written again."""
+        batch, refused = unique_batch(entries)
+        for entry in batch:
+            if "\x00" in entry.name:
+                refused[entry.name] = (
+                    f"entry name {entry.name!r} holds a NUL character, which PostgreSQL text "
+                    f"cannot store"
+                )
+        pending = [entry for entry in batch if entry.name not in refused]
+        states: dict[str, EntryState] = {}
+
+        def attempt(conn: Connection) -> SaveManyReport:
+            names = [entry.name for entry in pending]
+            rows = conn.execute(self._sql.named_rows, {"names": json_rows(names)}).fetchall()
+            stored = {name: (e, s, rev) for name, e, s, rev in rows}
+            writes: list[tuple[Record, int | None]] = []
+            for entry in pending:
+                found = stored.get(entry.name)
+                record = None if found is None else storekit.decode_record(entry.name, *found[:2])
+                try:
+                    state, changed = storekit.decide_save(entry, record, self.clock(), self._tz)
+                except ENTRY_ERRORS as exc:
+                    refused[entry.name] = str(exc)
+                    continue
+                if changed:
+                    writes.append((Record(entry, state), None if found is None else found[2]))
+                else:
+                    states[entry.name] = state
+            written = self._write(conn, writes)[0] if writes else set()
+            lost = {record.entry.name for record, _ in writes} - written
+            for record, _ in writes:
+                if record.entry.name in written:
+                    states[record.entry.name] = record.state
+            pending[:] = [entry for entry in pending if entry.name in lost]
+            if pending:
+                raise _Conflict
+            return SaveManyReport(states, refused)
+
+        return self._cas("save of many entries", attempt)
 
     def get(self, name: str) -> Entry:
         """Return the definition called ``name``."""

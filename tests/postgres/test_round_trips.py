@@ -112,3 +112,17 @@ def test_status_is_one_round_trip(pg_store: PostgresStore) -> None:
         status = pg_store.status()
     assert status.entry_count == 20
     assert trips.count == 1
+
+
+def test_save_many_is_two_round_trips_whatever_the_batch(pg_store: PostgresStore) -> None:
+    pg_store.entries()  # the first call creates the tables
+    for n in (10, 400):
+        entries = [every(f"m{n}-{i}", 60) for i in range(n)]
+        with counting_round_trips(pg_store) as trips:
+            report = pg_store.save_many(entries)
+        assert len(report.states) == n and not report.refused
+        written = trips.count
+        with counting_round_trips(pg_store) as trips:
+            again = pg_store.save_many(entries)
+        assert again.states == report.states
+        assert (written, trips.count) == (2, 1)  # read + write; read only when nothing changed
