@@ -22,7 +22,7 @@ from beatcore.store import Ack, ClaimResult, InFlight, Lease, RunRecord
 from beatcore.timeutil import UTC
 from beatcore_postgres.connection import Connection
 from beatcore_postgres.lock import check_renewed, fenced_params, utc
-from beatcore_postgres.statements import Statements, json_rows
+from beatcore_postgres.statements import Statements, instant, json_rows
 
 #: Merge-and-write passes of one ack before the entries still changing are left in flight
 #: (each lost pass means another process wrote the entry in between).
@@ -128,8 +128,8 @@ class Scheduling:
                 "name": ack.name,
                 "rev": rev,
                 "state_json": serializer.dumps_state(state),
-                "next_run_at": state.next_run_at,
-                "due_at": due,
+                "next_run_at": instant(state.next_run_at),
+                "due_at": instant(due),
                 "triggered": state.triggered_at is not None,
                 "exact": exact,
             }

@@ -53,7 +53,7 @@ from beatcore_postgres.lock import PostgresLock, utc
 from beatcore_postgres.notify import ChangeListener
 from beatcore_postgres.scheduling import Scheduling, in_flight, read_history
 from beatcore_postgres.schema import ensure_schema
-from beatcore_postgres.statements import Statements, json_rows
+from beatcore_postgres.statements import Statements, instant, json_rows
 from beatcore_postgres.urls import PostgresSpec
 
 T = TypeVar("T")
@@ -145,8 +145,8 @@ class PostgresStore(ChangeLogMethods, Store):
                 "state_json": serializer.dumps_state(state),
                 "enabled": entry.enabled,
                 "static": entry.static,
-                "next_run_at": state.next_run_at,
-                "due_at": timing.state_due_at(entry, state),
+                "next_run_at": instant(state.next_run_at),
+                "due_at": instant(timing.state_due_at(entry, state)),
             }
             for (entry, state), rev in writes
         )
