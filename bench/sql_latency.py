@@ -8,7 +8,7 @@ a schedule: beatcore ``store.trigger(name)``, django-celery-beat a ``PeriodicTas
 through its model with ``last_run_at`` two hours back (its ``post_save`` signal marks the
 schedule changed, as the admin does). The figure is the time from the start of that call to
 the entry's task arriving in the broker's queue (``BLPOP``): the change committed, seen by
-beat, claimed or reloaded, and published. Changes are a random 0-1 s apart (seeded), so they
+beat, claimed or reloaded, and published. Changes are a random 0-5 s apart (seeded), so they
 fall at every phase of beat's sleep.
 """
 
@@ -39,6 +39,9 @@ CHANGE_TIMEOUT = 300.0
 #: Seconds the changes of one run may take in all before it stops (at least three are made).
 RUN_BUDGET = 120.0
 _SEED = 18
+#: Seconds between two changes at most (random, seeded): both schedulers' default
+#: ``beat_max_loop_interval``, so the changes fall at every phase of beat's sleep.
+PHASE = 5.0
 
 _APP = '''\
 """The Celery app of the latency benchmark's beat process (bench/sql_latency.py)."""
@@ -68,7 +71,7 @@ SCHEDULERS = {
 def _change(side: SqlSide, name: str) -> None:
     """Make ``name`` due now through the side's public API (see the module docstring)."""
     if isinstance(side, DjangoSide):
-        from django_celery_beat.models import PeriodicTask
+        from django_celery_beat.models import PeriodicTask  # type: ignore[import-untyped]
 
         task = PeriodicTask.objects.get(name=name)
         task.last_run_at = time_now() - 2 * PERIOD
@@ -160,7 +163,7 @@ def scenario_latency(
             for index in picks[1:]:
                 if len(seconds) >= 3 and time.perf_counter() - run_start > RUN_BUDGET:
                     break
-                time.sleep(rng.uniform(0.0, 1.0))
+                time.sleep(rng.uniform(0.0, PHASE))
                 broker.delete("celery")
                 start = time.perf_counter()
                 _change(side, names[index])

@@ -46,7 +46,7 @@ class PgRoundTrips:
             if known._active:
                 known._trace(conn)
 
-        psycopg.Connection.__init__ = init  # type: ignore[method-assign]
+        psycopg.Connection.__init__ = init  # type: ignore[method-assign,assignment]
         self._original = original
         return self
 

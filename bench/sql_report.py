@@ -191,11 +191,12 @@ def _estimates(document: dict[str, Any]) -> list[str]:
         ):
             figure = _get(document, "django", n, key)
             if figure and not figure["complete"]:
-                total = n / figure["per_second"] if figure["per_second"] else float("inf")
                 notes.append(
                     f"django-celery-beat {what} at N = {n:,}: sent {figure['sent']:,} of "
-                    f"{n:,} in its {figure['seconds']:.0f} s budget ({figure['per_second']:.1f}"
-                    f"/s); all {n:,} would take about {total:,.0f} s at that rate"
+                    f"{n:,} in its {figure['seconds']:.0f} s budget (its first tick, which "
+                    f"reloads the schedule, took {figure['first_tick_seconds']:.1f} s); at "
+                    f"the rate of the ticks after it all {n:,} would take about "
+                    f"{figure['estimated_seconds']:,.0f} s, {figure['per_second']:.1f}/s"
                 )
         for key in ("startup_cold", "startup_warm"):
             figure = _get(document, "django", n, key)
@@ -240,7 +241,7 @@ def markdown(document: dict[str, Any]) -> str:
         "one entry per tick and compares its whole schedule at each, so its dispatch loop "
         "is stopped at the budget and its rate then is reported; a startup that would "
         "exceed the budget is not run and is estimated from its per-entry cost at the "
-        "previous N:",
+        "largest N measured before it (at first a probe at N = 100):",
         "",
         *(f"- {note}" for note in estimates),
         *([] if estimates else ["- (none in this run)"]),

@@ -171,7 +171,7 @@ class DjangoSide(Side):
 
     def reset(self) -> None:
         """Empty django-celery-beat's tables."""
-        from django_celery_beat import models
+        from django_celery_beat import models  # type: ignore[import-untyped]
 
         models.PeriodicTask.objects.all().delete()
         for model in (
@@ -184,7 +184,7 @@ class DjangoSide(Side):
             model.objects.all().delete()
 
     def store_entries(self, names: Sequence[str]) -> None:
-        from django_celery_beat.models import IntervalSchedule, PeriodicTask
+        from django_celery_beat.models import IntervalSchedule, PeriodicTask  # type: ignore[import-untyped]
 
         interval, _ = IntervalSchedule.objects.get_or_create(
             every=int(PERIOD.total_seconds()), period=IntervalSchedule.SECONDS
@@ -213,7 +213,7 @@ class DjangoSide(Side):
         PeriodicTasks.update_changed()
 
     def start(self, app: Celery) -> Any:
-        from django_celery_beat.schedulers import DatabaseScheduler
+        from django_celery_beat.schedulers import DatabaseScheduler  # type: ignore[import-untyped]
 
         return DatabaseScheduler(app=app)
 

@@ -122,6 +122,7 @@ def dispatch(scheduler: Any, sends: Sends, k: int, budget: float | None) -> dict
     """Tick until ``k`` messages went to ``send_task``, or ``budget`` seconds passed."""
     sends.count = 0
     ticks = 0
+    first = (0.0, 0)
     start = time.perf_counter()
     deadline = None if budget is None else start + budget
     while sends.count < k:
@@ -131,12 +132,33 @@ def dispatch(scheduler: Any, sends: Sends, k: int, budget: float | None) -> dict
             break
         scheduler.tick()
         ticks += 1
+        if ticks == 1:
+            first = (time.perf_counter() - start, sends.count)
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "sent": sends.count, "ticks": ticks, "complete": sends.count >= k}
+    complete = sends.count >= k
+    return {
+        "seconds": seconds,
+        "sent": sends.count,
+        "ticks": ticks,
+        "complete": complete,
+        "first_tick": {"seconds": first[0], "sent": first[1]},
+        "estimated_seconds": seconds if complete else _extrapolated(seconds, first, k, sends.count),
+    }
+
+
+def _extrapolated(seconds: float, first: tuple[float, int], k: int, sent: int) -> float | None:
+    """The time all ``k`` would have taken: the first tick (django-celery-beat reloads its
+    whole schedule there, once per change) plus the rest at the rate of the ticks after it."""
+    rest_seconds, rest_sent = seconds - first[0], sent - first[1]
+    if rest_sent <= 0 or rest_seconds <= 0:
+        return None
+    return first[0] + (k - first[1]) * rest_seconds / rest_sent
 
 
 def _summary(runs: list[dict[str, Any]], n: int) -> dict[str, Any]:
-    rates = [run["sent"] / run["seconds"] for run in runs if run["seconds"] > 0]
+    """The median of the runs; ``per_second`` is N over the time all N took (or would have
+    taken, for a run stopped at its budget)."""
+    rates = [n / run["estimated_seconds"] for run in runs if run["estimated_seconds"]]
     return {
         "n": n,
         "due": n,
@@ -146,6 +168,8 @@ def _summary(runs: list[dict[str, Any]], n: int) -> dict[str, Any]:
         "ticks": _median([run["ticks"] for run in runs]),
         "complete": all(run["complete"] for run in runs),
         "per_second": _median(rates) if rates else 0.0,
+        "estimated_seconds": _median([r["estimated_seconds"] or 0.0 for r in runs]),
+        "first_tick_seconds": _median([run["first_tick"]["seconds"] for run in runs]),
         "seconds_all": [round(run["seconds"], 6) for run in runs],
     }
 
@@ -229,7 +253,7 @@ def make_side(name: str, args: argparse.Namespace) -> SqlSide:
     """The side called ``name``; django-celery-beat's needs Django set up first."""
     broker_url = f"redis://127.0.0.1:{args.broker_port}/0"
     if name == "django":
-        import django
+        import django  # type: ignore[import-untyped]
 
         django.setup()
         return DjangoSide("", broker_url)

@@ -20,7 +20,8 @@ pytest.importorskip("django_celery_beat")
 SIZES = (20, 60)
 SIDES = ("postgres", "redis", "django")
 
-pytestmark = [pytest.mark.redis_server, pytest.mark.postgres_server]
+# Real celery beat processes (the latency scenario) and three minutes in all: end to end.
+pytestmark = [pytest.mark.e2e, pytest.mark.redis_server, pytest.mark.postgres_server]
 
 
 @pytest.fixture(scope="module")
