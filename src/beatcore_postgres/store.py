@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import Any, TypeVar
 
-from beatcore import serializer, storekit, timing
-from beatcore.batch import ENTRY_ERRORS, SaveManyReport, unique_batch
+from beatcore import serializer, storekit
+from beatcore.batch import SaveManyReport, unique_batch
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import (
     CorruptRecord,
@@ -53,18 +53,15 @@ from beatcore_postgres.lock import PostgresLock, utc
 from beatcore_postgres.notify import ChangeListener
 from beatcore_postgres.scheduling import Scheduling, in_flight, read_history
 from beatcore_postgres.schema import ensure_schema
-from beatcore_postgres.statements import Statements, instant, json_rows
+from beatcore_postgres.statements import Statements
 from beatcore_postgres.urls import PostgresSpec
+from beatcore_postgres.writes import Conflict, save_batch, sync_pass, write
 
 T = TypeVar("T")
 
 #: Compare-and-set attempts of one call before it gives up (each lost one means another
 #: process wrote the same entry in between, so this is never reached in practice).
 MAX_CAS_ATTEMPTS = 20
-
-
-class _Conflict(Exception):
-    """A compare-and-set write lost to a concurrent write: read again and retry."""
 
 
 class PostgresStore(ChangeLogMethods, Store):
@@ -116,7 +113,7 @@ class PostgresStore(ChangeLogMethods, Store):
             for _ in range(MAX_CAS_ATTEMPTS):
                 try:
                     return attempt(conn)
-                except _Conflict:
+                except Conflict:
                     continue
             raise StoreError(
                 f"PostgreSQL {what} at {self.url}: the entry kept changing under "
@@ -131,35 +128,14 @@ class PostgresStore(ChangeLogMethods, Store):
         writes: Sequence[tuple[Record, int | None]],
         deletes: Mapping[str, int] | None = None,
     ) -> tuple[set[str], set[str]]:
-        """Write records and delete rows in one statement, compare-and-set on ``rev``.
-
-        ``writes`` pairs each record with the ``rev`` it was read at (None: a new name);
-        ``deletes`` maps names to delete to theirs. Returns the names written and deleted:
-        one missing lost to a concurrent write.
-        """
-        rows = json_rows(
-            {
-                "name": entry.name,
-                "rev": rev,
-                "entry_json": serializer.dumps_entry(entry),
-                "state_json": serializer.dumps_state(state),
-                "enabled": entry.enabled,
-                "static": entry.static,
-                "next_run_at": instant(state.next_run_at),
-                "due_at": instant(timing.state_due_at(entry, state)),
-            }
-            for (entry, state), rev in writes
-        )
-        gone = json_rows({"name": name, "rev": rev} for name, rev in (deletes or {}).items())
-        row = conn.execute(self._sql.write, {"rows": rows, "deletes": gone}).fetchone()
-        assert row is not None  # a SELECT without FROM returns one row
-        return set(row[0]), set(row[1])
+        """Write and delete in one statement (see :func:`.writes.write`)."""
+        return write(conn, self._sql, writes, deletes)
 
     def _saved(self, conn: Connection, record: Record, rev: int | None) -> None:
-        """Write one record compare-and-set, or raise :class:`_Conflict`."""
+        """Write one record compare-and-set, or raise :class:`.writes.Conflict`."""
         written, _ = self._write(conn, [(record, rev)])
         if not written:
-            raise _Conflict
+            raise Conflict
 
     def _read(self, conn: Connection, name: str) -> tuple[Record, int]:
         row = conn.execute(self._sql.row, {"name": name}).fetchone()
@@ -203,30 +179,7 @@ class PostgresStore(ChangeLogMethods, Store):
         states: dict[str, EntryState] = {}
 
         def attempt(conn: Connection) -> SaveManyReport:
-            names = [entry.name for entry in pending]
-            rows = conn.execute(self._sql.named_rows, {"names": json_rows(names)}).fetchall()
-            stored = {name: (e, s, rev) for name, e, s, rev in rows}
-            writes: list[tuple[Record, int | None]] = []
-            for entry in pending:
-                found = stored.get(entry.name)
-                record = None if found is None else storekit.decode_record(entry.name, *found[:2])
-                try:
-                    state, changed = storekit.decide_save(entry, record, self.clock(), self._tz)
-                except ENTRY_ERRORS as exc:
-                    refused[entry.name] = str(exc)
-                    continue
-                if changed:
-                    writes.append((Record(entry, state), None if found is None else found[2]))
-                else:
-                    states[entry.name] = state
-            written = self._write(conn, writes)[0] if writes else set()
-            lost = {record.entry.name for record, _ in writes} - written
-            for record, _ in writes:
-                if record.entry.name in written:
-                    states[record.entry.name] = record.state
-            pending[:] = [entry for entry in pending if entry.name in lost]
-            if pending:
-                raise _Conflict
+            save_batch(conn, self._sql, pending, states, refused, self.clock(), self._tz)
             return SaveManyReport(states, refused)
 
         return self._cas("save of many entries", attempt)
@@ -334,26 +287,7 @@ class PostgresStore(ChangeLogMethods, Store):
         passes: list[SyncReport] = []
 
         def attempt(conn: Connection) -> SyncReport:
-            rows = conn.execute(self._sql.static_rows, {"names": json_rows(names)}).fetchall()
-            stored = {name: (e, s) for name, e, s, _ in rows}
-            revs = {name: rev for name, _, _, rev in rows}
-            plan = storekit.plan_static_sync(wanted, stored, kept, self.clock(), self._tz)
-            if not plan.writes and not plan.removed:
-                return _merged([*passes, plan.report])
-            writes = [(record, revs.get(record.entry.name)) for record in plan.writes]
-            written, deleted = self._write(conn, writes, {n: revs[n] for n in plan.removed})
-            done = plan.report
-            passes.append(
-                SyncReport(
-                    tuple(n for n in done.added if n in written),
-                    tuple(n for n in done.updated if n in written),
-                    tuple(n for n in done.removed if n in deleted),
-                    done.unchanged,
-                )
-            )
-            if len(written) != len(writes) or len(deleted) != len(plan.removed):
-                raise _Conflict
-            return _merged(passes)
+            return sync_pass(conn, self._sql, wanted, kept, passes, self.clock(), self._tz)
 
         return self._cas("static sync", attempt)
 
@@ -427,19 +361,3 @@ class PostgresStore(ChangeLogMethods, Store):
         """Close the pool and the listening connection; the store cannot be used afterwards."""
         self._listener.close()
         self._db.close()
-
-
-def _merged(passes: Sequence[SyncReport]) -> SyncReport:
-    """One report of a static sync that took several passes (a pass lost a race)."""
-    if len(passes) == 1:
-        return passes[0]
-    added: dict[str, None] = {}
-    updated: dict[str, None] = {}
-    removed: dict[str, None] = {}
-    for report in passes:
-        added.update(dict.fromkeys(n for n in report.added if n not in updated))
-        updated.update(dict.fromkeys(n for n in report.updated if n not in added))
-        removed.update(dict.fromkeys(report.removed))
-    changed = added.keys() | updated.keys() | removed.keys()
-    unchanged = tuple(n for n in passes[-1].unchanged if n not in changed)
-    return SyncReport(tuple(added), tuple(updated), tuple(removed), unchanged)

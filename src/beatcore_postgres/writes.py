@@ -1,0 +1,147 @@
+"""The store's compare-and-set writes: one statement writes and deletes a batch of rows.
+
+Every write of a definition or state names the ``rev`` its row was read at (None: the name
+must be new), so a row another process wrote in between is left alone and reported as not
+written; the caller reads it again and decides again (:class:`Conflict` makes the store's
+compare-and-set loop retry). The decisions are the store kit's (:mod:`beatcore.storekit`):
+:func:`save_batch` is one pass of ``save_many``, :func:`sync_pass` one pass of the static
+sync.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, tzinfo
+
+from beatcore import serializer, storekit, timing
+from beatcore.batch import ENTRY_ERRORS
+from beatcore.entry import Entry, EntryState
+from beatcore.store import SyncReport
+from beatcore.storekit import Record
+from beatcore_postgres.connection import Connection
+from beatcore_postgres.statements import Statements, instant, json_rows
+
+
+class Conflict(Exception):
+    """A compare-and-set write lost to a concurrent write: read again and retry."""
+
+
+def write(
+    conn: Connection,
+    sql: Statements,
+    writes: Sequence[tuple[Record, int | None]],
+    deletes: Mapping[str, int] | None = None,
+) -> tuple[set[str], set[str]]:
+    """Write records and delete rows in one statement, compare-and-set on ``rev``.
+
+    ``writes`` pairs each record with the ``rev`` it was read at (None: a new name);
+    ``deletes`` maps names to delete to theirs. Returns the names written and deleted:
+    one missing lost to a concurrent write.
+    """
+    rows = json_rows(
+        {
+            "name": entry.name,
+            "rev": rev,
+            "entry_json": serializer.dumps_entry(entry),
+            "state_json": serializer.dumps_state(state),
+            "enabled": entry.enabled,
+            "static": entry.static,
+            "next_run_at": instant(state.next_run_at),
+            "due_at": instant(timing.state_due_at(entry, state)),
+        }
+        for (entry, state), rev in writes
+    )
+    gone = json_rows({"name": name, "rev": rev} for name, rev in (deletes or {}).items())
+    row = conn.execute(sql.write, {"rows": rows, "deletes": gone}).fetchone()
+    assert row is not None  # a SELECT without FROM returns one row
+    return set(row[0]), set(row[1])
+
+
+def save_batch(
+    conn: Connection,
+    sql: Statements,
+    pending: list[Entry],
+    states: dict[str, EntryState],
+    refused: dict[str, str],
+    now: datetime,
+    default_tz: str | tzinfo | None,
+) -> None:
+    """One pass of ``save_many``: read the rows of ``pending``, decide each save, write the
+    changes. Fills ``states`` and ``refused``; leaves in ``pending`` the entries that lost
+    their write to another process and raises :class:`Conflict` when there are any."""
+    names = [entry.name for entry in pending]
+    rows = conn.execute(sql.named_rows, {"names": json_rows(names)}).fetchall()
+    stored = {name: (e, s, rev) for name, e, s, rev in rows}
+    writes: list[tuple[Record, int | None]] = []
+    for entry in pending:
+        found = stored.get(entry.name)
+        record = None if found is None else storekit.decode_record(entry.name, *found[:2])
+        try:
+            state, changed = storekit.decide_save(entry, record, now, default_tz)
+        except ENTRY_ERRORS as exc:
+            refused[entry.name] = str(exc)
+            continue
+        if changed:
+            writes.append((Record(entry, state), None if found is None else found[2]))
+        else:
+            states[entry.name] = state
+    written = write(conn, sql, writes)[0] if writes else set()
+    for record, _ in writes:
+        if record.entry.name in written:
+            states[record.entry.name] = record.state
+    lost = {record.entry.name for record, _ in writes} - written
+    pending[:] = [entry for entry in pending if entry.name in lost]
+    if pending:
+        raise Conflict
+
+
+def sync_pass(
+    conn: Connection,
+    sql: Statements,
+    wanted: Sequence[Entry],
+    kept: Sequence[str],
+    passes: list[SyncReport],
+    now: datetime,
+    default_tz: str | tzinfo | None,
+) -> SyncReport:
+    """One pass of the static sync: one statement reads the static rows and the given names;
+    when the kit's plan changes something, one more writes and deletes it all. Returns the
+    report of every pass so far; raises :class:`Conflict` (this pass's report kept in
+    ``passes``) when a row was written by another process in between."""
+    names = [entry.name for entry in wanted]
+    rows = conn.execute(sql.static_rows, {"names": json_rows(names)}).fetchall()
+    stored = {name: (e, s) for name, e, s, _ in rows}
+    revs = {name: rev for name, _, _, rev in rows}
+    plan = storekit.plan_static_sync(wanted, stored, kept, now, default_tz)
+    if not plan.writes and not plan.removed:
+        return merged([*passes, plan.report])
+    writes = [(record, revs.get(record.entry.name)) for record in plan.writes]
+    written, deleted = write(conn, sql, writes, {n: revs[n] for n in plan.removed})
+    done = plan.report
+    passes.append(
+        SyncReport(
+            tuple(n for n in done.added if n in written),
+            tuple(n for n in done.updated if n in written),
+            tuple(n for n in done.removed if n in deleted),
+            done.unchanged,
+        )
+    )
+    if len(written) != len(writes) or len(deleted) != len(plan.removed):
+        raise Conflict
+    return merged(passes)
+
+
+def merged(passes: Sequence[SyncReport]) -> SyncReport:
+    """One report of a static sync that took several passes (a pass lost a race)."""
+    if len(passes) == 1:
+        return passes[0]
+    added: dict[str, None] = {}
+    updated: dict[str, None] = {}
+    removed: dict[str, None] = {}
+    for report in passes:
+        added.update(dict.fromkeys(n for n in report.added if n not in updated))
+        updated.update(dict.fromkeys(n for n in report.updated if n not in added))
+        removed.update(dict.fromkeys(report.removed))
+    changed = added.keys() | updated.keys() | removed.keys()
+    unchanged = tuple(n for n in passes[-1].unchanged if n not in changed)
+    return SyncReport(tuple(added), tuple(updated), tuple(removed), unchanged)
