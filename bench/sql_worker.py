@@ -192,7 +192,6 @@ def scenario_ticks(
     gc.collect()
     scheduler = side.start(app)
     side.lead(scheduler)
-    settle = getattr(side, "settle", lambda scheduler: None)
     sends = Sends()
     exclude_publishing(scheduler, sends)
     _ = scheduler.producer  # the broker connection every scheduler opens once, made up front
@@ -215,7 +214,7 @@ def scenario_ticks(
     }
 
     counted_due = COUNTED_DUE_DJANGO if side.name == "django" else min(n, COUNTED_DUE)
-    settle(scheduler)
+    side.settle(scheduler)
     side.make_due(app, names[:counted_due])
     with counter.counting() as found:
         counted = dispatch(scheduler, sends, counted_due, None)
@@ -223,7 +222,7 @@ def scenario_ticks(
 
     runs = []
     for _ in range(repeats):
-        settle(scheduler)
+        side.settle(scheduler)
         side.make_due(app, names)
         gc.collect()
         runs.append(dispatch(scheduler, sends, n, budget))
@@ -233,7 +232,7 @@ def scenario_ticks(
     published = []
     queued = []
     for _ in range(repeats):
-        settle(scheduler)
+        side.settle(scheduler)
         broker.flushdb()
         side.make_due(app, names)
         gc.collect()
