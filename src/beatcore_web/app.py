@@ -107,6 +107,7 @@ def create_app(
         },
     )
     app.state.dashboard = board
+    board.health.start()  # so the first probe finds a snapshot
     return app
 
 

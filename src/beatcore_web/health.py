@@ -1,9 +1,10 @@
 """The health panel, ``/healthz`` and ``/metrics``: the store's snapshot and its verdict.
 
-The verdict is ``celery beatcore status``'s own (:func:`beatcore.cli.health.health`). Probes
-read a snapshot at most :attr:`HealthCheck.fresh` seconds old, taken in a thread and waited
-for at most :attr:`HealthCheck.wait` seconds, so a probe answers fast however large the
-schedule or slow the store; a snapshot older than the lock TTL counts as no answer.
+The panel's verdict is ``celery beatcore status``'s own (:func:`beatcore.cli.health.health`).
+``/healthz`` asks only the lock, waiting at most :attr:`HealthCheck.wait` seconds, so it
+answers fast however large the schedule or slow the store. ``/metrics`` reads a snapshot at
+most :attr:`HealthCheck.fresh` seconds old, taken in a thread; a snapshot older than the lock
+TTL counts as no answer.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
 from beatcore.cli.describe import format_instant, relative
-from beatcore.cli.health import Verdict, health
+from beatcore.cli.health import Verdict, health, within
 from beatcore.errors import CorruptRecord
 from beatcore.store import Store, StoreStatus
 from beatcore.timeutil import UTC, Clock, isoformat
@@ -58,13 +59,13 @@ class HealthCheck:
         with self._mutex:
             self._taken = (self.clock(), status)
 
-    def snapshot(self) -> StoreStatus | None:
-        """Return a recent snapshot, or None when the store has not answered lately."""
-        now = self.clock()
+    def start(self) -> threading.Thread:
+        """Start reading a new snapshot unless a read is under way; return the reader.
+
+        Called by :meth:`snapshot` when the last one is stale, and once when the dashboard
+        is built, so the first probe finds one.
+        """
         with self._mutex:
-            taken = self._taken
-            if taken is not None and (now - taken[0]).total_seconds() < self.fresh:
-                return taken[1]
             reader = self._reader
             if reader is None or not reader.is_alive():
                 reader = threading.Thread(
@@ -72,7 +73,16 @@ class HealthCheck:
                 )
                 self._reader = reader
                 reader.start()
-        reader.join(self.wait)
+            return reader
+
+    def snapshot(self) -> StoreStatus | None:
+        """Return a recent snapshot, or None when the store has not answered lately."""
+        now = self.clock()
+        with self._mutex:
+            taken = self._taken
+        if taken is not None and (now - taken[0]).total_seconds() < self.fresh:
+            return taken[1]
+        self.start().join(self.wait)
         with self._mutex:
             taken = self._taken
         if taken is None or (self.clock() - taken[0]).total_seconds() > self.lock_ttl:
@@ -80,21 +90,28 @@ class HealthCheck:
         return taken[1]
 
     def probe(self) -> tuple[bool, dict[str, Any]]:
-        """Return whether a leader ticked within the lock TTL, and the probe's JSON body."""
-        status = self.snapshot()
-        now = self.clock()
-        if status is None:
-            return False, {"healthy": False, "reason": "the store did not answer in time"}
-        if status.last_tick_at is None:
-            return False, {"healthy": False, "reason": "no beat has ever ticked on this store"}
-        age = (now - status.last_tick_at).total_seconds()
-        ok = age <= self.lock_ttl
-        reason = (
-            f"a leader ticked {max(age, 0):.0f} s ago (lock TTL {self.lock_ttl:g} s)"
-            if ok
-            else f"no leader ticked for {age:.0f} s, more than the lock TTL of {self.lock_ttl:g} s"
-        )
-        return ok, {"healthy": ok, "reason": reason, "last_tick_at": isoformat(status.last_tick_at)}
+        """Return whether a leader ticked within the lock TTL, and the probe's JSON body.
+
+        A leader renews its lease at every tick (the claim renews it), so a valid lease is a
+        tick within the TTL: the probe asks the lock (one small read on every store, never
+        the whole schedule), waiting at most :attr:`wait` seconds.
+        """
+        try:
+            leader = within(self.wait, "(the lock)", self.store.lock.current)
+        except Exception:  # any failure of the store, a timeout included, is "not healthy"
+            return False, {"healthy": False, "reason": "the store did not answer (in time)"}
+        if leader is None:
+            return False, {
+                "healthy": False,
+                "reason": f"no leader holds the lock: none ticked within the lock TTL "
+                f"({self.lock_ttl:g} s)",
+            }
+        return True, {
+            "healthy": True,
+            "reason": "a leader holds the lock (it ticked within the lock TTL)",
+            "fencing_token": leader.token,
+            "expires_at": isoformat(leader.expires_at),
+        }
 
 
 def _leader(status: StoreStatus, now: datetime) -> dict[str, Any] | None:

@@ -261,10 +261,14 @@ def _form(
     chosen = values.get("schedule.type") or request.query_params.get("type") or "crontab"
     shown = {}
     for key, why in errors.items():
-        if key.startswith("schedule.") and key != "schedule.type" and key != "schedule.json":
-            shown[f"schedule.{chosen}.{key.removeprefix('schedule.')}"] = why
-        else:
+        field = key.removeprefix("schedule.")
+        if key == field or key == "schedule.type":
             shown[key] = why
+        elif field in types.get(chosen, ()):
+            shown[f"schedule.{chosen}.{field}"] = why
+        else:  # a field the form has no input for: beside the JSON one, else the type
+            only_json = types.get(chosen) == ("json",)
+            shown[f"schedule.{chosen}.json" if only_json else "schedule"] = why
     return render(
         request,
         "form.html",

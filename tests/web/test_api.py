@@ -212,6 +212,7 @@ def test_health_panel_and_metrics(client: TestClient, store: SqliteStore, clock:
     assert panel["fencing_token"] == lease.token
     assert panel["last_tick_age_seconds"] == 0
     assert panel["url"].startswith("sqlite:///")
+    clock.advance(1.5)  # the probes' snapshot (taken when the app was built) is renewed
     text = client.get("/metrics").text
     assert "beatcore_store_entries 1.0" in text
     assert "beatcore_store_leader 1.0" in text

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any
 
 import attrs
 from starlette.testclient import TestClient
 
 from beatcore.entry import Entry
+from beatcore.plugins import get_plugins
 from beatcore.schedules import Interval
 from beatcore.stores.sqlite import SqliteStore
 from beatcore.testing import plant_sqlite_record
@@ -224,3 +226,35 @@ def test_an_operations_warning_is_shown_once(store: SqliteStore, clock: Any) -> 
     assert page.status_code == 200 and "Entry added." in page.text
     assert 'class="note"' in page.text and "proj.unknown" in page.text
     assert "proj.unknown" not in client.get("/").text.split("<main>")[1].split("<table")[0]
+
+
+def test_a_type_without_field_names_takes_its_fields_as_json(
+    client: TestClient, store: SqliteStore
+) -> None:
+    """A third party's schedule type that names no fields: one JSON field in the form."""
+    from tests.core.test_cli_any_schedule import THIRD_PARTY
+
+    sys.path.insert(0, str(THIRD_PARTY))
+    import beatcore_weekly_example
+
+    plugins = get_plugins()
+    plugins.register(beatcore_weekly_example)
+    try:
+        kind = "example.every_nth_second"
+        assert f'name="schedule.{kind}.json"' in client.get("/new").text
+        token = csrf(client)
+        form = {**cron_form(token, name="nth"), "schedule.type": kind}
+        bad = client.post("/new", data={**form, f"schedule.{kind}.json": "[1]"})
+        assert bad.status_code == 422 and f'id="error-schedule.{kind}.json"' in bad.text
+        refused = client.post("/new", data={**form, f"schedule.{kind}.json": '{"n": 0}'})
+        assert refused.status_code == 422 and "n must be &gt;= 1" in refused.text
+        added = client.post(
+            "/new", data={**form, f"schedule.{kind}.json": '{"n": 7}'}, follow_redirects=False
+        )
+        assert added.status_code == 303, added.text
+        assert store.get("nth").schedule.to_dict() == {"n": 7}
+        edit = client.get("/entries/nth/edit").text
+        assert "{&#34;n&#34;: 7}" in edit or "{&quot;n&quot;: 7}" in edit, edit
+    finally:
+        plugins.unregister(beatcore_weekly_example)
+        sys.path.remove(str(THIRD_PARTY))
