@@ -115,25 +115,27 @@ def next_runs(
     ]
 
 
-#: What a worker reports of a run (issue 15's run tracking), where the store records it: the
-#: fields of a RunRecord a store that records outcomes fills in, absent before.
-WORKER_FIELDS = ("status", "started_at", "finished_at", "runtime", "error", "worker", "retries")
-
-
 def worker_report(run: RunRecord) -> dict[str, Any]:
-    """Return what the worker reported of ``run`` (empty when nothing was reported)."""
-    found = {}
-    for field in WORKER_FIELDS:
-        value = getattr(run, field, None)
+    """Return what the worker reported of ``run`` (``beatcore_track_runs``): status, start,
+    end, runtime, error, worker and retries; empty when nothing was reported."""
+    if run.status is None:
+        return {}
+    found: dict[str, Any] = {"status": run.status, "retries": run.retries}
+    for field, value in (
+        ("started_at", isoformat(run.started_at)),
+        ("finished_at", isoformat(run.finished_at)),
+        ("runtime", run.runtime),
+        ("error", run.error),
+        ("worker", run.worker),
+    ):
         if value is not None:
-            found[field] = isoformat(value) if isinstance(value, datetime) else value
+            found[field] = value
     return found
 
 
 def outcome_text(run: RunRecord) -> str:
     """Return what became of ``run`` in words: the worker's status when reported, else beat's."""
-    status = worker_report(run).get("status")
-    return str(status) if status else OUTCOME_WORDS.get(run.outcome, run.outcome)
+    return run.status or OUTCOME_WORDS.get(run.outcome, run.outcome)
 
 
 def runs_json(runs: list[RunRecord], entry: Entry, default_tz: str) -> list[dict[str, Any]]:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-from typing import Any
-
 from beatcore.entry import Entry
 from beatcore.schedules import Interval
 from beatcore.store import RunRecord
@@ -25,11 +22,10 @@ def test_a_run_beat_sent_without_a_report() -> None:
 
 def test_a_run_the_worker_reported() -> None:
     """A record of a store that records outcomes carries the worker's fields."""
-    run: Any = SimpleNamespace(
-        occurrence=START,
-        task_id="id-2",
-        outcome="sent",
-        detail=None,
+    run = RunRecord(
+        START,
+        "id-2",
+        "sent",
         sent_at=START,
         lateness=0.0,
         status="failed",
@@ -38,11 +34,10 @@ def test_a_run_the_worker_reported() -> None:
         runtime=1.25,
         error="ValueError: bad day",
         worker="celery@host",
-        retries=None,
     )
     assert outcome_text(run) == "failed"
     (shown,) = runs_json([run], ENTRY, "UTC")
     assert shown["status"] == "failed" and shown["runtime"] == 1.25
     assert shown["error"] == "ValueError: bad day"
     assert shown["started_at"] == START.isoformat()
-    assert "retries" not in shown
+    assert shown["retries"] == 0 and shown["worker"] == "celery@host"
