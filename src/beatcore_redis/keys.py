@@ -49,10 +49,12 @@ class KeyLayout:
     """
 
     prefix: str
+    #: The hash-tagged prefix every key starts with (``{beatcore}:``), made once: every
+    #: store call names its keys.
+    base: str = attrs.field(init=False, repr=False, eq=False)
 
-    @property
-    def base(self) -> str:
-        """The hash-tagged prefix every key starts with (``{beatcore}:``)."""
+    @base.default
+    def _tagged(self) -> str:
         return tagged_prefix(self.prefix)
 
     @property

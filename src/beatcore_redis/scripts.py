@@ -10,6 +10,8 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
+from redis.exceptions import NoScriptError
+
 #: Script names; each is ``<name>.lua`` beside this module.
 SCRIPT_NAMES = ("claim", "ack", "write", "static_read", "lock_acquire", "lock_renew")
 
@@ -27,7 +29,14 @@ class Scripts:
 
     def run(self, name: str, keys: list[str], args: list[Any]) -> Any:
         """Call script ``name`` by SHA (loading it on NOSCRIPT) and return its reply."""
-        return self._scripts[name](keys=keys, args=args)
+        script = self._scripts[name]
+        client = script.registered_client
+        try:
+            # straight to the command: redis-py's Script call adds layers every save pays
+            return client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            self.load(client, name)
+            return client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
 
     def queue(self, pipe: Any, name: str, keys: list[str], args: list[Any]) -> None:
         """Queue an EVALSHA of script ``name`` on ``pipe`` (the caller handles NOSCRIPT)."""

@@ -138,8 +138,8 @@ def test_static_sync_in_several_chunks_and_its_digest_on_a_cluster(
 
         monkeypatch.setattr(scripts, "load", recording_load)
         with redis_cluster.client() as client:
-            client.script_flush()  # the chunks meet NOSCRIPT: loaded, then sent again
+            client.script_flush()  # the read and the chunks meet NOSCRIPT: loaded, sent again
         assert store.sync_static(entries[:4]).removed == tuple(e.name for e in entries[4:])
-        assert loaded == ["write"]
+        assert loaded == ["static_read", "write"]
     finally:
         store.close()
