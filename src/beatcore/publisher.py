@@ -60,8 +60,12 @@ class Publisher:
         self._beat = beat
         self._tasks: Any = None
         self._fast = fast
-        self._messages: dict[tuple[str, str], TaskMessage | None] = {}
+        self._messages: dict[tuple[tuple[str, str], str], TaskMessage | None] = {}
+        #: A message built for each task and options, whatever its arguments.
+        self._routed: dict[tuple[str, str], TaskMessage] = {}
         self._batch: RedisBatch | None = None
+        #: The queues declared on the Redis channel last written to, and that channel.
+        self._declared: tuple[Any, set[Any]] = (None, set())
         self._by_name = self._celery_sends_by_name()
         #: Entry definitions whose message was built here (the rest took Celery's path).
         self.messages_built = 0
@@ -90,7 +94,10 @@ class Publisher:
         ``Producer.batch()``. Called by the outbox when it buffers (:meth:`can_batch`)."""
         channel = direct_channel(producer) if self._fast else None
         if channel is not None:
-            self._batch = RedisBatch(producer, channel, (ENTRY_HEADER, OCCURRENCE_HEADER))
+            if self._declared[0] is not channel:  # a new connection: declared again
+                self._declared = (channel, set())
+            headers = (ENTRY_HEADER, OCCURRENCE_HEADER)
+            self._batch = RedisBatch(producer, channel, headers, self._declared[1])
             return self._batch
         self._batch = None
         return producer.batch(max_size=sys.maxsize)
@@ -135,25 +142,35 @@ class Publisher:
         self._publish(message, task_id, entry.name, occurrence)
 
     def _message(self, entry: Entry, task: Any) -> TaskMessage | None:
-        """The built message of ``entry``'s definition (None: Celery's path sends it)."""
+        """The built message of ``entry``'s definition (None: Celery's path sends it).
+
+        Kept by definition; a definition new but for its arguments is made from the message
+        of its task and options (:meth:`TaskMessage.for_arguments`), without building it all.
+        """
         if task is None and not self._by_name:
             return None
-        key = (entry.task, repr((entry.args, entry.kwargs, entry.options)))
+        options_key = (entry.task, repr(entry.options))
+        key = (options_key, repr((entry.args, entry.kwargs)))
         cache = self._messages
         try:
             return cache[key]
         except KeyError:
             pass
-        options = dict(entry.options)
-        options["headers"] = _beat_headers(options.pop("headers", None))
-        message = task_message.build(self._app, task, entry.task, entry.args, entry.kwargs, options)
+        routed = self._routed.get(options_key)
+        message = routed.for_arguments(task, entry.args, entry.kwargs) if routed else None
+        if message is None:
+            options = dict(entry.options)
+            options["headers"] = _beat_headers(options.pop("headers", None))
+            message = task_message.build(
+                self._app, task, entry.task, entry.args, entry.kwargs, options
+            )
+            if message is not None:
+                _keep(self._routed, options_key, message)
         if message is not None:
             self.messages_built += 1
             if not message.cacheable:
                 return message
-        if len(cache) >= MESSAGE_CACHE_SIZE:
-            del cache[next(iter(cache))]
-        cache[key] = message
+        _keep(cache, key, message)
         return message
 
     def _publish(
@@ -200,6 +217,13 @@ class Publisher:
             headers=headers,
             **options,
         )
+
+
+def _keep(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    """Keep ``value`` under ``key``, dropping the oldest first past MESSAGE_CACHE_SIZE."""
+    if len(cache) >= MESSAGE_CACHE_SIZE:
+        del cache[next(iter(cache))]
+    cache[key] = value
 
 
 def _beat_headers(headers: Any) -> dict[str, Any]:

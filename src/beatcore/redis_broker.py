@@ -92,16 +92,19 @@ def _quoted(text: str) -> str:
 
 
 class _Envelope:
-    """One message's envelope for one channel: the list it goes to and its JSON, split at
-    what differs per message (``parts`` None: made from dicts each time)."""
+    """One message's envelope for one channel: its queue, and from its second send on the
+    list it goes to and its JSON split at what differs per message (``parts`` None: made
+    from dicts each time). A message sent once (entries with args of their own) never pays
+    for the split."""
 
-    __slots__ = ("key", "parts", "queue", "slots")
+    __slots__ = ("key", "parts", "queue", "sends", "slots")
 
-    def __init__(self, key: str, queue: str, parts: list[str] | None, slots: list[str]) -> None:
-        self.key = key
+    def __init__(self, queue: str) -> None:
         self.queue = queue
-        self.parts = parts
-        self.slots = slots
+        self.key = ""
+        self.parts: list[str] | None = None
+        self.slots: list[str] = []
+        self.sends = 0
 
 
 class _Pending:
@@ -121,9 +124,14 @@ class RedisBatch:
     """The messages of one tick's write to ``channel`` (from :func:`direct_channel`),
     published by ``producer``; used like kombu's ``Producer.batch()``."""
 
-    def __init__(self, producer: Any, channel: Any, header_names: tuple[str, str]) -> None:
+    def __init__(
+        self, producer: Any, channel: Any, header_names: tuple[str, str], declared: set[Any]
+    ) -> None:
+        """``declared``: the queues already declared on ``channel`` (kept by the caller from
+        one batch to the next; this batch adds to it)."""
         self._producer = producer
         self._channel = channel
+        self._declared = declared
         self._entry_header, self._occurrence_header = header_names
         self._pending: list[_Pending] = []
         self._backend: Any = None
@@ -150,10 +158,13 @@ class RedisBatch:
         if known is not None and known[0] is self._channel:
             envelope = known[1]
         else:
-            envelope = self._template(message)
+            envelope = self._envelope(message)
             message.broker_envelope = (self._channel, envelope)
         if envelope is None:
             return False
+        envelope.sends += 1
+        if envelope.sends == 2:
+            self._split(message, envelope)
         occurrence_text = occurrence.isoformat()
         if message.result_expected:
             if self._backend is None:
@@ -229,43 +240,50 @@ class RedisBatch:
                 item.message.after_publish(item.headers)
         return errors
 
-    def _template(self, message: TaskMessage) -> _Envelope | None:
-        """Build ``message``'s envelope for this channel, with stand-ins where messages
-        differ (None: kombu would publish it through an exchange). Declares its queue first,
-        once per channel, as ``Producer.publish`` does (bindings, x-expires)."""
+    def _envelope(self, message: TaskMessage) -> _Envelope | None:
+        """Start ``message``'s envelope for this channel (None: kombu would publish it
+        through an exchange). Declares its queue first, once per channel, as
+        ``Producer.publish`` does (bindings, x-expires)."""
         producer, publish = self._producer, message.publish
         if producer._delivery_details(publish["exchange"] or producer.exchange)[0]:
             return None
         for entity in message.declare or ():
-            producer.maybe_declare(entity, retry=publish["retry"], **message.retry_policy)
+            if entity not in self._declared:
+                producer.maybe_declare(entity, retry=publish["retry"], **message.retry_policy)
+                self._declared.add(entity)
+        return _Envelope(str(message.routing_key))
+
+    def _split(self, message: TaskMessage, envelope: _Envelope) -> None:
+        """Make ``envelope``'s JSON with stand-ins where messages differ and split it there;
+        left unsplit (dicts each time) if a stand-in is not found exactly where expected."""
         headers, properties = message.stamp(
             PLACEHOLDER_ID, _ENTRY, _OCCURRENCE, self._entry_header, self._occurrence_header
         )
         if message.expires_relative:
             headers["expires"] = _EXPIRES
         kombu_message = self._kombu_message(message, headers, properties, _TAG)
-        queue = str(message.routing_key)
-        key = self._key(queue, kombu_message)
         text = dumps(kombu_message)
-        parts: list[str] | None = None
-        slots: list[str] = []
         stand_ins = [PLACEHOLDER_ID, _TAG, _ENTRY, _OCCURRENCE, _EXPIRES]
         expected = {PLACEHOLDER_ID: 3, _TAG: 1, _ENTRY: 1, _OCCURRENCE: 1}
         if message.expires_relative:
             expected[_EXPIRES] = 1
-        if all(text.count(f'"{s}"') == expected.get(s, 0) for s in stand_ins) and all(
-            text.count(s) == expected.get(s, 0) for s in stand_ins
+        if any(
+            text.count(f'"{s}"') != expected.get(s, 0) or text.count(s) != expected.get(s, 0)
+            for s in stand_ins
         ):
-            parts = [text]
-            while True:
-                last = parts[-1]
-                found = [(last.find(f'"{s}"'), s) for s in stand_ins if f'"{s}"' in last]
-                if not found:
-                    break
-                at, stand_in = min(found)
-                parts[-1:] = [last[:at], last[at + len(stand_in) + 2 :]]
-                slots.append(stand_in)
-        return _Envelope(key, queue, parts, slots)
+            return
+        parts = [text]
+        slots: list[str] = []
+        while True:
+            last = parts[-1]
+            found = [(last.find(f'"{s}"'), s) for s in stand_ins if f'"{s}"' in last]
+            if not found:
+                break
+            at, stand_in = min(found)
+            parts[-1:] = [last[:at], last[at + len(stand_in) + 2 :]]
+            slots.append(stand_in)
+        envelope.key = self._key(envelope.queue, kombu_message)
+        envelope.parts, envelope.slots = parts, slots
 
     def _key(self, queue: str, kombu_message: dict[str, Any]) -> str:
         """The list a message goes to: its queue's, at the message's priority step."""

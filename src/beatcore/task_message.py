@@ -17,6 +17,7 @@ the one ``apply_async`` sends.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 from celery import Celery, signals
 from celery.app.routes import MapRoute
 from celery.app.task import Task
+from celery.utils.saferepr import saferepr
 from celery.utils.time import add_seconds_to_datetime, maybe_make_aware
 from kombu.entity import Queue
 
@@ -99,6 +101,7 @@ class TaskMessage:
         "_expires",
         "_headers",
         "_properties",
+        "_repr_limits",
         "_timezone",
         "app",
         "body",
@@ -142,7 +145,12 @@ class TaskMessage:
         self._properties = properties
         self._expires = expires
         self._timezone = app.timezone
-        #: What a broker writer derived from this message for one channel, as (channel,
+        #: What as_task_v2 gives saferepr for argsrepr and kwargsrepr.
+        self._repr_limits = (
+            app.amqp.argsrepr_maxsize,
+            app.amqp.kwargsrepr_maxsize,
+            app.conf.task_repr_maxlevels,
+        )  #: What a broker writer derived from this message for one channel, as (channel,
         #: what it derived): the writer's own; a new channel replaces it.
         self.broker_envelope: tuple[Any, Any] | None = None
 
@@ -171,6 +179,41 @@ class TaskMessage:
         properties = self._properties.copy()
         properties["correlation_id"] = task_id
         return headers, properties
+
+    def for_arguments(self, task: Task | None, args: Any, kwargs: Any) -> TaskMessage | None:
+        """Return this message with other ``args`` and ``kwargs`` (same task and options),
+        or None when that takes a :func:`build` of its own (a router that is a function, a
+        ``shadow_name`` of the task's own, arguments the task's signature refuses).
+
+        Only the body and the ``argsrepr`` / ``kwargsrepr`` headers depend on the arguments
+        once the route is known; called for an entry whose definition differs from another's
+        by its arguments alone (one schedule per customer, say).
+        """
+        if not self.cacheable:
+            return None
+        args, kwargs = args or (), kwargs or {}
+        if task is not None:
+            if type(task).shadow_name is not Task.shadow_name:
+                return None
+            check_arguments = getattr(task, "__header__", None) if task.typing else None
+            if check_arguments is not None:
+                try:
+                    check_arguments(*args, **kwargs)
+                except TypeError:
+                    return None
+        amqp, conf = self.app.amqp, self.app.conf
+        headers = dict(self._headers)
+        headers["argsrepr"] = saferepr(
+            args, amqp.argsrepr_maxsize, maxlevels=conf.task_repr_maxlevels
+        )
+        headers["kwargsrepr"] = saferepr(
+            kwargs, amqp.kwargsrepr_maxsize, maxlevels=conf.task_repr_maxlevels
+        )
+        other = copy.copy(self)
+        other._headers = headers
+        other.body = (args, kwargs, self.body[2])
+        other.broker_envelope = None
+        return other
 
     def before_publish(self, headers: dict[str, Any], properties: dict[str, Any]) -> None:
         """Send Celery's ``before_task_publish`` for one occurrence, as Celery sends it."""

@@ -30,6 +30,7 @@ from kombu import Exchange, Queue
 from beatcore import Entry, Interval, connect, timing
 from beatcore.publisher import ENTRY_HEADER, OCCURRENCE_HEADER
 from beatcore.scheduler import Scheduler
+from beatcore.task_message import TaskMessage
 from beatcore.testing import FakeClock, forget_memory_schedule, memory_broker_app
 from beatcore.testing.contract import T0
 from tests.support.redis_servers import RedisSentinelGroup, RedisServer
@@ -309,3 +310,62 @@ def test_beat_sends_the_message_apply_async_sends(app: Celery, case: str, receiv
     assert beat_keys == celery_keys, "the queue declared (bindings) as Celery declares it"
     if receivers:
         assert [name for name, _ in beat_signals] == ["before", "after"]
+
+
+def test_entries_differing_by_their_arguments_alone_each_send_their_own_message(
+    app: Celery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One schedule per customer: the message of each is made from the first one's route
+    (``TaskMessage.for_arguments``), with its own body, argsrepr and kwargsrepr."""
+    derived: list[TaskMessage] = []
+    for_arguments = TaskMessage.for_arguments
+
+    def counted(self: TaskMessage, *args: Any) -> TaskMessage | None:
+        made = for_arguments(self, *args)
+        if made is not None:
+            derived.append(made)
+        return made
+
+    monkeypatch.setattr(TaskMessage, "for_arguments", counted)
+    clock = FakeClock(T0)
+    store = connect(app, clock=clock)
+    for name, task, args, kwargs in [
+        ("c1", "tests.add", (), {"x": 1}),
+        ("c2", "tests.add", (), {"x": 2, "y": "two"}),
+        ("c3", "tests.add", (3, 4), {}),
+        ("n1", "tests.unknown", ("a",), {}),
+        ("n2", "tests.unknown", ("b", ["c"]), {"k": None}),
+    ]:
+        store.save(
+            Entry(
+                name=name,
+                task=task,
+                schedule=Interval(PERIOD),
+                args=args,
+                kwargs=kwargs,
+                options={"queue": "other"},
+            )
+        )
+    scheduler = Scheduler(app, clock=clock, holder="A")
+    try:
+        scheduler.tick()
+        clock.advance(PERIOD)
+        scheduler.tick()
+        assert scheduler.publisher.messages_built == 5
+        assert len(derived) == 3, "c2 and c3 from c1, n2 from n1"
+    finally:
+        scheduler.close()
+    broker = Broker(app)
+    sent = {m["headers"][ENTRY_HEADER]: m for m in broker.take()}
+    assert sorted(sent) == ["c1", "c2", "c3", "n1", "n2"]
+    now = datetime.now(T0.tzinfo)
+    for name, beat in sent.items():
+        entry = store.get(name)
+        celery_message(app, entry, timing.task_id(name, OCCURRENCE))
+        (celery,) = broker.take()
+        for header in BEAT_HEADERS:
+            del beat["headers"][header]
+        beat, celery = normalised(beat, now), normalised(celery, now)
+        for part in ("headers", "properties"):
+            assert sorted(beat.pop(part).items()) == sorted(celery.pop(part).items()), name
+        assert beat == celery, name
