@@ -188,11 +188,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=[10_000, 1_000_000],
     )
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "million.json")
+    parser.add_argument(
+        "--results-md", type=Path, help="also write the 'million' section of this file"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     document = run(args.sizes)
     args.out.write_text(json.dumps(document, indent=1) + "\n")
     print(table(document))
+    if args.results_md is not None:
+        from bench.results_md import write_section
+
+        body = f"`python -m bench.million`, finished {document['date']}.\n\n{table(document)}"
+        write_section(args.results_md, "million", body)
     return 0
 
 

@@ -312,8 +312,10 @@ def budget_lines(checks: list[dict[str, Any]]) -> str:
 def markdown(document: Mapping[str, Any]) -> str:
     """Return the run as Markdown: machine and versions, the table, the budget checks."""
     m = document["machine"]
+    commit = document["machine"].get("commit")
     lines = [
-        f"Run finished {document['date']}, {document['total_seconds']:.0f} s in all.",
+        f"Run finished {document['date']}, {document['total_seconds']:.0f} s in all"
+        + (f", at commit {commit}." if commit else "."),
         "",
         f"- machine: {m['nproc']} cores, {m['cpu']}, {m['platform']}",
         f"- Python {m['python']}, redis-server {m['redis-server']}, celery {m['celery']}, "
@@ -333,10 +335,31 @@ def markdown(document: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.report [results.json] [--results-md bench/RESULTS.md]``: print the run
+    as Markdown, or write it as the ``redbeat`` section of RESULTS.md (other sections kept)."""
+    import argparse
     import json
-    import sys
     from pathlib import Path
 
-    path = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "results.json")
-    print(markdown(json.loads(path.read_text())))
+    from bench.results_md import write_section
+
+    parser = argparse.ArgumentParser(prog="python -m bench.report")
+    parser.add_argument(
+        "results", nargs="?", type=Path, default=Path(__file__).parent / "results.json"
+    )
+    parser.add_argument("--results-md", type=Path, help="write the redbeat section of this file")
+    args = parser.parse_args(argv)
+    text = markdown(json.loads(args.results.read_text()))
+    if args.results_md is None:
+        print(text)
+    else:
+        write_section(args.results_md, SECTION, text)
+    return 0
+
+
+#: The section of bench/RESULTS.md this report writes.
+SECTION = "redbeat"
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -114,7 +114,15 @@ def machine() -> dict[str, Any]:
         except metadata.PackageNotFoundError:
             return "not installed"
 
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=BENCH_DIR, capture_output=True, text=True, check=True, timeout=10,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
     return {
+        "commit": commit,
         "nproc": os.cpu_count(),
         "cpu": cpu,
         "platform": platform.platform(),
@@ -271,6 +279,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out-dir", type=Path, default=BENCH_DIR, help="results.json, PNG")
     parser.add_argument("--no-chart", action="store_true", help="do not draw the PNG")
     parser.add_argument(
+        "--results-md",
+        type=Path,
+        help="also write the run as the 'redbeat' section of this file (bench/RESULTS.md)",
+    )
+    parser.add_argument(
         "--catch-up-down",
         type=float,
         help="seconds beat was down before the catch-up tick (default 3 hours)",
@@ -309,4 +322,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         path = draw(document, args.out_dir / "results.png")
         print(f"\nchart: {path}")
     print(f"results: {args.out_dir / 'results.json'}")
+    if args.results_md is not None:
+        from bench.report import SECTION, markdown
+        from bench.results_md import write_section
+
+        write_section(args.results_md, SECTION, markdown(document))
+        print(f"section {SECTION!r} of {args.results_md} rewritten")
     return 0
