@@ -85,7 +85,7 @@ def create_app(
         clock=clock,
         default_tz=default_tz,
         lock_ttl=lock_ttl,
-        health=HealthCheck(store, clock, lock_ttl),
+        health=HealthCheck(store, clock, lock_ttl, wait=config.probe_timeout),
         celery_app=celery_app,
     )
     routes = [

@@ -39,6 +39,7 @@ class WebConfig:
     :param password: its password.
     :param overdue_after: seconds past due that make an entry overdue
         (``beatcore_missed_threshold`` when opened by the command).
+    :param probe_timeout: seconds ``/healthz`` waits for the store before answering 503.
     """
 
     read_only: bool = False
@@ -46,6 +47,7 @@ class WebConfig:
     username: str | None = None
     password: str | None = None
     overdue_after: float = 60.0
+    probe_timeout: float = 0.08
 
     def __attrs_post_init__(self) -> None:
         if (self.username is None) != (self.password is None):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -272,3 +273,17 @@ def test_a_task_the_app_does_not_know_is_a_warning(store: SqliteStore, clock: Fa
     created = client.post("/api/entries", json=definition(task="proj.unknown"))
     assert created.status_code == 201
     assert any("proj.unknown" in warning for warning in created.json()["warnings"])
+
+
+def test_healthz_answers_503_when_the_store_does_not_answer_in_time(
+    make_client: Any, store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lock read that hangs (a store gone silent) is a 503 after probe_timeout."""
+    hung = threading.Event()
+    monkeypatch.setattr(store.lock, "current", lambda: hung.wait(30))
+    client = make_client(probe_timeout=0.05)
+    try:
+        answer = client.get("/healthz")
+        assert answer.status_code == 503 and "did not answer" in answer.json()["reason"]
+    finally:
+        hung.set()
