@@ -116,8 +116,8 @@ def test_list_filters_and_json(cli: Cli) -> None:
 
     table = cli.ok("list")
     header = table.splitlines()[0].split()
-    assert header == ["NAME", "SCHEDULE", "NEXT", "RUN", "LAST", "RUN", "RUNS", "ENABLED",
-                      "KIND", "LAST", "ERROR"]  # fmt: skip
+    assert header == ["NAME", "SCHEDULE", "NEXT", "RUN", "LAST", "RUN", "LAST", "OUTCOME",
+                      "RUNS", "ENABLED", "KIND", "LAST", "ERROR"]  # fmt: skip
     assert [line.split()[0] for line in table.splitlines()[1:]] == [
         "a-one", "a-two", "b-one", "static-one",
     ]  # fmt: skip

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
+import beatcore
 from beatcore import ChangeRefused, Entry, EntryNotFound, Interval
 from beatcore.errors import StoreUnavailable
 from beatcore.operations import (
@@ -203,3 +205,36 @@ def test_beats_static_sync_is_logged_as_beat_at_host(store: Store) -> None:
 def test_changed_fields_sees_a_field_cleared() -> None:
     assert changed_fields(every("a", description="x"), every("a")) == ("description",)
     assert changed_fields(every("a"), every("a")) == ()
+
+
+def test_beat_logs_what_its_start_changed_and_nothing_when_nothing_did(
+    beatcore_app: Any, beatcore_recorder: Any
+) -> None:
+    """A real scheduler's start: the static sync's additions, edits and removals are in the
+    change log as beat@host via beat_schedule; a restart with the same beat_schedule logs none."""
+    from beatcore.scheduler import Scheduler
+
+    beatcore_app.conf.beat_schedule = {
+        "a": {"task": "tests.add", "schedule": 10.0},
+        "b": {"task": "tests.add", "schedule": 20.0},
+    }
+    clock = FakeClock(T0)
+    Scheduler(beatcore_app, clock=clock, holder="A").close()
+    beatcore_app.conf.beat_schedule = {
+        "a": {"task": "tests.add", "schedule": 15.0},
+        "c": {"task": "tests.add", "schedule": 20.0},
+    }
+    clock.advance(60)
+    Scheduler(beatcore_app, clock=clock, holder="B").close()
+    Scheduler(beatcore_app, clock=clock, holder="C").close()  # nothing changed
+    with beatcore.connect(beatcore_app, clock=clock) as store:
+        logged = [(c.name, c.action, c.at - T0) for c in store.changes()]
+        assert {(c.by, c.via) for c in store.changes()} == {(actor("beat"), "beat_schedule")}
+    minute = timedelta(seconds=60)
+    assert sorted(logged) == [
+        ("a", "add", timedelta(0)),
+        ("a", "update", minute),
+        ("b", "add", timedelta(0)),
+        ("b", "delete", minute),
+        ("c", "add", minute),
+    ]

@@ -28,7 +28,8 @@ def format_instant(value: datetime | None, tz: tzinfo = UTC, *, seconds: bool = 
     return f"{stamp} {local.tzname() or zone_name(tz)}"
 
 
-def _amount(seconds: float) -> str:
+def amount(seconds: float) -> str:
+    """Return a length of time for people: ``42 s``, ``5 min``, ``1 h 5 min``, ``3 d``."""
     seconds = abs(seconds)
     if seconds < 60:
         return f"{int(seconds)} s"
@@ -49,7 +50,7 @@ def relative(value: datetime | None, now: datetime) -> str:
     delta = (value - now).total_seconds()
     if abs(delta) < 1:
         return "now"
-    return f"in {_amount(delta)}" if delta > 0 else f"{_amount(delta)} ago"
+    return f"in {amount(delta)}" if delta > 0 else f"{amount(delta)} ago"
 
 
 def when(value: datetime | None, tz: tzinfo, now: datetime) -> str:

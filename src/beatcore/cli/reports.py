@@ -25,7 +25,7 @@ from beatcore.cli.describe import (
 )
 from beatcore.cli.options import DURATION
 from beatcore.cli.reading import overdue_by, read_schedule
-from beatcore.cli.runs import run_json, run_lines
+from beatcore.cli.runs import last_runs, outcome_words, run_lines, run_report_json
 from beatcore.cli.session import Session, echo_json, pass_session
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import CorruptRecord
@@ -88,11 +88,14 @@ def list_entries(
         for error in schedule.unreadable
         if pattern is None or fnmatch.fnmatchcase(error.name, pattern)
     ]
+    last = last_runs(session.existing_store, [entry.name for entry, _ in rows])
     if as_json:
         listed = []
         for entry, state in rows:
             data = entry_json(session, entry, state)
             data["overdue_by"] = overdue_by(entry, state, now, threshold)
+            run = last.get(entry.name)
+            data["last_outcome"] = None if run is None else run_report_json(run)
             listed.append(data)
         listed += [
             {"name": e.name, "readable": False, "error": e.cause, "since": isoformat(e.since)}
@@ -113,6 +116,7 @@ def list_entries(
                 describe_schedule(entry, session.default_tz),
                 f"OVERDUE {next_text}" if late is not None else next_text,
                 relative(state.last_run_at, now) if state.last_run_at else "never",
+                outcome_words(last[entry.name]) if entry.name in last else "-",
                 str(state.total_run_count),
                 "yes" if entry.enabled else "no",
                 "static" if entry.static else "dynamic",
@@ -124,11 +128,11 @@ def list_entries(
         since = f" since {relative(error.since, now)}" if error.since else ""
         name = printable(error.name)
         cells.append(
-            [name, f"UNREADABLE{since}", "-", "-", "-", "-", "-", shorten(error.cause), "-"]
+            [name, f"UNREADABLE{since}", "-", "-", "-", "-", "-", "-", shorten(error.cause), "-"]
         )
     cells.sort(key=lambda cell: cell[0])
-    headers = ["NAME", "SCHEDULE", "NEXT RUN", "LAST RUN", "RUNS", "ENABLED", "KIND", "LAST ERROR",
-               "DESCRIPTION"]  # fmt: skip
+    headers = ["NAME", "SCHEDULE", "NEXT RUN", "LAST RUN", "LAST OUTCOME", "RUNS", "ENABLED",
+               "KIND", "LAST ERROR", "DESCRIPTION"]  # fmt: skip
     if not any(entry.description for entry, _ in rows):  # the column only when it says something
         headers.pop()
         cells = [cell[:-1] for cell in cells]
@@ -188,7 +192,7 @@ def show(
     if as_json:
         data = entry_json(session, entry, state)
         data["next_runs"] = [isoformat(due) for _, due in coming]
-        data["last_runs"] = [run_json(run) for run in last_runs]
+        data["last_runs"] = [run_report_json(run) for run in last_runs]
         data["last_changes"] = [change_json(change) for change in log[:changes_count]]
         data["disabled_by"] = None if paused is None else change_json(paused)
         echo_json(data)
@@ -239,7 +243,7 @@ def show(
             click.echo(f"  {format_instant(due, tz)} ({relative(due, now)}{extra})")
     if runs_count:
         click.echo(f"last {runs_count} runs (newest first):")
-        for line in run_lines(last_runs, tz):
+        for line in run_lines(last_runs, tz, now):
             click.echo(line.rstrip())
     if changes_count:
         click.echo(f"last {changes_count} changes (newest first):")

@@ -1,34 +1,60 @@
-"""``celery beatcore history NAME``: what beat did with each recent occurrence of an entry.
+"""``celery beatcore history NAME``: what became of each recent occurrence of an entry.
 
-Also the lines ``show`` ends with (:func:`run_lines`). Reads :meth:`Store.history`; a store
-that keeps no history shows none.
+For each occurrence: when it was due, when beat sent it and how late, what beat did (sent,
+re-sent, skipped, send failed) and, where the worker reports runs (``beatcore_track_runs``),
+what the worker made of it (running, succeeded, failed, retried) and how long it ran. Also the
+lines ``show`` ends with (:func:`run_lines`). Reads :meth:`Store.history`; a store that keeps
+no history shows none.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 import click
 
-from beatcore.cli.describe import entry_tz, format_instant
+from beatcore.cli.describe import amount, entry_tz, format_instant, table
 from beatcore.cli.session import Session, echo_json, pass_session
-from beatcore.store import RunRecord
+from beatcore.errors import EntryNotFound
+from beatcore.store import RunRecord, Store
 from beatcore.timeutil import isoformat
 from beatcore.values import printable
 
-#: How each outcome reads in a table.
+#: How each of beat's outcomes reads in a table.
 OUTCOME_WORDS = {
     "sent": "sent",
     "resent": "re-sent (its leader died)",
     "skipped": "skipped",
     "send_failed": "send failed",
 }
+#: How each worker status reads in a table (``started``: the run is still going).
+STATUS_WORDS = {
+    "started": "running",
+    "retried": "retrying",
+    "succeeded": "succeeded",
+    "failed": "failed",
+}
+
+
+def worker_facts(run: RunRecord) -> dict[str, Any]:
+    """Return what the worker reported of ``run`` (``beatcore_track_runs``), by field; None
+    where it reported nothing (tracking off, not yet, or a record from before the fields)."""
+    return {
+        "status": run.status,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "runtime": run.runtime,
+        "error": run.error,
+        "worker": run.worker,
+        "retries": run.retries,
+    }
 
 
 def run_json(run: RunRecord) -> dict[str, Any]:
-    """Return the ``--json`` form of one run record."""
+    """Return beat's facts of one run record as JSON (:func:`run_report_json` adds the
+    worker's)."""
     return {
         "occurrence": isoformat(run.occurrence),
         "task_id": run.task_id,
@@ -39,25 +65,68 @@ def run_json(run: RunRecord) -> dict[str, Any]:
     }
 
 
-def run_lines(runs: Sequence[RunRecord], tz: tzinfo) -> list[str]:
-    """Return a table of ``runs`` (newest first): occurrence, outcome, lateness, task id and
-    why (skip reason or send error), one line each, with a header."""
+def run_report_json(run: RunRecord) -> dict[str, Any]:
+    """Return the ``--json`` form of one run record in ``history`` and ``show``: beat's facts
+    and the worker's, every key present (null where the worker reported nothing)."""
+    data = run_json(run)
+    for field, value in worker_facts(run).items():
+        data[field] = isoformat(value) if isinstance(value, datetime) else value
+    return data
+
+
+def outcome_words(run: RunRecord) -> str:
+    """Return what became of ``run`` in words: the worker's last report when there is one
+    (``running``, ``succeeded``, ...), else what beat did (``sent``, ``skipped``, ...)."""
+    if run.status:
+        return STATUS_WORDS.get(run.status, run.status)
+    return OUTCOME_WORDS.get(run.outcome, run.outcome)
+
+
+def _runtime(run: RunRecord, now: datetime | None) -> str:
+    if run.status == "started" and run.started_at is not None and now is not None:
+        return f"{amount((now - run.started_at).total_seconds())} so far"
+    return "-" if run.runtime is None else f"{run.runtime:.3f} s"
+
+
+def _detail(run: RunRecord) -> str:
+    text = run.error or run.detail
+    return printable(text) if text else ""
+
+
+def last_runs(store: Store, names: Sequence[str]) -> dict[str, RunRecord]:
+    """Return the newest run record of each of ``names`` that has one (``list``'s last
+    outcome): one history read per entry, as ``list`` already reads each entry's state."""
+    found: dict[str, RunRecord] = {}
+    for name in names:
+        try:
+            runs = store.history(name, 1)
+        except EntryNotFound:
+            continue  # removed while listing
+        if runs:
+            found[name] = runs[0]
+    return found
+
+
+def run_lines(runs: Sequence[RunRecord], tz: tzinfo, now: datetime | None = None) -> list[str]:
+    """Return a table of ``runs`` (newest first), one line each with a header: occurrence,
+    when it was sent, how late, what became of it, how long it ran (for a run still going,
+    how long so far, from ``now``), its task id and why (skip reason, send or task error)."""
     if not runs:
         return ["  none recorded"]
-    rows = [("OCCURRENCE", "OUTCOME", "LATE", "TASK ID", "DETAIL")]
-    for run in runs:
-        late = "-" if run.lateness is None else f"{run.lateness:.3f} s"
-        rows.append(
-            (
-                format_instant(run.occurrence, tz),
-                OUTCOME_WORDS.get(run.outcome, run.outcome),
-                late,
-                run.task_id,
-                printable(run.detail) if run.detail else "",
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    return ["  " + "".join(row[i].ljust(widths[i] + 2) for i in range(4)) + row[4] for row in rows]
+    rows = [
+        [
+            format_instant(run.occurrence, tz),
+            format_instant(run.sent_at, tz) if run.sent_at else "-",
+            "-" if run.lateness is None else f"{run.lateness:.3f} s",
+            outcome_words(run),
+            _runtime(run, now),
+            run.task_id,
+            _detail(run),
+        ]
+        for run in runs
+    ]
+    headers = ["OCCURRENCE", "SENT", "LATE", "OUTCOME", "RUNTIME", "TASK ID", "DETAIL"]
+    return ["  " + line for line in table(headers, rows).splitlines()]
 
 
 @click.command("history")
@@ -67,14 +136,15 @@ def run_lines(runs: Sequence[RunRecord], tz: tzinfo) -> list[str]:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @pass_session
 def history(session: Session, name: str, limit: int, as_json: bool) -> None:
-    """List what beat did with the latest occurrences of entry NAME: sent (when, how late),
-    re-sent after a leader died, skipped and why, or failed to send and the error."""
+    """List what became of the latest occurrences of entry NAME: when beat sent each and how
+    late, or why it skipped it or could not send it; with run tracking, whether the worker
+    is still running it, it succeeded or failed (and the error), and how long it ran."""
     store = session.existing_store
     entry = store.get(name)
     runs = store.history(name, limit)
     if as_json:
-        echo_json({"name": entry.name, "runs": [run_json(run) for run in runs]})
+        echo_json({"name": entry.name, "runs": [run_report_json(run) for run in runs]})
         return
     click.echo(f"runs of {printable(entry.name)}, newest first:")
-    for line in run_lines(runs, entry_tz(entry, session.default_tz)):
-        click.echo(line.rstrip())
+    for line in run_lines(runs, entry_tz(entry, session.default_tz), session.now()):
+        click.echo(line)
