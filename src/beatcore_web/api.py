@@ -33,6 +33,8 @@ from beatcore_web.views import (
     unreadable_json,
 )
 
+#: The largest JSON body taken (a definition is a few kilobytes).
+MAX_BODY = 1_000_000
 #: Runs and changes the entry route returns by default.
 RECENT = 20
 
@@ -40,12 +42,15 @@ RECENT = 20
 async def json_body(request: Request) -> dict[str, Any]:
     """Return the request's JSON object (``{}`` when empty).
 
-    :raises ApiError: 415 when not ``application/json``, 400 when not a JSON object.
+    :raises ApiError: 415 when not ``application/json``, 413 when larger than
+        :data:`MAX_BODY`, 400 when not a JSON object.
     """
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind != "application/json":
         raise ApiError(415, "send the body as application/json")
     raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise ApiError(413, f"the body is {len(raw)} bytes, more than {MAX_BODY}")
     if not raw.strip():
         return {}
     try:

@@ -107,6 +107,7 @@ def test_bad_requests(client: TestClient) -> None:
     error_of(client.post("/api/entries", content=b"{nope", headers=_json), 400)
     error_of(client.post("/api/entries", content=b"[1]", headers=_json), 400)
     error_of(client.post("/api/entries", data={"name": "x"}), 415)
+    error_of(client.post("/api/entries", content=b" " * 1_000_001, headers=_json), 413)
     error_of(client.post("/api/entries/report/trigger"), 415)
     error_of(client.patch("/api/entries/report", json={"name": "other"}), 422)
     error_of(client.get("/api/entries?state=sleepy"), 400)
