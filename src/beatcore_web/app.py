@@ -107,7 +107,6 @@ def create_app(
         },
     )
     app.state.dashboard = board
-    board.health.start()  # so the first probe finds a snapshot
     return app
 
 

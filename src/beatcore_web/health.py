@@ -62,8 +62,7 @@ class HealthCheck:
     def start(self) -> threading.Thread:
         """Start reading a new snapshot unless a read is under way; return the reader.
 
-        Called by :meth:`snapshot` when the last one is stale, and once when the dashboard
-        is built, so the first probe finds one.
+        Called by :meth:`snapshot` when the last one is stale.
         """
         with self._mutex:
             reader = self._reader

@@ -24,7 +24,7 @@ from beatcore.store import Store
 #: The states the table filters on.
 STATES = ("enabled", "disabled", "static", "dynamic", "overdue", "unreadable")
 #: The most records one request reads while looking for matches.
-SCAN_LIMIT = 20_000
+SCAN_LIMIT = 10_000
 #: Rows per page at most (the API's ``limit``).
 MAX_LIMIT = 1000
 #: The largest code point: a name of a prefix P sorts before P + this.
