@@ -1,10 +1,13 @@
--- beatcore ack: write the acked states of claimed entries that did not change in flight, and
--- append each entry's run records to its history.
+-- beatcore ack: write the acked states of claimed entries that did not change in flight,
+-- append each entry's run records to its history and write its running fact.
 -- KEYS: 1 lock, 2 fence, 3 due, 4 inflight, 5 claimed, 6 defs, 7 states, 8 history key prefix
---       (the history of entry <name> is the list KEYS[8] .. <name>, in the same hash tag)
+--       (the history of entry <name> is the list KEYS[8] .. <name>, in the same hash tag),
+--       9 running, 10 report log key prefix (entry <name>'s log is KEYS[10] .. <name>)
 -- ARGV: 1 token, 2 ttl_ms, 3 holder, 4 history size (records kept per entry), 5 entry count n,
---       then per entry: name, claimed state JSON, acked state JSON, due score ('' = never due),
---       run records count; then the run records of every entry, in entry order.
+--       6 now (epoch microseconds), then per entry: name, claimed state JSON, acked state JSON,
+--       due score ('' = never due), run records count, running fact ('' = leave it), due now
+--       ('due': at once; 'check': if the log holds a final report of the fact's run; ''); then
+--       the run records of every entry, in entry order.
 -- Returns {0, last_token_issued, current_holder_or_empty} when the lease is stale (nothing changed), else
 -- {1, name, ...}: the entries whose definition or state changed while in flight; the caller
 -- merges those with the current state (they are out of the in-flight and due sets meanwhile).
@@ -13,26 +16,39 @@
 -- claim was taken by the first). The run records of an entry that still exists and that
 -- this lease claimed (changed in flight or not) go to its history with one RPUSH, and one
 -- LTRIM once it is longer than the history size; a history key of another type is left
--- alone (its records are dropped), so it never stops the ack.
+-- alone (its records are dropped), so it never stops the ack. Its running fact is written
+-- with one HSET per slice; an entry due now is moved to now in the due index (ZADD XX LT)
+-- after its acked state was written.
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'holder') ~= ARGV[3] then
   return {0, redis.call('GET', KEYS[2]) or '', redis.call('HGET', KEYS[1], 'holder') or ''}
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 
 local SLICE = 1000 -- variadic calls stay far below Lua's stack limit for unpack
-local FIELDS, BASE = 5, 5 -- fields per entry; entry k's fields start at ARGV[BASE + FIELDS * (k - 1) + 1]
+local FIELDS, BASE = 7, 6 -- fields per entry; entry k's fields start at ARGV[BASE + FIELDS * (k - 1) + 1]
 local size = tonumber(ARGV[4])
 local count = tonumber(ARGV[5])
 -- where each entry's run records start among the ARGV
 local runs_at, next_run = {}, BASE + FIELDS * count + 1
 for k = 1, count do
   runs_at[k] = next_run
-  next_run = next_run + tonumber(ARGV[BASE + FIELDS * k])
+  next_run = next_run + tonumber(ARGV[BASE + FIELDS * (k - 1) + 5])
+end
+
+-- True when the log of entry <name> holds a final report of run <task>.
+local function ended(name, task)
+  local final = task .. '|1|'
+  local kept = redis.pcall('LRANGE', KEYS[10] .. name, 0, -1)
+  if type(kept) ~= 'table' or kept['err'] ~= nil then return false end
+  for _, report in ipairs(kept) do
+    if string.sub(report, 1, #final) == final then return true end
+  end
+  return false
 end
 
 local function record_runs(k, name)
   local first = runs_at[k]
-  local last = first + tonumber(ARGV[BASE + FIELDS * k]) - 1
+  local last = first + tonumber(ARGV[BASE + FIELDS * (k - 1) + 5]) - 1
   if last < first then return end
   local key = KEYS[8] .. name
   local length = false
@@ -56,7 +72,7 @@ for first = 1, count, SLICE do
   local states = redis.call('HMGET', KEYS[7], unpack(names))
   redis.call('HDEL', KEYS[4], unpack(names))
   redis.call('ZREM', KEYS[5], unpack(names))
-  local written, scheduled, unscheduled = {}, {}, {}
+  local written, scheduled, unscheduled, facts, due_now = {}, {}, {}, {}, {}
   for j, name in ipairs(names) do
     local i = BASE + FIELDS * (first + j - 2) + 1
     local definition = definitions[j]
@@ -64,6 +80,16 @@ for first = 1, count, SLICE do
       local snapshot = snapshots[j]
       if snapshot and not seen[name] and string.sub(snapshot, 1, #claim_mark) == claim_mark then
         record_runs(first + j - 1, name)
+        local fact, due = ARGV[i + 5], ARGV[i + 6]
+        if fact ~= '' then
+          facts[#facts + 1] = name
+          facts[#facts + 1] = fact
+          local task = string.sub(fact, 1, string.find(fact, '|', 1, true) - 1)
+          if due == 'due' or (due == 'check' and ended(name, task)) then
+            due_now[#due_now + 1] = ARGV[6]
+            due_now[#due_now + 1] = name
+          end
+        end
       end
       local unchanged = false
       if snapshot and not seen[name] then
@@ -90,5 +116,7 @@ for first = 1, count, SLICE do
   if #written > 0 then redis.call('HSET', KEYS[7], unpack(written)) end
   if #scheduled > 0 then redis.call('ZADD', KEYS[3], unpack(scheduled)) end
   if #unscheduled > 0 then redis.call('ZREM', KEYS[3], unpack(unscheduled)) end
+  if #facts > 0 then redis.call('HSET', KEYS[9], unpack(facts)) end
+  if #due_now > 0 then redis.call('ZADD', KEYS[3], 'XX', 'LT', unpack(due_now)) end
 end
 return changed

@@ -1,9 +1,12 @@
 -- beatcore claim: renew the lease, take stale in-flight and due entries, return them.
--- KEYS: 1 lock, 2 fence, 3 due, 4 inflight, 5 claimed, 6 defs, 7 states, 8 meta
+-- KEYS: 1 lock, 2 fence, 3 due, 4 inflight, 5 claimed, 6 defs, 7 states, 8 meta, 9 running,
+--       10 report log key prefix (entry <name>'s log is KEYS[10] .. <name>)
 -- ARGV: 1 token, 2 ttl_ms, 3 now_us, 4 stale_us (claimed at or before: recovered), 5 limit,
 --       6 holder (checked with the token: tokens may repeat after Redis lost its data)
 -- Returns {0, last_token_issued, current_holder_or_empty} when the lease is stale (nothing changed), else
--- {1, next_due_score_or_empty, name, definition, state, recovered, ...}.
+-- {1, next_due_score_or_empty, name, definition, state, recovered, running, reports, ...}:
+-- running is the entry's running fact ('' when none) and reports the elements of its log
+-- that are of the fact's run (an empty list when none), which the caller applies to it.
 local token = ARGV[1]
 local lock = redis.call('HMGET', KEYS[1], 'token', 'holder')
 if lock[1] ~= token or lock[2] ~= ARGV[6] then
@@ -16,11 +19,26 @@ local limit = tonumber(ARGV[5])
 local out = {1, ''}
 local taken = 0
 
+-- The elements of an entry's report log that are of the run its running fact names.
+local function reports_of(name, fact)
+  local found = {}
+  if not fact then return found end
+  local run = string.sub(fact, 1, (string.find(fact, '|', 1, true) or 1) - 1) .. '|'
+  local kept = redis.pcall('LRANGE', KEYS[10] .. name, 0, -1)
+  if type(kept) == 'table' and kept['err'] == nil then
+    for _, report in ipairs(kept) do
+      if string.sub(report, 1, #run) == run then found[#found + 1] = report end
+    end
+  end
+  return found
+end
+
 -- Takes the entries of one range (unique names) with one variadic command per key.
 local function take(names, recovered)
   if #names == 0 then return end
   local definitions = redis.call('HMGET', KEYS[6], unpack(names))
   local states = redis.call('HMGET', KEYS[7], unpack(names))
+  local facts = redis.call('HMGET', KEYS[9], unpack(names))
   redis.call('ZREM', KEYS[3], unpack(names))
   local inflight, claimed, dangling = {}, {}, {}
   for j, name in ipairs(names) do
@@ -34,6 +52,8 @@ local function take(names, recovered)
       out[#out + 1] = definition
       out[#out + 1] = states[j] or ''
       out[#out + 1] = recovered
+      out[#out + 1] = facts[j] or ''
+      out[#out + 1] = reports_of(name, facts[j])
       taken = taken + 1
     else
       -- a dangling index member (its entry was deleted): drop it

@@ -116,6 +116,20 @@ class KeyLayout:
         """List: the run history of entry ``name``, oldest record first (RunRecord JSON)."""
         return self.history_prefix + name
 
+    @property
+    def reports_prefix(self) -> str:
+        """What each entry's log of worker reports starts with (the scripts append the name)."""
+        return self.base + "reports:"
+
+    def reports(self, name: str) -> str:
+        """List: the worker reports of entry ``name``, oldest first (``task_id|final|JSON``)."""
+        return self.reports_prefix + name
+
+    @property
+    def running(self) -> str:
+        """Hash: entry name -> its running fact (``task_id|held|ended|JSON``)."""
+        return self.base + "running"
+
     def expected_types(self) -> dict[str, str]:
         """Return each key with the Redis type it must have (for checks and error messages)."""
         return {
@@ -126,6 +140,7 @@ class KeyLayout:
             self.inflight: "hash",
             self.claimed: "zset",
             self.corrupt: "hash",
+            self.running: "hash",
             self.lock: "hash",
             self.fence: "string",
             self.meta: "hash",

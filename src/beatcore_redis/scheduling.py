@@ -15,12 +15,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import attrs
 from celery.utils.log import get_logger
 
 from beatcore import serializer, storekit
 from beatcore.entry import EntryState
-from beatcore.errors import CorruptRecord, EntryNotFound
-from beatcore.store import Ack, ClaimResult, InFlight, Lease, RunRecord
+from beatcore.errors import CorruptRecord
+from beatcore.store import Ack, ClaimResult, InFlight, Lease, Running
+from beatcore_redis import reports
 from beatcore_redis.handle import RedisHandle
 from beatcore_redis.lock import lock_lost, ttl_ms
 from beatcore_redis.revive import noted_unreadable
@@ -43,6 +45,7 @@ class ClaimedStates:
     def __init__(self, limit: int = CLAIMED_RAW_LIMIT) -> None:
         self.limit = limit
         self._raw: dict[str, tuple[EntryState, bytes]] = {}
+        self._running: dict[str, Running] = {}
 
     def __len__(self) -> int:
         return len(self._raw)
@@ -51,10 +54,22 @@ class ClaimedStates:
         """Called before a claim of ``count`` entries is remembered."""
         if len(self._raw) + count > self.limit:
             self._raw.clear()
+            self._running.clear()
 
-    def remember(self, name: str, state: EntryState, raw: bytes | str) -> None:
-        """Keep ``raw``, the stored bytes a claim decoded into ``state``."""
+    def remember(
+        self, name: str, state: EntryState, raw: bytes | str, running: Running | None = None
+    ) -> None:
+        """Keep ``raw``, the stored bytes a claim decoded into ``state``, and the running
+        fact the claim returned (the ack merges the one it is given into it)."""
         self._raw[name] = (state, raw.encode() if isinstance(raw, str) else raw)
+        if running is None:
+            self._running.pop(name, None)
+        else:
+            self._running[name] = running
+
+    def claimed_running(self, name: str) -> Running | None:
+        """Return (and forget) the running fact the claim of ``name`` returned."""
+        return self._running.pop(name, None)
 
     def stored_bytes(self, ack: Ack) -> bytes | str:
         """Return (and forget) the stored bytes of ``ack.claimed``: those the claim read when
@@ -82,7 +97,7 @@ def claim(
         "claim",
         "claim",
         [keys.lock, keys.fence, keys.due, keys.inflight, keys.claimed, keys.defs,
-         keys.states, keys.meta],
+         keys.states, keys.meta, keys.running, keys.reports_prefix],
         [lease.token, ttl_ms(lease.ttl), storekit.to_micros(now),
          storekit.to_micros(now - timedelta(seconds=reclaim_after)), limit, lease.holder],
     )  # fmt: skip
@@ -90,13 +105,25 @@ def claim(
         raise lock_lost(lease, reply)
     rows = [
         (storekit.text(reply[i]), reply[i + 1], reply[i + 2] or None, reply[i + 3] in (b"1", "1"))
-        for i in range(2, len(reply), 4)
+        for i in range(2, len(reply), 6)
     ]
+    facts = {
+        storekit.text(reply[i]): reports.claimed_fact(storekit.text(reply[i]), reply[i + 4],
+                                                      reply[i + 5])
+        for i in range(2, len(reply), 6)
+        if reply[i + 4]
+    }  # fmt: skip
     claims, corrupt = storekit.decode_claims(rows)
+    if facts:
+        claims = [
+            attrs.evolve(c, running=facts[c.entry.name]) if facts.get(c.entry.name) else c
+            for c in claims
+        ]
     claimed.make_room(len(rows))
     state_bytes = {name: state_raw for name, _, state_raw, _ in rows}
     for item in claims:
-        claimed.remember(item.entry.name, item.state, state_bytes[item.entry.name] or b"")
+        name = item.entry.name
+        claimed.remember(name, item.state, state_bytes[name] or b"", item.running)
     if corrupt:
         quarantine(handle, corrupt)
     next_due = storekit.from_micros(reply[1]) if reply[1] else None
@@ -128,29 +155,40 @@ def ack(
     acks: Sequence[Ack],
     history_size: int,
 ) -> None:
-    """Write the acked states and append each ack's runs to its entry's history, keeping the
-    newest ``history_size`` records (see :meth:`Store.ack`), all in one script call.
+    """Write the acked states, append each ack's runs to its entry's history (keeping the
+    newest ``history_size`` records) and write its running fact, merged with the one its
+    claim returned (see :meth:`Store.ack`), all in one script call.
 
     :raises LockLost: ``lease`` is not the current one (nothing was written).
     """
     keys = handle.keys
-    args: list[Any] = [lease.token, ttl_ms(lease.ttl), lease.holder, history_size, len(acks)]
+    args: list[Any] = [
+        lease.token,
+        ttl_ms(lease.ttl),
+        lease.holder,
+        history_size,
+        len(acks),
+        storekit.to_micros(handle.now()),
+    ]
     records: list[str] = []
     for item in acks:
         runs = storekit.kept_runs(item.runs, history_size)
+        fact, due = reports.ack_running(claimed.claimed_running(item.name), item.running)
         args += [
             item.name,
             claimed.stored_bytes(item),
             serializer.dumps_state(item.state),
             handle.score(item.due_at),
             len(runs),
+            fact,
+            due,
         ]
         records += runs
     reply = handle.calls.run_script(
         "ack",
         "ack",
         [keys.lock, keys.fence, keys.due, keys.inflight, keys.claimed, keys.defs, keys.states,
-         keys.history_prefix],
+         keys.history_prefix, keys.running, keys.reports_prefix],
         args + records,
     )  # fmt: skip
     if int(reply[0]) != 1:
@@ -158,34 +196,6 @@ def ack(
     changed = {storekit.text(name) for name in reply[1:]}
     if changed:
         _merge_changed(handle, [item for item in acks if item.name in changed])
-
-
-def history(handle: RedisHandle, name: str, limit: int | None) -> list[RunRecord]:
-    """Return the run history of ``name``, newest first (see :meth:`Store.history`): one
-    round trip reads whether the entry exists and its whole history (at most the history
-    size), so an unreadable record never shortens what ``limit`` asks for. A history key of
-    another Redis type reads as no history (logged; the ack leaves such a key alone too).
-
-    :raises EntryNotFound: no such entry.
-    """
-    key = handle.keys.history(name)
-
-    def read() -> list[Any]:
-        pipe = handle.client.pipeline(transaction=False)
-        pipe.hexists(handle.keys.defs, name)
-        pipe.lrange(key, 0, -1)
-        replies = list(pipe.execute(raise_on_error=False))
-        if isinstance(replies[0], Exception):
-            raise replies[0]  # translated by the retry policy, as any failed call
-        return replies
-
-    exists, stored = handle.calls.call("read history", read)
-    if not exists:
-        raise EntryNotFound(name)
-    if isinstance(stored, Exception):
-        logger.warning("beatcore: the run history of %r is unreadable: %s (%s)", name, key, stored)
-        return []
-    return storekit.read_history(stored, limit)
 
 
 def _merge_changed(handle: RedisHandle, acks: Sequence[Ack]) -> None:

@@ -13,7 +13,15 @@ from typing import Any
 from redis.exceptions import NoScriptError
 
 #: Script names; each is ``<name>.lua`` beside this module.
-SCRIPT_NAMES = ("claim", "ack", "write", "static_read", "lock_acquire", "lock_renew")
+SCRIPT_NAMES = (
+    "claim",
+    "ack",
+    "write",
+    "static_read",
+    "lock_acquire",
+    "lock_renew",
+    "report",
+)
 
 
 def script_source(name: str) -> str:

@@ -25,6 +25,7 @@ from beatcore.store import (
     ClaimResult,
     InFlight,
     Lease,
+    RunOutcome,
     RunRecord,
     Store,
     StoreStatus,
@@ -32,7 +33,7 @@ from beatcore.store import (
 )
 from beatcore.timeutil import Clock, utc_now
 from beatcore_redis import changes as changelog
-from beatcore_redis import revive, saving, scheduling, writes
+from beatcore_redis import reports, revive, saving, scheduling, writes
 from beatcore_redis.calls import RedisCalls
 from beatcore_redis.checks import run_checks
 from beatcore_redis.connection import RetryingCaller
@@ -280,7 +281,15 @@ class RedisStore(Store):
     def history(self, name: str, limit: int | None = None) -> list[RunRecord]:
         """Return the run history of ``name``, newest first (see :meth:`Store.history`):
         one round trip. The ack writes it, in its own script call."""
-        return scheduling.history(self.handle, name, limit)
+        return reports.read_history(self.handle, name, limit)
+
+    #: Worker reports are kept (a log per entry, applied where read: :mod:`.reports`).
+    records_outcomes = True
+
+    def record_outcome(self, outcome: RunOutcome) -> None:
+        """Record what a worker reports of a run (see :meth:`Store.record_outcome`): one
+        script call."""
+        reports.record_outcome(self.handle, outcome, self.history_size)
 
     def in_flight(self) -> list[InFlight]:
         """Return the claims not acked yet, oldest first."""

@@ -1,6 +1,7 @@
 -- beatcore write: compare-and-set a batch of entries (save, trigger, static sync, delete).
 -- KEYS: 1 defs, 2 states, 3 due, 4 inflight, 5 claimed, 6 static, 7 corrupt, 8 meta,
---       9 history key prefix (entry <name>'s run history is KEYS[9] .. <name>: deleted with it)
+--       9 history key prefix (entry <name>'s run history is KEYS[9] .. <name>), 10 running,
+--       11 report log key prefix (its log is KEYS[11] .. <name>): a delete takes all three along
 -- ARGV: 1 schema version, 2 mode, 3 expected write generation ('S' only), 4 static digest
 --       ('S' only), then per entry: op ('put' | 'del'), name, expected definition, expected
 --       state ('' = absent, '*' = not checked), new definition, new state, due score ('' = not
@@ -190,7 +191,8 @@ if mode == 'w' then
       redis.call('ZREM', KEYS[3], name)
       redis.call('ZREM', KEYS[5], name)
       redis.call('SREM', KEYS[6], name)
-      redis.call('DEL', KEYS[9] .. name)
+      redis.call('DEL', KEYS[9] .. name, KEYS[11] .. name)
+      redis.call('HDEL', KEYS[10], name)
     end
   end
 else
@@ -244,8 +246,10 @@ else
     for _, name in ipairs(dels) do
       removed[#removed + 1] = name
       histories[#histories + 1] = KEYS[9] .. name
+      histories[#histories + 1] = KEYS[11] .. name
     end
     redis.call('DEL', unpack(histories))
+    redis.call('HDEL', KEYS[10], unpack(dels))
   end
   if #added > 0 then redis.call('SADD', KEYS[6], unpack(added)) end
   local unstatic = 0

@@ -245,7 +245,7 @@ def _run(
         what,
         "write",
         [keys.defs, keys.states, keys.due, keys.inflight, keys.claimed, keys.static,
-         keys.corrupt, keys.meta, keys.history_prefix],
+         keys.corrupt, keys.meta, keys.history_prefix, keys.running, keys.reports_prefix],
         arg_lists,
     )  # fmt: skip
     return chunks, list(replies)
