@@ -13,12 +13,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from beatcore import serializer, storekit
+import attrs
+
+from beatcore import report_log, serializer, storekit
 from beatcore.entry import EntryState
 from beatcore.errors import CorruptRecord, EntryNotFound, StoreError
-from beatcore.store import Ack, ClaimResult, InFlight, Lease, RunRecord
+from beatcore.store import Ack, ClaimResult, InFlight, Lease, Running, RunOutcome, RunRecord
 from beatcore.timeutil import UTC
 from beatcore_postgres.connection import Connection
 from beatcore_postgres.lock import check_renewed, fenced_params, utc
@@ -28,9 +30,22 @@ from beatcore_postgres.statements import Statements, instant, json_rows
 #: (each lost pass means another process wrote the entry in between).
 MAX_MERGE_PASSES = 20
 _UNKNOWN_REV = -1
-#: One acked entry to write: the ack, the rev it expects, the state, its due instant and the
-#: run records to append to its history.
-_Item = tuple[Ack, int, EntryState, datetime | None, tuple[RunRecord, ...]]
+
+
+class _Item(NamedTuple):
+    """One acked entry to write."""
+
+    ack: Ack
+    rev: int
+    """The rev the write expects."""
+    state: EntryState
+    due_at: datetime | None
+    runs: tuple[RunRecord, ...]
+    """The run records to append to its history."""
+    running: Running | None
+    """Its running fact to write (None: leave it)."""
+    due_now: str
+    """When it is due at once (see :func:`beatcore.report_log.running_to_write`)."""
 
 
 def in_flight(row: tuple[Any, ...]) -> InFlight:
@@ -50,6 +65,7 @@ class Scheduling:
         self._sql = sql
         self._url = url
         self._claimed_revs: dict[str, int] = {}
+        self._claimed_running: dict[str, Running] = {}
         self._mutex = threading.Lock()
 
     def claim(
@@ -68,8 +84,23 @@ class Scheduling:
         check_renewed(lease, renewed, last_token)
         taken = [row for row in rows if row[3] is not None]
         claims, corrupt = storekit.decode_claims((r[3], r[4], r[5], r[7]) for r in taken)
+        facts = {
+            row[3]: report_log.running_with_reports(row[3], Running.from_json(row[8]), row[9])
+            for row in taken
+            if row[8] is not None
+        }
+        if facts:
+            claims = [
+                attrs.evolve(c, running=facts[c.entry.name]) if facts.get(c.entry.name) else c
+                for c in claims
+            ]
         with self._mutex:
             self._claimed_revs.update((row[3], row[6]) for row in taken)
+            for claim in claims:
+                if claim.running is None:
+                    self._claimed_running.pop(claim.entry.name, None)
+                else:
+                    self._claimed_running[claim.entry.name] = claim.running
         if corrupt:
             self._set_aside(conn, lease, corrupt, now)
         return ClaimResult(tuple(claims), tuple(corrupt), utc(next_due))
@@ -80,6 +111,16 @@ class Scheduling:
         with self._mutex:
             return {ack.name: self._claimed_revs.pop(ack.name, _UNKNOWN_REV) for ack in acks}
 
+    def take_facts(self, acks: Sequence[Ack]) -> dict[str, tuple[Running | None, str]]:
+        """Return (and forget the claims' facts) what each ack writes of its running fact,
+        merged with the one its claim returned (:func:`beatcore.report_log.running_to_write`);
+        called once per ack call, before its retries."""
+        with self._mutex:
+            claimed = {ack.name: self._claimed_running.pop(ack.name, None) for ack in acks}
+        return {
+            ack.name: report_log.running_to_write(claimed[ack.name], ack.running) for ack in acks
+        }
+
     def ack(
         self,
         conn: Connection,
@@ -87,22 +128,28 @@ class Scheduling:
         acks: Sequence[Ack],
         revs: Mapping[str, int],
         history_size: int,
+        facts: Mapping[str, tuple[Running | None, str]],
+        now: datetime,
     ) -> None:
-        """Run :meth:`~beatcore.store.Store.ack` on ``conn`` with the revs of :meth:`take_revs`;
-        each ack's runs go to its entry's history (the newest ``history_size`` kept) in the
-        statement that writes the entry's state.
+        """Run :meth:`~beatcore.store.Store.ack` on ``conn`` with the revs of :meth:`take_revs`
+        and the running facts of :meth:`take_facts`; each ack's runs go to its entry's history
+        (the newest ``history_size`` kept), and its running fact to the row, in the statement
+        that writes the entry's state; an entry due at once is due at ``now``.
 
         :raises LockLost: ``lease`` is not the current one (nothing was written).
         :raises StoreError: some entries kept changing through every merge pass (they stay
             in flight and are recovered later).
         """
-        items = [(ack, revs[ack.name], ack.state, ack.due_at, ack.runs) for ack in acks]
-        written = self._write(conn, lease, items, history_size, exact=False)
+        items = [
+            _Item(ack, revs[ack.name], ack.state, ack.due_at, ack.runs, *facts[ack.name])
+            for ack in acks
+        ]
+        written = self._write(conn, lease, items, history_size, now, exact=False)
         left = [ack for ack in acks if ack.name not in written]
         for _ in range(MAX_MERGE_PASSES):
             if not left:
                 return
-            left = self._merge(conn, lease, left, history_size)
+            left = self._merge(conn, lease, left, history_size, facts, now)
         raise StoreError(
             f"PostgreSQL ack at {self._url}: entries {sorted(a.name for a in left)} kept "
             f"changing; they stay in flight and are recovered later"
@@ -114,10 +161,11 @@ class Scheduling:
         lease: Lease,
         items: Sequence[_Item],
         history_size: int,
+        now: datetime,
         exact: bool,
     ) -> set[str]:
-        """Write ``(ack, rev, state, due_at, runs)`` items in one fenced statement; return the
-        names written. The runs of each item written go to its history in the same statement.
+        """Write ``items`` in one fenced statement; return the names written. The runs of each
+        item written go to its history in the same statement, its running fact to its row.
 
         ``exact``: ``due_at`` is final; otherwise a disabled entry without a pending trigger
         is left out of the due index (the scheduler's instant does not know it was disabled).
@@ -125,36 +173,45 @@ class Scheduling:
         params = fenced_params(lease)
         params["rows"] = json_rows(
             {
-                "name": ack.name,
-                "rev": rev,
-                "state_json": serializer.dumps_state(state),
-                "next_run_at": instant(state.next_run_at),
-                "due_at": instant(due),
-                "triggered": state.triggered_at is not None,
+                "name": item.ack.name,
+                "rev": item.rev,
+                "state_json": serializer.dumps_state(item.state),
+                "next_run_at": instant(item.state.next_run_at),
+                "due_at": instant(item.due_at),
+                "triggered": item.state.triggered_at is not None,
                 "exact": exact,
+                "running": None if item.running is None else item.running.to_json(),
+                "due_now": item.due_now,
             }
-            for ack, rev, state, due, _ in items
+            for item in items
         )
         params["runs"] = json_rows(
-            {"name": ack.name, "ord": ord_, "record": text}
-            for ack, _, _, _, runs in items
-            for ord_, text in enumerate(storekit.kept_runs(runs, history_size), 1)
+            {"name": item.ack.name, "ord": ord_, "record": text}
+            for item in items
+            for ord_, text in enumerate(storekit.kept_runs(item.runs, history_size), 1)
         )
         params["history_size"] = history_size
+        params["now"] = now
         row = conn.execute(self._sql.ack, params).fetchone()
         assert row is not None  # a SELECT without FROM returns one row
         check_renewed(lease, row[0], row[1])
         return set(row[2])
 
     def _merge(
-        self, conn: Connection, lease: Lease, acks: Sequence[Ack], history_size: int
+        self,
+        conn: Connection,
+        lease: Lease,
+        acks: Sequence[Ack],
+        history_size: int,
+        facts: Mapping[str, tuple[Running | None, str]],
+        now: datetime,
     ) -> list[Ack]:
         """Merge acks into rows changed in flight; return those that lost their write again.
 
         A row that is gone was deleted in flight (it stays deleted) or is no longer this
         lease's claim: its ack is dropped. A row no longer claimed (an ack never claimed, or
-        one that a lost reply made the store send again after it was written) gets no runs:
-        the ack that took the claim out of flight recorded them.
+        one that a lost reply made the store send again after it was written) gets no runs
+        and no running fact: the ack that took the claim out of flight wrote them.
         """
         by_name = {ack.name: ack for ack in acks}
         rows = conn.execute(
@@ -169,11 +226,15 @@ class Scheduling:
                 continue
             ack = by_name[name]
             merged = storekit.merge_ack(ack, found)
-            items.append((ack, rev, merged.state, merged.due_at, ack.runs if claimed else ()))
+            fact, due_now = facts[name] if claimed else (None, "")
+            runs = ack.runs if claimed else ()
+            items.append(_Item(ack, rev, merged.state, merged.due_at, runs, fact, due_now))
         if bad:
             self._set_aside(conn, lease, bad)
-        written = self._write(conn, lease, items, history_size, exact=True) if items else set()
-        return [item[0] for item in items if item[0].name not in written]
+        if not items:
+            return []
+        written = self._write(conn, lease, items, history_size, now, exact=True)
+        return [item.ack for item in items if item.ack.name not in written]
 
     def _set_aside(
         self,
@@ -199,7 +260,25 @@ def read_history(
     """
     row = conn.execute(sql.history, {"name": name}).fetchone()
     assert row is not None  # a SELECT without FROM returns one row
-    exists, records = row
+    exists, records, reports = row
     if not exists:
         raise EntryNotFound(name)
-    return storekit.read_history(records, limit)
+    return report_log.history_with_reports(name, records, reports, limit)
+
+
+def record_outcome(
+    conn: Connection, sql: Statements, outcome: RunOutcome, history_size: int, now: datetime
+) -> None:
+    """Append ``outcome`` to its entry's log (see :meth:`~beatcore.store.Store.record_outcome`):
+    one statement; a report of an entry that does not exist writes nothing."""
+    conn.execute(
+        sql.report,
+        {
+            "name": outcome.name,
+            "task_id": outcome.task_id,
+            "final": outcome.final,
+            "report": report_log.report_text(outcome),
+            "kept": report_log.reports_kept(history_size),
+            "now": now,
+        },
+    )

@@ -8,7 +8,7 @@ transaction, under an advisory lock so processes starting together do it once. A
 written by a newer beatcore is refused and left untouched, and so is a schema holding other
 tables but no ``schema_version`` (another application's).
 
-Layout (version 4):
+Layout (version 5):
 
 ``entries``
     one row per entry: ``entry_json`` and ``state_json`` (the serializer's text, kept as it is
@@ -31,6 +31,10 @@ Layout (version 4):
     entry with ``ON DELETE CASCADE``, so every delete of an entry takes its history along.
 ``changes`` (version 4)
     the change log: one row per change (``Change`` as JSON), ``seq`` in the order made.
+``reports`` and ``entries.running`` (version 5)
+    what workers report (``beatcore_track_runs``): one row per report (``task_id``, ``final``,
+    ``report`` JSON), the newest ``beatcore.report_log.reports_kept`` per entry, applied where
+    read; the running fact of an entry with an overlap policy, written by the ack.
 """
 
 from __future__ import annotations
@@ -120,6 +124,28 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE TABLE {schema}.changes (seq bigserial PRIMARY KEY,"
             ' name text COLLATE "C" NOT NULL, record text NOT NULL)',
             "CREATE INDEX changes_by_name ON {schema}.changes (name, seq)",
+        ),
+    ),
+    Migration(
+        5,
+        "what workers report: a log of reports per entry and the running fact",
+        (
+            # the running fact of an entry with an overlap policy (Running JSON), by the ack
+            "ALTER TABLE {schema}.entries ADD COLUMN running text",
+            # one row per worker report (JSON of beatcore.report_log.report_text), numbered
+            # by one sequence (reports of one entry may come at once from two workers)
+            "CREATE SEQUENCE {schema}.report_seq AS bigint",
+            """
+            CREATE TABLE {schema}.reports (
+                name text COLLATE "C" NOT NULL
+                     REFERENCES {schema}.entries (name) ON DELETE CASCADE,
+                seq bigint NOT NULL DEFAULT nextval('{schema}.report_seq'),
+                task_id text NOT NULL,
+                final boolean NOT NULL,
+                report text NOT NULL,
+                PRIMARY KEY (name, seq)
+            )
+            """,
         ),
     ),
 )

@@ -45,7 +45,8 @@ def _instant(value: object) -> str:
 # -- scheduling ---------------------------------------------------------------------------------
 
 #: Renew the lease and record the tick, take the stale claims (recovered first) and the due
-#: entries up to ``limit``, mark them in flight; one row always, one per claim.
+#: entries up to ``limit``, mark them in flight; one row always, one per claim, each with its
+#: running fact and the reports of that fact's run (applied by the caller).
 _CLAIM = (
     "WITH "
     + LEASE_CTE
@@ -76,10 +77,15 @@ _CLAIM = (
                claimed_next_run_at = e.next_run_at
           FROM picked AS p
          WHERE e.name = p.name
-     RETURNING e.name, e.entry_json, e.state_json, e.rev, p.recovered, p.rank, p.at
+     RETURNING e.name, e.entry_json, e.state_json, e.rev, p.recovered, p.rank, p.at,
+               e.running
     )
     SELECT head.renewed, head.last_token, head.next_due,
-           c.name, c.entry_json, c.state_json, c.rev, c.recovered
+           c.name, c.entry_json, c.state_json, c.rev, c.recovered, c.running,
+           CASE WHEN c.running IS NOT NULL THEN ARRAY(
+               SELECT r.report FROM {s}.reports AS r
+                WHERE r.name = c.name AND r.task_id = c.running::json->>'task_id'
+                ORDER BY r.seq) END
       FROM (SELECT (SELECT token FROM lease) AS renewed, """
     + LAST_TOKEN
     + """ AS last_token,
@@ -106,7 +112,9 @@ _SET_ASIDE = (
 
 #: Write acked states whose row is unchanged since the claim (``rev``); returns the names
 #: written. ``due_at`` is the scheduler's, unless the entry is disabled and not triggered
-#: (it was disabled while in flight, without another write of its state). The run records of
+#: (it was disabled while in flight, without another write of its state). ``running`` is the
+#: entry's running fact to write (NULL: leave it); ``due_now`` says when the entry is due at
+#: once (``'due'``; ``'check'``: if a final report of that fact's run is logged). The run records of
 #: the rows written (``runs``: name, ``ord`` from 1, record) are appended to their history
 #: and each history is trimmed to its newest ``history_size`` rows, in the same statement
 #: (the ``DELETE`` sees the rows from before it, the ``INSERT`` numbers on from them).
@@ -117,12 +125,21 @@ _ACK = (
     acked AS (
         UPDATE {s}.entries AS e
            SET state_json = a.state_json, next_run_at = a.next_run_at,
-               due_at = CASE WHEN a.exact OR e.enabled OR a.triggered THEN a.due_at END,
+               due_at = CASE WHEN a.exact OR e.enabled OR a.triggered THEN
+                   CASE WHEN a.due_at IS NOT NULL AND (a.due_now = 'due' OR (
+                             a.due_now = 'check' AND EXISTS (
+                                 SELECT FROM {s}.reports AS r
+                                  WHERE r.name = e.name AND r.final
+                                    AND r.task_id = a.running::json->>'task_id')))
+                        THEN least(a.due_at, %(now)s::timestamptz) ELSE a.due_at END
+               END,
+               running = coalesce(a.running, e.running),
                rev = e.rev + 1, claim_token = NULL, claimed_at = NULL,
                claimed_next_run_at = NULL, error = NULL, error_at = NULL
           FROM json_to_recordset(%(rows)s::json)
                AS a(name text, rev bigint, state_json text, next_run_at timestamptz,
-                    due_at timestamptz, triggered boolean, exact boolean)
+                    due_at timestamptz, triggered boolean, exact boolean, running text,
+                    due_now text)
          WHERE e.name = a.name AND e.rev = a.rev
            AND (e.claim_token = %(token)s OR e.claim_token IS NULL)
            AND EXISTS (SELECT FROM lease)
@@ -168,10 +185,42 @@ _IN_FLIGHT = """
 # -- definitions -------------------------------------------------------------------------------
 
 _ROW = "SELECT entry_json, state_json, rev FROM {s}.entries WHERE name = %(name)s"
-#: Whether the entry exists, and its run history oldest first.
+#: Whether the entry exists, its run history and its log of worker reports, oldest first.
 _HISTORY = """
     SELECT EXISTS (SELECT FROM {s}.entries WHERE name = %(name)s),
-           ARRAY(SELECT record FROM {s}.runs WHERE name = %(name)s ORDER BY seq)
+           ARRAY(SELECT record FROM {s}.runs WHERE name = %(name)s ORDER BY seq),
+           ARRAY(SELECT report FROM {s}.reports WHERE name = %(name)s ORDER BY seq)
+"""
+
+#: Append a worker's report to an existing entry's log, keeping the newest ``kept``; a final
+#: report of the run an occurrence is held for (the running fact names it, with ``held``, not
+#: ended), when none came before, makes the entry due at ``now`` (the store's clock) if it is
+#: in the due index.
+_REPORT = """
+    WITH e AS (
+        SELECT name, running::json AS fact FROM {s}.entries WHERE name = %(name)s
+    ),
+    logged AS (
+        INSERT INTO {s}.reports (name, task_id, final, report)
+        SELECT name, %(task_id)s, %(final)s, %(report)s FROM e
+    ),
+    trimmed AS (
+        DELETE FROM {s}.reports AS r
+         WHERE r.name = %(name)s AND r.seq <= (
+               SELECT seq FROM {s}.reports WHERE name = %(name)s
+                ORDER BY seq DESC OFFSET %(kept)s - 1 LIMIT 1)
+    ),
+    due AS (
+        UPDATE {s}.entries AS x SET due_at = least(x.due_at, %(now)s::timestamptz)
+          FROM e
+         WHERE x.name = e.name AND x.due_at IS NOT NULL AND %(final)s
+           AND e.fact->>'task_id' = %(task_id)s AND e.fact->>'held' IS NOT NULL
+           AND NOT coalesce((e.fact->>'ended')::boolean, false)
+           AND NOT EXISTS (
+               SELECT FROM {s}.reports AS r
+                WHERE r.name = e.name AND r.task_id = %(task_id)s AND r.final)
+    )
+    SELECT count(*) FROM e
 """
 _ENTRY = "SELECT entry_json FROM {s}.entries WHERE name = %(name)s"
 _STATE = "SELECT state_json FROM {s}.entries WHERE name = %(name)s"
@@ -278,6 +327,7 @@ class Statements:
     in_flight: str
     row: str
     history: str
+    report: str
     entry: str
     state: str
     all_entries: str
@@ -309,6 +359,7 @@ class Statements:
             in_flight=statement(_IN_FLIGHT, schema),
             row=statement(_ROW, schema),
             history=statement(_HISTORY, schema),
+            report=statement(_REPORT, schema),
             entry=statement(_ENTRY, schema),
             state=statement(_STATE, schema),
             all_entries=statement(_ALL_ENTRIES, schema),

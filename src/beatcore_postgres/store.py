@@ -39,6 +39,7 @@ from beatcore.store import (
     InFlight,
     Lease,
     LockInfo,
+    RunOutcome,
     RunRecord,
     Store,
     StoreStatus,
@@ -51,7 +52,7 @@ from beatcore_postgres.changes import ChangeLog, ChangeLogMethods
 from beatcore_postgres.connection import Connection, Database
 from beatcore_postgres.lock import PostgresLock, utc
 from beatcore_postgres.notify import ChangeListener
-from beatcore_postgres.scheduling import Scheduling, in_flight, read_history
+from beatcore_postgres.scheduling import Scheduling, in_flight, read_history, record_outcome
 from beatcore_postgres.schema import ensure_schema
 from beatcore_postgres.statements import Statements
 from beatcore_postgres.urls import PostgresSpec
@@ -305,8 +306,11 @@ class PostgresStore(ChangeLogMethods, Store):
         """Record the outcome of claimed entries (see :meth:`Store.ack`): one statement for
         every ack whose row is unchanged since the claim (see :mod:`.scheduling`)."""
         revs = self._scheduling.take_revs(acks)
-        size = self.history_size
-        self._run("ack", lambda conn: self._scheduling.ack(conn, lease, acks, revs, size))
+        facts = self._scheduling.take_facts(acks)
+        size, now = self.history_size, self.clock()
+        self._run(
+            "ack", lambda conn: self._scheduling.ack(conn, lease, acks, revs, size, facts, now)
+        )
 
     def history(self, name: str, limit: int | None = None) -> list[RunRecord]:
         """Return the run history of ``name``, newest first (one statement; the ack writes
@@ -315,6 +319,20 @@ class PostgresStore(ChangeLogMethods, Store):
             raise EntryNotFound(name)
         return self._run(
             f"history of entry {name!r}", lambda c: read_history(c, self._sql, name, limit)
+        )
+
+    #: Worker reports are kept (a log per entry, applied where read: see :mod:`.scheduling`).
+    records_outcomes = True
+
+    def record_outcome(self, outcome: RunOutcome) -> None:
+        """Record what a worker reports of a run (see :meth:`Store.record_outcome`): one
+        statement."""
+        if "\x00" in outcome.name:
+            return  # PostgreSQL text holds no NUL: no such entry exists
+        size, now = self.history_size, self.clock()
+        self._run(
+            f"report of entry {outcome.name!r}",
+            lambda c: record_outcome(c, self._sql, outcome, size, now),
         )
 
     def in_flight(self) -> list[InFlight]:

@@ -11,6 +11,7 @@ from beatcore.schedules import Interval
 from beatcore.store import Ack
 from beatcore.testing import FakeClock
 from beatcore.testing.contract.history import sent
+from beatcore.testing.contract.outcomes import OCC, report, running, sent_record
 from beatcore_postgres.store import PostgresStore
 from tests.postgres.support import counting_round_trips
 
@@ -126,3 +127,29 @@ def test_save_many_is_two_round_trips_whatever_the_batch(pg_store: PostgresStore
             again = pg_store.save_many(entries)
         assert again.states == report.states
         assert (written, trips.count) == (2, 1)  # read + write; read only when nothing changed
+
+
+def test_worker_reports_and_the_running_fact_cost_no_more_round_trips(
+    pg_store: PostgresStore, clock: FakeClock
+) -> None:
+    """A report is one statement; the claim returns the running fact, and the ack writes it,
+    in their own one statement each."""
+    pg_store.save(every("a", 10))
+    lease = pg_store.lock.acquire("leader", 30)
+    assert lease is not None
+    clock.set(OCC)
+    (claim,) = pg_store.claim_due(lease, OCC, limit=10, reclaim_after=300).claims
+    fact = running("a", OCC, held=OCC + timedelta(seconds=10))
+    ack = Ack("a", claim.state, claim.state, OCC + timedelta(hours=1),
+              runs=(sent_record("a", OCC),), running=fact)  # fmt: skip
+    with counting_round_trips(pg_store) as trips:
+        pg_store.ack(lease, [ack])
+    assert trips.count == 1
+    for status in ("started", "succeeded"):
+        with counting_round_trips(pg_store) as trips:
+            pg_store.record_outcome(report("a", status, OCC + timedelta(seconds=1)))
+        assert trips.count == 1, status
+    with counting_round_trips(pg_store) as trips:
+        (claim,) = pg_store.claim_due(lease, clock(), limit=10, reclaim_after=300).claims
+    assert trips.count == 1
+    assert claim.running is not None and claim.running.ended  # due at once: its run ended

@@ -13,7 +13,7 @@ from beatcore import serializer
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import SchemaVersionError, StoreError, StoreUnavailable
 from beatcore.schedules import Interval
-from beatcore.store import Ack, Change
+from beatcore.store import Ack, Change, RunOutcome
 from beatcore.testing import FakeClock
 from beatcore.testing.contract import T0
 from beatcore.testing.contract.history import sent
@@ -158,6 +158,40 @@ def test_a_schema_of_version_2_migrates_and_its_entries_start_an_empty_history(
         (claim,) = store.claim_due(lease, clock(), limit=10, reclaim_after=300).claims
         store.ack(lease, [Ack("kept", claim.state, claim.state, None, runs=(sent("kept", 60),))])
         assert store.history("kept") == [sent("kept", 60)]
+    finally:
+        store.close()
+
+
+def test_a_schema_of_version_4_migrates_keeping_its_run_history(
+    postgres_server: PostgresServer, pg_schema: str
+) -> None:
+    """Version 5 adds the worker reports: a schedule of version 4 with an entry and its run
+    history opens by itself, its history reads as it was, and reports then reach it."""
+    clock = FakeClock(T0)
+    entry = every("kept", 60)
+    state = EntryState(next_run_at=T0 + timedelta(seconds=60), total_run_count=1)
+    with psycopg.connect(postgres_server.url, autocommit=True) as conn:
+        assert (
+            schema_module.ensure_schema(conn, pg_schema, "test", schema_module.MIGRATIONS[:4]) == 0
+        )
+        conn.execute(
+            f'INSERT INTO "{pg_schema}".entries (name, entry_json, state_json) VALUES (%s, %s, %s)',
+            ("kept", serializer.dumps_entry(entry), serializer.dumps_state(state)),
+        )
+        conn.execute(
+            f'INSERT INTO "{pg_schema}".runs (name, seq, record) VALUES (%s, 1, %s)',
+            ("kept", sent("kept", 0).to_json()),
+        )
+    assert version_of(postgres_server.url, pg_schema) == 4
+    store = open_store(postgres_server.url, {"schema": pg_schema, "clock": clock})
+    try:
+        assert store.history("kept") == [sent("kept", 0)]
+        assert version_of(postgres_server.url, pg_schema) == schema_module.SCHEMA_VERSION
+        record = sent("kept", 0)
+        store.record_outcome(
+            RunOutcome("kept", record.occurrence, record.task_id, "succeeded", T0, runtime=0.5)
+        )
+        assert store.history("kept")[0].status == "succeeded"
     finally:
         store.close()
 
