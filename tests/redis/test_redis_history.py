@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import fakeredis
 import pytest
 from redis.crc import key_slot
 
@@ -20,14 +19,12 @@ from beatcore.testing.contract import T0, every
 from beatcore.testing.contract.history import sent
 from beatcore_redis.keys import KeyLayout
 from beatcore_redis.store import RedisStore, open_store
+from tests.redis.fakes import fake_redis_store
 
 
 @pytest.fixture
 def store(clock: FakeClock) -> Iterator[RedisStore]:
-    client = fakeredis.FakeStrictRedis(server=fakeredis.FakeServer())
-    store = open_store("redis://fake:6379/0", {"client": client, "clock": clock})
-    yield store
-    store.close()
+    yield from fake_redis_store(clock)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import fakeredis
 import pytest
 
 from beatcore import report_log
@@ -19,6 +18,7 @@ from beatcore.testing.contract import T0, every
 from beatcore.testing.contract.outcomes import OCC, report, running, sent_record
 from beatcore_redis.store import RedisStore, open_store
 from tests.redis.counting import counting_client
+from tests.redis.fakes import fake_redis_store
 
 
 @pytest.fixture
@@ -28,10 +28,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def store(clock: FakeClock) -> Iterator[RedisStore]:
-    client = fakeredis.FakeStrictRedis(server=fakeredis.FakeServer())
-    store = open_store("redis://fake:6379/0", {"client": client, "clock": clock})
-    yield store
-    store.close()
+    yield from fake_redis_store(clock)
 
 
 def sent(store: RedisStore, clock: FakeClock, **fact: object) -> None:
