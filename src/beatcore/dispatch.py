@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+import attrs
 from celery.utils.log import get_logger
 
 from beatcore import timing
@@ -20,6 +21,7 @@ from beatcore.entry import Entry
 from beatcore.history import tick_runs
 from beatcore.listeners import Listeners
 from beatcore.outbox import Message, Outbox
+from beatcore.overlap import OverlapPlan, RunLimits, plan_overlap, running_after_sends
 from beatcore.publisher import Publisher
 from beatcore.runs import SEND_FAILED, SendOutcome, SendStatus, first_unsent
 from beatcore.send_window import SendWindow
@@ -36,6 +38,8 @@ class ClaimDispatcher:
 
     :param publisher: publishes one message (the scheduler's, built once).
     :param listeners: told of every send, failure and skip.
+    :param limits: how long a run blocks its entry without reporting back (overlap
+        policies); default: ``beatcore_overlap_timeout`` unless the entry sets its own.
     """
 
     def __init__(
@@ -45,12 +49,15 @@ class ClaimDispatcher:
         publisher: Publisher,
         listeners: Listeners,
         clock: Clock,
+        limits: RunLimits | None = None,
     ) -> None:
         self.settings = settings
         self.catch_up = catch_up
         self.publisher = publisher
         self.listeners = listeners
         self.clock = clock
+        self.limits = limits or RunLimits(None, settings.overlap_timeout)
+        self._untracked: set[str] = set()  # entries with a policy, warned about once
 
     def dispatch(self, claims: Sequence[Claim], now: datetime, window: SendWindow) -> list[Ack]:
         """Send what is due of ``claims`` (nothing once ``window`` closes); return their acks.
@@ -61,9 +68,9 @@ class ClaimDispatcher:
         messages = [
             Message(claim.entry, occurrence, timing.task_id(claim.entry.name, occurrence), alone)
             for claim, plan in zip(claims, plans, strict=True)
-            if plan.runs
+            if plan.sends
             for alone in (_failed_last_time(claim),)
-            for occurrence in plan.runs
+            for occurrence in plan.sends
         ]
         sent_at: dict[str, dict[datetime, datetime]] = {}
         outcomes = self._send_all(claims, messages, window, sent_at) if messages else {}
@@ -78,8 +85,9 @@ class ClaimDispatcher:
             for claim, plan in zip(claims, plans, strict=True)
         ]
 
-    def _plan(self, claim: Claim, now: datetime) -> timing.RunPlan:
-        """Decide what to send of one claimed entry; log and report what is skipped."""
+    def _plan(self, claim: Claim, now: datetime) -> OverlapPlan:
+        """Decide what to send of one claimed entry (its catch-up, then its overlap policy);
+        log and report what is skipped."""
         entry = claim.entry
         plan = timing.plan_runs(
             entry,
@@ -89,10 +97,21 @@ class ClaimDispatcher:
             self.catch_up,
             recovered=claim.recovered,
         )
+        tracked = self.settings.track_runs
+        if not tracked and entry.overlap != "allow" and entry.name not in self._untracked:
+            self._untracked.add(entry.name)
+            logger.warning(
+                "beatcore: entry %r has overlap=%r but beatcore_track_runs is off, so no run "
+                "reports its end: its occurrences are sent as with overlap='allow'",
+                entry.name,
+                entry.overlap,
+            )
+        overlap = plan_overlap(entry, claim, plan, now, tracked=tracked)
+        plan = overlap.plan
         if plan.skipped:
             _log_skipped(entry, plan.skipped)
             self.listeners.occurrences_skipped(entry, plan.skipped)
-        return plan
+        return overlap
 
     def _send_all(
         self,
@@ -187,20 +206,38 @@ class ClaimDispatcher:
     def _ack(
         self,
         claim: Claim,
-        plan: timing.RunPlan,
+        overlap: OverlapPlan,
         outcomes: Sequence[SendOutcome],
         now: datetime,
         sent_at: Mapping[datetime, datetime],
     ) -> Ack:
         """Return the ack of one claimed entry after the outbox wrote what it could, with the
-        tick's run records."""
-        entry, state = claim.entry, claim.state
+        tick's run records and, under an overlap policy, the entry's running fact."""
+        entry, state, plan = claim.entry, claim.state, overlap.plan
+        limit = self.limits.limit(entry)
+        tracked = self.settings.track_runs
+        running, more = running_after_sends(
+            entry, overlap, outcomes, sent_at, limit, tracked=tracked
+        )
+        if more:
+            _log_skipped(entry, more)
+            self.listeners.occurrences_skipped(entry, more)
+            plan = attrs.evolve(plan, skipped=tuple(sorted((*plan.skipped, *more), key=_at)))
         new_state = timing.state_after_dispatch(entry, state, plan, outcomes)
         due = timing.ack_due_at(entry, new_state, outcomes, now, self.settings.dispatch_retry_delay)
+        held = running if running is not None else overlap.running
+        if held is not None and held.held is not None and held.blocks(now) and due is not None:
+            due = min(due, held.until)  # a run that never reports its end stops blocking then
         if new_state.next_run_at is None and state.next_run_at is not None:
             logger.info("beatcore: entry %r has no occurrences left", entry.name)
         runs = tick_runs(claim, plan, outcomes, sent_at)
-        return Ack(entry.name, claimed=state, state=new_state, due_at=due, runs=runs)
+        return Ack(
+            entry.name, claimed=state, state=new_state, due_at=due, runs=runs, running=running
+        )
+
+
+def _at(skipped: timing.Skipped) -> datetime:
+    return skipped.occurrence
 
 
 def _failed_last_time(claim: Claim) -> bool:

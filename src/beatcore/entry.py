@@ -21,6 +21,8 @@ from beatcore.values import is_integer, is_number, json_problem, line_breaking, 
 
 CatchUp = Literal["latest", "all", "skip"]
 CATCH_UP_POLICIES: tuple[CatchUp, ...] = ("latest", "all", "skip")
+Overlap = Literal["allow", "skip", "buffer_one"]
+OVERLAP_POLICIES: tuple[Overlap, ...] = ("allow", "skip", "buffer_one")
 
 
 #: The most seconds a jitter or misfire grace may be: what a timedelta holds.
@@ -131,22 +133,29 @@ def _tz(instance: Entry, attribute: attrs.Attribute[str | None], value: str | No
         raise InvalidEntry(f"tz of entry {instance.name!r}: {exc}") from exc
 
 
-def _catch_up(instance: Entry, attribute: attrs.Attribute[str], value: str) -> None:
-    if not isinstance(value, str) or value not in CATCH_UP_POLICIES:
-        raise InvalidEntry(
-            f"catch_up of entry {instance.name!r} must be one of "
-            f"{', '.join(CATCH_UP_POLICIES)}, got {shown(value)}"
-        )
-
-
-def _seconds(what: str) -> Any:
-    def check(instance: Entry, attribute: attrs.Attribute[Any], value: float | None) -> None:
-        if value is None and what == "misfire_grace":
-            return
-        if not is_number(value) or not 0 <= value <= MAX_SECONDS:
+def _one_of(choices: tuple[str, ...]) -> Any:
+    def check(instance: Entry, attribute: attrs.Attribute[str], value: str) -> None:
+        if not isinstance(value, str) or value not in choices:
             raise InvalidEntry(
-                f"{what} of entry {instance.name!r} must be a number of seconds >= 0 and <= "
-                f"{MAX_SECONDS}, got {shown(value)}"
+                f"{attribute.name} of entry {instance.name!r} must be one of "
+                f"{', '.join(choices)}, got {shown(value)}"
+            )
+
+    return check
+
+
+def _seconds(what: str, least: str = ">=") -> Any:
+    def check(instance: Entry, attribute: attrs.Attribute[Any], value: float | None) -> None:
+        if value is None and what != "jitter":
+            return
+        if (
+            not is_number(value)
+            or not (value > 0 if least == ">" else value >= 0)
+            or (value > MAX_SECONDS)
+        ):
+            raise InvalidEntry(
+                f"{what} of entry {instance.name!r} must be a number of seconds {least} 0 and "
+                f"<= {MAX_SECONDS}, got {shown(value)}"
             )
 
     return check
@@ -201,6 +210,10 @@ class Entry:
     :param static: True when the entry comes from ``beat_schedule`` (managed by the startup sync).
     :param description: what the entry is for, for people (shown by ``list`` and ``show``);
         None: none. Not used by the scheduler.
+    :param overlap: an occurrence due while the previous run still runs is sent (``allow``),
+        skipped (``skip``) or waits for its end (``buffer_one``); see :mod:`beatcore.overlap`.
+    :param overlap_timeout: seconds a run that never reports back blocks; None: the task's
+        time limit, else ``beatcore_overlap_timeout``.
     """
 
     name: str = attrs.field()
@@ -219,6 +232,8 @@ class Entry:
     jitter: float = attrs.field(default=0.0, converter=to_jitter)
     static: bool = attrs.field(default=False, converter=to_flag)
     description: str | None = None
+    overlap: Overlap = "allow"
+    overlap_timeout: float | None = None
 
     def __attrs_post_init__(self) -> None:
         # Each field's check (_FIELD_CHECKS) in field order, as attrs validators would run
@@ -260,6 +275,8 @@ class Entry:
                 description is None
                 or (type(description) is str and len(description) <= DESCRIPTION_LIMIT)
             )
+            and self.overlap == "allow"
+            and self.overlap_timeout is None
         ):
             for attribute, check in _FIELD_CHECKS:
                 check(self, attribute, getattr(self, attribute.name))
@@ -290,11 +307,13 @@ _FIELD_CHECKS: tuple[tuple[attrs.Attribute[Any], Any], ...] = tuple(
             _require_instant,
             _require_instant,
             _max_runs,
-            _catch_up,
+            _one_of(CATCH_UP_POLICIES),
             _seconds("misfire_grace"),
             _seconds("jitter"),
             _require_bool,
             _description,
+            _one_of(OVERLAP_POLICIES),
+            _seconds("overlap_timeout", ">"),
         ),
         strict=True,
     )

@@ -60,7 +60,8 @@ class ChangeRefused(BeatcoreError):
 
     :param name: the entry.
     :param kind: which rule: ``"exists"`` (an entry of that name exists), ``"static"``
-        (beat_schedule owns the entry), ``"reason"`` or ``"by"`` (that value is not accepted).
+        (beat_schedule owns the entry), ``"reason"`` or ``"by"`` (that value is not accepted),
+        ``"overlap"`` (an overlap policy while ``beatcore_track_runs`` is off).
     :param field: the field at fault, for a form to show the error beside (None: the whole).
     """
 

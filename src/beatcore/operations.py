@@ -42,6 +42,7 @@ from beatcore.operation_rules import (
     static_refusal,
     task_warning,
 )
+from beatcore.overlap import overlap_refusal
 from beatcore.store import Change, Store
 from beatcore.timeutil import Clock, utc_now
 
@@ -193,6 +194,7 @@ class Operations:
         if old is not None and old.static and not force:
             raise ChangeRefused(entry.name, "static", static_refusal(entry.name, "replace"))
         check_by(by, entry.name)
+        self._check_overlap(entry)
         warnings = self._task_warnings(entry)
         state = self.store.save(entry)
         warnings += self._type_warnings(entry)
@@ -223,6 +225,7 @@ class Operations:
         changed = changed_fields(entry, new)
         if not changed:
             return OperationResult("unchanged", name, entry, self.store.state(name))
+        self._check_overlap(new)
         warnings = self._task_warnings(new) if "task" in changed else ()
         state = self.store.save(new)
         if "schedule" in changed:
@@ -332,7 +335,8 @@ class Operations:
         own ``via``.
 
         Static entries are skipped unless ``include_static`` (beat_schedule owns them). An
-        entry the store refuses is in ``refused``; the others are written all the same.
+        entry the store refuses, or with an overlap policy while ``beatcore_track_runs`` is
+        off, is in ``refused``; the others are written all the same.
         """
         stored = {entry.name: entry for entry in self.store.entries()}  # one read
         items: list[ImportItem] = []
@@ -351,7 +355,8 @@ class Operations:
                 items.append(ImportItem(entry.name, "unchanged"))
         if dry_run or not plan:
             return ImportResult(tuple(items), {}, (), (), dry_run)
-        refused = self.store.save_many(plan).refused
+        refused = {e.name: why for e in plan if (why := overlap_refusal(e, self.app, self.store))}
+        refused.update(self.store.save_many(e for e in plan if e.name not in refused).refused)
         changes = [
             self._log(item.name, item.action, by, fields=item.changed, via=via)
             for item in items
@@ -361,6 +366,11 @@ class Operations:
         return ImportResult(tuple(items), refused, tuple(changes), warnings, dry_run)
 
     # -- warnings ----------------------------------------------------------------------------
+
+    def _check_overlap(self, entry: Entry) -> None:
+        why = overlap_refusal(entry, self.app, self.store)
+        if why is not None:
+            raise ChangeRefused(entry.name, "overlap", why, "overlap")
 
     def _task_warnings(self, entry: Entry) -> tuple[str, ...]:
         warning = task_warning(self.app, entry.task) if self.app is not None else None

@@ -148,13 +148,18 @@ def with_running(claims: Iterable[Claim], running: Mapping[str, str | bytes]) ->
 def find_run(history: Sequence[str | bytes], task_id: str) -> int | None:
     """Return the position of the newest readable record of ``task_id`` in ``history``
     (oldest first, as stores keep it), or None. Only records holding the id are decoded."""
+    found = _find(history, task_id)
+    return None if found is None else found[0]
+
+
+def _find(history: Sequence[str | bytes], task_id: str) -> tuple[int, RunRecord] | None:
     needle = task_id.encode() if history and isinstance(history[0], bytes) else task_id
     for index in range(len(history) - 1, -1, -1):
         text = history[index]
         if needle in text:  # type: ignore[operator]
             record = RunRecord.from_json(text)
             if record is not None and record.task_id == task_id:
-                return index
+                return index, record
     return None
 
 
@@ -170,9 +175,11 @@ def apply_outcome(
     :param early: the early report of ``outcome.task_id`` the store kept, if any.
     :param running: the entry's running fact, if any.
     """
-    index = find_run(history, outcome.task_id)
-    if index is not None:
-        known = RunRecord.from_json(history[index])
+    found = _find(history, outcome.task_id)
+    index: int | None = None
+    known: RunRecord | None
+    if found is not None:
+        index, known = found
     else:
         known = None if early is None else RunRecord.from_json(early)
     record = record_after_outcome(known, outcome)

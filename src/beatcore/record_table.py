@@ -263,6 +263,15 @@ class RecordTable:
         if write.due_now:
             self._due_now(name, now)
 
+    def last_runs(self, names: Iterable[str]) -> dict[str, RunRecord]:
+        """Return the newest readable run record of each of ``names`` that has one."""
+        found = {}
+        for name in names:
+            newest = storekit.read_history(self.history.get(name, ()), 1)
+            if newest:
+                found[name] = newest[0]
+        return found
+
     def read_history(self, name: str, limit: int | None) -> list[RunRecord]:
         """Return the run history of ``name``, newest first (raises EntryNotFound)."""
         self.raw(name)

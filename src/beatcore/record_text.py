@@ -108,6 +108,10 @@ def dumps_entry(entry: Entry) -> str:
     parts.append(f'"name":{_json_value(entry.name)}')
     if not (type(options) in _CONTAINERS and not options):
         parts.append(f'"options":{_json_value(options)}')
+    if not (type(entry.overlap) is str and entry.overlap == "allow"):
+        parts.append(f'"overlap":{_json_value(entry.overlap)}')
+    if entry.overlap_timeout is not None:
+        parts.append(f'"overlap_timeout":{_json_value(entry.overlap_timeout)}')
     parts.append(
         f'"schedule":{_ENCODER.encode({"type": schedule.type_name, **schedule.to_dict()})}'
     )

@@ -25,7 +25,7 @@ SEND_FAILED = "send failed: "
 
 
 #: The kinds of :class:`Skipped` (a bounded set, e.g. for a metric's label).
-SKIP_KINDS = ("catch_up", "catch_up_limit", "misfire_grace", "max_runs", "other")
+SKIP_KINDS = ("catch_up", "catch_up_limit", "misfire_grace", "max_runs", "overlap", "other")
 
 
 @attrs.frozen

@@ -25,6 +25,7 @@ from beatcore.dispatch import ClaimDispatcher
 from beatcore.errors import ConfigurationError, LockLost, StoreUnavailable
 from beatcore.listeners import Listeners
 from beatcore.metrics_server import MetricsServer, serve_metrics
+from beatcore.overlap import RunLimits, trackable
 from beatcore.plugins import get_plugins
 from beatcore.publisher import Publisher
 from beatcore.send_window import SendWindow
@@ -106,7 +107,12 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         self.metrics_server: MetricsServer | None = None
         self.publisher = Publisher(app, self)
         self.dispatcher = ClaimDispatcher(
-            self.settings, self.catch_up, self.publisher, self.listeners, self.clock
+            self.settings,
+            self.catch_up,
+            self.publisher,
+            self.listeners,
+            self.clock,
+            RunLimits(app, self.settings.overlap_timeout),
         )
         kwargs.setdefault("max_interval", self.settings.max_interval)
         super().__init__(app, *args, **kwargs)
@@ -144,9 +150,11 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         schedule = dict(self.app.conf.beat_schedule or {})
         self._add_backend_cleanup(schedule)
         parsed = static_entries(schedule, self.plugins)
-        for name, error in parsed.errors.items():
+        entries, refused = trackable(parsed.entries, self.settings.track_runs, self.store)
+        errors = {**parsed.errors, **refused}
+        for name, error in errors.items():
             logger.error("beatcore: beat_schedule entry %r skipped: %s", name, error)
-        report = self.store.sync_static(parsed.entries, keep=parsed.errors)
+        report = self.store.sync_static(entries, keep=errors)
         for warning in record_static_sync(self.store, report, self.clock()):
             logger.warning("beatcore: %s", warning)
         logger.info(

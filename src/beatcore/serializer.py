@@ -111,6 +111,9 @@ ENTRY_FIELDS: tuple[_Field, ...] = (
     _Field("end_at", isoformat, parse_isoformat),
     # written only when set (see entry_to_dict); absent in records from before the field
     _Field("description"),
+    # written only when not the default (see entry_to_dict), as description
+    _Field("overlap", default=_DEFAULTS["overlap"]),
+    _Field("overlap_timeout"),
 )
 _REQUIRED = tuple(field.name for field in ENTRY_FIELDS if field.required)
 
@@ -168,12 +171,17 @@ _state_to_dict = _compile(STATE_FIELDS, EntryState, "to")
 def entry_to_dict(entry: Entry) -> dict[str, Any]:
     """Return the JSON-compatible form of a definition, with the format version.
 
-    ``description`` is present only when the entry has one, so the record of an entry without
-    one is byte for byte what releases before the field wrote.
+    ``description``, ``overlap`` and ``overlap_timeout`` are present only when not their
+    defaults, so the record of an entry without them is byte for byte what releases before
+    those fields wrote.
     """
     data: dict[str, Any] = _entry_to_dict(entry)
     if data["description"] is None:
         del data["description"]
+    if data["overlap"] == "allow":
+        del data["overlap"]
+    if data["overlap_timeout"] is None:
+        del data["overlap_timeout"]
     return data
 
 

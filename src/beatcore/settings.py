@@ -42,6 +42,8 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "beatcore_metrics_host": "127.0.0.1",
         "beatcore_metrics_entry_labels": False,
         "beatcore_metrics_count_interval": 60.0,
+        "beatcore_track_runs": False,
+        "beatcore_overlap_timeout": 3600.0,
         "timezone": "UTC",
     }
 )
@@ -128,6 +130,8 @@ class Settings:
     metrics_host: str = DEFAULTS["beatcore_metrics_host"]
     metrics_entry_labels: bool = DEFAULTS["beatcore_metrics_entry_labels"]
     metrics_count_interval: float = DEFAULTS["beatcore_metrics_count_interval"]
+    track_runs: bool = DEFAULTS["beatcore_track_runs"]
+    overlap_timeout: float = DEFAULTS["beatcore_overlap_timeout"]
 
     @property
     def effective_reclaim_after(self) -> float:
@@ -204,6 +208,8 @@ class Settings:
             metrics_count_interval=_positive(
                 "beatcore_metrics_count_interval", get("beatcore_metrics_count_interval")
             ),
+            track_runs=_flag("beatcore_track_runs", get("beatcore_track_runs")),
+            overlap_timeout=_positive("beatcore_overlap_timeout", get("beatcore_overlap_timeout")),
         )
 
     def store_open_options(self, clock: Any = None) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 Besides Celery's own keys (``task``, ``schedule``, ``args``, ``kwargs``, ``options``,
 ``relative``) an item may carry any Entry field: ``tz``, ``catch_up``, ``misfire_grace``,
-``jitter``, ``start_at``, ``end_at``, ``max_runs``, ``enabled``, ``description``.
+``jitter``, ``start_at``, ``end_at``, ``max_runs``, ``enabled``, ``description``, ``overlap``,
+``overlap_timeout``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from beatcore.plugins import Plugins
 from beatcore.schedules import Interval, ScheduleType
 
 _EXTRA_FIELDS = ("tz", "catch_up", "misfire_grace", "jitter", "start_at", "end_at", "max_runs",
-                 "enabled", "description")  # fmt: skip
+                 "enabled", "description", "overlap", "overlap_timeout")  # fmt: skip
 _EXTRA_KEYS = frozenset(_EXTRA_FIELDS)
 _KNOWN_KEYS = frozenset(
     {"task", "schedule", "args", "kwargs", "options", "relative", *_EXTRA_FIELDS}

@@ -4,6 +4,9 @@ what workers report (``beatcore_track_runs``), with the defaults of a store that
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from beatcore.errors import EntryNotFound
 from beatcore.run_values import RunOutcome, RunRecord
 from beatcore.settings import DEFAULTS
 
@@ -28,6 +31,23 @@ class RunMethods:
         :raises EntryNotFound: no such entry (stores that keep history).
         """
         return []
+
+    def last_runs(self, names: Iterable[str]) -> dict[str, RunRecord]:
+        """Return the newest readable run record of each of ``names`` that has one.
+
+        Called by ``celery beatcore list`` (its last-outcome column). This default reads
+        :meth:`history` once per name (an entry that does not exist is left out); a store
+        overrides it to read them all in one round trip.
+        """
+        found: dict[str, RunRecord] = {}
+        for name in names:
+            try:
+                newest = self.history(name, 1)
+            except EntryNotFound:
+                continue
+            if newest:
+                found[name] = newest[0]
+        return found
 
     # -- optional: what workers report (beatcore_track_runs) ---------------------------------
 

@@ -102,10 +102,6 @@ class Ack:
     Merged with what the worker reported meanwhile (:func:`beatcore.outcomes.running_after_ack`)."""
 
 
-#: Encodes a change as ``json.dumps(..., sort_keys=True)`` does, without a new encoder per
-#: call (a first start with many static entries logs one change each).
-_CHANGE_ENCODER = json.JSONEncoder(sort_keys=True)
-
 #: What a change did to an entry (:attr:`Change.action`); a later release may add others.
 CHANGE_ACTIONS = ("add", "update", "delete", "enable", "disable", "trigger")
 
@@ -156,7 +152,7 @@ class Change:
                 data[key] = value
         if self.fields:
             data["fields"] = list(self.fields)
-        return _CHANGE_ENCODER.encode(data)
+        return json.dumps(data, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Change | None:

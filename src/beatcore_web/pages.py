@@ -22,7 +22,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from beatcore.entry import Entry
-from beatcore.errors import ChangeRefused, CorruptRecord
+from beatcore.errors import ChangeRefused
 from beatcore.operations import OperationResult
 from beatcore_web.api import entry_detail, query_of
 from beatcore_web.context import dashboard, operations
@@ -36,7 +36,7 @@ from beatcore_web.definition import (
 from beatcore_web.errors import ApiError, as_api_error
 from beatcore_web.health import panel
 from beatcore_web.listing import STATES, read_page
-from beatcore_web.operating import ACTIONS, change_json
+from beatcore_web.operating import ACTIONS
 from beatcore_web.security import CSRF_COOKIE, CSRF_FIELD, csrf_ok, new_csrf_token
 from beatcore_web.views import row, unreadable_row
 
@@ -198,22 +198,10 @@ async def entries_page(request: Request) -> Response:
 
 
 async def entry_page(request: Request) -> Response:
-    """``GET /entries/{name}``: definition, next runs, history, changes and the actions; for
-    a record that cannot be read, why, its change log and the delete button."""
+    """``GET /entries/{name}``: definition, next runs, history, changes and the actions."""
     board = dashboard(request)
     name = request.path_params["name"]
-    try:
-        data = await run_in_threadpool(entry_detail, board, name)
-    except CorruptRecord as exc:
-        log = await run_in_threadpool(board.store.changes, name, 20)
-        return render(
-            request,
-            "unreadable.html",
-            409,
-            name=name,
-            error=exc.cause,
-            changes=[change_json(change) for change in log],
-        )
+    data = await run_in_threadpool(entry_detail, board, name)
     return render(
         request,
         "entry.html",

@@ -111,7 +111,8 @@ def test_early_reports_are_taken_in_by_the_record_beat_writes() -> None:
     skipped = RunRecord(at(-10), "x", "skipped", "why")
     runs, used = outcomes.with_reports([skipped, sent], {TASK: early.to_json(), "x": "{"})
     assert used == [TASK]
-    assert runs == [skipped, attrs.evolve(sent, status="succeeded", finished_at=at(1), runtime=0.1)]
+    reported = attrs.evolve(sent, status="succeeded", finished_at=at(1), runtime=0.1)
+    assert runs == [skipped, reported]
 
 
 def test_find_run_reads_only_records_of_the_task(tmp_path: Path) -> None:
@@ -172,6 +173,7 @@ def test_early_reports_are_bounded_per_entry(tmp_path: Path) -> None:
         last = outcomes.EARLY_LIMIT + 4
         sent = RunRecord(at(last), f"task-{last}", "sent", sent_at=at(10), lateness=0.0)
         store.ack(lease, [Ack("a", claim.state, claim.state, None, runs=(sent,))])
-        assert store.history("a") == [attrs.evolve(sent, status="started", started_at=at(last))]
+        started = attrs.evolve(sent, status="started", started_at=at(last))
+        assert store.history("a") == [started]
     finally:
         store.close()

@@ -24,9 +24,14 @@ from beatcore.cli.session import (
     pass_session,
 )
 from beatcore.errors import BeatcoreError
+from beatcore.tracking import install as _install_run_tracking
 from beatcore.urls import mask_password
 
 __all__ = ["Session", "beatcore", "get_session", "pass_session"]
+
+# Celery imports this module for every ``celery`` command: a worker learns here to report
+# the runs beat sends when its app sets beatcore_track_runs (see beatcore.tracking).
+_install_run_tracking()
 
 #: The built-in verbs and where each lives; a verb's module is imported when it is run (or
 #: listed by --help), so ``status`` loads only what the health check needs.

@@ -60,6 +60,8 @@ def _changes(
     misfire_grace: float | None,
     options_: dict[str, Any] | None,
     description: str | None,
+    overlap: str | None,
+    overlap_timeout: float | None,
 ) -> dict[str, Any]:
     """Return the Entry fields the options set (``--start none`` clears a time)."""
     changes: dict[str, Any] = {}
@@ -92,6 +94,10 @@ def _changes(
         changes["queue"] = queue
     if description is not None:
         changes["description"] = None if description == "" else description
+    if overlap is not None:
+        changes["overlap"] = overlap
+    if overlap_timeout is not None:
+        changes["overlap_timeout"] = overlap_timeout or None  # 0: back to the default
     return changes
 
 

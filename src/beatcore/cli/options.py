@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
-from beatcore.entry import CATCH_UP_POLICIES, Entry
+from beatcore.entry import CATCH_UP_POLICIES, OVERLAP_POLICIES, Entry
 from beatcore.errors import BeatcoreError, InvalidSchedule
 from beatcore.plugins import Plugins
 from beatcore.schedules import Clocked, Crontab, Interval, ScheduleType
@@ -364,6 +364,18 @@ def definition_options(func: F) -> F:
         click.option("--end", metavar="WHEN", help="No run after this time."),
         click.option("--max-runs", type=click.IntRange(min=1), help="Stop after N runs."),
         click.option("--misfire-grace", type=DURATION, help="Skip a run later than this."),
+        click.option(
+            "--overlap",
+            type=click.Choice(OVERLAP_POLICIES),
+            help="A run due while the last still runs: send it (allow), skip it (skip), or "
+            "let one wait for its end (buffer_one); needs beatcore_track_runs.",
+        ),
+        click.option(
+            "--overlap-timeout",
+            type=DURATION,
+            help="A run that never reports back blocks this long (default: the task's time "
+            "limit, else beatcore_overlap_timeout).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)

@@ -17,7 +17,6 @@ import click
 
 from beatcore.cli.describe import amount, entry_tz, format_instant, table
 from beatcore.cli.session import Session, echo_json, pass_session
-from beatcore.errors import EntryNotFound
 from beatcore.store import RunRecord, Store
 from beatcore.timeutil import isoformat
 from beatcore.values import printable
@@ -95,16 +94,9 @@ def _detail(run: RunRecord) -> str:
 
 def last_runs(store: Store, names: Sequence[str]) -> dict[str, RunRecord]:
     """Return the newest run record of each of ``names`` that has one (``list``'s last
-    outcome): one history read per entry, as ``list`` already reads each entry's state."""
-    found: dict[str, RunRecord] = {}
-    for name in names:
-        try:
-            runs = store.history(name, 1)
-        except EntryNotFound:
-            continue  # removed while listing
-        if runs:
-            found[name] = runs[0]
-    return found
+    outcome), through :meth:`Store.last_runs` (the memory and SQLite stores read them in
+    one go; its default reads each entry's history)."""
+    return store.last_runs(names)
 
 
 def run_lines(runs: Sequence[RunRecord], tz: tzinfo, now: datetime | None = None) -> list[str]:

@@ -150,6 +150,11 @@ class MemoryStore(Store):
                 (text for owner, text in log if name is None or owner == name), limit
             )
 
+    def last_runs(self, names: Iterable[str]) -> dict[str, RunRecord]:
+        """Return the newest run record of each of ``names`` (see :meth:`Store.last_runs`)."""
+        with self._data.mutex:
+            return self._data.table.last_runs(names)
+
     records_outcomes = True
 
     def record_outcome(self, outcome: RunOutcome) -> None:

@@ -49,3 +49,18 @@ def read_runs(conn: sqlite3.Connection, name: str, limit: int | None) -> list[Ru
         "SELECT CAST(record AS BLOB) FROM runs WHERE name = ? ORDER BY seq", (name,)
     ).fetchall()
     return storekit.read_history([row[0] for row in rows], limit)
+
+
+def last_runs(conn: sqlite3.Connection, names: Iterable[str]) -> dict[str, RunRecord]:
+    """Return the newest readable record of each of ``names`` that has one (one query)."""
+    wanted = set(names)
+    found: dict[str, RunRecord] = {}
+    rows = conn.execute(
+        "SELECT name, CAST(record AS BLOB) FROM runs WHERE (name, seq) IN"
+        " (SELECT name, max(seq) FROM runs GROUP BY name)"
+    )
+    for name, raw in rows:
+        record = RunRecord.from_json(raw) if name in wanted else None
+        if record is not None:
+            found[name] = record
+    return found

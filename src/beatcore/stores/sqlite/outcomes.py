@@ -19,8 +19,27 @@ from beatcore.errors import CorruptRecord
 from beatcore.store import Ack, Claim, Running, RunOutcome, RunRecord
 from beatcore.storekit import Raw
 from beatcore.storekit import to_micros as micros
-from beatcore.stores.sqlite.database import chunks
-from beatcore.stores.sqlite.history import write_runs
+from beatcore.stores.sqlite.database import Database, chunks
+from beatcore.stores.sqlite.history import last_runs, write_runs
+from beatcore.timeutil import Clock
+
+
+class OutcomeMethods:
+    """``record_outcome`` and ``last_runs`` of :class:`~beatcore.stores.sqlite.SqliteStore`."""
+
+    _db: Database
+    clock: Clock
+    records_outcomes = True
+
+    def record_outcome(self, outcome: RunOutcome) -> None:
+        """Apply a worker's report in one write transaction (see :meth:`Store.record_outcome`)."""
+        with self._db.transaction(write=True) as conn:
+            record_outcome(conn, outcome, self.clock())
+
+    def last_runs(self, names: Iterable[str]) -> dict[str, RunRecord]:
+        """Return the newest run record of each of ``names`` (one read transaction)."""
+        with self._db.transaction() as conn:
+            return last_runs(conn, names)
 
 
 def record_outcome(conn: sqlite3.Connection, outcome: RunOutcome, now: datetime) -> None:

@@ -33,7 +33,6 @@ from beatcore.store import (
     ClaimResult,
     InFlight,
     Lease,
-    RunOutcome,
     RunRecord,
     Store,
     StoreStatus,
@@ -69,7 +68,7 @@ _UPSERT = """
 _RECORD = "CAST(entry_json AS BLOB), CAST(state_json AS BLOB)"
 
 
-class SqliteStore(PagedListing, ChangeLogMethods, Store):
+class SqliteStore(PagedListing, ChangeLogMethods, reports.OutcomeMethods, Store):
     """A :class:`~beatcore.store.Store` in one SQLite file, shared by processes on one host.
 
     :param path: the database file (created with its schema if missing).
@@ -336,13 +335,6 @@ class SqliteStore(PagedListing, ChangeLogMethods, Store):
         with self._db.transaction() as conn:
             self._row(conn, name)
             return read_runs(conn, name, limit)
-
-    records_outcomes = True
-
-    def record_outcome(self, outcome: RunOutcome) -> None:
-        """Apply a worker's report in one write transaction (see :meth:`Store.record_outcome`)."""
-        with self._db.transaction(write=True) as conn:
-            reports.record_outcome(conn, outcome, self.clock())
 
     def in_flight(self) -> list[InFlight]:
         """Return unacked claims, oldest first."""

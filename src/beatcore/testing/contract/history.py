@@ -123,3 +123,21 @@ class HistoryContract(ContractBase):
         store.delete("a")
         store.save(every("a", 10))
         expect(store.history("a"), [], "history of an entry deleted and saved again")
+
+    def test_last_runs_gives_the_newest_record_of_each_entry(
+        self, history_store: Store, clock: FakeClock
+    ) -> None:
+        """Store.last_runs: the newest record of each named entry that has one; entries
+        without runs, and names of no entry, are left out."""
+        store = history_store
+        store.save(every("a", 10))
+        store.save(every("b", 10))
+        lease = self.lead(store)
+        clock.advance(10)
+        for claim in self.claim(store, lease, clock()).claims:
+            if claim.entry.name == "a":
+                runs = (sent("a", 5), sent("a", 10))
+                store.ack(lease, [Ack("a", claim.state, claim.state, None, runs=runs)])
+            else:
+                store.ack(lease, [Ack("b", claim.state, claim.state, None)])
+        expect(store.last_runs(["a", "b", "missing"]), {"a": sent("a", 10)}, "last_runs")
