@@ -20,11 +20,11 @@ transport goes through ``Producer.publish``.
 from __future__ import annotations
 
 import os
+import sys
 from datetime import datetime
 from typing import Any
 
 from celery import signals
-from kombu.transport import redis as kombu_redis
 from kombu.utils.json import dumps as _kombu_dumps
 
 from beatcore.task_message import PLACEHOLDER_ID, TaskMessage
@@ -65,7 +65,10 @@ def direct_channel(producer: Any) -> Any | None:
         channel = producer.channel
     except Exception:  # an unreachable broker: the plain path fails as Celery does
         return None
-    if not isinstance(channel, kombu_redis.Channel):
+    # Looked up, not imported: kombu's Redis transport needs the redis extra, and a channel
+    # can only be one of its channels once kombu itself has imported it.
+    kombu_redis = sys.modules.get("kombu.transport.redis")
+    if kombu_redis is None or not isinstance(channel, kombu_redis.Channel):
         return None
     kind = type(channel)
     if any(getattr(kind, m) is not getattr(kombu_redis.Channel, m) for m in _CHANNEL_METHODS):
