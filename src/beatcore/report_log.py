@@ -20,6 +20,7 @@ from datetime import datetime
 
 from beatcore import outcomes
 from beatcore.run_values import RUN_STATUSES, Running, RunOutcome, RunRecord
+from beatcore.values import SORTED_JSON
 
 #: Reports kept per run of the history, on average (a start and an end, and room for retries):
 #: a store keeps the newest ``REPORTS_PER_RUN * history_size`` reports of an entry, at least
@@ -48,7 +49,7 @@ def report_text(outcome: RunOutcome) -> str:
         value = getattr(outcome, key)
         if value is not None:
             data[key] = value
-    return json.dumps(data, sort_keys=True)
+    return SORTED_JSON.encode(data)
 
 
 def _instant(value: object) -> datetime:

@@ -15,6 +15,8 @@ from typing import Any
 
 import attrs
 
+from beatcore.values import SORTED_JSON
+
 #: What beat did with one occurrence (:attr:`RunRecord.outcome`).
 RUN_OUTCOMES = ("sent", "resent", "skipped", "send_failed")
 
@@ -121,7 +123,7 @@ class RunRecord:
                 data[key] = round(seconds, 6)
         if self.retries:
             data["retries"] = self.retries
-        return json.dumps(data, sort_keys=True)
+        return SORTED_JSON.encode(data)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> RunRecord | None:
@@ -222,7 +224,7 @@ class Running:
         }
         if self.held is not None:
             data["held"] = self.held.isoformat()
-        return json.dumps(data, sort_keys=True)
+        return SORTED_JSON.encode(data)
 
     @classmethod
     def from_json(cls, text: str | bytes | None) -> Running | None:

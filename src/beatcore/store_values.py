@@ -16,6 +16,7 @@ from beatcore.run_values import RUN_OUTCOMES as RUN_OUTCOMES
 from beatcore.run_values import Running as Running
 from beatcore.run_values import RunOutcome as RunOutcome
 from beatcore.run_values import RunRecord as RunRecord
+from beatcore.values import SORTED_JSON
 
 
 @attrs.frozen
@@ -152,7 +153,7 @@ class Change:
                 data[key] = value
         if self.fields:
             data["fields"] = list(self.fields)
-        return json.dumps(data, sort_keys=True)
+        return SORTED_JSON.encode(data)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Change | None:
