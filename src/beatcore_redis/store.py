@@ -33,7 +33,7 @@ from beatcore.store import (
 )
 from beatcore.timeutil import Clock, utc_now
 from beatcore_redis import changes as changelog
-from beatcore_redis import reports, revive, saving, scheduling, writes
+from beatcore_redis import listing, reports, revive, saving, scheduling, writes
 from beatcore_redis.calls import RedisCalls
 from beatcore_redis.checks import run_checks
 from beatcore_redis.connection import RetryingCaller
@@ -294,6 +294,12 @@ class RedisStore(Store):
     def in_flight(self) -> list[InFlight]:
         """Return the claims not acked yet, oldest first."""
         return scheduling.in_flight(self.handle)
+
+    def entries_page(
+        self, after: str | None = None, limit: int = 100, *, descending: bool = False
+    ) -> list[tuple[Entry, EntryState] | CorruptRecord]:
+        """Return a page of records in name order, in two round trips (see :mod:`.listing`)."""
+        return listing.entries_page(self.handle, after, limit, descending=descending)
 
     def unreadable_records(self) -> list[CorruptRecord]:
         """Return the records a claim took out as unreadable, as noted (the corrupt hash)."""

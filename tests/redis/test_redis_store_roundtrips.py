@@ -348,3 +348,29 @@ def test_status_past_the_decode_limit_reads_no_record(
     status = store.status()
     assert trips.count == 3
     assert status.entry_count == n and status.corrupt_count == 1
+
+
+@pytest.mark.parametrize("n", [5, 500])
+def test_a_page_is_two_round_trips_and_decodes_only_its_records(
+    n: int, counted: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """entries_page: the names, then the page's records, whatever N; only the page's records
+    are decoded (the web dashboard pages through large schedules)."""
+    from beatcore import storekit
+    from beatcore_redis import listing
+
+    store, trips, _ = counted
+    store.save_many([every(f"p-{i:03d}", 60) for i in range(n)])
+    decoded: list[str] = []
+    decode = storekit.decode_record
+
+    def counting_decode(name: str, entry_raw: Any, state_raw: Any) -> Any:
+        decoded.append(name)
+        return decode(name, entry_raw, state_raw)
+
+    monkeypatch.setattr(listing.storekit, "decode_record", counting_decode)
+    trips.reset()
+    page = store.entries_page("p-001", 3, descending=False)
+    assert trips.count == 2
+    assert [item[0].name for item in page if isinstance(item, tuple)] == ["p-002", "p-003", "p-004"]
+    assert decoded == ["p-002", "p-003", "p-004"]
