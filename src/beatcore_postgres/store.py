@@ -50,6 +50,7 @@ from beatcore.timeutil import Clock, utc_now
 from beatcore_postgres import unreadable
 from beatcore_postgres.changes import ChangeLog, ChangeLogMethods
 from beatcore_postgres.connection import Connection, Database
+from beatcore_postgres.listing import Pages
 from beatcore_postgres.lock import PostgresLock, utc
 from beatcore_postgres.notify import ChangeListener
 from beatcore_postgres.scheduling import Scheduling, in_flight, read_history, record_outcome
@@ -89,6 +90,7 @@ class PostgresStore(ChangeLogMethods, Store):
         self._db = db
         self._sql = Statements.for_schema(spec.schema, spec.channel)
         self._log = ChangeLog(spec.schema)
+        self._pages = Pages(spec.schema)
         self._listener = ChangeListener(db.connect, spec.channel, spec.masked_url)
         self._lock = PostgresLock(db, spec.schema)
         self._scheduling = Scheduling(self._sql, spec.masked_url)
@@ -220,6 +222,12 @@ class PostgresStore(ChangeLogMethods, Store):
         """Return the readable entries sorted by name."""
         rows = self._run("list", lambda c: c.execute(self._sql.all_entries).fetchall())
         return storekit.list_entries((name, entry_json) for name, entry_json in rows)
+
+    def entries_page(
+        self, after: str | None = None, limit: int = 100, *, descending: bool = False
+    ) -> list[tuple[Entry, EntryState] | CorruptRecord]:
+        """Return a page of records in name order, in one query (see :mod:`.listing`)."""
+        return self._run("list page", lambda c: self._pages.read(c, after, limit, descending))
 
     def corrupt_records(self) -> list[CorruptRecord]:
         """Return an error for each unreadable definition or state (see :mod:`.unreadable`)."""

@@ -8,7 +8,7 @@ import pytest
 
 from beatcore.entry import Entry
 from beatcore.schedules import Interval
-from beatcore.store import Ack
+from beatcore.store import Ack, Store
 from beatcore.testing import FakeClock
 from beatcore.testing.contract.history import sent
 from beatcore.testing.contract.outcomes import OCC, report, running, sent_record
@@ -153,3 +153,20 @@ def test_worker_reports_and_the_running_fact_cost_no_more_round_trips(
         (claim,) = pg_store.claim_due(lease, clock(), limit=10, reclaim_after=300).claims
     assert trips.count == 1
     assert claim.running is not None and claim.running.ended  # due at once: its run ended
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_a_page_is_one_round_trip_and_a_nul_cursor_pages_as_the_default(
+    pg_store: PostgresStore, descending: bool
+) -> None:
+    """entries_page reads one page in one query; a cursor holding NUL (no stored name can)
+    gives what Store's whole-schedule default gives."""
+    pg_store.save_many([every(f"p-{i:03d}") for i in range(40)])
+    with counting_round_trips(pg_store) as trips:
+        page = pg_store.entries_page("p-010", 3, descending=descending)
+    assert trips.count == 1
+    expected = ["p-009", "p-008", "p-007"] if descending else ["p-011", "p-012", "p-013"]
+    assert [item[0].name for item in page if isinstance(item, tuple)] == expected
+    cursor = "p-010\x00x"
+    default = Store.entries_page(pg_store, cursor, 3, descending=descending)
+    assert pg_store.entries_page(cursor, 3, descending=descending) == default
