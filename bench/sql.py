@@ -133,6 +133,7 @@ def run(
     idle_repeats: int,
     django_budget: float,
     changes: int,
+    redis_max: int,
     log: Any = sys.stderr,
 ) -> dict[str, Any]:
     """Run every scenario for every side and size; return the results document."""
@@ -176,6 +177,9 @@ def run(
                 results["django"][str(STARTUP_PROBE)] = {**probe, "probe": True}
             for n in sizes:
                 for side in sides:
+                    if side == "redis" and n > redis_max:
+                        print(f"[bench.sql] redis N={n}: skipped (--redis-max)", file=log)
+                        continue
                     env = django_env if side == "django" else base
                     options = {
                         **common,
@@ -273,6 +277,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=60.0,
         help="seconds one timed loop of django-celery-beat may take (then extrapolated)",
     )
+    parser.add_argument(
+        "--redis-max",
+        type=int,
+        default=10_000,
+        help="largest N of the Redis store (its budget is at 10k)",
+    )
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "sql_results.json")
     parser.add_argument(
         "--results-md", type=Path, help="rewrite the SQL section of this RESULTS.md"
@@ -296,6 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         idle_repeats=min(args.idle_repeats, 10) if args.quick else args.idle_repeats,
         django_budget=args.django_budget,
         changes=min(args.changes, 5) if args.quick else args.changes,
+        redis_max=args.redis_max,
     )
     document["budgets"] = budgets(document)
     args.out.write_text(json.dumps(document, indent=1) + "\n")
