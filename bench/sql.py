@@ -238,7 +238,9 @@ def _versions() -> dict[str, str]:
     postgres = subprocess.run(
         [str(find_bindir() / "postgres"), "--version"], capture_output=True, text=True, check=False
     )
-    found["postgresql"] = postgres.stdout.strip().rsplit(" ", 1)[-1]
+    # "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)": the third word
+    words = postgres.stdout.split()
+    found["postgresql"] = words[2] if len(words) > 2 else "unknown"
     return found
 
 

@@ -198,6 +198,12 @@ def _estimates(document: dict[str, Any]) -> list[str]:
                     f"the rate of the ticks after it all {n:,} would take about "
                     f"{figure['estimated_seconds']:,.0f} s, {figure['per_second']:.1f}/s"
                 )
+        skipped = _get(document, "django", n, "latency_skipped")
+        if skipped:
+            notes.append(
+                f"django-celery-beat change seen at N = {n:,}: not measured (every change "
+                f"makes it reload all rows; it is measured up to N = {skipped['largest_n']:,})"
+            )
         for key in ("startup_cold", "startup_warm"):
             figure = _get(document, "django", n, key)
             if figure and "estimated_from" in figure:
