@@ -121,3 +121,38 @@ def read_history(handle: RedisHandle, name: str, limit: int | None) -> list[RunR
     history = [] if isinstance(history, Exception) else history
     reports = [] if isinstance(reports, Exception) else report_texts(reports)
     return report_log.history_with_reports(name, history, reports, limit)
+
+
+#: Names whose last run one pipeline reads (``celery beatcore list``).
+LAST_RUNS_CHUNK = 1_000
+#: The newest reports read with each last run: its own are among them (a start, retries,
+#: an end), and an entry's whole log (up to three times ``history_size``) is not needed.
+LAST_RUN_REPORTS = 32
+
+
+def last_runs(handle: RedisHandle, names: Sequence[str]) -> dict[str, RunRecord]:
+    """Return the newest run record of each of ``names`` that has one, with its worker facts
+    (see :meth:`Store.last_runs`): one round trip per :data:`LAST_RUNS_CHUNK` names. A key
+    of another Redis type reads as no run."""
+    keys = handle.keys
+    found: dict[str, RunRecord] = {}
+    for start in range(0, len(names), LAST_RUNS_CHUNK):
+        chunk = names[start : start + LAST_RUNS_CHUNK]
+
+        def read(chunk: Sequence[str] = chunk) -> list[Any]:
+            pipe = handle.client.pipeline(transaction=False)
+            for name in chunk:
+                pipe.lindex(keys.history(name), -1)
+                pipe.lrange(keys.reports(name), -LAST_RUN_REPORTS, -1)
+            return list(pipe.execute(raise_on_error=False))
+
+        replies = handle.calls.call("read last runs", read)
+        for i, name in enumerate(chunk):
+            newest, reports = replies[2 * i], replies[2 * i + 1]
+            if newest is None or isinstance(newest, Exception):
+                continue
+            texts = [] if isinstance(reports, Exception) else report_texts(reports)
+            runs = report_log.history_with_reports(name, [newest], texts, 1)
+            if runs:
+                found[name] = runs[0]
+    return found

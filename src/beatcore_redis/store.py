@@ -283,6 +283,10 @@ class RedisStore(Store):
         one round trip. The ack writes it, in its own script call."""
         return reports.read_history(self.handle, name, limit)
 
+    def last_runs(self, names: Iterable[str]) -> dict[str, RunRecord]:
+        """Return each entry's newest run record: one round trip per 1,000 names."""
+        return reports.last_runs(self.handle, list(names))
+
     #: Worker reports are kept (a log per entry, applied where read: :mod:`.reports`).
     records_outcomes = True
 

@@ -374,3 +374,29 @@ def test_a_page_is_two_round_trips_and_decodes_only_its_records(
     assert trips.count == 2
     assert [item[0].name for item in page if isinstance(item, tuple)] == ["p-002", "p-003", "p-004"]
     assert decoded == ["p-002", "p-003", "p-004"]
+
+
+def test_last_runs_is_one_round_trip_with_the_workers_report(
+    counted: Any, redis_server: Any
+) -> None:
+    """last_runs (``list``'s last-outcome column): one pipeline for the names, each newest
+    record with its worker's report applied; an entry without runs is left out."""
+    from beatcore import timing
+    from beatcore.store import RunOutcome
+
+    store, trips, clock = counted
+    dispatch(store, 3, clock, trips, redis_server.client(), runs=1)
+    occurrence = T0 + timedelta(seconds=60)
+    name = "k3-0000"
+    store.record_outcome(
+        RunOutcome(
+            name, occurrence, timing.task_id(name, occurrence), "succeeded", clock(), runtime=1.5
+        )
+    )
+    store.save(every("never-ran", 3600))
+    trips.reset()
+    last = store.last_runs(["k3-0000", "k3-0001", "never-ran", "missing"])
+    assert trips.count == 1
+    assert set(last) == {"k3-0000", "k3-0001"}
+    assert last[name].status == "succeeded" and last[name].runtime == 1.5
+    assert last["k3-0001"].outcome == "sent" and last["k3-0001"].status is None
