@@ -56,6 +56,5 @@ class Pages:
             if error is not None:
                 page.append(CorruptRecord(name, error, utc(error_at)))
                 continue
-            found = storekit.decode_record(name, entry_json, state_json)
-            page.append(found if isinstance(found, CorruptRecord) else (found.entry, found.state))
+            page.append(storekit.decode_record(name, entry_json, state_json))
         return page

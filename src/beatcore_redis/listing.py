@@ -54,6 +54,5 @@ def entries_page(
         if note is not None:
             page.append(read_noted(name, note))
         elif def_raw is not None:
-            found = storekit.decode_record(name, def_raw, state_raw)
-            page.append(found if isinstance(found, CorruptRecord) else (found.entry, found.state))
+            page.append(storekit.decode_record(name, def_raw, state_raw))
     return page

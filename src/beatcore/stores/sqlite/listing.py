@@ -39,6 +39,5 @@ class PagedListing:
             if error is not None:
                 page.append(CorruptRecord(name, error, from_micros(error_at)))
                 continue
-            found = storekit.decode_record(name, entry_raw, state_raw)
-            page.append(found if isinstance(found, CorruptRecord) else (found.entry, found.state))
+            page.append(storekit.decode_record(name, entry_raw, state_raw))
         return page
