@@ -16,8 +16,7 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
 from beatcore.cli.describe import format_instant, relative
-from beatcore.cli.health import Verdict, health, within
-from beatcore.errors import CorruptRecord
+from beatcore.cli.health import Verdict, health, in_flight_json, unreadable_json, within
 from beatcore.store import Store, StoreStatus
 from beatcore.timeutil import UTC, Clock, isoformat
 from beatcore.urls import mask_password
@@ -159,25 +158,15 @@ def panel(store: Store, now: datetime, lock_ttl: float, overdue_after: float) ->
         ),
         "entry_count": status.entry_count,
         "unreadable_count": max(status.corrupt_count, len(unreadable)),
-        "unreadable": [_unreadable(error) for error in unreadable],
+        "unreadable": [unreadable_json(error) for error in unreadable],
         "next_due_at": isoformat(status.next_due_at),
         "overdue_after": overdue_after,
         "overdue_by": verdict.overdue_by,
         "in_flight": [
-            {
-                "name": f.name,
-                "token": f.token,
-                "claimed_at": isoformat(f.claimed_at),
-                "next_run_at": isoformat(f.next_run_at),
-                "claimed_text": relative(f.claimed_at, now),
-            }
+            {**in_flight_json(f), "claimed_text": relative(f.claimed_at, now)}
             for f in status.in_flight
         ],
     }
-
-
-def _unreadable(error: CorruptRecord) -> dict[str, Any]:
-    return {"name": error.name, "error": error.cause, "since": isoformat(error.since)}
 
 
 def metrics_text(status: StoreStatus | None) -> tuple[bytes, str]:

@@ -23,7 +23,7 @@ from beatcore.cli.options import DURATION
 from beatcore.cli.reading import read_schedule
 from beatcore.cli.session import Session, echo_json, pass_session
 from beatcore.errors import CorruptRecord, StoreUnavailable
-from beatcore.store import LockInfo, StoreStatus
+from beatcore.store import InFlight, LockInfo, StoreStatus
 from beatcore.timeutil import UTC, isoformat
 from beatcore.urls import mask_password
 from beatcore.values import printable
@@ -191,23 +191,27 @@ def _json(snapshot: StoreStatus, report: Report, verdict: Verdict, threshold: fl
         "last_tick_at": isoformat(snapshot.last_tick_at),
         "entry_count": snapshot.entry_count,
         "corrupt_count": max(snapshot.corrupt_count, len(report.unreadable)),
-        "unreadable": [
-            {"name": e.name, "error": e.cause, "since": isoformat(e.since)}
-            for e in report.unreadable
-        ],
+        "unreadable": [unreadable_json(e) for e in report.unreadable],
         "next_due_at": isoformat(snapshot.next_due_at),
         "next_due_names": None if report.next_due_names is None else list(report.next_due_names),
         "overdue_after": threshold,
         "overdue_by": verdict.overdue_by,
-        "in_flight": [
-            {
-                "name": f.name,
-                "token": f.token,
-                "claimed_at": isoformat(f.claimed_at),
-                "next_run_at": isoformat(f.next_run_at),
-            }
-            for f in snapshot.in_flight
-        ],
+        "in_flight": [in_flight_json(f) for f in snapshot.in_flight],
+    }
+
+
+def unreadable_json(error: CorruptRecord) -> dict[str, Any]:
+    """An unreadable record as ``status --json`` (and the web health panel) show it."""
+    return {"name": error.name, "error": error.cause, "since": isoformat(error.since)}
+
+
+def in_flight_json(claim: InFlight) -> dict[str, Any]:
+    """A claim not acked yet as ``status --json`` (and the web health panel) show it."""
+    return {
+        "name": claim.name,
+        "token": claim.token,
+        "claimed_at": isoformat(claim.claimed_at),
+        "next_run_at": isoformat(claim.next_run_at),
     }
 
 
