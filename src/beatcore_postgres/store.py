@@ -9,6 +9,7 @@ claim_due           1 (2 when it meets unreadable records, which it then sets as
 ack                 1 (2-3 for entries changed while in flight: read, merge, write), the
                     run history appended and trimmed in the statement writing the state
 history             1
+last_runs           1 whatever the number of names
 save, trigger, ...  2 (read, compare-and-set write)
 save_many           2 whatever the number of entries (read all, write the changes)
 sync_static         1 when nothing changed, 2 otherwise (read; write and delete in one
@@ -50,6 +51,7 @@ from beatcore.timeutil import Clock, utc_now
 from beatcore_postgres import unreadable
 from beatcore_postgres.changes import ChangeLog, ChangeLogMethods
 from beatcore_postgres.connection import Connection, Database
+from beatcore_postgres.last_runs import LastRuns
 from beatcore_postgres.listing import Pages
 from beatcore_postgres.lock import PostgresLock, utc
 from beatcore_postgres.notify import ChangeListener
@@ -91,6 +93,7 @@ class PostgresStore(ChangeLogMethods, Store):
         self._sql = Statements.for_schema(spec.schema, spec.channel)
         self._log = ChangeLog(spec.schema)
         self._pages = Pages(spec.schema)
+        self._last_runs = LastRuns(spec.schema)
         self._listener = ChangeListener(db.connect, spec.channel, spec.masked_url)
         self._lock = PostgresLock(db, spec.schema)
         self._scheduling = Scheduling(self._sql, spec.masked_url)
@@ -328,6 +331,12 @@ class PostgresStore(ChangeLogMethods, Store):
         return self._run(
             f"history of entry {name!r}", lambda c: read_history(c, self._sql, name, limit)
         )
+
+    def last_runs(self, names: Iterable[str]) -> dict[str, RunRecord]:
+        """Return each entry's newest run record, its worker reports applied: one query
+        whatever the number of names (see :mod:`.last_runs`)."""
+        wanted = list(names)
+        return self._run("last runs", lambda c: self._last_runs.read(c, wanted))
 
     #: Worker reports are kept (a log per entry, applied where read: see :mod:`.scheduling`).
     records_outcomes = True

@@ -170,3 +170,31 @@ def test_a_page_is_one_round_trip_and_a_nul_cursor_pages_as_the_default(
     cursor = "p-010\x00x"
     default = Store.entries_page(pg_store, cursor, 3, descending=descending)
     assert pg_store.entries_page(cursor, 3, descending=descending) == default
+
+
+@pytest.mark.parametrize("count", [3, 300])
+def test_last_runs_is_one_round_trip_with_the_workers_report(
+    pg_store: PostgresStore, clock: FakeClock, count: int
+) -> None:
+    """last_runs (``list``'s last-outcome column): one query whatever the number of names,
+    each newest record with its worker's report applied; an entry without runs, and a name
+    that does not exist, are left out."""
+    names = [f"r{i:03d}" for i in range(count)]
+    pg_store.save_many([every(name, 10) for name in names] + [every("never-ran", 3600)])
+    lease = pg_store.lock.acquire("leader", 30)
+    assert lease is not None
+    clock.set(OCC)
+    claims = pg_store.claim_due(lease, OCC, limit=1000, reclaim_after=300).claims
+    nxt = OCC + timedelta(hours=1)
+    pg_store.ack(
+        lease,
+        [Ack(c.entry.name, c.state, c.state, nxt, runs=(sent_record(c.entry.name, OCC),))
+         for c in claims],
+    )  # fmt: skip
+    pg_store.record_outcome(report("r000", "succeeded", OCC + timedelta(seconds=2), runtime=1.5))
+    with counting_round_trips(pg_store) as trips:
+        last = pg_store.last_runs([*names, "never-ran", "missing", "r000"])
+    assert trips.count == 1
+    assert set(last) == set(names)
+    assert last["r000"].status == "succeeded" and last["r000"].runtime == 1.5
+    assert last["r001"].outcome == "sent" and last["r001"].status is None
