@@ -17,9 +17,10 @@ about those records is here, as pure functions of what it read:
 - :func:`list_entries` and :func:`list_corrupt` answer ``entries()`` and ``corrupt_records()``;
 - :func:`to_micros`, :func:`from_micros` and :func:`text` convert what backends store;
 - :func:`~beatcore.change_log.trim_log`, :func:`~beatcore.change_log.kept_changes`,
-  :func:`~beatcore.change_log.changes_by_name` and :func:`~beatcore.change_log.read_changes`
-  (from :mod:`beatcore.change_log`, importable from here) are the rules of
-  the change log (what a write keeps per name, how records read);
+  :func:`~beatcore.change_log.changes_by_name`, :func:`~beatcore.change_log.change_texts`
+  and :func:`~beatcore.change_log.read_changes` (from :mod:`beatcore.change_log`,
+  importable from here) are the rules of the change log (what a write keeps per name, the
+  records' texts of a batch, how records read);
 - :class:`Migration` is one step of a SQL store's schema.
 
 See docs/writing-stores.rst for how a store uses them.
@@ -34,6 +35,7 @@ from typing import NamedTuple, overload
 import attrs
 
 from beatcore import serializer, timing
+from beatcore.change_log import change_texts as change_texts
 from beatcore.change_log import changes_by_name as changes_by_name
 from beatcore.change_log import kept_changes as kept_changes
 from beatcore.change_log import read_changes as read_changes

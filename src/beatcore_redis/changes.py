@@ -1,50 +1,160 @@
-"""The change log on Redis: a list per entry name and one for the whole schedule.
+"""The change log on Redis: one hash of per-name logs and one list for the whole schedule.
 
-``{tag}:changes:<name>`` holds that name's changes, newest first (LPUSH), trimmed to
-``change_log_size``; ``{tag}:changelog`` holds the newest ``change_log_size`` changes of every
-name, for ``changes()`` without a name (no scan over the per-name keys). Both carry the
-schedule's hash tag, so they live in its Cluster slot. A delete leaves them, so who deleted an
-entry stays readable. Written in one pipelined round trip; the rules are the store kit's.
+``{tag}:changes`` maps each name to its changes, newest first, one JSON record per line,
+at most ``change_log_size`` of them; ``{tag}:changelog`` holds the newest ``change_log_size``
+changes of every name, for ``changes()`` without a name (no scan over the names). Both carry
+the schedule's hash tag, so they live in its Cluster slot. A delete leaves them, so who
+deleted an entry stays readable.
+
+A write is the script ``changes.lua``, one call per :data:`CHUNK` names, all in one pipelined
+round trip: the client packs one command per chunk, and the server runs three commands per
+chunk, not one list per name (beat's first static sync of 10,000 entries was 20,000 commands).
+A name costs one hash field (about 180 bytes with one record), not one key (about 400).
+
+Releases before this one kept a list per name, ``{tag}:changes:<name>``. Those still read
+(after the hash's records), a write merges the lists of the names it writes, and the first
+write that meets such a schedule migrates every list into the hash (one SCAN, then
+meta ``change_lists`` = ``0``: see :func:`migrate_lists`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Iterator, Sequence
 from typing import Any
+
+from redis.exceptions import NoScriptError
 
 from beatcore import storekit
 from beatcore.store import Change
 from beatcore_redis.handle import RedisHandle
+from beatcore_redis.scripts import script_source
+
+#: Most names one script call carries (Lua's unpack limit is a few thousand values).
+CHUNK = 1000
+_SOURCE = script_source("changes")
+_SHA = hashlib.sha1(_SOURCE.encode()).hexdigest()
 
 
-def log_key(handle: RedisHandle, name: str | None) -> bytes:
-    """Return the list key of ``name``'s changes, or of every name's (None)."""
-    base = handle.keys.base
-    if name is None:
-        return (base + "changelog").encode()
-    return (base + "changes:").encode() + name.encode("utf-8", "surrogateescape")
+def _name_bytes(name: str) -> bytes:
+    return name.encode("utf-8", "surrogateescape")
+
+
+def names_key(handle: RedisHandle) -> bytes:
+    """Return the key of the hash of per-name logs (``{tag}:changes``)."""
+    return (handle.keys.base + "changes").encode()
+
+
+def schedule_key(handle: RedisHandle) -> bytes:
+    """Return the key of the list of every name's newest changes (``{tag}:changelog``)."""
+    return (handle.keys.base + "changelog").encode()
+
+
+def list_prefix(handle: RedisHandle) -> bytes:
+    """Return what an earlier release's per-name list keys start with (``{tag}:changes:``)."""
+    return (handle.keys.base + "changes:").encode()
 
 
 def record_changes(handle: RedisHandle, changes: Sequence[Change], size: int) -> None:
-    """Push ``changes`` onto their names' lists and the schedule's, each trimmed to ``size``."""
-    grouped = storekit.changes_by_name(changes, size)
-    if not grouped:
+    """Write ``changes`` to their names' logs and the schedule's, each bounded to ``size``
+    (one round trip; a first write on a schedule of an earlier release migrates it)."""
+    kept = storekit.kept_changes(changes, size)
+    if not kept:
         return
-    every = [change.to_json() for change in storekit.kept_changes(changes, size)][-size:]
+    texts = storekit.change_texts(kept)
+    grouped: dict[bytes, list[str]] = {}
+    for change, text in zip(kept, texts, strict=True):
+        grouped.setdefault(_name_bytes(change.name), []).append(text)
+    every = texts[-size:]
+    pairs = [(name, "\n".join(reversed(own))) for name, own in grouped.items()]
+    calls = [
+        [size, len(every) if first == 0 else 0, *(every if first == 0 else ())]
+        + [value for pair in pairs[first : first + CHUNK] for value in pair]
+        for first in range(0, len(pairs), CHUNK)
+    ]
+    replies = handle.calls.call("record changes", lambda: _run(handle, calls))
+    if any(int(reply) for reply in replies):
+        migrate_lists(handle, size)
 
-    def build(pipe: Any) -> None:
-        for name, texts in grouped.items():
-            key = log_key(handle, name)
-            pipe.lpush(key, *texts)
-            pipe.ltrim(key, 0, size - 1)
-        pipe.lpush(log_key(handle, None), *every)
-        pipe.ltrim(log_key(handle, None), 0, size - 1)
 
-    handle.calls.pipeline("record changes", build)
+def migrate_lists(handle: RedisHandle, size: int) -> None:
+    """Move every per-name list of an earlier release into the hash, then mark the schedule
+    (meta ``change_lists`` = ``0``) so writes stop looking for them.
+
+    Called by :func:`record_changes` when its script met a schedule that may hold such lists;
+    one SCAN of the schedule's keys, once. Running it twice, or beside a write, loses nothing:
+    each list is merged and deleted by the script in one step.
+    """
+
+    def migrate() -> None:
+        prefix = list_prefix(handle)
+        for names in _chunks(_old_names(handle, prefix)):
+            _run(handle, [[size, 0, *(value for name in names for value in (name, ""))]])
+        handle.client.hset(handle.keys.meta, "change_lists", "0")
+
+    handle.calls.call("migrate the change log", migrate)
 
 
 def read_changes(handle: RedisHandle, name: str | None, limit: int | None) -> list[Change]:
     """Return the changes of ``name`` (of every name: None), newest first (one round trip)."""
-    key = log_key(handle, name)
-    raw = handle.calls.call("changes", lambda: handle.client.lrange(key, 0, -1))
-    return storekit.read_changes(raw, limit)
+    if name is None:
+        key = schedule_key(handle)
+        raw = handle.calls.call("changes", lambda: handle.client.lrange(key, 0, -1))
+        return storekit.read_changes(raw, limit)
+    field, old = _name_bytes(name), list_prefix(handle) + _name_bytes(name)
+
+    def build(pipe: Any) -> None:
+        pipe.hget(names_key(handle), field)
+        pipe.lrange(old, 0, -1)
+
+    own, earlier = handle.calls.pipeline("changes", build)
+    stored: list[bytes] = own.split(b"\n") if own else []
+    return storekit.read_changes([*stored, *earlier], limit)
+
+
+def _run(handle: RedisHandle, calls: list[list[Any]]) -> list[Any]:
+    """Call the script once per argument list in one pipeline; load it and send again the
+    calls the server answered NOSCRIPT (a flushed script cache: those did not run)."""
+    keys = [names_key(handle), schedule_key(handle), handle.keys.meta.encode(), list_prefix(handle)]
+    replies: list[Any] = [None] * len(calls)
+    pending = list(range(len(calls)))
+    for attempt in range(2):
+        pipe = handle.client.pipeline(transaction=False)
+        for index in pending:
+            pipe.execute_command("EVALSHA", _SHA, len(keys), *keys, *calls[index])
+        answers = pipe.execute(raise_on_error=False)
+        missing = []
+        for index, answer in zip(pending, answers, strict=True):
+            if isinstance(answer, NoScriptError) and attempt == 0:
+                missing.append(index)
+            elif isinstance(answer, Exception):
+                raise answer
+            else:
+                replies[index] = answer
+        if not missing:
+            break
+        handle.client.script_load(_SOURCE)
+        pending = missing
+    return replies
+
+
+def _old_names(handle: RedisHandle, prefix: bytes) -> Iterator[bytes]:
+    pattern = _glob_escape(prefix) + b"*"
+    for key in handle.client.scan_iter(match=pattern, count=CHUNK):
+        yield bytes(key)[len(prefix) :]
+
+
+def _chunks(names: Iterator[bytes]) -> Iterator[list[bytes]]:
+    chunk: list[bytes] = []
+    for name in names:
+        chunk.append(name)
+        if len(chunk) == CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _glob_escape(text: bytes) -> bytes:
+    """Return ``text`` as a SCAN MATCH pattern matching itself only."""
+    return b"".join(b"\\" + bytes([c]) if c in b"*?[]\\" else bytes([c]) for c in text)

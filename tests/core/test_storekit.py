@@ -174,3 +174,23 @@ def test_merge_ack_keeps_a_reschedule_made_in_flight() -> None:
     assert merged.state.next_run_at == moved.next_run_at
     assert merged.state.total_run_count == 1
     assert merged.due_at == moved.next_run_at
+
+
+def test_change_texts_are_to_json_made_once_per_shared_template() -> None:
+    """storekit.change_texts: the very texts of Change.to_json, for a batch of beat's sync
+    (one template) and for changes that share nothing: other offsets of the same instant,
+    names needing escapes (quotes, non-ASCII, a lone surrogate), reasons and fields."""
+    from datetime import timezone
+
+    from beatcore.store import Change
+
+    plus_one = timezone(timedelta(hours=1))
+    names = ["plain", 'quo"te', "caf\u00e9 \u2603", "bad-\udcff", "x" * 300]
+    changes = [Change(n, "add", T0, by="beat@host", via="beat_schedule") for n in names]
+    changes += [
+        Change("plain", "add", T0.astimezone(plus_one), by="beat@host", via="beat_schedule"),
+        Change("plain", "update", T0, fields=("args", "schedule"), reason='why "not"'),
+        Change("\x00beatcore-name\x00", "disable", T0, by="\x00beatcore-name\x00"),
+    ]
+    assert storekit.change_texts(changes) == [change.to_json() for change in changes]
+    assert storekit.change_texts([]) == []

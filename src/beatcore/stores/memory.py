@@ -138,8 +138,10 @@ class MemoryStore(Store):
     def record_changes(self, changes: Sequence[Change]) -> None:
         """Append ``changes`` to the change log (see :meth:`Store.record_changes`)."""
         kept = storekit.kept_changes(changes, self.change_log_size)
+        texts = storekit.change_texts(kept)
+        newest = [(c.name, text) for c, text in zip(kept, texts, strict=True)][::-1]
         with self._data.mutex:
-            log = [(c.name, c.to_json()) for c in reversed(kept)] + self._data.change_log
+            log = newest + self._data.change_log
             self._data.change_log = storekit.trim_log(log, self.change_log_size)
 
     def changes(self, name: str | None = None, limit: int | None = None) -> list[Change]:

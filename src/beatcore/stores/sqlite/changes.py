@@ -40,7 +40,10 @@ def write_changes(conn: sqlite3.Connection, changes: Sequence[Change], size: int
     kept = storekit.kept_changes(changes, size)
     conn.executemany(
         "INSERT INTO changes (name, record) VALUES (CAST(? AS TEXT), ?)",
-        [(stored_name(change.name), change.to_json()) for change in kept],
+        [
+            (stored_name(change.name), text)
+            for change, text in zip(kept, storekit.change_texts(kept), strict=True)
+        ],
     )
     conn.executemany(
         "DELETE FROM changes WHERE name = CAST(? AS TEXT) AND seq < (SELECT min(seq) FROM"
