@@ -50,7 +50,10 @@ class RedisCalls:
         self._replicas_short = False
 
     def call(self, what: str, operation: Callable[[], T]) -> T:
-        """Run one round trip under the retry policy (see :class:`RetryingCaller`)."""
+        """Run one round trip through the client's pool under the retry policy (see
+        :class:`RetryingCaller`); the script calls' held connection goes back to the pool
+        first, so this call takes it rather than opening another."""
+        self.scripts.held.lend()
         return self.retry.call(what, operation, diagnose_wrongtype=self.diagnose_wrongtype)
 
     def pipeline(self, what: str, build: Callable[[Any], object]) -> list[Any]:
@@ -66,7 +69,11 @@ class RedisCalls:
     def run_script(self, what: str, name: str, keys: list[str], args: list[Any]) -> Any:
         """Call a script by SHA under the retry policy (with WAIT when replicas are awaited)."""
         if not self.wait_replicas:
-            return self.call(what, lambda: self.scripts.run(name, keys, args))
+            return self.retry.call(
+                what,
+                lambda: self.scripts.run(name, keys, args),
+                diagnose_wrongtype=self.diagnose_wrongtype,
+            )
         return self.call(what, lambda: self._run_replicated(name, keys, args))
 
     def run_scripts(
@@ -94,7 +101,7 @@ class RedisCalls:
             if any(isinstance(reply, NoScriptError) for reply in replies):
                 # the script was flushed: none of the calls ran (a resend is safe either way,
                 # the callers' scripts compare before they write)
-                self.scripts.load(self.client, name)
+                self.scripts.load(name)
                 continue
             for reply in replies:
                 if isinstance(reply, Exception):
@@ -120,7 +127,7 @@ class RedisCalls:
             try:
                 reply, acked = pipe.execute()
             except NoScriptError:
-                self.scripts.load(self.client, name)
+                self.scripts.load(name)
                 continue
             if int(acked) < self.wait_replicas:
                 self._replicas_missing(int(acked))

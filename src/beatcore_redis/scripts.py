@@ -12,6 +12,8 @@ from typing import Any
 
 from redis.exceptions import NoScriptError
 
+from beatcore_redis.held import held_connection
+
 #: Script names; each is ``<name>.lua`` beside this module.
 SCRIPT_NAMES = (
     "claim",
@@ -34,22 +36,34 @@ class Scripts:
 
     def __init__(self, client: Any) -> None:
         self._scripts = {name: client.register_script(script_source(name)) for name in SCRIPT_NAMES}
+        self._client = client
+        #: the connection script calls are sent on (see :mod:`.held`)
+        self.held = held_connection(client)
 
     def run(self, name: str, keys: list[str], args: list[Any]) -> Any:
         """Call script ``name`` by SHA (loading it on NOSCRIPT) and return its reply."""
-        script = self._scripts[name]
-        client = script.registered_client
+        sha = self._scripts[name].sha
         try:
-            # straight to the command: redis-py's Script call adds layers every save pays
-            return client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            # straight to the command, on the held connection: redis-py's Script call and
+            # its pool checkout add layers every save and every tick pay
+            return self.held.execute("EVALSHA", sha, len(keys), *keys, *args)
         except NoScriptError:
-            self.load(client, name)
-            return client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            self.load(name)
+            return self.held.execute("EVALSHA", sha, len(keys), *keys, *args)
+
+    def release(self) -> None:
+        """Give the held connection back to the pool (the store is closing)."""
+        self.held.release()
 
     def queue(self, pipe: Any, name: str, keys: list[str], args: list[Any]) -> None:
         """Queue an EVALSHA of script ``name`` on ``pipe`` (the caller handles NOSCRIPT)."""
         pipe.execute_command("EVALSHA", self._scripts[name].sha, len(keys), *keys, *args)
 
-    def load(self, client: Any, name: str) -> None:
-        """Load script ``name`` into the server's script cache (after a NOSCRIPT answer)."""
-        client.script_load(self._scripts[name].script)
+    def load(self, name: str) -> None:
+        """Load script ``name`` into the server's script cache (after a NOSCRIPT answer), on
+        the held connection when it is free (no second connection for it)."""
+        source = self._scripts[name].script
+        if self.held.enabled:
+            self.held.execute("SCRIPT", "LOAD", source)
+        else:  # a Cluster client sends it to every primary
+            self._client.script_load(source)

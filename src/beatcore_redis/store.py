@@ -371,6 +371,7 @@ class RedisStore(Store):
 
     def close(self) -> None:
         """Close the client's connections."""
+        self.handle.calls.scripts.release()
         close = getattr(self.client, "close", None)
         if close is not None:
             close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
 
 import pytest
 
@@ -132,9 +131,9 @@ def test_static_sync_in_several_chunks_and_its_digest_on_a_cluster(
         scripts = store.calls.scripts  # type: ignore[attr-defined]
         load = scripts.load
 
-        def recording_load(client: Any, name: str) -> None:
+        def recording_load(name: str) -> None:
             loaded.append(name)
-            load(client, name)
+            load(name)
 
         monkeypatch.setattr(scripts, "load", recording_load)
         with redis_cluster.client() as client:

@@ -1,0 +1,192 @@
+"""The Redis store's held connection for script calls, on a real redis-server.
+
+A store keeps one pooled connection for its script calls (:mod:`beatcore_redis.held`). These
+tests hold what that must not change: a killed connection costs no outage, an error reply
+leaves the connection usable, two threads never share it, a forked child never writes on
+its parent's socket, and closing the store gives it back.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from redis.sentinel import SentinelConnectionPool
+
+from beatcore.entry import Entry
+from beatcore.testing import FakeClock
+from beatcore.testing.contract import T0, every
+from beatcore_redis.held import HeldConnection, holds
+from beatcore_redis.store import RedisStore, open_store
+
+
+@pytest.fixture
+def store(redis_server: Any) -> Iterator[RedisStore]:
+    prefix = f"held-{uuid.uuid4().hex[:12]}:"
+    opened = open_store(redis_server.url, {"clock": FakeClock(T0), "key_prefix": prefix})
+    yield opened
+    opened.close()
+
+
+def _entry(name: str) -> Entry:
+    return every(name)
+
+
+def _held(store: RedisStore) -> Any:
+    """The connection the store holds now (None: none)."""
+    return store.handle.calls.scripts.held.connection
+
+
+def _held_id(store: RedisStore) -> int:
+    """The server-side id of the store's held connection (it is checked out by then)."""
+    conn = _held(store)
+    assert conn is not None, "no connection is held after a script call"
+    conn.send_command("CLIENT", "ID")
+    return int(conn.read_response())
+
+
+def test_only_a_plain_standalone_client_holds_a_connection(redis_server: Any) -> None:
+    plain = redis.Redis(host=redis_server.host, port=redis_server.port)
+    single = redis.Redis(
+        host=redis_server.host, port=redis_server.port, single_connection_client=True
+    )
+    sentinel_pool = SentinelConnectionPool("mymaster", sentinel_manager=None)
+    try:
+        assert holds(plain)
+        assert not holds(single)
+        assert not holds(redis.Redis(connection_pool=sentinel_pool))
+        assert not holds(object())
+    finally:
+        plain.close()
+        single.close()
+
+
+def test_script_calls_reuse_one_connection(store: RedisStore, redis_server: Any) -> None:
+    store.save(_entry("a"))
+    first = _held_id(store)
+    for name in ("b", "c", "d"):
+        store.save(_entry(name))
+    assert _held_id(store) == first
+    assert sorted(entry.name for entry in store.entries()) == ["a", "b", "c", "d"]
+
+
+def test_a_killed_connection_is_replaced_without_an_outage(
+    store: RedisStore, redis_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    store.save(_entry("before"))
+    killed = _held_id(store)
+    admin = redis_server.client()
+    try:
+        assert admin.client_kill_filter(_id=killed) == 1
+    finally:
+        admin.close()
+    with caplog.at_level(logging.WARNING, logger="beatcore.redis"):
+        store.save(_entry("after"))
+    assert store.get("after").name == "after"
+    assert not [r for r in caplog.records if "unreachable" in r.getMessage()]
+    store.save(_entry("later"))  # on a fresh held connection
+    assert _held_id(store) != killed
+
+
+def test_an_error_reply_keeps_the_connection(store: RedisStore, redis_server: Any) -> None:
+    store.save(_entry("a"))
+    before = _held_id(store)
+    admin = redis_server.client()
+    try:
+        admin.script_flush()  # the next EVALSHA is answered NOSCRIPT, then loaded and resent
+    finally:
+        admin.close()
+    store.save(_entry("b"))
+    assert _held_id(store) == before
+    assert store.get("b").name == "b"
+
+
+def test_threads_never_share_the_held_connection(store: RedisStore) -> None:
+    errors: list[BaseException] = []
+
+    def save_many(prefix: str) -> None:
+        try:
+            for i in range(150):
+                store.save(_entry(f"{prefix}-{i}"))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save_many, args=(f"t{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(store.entries()) == 600
+    for n in range(4):
+        assert store.get(f"t{n}-149").name == f"t{n}-149"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_uses_a_connection_of_its_own(store: RedisStore) -> None:
+    store.save(_entry("parent-1"))
+    parent_conn = _held(store)
+    pid = os.fork()
+    if pid == 0:  # the child: saves on its own connection, never on the parent's socket
+        code = 1
+        try:
+            for i in range(50):
+                store.save(_entry(f"child-{i}"))
+            code = 0 if _held(store) is not parent_conn else 2
+        finally:
+            os._exit(code)
+    for i in range(50):  # the parent meanwhile, on its held connection
+        store.save(_entry(f"parent-{i + 2}"))
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert _held(store) is parent_conn
+    names = {entry.name for entry in store.entries()}
+    assert {f"child-{i}" for i in range(50)} <= names
+    assert {f"parent-{i}" for i in range(1, 52)} <= names
+
+
+def test_a_call_through_the_pool_takes_the_held_connection(store: RedisStore) -> None:
+    store.save(_entry("a"))
+    held = _held_id(store)
+    store.get("a")  # a pipeline: it borrows the same connection, the store opens no other
+    assert _held(store) is None
+    assert len(store.client.connection_pool._available_connections) == 1
+    store.save(_entry("b"))
+    assert _held_id(store) == held
+
+
+def test_closing_the_store_gives_the_connection_back(redis_server: Any) -> None:
+    client = redis.Redis(host=redis_server.host, port=redis_server.port)
+    opened = open_store(redis_server.url, {"client": client, "key_prefix": "held-close:"})
+    try:
+        opened.save(_entry("a"))
+        pool = client.connection_pool
+        assert len(pool._in_use_connections) == 1
+        opened.close()
+        assert len(pool._in_use_connections) == 0
+    finally:
+        client.delete(*client.keys("held-close:*") or ["held-close:none"])
+        client.close()
+
+
+def test_a_busy_held_connection_sends_through_the_pool(redis_server: Any) -> None:
+    client = redis.Redis(host=redis_server.host, port=redis_server.port)
+    held = HeldConnection(client)
+    try:
+        assert held.execute("ECHO", "held") == b"held"
+        conn = held.connection
+        assert conn is not None
+        assert held.execute("ECHO", "again") == b"again"
+        assert held.connection is conn
+        with held.busy():  # another thread is in the middle of a call
+            assert held.execute("ECHO", "via pool") == b"via pool"
+            assert len(client.connection_pool._in_use_connections) == 1
+    finally:
+        held.release()
+        client.close()
