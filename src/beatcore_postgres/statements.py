@@ -279,12 +279,6 @@ _NAMED_ROWS = """
      WHERE name IN (SELECT json_array_elements_text(%(names)s::json))
 """
 
-#: Every row the static sync may touch: the static entries and the given names.
-_STATIC_ROWS = """
-    SELECT name, entry_json, state_json, rev FROM {s}.entries
-     WHERE static OR name IN (SELECT json_array_elements_text(%(names)s::json))
-"""
-
 _UNREADABLE = """
     SELECT name, error, error_at FROM {s}.entries WHERE error IS NOT NULL ORDER BY name
 """
@@ -334,7 +328,6 @@ class Statements:
     all_records: str
     delete: str
     write: str
-    static_rows: str
     named_rows: str
     unreadable: str
     error_since: str
@@ -366,7 +359,6 @@ class Statements:
             all_records=statement(_ALL_RECORDS, schema),
             delete=statement(_DELETE, schema),
             write=statement(_WRITE, schema),
-            static_rows=statement(_STATIC_ROWS, schema),
             named_rows=statement(_NAMED_ROWS, schema),
             unreadable=statement(_UNREADABLE, schema),
             error_since=statement(_ERROR_SINCE, schema),

@@ -12,7 +12,8 @@ history             1
 last_runs           1 whatever the number of names
 save, trigger, ...  2 (read, compare-and-set write)
 save_many           2 whatever the number of entries (read all, write the changes)
-sync_static         1 when nothing changed, 2 otherwise (read; write and delete in one
+sync_static         1 when no stored entry changes or goes (unchanged ones left, new ones
+                    inserted), 2 otherwise (the kit's plan for those written in one more
                     statement), whatever the number of entries
 status              1 (three statements in one pipeline)
 ==================  =====================================================================
@@ -58,8 +59,9 @@ from beatcore_postgres.notify import ChangeListener
 from beatcore_postgres.scheduling import Scheduling, in_flight, read_history, record_outcome
 from beatcore_postgres.schema import ensure_schema
 from beatcore_postgres.statements import Statements
+from beatcore_postgres.static_sync import StaticSync
 from beatcore_postgres.urls import PostgresSpec
-from beatcore_postgres.writes import Conflict, save_batch, sync_pass, write
+from beatcore_postgres.writes import Conflict, save_batch, write
 
 T = TypeVar("T")
 
@@ -93,6 +95,7 @@ class PostgresStore(ChangeLogMethods, Store):
         self._sql = Statements.for_schema(spec.schema, spec.channel)
         self._log = ChangeLog(spec.schema)
         self._pages = Pages(spec.schema)
+        self._static = StaticSync(spec.schema, spec.channel)
         self._last_runs = LastRuns(spec.schema)
         self._listener = ChangeListener(db.connect, spec.channel, spec.masked_url)
         self._lock = PostgresLock(db, spec.schema)
@@ -285,10 +288,11 @@ class PostgresStore(ChangeLogMethods, Store):
     def sync_static(self, entries: Iterable[Entry], keep: Iterable[str] = ()) -> SyncReport:
         """Make the static entries equal to ``entries`` (see :meth:`Store.sync_static`).
 
-        One statement reads the static rows and the given names; when the plan changes
-        something, one more writes and deletes it all, compare-and-set on each row's ``rev``.
-        Rows another process wrote in between are planned and written again (the report then
-        covers every pass).
+        One statement leaves the unchanged entries alone, inserts the new ones and returns
+        the rows the kit must decide (changed definitions, static rows to remove); when it
+        returns some, one more writes and deletes what the kit planned, compare-and-set on
+        each row's ``rev`` (see :mod:`.static_sync`). Rows another process wrote in between
+        are planned and written again (the report then covers every pass).
         """
         wanted = list(entries)
         kept = tuple(keep)
@@ -299,7 +303,9 @@ class PostgresStore(ChangeLogMethods, Store):
         passes: list[SyncReport] = []
 
         def attempt(conn: Connection) -> SyncReport:
-            return sync_pass(conn, self._sql, wanted, kept, passes, self.clock(), self._tz)
+            return self._static.sync_pass(
+                conn, self._sql, wanted, kept, passes, self.clock(), self._tz
+            )
 
         return self._cas("static sync", attempt)
 

@@ -4,8 +4,7 @@ Every write of a definition or state names the ``rev`` its row was read at (None
 must be new), so a row another process wrote in between is left alone and reported as not
 written; the caller reads it again and decides again (:class:`Conflict` makes the store's
 compare-and-set loop retry). The decisions are the store kit's (:mod:`beatcore.storekit`):
-:func:`save_batch` is one pass of ``save_many``, :func:`sync_pass` one pass of the static
-sync.
+:func:`save_batch` is one pass of ``save_many`` (the static sync's is in :mod:`.static_sync`).
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from datetime import datetime, tzinfo
 from beatcore import serializer, storekit, timing
 from beatcore.batch import ENTRY_ERRORS
 from beatcore.entry import Entry, EntryState
-from beatcore.store import SyncReport
 from beatcore.storekit import Record
 from beatcore_postgres.connection import Connection
 from beatcore_postgres.statements import Statements, instant, json_rows
@@ -93,55 +91,3 @@ def save_batch(
     pending[:] = [entry for entry in pending if entry.name in lost]
     if pending:
         raise Conflict
-
-
-def sync_pass(
-    conn: Connection,
-    sql: Statements,
-    wanted: Sequence[Entry],
-    kept: Sequence[str],
-    passes: list[SyncReport],
-    now: datetime,
-    default_tz: str | tzinfo | None,
-) -> SyncReport:
-    """One pass of the static sync: one statement reads the static rows and the given names;
-    when the kit's plan changes something, one more writes and deletes it all. Returns the
-    report of every pass so far; raises :class:`Conflict` (this pass's report kept in
-    ``passes``) when a row was written by another process in between."""
-    names = [entry.name for entry in wanted]
-    rows = conn.execute(sql.static_rows, {"names": json_rows(names)}).fetchall()
-    stored = {name: (e, s) for name, e, s, _ in rows}
-    revs = {name: rev for name, _, _, rev in rows}
-    plan = storekit.plan_static_sync(wanted, stored, kept, now, default_tz)
-    if not plan.writes and not plan.removed:
-        return merged([*passes, plan.report])
-    writes = [(record, revs.get(record.entry.name)) for record in plan.writes]
-    written, deleted = write(conn, sql, writes, {n: revs[n] for n in plan.removed})
-    done = plan.report
-    passes.append(
-        SyncReport(
-            tuple(n for n in done.added if n in written),
-            tuple(n for n in done.updated if n in written),
-            tuple(n for n in done.removed if n in deleted),
-            done.unchanged,
-        )
-    )
-    if len(written) != len(writes) or len(deleted) != len(plan.removed):
-        raise Conflict
-    return merged(passes)
-
-
-def merged(passes: Sequence[SyncReport]) -> SyncReport:
-    """One report of a static sync that took several passes (a pass lost a race)."""
-    if len(passes) == 1:
-        return passes[0]
-    added: dict[str, None] = {}
-    updated: dict[str, None] = {}
-    removed: dict[str, None] = {}
-    for report in passes:
-        added.update(dict.fromkeys(n for n in report.added if n not in updated))
-        updated.update(dict.fromkeys(n for n in report.updated if n not in added))
-        removed.update(dict.fromkeys(report.removed))
-    changed = added.keys() | updated.keys() | removed.keys()
-    unchanged = tuple(n for n in passes[-1].unchanged if n not in changed)
-    return SyncReport(tuple(added), tuple(updated), tuple(removed), unchanged)

@@ -93,18 +93,27 @@ def test_run_history_rides_in_the_ack_and_reads_in_one_round_trip(
     assert runs == [sent("s000", 61), sent("s000", 60), sent("s000", 1)]
 
 
-def test_static_sync_round_trips_do_not_grow_with_the_entries(pg_store: PostgresStore) -> None:
+@pytest.mark.parametrize("n", [10, 2000])
+def test_static_sync_is_one_round_trip_unless_a_stored_entry_changes_or_goes(
+    pg_store: PostgresStore, n: int
+) -> None:
+    """The first sync of n entries, a sync that adds n more, and one with nothing to do are
+    one statement each; one that updates and removes stored entries is two (the kit's plan
+    for those rows), whatever n."""
     pg_store.entries()  # the first call creates the tables
-    for n in (10, 400):
-        entries = [every(f"n{n}-{i}", 60, static=True) for i in range(n)]
+    first = [every(f"a{i:05d}", 60, static=True) for i in range(n)]
+    grown = first + [every(f"b{i:05d}", 60, static=True) for i in range(n)]
+    changed = [e.evolve(args=(1,)) for e in grown[: n // 2]] + grown[n:]
+    counts = []
+    for entries in (first, grown, grown, changed):
         with counting_round_trips(pg_store) as trips:
             report = pg_store.sync_static(entries)
-        assert len(report.added) == n
-        changed = trips.count
-        with counting_round_trips(pg_store) as trips:
-            report = pg_store.sync_static(entries)
-        assert len(report.unchanged) == n
-        assert (changed, trips.count) == (2, 1)
+        counts.append(trips.count)
+    assert counts == [1, 1, 1, 2]
+    assert report.updated == tuple(e.name for e in changed[: n // 2])
+    assert report.removed == tuple(e.name for e in grown[n // 2 : n])
+    assert report.unchanged == tuple(e.name for e in grown[n:])
+    assert len(pg_store.entries()) == len(changed)
 
 
 def test_status_is_one_round_trip(pg_store: PostgresStore) -> None:
