@@ -95,10 +95,10 @@ class StaticSync:
         every pass so far; raises :class:`~.writes.Conflict` (this pass's report kept in
         ``passes``) when another process wrote one of the rows in between."""
         given = {entry.name: entry for entry in wanted}
+        batch = [_row(entry, now, default_tz) for entry in given.values()]
         rows = conn.execute(
-            self._sync, {"rows": json_rows(_row(e, now, default_tz) for e in given.values()),
-                         "keep": json_rows(kept)},
-        ).fetchall()  # fmt: skip
+            self._sync, {"rows": json_rows(batch), "keep": json_rows(kept)}
+        ).fetchall()
         inserted, lost = set(rows[0][0]), set(rows[0][1])
         stored = {row[2]: (row[3], row[4]) for row in rows if row[2] is not None}
         revs = {row[2]: row[5] for row in rows if row[2] is not None}
@@ -108,7 +108,9 @@ class StaticSync:
         deleted: set[str] = set()
         if plan.writes or plan.removed:
             writes = [(record, revs.get(record.entry.name)) for record in plan.writes]
-            written, deleted = write(conn, sql, writes, {n: revs[n] for n in plan.removed})
+            texts = {str(row["name"]): str(row["entry_json"]) for row in batch}
+            removed = {n: revs[n] for n in plan.removed}
+            written, deleted = write(conn, sql, writes, removed, texts)
         done = plan.report
         changed = {*done.added, *done.updated, *inserted}
         passes.append(

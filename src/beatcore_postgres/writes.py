@@ -29,18 +29,21 @@ def write(
     sql: Statements,
     writes: Sequence[tuple[Record, int | None]],
     deletes: Mapping[str, int] | None = None,
+    definitions: Mapping[str, str] | None = None,
 ) -> tuple[set[str], set[str]]:
     """Write records and delete rows in one statement, compare-and-set on ``rev``.
 
     ``writes`` pairs each record with the ``rev`` it was read at (None: a new name);
-    ``deletes`` maps names to delete to theirs. Returns the names written and deleted:
+    ``deletes`` maps names to delete to theirs; ``definitions`` holds the text of
+    definitions the caller encoded already, by name. Returns the names written and deleted:
     one missing lost to a concurrent write.
     """
+    texts = definitions or {}
     rows = json_rows(
         {
             "name": entry.name,
             "rev": rev,
-            "entry_json": serializer.dumps_entry(entry),
+            "entry_json": texts.get(entry.name) or serializer.dumps_entry(entry),
             "state_json": serializer.dumps_state(state),
             "enabled": entry.enabled,
             "static": entry.static,
