@@ -12,9 +12,7 @@ history             1
 last_runs           1 whatever the number of names
 save, trigger, ...  2 (read, compare-and-set write)
 save_many           2 whatever the number of entries (read all, write the changes)
-sync_static         1 when no stored entry changes or goes (unchanged ones left, new ones
-                    inserted), 2 otherwise (the kit's plan for those written in one more
-                    statement), whatever the number of entries
+sync_static         1 when no stored entry changes or goes, else 2 (see :mod:`.static_sync`)
 status              1 (three statements in one pipeline)
 ==================  =====================================================================
 """
@@ -288,11 +286,9 @@ class PostgresStore(ChangeLogMethods, Store):
     def sync_static(self, entries: Iterable[Entry], keep: Iterable[str] = ()) -> SyncReport:
         """Make the static entries equal to ``entries`` (see :meth:`Store.sync_static`).
 
-        One statement leaves the unchanged entries alone, inserts the new ones and returns
-        the rows the kit must decide (changed definitions, static rows to remove); when it
-        returns some, one more writes and deletes what the kit planned, compare-and-set on
-        each row's ``rev`` (see :mod:`.static_sync`). Rows another process wrote in between
-        are planned and written again (the report then covers every pass).
+        One statement, and one more when a stored entry changes or goes (see
+        :mod:`.static_sync`); rows another process wrote in between are planned and written
+        again (the report then covers every pass).
         """
         wanted = list(entries)
         kept = tuple(keep)
