@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
 import attrs
 
+from beatcore.timeutil import instant_text
 from beatcore.values import SORTED_JSON
 
 #: What beat did with one occurrence (:attr:`RunRecord.outcome`).
@@ -103,6 +105,9 @@ class RunRecord:
         A field that is not set is left out, so a record without reports is byte for byte
         what releases before the worker fields wrote.
         """
+        text = _record_text(self)
+        if text is not None:
+            return text
         data: dict[str, object] = {
             "v": 1,
             "occurrence": self.occurrence.isoformat(),
@@ -151,6 +156,69 @@ class RunRecord:
             )
         except _UNREADABLE:
             return None
+
+
+def _seconds_text(value: Any) -> str | None:
+    """``round(value, 6)`` as the JSON encoder writes it, for a finite float; else None."""
+    if type(value) is not float or value - value != 0.0:
+        return None
+    return float.__repr__(round(value, 6))
+
+
+def _record_text(record: RunRecord) -> str | None:
+    """Return :meth:`RunRecord.to_json` text written out field by field, in exactly the
+    bytes the sorted JSON encoder gives its dict (every ack writes one per run), or None for
+    a record with a value of another type than the usual ones (the encoder writes it)."""
+    detail, error, status, worker = record.detail, record.error, record.status, record.worker
+    task_id, outcome, retries = record.task_id, record.outcome, record.retries
+    occurrence, sent_at = record.occurrence, record.sent_at
+    started_at, finished_at = record.started_at, record.finished_at
+    if not (
+        type(task_id) is str
+        and type(outcome) is str
+        and type(retries) is int
+        and type(occurrence) is datetime
+        and (detail is None or type(detail) is str)
+        and (error is None or type(error) is str)
+        and (status is None or type(status) is str)
+        and (worker is None or type(worker) is str)
+        and (sent_at is None or type(sent_at) is datetime)
+        and (started_at is None or type(started_at) is datetime)
+        and (finished_at is None or type(finished_at) is datetime)
+    ):
+        return None
+    parts = []  # in key order: the encoder sorts the keys
+    if detail is not None:
+        parts.append(f'"detail": {_quote(detail)}')
+    if error is not None:
+        parts.append(f'"error": {_quote(error)}')
+    if finished_at is not None:
+        parts.append(f'"finished_at": {_quote(finished_at.isoformat())}')
+    if record.lateness is not None:
+        lateness = _seconds_text(record.lateness)
+        if lateness is None:
+            return None
+        parts.append(f'"lateness": {lateness}')
+    parts.append(f'"occurrence": {_quote(instant_text(occurrence))}')
+    parts.append(f'"outcome": {_quote(outcome)}')
+    if retries:
+        parts.append(f'"retries": {int.__repr__(retries)}')
+    if record.runtime is not None:
+        runtime = _seconds_text(record.runtime)
+        if runtime is None:
+            return None
+        parts.append(f'"runtime": {runtime}')
+    if sent_at is not None:
+        parts.append(f'"sent_at": {_quote(sent_at.isoformat())}')
+    if started_at is not None:
+        parts.append(f'"started_at": {_quote(started_at.isoformat())}')
+    if status is not None:
+        parts.append(f'"status": {_quote(status)}')
+    parts.append(f'"task_id": {_quote(task_id)}')
+    parts.append('"v": 1')
+    if worker is not None:
+        parts.append(f'"worker": {_quote(worker)}')
+    return "{" + ", ".join(parts) + "}"
 
 
 @attrs.frozen

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
 import attrs
@@ -27,7 +28,7 @@ from beatcore.record_text import dumps_entry as dumps_entry  # written there, re
 from beatcore.record_text import dumps_state as dumps_state
 from beatcore.record_text import stored_dict as stored_dict
 from beatcore.schedules.base import ScheduleType
-from beatcore.schedules.shared import shared_schedule
+from beatcore.schedules.shared import is_shared, shared_schedule
 from beatcore.timeutil import isoformat, parse_isoformat
 
 _DECODER = json.JSONDecoder()
@@ -223,11 +224,103 @@ def state_from_dict(data: Mapping[str, Any], name: str) -> EntryState:
 
 
 def loads_entry(text: str | bytes, name: str) -> Entry:
-    """Decode a definition stored under ``name``; :class:`CorruptRecord` when unreadable."""
+    """Decode a definition stored under ``name``; :class:`CorruptRecord` when unreadable.
+
+    A definition that differs from one read before only in its name (entries made from
+    one template: one schedule per customer, a midnight burst) is built from the fields
+    decoded then (see :func:`_from_template`): the same Entry, checked the same way.
+    """
+    entry = _from_template(text, name)
+    if entry is not None:
+        return entry
+    return _decode_entry(text, name)
+
+
+def _decode_entry(text: str | bytes, name: str) -> Entry:
     entry = entry_from_dict(_loads(text, name), name)
     if entry.name != name:
         raise CorruptRecord(name, f"record holds entry {entry.name!r}, not {name!r}")
     return entry
+
+
+#: The fields (all but the name) of each definition text read, by the text before and after
+#: its ``"name":...`` member; None for a text that is not a template (see _template).
+_TEMPLATES: dict[tuple[str | bytes, str | bytes], dict[str, Any] | None] = {}
+#: Most templates kept (the table starts again empty past it), and the longest text kept.
+TEMPLATES_LIMIT = 1024
+TEMPLATE_TEXT_LIMIT = 4096
+#: Two names that no one template text can hold both of as its entry's name.
+_PLACEHOLDERS = ("beatcore template a", "beatcore template b")
+_NOT_SEEN: Any = object()
+
+
+def _from_template(text: str | bytes, name: str) -> Entry | None:
+    """Return the definition ``text`` of ``name`` built from its template's fields, or None
+    when it has none (the caller decodes it then).
+
+    The template of a text is the text with its ``"name":"<name>"`` member left out, as the
+    serializer writes it (compact, ASCII): every text with that template is one JSON
+    document whose entry name is the one string at that place (:func:`_template` proves it
+    once per template), so its Entry is the template's fields under ``name``, built and
+    checked by Entry as any other. A name that is not plain printable text is decoded the
+    long way (stored names from before the name rule), and so is a text that names no
+    entry ``name`` in the serializer's form.
+    """
+    if not (type(name) is str and name.isprintable() and name.strip()):
+        return None
+    if type(text) is bytes:
+        marker: str | bytes = b'"name":' + _quote(name).encode()
+    elif type(text) is str:
+        marker = '"name":' + _quote(name)
+    else:
+        return None
+    at = text.find(marker)  # type: ignore[arg-type]
+    if at < 0 or len(text) > TEMPLATE_TEXT_LIMIT:
+        return None
+    key = (text[:at], text[at + len(marker) :])
+    fields = _TEMPLATES.get(key, _NOT_SEEN)
+    if fields is _NOT_SEEN:
+        fields = _template(*key)
+        if len(_TEMPLATES) >= TEMPLATES_LIMIT:
+            _TEMPLATES.clear()
+        _TEMPLATES[key] = fields
+    if fields is None:
+        return None
+    return Entry(name=name, **fields)
+
+
+def _template(before: str | bytes, after: str | bytes) -> dict[str, Any] | None:
+    """Return the fields but the name of the definition ``before + member + after`` whose
+    ``member`` is ``"name":"<any name>"``, or None when that text is no template.
+
+    It is one when it reads with either placeholder as the member's name and gives each
+    back as its entry's name: the name is then that string (no other member of the text can
+    hold both), and the rest of the text, the same bytes, decodes to the same fields. It
+    must also hold only values an Entry may share with other entries: a schedule of a
+    shared type, and args, kwargs and options of plain values (Entry copies the dicts).
+    """
+    fields: dict[str, Any] | None = None
+    for placeholder in _PLACEHOLDERS:
+        member = '"name":' + _quote(placeholder)
+        text = before + (member.encode() if type(before) is bytes else member) + after  # type: ignore[operator]
+        try:
+            entry = _decode_entry(text, placeholder)
+        except CorruptRecord:
+            return None
+        if not is_shared(entry.schedule) or not all(
+            map(_plain, (*entry.args, *entry.kwargs.values(), *entry.options.values()))
+        ):
+            return None
+        fields = {f.name: getattr(entry, f.name) for f in _ENTRY_ATTRIBUTES}
+    return fields
+
+
+_ENTRY_ATTRIBUTES = tuple(f for f in attrs.fields(Entry) if f.name != "name")
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _plain(value: Any) -> bool:
+    return type(value) in _PLAIN
 
 
 def loads_state(text: str | bytes, name: str) -> EntryState:

@@ -196,7 +196,32 @@ def isoformat(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    return value.isoformat()
+    return instant_text(value)
+
+
+#: The ISO texts of the instants :func:`instant_text` was asked for last, at most
+#: :data:`INSTANT_TEXTS_LIMIT` (cleared when full).
+_INSTANT_TEXTS: dict[datetime, str] = {}
+INSTANT_TEXTS_LIMIT = 4096
+
+
+def instant_text(value: datetime) -> str:
+    """Return ``value.isoformat()``, from a bounded cache when ``value`` is a datetime in UTC.
+
+    Called for the occurrences of a tick (task ids, run records, message headers, states):
+    one instant is the occurrence of every entry due then (a midnight burst writes the same
+    text 100,000 times), and ``isoformat`` of an aware datetime costs about twenty times a
+    look-up (it asks the zone for the offset). Equal datetimes in UTC have the same text, so
+    the cache is keyed by the value.
+    """
+    if type(value) is not datetime or value.tzinfo is not UTC:
+        return value.isoformat()
+    text = _INSTANT_TEXTS.get(value)
+    if text is None:
+        if len(_INSTANT_TEXTS) >= INSTANT_TEXTS_LIMIT:
+            _INSTANT_TEXTS.clear()
+        text = _INSTANT_TEXTS[value] = value.isoformat()
+    return text
 
 
 def parse_isoformat(value: str | None, what: str) -> datetime | None:

@@ -51,6 +51,12 @@ def shared_schedule(cls: type[ScheduleType], fields: Mapping[str, Any]) -> Sched
     return shared
 
 
+def is_shared(schedule: ScheduleType) -> bool:
+    """True when ``schedule`` is of a type whose objects :func:`shared_schedule` shares
+    (beatcore's own, immutable): one object may then stand in several entries."""
+    return type(schedule) in _SHARED_TYPES
+
+
 def clear() -> None:
     """Forget every shared schedule (for measurements that want a cold start)."""
     _schedules.clear()
