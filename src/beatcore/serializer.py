@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from beatcore.entry import Entry, EntryState, stored_name
+from beatcore.entry import Entry, EntryState, field_values, renamed, stored_name
 from beatcore.errors import BeatcoreError, CorruptRecord, InvalidSchedule
 from beatcore.plugins import get_plugins
 from beatcore.record_text import ENTRY_OMITTED_DEFAULTS as ENTRY_OMITTED_DEFAULTS
@@ -243,9 +243,10 @@ def _decode_entry(text: str | bytes, name: str) -> Entry:
     return entry
 
 
-#: The fields (all but the name) of each definition text read, by the text before and after
-#: its ``"name":...`` member; None for a text that is not a template (see _template).
-_TEMPLATES: dict[tuple[str | bytes, str | bytes], dict[str, Any] | None] = {}
+#: The field values (:func:`beatcore.entry.field_values`) of each definition text read, by
+#: the text before and after its ``"name":...`` member; None for a text that is not a
+#: template (see _template).
+_TEMPLATES: dict[tuple[str | bytes, str | bytes], tuple[Any, ...] | None] = {}
 #: Most templates kept (the table starts again empty past it), and the longest text kept.
 TEMPLATES_LIMIT = 1024
 TEMPLATE_TEXT_LIMIT = 4096
@@ -261,12 +262,12 @@ def _from_template(text: str | bytes, name: str) -> Entry | None:
     The template of a text is the text with its ``"name":"<name>"`` member left out, as the
     serializer writes it (compact, ASCII): every text with that template is one JSON
     document whose entry name is the one string at that place (:func:`_template` proves it
-    once per template), so its Entry is the template's fields under ``name``, built and
-    checked by Entry as any other. A name that is not plain printable text is decoded the
-    long way (stored names from before the name rule), and so is a text that names no
-    entry ``name`` in the serializer's form.
+    once per template), so its Entry is the template's, checked when it was read, under
+    ``name``, which passes the name rule's quick test here. A name that is not plain
+    printable text is decoded the long way (stored names from before the name rule), and
+    so is a text that names no entry ``name`` in the serializer's form.
     """
-    if not (type(name) is str and name.isprintable() and name.strip()):
+    if not (type(name) is str and name.isprintable() and name.strip()):  # see renamed
         return None
     if type(text) is bytes:
         marker: str | bytes = b'"name":' + _quote(name).encode()
@@ -286,11 +287,11 @@ def _from_template(text: str | bytes, name: str) -> Entry | None:
         _TEMPLATES[key] = fields
     if fields is None:
         return None
-    return Entry(name=name, **fields)
+    return renamed(fields, name)
 
 
-def _template(before: str | bytes, after: str | bytes) -> dict[str, Any] | None:
-    """Return the fields but the name of the definition ``before + member + after`` whose
+def _template(before: str | bytes, after: str | bytes) -> tuple[Any, ...] | None:
+    """Return the field values of the definition ``before + member + after`` whose
     ``member`` is ``"name":"<any name>"``, or None when that text is no template.
 
     It is one when it reads with either placeholder as the member's name and gives each
@@ -299,7 +300,7 @@ def _template(before: str | bytes, after: str | bytes) -> dict[str, Any] | None:
     must also hold only values an Entry may share with other entries: a schedule of a
     shared type, and args, kwargs and options of plain values (Entry copies the dicts).
     """
-    fields: dict[str, Any] | None = None
+    fields: tuple[Any, ...] | None = None
     for placeholder in _PLACEHOLDERS:
         member = '"name":' + _quote(placeholder)
         text = before + (member.encode() if type(before) is bytes else member) + after  # type: ignore[operator]
@@ -311,11 +312,10 @@ def _template(before: str | bytes, after: str | bytes) -> dict[str, Any] | None:
             map(_plain, (*entry.args, *entry.kwargs.values(), *entry.options.values()))
         ):
             return None
-        fields = {f.name: getattr(entry, f.name) for f in _ENTRY_ATTRIBUTES}
+        fields = field_values(entry)
     return fields
 
 
-_ENTRY_ATTRIBUTES = tuple(f for f in attrs.fields(Entry) if f.name != "name")
 _PLAIN = (str, int, float, bool, type(None))
 
 

@@ -6,7 +6,8 @@
 -- Returns {0, last_token_issued, current_holder_or_empty} when the lease is stale (nothing changed), else
 -- {1, next_due_score_or_empty, name, definition, state, recovered, running, reports, ...}:
 -- running is the entry's running fact ('' when none) and reports the elements of its log
--- that are of the fact's run (an empty list when none), which the caller applies to it.
+-- that are of the fact's run (a list, maybe empty; nil when there is no running fact),
+-- which the caller applies to it.
 local token = ARGV[1]
 local lock = redis.call('HMGET', KEYS[1], 'token', 'holder')
 if lock[1] ~= token or lock[2] ~= ARGV[6] then
@@ -53,7 +54,8 @@ local function take(names, recovered)
       out[#out + 1] = states[j] or ''
       out[#out + 1] = recovered
       out[#out + 1] = facts[j] or ''
-      out[#out + 1] = reports_of(name, facts[j])
+      -- an empty list per entry costs more to reply than its other fields together
+      out[#out + 1] = facts[j] and reports_of(name, facts[j]) or false
       taken = taken + 1
     else
       -- a dangling index member (its entry was deleted): drop it
