@@ -320,37 +320,6 @@ _FIELD_CHECKS: tuple[tuple[attrs.Attribute[Any], Any], ...] = tuple(
 )
 
 
-#: Each Entry field's slot setter, in field order (see renamed).
-_SETTERS = tuple(Entry.__dict__[attribute.name].__set__ for attribute in attrs.fields(Entry))
-_NAME, _KWARGS, _OPTIONS = (
-    [attribute.name for attribute in attrs.fields(Entry)].index(name)
-    for name in ("name", "kwargs", "options")
-)
-
-
-def field_values(entry: Entry) -> tuple[Any, ...]:
-    """Return the values of ``entry``'s fields in field order, for :func:`renamed`."""
-    return tuple(getattr(entry, attribute.name) for attribute in attrs.fields(Entry))
-
-
-def renamed(values: tuple[Any, ...], name: str) -> Entry:
-    """Return the Entry of ``values`` (:func:`field_values` of a checked Entry) under
-    ``name``, without running its checks again: called by the serializer for each
-    definition read through a template, whose entry was checked when it was read.
-
-    ``name`` must pass the quick test of the name rule (a str of printable characters,
-    not blank: what Entry's own check lets through at once); the kwargs and options dicts
-    are copied, as Entry's converters copy them, so no two entries share one.
-    """
-    entry: Entry = object.__new__(Entry)
-    for set_field, value in zip(_SETTERS, values, strict=True):
-        set_field(entry, value)
-    _SETTERS[_NAME](entry, name)
-    _SETTERS[_KWARGS](entry, values[_KWARGS].copy())
-    _SETTERS[_OPTIONS](entry, values[_OPTIONS].copy())
-    return entry
-
-
 def _count(instance: EntryState, attribute: attrs.Attribute[int], value: int) -> None:
     if not is_integer(value) or not 0 <= value <= MAX_COUNT:
         raise InvalidEntry(

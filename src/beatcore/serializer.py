@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from beatcore.entry import Entry, EntryState, field_values, renamed, stored_name
+from beatcore.entry import Entry, EntryState, stored_name
 from beatcore.errors import BeatcoreError, CorruptRecord, InvalidSchedule
 from beatcore.plugins import get_plugins
 from beatcore.record_text import ENTRY_OMITTED_DEFAULTS as ENTRY_OMITTED_DEFAULTS
@@ -243,7 +243,7 @@ def _decode_entry(text: str | bytes, name: str) -> Entry:
     return entry
 
 
-#: The field values (:func:`beatcore.entry.field_values`) of each definition text read, by
+#: The field values (:func:`_field_values`) of each definition text read, by
 #: the text before and after its ``"name":...`` member; None for a text that is not a
 #: template (see _template).
 _TEMPLATES: dict[tuple[str | bytes, str | bytes], tuple[Any, ...] | None] = {}
@@ -267,7 +267,7 @@ def _from_template(text: str | bytes, name: str) -> Entry | None:
     printable text is decoded the long way (stored names from before the name rule), and
     so is a text that names no entry ``name`` in the serializer's form.
     """
-    if not (type(name) is str and name.isprintable() and name.strip()):  # see renamed
+    if not (type(name) is str and name.isprintable() and name.strip()):  # see _renamed
         return None
     if type(text) is bytes:
         marker: str | bytes = b'"name":' + _quote(name).encode()
@@ -287,7 +287,7 @@ def _from_template(text: str | bytes, name: str) -> Entry | None:
         _TEMPLATES[key] = fields
     if fields is None:
         return None
-    return renamed(fields, name)
+    return _renamed(fields, name)
 
 
 def _template(before: str | bytes, after: str | bytes) -> tuple[Any, ...] | None:
@@ -312,7 +312,7 @@ def _template(before: str | bytes, after: str | bytes) -> tuple[Any, ...] | None
             map(_plain, (*entry.args, *entry.kwargs.values(), *entry.options.values()))
         ):
             return None
-        fields = field_values(entry)
+        fields = _field_values(entry)
     return fields
 
 
@@ -353,3 +353,34 @@ def _check_version(data: Mapping[str, Any], name: str) -> None:
             f"record format version {version!r} is not supported by this beatcore "
             f"(expected {FORMAT_VERSION}; written by a newer release?)",
         )
+
+
+#: Each Entry field's slot setter, in field order (see _renamed).
+_SETTERS = tuple(Entry.__dict__[attribute.name].__set__ for attribute in attrs.fields(Entry))
+_NAME, _KWARGS, _OPTIONS = (
+    [attribute.name for attribute in attrs.fields(Entry)].index(name)
+    for name in ("name", "kwargs", "options")
+)
+
+
+def _field_values(entry: Entry) -> tuple[Any, ...]:
+    """Return the values of ``entry``'s fields in field order, for :func:`_renamed`."""
+    return tuple(getattr(entry, attribute.name) for attribute in attrs.fields(Entry))
+
+
+def _renamed(values: tuple[Any, ...], name: str) -> Entry:
+    """Return the Entry of ``values`` (:func:`_field_values` of a checked Entry) under
+    ``name``, without running its checks again: called for each definition read through a
+    template, whose entry was checked when it was read.
+
+    ``name`` must pass the quick test of the name rule (a str of printable characters,
+    not blank: what Entry's own check lets through at once); the kwargs and options dicts
+    are copied, as Entry's converters copy them, so no two entries share one.
+    """
+    entry: Entry = object.__new__(Entry)
+    for set_field, value in zip(_SETTERS, values, strict=True):
+        set_field(entry, value)
+    _SETTERS[_NAME](entry, name)
+    _SETTERS[_KWARGS](entry, values[_KWARGS].copy())
+    _SETTERS[_OPTIONS](entry, values[_OPTIONS].copy())
+    return entry
