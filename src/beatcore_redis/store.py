@@ -107,6 +107,7 @@ class RedisStore(Store):
         self._checked = False
         self._claimed = scheduling.ClaimedStates()
         self._seen = saving.SeenRecords()
+        self._walk = listing.NameWalk()
 
     # -- what the lock, the checks and tests reach ------------------------------------------
 
@@ -302,8 +303,11 @@ class RedisStore(Store):
     def entries_page(
         self, after: str | None = None, limit: int = 100, *, descending: bool = False
     ) -> list[tuple[Entry, EntryState] | CorruptRecord]:
-        """Return a page of records in name order, in two round trips (see :mod:`.listing`)."""
-        return listing.entries_page(self.handle, after, limit, descending=descending)
+        """Return a page of records in name order, in two round trips, one when it continues
+        a walk (see :mod:`.listing`)."""
+        return listing.entries_page(
+            self.handle, after, limit, descending=descending, walk=self._walk
+        )
 
     def unreadable_records(self) -> list[CorruptRecord]:
         """Return the records a claim took out as unreadable, as noted (the corrupt hash)."""

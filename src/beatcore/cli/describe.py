@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, tzinfo
+
+import attrs
 
 from beatcore import timing
 from beatcore.entry import Entry
@@ -86,14 +89,67 @@ def duration(seconds: float) -> str:
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """Return a plain left-aligned table with a header line, columns two spaces apart."""
-    widths = [len(header) for header in headers]
+    widths = _widths([len(header) for header in headers], rows)
+    return "\n".join(_line(line, widths) for line in [headers, *rows])
+
+
+def _widths(widths: list[int], rows: Iterable[Sequence[str]]) -> list[int]:
     for row in rows:
         widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=True)]
-    lines = [headers, *rows]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-        for line in lines
-    )
+    return widths
+
+
+def _line(cells: Sequence[str], widths: Sequence[int]) -> str:
+    return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
+
+
+@attrs.frozen
+class PagedTable:
+    """A :func:`table` printed a page of rows at a time, for a listing too long to hold.
+
+    One page: exactly :func:`table` (with ``optional_last``, the last column only when a row
+    has something in it). More: the header once, and each column as wide as the widest cell
+    so far, never narrower (a longer cell on a later page widens its column from that page
+    on), with the optional column always there; so a listing holds one page, never the whole.
+
+    :param headers: the column headers.
+    :param optional_last: the last column may be left out; an empty cell in it shows ``-``.
+    """
+
+    headers: tuple[str, ...]
+    optional_last: bool = False
+
+    def lines(self, pages: Iterable[Sequence[Sequence[str]]]) -> Iterator[str]:
+        """Yield the table's lines (none when there are no rows), reading a page ahead."""
+        walk = iter(pages)
+        first = next(walk, None)
+        if first is None:
+            return
+        second = next(walk, None)
+        if second is None:
+            headers, rows = list(self.headers), [self._filled(row) for row in first]
+            if self.optional_last and not any(row[-1] for row in first):
+                headers.pop()
+                rows = [row[:-1] for row in rows]
+            if rows:
+                yield from table(headers, rows).split("\n")
+            return
+        widths = [len(header) for header in self.headers]
+        header_shown = False
+        for page in itertools.chain((first, second), walk):
+            rows = [self._filled(row) for row in page]
+            widths = _widths(widths, rows)
+            if not header_shown:
+                yield _line(self.headers, widths)
+                header_shown = True
+            for row in rows:
+                yield _line(row, widths)
+
+    def _filled(self, row: Sequence[str]) -> list[str]:
+        cells = list(row)
+        if self.optional_last and not cells[-1]:
+            cells[-1] = "-"
+        return cells
 
 
 def shorten(text: str | None, width: int = 40) -> str:

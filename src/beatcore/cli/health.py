@@ -20,7 +20,7 @@ from beatcore import timing
 from beatcore.cli.describe import format_instant, relative, when
 from beatcore.cli.exits import EXIT_UNHEALTHY
 from beatcore.cli.options import DURATION
-from beatcore.cli.reading import read_schedule
+from beatcore.cli.reading import schedule_pages
 from beatcore.cli.session import Session, echo_json, pass_session
 from beatcore.errors import CorruptRecord, StoreUnavailable
 from beatcore.store import InFlight, LockInfo, StoreStatus
@@ -130,14 +130,18 @@ def _read(session: Session) -> Report:
         noted = {error.name: error for error in store.unreadable_records()}
         if not snapshot.corrupt_count:
             return Report(snapshot, tuple(noted[name] for name in sorted(noted)), None)
-    schedule = read_schedule(store)
-    names = tuple(
-        entry.name
-        for entry, state in schedule.rows
-        if snapshot.next_due_at is not None
-        and timing.state_due_at(entry, state) == snapshot.next_due_at
-    )
-    return Report(snapshot, schedule.unreadable, names)
+    unreadable: list[CorruptRecord] = []
+    names: list[str] = []
+    for page in schedule_pages(store):  # one page held at a time, not the schedule
+        for item in page:
+            if isinstance(item, CorruptRecord):
+                unreadable.append(item)
+            elif (
+                snapshot.next_due_at is not None
+                and timing.state_due_at(*item) == snapshot.next_due_at
+            ):
+                names.append(item[0].name)
+    return Report(snapshot, tuple(unreadable), tuple(names))
 
 
 @click.command("status")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+from collections.abc import Iterator
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -15,23 +16,23 @@ import click
 from beatcore import timing
 from beatcore.cli.changelog import change_json, change_lines, what_changed
 from beatcore.cli.describe import (
+    PagedTable,
     describe_schedule,
     entry_tz,
     format_instant,
     relative,
     shorten,
-    table,
     when,
 )
 from beatcore.cli.options import DURATION
-from beatcore.cli.reading import overdue_by, read_schedule
+from beatcore.cli.reading import overdue_by, schedule_pages
 from beatcore.cli.runs import last_runs, outcome_words, run_lines, run_report_json
-from beatcore.cli.session import Session, echo_json, pass_session
+from beatcore.cli.session import Session, echo_json, json_list_chunks, pass_session
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import CorruptRecord
 from beatcore.operations import pause_of
 from beatcore.serializer import entry_to_dict, state_to_dict
-from beatcore.store import Change
+from beatcore.store import Change, RunRecord
 from beatcore.timeutil import isoformat
 from beatcore.values import printable
 
@@ -69,75 +70,110 @@ def list_entries(
     """List entries, optionally only those whose name matches the glob PATTERN.
 
     Entries beat cannot read are listed too, with why; entries more than --overdue-after past
-    their due time are flagged overdue.
+    their due time are flagged overdue. The schedule is read and printed a page of 1,000
+    entries at a time (see docs/cli.rst for how the table's columns line up).
     """
-    schedule = read_schedule(session.existing_store)
+    store = session.existing_store
     now = session.now()
     threshold = session.settings.missed_threshold if overdue_after is None else overdue_after
-    rows: list[tuple[Entry, EntryState]] = []
-    for entry, state in schedule.rows:
-        if pattern is not None and not fnmatch.fnmatchcase(entry.name, pattern):
-            continue
-        if enabled is not None and entry.enabled != enabled:
-            continue
-        if static is not None and entry.static != static:
-            continue
-        rows.append((entry, state))
-    bad = [
-        error
-        for error in schedule.unreadable
-        if pattern is None or fnmatch.fnmatchcase(error.name, pattern)
-    ]
-    last = last_runs(session.existing_store, [entry.name for entry, _ in rows])
-    if as_json:
-        listed = []
-        for entry, state in rows:
-            data = entry_json(session, entry, state)
-            data["overdue_by"] = overdue_by(entry, state, now, threshold)
+    bad: list[CorruptRecord] = []
+
+    def matching() -> Iterator[list[tuple[Entry, EntryState] | CorruptRecord]]:
+        for page in schedule_pages(store):
+            kept: list[tuple[Entry, EntryState] | CorruptRecord] = []
+            for item in page:
+                if isinstance(item, CorruptRecord):
+                    if pattern is None or fnmatch.fnmatchcase(item.name, pattern):
+                        kept.append(item)
+                        bad.append(item)
+                    continue
+                entry = item[0]
+                if pattern is not None and not fnmatch.fnmatchcase(entry.name, pattern):
+                    continue
+                if enabled is not None and entry.enabled != enabled:
+                    continue
+                if static is not None and entry.static != static:
+                    continue
+                kept.append(item)
+            if kept:
+                yield kept
+
+    def rows_of(page: list[tuple[Entry, EntryState] | CorruptRecord]) -> Iterator[Any]:
+        names = [item[0].name for item in page if not isinstance(item, CorruptRecord)]
+        last = last_runs(store, names)
+        for item in page:
+            if isinstance(item, CorruptRecord):
+                yield _unreadable_json(item) if as_json else _unreadable_cells(item, now)
+                continue
+            entry, state = item
             run = last.get(entry.name)
-            data["last_outcome"] = None if run is None else run_report_json(run)
-            listed.append(data)
-        listed += [
-            {"name": e.name, "readable": False, "error": e.cause, "since": isoformat(e.since)}
-            for e in bad
-        ]
-        echo_json(sorted(listed, key=lambda item: str(item["name"])))
-        _warn_unreadable(bad)
-        return
-    cells = []
-    for entry, state in rows:
-        tz = entry_tz(entry, session.default_tz)
-        due = timing.state_due_at(entry, state)
-        late = overdue_by(entry, state, now, threshold)
-        next_text = when(due, tz, now) if due else ("disabled" if not entry.enabled else "never")
-        cells.append(
-            [
-                printable(entry.name),
-                describe_schedule(entry, session.default_tz),
-                f"OVERDUE {next_text}" if late is not None else next_text,
-                relative(state.last_run_at, now) if state.last_run_at else "never",
-                outcome_words(last[entry.name]) if entry.name in last else "-",
-                str(state.total_run_count),
-                "yes" if entry.enabled else "no",
-                "static" if entry.static else "dynamic",
-                shorten(state.last_error),
-                shorten(entry.description),
-            ]
-        )
-    for error in bad:
-        since = f" since {relative(error.since, now)}" if error.since else ""
-        name = printable(error.name)
-        cells.append(
-            [name, f"UNREADABLE{since}", "-", "-", "-", "-", "-", "-", shorten(error.cause), "-"]
-        )
-    cells.sort(key=lambda cell: cell[0])
-    headers = ["NAME", "SCHEDULE", "NEXT RUN", "LAST RUN", "LAST OUTCOME", "RUNS", "ENABLED",
-               "KIND", "LAST ERROR", "DESCRIPTION"]  # fmt: skip
-    if not any(entry.description for entry, _ in rows):  # the column only when it says something
-        headers.pop()
-        cells = [cell[:-1] for cell in cells]
-    click.echo(table(headers, cells) if cells else "no entries")
+            if as_json:
+                data = entry_json(session, entry, state)
+                data["overdue_by"] = overdue_by(entry, state, now, threshold)
+                data["last_outcome"] = None if run is None else run_report_json(run)
+                yield data
+            else:
+                yield _entry_cells(session, entry, state, run, now, threshold)
+
+    pages = (list(rows_of(page)) for page in matching())
+    if as_json:
+        for chunk in json_list_chunks(row for page in pages for row in page):
+            click.echo(chunk, nl=False)
+        click.echo("")
+    else:
+        lines = PagedTable(LIST_HEADERS, optional_last=True).lines(pages)
+        printed = False
+        for line in lines:
+            click.echo(line)
+            printed = True
+        if not printed:
+            click.echo("no entries")
     _warn_unreadable(bad)
+
+
+#: The columns of ``list``; the last (DESCRIPTION) only when some entry has one.
+LIST_HEADERS = ("NAME", "SCHEDULE", "NEXT RUN", "LAST RUN", "LAST OUTCOME", "RUNS", "ENABLED",
+                "KIND", "LAST ERROR", "DESCRIPTION")  # fmt: skip
+
+
+def _entry_cells(
+    session: Session,
+    entry: Entry,
+    state: EntryState,
+    run: RunRecord | None,
+    now: datetime,
+    threshold: float,
+) -> list[str]:
+    """One readable entry's row of the ``list`` table."""
+    tz = entry_tz(entry, session.default_tz)
+    due = timing.state_due_at(entry, state)
+    late = overdue_by(entry, state, now, threshold)
+    next_text = when(due, tz, now) if due else ("disabled" if not entry.enabled else "never")
+    return [
+        printable(entry.name),
+        describe_schedule(entry, session.default_tz),
+        f"OVERDUE {next_text}" if late is not None else next_text,
+        relative(state.last_run_at, now) if state.last_run_at else "never",
+        outcome_words(run) if run is not None else "-",
+        str(state.total_run_count),
+        "yes" if entry.enabled else "no",
+        "static" if entry.static else "dynamic",
+        shorten(state.last_error),
+        shorten(entry.description) if entry.description else "",
+    ]
+
+
+def _unreadable_cells(error: CorruptRecord, now: datetime) -> list[str]:
+    """An unreadable record's row of the ``list`` table."""
+    since = f" since {relative(error.since, now)}" if error.since else ""
+    name = printable(error.name)
+    return [name, f"UNREADABLE{since}", "-", "-", "-", "-", "-", "-", shorten(error.cause), ""]
+
+
+def _unreadable_json(error: CorruptRecord) -> dict[str, Any]:
+    """An unreadable record as ``list --json`` shows it."""
+    since = isoformat(error.since)
+    return {"name": error.name, "readable": False, "error": error.cause, "since": since}
 
 
 def _warn_unreadable(errors: list[CorruptRecord]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -125,6 +125,19 @@ class Session:
 def echo_json(value: Any) -> None:
     """Print ``value`` as the verbs' ``--json`` output: indented, keys sorted."""
     click.echo(json.dumps(value, indent=2, sort_keys=True))
+
+
+def json_list_chunks(items: Iterable[Any], level: int = 0) -> Iterator[str]:
+    """Yield the text of ``json.dumps(list(items), indent=2, sort_keys=True)`` in pieces, one
+    item at a time, indented as a value ``level`` deep (so a verb streams a long list, e.g.
+    ``list --json`` and ``export``, holding one item's text at a time)."""
+    pad = "  " * (level + 1)
+    first = True
+    for item in items:
+        text = json.dumps(item, indent=2, sort_keys=True)
+        yield ("[\n" if first else ",\n") + "\n".join(pad + line for line in text.split("\n"))
+        first = False
+    yield "[]" if first else "\n" + "  " * level + "]"
 
 
 def report(as_json: bool, text: str, data: Any) -> None:

@@ -14,14 +14,14 @@ are for reading; they are not written back.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import click
 
-from beatcore.cli.reading import read_schedule
-from beatcore.cli.session import JSON_OPTION, Session, pass_session, report
+from beatcore.cli.reading import schedule_pages
+from beatcore.cli.session import JSON_OPTION, Session, json_list_chunks, pass_session, report
 from beatcore.entry import Entry, StoredName
 from beatcore.errors import BeatcoreError, CorruptRecord, InvalidEntry
 from beatcore.serializer import entry_from_dict, entry_to_dict, state_to_dict
@@ -38,28 +38,51 @@ VERSION = 1
 @click.option("--json", "as_json", is_flag=True, help="Accepted for scripts: export is JSON.")
 @pass_session
 def export(session: Session, output: str | None, as_json: bool) -> None:
-    """Write every entry and its state as JSON (to stdout, or --output FILE)."""
+    """Write every entry and its state as JSON (to stdout, or --output FILE).
+
+    Written a page of 1,000 entries at a time as it is read: the same document as one
+    ``json.dumps`` of the whole, holding one page (a store error midway leaves the file cut
+    short, which ``import`` refuses, and exits non-zero).
+    """
     store = session.existing_store
-    schedule = read_schedule(store)
-    records = [
-        {"entry": entry_to_dict(entry), "state": state_to_dict(state)}
-        for entry, state in schedule.rows
-    ]
-    document = {
+    head = {
         "format": FORMAT,
         "version": VERSION,
         "exported_at": isoformat(session.now()),
         "store": mask_password(store.url),
-        "entries": records,
     }
-    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    unreadable: list[CorruptRecord] = []
+    counted = [0]
+
+    def records() -> Iterator[dict[str, Any]]:
+        for page in schedule_pages(store):
+            for item in page:
+                if isinstance(item, CorruptRecord):
+                    unreadable.append(item)
+                    continue
+                counted[0] += 1
+                yield {"entry": entry_to_dict(item[0]), "state": state_to_dict(item[1])}
+
+    chunks = export_chunks(head, records())
     if output is None:
-        click.echo(text, nl=False)
+        for chunk in chunks:
+            click.echo(chunk, nl=False)
     else:
-        Path(output).write_text(text, encoding="utf-8")
-        click.echo(f"exported {len(records)} entries to {output}", err=True)
-    for error in schedule.unreadable:
+        with Path(output).open("w", encoding="utf-8") as file:
+            file.writelines(chunks)
+        click.echo(f"exported {counted[0]} entries to {output}", err=True)
+    for error in unreadable:
         click.echo(f"warning: not exported: {error}", err=True)
+
+
+def export_chunks(head: Mapping[str, Any], records: Iterable[Any]) -> Iterator[str]:
+    """Yield the export document's text in pieces: ``json.dumps`` of ``head`` with
+    ``"entries"`` the ``records`` (indent 2, keys sorted, and a newline), one record at a time."""
+    text = json.dumps({**head, "entries": []}, indent=2, sort_keys=True)
+    before, _, after = text.partition('"entries": []')
+    yield before + '"entries": '
+    yield from json_list_chunks(records, level=1)
+    yield after + "\n"
 
 
 def _records(document: Any, source: str) -> list[Any]:
