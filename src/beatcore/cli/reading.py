@@ -35,8 +35,11 @@ def schedule_pages(store: Store, page_size: int | None = None) -> Iterator[list[
 
     Each page is one :meth:`~beatcore.store.Store.entries_page` after the last name of the
     one before (``page_size`` records, default :data:`PAGE_SIZE`), so a store that pages
-    cheaply answers in a constant number of round trips per page; an entry removed meanwhile is left out. The walk ends at the first empty page
-    (a page may hold fewer records than asked while more follow: one was just removed).
+    cheaply answers in a constant number of round trips per page; an entry removed
+    meanwhile is left out. The walk ends at the first empty page (a page may hold fewer
+    records than asked while more follow: one was just removed).
+
+    :raises StoreError: the store returned a page that does not follow ``after``.
     """
     size = PAGE_SIZE if page_size is None else page_size
     after: str | None = None
