@@ -214,8 +214,9 @@ class ClaimDispatcher:
         """Return the ack of one claimed entry after the outbox wrote what it could, with the
         tick's run records and, under an overlap policy, the entry's running fact."""
         entry, state, plan = claim.entry, claim.state, overlap.plan
-        limit = self.limits.limit(entry)
         tracked = self.settings.track_runs
+        # how long a run blocks matters only under a policy (running_after_sends)
+        limit = self.limits.limit(entry) if tracked and entry.overlap != "allow" else 0.0
         running, more = running_after_sends(
             entry, overlap, outcomes, sent_at, limit, tracked=tracked
         )

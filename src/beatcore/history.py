@@ -50,5 +50,10 @@ def tick_runs(
             records.append(
                 RunRecord(outcome.occurrence, outcome.task_id, "send_failed", str(outcome.error))
             )
-    records.sort(key=lambda r: r.occurrence)
+    if len(records) > 1:
+        records.sort(key=_occurrence)
     return tuple(records)
+
+
+def _occurrence(record: RunRecord) -> datetime:
+    return record.occurrence

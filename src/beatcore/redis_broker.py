@@ -28,6 +28,7 @@ from celery import signals
 from kombu.utils.json import dumps as _kombu_dumps
 
 from beatcore.task_message import PLACEHOLDER_ID, TaskMessage
+from beatcore.timeutil import instant_text
 
 #: Stand-ins for what differs per message while an envelope's JSON template is made.
 _TAG, _ENTRY, _OCCURRENCE, _EXPIRES = (
@@ -168,7 +169,7 @@ class RedisBatch:
         envelope.sends += 1
         if envelope.sends == 2:
             self._split(message, envelope)
-        occurrence_text = occurrence.isoformat()
+        occurrence_text = instant_text(occurrence)
         if message.result_expected:
             if self._backend is None:
                 self._backend = message.app.backend

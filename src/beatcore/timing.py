@@ -18,7 +18,7 @@ from beatcore.entry import Entry, EntryState
 from beatcore.missed import MAX_ENUMERATED_OCCURRENCES as MAX_ENUMERATED_OCCURRENCES
 from beatcore.missed import Missed, missed_occurrences, with_omitted
 from beatcore.runs import SendOutcome, SendStatus, first_unsent, state_after_sends
-from beatcore.timeutil import UTC, zone
+from beatcore.timeutil import UTC, instant_text, zone
 
 #: Namespace of the deterministic task ids (uuid5 of entry name and occurrence).
 TASK_ID_NAMESPACE = uuid.UUID("6f0d1c52-37a5-4c8e-9a51-6c2f6b8e2b01")
@@ -118,6 +118,8 @@ def due_at(entry: Entry, occurrence: datetime) -> datetime:
     A jitter that carries the occurrence past the last instant a datetime holds gives that
     instant (an Entry allows any jitter a timedelta holds, up to 2.7 million years).
     """
+    if entry.jitter <= 0:
+        return occurrence
     try:
         return occurrence + jitter_offset(entry.name, occurrence, entry.jitter)
     except OverflowError:
@@ -134,7 +136,8 @@ def task_id(name: str, occurrence: datetime) -> str:
         occurrence = occurrence.astimezone(UTC)
     digest = bytearray(
         hashlib.sha1(
-            _NAMESPACE_BYTES + f"{name}\x00{occurrence.isoformat()}".encode(), usedforsecurity=False
+            _NAMESPACE_BYTES + f"{name}\x00{instant_text(occurrence)}".encode(),
+            usedforsecurity=False,
         ).digest()
     )
     digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
