@@ -333,7 +333,8 @@ def _text(instance: EntryState, attribute: attrs.Attribute[str | None], value: s
 
 
 def _check_state(state: EntryState) -> None:
-    """Raise the error of the first field of ``state`` that is not of its declared kind.
+    """Put the instants of ``state`` in UTC (``to_aware``), then raise the error of its first
+    field that is not of its declared kind.
 
     Called by EntryState when its quick check fails (the usual field types are tested in
     one expression: a state is built for every dispatched entry and every record read).
@@ -343,6 +344,8 @@ def _check_state(state: EntryState) -> None:
         if attribute.name.endswith("_count"):
             _count(state, attribute, value)
         elif attribute.name.endswith("_at"):
+            value = to_aware(value)  # an instant in another zone: in UTC
+            object.__setattr__(state, attribute.name, value)
             _require_instant(state, attribute, value)
         else:
             _text(state, attribute, value)
@@ -362,13 +365,14 @@ class EntryState:
     :param triggered_at: set by a manual trigger; the next tick runs the entry once more.
     """
 
-    next_run_at: datetime | None = attrs.field(default=None, converter=to_aware)
-    last_run_at: datetime | None = attrs.field(default=None, converter=to_aware)
+    # The instants go through to_aware only when the quick check fails (see _check_state).
+    next_run_at: datetime | None = None
+    last_run_at: datetime | None = None
     total_run_count: int = 0
     skipped_run_count: int = 0
     last_task_id: str | None = None
     last_error: str | None = None
-    triggered_at: datetime | None = attrs.field(default=None, converter=to_aware)
+    triggered_at: datetime | None = None
 
     def __attrs_post_init__(self) -> None:
         total, skipped, task, error = (
