@@ -355,32 +355,35 @@ def _check_version(data: Mapping[str, Any], name: str) -> None:
         )
 
 
-#: Each Entry field's slot setter, in field order (see _renamed).
-_SETTERS = tuple(Entry.__dict__[attribute.name].__set__ for attribute in attrs.fields(Entry))
-_NAME, _KWARGS, _OPTIONS = (
-    [attribute.name for attribute in attrs.fields(Entry)].index(name)
-    for name in ("name", "kwargs", "options")
-)
-
-
 def _field_values(entry: Entry) -> tuple[Any, ...]:
     """Return the values of ``entry``'s fields in field order, for :func:`_renamed`."""
     return tuple(getattr(entry, attribute.name) for attribute in attrs.fields(Entry))
 
 
-def _renamed(values: tuple[Any, ...], name: str) -> Entry:
-    """Return the Entry of ``values`` (:func:`_field_values` of a checked Entry) under
-    ``name``, without running its checks again: called for each definition read through a
-    template, whose entry was checked when it was read.
+def _compile_renamed() -> Callable[[tuple[Any, ...], str], Entry]:
+    """Build :func:`_renamed` as straight-line code: one slot setter call per field (a loop
+    over them costs as much again, for every definition read through a template)."""
+    scope: dict[str, Any] = {"new": object.__new__, "Entry": Entry}
+    lines = ["def renamed(values, name):", "    entry = new(Entry)"]
+    fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(Entry)
+    for i, attribute in enumerate(fields):
+        scope[f"set{i}"] = Entry.__dict__[attribute.name].__set__
+        value = f"values[{i}]"
+        if attribute.name == "name":
+            value = "name"
+        elif attribute.name in ("kwargs", "options"):
+            value += ".copy()"
+        lines.append(f"    set{i}(entry, {value})")
+    lines.append("    return entry")
+    exec(compile("\n".join(lines) + "\n", "<beatcore.serializer renamed Entry>", "exec"), scope)
+    renamed: Callable[[tuple[Any, ...], str], Entry] = scope["renamed"]
+    return renamed
 
-    ``name`` must pass the quick test of the name rule (a str of printable characters,
-    not blank: what Entry's own check lets through at once); the kwargs and options dicts
-    are copied, as Entry's converters copy them, so no two entries share one.
-    """
-    entry: Entry = object.__new__(Entry)
-    for set_field, value in zip(_SETTERS, values, strict=True):
-        set_field(entry, value)
-    _SETTERS[_NAME](entry, name)
-    _SETTERS[_KWARGS](entry, values[_KWARGS].copy())
-    _SETTERS[_OPTIONS](entry, values[_OPTIONS].copy())
-    return entry
+
+#: Return the Entry of ``values`` (:func:`_field_values` of a checked Entry) under ``name``,
+#: without running its checks again: called for each definition read through a template,
+#: whose entry was checked when it was read. ``name`` must pass the quick test of the name
+#: rule (a str of printable characters, not blank: what Entry's own check lets through at
+#: once); the kwargs and options dicts are copied, as Entry's converters copy them, so no
+#: two entries share one.
+_renamed = _compile_renamed()
