@@ -1,0 +1,79 @@
+"""The texts written out field by field are those of the JSON encoder: run records, and the
+ISO text of instants (kept in a bounded cache)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from beatcore import timeutil
+from beatcore.store import RunRecord
+from beatcore.timeutil import UTC, instant_text
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+PLUS_TWO = timezone(timedelta(hours=2))
+
+RECORDS = [
+    RunRecord(T0, "id", "sent"),
+    RunRecord(T0, "id", "sent", sent_at=T0 + timedelta(seconds=1.5), lateness=1.5),
+    RunRecord(T0, "id", "skipped", "missed by 3600s, catch_up=skip"),
+    RunRecord(T0, 'i\u00e9d\n"', "send_failed", "Err: \u2028 \\ x"),
+    RunRecord(
+        T0,
+        "id",
+        "sent",
+        status="failed",
+        started_at=T0,
+        finished_at=T0 + timedelta(microseconds=5),
+        runtime=0.25,
+        error="E: x",
+        worker="w\u00fc",
+        retries=3,
+        lateness=0.000125,
+    ),
+    RunRecord(T0, "id", "resent", lateness=-0.5, runtime=1e300),
+    RunRecord(datetime(2026, 1, 1, tzinfo=PLUS_TWO), "id", "sent", sent_at=T0.astimezone(PLUS_TWO)),
+]
+
+
+@pytest.mark.parametrize("record", RECORDS)
+def test_a_run_record_is_the_sorted_encoders_text_and_reads_back(record: RunRecord) -> None:
+    text = record.to_json()
+    assert text == json.dumps(json.loads(text), sort_keys=True)
+    assert RunRecord.from_json(text) == record
+
+
+@pytest.mark.parametrize(
+    ("lateness", "runtime", "written"),
+    [
+        (float("nan"), None, '"lateness": NaN'),  # the encoder's own forms
+        (float("inf"), None, '"lateness": Infinity'),
+        (2, None, '"lateness": 2'),
+        (None, 0.1234567891, '"runtime": 0.123457'),  # rounded to the microsecond
+        (1e-9, None, '"lateness": 0.0'),
+    ],
+)
+def test_unusual_seconds_are_written_as_the_encoder_writes_them(
+    lateness: float | None, runtime: float | None, written: str
+) -> None:
+    text = RunRecord(T0, "id", "sent", lateness=lateness, runtime=runtime).to_json()
+    assert written in text
+    assert text == json.dumps(json.loads(text), sort_keys=True)
+
+
+def test_an_instant_text_is_its_isoformat_in_any_zone() -> None:
+    for when in (T0, T0 + timedelta(microseconds=1), T0.astimezone(PLUS_TWO), datetime(2026, 1, 1)):
+        assert instant_text(when) == when.isoformat()
+        assert instant_text(when) == when.isoformat()  # from the cache the second time
+    # an equal instant in another zone never gets the UTC text
+    assert instant_text(T0.astimezone(PLUS_TWO)) == "2026-01-01T02:00:00+02:00"
+
+
+def test_the_instant_texts_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(timeutil, "_INSTANT_TEXTS", {})
+    monkeypatch.setattr(timeutil, "INSTANT_TEXTS_LIMIT", 10)
+    for second in range(25):
+        assert instant_text(T0 + timedelta(seconds=second)).startswith("2026-01-01T00:00:")
+    assert len(timeutil._INSTANT_TEXTS) <= 10
