@@ -103,16 +103,15 @@ def claim(
     )  # fmt: skip
     if int(reply[0]) != 1:
         raise lock_lost(lease, reply)
-    rows = [
-        (storekit.text(reply[i]), reply[i + 1], reply[i + 2] or None, reply[i + 3] in (b"1", "1"))
-        for i in range(2, len(reply), 6)
-    ]
-    facts = {
-        storekit.text(reply[i]): reports.claimed_fact(storekit.text(reply[i]), reply[i + 4],
-                                                      reply[i + 5])
-        for i in range(2, len(reply), 6)
-        if reply[i + 4]
-    }  # fmt: skip
+    rows = []
+    facts: dict[str, Running | None] = {}
+    state_bytes: dict[str, bytes | str] = {}
+    for i in range(2, len(reply), 6):  # one pass over the reply: a page is 6,000 elements
+        name, state_raw = storekit.text(reply[i]), reply[i + 2]
+        rows.append((name, reply[i + 1], state_raw or None, reply[i + 3] in (b"1", "1")))
+        state_bytes[name] = state_raw or b""
+        if reply[i + 4]:
+            facts[name] = reports.claimed_fact(name, reply[i + 4], reply[i + 5])
     claims, corrupt = storekit.decode_claims(rows)
     if facts:
         claims = [
@@ -120,10 +119,9 @@ def claim(
             for c in claims
         ]
     claimed.make_room(len(rows))
-    state_bytes = {name: state_raw for name, _, state_raw, _ in rows}
     for item in claims:
         name = item.entry.name
-        claimed.remember(name, item.state, state_bytes[name] or b"", item.running)
+        claimed.remember(name, item.state, state_bytes[name], item.running)
     if corrupt:
         quarantine(handle, corrupt)
     next_due = storekit.from_micros(reply[1]) if reply[1] else None
