@@ -228,7 +228,7 @@ def loads_entry(text: str | bytes, name: str) -> Entry:
 
     A definition that differs from one read before only in its name (entries made from
     one template: one schedule per customer, a midnight burst) is built from the fields
-    decoded then (see :func:`_from_template`): the same Entry, checked the same way.
+    decoded then (see ``_from_template``): the same Entry, checked the same way.
     """
     entry = _from_template(text, name)
     if entry is not None:
