@@ -2,22 +2,30 @@
 
 Redis keeps no index of the names in order, so a page costs two round trips: the names (the
 keys of the definitions hash and of the notes on unreadable records), then the page's
-definitions, states and notes. Only the schedule's names are held in memory, never all its
-records, and only the page is decoded.
+definitions, states and notes. Only the page is decoded, never all the records.
 
-A walk through the whole schedule (``celery beatcore list``, ``export``) asks for page after
-page, each after the last name of the one before: :class:`NameWalk` keeps the sorted names
-the walk's first page read, so each next page asked for within :data:`WALK_SECONDS` is one
-round trip and no new sort (reading every name again per page made a walk of N names cost
-N²/page). Such a walk sees the names as they were at its first page; an entry removed since is
-left out, one added since is not listed by it.
+A walk through the whole schedule (``celery beatcore list``, ``export``) asks for the first
+page and then page after page, each after the last name of the one before. :class:`NameWalk`
+keeps the walk's names in order from its first page, so each next page asked for within
+:data:`WALK_SECONDS` is one round trip with no new read or sort of the names (reading every
+name again per page made a walk of N names cost N²/page). It holds at most
+:data:`MEMORY_NAMES` names in memory: a larger schedule's names are read with HSCAN, sorted
+in runs of that many kept in temporary files, and merged as the walk goes, so a walk's memory
+does not grow with the schedule. A walk sees the names as they were at its first page; an
+entry removed since is left out, one added since is not listed by it. A page after a name
+that does not continue the walk starts a new one after that name; a descending page reads
+and sorts every name.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
+import heapq
+import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, Any
 
 from beatcore import storekit
 from beatcore.entry import Entry, EntryState
@@ -27,45 +35,110 @@ from beatcore_redis.revive import read_noted
 
 #: Seconds a walk's names are used for its next page; a page asked for later reads them again.
 WALK_SECONDS = 10.0
+#: Most names a walk holds in memory (more are sorted in runs in temporary files).
+MEMORY_NAMES = 50_000
+#: Names (with their definitions) one HSCAN call of a walk's first page asks for.
+SCAN_COUNT = 10_000
 
 
 class NameWalk:
-    """The sorted names of the walk in progress on one store, and where it is.
+    """The names still to come of the walk in progress on one store, in order.
 
     :param clock: monotonic seconds (injected by tests).
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._names: list[str] = []
-        self._last: tuple[str, bool] | None = None
+        self._names: Iterator[str] | None = None
+        self._last: str | None = None
         self._at = 0.0
 
-    def names(
-        self, after: str | None, descending: bool, read: Callable[[], list[str]]
-    ) -> list[str]:
-        """Return the sorted names for the page after ``after``: those the walk holds when the
-        page continues it (``after`` is the last name it returned, in the same direction, and
-        not too long ago), else ``read()``'s, sorted (the walk starts again)."""
-        if after is None or self._last != (after, descending) or self._expired():
-            self._names = sorted_names(read())
-        return self._names
+    def continues(self, after: str | None) -> bool:
+        """Whether a page after ``after`` is the next of this walk (after its last name, and
+        not too long after it)."""
+        return (
+            self._names is not None
+            and after is not None
+            and after == self._last
+            and self._clock() - self._at <= WALK_SECONDS
+        )
 
-    def returned(self, last: str | None, descending: bool) -> None:
-        """Note the last name of the page just returned (None: the walk is done, drop it)."""
-        if last is None:
-            self._names, self._last = [], None
-            return
-        self._last, self._at = (last, descending), self._clock()
+    def start(self, names: Iterator[str]) -> None:
+        """Begin a walk over ``names`` (in order, each once), dropping the one before."""
+        self._names, self._last = names, None
 
-    def _expired(self) -> bool:
-        return self._clock() - self._at > WALK_SECONDS
+    def take(self, limit: int) -> list[str]:
+        """Return the walk's next ``limit`` names (fewer at its end; the page after that is
+        empty and drops the walk)."""
+        if self._names is None:
+            return []
+        names = [name for _, name in zip(range(limit), self._names, strict=False)]
+        if not names:
+            self._names, self._last = None, None
+            return []
+        if len(names) < limit:
+            self._names = iter(())
+        self._last, self._at = names[-1], self._clock()
+        return names
 
 
 def sorted_names(names: Iterable[str]) -> list[str]:
     """Return ``names`` sorted, each once."""
     ordered = sorted(names)
     return [name for i, name in enumerate(ordered) if i == 0 or ordered[i - 1] != name]
+
+
+def names_in_order(handle: RedisHandle) -> Iterator[str]:
+    """Read the schedule's names (definitions and notes) and return them in order, each
+    once: one round trip up to :data:`SCAN_COUNT` names, one more per that many after; the
+    names past :data:`MEMORY_NAMES` wait in sorted runs in temporary files, merged lazily."""
+    keys = handle.keys
+    noted, (cursor, found) = handle.calls.pipeline(
+        "list names",
+        lambda p: (p.hkeys(keys.corrupt), p.hscan(keys.defs, 0, count=SCAN_COUNT)),
+    )
+    held: list[bytes] = [*noted, *found]
+    runs: list[IO[bytes]] = []
+    while int(cursor):
+        cursor, found = handle.calls.call("list names", functools.partial(
+            handle.client.hscan, keys.defs, cursor, count=SCAN_COUNT
+        ))  # fmt: skip
+        held.extend(found)
+        if len(held) >= MEMORY_NAMES:
+            runs.append(_spill(held))
+            held = []
+    held.sort()
+    merged = heapq.merge(iter(held), *(_read_run(run) for run in runs)) if runs else iter(held)
+    return _unique(storekit.text(name) for name in merged)
+
+
+def _spill(names: list[bytes]) -> IO[bytes]:
+    """Write ``names`` sorted to a temporary file (deleted when closed); return it rewound."""
+    names.sort()
+    run = tempfile.TemporaryFile()  # noqa: SIM115 (closed by _read_run once read, or when dropped)
+    for name in names:
+        run.write(len(name).to_bytes(4, "big"))
+        run.write(name)
+    run.seek(0)
+    return run
+
+
+def _read_run(run: IO[bytes]) -> Iterator[bytes]:
+    with run:
+        while head := run.read(4):
+            yield run.read(int.from_bytes(head, "big"))
+
+
+def _after(names: Iterator[str], after: str | None) -> Iterator[str]:
+    return names if after is None else (name for name in names if name > after)
+
+
+def _unique(names: Iterable[str]) -> Iterator[str]:
+    last: Any = None
+    for name in names:
+        if name != last:
+            yield name
+            last = name
 
 
 def page_names(names: list[str], after: str | None, limit: int, *, descending: bool) -> list[str]:
@@ -88,17 +161,18 @@ def entries_page(
     round trips is left out.
     """
     keys = handle.keys
-
-    def read() -> list[str]:
+    if not descending and walk.continues(after):
+        names = walk.take(limit)
+    elif not descending:
+        walk.start(_after(names_in_order(handle), after))
+        names = walk.take(limit)
+    else:
         defined, noted = handle.calls.pipeline(
             "list names", lambda p: (p.hkeys(keys.defs), p.hkeys(keys.corrupt))
         )
-        names = [storekit.text(name) for name in defined]
-        names += [storekit.text(name) for name in noted]
-        return names
-
-    names = page_names(walk.names(after, descending, read), after, limit, descending=descending)
-    walk.returned(names[-1] if names else None, descending)
+        every = [storekit.text(name) for name in defined]
+        every += [storekit.text(name) for name in noted]
+        names = page_names(sorted_names(every), after, limit, descending=descending)
     if not names:
         return []
     defs, states, notes = handle.calls.pipeline(

@@ -10,12 +10,15 @@ from typing import Any
 import pytest
 
 from beatcore import Entry, Interval
+from beatcore.cli import reading
 from beatcore.cli.reading import schedule_pages
+from beatcore.errors import CorruptRecord
 from beatcore.testing import FakeClock
 from beatcore.testing.contract import T0
+from beatcore_redis import listing
 from beatcore_redis.listing import WALK_SECONDS, NameWalk, page_names
 from beatcore_redis.store import RedisStore, open_store
-from tests.redis.counting import RoundTrips, counting_client
+from tests.redis.counting import RoundTrips, command_calls, counting_client
 
 
 @pytest.fixture
@@ -36,15 +39,58 @@ def counted(redis_server: Any) -> Iterator[tuple[RedisStore, RoundTrips]]:
     store.close()
 
 
-def test_a_walk_reads_the_names_once(counted: tuple[RedisStore, RoundTrips]) -> None:
+def scans(admin: Any, run: Any) -> dict[str, int]:
+    """Return the HSCAN and HKEYS commands the server ran during ``run()``."""
+    before = command_calls(admin)
+    run()
+    after = command_calls(admin)
+    return {name: after.get(name, 0) - before.get(name, 0) for name in ("hscan", "hkeys")}
+
+
+def test_a_walk_reads_the_names_once(
+    counted: tuple[RedisStore, RoundTrips], redis_server: Any
+) -> None:
     """Three pages of 1,000: 2 round trips for the first (names, page), 1 for each next
     one, none for the empty page that ends the walk; every entry once, in name order."""
     store, trips = counted
+    admin = redis_server.client()
     trips.reset()
-    names = [record[0].name for page in schedule_pages(store) for record in page]  # type: ignore[index]
-    assert names == [f"job-{i:04d}" for i in range(2_500)]
+    walked: list[str] = []
+    read = scans(admin, lambda: walked.extend(
+        reading.record_name(record) for page in schedule_pages(store) for record in page
+    ))  # fmt: skip
+    assert walked == [f"job-{i:04d}" for i in range(2_500)]
     assert trips.count == 4
-    assert sum(command.count(b"HKEYS") for command in trips.commands) == 1
+    assert read == {"hscan": 1, "hkeys": 1}  # the definitions' names, the notes' names
+    admin.close()
+
+
+def test_a_large_walk_holds_a_bounded_number_of_names(
+    counted: tuple[RedisStore, RoundTrips], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past MEMORY_NAMES the walk's names wait sorted in runs in temporary files, merged as
+    the walk goes: every name once (a noted unreadable one too), in order, with one HSCAN
+    round trip per SCAN_COUNT names and one per page."""
+    store, trips = counted
+    monkeypatch.setattr(listing, "MEMORY_NAMES", 300)
+    monkeypatch.setattr(listing, "SCAN_COUNT", 100)
+    spilled: list[int] = []
+    spill = listing._spill
+
+    def counted_spill(names: list[bytes]) -> Any:
+        spilled.append(len(names))
+        return spill(names)
+
+    monkeypatch.setattr(listing, "_spill", counted_spill)
+    store.client.hset(store.keys.corrupt, "job-0007", "noted")
+    store.client.hset(store.keys.corrupt, "job-9999", "noted, no definition")
+    trips.reset()
+    pages = list(schedule_pages(store, 700))
+    names = [reading.record_name(record) for page in pages for record in page]
+    assert names == [f"job-{i:04d}" for i in range(2_500)] + ["job-9999"]
+    assert len(spilled) >= 5 and max(spilled) < 300 + 100 * 2
+    assert isinstance(pages[0][7], CorruptRecord)
+    assert trips.count >= 2_500 // 100 + len(pages)
 
 
 def test_a_page_that_does_not_continue_the_walk_reads_the_names(
@@ -63,27 +109,34 @@ def test_a_page_that_does_not_continue_the_walk_reads_the_names(
     assert [record[0].name for record in descending] == ["job-0002", "job-0001"]  # type: ignore[index]
 
 
-def test_a_walk_paused_too_long_reads_the_names_again() -> None:
+def test_a_walk_continues_only_after_its_last_name_and_not_too_late() -> None:
     now = [0.0]
     walk = NameWalk(clock=lambda: now[0])
-    reads: list[int] = []
+    walk.start(iter(["a", "b", "c"]))
+    assert walk.take(2) == ["a", "b"]
+    assert not walk.continues("a") and not walk.continues(None) and walk.continues("b")
+    now[0] = WALK_SECONDS + 1
+    assert not walk.continues("b")
+    now[0] = 0.0
+    assert walk.take(2) == ["c"]
+    assert walk.continues("c") and walk.take(2) == []
+    assert not walk.continues("c")
 
-    def read() -> list[str]:
-        reads.append(1)
-        return ["c", "a", "b", "a"]
 
-    assert walk.names(None, False, read) == ["a", "b", "c"]
-    walk.returned("a", False)
-    now[0] = WALK_SECONDS / 2
-    walk.names("a", False, read)
-    walk.returned("b", False)
-    assert len(reads) == 1
-    now[0] += WALK_SECONDS + 1
-    walk.names("b", False, read)
-    assert len(reads) == 2
-    walk.returned(None, False)
-    walk.names("b", False, read)
-    assert len(reads) == 3
+def test_a_page_after_a_lapsed_walk_starts_a_new_walk_after_it(
+    counted: tuple[RedisStore, RoundTrips],
+) -> None:
+    """A page whose walk lapsed (a slow reader) reads the names again once, from after its
+    name, and the pages after it continue that walk (one round trip each)."""
+    store, trips = counted
+    assert len(store.entries_page(None, 1_000)) == 1_000
+    store._walk = NameWalk(clock=lambda: 1e9)  # the walk lapsed
+    trips.reset()
+    page = store.entries_page("job-0999", 1_000)
+    assert reading.record_name(page[0]) == "job-1000" and trips.count == 2
+    trips.reset()
+    assert reading.record_name(store.entries_page("job-1999", 1_000)[0]) == "job-2000"
+    assert trips.count == 1
 
 
 def test_page_names_in_both_directions() -> None:
