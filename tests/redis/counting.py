@@ -7,10 +7,16 @@ reads the replies, so the number of calls is the number of round trips to the se
 from __future__ import annotations
 
 import threading
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from redis import ConnectionPool, Redis
 from redis.connection import Connection
+
+from beatcore.testing import FakeClock
+from beatcore.testing.contract import T0
+from beatcore_redis.store import RedisStore, open_store
 
 
 class RoundTrips:
@@ -51,3 +57,16 @@ def command_calls(client: Redis) -> dict[str, int]:
     """Return the server's ``INFO commandstats`` call counts by command name."""
     stats = client.info("commandstats")
     return {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}
+
+
+def counted_store(server: Any, stem: str) -> Iterator[tuple[RedisStore, RoundTrips]]:
+    """Yield a store on ``server`` (a test redis-server) under a fresh prefix starting with
+    ``stem``, whose client counts its round trips; delete its keys afterwards."""
+    client, trips = counting_client(server.host, server.port)
+    prefix = f"{stem}-{uuid.uuid4().hex[:12]}:"
+    store = open_store(server.url, {"client": client, "clock": FakeClock(T0), "key_prefix": prefix})
+    yield store, trips
+    keys = client.keys(store.keys.base.replace("{", "[{]") + "*")
+    if keys:
+        client.delete(*keys)
+    store.close()

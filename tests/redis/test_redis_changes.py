@@ -4,7 +4,6 @@ earlier release read and migrated by themselves."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -12,26 +11,16 @@ from typing import Any
 import pytest
 
 from beatcore.store import Change
-from beatcore.testing import FakeClock
 from beatcore.testing.contract import T0
 from beatcore_redis import changes as changelog
-from beatcore_redis.store import RedisStore, open_store
-from tests.redis.counting import RoundTrips, command_calls, counting_client
+from beatcore_redis.store import RedisStore
+from tests.redis.counting import RoundTrips, command_calls, counted_store
 
 
 @pytest.fixture
 def counted(redis_server: Any) -> Iterator[tuple[RedisStore, RoundTrips]]:
     """A store whose client counts its round trips (``store.admin``: another client)."""
-    client, trips = counting_client(redis_server.host, redis_server.port)
-    prefix = f"changes-{uuid.uuid4().hex[:12]}:"
-    store = open_store(
-        redis_server.url, {"client": client, "clock": FakeClock(T0), "key_prefix": prefix}
-    )
-    yield store, trips
-    keys = client.keys(store.keys.base.replace("{", "[{]") + "*")
-    if keys:
-        client.delete(*keys)
-    store.close()
+    yield from counted_store(redis_server, "changes")
 
 
 def change(name: str, seconds: float, action: str = "add", **fields: Any) -> Change:

@@ -3,7 +3,6 @@ sorted once per walk, so each next page is one round trip, not a read of every n
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,30 +12,20 @@ from beatcore import Entry, Interval
 from beatcore.cli import reading
 from beatcore.cli.reading import schedule_pages
 from beatcore.errors import CorruptRecord
-from beatcore.testing import FakeClock
-from beatcore.testing.contract import T0
 from beatcore_redis import listing
 from beatcore_redis.listing import WALK_SECONDS, NameWalk, page_names
-from beatcore_redis.store import RedisStore, open_store
-from tests.redis.counting import RoundTrips, command_calls, counting_client
+from beatcore_redis.store import RedisStore
+from tests.redis.counting import RoundTrips, command_calls, counted_store
 
 
 @pytest.fixture
 def counted(redis_server: Any) -> Iterator[tuple[RedisStore, RoundTrips]]:
     """A store whose client counts its round trips, holding 2,500 entries."""
-    client, trips = counting_client(redis_server.host, redis_server.port)
-    prefix = f"listing-{uuid.uuid4().hex[:12]}:"
-    store = open_store(
-        redis_server.url, {"client": client, "clock": FakeClock(T0), "key_prefix": prefix}
-    )
-    store.save_many(
-        Entry(name=f"job-{i:04d}", task="t", schedule=Interval(60)) for i in range(2_500)
-    )
-    yield store, trips
-    keys = client.keys(store.keys.base.replace("{", "[{]") + "*")
-    if keys:
-        client.delete(*keys)
-    store.close()
+    for store, trips in counted_store(redis_server, "listing"):
+        store.save_many(
+            Entry(name=f"job-{i:04d}", task="t", schedule=Interval(60)) for i in range(2_500)
+        )
+        yield store, trips
 
 
 def scans(admin: Any, run: Any) -> dict[str, int]:
