@@ -142,3 +142,26 @@ def test_static_sync_in_several_chunks_and_its_digest_on_a_cluster(
         assert loaded == ["static_read", "write"]
     finally:
         store.close()
+
+
+def test_the_change_log_of_an_earlier_release_migrates_on_a_cluster(
+    redis_cluster: RedisClusterGroup, cluster_prefix: str, fake_clock: FakeClock
+) -> None:
+    """The per-name lists of the earlier change-log layout are found by SCAN on every node
+    and moved into the hash by the first change written; reads are the same before and after."""
+    from beatcore.store import Change
+
+    store = beatcore.connect(redis_cluster.url, clock=fake_clock, key_prefix=cluster_prefix)
+    base = KeyLayout(cluster_prefix).base
+    old = [Change(name, "add", T0, by="beat@host") for name in ("a", "b", "c")]
+    with redis_cluster.client() as client:
+        for change in old:
+            client.lpush(f"{base}changes:{change.name}", change.to_json())
+            client.lpush(f"{base}changelog", change.to_json())
+    assert store.changes("b") == [old[1]]
+    store.record_changes([Change("a", "trigger", T0, by="ops@host")])
+    assert [c.action for c in store.changes("a")] == ["trigger", "add"]
+    assert store.changes("c") == [old[2]]
+    with redis_cluster.client() as client:
+        assert list(client.scan_iter(match=f"{base}changes:*".replace("{", "\\{"))) == []
+    store.close()
