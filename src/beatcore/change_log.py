@@ -50,9 +50,9 @@ def changes_by_name(changes: Sequence[Change], size: int) -> dict[str, list[str]
 
 
 def change_texts(changes: Iterable[Change]) -> list[str]:
-    """Return :meth:`beatcore.store.Change.to_json` of each of ``changes``, the same texts made faster for a
-    batch whose changes differ only in their names (beat's static sync: one template per
-    action, at, by, reason, fields and via, the name's JSON string put in)."""
+    """Return :meth:`beatcore.store.Change.to_json` of each of ``changes``, the same texts
+    made faster for a batch whose changes differ only in their names (beat's static sync:
+    one template per action, at, by, reason, fields and via, the name's JSON string put in)."""
     templates: dict[tuple[Any, ...], tuple[str, str]] = {}
     texts: list[str] = []
     encode = json.encoder.encode_basestring_ascii
