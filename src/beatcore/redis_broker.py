@@ -139,6 +139,9 @@ class RedisBatch:
         self._entry_header, self._occurrence_header = header_names
         self._pending: list[_Pending] = []
         self._backend: Any = None
+        # kombu makes a redis client (and its table of reply callbacks) per acquire: one is
+        # made for the batch's first write and handed back to it for the others
+        self._client: Any = None
 
     def __enter__(self) -> RedisBatch:
         return self
@@ -218,7 +221,11 @@ class RedisBatch:
             lists.setdefault(item.key, []).append(item.text)
             queues[item.key] = item.queue
         expiring = channel._expires or {}
-        with channel.conn_or_acquire() as client, client.pipeline(transaction=False) as pipe:
+        with (
+            channel.conn_or_acquire(self._client) as client,
+            client.pipeline(transaction=False) as pipe,
+        ):
+            self._client = client
             # per list: its LPUSH, then (x-expires) a PEXPIRE of each priority step, as
             # kombu's _put sends after each message
             for key, texts in lists.items():

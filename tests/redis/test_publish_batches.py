@@ -136,6 +136,34 @@ def test_a_tick_writes_its_messages_in_batches(
     assert all(store.state(name).total_run_count == 1 for name in names)
 
 
+def test_a_ticks_writes_share_one_redis_client(
+    app: Celery, broker_writes: BrokerWrites, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kombu makes a client (with its table of reply callbacks) per acquire: a tick's batch
+    acquires one for its first write and hands it back for the others."""
+    from kombu.transport.redis import Channel
+
+    made: list[Any] = []
+    original = Channel._create_client
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
+        made.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Channel, "_create_client", counting)
+    clock = FakeClock(T0)
+    save_entries(app, clock, 250)
+    scheduler = Scheduler(app, clock=clock, holder="A")
+    scheduler.tick()
+    clock.advance(PERIOD)
+    scheduler.tick()  # the first sends also declare the queue (a client or two of kombu's)
+    made.clear()
+    clock.advance(PERIOD)
+    scheduler.tick()
+    assert broker_writes.round_trips == 6 and broker_writes.messages == 500
+    assert len(made) == 1  # three writes
+
+
 def test_a_failed_write_is_retried_later_with_the_same_task_ids(
     app: Celery,
     recorder: DispatchRecorder,
