@@ -23,6 +23,7 @@ import bisect
 import functools
 import heapq
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
@@ -42,7 +43,9 @@ SCAN_COUNT = 10_000
 
 
 class NameWalk:
-    """The names still to come of the walk in progress on one store, in order.
+    """The names still to come of the walk in progress on one store, in order. Threads
+    sharing a store (the web dashboard's requests) take pages through :meth:`page`, one at a
+    time: a page is never cut from another thread's walk.
 
     :param clock: monotonic seconds (injected by tests).
     """
@@ -52,6 +55,16 @@ class NameWalk:
         self._names: Iterator[str] | None = None
         self._last: str | None = None
         self._at = 0.0
+        self._mutex = threading.Lock()
+
+    def page(self, after: str | None, limit: int, names: Callable[[], Iterator[str]]) -> list[str]:
+        """Return the next ``limit`` names after ``after``: this walk's, when the page
+        continues it (:meth:`continues`), else those of a new walk over ``names()`` (the
+        names after ``after``, in order)."""
+        with self._mutex:
+            if not self.continues(after):
+                self.start(names())
+            return self.take(limit)
 
     def continues(self, after: str | None) -> bool:
         """Whether a page after ``after`` is the next of this walk (after its last name, and
@@ -161,11 +174,8 @@ def entries_page(
     round trips is left out.
     """
     keys = handle.keys
-    if not descending and walk.continues(after):
-        names = walk.take(limit)
-    elif not descending:
-        walk.start(_after(names_in_order(handle), after))
-        names = walk.take(limit)
+    if not descending:
+        names = walk.page(after, limit, lambda: _after(names_in_order(handle), after))
     else:
         defined, noted = handle.calls.pipeline(
             "list names", lambda p: (p.hkeys(keys.defs), p.hkeys(keys.corrupt))

@@ -3,6 +3,7 @@ sorted once per walk, so each next page is one round trip, not a read of every n
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -136,3 +137,32 @@ def test_page_names_in_both_directions() -> None:
     assert page_names(names, None, 3, descending=True) == ["d", "c", "b"]
     assert page_names(names, "c", 5, descending=True) == ["b", "a"]
     assert page_names(names, "a", 5, descending=True) == []
+
+
+def test_threads_paging_at_once_each_get_their_own_pages() -> None:
+    """Two walks taken at once through one store's walk (the web dashboard's requests): each
+    page is the one its caller asked for, never a cut from the other caller's walk."""
+    walk = NameWalk()
+    names = [f"n{i:04d}" for i in range(2000)]
+    errors: list[str] = []
+
+    def walk_all(start: int) -> None:
+        after: str | None = names[start - 1] if start else None
+        while True:
+            page = walk.page(
+                after, 7, lambda a=after: iter([n for n in names if a is None or n > a])
+            )
+            if not page:
+                return
+            wanted = [n for n in names if after is None or n > after][:7]
+            if page != wanted:
+                errors.append(f"after {after}: {page[:2]} instead of {wanted[:2]}")
+                return
+            after = page[-1]
+
+    threads = [threading.Thread(target=walk_all, args=(start,)) for start in (0, 500, 1000, 1500)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
