@@ -3,7 +3,8 @@
 Every server fixture is session-scoped and lazy: a server starts the first time a test asks for
 it, and a test run that asks for none starts none. The process code lives in
 ``tests/support/`` (``servers.py`` for what every server shares, ``redis_servers.py`` and
-``postgres_server.py``); each fixture here is ``yield from serve(the server)``.
+``postgres_server.py``); each fixture here is ``yield from serve(the server)``. Which tests
+share a pytest-xdist worker is said in ``tests/support/worker_groups.py``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from tests.support.redis_servers import (
     TlsRedisServer,
 )
 from tests.support.servers import serve
+
+pytest_plugins = ["tests.support.worker_groups"]
 
 REAL_SERVER_FIXTURES = frozenset(
     {"redis_server", "redis_db", "redis_sentinel", "redis_cluster", "redis_tls"}
