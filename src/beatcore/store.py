@@ -335,8 +335,10 @@ class Store(RunMethods, abc.ABC):
         start), ``descending`` walks from the last name down. Each item is a readable entry
         with its state, or the error of a record that cannot be read (one that beat took
         out of the due index as unreadable, as :meth:`unreadable_records` notes it, or one
-        this process cannot read). This default reads the whole schedule and keeps the
-        page; a store overrides it to read only the page.
+        this process cannot read). A page holds exactly ``limit`` items unless the schedule
+        ends within it (callers take a shorter page for the last). This default reads the
+        whole schedule and keeps the page, so a walk page by page (``celery beatcore list``,
+        ``export``) costs N²/limit decodes: a store overrides it to read only the page.
         """
         unreadable = {error.name: error for error in self.unreadable_records()}
         for error in self.corrupt_records():

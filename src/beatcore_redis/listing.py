@@ -167,24 +167,45 @@ def page_names(names: list[str], after: str | None, limit: int, *, descending: b
 def entries_page(
     handle: RedisHandle, after: str | None, limit: int, *, descending: bool, walk: NameWalk
 ) -> list[tuple[Entry, EntryState] | CorruptRecord]:
-    """Return up to ``limit`` records after the name ``after`` (see ``Store.entries_page``).
+    """Return up to ``limit`` records after the name ``after`` (see ``Store.entries_page``):
+    exactly ``limit`` unless the schedule ends first, also when names went away since the
+    walk read them (the page is topped up from the names after them).
 
     A record a claim noted unreadable is its noted error; any other is decoded by the store
-    kit, so a bad one is its error and never stops the page. A name deleted between the two
-    round trips is left out.
+    kit, so a bad one is its error and never stops the page.
     """
-    keys = handle.keys
+    page: list[tuple[Entry, EntryState] | CorruptRecord] = []
+    while len(page) < limit:
+        wanted = limit - len(page)
+        names = _page_names(handle, after, wanted, descending=descending, walk=walk)
+        if not names:
+            break
+        page += _records(handle, names)
+        if len(names) < wanted:
+            break  # the schedule's last names
+        after = names[-1]
+    return page
+
+
+def _page_names(
+    handle: RedisHandle, after: str | None, limit: int, *, descending: bool, walk: NameWalk
+) -> list[str]:
     if not descending:
-        names = walk.page(after, limit, lambda: _after(names_in_order(handle), after))
-    else:
-        defined, noted = handle.calls.pipeline(
-            "list names", lambda p: (p.hkeys(keys.defs), p.hkeys(keys.corrupt))
-        )
-        every = [storekit.text(name) for name in defined]
-        every += [storekit.text(name) for name in noted]
-        names = page_names(sorted_names(every), after, limit, descending=descending)
-    if not names:
-        return []
+        return walk.page(after, limit, lambda: _after(names_in_order(handle), after))
+    keys = handle.keys
+    defined, noted = handle.calls.pipeline(
+        "list names", lambda p: (p.hkeys(keys.defs), p.hkeys(keys.corrupt))
+    )
+    every = [storekit.text(name) for name in defined]
+    every += [storekit.text(name) for name in noted]
+    return page_names(sorted_names(every), after, limit, descending=descending)
+
+
+def _records(
+    handle: RedisHandle, names: list[str]
+) -> list[tuple[Entry, EntryState] | CorruptRecord]:
+    """The records of ``names`` (one round trip); a name deleted meanwhile is left out."""
+    keys = handle.keys
     defs, states, notes = handle.calls.pipeline(
         "list page",
         lambda p: (
@@ -193,10 +214,10 @@ def entries_page(
             p.hmget(keys.corrupt, names),
         ),
     )
-    page: list[tuple[Entry, EntryState] | CorruptRecord] = []
+    records: list[tuple[Entry, EntryState] | CorruptRecord] = []
     for name, def_raw, state_raw, note in zip(names, defs, states, notes, strict=True):
         if note is not None:
-            page.append(read_noted(name, note))
+            records.append(read_noted(name, note))
         elif def_raw is not None:
-            page.append(storekit.decode_record(name, def_raw, state_raw))
-    return page
+            records.append(storekit.decode_record(name, def_raw, state_raw))
+    return records

@@ -166,3 +166,23 @@ def test_threads_paging_at_once_each_get_their_own_pages() -> None:
     for thread in threads:
         thread.join()
     assert errors == []
+
+
+def test_a_page_is_full_when_names_went_away_since_the_walk_read_them(
+    counted: tuple[RedisStore, RoundTrips],
+) -> None:
+    """Entries deleted after a walk's first page: the next page still holds ``limit``
+    records (topped up from the names after them), so a caller that takes a short page for
+    the end (the web dashboard) misses nothing; both directions."""
+    store, _ = counted
+    first = store.entries_page(None, 100)
+    assert len(first) == 100
+    for i in range(100, 110):
+        store.delete(f"job-{i:04d}")
+    second = store.entries_page("job-0099", 100)
+    assert [reading.record_name(r) for r in second] == [f"job-{i:04d}" for i in range(110, 210)]
+    backwards = store.entries_page("job-0210", 100, descending=True)
+    wanted = [f"job-{i:04d}" for i in range(209, 109, -1)]
+    assert [reading.record_name(r) for r in backwards] == wanted
+    last = store.entries_page("job-2449", 100)
+    assert [reading.record_name(r) for r in last] == [f"job-{i:04d}" for i in range(2450, 2500)]
