@@ -15,7 +15,7 @@ import pytest
 from beatcore import Entry, Interval
 from beatcore.cli import reading
 from beatcore.cli.describe import PagedTable, table
-from beatcore.errors import CorruptRecord
+from beatcore.errors import CorruptRecord, StoreUnavailable
 from beatcore.store import Store
 from beatcore.stores.memory import MemoryStore
 from beatcore.stores.sqlite.store import SqliteStore
@@ -160,3 +160,30 @@ def test_a_store_that_does_not_page_is_an_error_not_a_loop() -> None:
     store = Stuck(f"memory://stuck-{uuid.uuid4()}")
     with pytest.raises(Exception, match="does not page"):
         list(reading.schedule_pages(store, 1))
+
+
+def test_a_failed_export_leaves_the_earlier_file_as_it_was(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``export --output`` puts the file in place only once it is whole: a store outage on
+    its second page leaves last night's export, and no temporary file beside it."""
+    fill(cli.store(), 7)
+    path = tmp_path / "backup.json"
+    assert cli("export", "--output", str(path)).exit_code == 0
+    good = path.read_text()
+    assert len(json.loads(good)["entries"]) == 7
+    monkeypatch.setattr(reading, "PAGE_SIZE", 3)
+    kind = type(cli.store())
+    original = kind.entries_page
+
+    def failing_on_page_two(self: Any, after: Any = None, limit: int = 100, **kw: Any) -> Any:
+        if after is not None:
+            raise StoreUnavailable("the store went away on page two")
+        return original(self, after, limit, **kw)
+
+    monkeypatch.setattr(kind, "entries_page", failing_on_page_two)
+    result = cli("export", "--output", str(path))
+    assert result.exit_code != 0
+    assert "went away on page two" in result.output
+    assert path.read_text() == good
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []

@@ -14,6 +14,8 @@ are for reading; they are not written back.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -68,11 +70,24 @@ def export(session: Session, output: str | None, as_json: bool) -> None:
         for chunk in chunks:
             click.echo(chunk, nl=False)
     else:
-        with Path(output).open("w", encoding="utf-8") as file:
-            file.writelines(chunks)
+        _write_whole(Path(output), chunks)
         click.echo(f"exported {counted[0]} entries to {output}", err=True)
     for error in unreadable:
         click.echo(f"warning: not exported: {error}", err=True)
+
+
+def _write_whole(path: Path, chunks: Iterable[str]) -> None:
+    """Write ``chunks`` to a temporary file beside ``path`` and put it in place only once
+    the last is written: an export that fails midway (a store outage) leaves the file that
+    was there, never a cut-short one."""
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.writelines(chunks)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def export_chunks(head: Mapping[str, Any], records: Iterable[Any]) -> Iterator[str]:
