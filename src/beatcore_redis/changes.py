@@ -109,7 +109,13 @@ def read_changes(handle: RedisHandle, name: str | None, limit: int | None) -> li
 
     own, earlier = handle.calls.pipeline("changes", build)
     stored: list[bytes] = own.split(b"\n") if own else []
-    return storekit.read_changes([*stored, *earlier], limit)
+    if not earlier:
+        return storekit.read_changes(stored, limit)
+    # an earlier release's list beside the hash (one still running during an upgrade writes
+    # there): newest first across both, by when each change was made
+    merged = storekit.read_changes([*stored, *earlier], None)
+    merged.sort(key=lambda change: change.at, reverse=True)
+    return merged if limit is None else merged[:limit]
 
 
 def _run(handle: RedisHandle, calls: list[list[Any]]) -> list[Any]:

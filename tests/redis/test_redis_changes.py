@@ -121,3 +121,16 @@ def test_a_flushed_script_cache_loads_the_script_again(
     store.record_changes([change(f"n-{i:04d}", 1) for i in range(1_500)] + [change("a", 2)])
     assert [c.at.second for c in store.changes("a")] == [2, 0]
     assert len(store.changes("n-1499")) == 1
+
+
+def test_an_earlier_release_writing_after_the_migration_reads_in_order(
+    counted: tuple[RedisStore, RoundTrips],
+) -> None:
+    """During an upgrade a beat of the earlier release may still write its per-name list
+    after this one migrated: a name's changes still read newest first across both."""
+    store, _ = counted
+    store.record_changes([change("a", 1, "trigger"), change("a", 2, "update")])
+    assert store.client.hget(store.keys.meta, "change_lists") == b"0"
+    plant_earlier_release(store, [change("a", 3, "disable")])
+    assert [c.at.second for c in store.changes("a")] == [3, 2, 1]
+    assert [c.action for c in store.changes("a", limit=1)] == ["disable"]
