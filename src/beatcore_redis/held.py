@@ -116,9 +116,18 @@ class HeldConnection:
                 self._mutex.release()
 
     def release(self) -> None:
-        """Give the connection back to the pool (the store is closing)."""
+        """Give the connection back to the pool (the store is closing). In a forked child
+        the parent's connection is only forgotten: its mutex may have been copied locked."""
+        if self._pid != os.getpid():
+            self.forget_parent()
+            return
         with self._mutex:
             self._give_back(broken=False)
+
+    def forget_parent(self) -> None:
+        """Drop the parent's connection and mutex in a forked child (the mutex may have
+        been copied locked by a thread that does not exist here); called after a fork."""
+        self._conn, self._pid, self._mutex = None, os.getpid(), threading.Lock()
 
     def _checked_out(self) -> Any:
         if self._pid != os.getpid():
@@ -139,3 +148,14 @@ class HeldConnection:
 
 _REGISTRY: weakref.WeakKeyDictionary[Any, HeldConnection] = weakref.WeakKeyDictionary()
 _REGISTRY_MUTEX = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    global _REGISTRY_MUTEX
+    _REGISTRY_MUTEX = threading.Lock()
+    for held in list(_REGISTRY.values()):
+        held.forget_parent()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
