@@ -91,32 +91,44 @@ class RedisCalls:
     def _run_pipelined(
         self, name: str, keys: list[str], arg_lists: Sequence[list[Any]]
     ) -> list[Any]:
+        """The calls in one pipeline; after a NOSCRIPT answer (a flushed script cache) the
+        script is loaded and only the calls so answered are sent again: they did not run,
+        and the others must not run twice (not every script compares before it writes)."""
+        replies: list[Any] = [None] * len(arg_lists)
+        pending = list(range(len(arg_lists)))
         for _ in range(2):
             pipe = self.client.pipeline(transaction=False)
-            for args in arg_lists:
-                self.scripts.queue(pipe, name, keys, args)
+            for index in pending:
+                self.scripts.queue(pipe, name, keys, arg_lists[index])
             if self.wait_replicas:
                 pipe.wait(self.wait_replicas, self.wait_timeout_ms)
-            replies = list(pipe.execute(raise_on_error=False))
-            if any(isinstance(reply, NoScriptError) for reply in replies):
-                # the script was flushed: none of the calls ran (a resend is safe either way,
-                # the callers' scripts compare before they write)
-                self.scripts.load(name)
-                continue
-            for reply in replies:
-                if isinstance(reply, Exception):
-                    raise reply
+            answers = list(pipe.execute(raise_on_error=False))
             if self.wait_replicas:
-                acked = int(replies.pop())
-                if acked < self.wait_replicas:
-                    self._replicas_missing(acked)
-                elif self._replicas_short:
-                    self._replicas_short = False
-                    logger.warning(
-                        "beatcore: replicas of %s acknowledge writes again", self.retry.url
-                    )
-            return replies
+                self._check_replicas(answers.pop())
+            missing: list[int] = []
+            for index, answer in zip(pending, answers, strict=True):
+                if isinstance(answer, NoScriptError):
+                    missing.append(index)
+                elif isinstance(answer, Exception):
+                    raise answer
+                else:
+                    replies[index] = answer
+            if not missing:
+                return replies
+            self.scripts.load(name)
+            pending = missing
         raise StoreError(f"Redis at {self.retry.url} keeps answering NOSCRIPT for script {name!r}")
+
+    def _check_replicas(self, acked: Any) -> None:
+        """Act on WAIT's answer: too few replicas check for a failover (see
+        :meth:`_replicas_missing`); enough again after too few is logged once."""
+        if isinstance(acked, Exception):
+            raise acked
+        if int(acked) < self.wait_replicas:
+            self._replicas_missing(int(acked))
+        elif self._replicas_short:
+            self._replicas_short = False
+            logger.warning("beatcore: replicas of %s acknowledge writes again", self.retry.url)
 
     def _run_replicated(self, name: str, keys: list[str], args: list[Any]) -> Any:
         """EVALSHA and WAIT in one round trip; on too few replicas, check for a failover."""
@@ -129,11 +141,7 @@ class RedisCalls:
             except NoScriptError:
                 self.scripts.load(name)
                 continue
-            if int(acked) < self.wait_replicas:
-                self._replicas_missing(int(acked))
-            elif self._replicas_short:
-                self._replicas_short = False
-                logger.warning("beatcore: replicas of %s acknowledge writes again", self.retry.url)
+            self._check_replicas(acked)
             return reply
         raise StoreError(f"Redis at {self.retry.url} keeps answering NOSCRIPT for script {name!r}")
 

@@ -19,21 +19,20 @@ meta ``change_lists`` = ``0``: see :func:`migrate_lists`).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from redis.exceptions import NoScriptError
+from celery.utils.log import get_logger
 
 from beatcore import storekit
+from beatcore.errors import StoreError
 from beatcore.store import Change
 from beatcore_redis.handle import RedisHandle
-from beatcore_redis.scripts import script_source
+
+logger = get_logger("beatcore.redis")
 
 #: Most names one script call carries (Lua's unpack limit is a few thousand values).
 CHUNK = 1000
-_SOURCE = script_source("changes")
-_SHA = hashlib.sha1(_SOURCE.encode()).hexdigest()
 
 
 def _name_bytes(name: str) -> bytes:
@@ -72,9 +71,18 @@ def record_changes(handle: RedisHandle, changes: Sequence[Change], size: int) ->
         + [value for pair in pairs[first : first + CHUNK] for value in pair]
         for first in range(0, len(pairs), CHUNK)
     ]
-    replies = handle.calls.call("record changes", lambda: _run(handle, calls))
+    replies = handle.calls.run_scripts("record changes", "changes", _keys(handle), calls)
     if any(int(reply) for reply in replies):
-        migrate_lists(handle, size)
+        try:
+            migrate_lists(handle, size)
+        except StoreError as exc:
+            # these changes are written; the lists move at a later write (the mark is unset)
+            logger.warning(
+                "beatcore: moving the earlier release's change lists at %s failed (%s); the "
+                "next change log write tries again",
+                handle.url,
+                exc,
+            )
 
 
 def migrate_lists(handle: RedisHandle, size: int) -> None:
@@ -89,7 +97,8 @@ def migrate_lists(handle: RedisHandle, size: int) -> None:
     def migrate() -> None:
         prefix = list_prefix(handle)
         for names in _chunks(_old_names(handle, prefix)):
-            _run(handle, [[size, 0, *(value for name in names for value in (name, ""))]])
+            merge = [size, 0, *(value for name in names for value in (name, ""))]
+            handle.calls.scripts.run("changes", _keys(handle), merge)
         handle.client.hset(handle.keys.meta, "change_lists", "0")
 
     handle.calls.call("migrate the change log", migrate)
@@ -118,30 +127,9 @@ def read_changes(handle: RedisHandle, name: str | None, limit: int | None) -> li
     return merged if limit is None else merged[:limit]
 
 
-def _run(handle: RedisHandle, calls: list[list[Any]]) -> list[Any]:
-    """Call the script once per argument list in one pipeline; load it and send again the
-    calls the server answered NOSCRIPT (a flushed script cache: those did not run)."""
-    keys = [names_key(handle), schedule_key(handle), handle.keys.meta.encode(), list_prefix(handle)]
-    replies: list[Any] = [None] * len(calls)
-    pending = list(range(len(calls)))
-    for attempt in range(2):
-        pipe = handle.client.pipeline(transaction=False)
-        for index in pending:
-            pipe.execute_command("EVALSHA", _SHA, len(keys), *keys, *calls[index])
-        answers = pipe.execute(raise_on_error=False)
-        missing = []
-        for index, answer in zip(pending, answers, strict=True):
-            if isinstance(answer, NoScriptError) and attempt == 0:
-                missing.append(index)
-            elif isinstance(answer, Exception):
-                raise answer
-            else:
-                replies[index] = answer
-        if not missing:
-            break
-        handle.client.script_load(_SOURCE)
-        pending = missing
-    return replies
+def _keys(handle: RedisHandle) -> list[Any]:
+    """The script's keys: the names' hash, the schedule's list, meta, the old lists' prefix."""
+    return [names_key(handle), schedule_key(handle), handle.keys.meta.encode(), list_prefix(handle)]
 
 
 def _old_names(handle: RedisHandle, prefix: bytes) -> Iterator[bytes]:

@@ -23,6 +23,7 @@ SCRIPT_NAMES = (
     "lock_acquire",
     "lock_renew",
     "report",
+    "changes",
 )
 
 

@@ -4,12 +4,14 @@ earlier release read and migrated by themselves."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from beatcore.errors import StoreError
 from beatcore.store import Change
 from beatcore.testing.contract import T0
 from beatcore_redis import changes as changelog
@@ -134,3 +136,29 @@ def test_an_earlier_release_writing_after_the_migration_reads_in_order(
     plant_earlier_release(store, [change("a", 3, "disable")])
     assert [c.at.second for c in store.changes("a")] == [3, 2, 1]
     assert [c.action for c in store.changes("a", limit=1)] == ["disable"]
+
+
+def test_a_failed_migration_leaves_the_written_changes_and_is_tried_again(
+    counted: tuple[RedisStore, RoundTrips],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The lists' move fails after the changes were written (an outage): the write does not
+    fail (its changes are there), a warning says so, and the next write moves them."""
+    store, _ = counted
+    plant_earlier_release(store, [change("old", 0)])
+    real = changelog.migrate_lists
+
+    def failing(handle: Any, size: int) -> None:
+        raise StoreError("Redis went away")
+
+    monkeypatch.setattr(changelog, "migrate_lists", failing)
+    with caplog.at_level(logging.WARNING, logger="beatcore.redis"):
+        store.record_changes([change("a", 1)])
+    assert store.changes("a") == [change("a", 1)]
+    assert any("next change log write tries again" in r.getMessage() for r in caplog.records)
+    assert store.client.hget(store.keys.meta, "change_lists") != b"0"
+    monkeypatch.setattr(changelog, "migrate_lists", real)
+    store.record_changes([change("b", 2)])
+    assert store.client.hget(store.keys.meta, "change_lists") == b"0"
+    assert store.changes("old") == [change("old", 0)]
