@@ -20,7 +20,6 @@ and sorts every name.
 from __future__ import annotations
 
 import bisect
-import functools
 import heapq
 import tempfile
 import threading
@@ -103,23 +102,24 @@ def sorted_names(names: Iterable[str]) -> list[str]:
 
 def names_in_order(handle: RedisHandle) -> Iterator[str]:
     """Read the schedule's names (definitions and notes) and return them in order, each
-    once: one round trip up to :data:`SCAN_COUNT` names, one more per that many after; the
-    names past :data:`MEMORY_NAMES` wait in sorted runs in temporary files, merged lazily."""
+    once: one round trip up to :data:`SCAN_COUNT` names, one more per that many after (the
+    ``names`` script: HSCAN's steps without the definitions); the names past
+    :data:`MEMORY_NAMES` wait in sorted runs in temporary files, merged lazily."""
     keys = handle.keys
-    noted, (cursor, found) = handle.calls.pipeline(
-        "list names",
-        lambda p: (p.hkeys(keys.corrupt), p.hscan(keys.defs, 0, count=SCAN_COUNT)),
-    )
-    held: list[bytes] = [*noted, *found]
+    held: list[bytes] = []
     runs: list[IO[bytes]] = []
-    while int(cursor):
-        cursor, found = handle.calls.call("list names", functools.partial(
-            handle.client.hscan, keys.defs, cursor, count=SCAN_COUNT
-        ))  # fmt: skip
-        held.extend(found)
+    cursor: Any = "0"
+    while True:
+        reply = handle.calls.run_script(
+            "list names", "names", [keys.defs, keys.corrupt], [cursor, SCAN_COUNT]
+        )
+        cursor = reply[0]
+        held.extend(reply[2:])
         if len(held) >= MEMORY_NAMES:
             runs.append(_spill(held))
             held = []
+        if not int(cursor):
+            break
     held.sort()
     merged = heapq.merge(iter(held), *(_read_run(run) for run in runs)) if runs else iter(held)
     return _unique(storekit.text(name) for name in merged)

@@ -24,6 +24,7 @@ SCRIPT_NAMES = (
     "lock_renew",
     "report",
     "changes",
+    "names",
 )
 
 

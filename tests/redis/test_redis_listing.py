@@ -44,6 +44,7 @@ def test_a_walk_reads_the_names_once(
     one, none for the empty page that ends the walk; every entry once, in name order."""
     store, trips = counted
     admin = redis_server.client()
+    store.entries_page(None, 1)  # loads the names script into a fresh server's cache
     trips.reset()
     walked: list[str] = []
     read = scans(admin, lambda: walked.extend(
