@@ -368,6 +368,7 @@ def test_a_page_is_two_round_trips_and_decodes_only_its_records(
         decoded.append(name)
         return decode(name, entry_raw, state_raw)
 
+    store.entries_page(None, 1)  # loads the names script into a fresh server's cache
     monkeypatch.setattr(listing.storekit, "decode_record", counting_decode)
     trips.reset()
     page = store.entries_page("p-001", 3, descending=False)
