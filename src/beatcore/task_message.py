@@ -195,12 +195,8 @@ class TaskMessage:
         if task is not None:
             if type(task).shadow_name is not Task.shadow_name:
                 return None
-            check_arguments = getattr(task, "__header__", None) if task.typing else None
-            if check_arguments is not None:
-                try:
-                    check_arguments(*args, **kwargs)
-                except TypeError:
-                    return None
+            if not _arguments_accepted(task, args, kwargs):
+                return None
         amqp, conf = self.app.amqp, self.app.conf
         headers = dict(self._headers)
         headers["argsrepr"] = saferepr(
@@ -275,6 +271,20 @@ def build(
     return _build(app, task, name, args or (), kwargs or {}, options)
 
 
+def _arguments_accepted(task: Task, args: Any, kwargs: Any) -> bool:
+    """Whether ``task``'s signature takes ``args`` and ``kwargs``, as Celery checks them
+    before a send when the task is ``typing`` (its ``__header__``); True when it does not
+    check."""
+    check_arguments = getattr(task, "__header__", None) if task.typing else None
+    if check_arguments is None:
+        return True
+    try:
+        check_arguments(*args, **kwargs)
+    except TypeError:
+        return False
+    return True
+
+
 def _build(
     app: Celery, task: Task | None, name: str, args: Any, kwargs: Any, options: dict[str, Any]
 ) -> TaskMessage | None:
@@ -287,12 +297,8 @@ def _build(
             or (task.soft_time_limit and task.time_limit and task.soft_time_limit > task.time_limit)
         ):
             return None
-        check_arguments = getattr(task, "__header__", None) if task.typing else None
-        if check_arguments is not None:
-            try:
-                check_arguments(*args, **kwargs)
-            except TypeError:
-                return None  # Celery raises it at the send
+        if not _arguments_accepted(task, args, kwargs):
+            return None  # Celery raises it at the send
         shadow = shadow or task.shadow_name(args, kwargs, options)
         options = dict(task._get_exec_options(), **options)
         options.setdefault("ignore_result", task.ignore_result)
