@@ -48,9 +48,10 @@ class ChangeLog:
     def record(self, conn: Connection, changes: Sequence[Change], size: int) -> None:
         """Write ``changes`` (oldest first) in one statement; names holding NUL (which no
         entry of this store can have) are left out."""
+        kept = storekit.kept_changes(changes, size)
         rows = [
-            {"name": change.name, "record": change.to_json(), "ord": i}
-            for i, change in enumerate(storekit.kept_changes(changes, size))
+            {"name": change.name, "record": text, "ord": i}
+            for i, (change, text) in enumerate(zip(kept, storekit.change_texts(kept), strict=True))
             if "\x00" not in change.name
         ]
         if rows:
