@@ -38,6 +38,7 @@ from typing import Any
 import beatcore
 from beatcore import Entry, Interval
 from bench.measure import Probe, RoundTripCounter, memory_by_key, used_memory
+from bench.run import parse_sizes
 from bench.servers import RedisServer
 from bench.sides import LOCK_TTL, PERIOD, TASK, entry_names
 
@@ -207,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.million", description=__doc__)
     parser.add_argument(
         "--sizes",
-        type=lambda s: [int(x) for x in s.split(",") if x.strip()],
+        type=parse_sizes,
         default=[10_000, 1_000_000],
     )
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "million.json")

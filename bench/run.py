@@ -255,20 +255,31 @@ def run(
     }
 
 
+def parse_sizes(text: str) -> list[int]:
+    """The N of a ``--sizes`` option: comma-separated integers."""
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def add_size_options(parser: argparse.ArgumentParser) -> None:
+    """Add the options every side-by-side benchmark takes: ``--sizes``, ``--quick``,
+    ``--repeats`` and ``--idle-repeats`` (``python -m bench`` and ``python -m bench.sql``)."""
+    parser.add_argument(
+        "--sizes",
+        type=parse_sizes,
+        help="comma-separated N (default 1000,10000,100000; --quick: 100,1000)",
+    )
+    parser.add_argument("--quick", action="store_true", help="small N and fewer repeats")
+    parser.add_argument("--repeats", type=int, help="repeats per timed operation (default by N)")
+    parser.add_argument("--idle-repeats", type=int, default=20, help="idle ticks timed")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line: ``python -m bench``."""
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="beatcore and RedBeat side by side on the same redis-server.",
     )
-    parser.add_argument(
-        "--sizes",
-        type=lambda s: [int(x) for x in s.split(",") if x.strip()],
-        help="comma-separated N (default 1000,10000,100000; --quick: 100,1000)",
-    )
-    parser.add_argument("--quick", action="store_true", help="small N and fewer repeats")
-    parser.add_argument("--repeats", type=int, help="repeats per timed operation (default by N)")
-    parser.add_argument("--idle-repeats", type=int, default=20, help="idle ticks timed")
+    add_size_options(parser)
     parser.add_argument("--sides", default=",".join(SIDES), help="beatcore,redbeat")
     parser.add_argument(
         "--redbeat-budget",

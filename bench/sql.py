@@ -40,7 +40,7 @@ from typing import Any
 
 from tests.support.postgres_server import PostgresServer, find_bindir
 
-from bench.run import machine
+from bench.run import add_size_options, machine
 from bench.servers import RedisServer
 from bench.sql_sides import django_database, make_django_project
 
@@ -260,14 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m bench.sql",
         description="beatcore's PostgreSQL store, its Redis store and django-celery-beat.",
     )
-    parser.add_argument(
-        "--sizes",
-        type=lambda s: [int(x) for x in s.split(",") if x.strip()],
-        help="comma-separated N (default 1000,10000,100000; --quick: 100,1000)",
-    )
-    parser.add_argument("--quick", action="store_true", help="small N, fewer repeats")
-    parser.add_argument("--repeats", type=int, help="repeats per timed operation (default by N)")
-    parser.add_argument("--idle-repeats", type=int, default=20, help="idle ticks timed")
+    add_size_options(parser)
     parser.add_argument("--sides", default=",".join(SIDES), help="postgres,redis,django")
     parser.add_argument(
         "--latency-sides", default=",".join(LATENCY_SIDES), help="sides whose latency is timed"
