@@ -117,12 +117,16 @@ class HeldConnection:
 
     def release(self) -> None:
         """Give the connection back to the pool (the store is closing). In a forked child
-        the parent's connection is only forgotten: its mutex may have been copied locked."""
+        the parent's connection is only forgotten: its mutex may have been copied locked.
+
+        Never waits: a store may be closed from a signal handler (beat's shutdown on SIGTERM)
+        that interrupted this thread inside :meth:`execute`, which holds the mutex until the
+        handler returns; the call in progress gives the connection back itself (the client's
+        close disconnects it meanwhile)."""
         if self._pid != os.getpid():
             self.forget_parent()
-            return
-        with self._mutex:
-            self._give_back(broken=False)
+        else:
+            self.lend()
 
     def forget_parent(self) -> None:
         """Drop the parent's connection and mutex in a forked child (the mutex may have

@@ -213,3 +213,17 @@ def test_a_child_forked_during_a_call_can_use_and_close_the_store(store: RedisSt
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert store.get("child").name == "child"
+
+
+def test_closing_never_waits_for_a_call_in_progress(store: RedisStore) -> None:
+    """Beat closes its store from the SIGTERM handler, which may have interrupted this very
+    thread inside a script call (the held mutex taken): the close returns at once, and the
+    interrupted call gives the connection back itself."""
+    store.save(_entry("a"))
+    held = store.handle.calls.scripts.held
+    closed = threading.Event()
+    with held.busy():  # the call the handler interrupted
+        closer = threading.Thread(target=lambda: (store.close(), closed.set()), daemon=True)
+        closer.start()
+        closer.join(timeout=10)
+        assert closed.is_set(), "Store.close waited for the call in progress"
