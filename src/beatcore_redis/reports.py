@@ -123,7 +123,7 @@ def read_history(handle: RedisHandle, name: str, limit: int | None) -> list[RunR
     return report_log.history_with_reports(name, history, reports, limit)
 
 
-#: Names whose last run one pipeline reads (``celery beatcore list``).
+#: Names whose last run one script call reads (``celery beatcore list``).
 LAST_RUNS_CHUNK = 1_000
 #: The newest reports read with each last run: its own are among them (a start, retries,
 #: an end), and an entry's whole log (up to three times ``history_size``) is not needed.
@@ -132,27 +132,24 @@ LAST_RUN_REPORTS = 32
 
 def last_runs(handle: RedisHandle, names: Sequence[str]) -> dict[str, RunRecord]:
     """Return the newest run record of each of ``names`` that has one, with its worker facts
-    (see :meth:`Store.last_runs`): one round trip per :data:`LAST_RUNS_CHUNK` names. A key
-    of another Redis type reads as no run."""
+    (see :meth:`Store.last_runs`): one script call per :data:`LAST_RUNS_CHUNK` names, which
+    replies nothing for a name without runs (most of a large schedule between its runs). A
+    key of another Redis type reads as no run."""
     keys = handle.keys
     found: dict[str, RunRecord] = {}
     for start in range(0, len(names), LAST_RUNS_CHUNK):
         chunk = names[start : start + LAST_RUNS_CHUNK]
-
-        def read(chunk: Sequence[str] = chunk) -> list[Any]:
-            pipe = handle.client.pipeline(transaction=False)
-            for name in chunk:
-                pipe.lindex(keys.history(name), -1)
-                pipe.lrange(keys.reports(name), -LAST_RUN_REPORTS, -1)
-            return list(pipe.execute(raise_on_error=False))
-
-        replies = handle.calls.call("read last runs", read)
-        for i, name in enumerate(chunk):
-            newest, reports = replies[2 * i], replies[2 * i + 1]
-            if newest is None or isinstance(newest, Exception):
+        replies = handle.calls.run_script(
+            "read last runs",
+            "last_runs",
+            [keys.history_prefix, keys.reports_prefix],
+            [LAST_RUN_REPORTS, *chunk],
+        )
+        for name, reply in zip(chunk, replies, strict=True):
+            if not reply:
                 continue
-            texts = [] if isinstance(reports, Exception) else report_texts(reports)
-            runs = report_log.history_with_reports(name, [newest], texts, 1)
+            newest, reports = reply
+            runs = report_log.history_with_reports(name, [newest], report_texts(reports), 1)
             if runs:
                 found[name] = runs[0]
     return found

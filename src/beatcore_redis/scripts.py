@@ -25,6 +25,7 @@ SCRIPT_NAMES = (
     "report",
     "changes",
     "names",
+    "last_runs",
 )
 
 

@@ -158,3 +158,24 @@ def test_an_ack_sent_again_records_its_runs_once(store: RedisStore, clock: FakeC
     store.ack(lease, [ack])
     store.ack(lease, [ack, ack])
     assert store.history("a") == [sent("a", 10)]
+
+
+def test_last_runs_reads_past_keys_of_another_type_in_chunks(
+    store: RedisStore, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``list``'s last-outcome column: a history key of another type reads as no run, a log
+    key of another type as a run without worker facts; the others are read whatever chunk
+    they fall in."""
+    from beatcore_redis import reports
+
+    monkeypatch.setattr(reports, "LAST_RUNS_CHUNK", 2)
+    names = ["a", "b", "c", "d", "e"]
+    for name in names:
+        store.save(every(name, 10))
+    clock.advance(10)
+    run_once(store, clock, sent("x", 10))
+    store.client.set(store.keys.history("b"), "not a list")
+    store.client.set(store.keys.reports("c"), "not a list")
+    last = store.last_runs([*names, "missing"])
+    assert sorted(last) == ["a", "c", "d", "e"]
+    assert all(run == sent("x", 10) for run in last.values())
