@@ -187,3 +187,38 @@ def test_a_failed_export_leaves_the_earlier_file_as_it_was(
     assert "went away on page two" in result.output
     assert path.read_text() == good
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
+
+
+def test_list_words_are_made_once_per_distinct_schedule_and_instant(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``list``'s schedule-in-words and next-run cells come from one listing's memo: entries
+    sharing a schedule and a due instant are described once, others each; bounded."""
+    from datetime import datetime, timezone
+
+    from beatcore.cli import reports
+    from beatcore.timeutil import UTC
+
+    made: list[str] = []
+    original = reports.describe_schedule
+
+    def counted(entry: Entry, default_tz: str) -> str:
+        made.append(entry.name)
+        return original(entry, default_tz)
+
+    monkeypatch.setattr(reports, "describe_schedule", counted)
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    words = reports.RowWords("UTC", now)
+    hourly = [
+        Entry(name=f"h{i}", task="t", schedule=Interval(timedelta(hours=1))) for i in range(3)
+    ]
+    daily = Entry(name="d", task="t", schedule=Interval(timedelta(days=1)))
+    texts = [words.schedule(entry) for entry in (*hourly, daily)]
+    assert texts == ["every hour"] * 3 + ["every day"]
+    assert made == ["h0", "d"]
+    due = now + timedelta(minutes=5)
+    assert words.instant(due, UTC) == words.instant(due, UTC) == reports.when(due, UTC, now)
+    monkeypatch.setattr(reports.RowWords, "LIMIT", 1)
+    small = reports.RowWords("UTC", now)
+    assert [small.schedule(e) for e in (daily, *hourly)] == ["every day"] + ["every hour"] * 3
+    assert made[2:] == ["d", "h0", "h1", "h2"]

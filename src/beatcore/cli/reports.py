@@ -77,6 +77,7 @@ def list_entries(
     now = session.now()
     threshold = session.settings.missed_threshold if overdue_after is None else overdue_after
     bad: list[CorruptRecord] = []
+    words = RowWords(session.default_tz, now)
 
     def matching() -> Iterator[list[tuple[Entry, EntryState] | CorruptRecord]]:
         for page in schedule_pages(store):
@@ -113,7 +114,7 @@ def list_entries(
                 data["last_outcome"] = None if run is None else run_report_json(run)
                 yield data
             else:
-                yield _entry_cells(session, entry, state, run, now, threshold)
+                yield _entry_cells(words, entry, state, run, now, threshold)
 
     pages = (list(rows_of(page)) for page in matching())
     if as_json:
@@ -136,8 +137,50 @@ LIST_HEADERS = ("NAME", "SCHEDULE", "NEXT RUN", "LAST RUN", "LAST OUTCOME", "RUN
                 "KIND", "LAST ERROR", "DESCRIPTION")  # fmt: skip
 
 
+class RowWords:
+    """The words ``list``'s rows share, made once per distinct value in one listing: entries
+    with one schedule show the same schedule in words, and entries due at one instant the
+    same next run (formatting them is most of a row's cost). At most :data:`LIMIT` of each
+    are kept; a schedule type whose values cannot be hashed is described every time.
+
+    :param default_tz: the app's zone (entries without their own).
+    :param now: the listing's one ``now`` (the relative times depend on it).
+    """
+
+    LIMIT = 4096
+
+    def __init__(self, default_tz: str, now: datetime) -> None:
+        self.default_tz = default_tz
+        self.now = now
+        self._schedules: dict[tuple[Any, str | None], str] = {}
+        self._instants: dict[tuple[datetime, tzinfo], str] = {}
+
+    def schedule(self, entry: Entry) -> str:
+        """Return :func:`describe_schedule` of ``entry``."""
+        key = (entry.schedule, entry.tz)
+        try:
+            return self._schedules[key]
+        except KeyError:
+            text = describe_schedule(entry, self.default_tz)
+        except TypeError:  # an unhashable schedule value
+            return describe_schedule(entry, self.default_tz)
+        if len(self._schedules) < self.LIMIT:
+            self._schedules[key] = text
+        return text
+
+    def instant(self, value: datetime, tz: tzinfo) -> str:
+        """Return :func:`when` of ``value`` shown in ``tz``."""
+        key = (value, tz)
+        text = self._instants.get(key)
+        if text is None:
+            text = when(value, tz, self.now)
+            if len(self._instants) < self.LIMIT:
+                self._instants[key] = text
+        return text
+
+
 def _entry_cells(
-    session: Session,
+    words: RowWords,
     entry: Entry,
     state: EntryState,
     run: RunRecord | None,
@@ -145,13 +188,14 @@ def _entry_cells(
     threshold: float,
 ) -> list[str]:
     """One readable entry's row of the ``list`` table."""
-    tz = entry_tz(entry, session.default_tz)
+    tz = entry_tz(entry, words.default_tz)
     due = timing.state_due_at(entry, state)
     late = overdue_by(entry, state, now, threshold)
-    next_text = when(due, tz, now) if due else ("disabled" if not entry.enabled else "never")
+    idle = "disabled" if not entry.enabled else "never"
+    next_text = words.instant(due, tz) if due else idle
     return [
         printable(entry.name),
-        describe_schedule(entry, session.default_tz),
+        words.schedule(entry),
         f"OVERDUE {next_text}" if late is not None else next_text,
         relative(state.last_run_at, now) if state.last_run_at else "never",
         outcome_words(run) if run is not None else "-",
