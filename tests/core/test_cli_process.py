@@ -58,3 +58,34 @@ def test_beatcore_console_script_runs_the_same_verbs(tmp_path: Path) -> None:
     missing = beatcore("status")
     assert missing.returncode == 2
     assert "Error: give the Celery app with -A (as for celery)" in missing.stderr
+
+
+def test_a_reader_that_stops_early_ends_the_verb_quietly(tmp_path: Path) -> None:
+    """``beatcore export | head``: when the reader closes the pipe, the verb stops with exit
+    code 1 and no error text (as click does), not an error line about a broken pipe."""
+    from datetime import timedelta
+
+    import beatcore
+    from beatcore import Entry, Interval
+
+    url = "sqlite:///" + str(tmp_path / "schedule.sqlite3")
+    store = beatcore.connect(url)
+    try:  # far more text than a pipe's buffer holds
+        store.save_many(
+            Entry(name=f"entry-{i:05d}", task="proj.hello", schedule=Interval(timedelta(hours=1)))
+            for i in range(2_000)
+        )
+    finally:
+        store.close()
+    env = {**os.environ, "BEATCORE_CLI_TEST_URL": url, "PYTHONPATH": str(ROOT)}
+    script = str(Path(sys.executable).parent / "beatcore")
+    with subprocess.Popen(
+        [script, "-A", "tests.core.cli_app:app", "export"], cwd=tmp_path, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    ) as verb:  # fmt: skip
+        assert verb.stdout is not None and verb.stderr is not None
+        assert verb.stdout.read(100).startswith(b"{")
+        verb.stdout.close()
+        stderr = verb.stderr.read().decode()
+        assert verb.wait(timeout=60) == 1
+    assert stderr == ""

@@ -111,8 +111,8 @@ class BeatcoreGroup(click.Group):
         """
         try:
             return super().invoke(ctx)
-        except (click.ClickException, click.Abort, click.exceptions.Exit):
-            raise
+        except (click.ClickException, click.Abort, click.exceptions.Exit, BrokenPipeError):
+            raise  # a reader that went away (``export | head``): click exits 1 quietly
         except BeatcoreError as exc:
             raise Failure(str(exc), exit_code_of(exc)) from None
         except Exception as exc:
