@@ -8,7 +8,6 @@ built-in verbs do: from Celery's click context (``ctx.obj.app``), filled in by `
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, TypeVar
@@ -16,6 +15,7 @@ from typing import Any, TypeVar
 import attrs
 import click
 
+from beatcore.cli.json_text import indented_json
 from beatcore.errors import StoreNotFound
 from beatcore.operations import Operations, actor
 from beatcore.plugins import Plugins, get_plugins
@@ -124,7 +124,7 @@ class Session:
 
 def echo_json(value: Any) -> None:
     """Print ``value`` as the verbs' ``--json`` output: indented, keys sorted."""
-    click.echo(json.dumps(value, indent=2, sort_keys=True))
+    click.echo(indented_json(value))
 
 
 def json_list_chunks(items: Iterable[Any], level: int = 0) -> Iterator[str]:
@@ -134,8 +134,7 @@ def json_list_chunks(items: Iterable[Any], level: int = 0) -> Iterator[str]:
     pad = "  " * (level + 1)
     first = True
     for item in items:
-        text = json.dumps(item, indent=2, sort_keys=True)
-        yield ("[\n" if first else ",\n") + "\n".join(pad + line for line in text.split("\n"))
+        yield ("[\n" if first else ",\n") + pad + indented_json(item, level + 1)
         first = False
     yield "[]" if first else "\n" + "  " * level + "]"
 
