@@ -6,9 +6,10 @@ definitions, states and notes. Only the page is decoded, never all the records.
 
 A walk through the whole schedule (``celery beatcore list``, ``export``) asks for the first
 page and then page after page, each after the last name of the one before. :class:`NameWalk`
-keeps the walk's names in order from its first page, so each next page asked for within
-:data:`WALK_SECONDS` is one round trip with no new read or sort of the names (reading every
-name again per page made a walk of N names cost N²/page). It holds at most
+keeps a walk's names in order from its first page (up to :data:`WALKS` walks at once), so
+each next page asked for within :data:`WALK_SECONDS` is one round trip with no new read or
+sort of the names (reading every name again per page made a walk of N names cost N²/page).
+It holds at most
 :data:`MEMORY_NAMES` names in memory: a larger schedule's names are read with HSCAN, sorted
 in runs of that many kept in temporary files, and merged as the walk goes, so a walk's memory
 does not grow with the schedule. A walk sees the names as they were at its first page; an
@@ -21,11 +22,15 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import itertools
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
+
+import attrs
 
 from beatcore import storekit
 from beatcore.entry import Entry, EntryState
@@ -35,6 +40,8 @@ from beatcore_redis.revive import read_noted
 
 #: Seconds a walk's names are used for its next page; a page asked for later reads them again.
 WALK_SECONDS = 10.0
+#: Walks one store keeps going at once (each reader paging through it has its own).
+WALKS = 4
 #: Most names a walk holds in memory (more are sorted in runs in temporary files).
 MEMORY_NAMES = 50_000
 #: Names (with their definitions) one HSCAN call of a walk's first page asks for.
@@ -42,56 +49,84 @@ SCAN_COUNT = 10_000
 
 
 class NameWalk:
-    """The names still to come of the walk in progress on one store, in order. Threads
-    sharing a store (the web dashboard's requests) take pages through :meth:`page`, one at a
-    time: a page is never cut from another thread's walk.
+    """The walks in progress on one store: for each, the names still to come, in order, by
+    the last name it gave. Up to :data:`WALKS` go on at once, so readers paging through one
+    store together (the web dashboard's users) each continue their own instead of restarting
+    one another's; a walk unused for :data:`WALK_SECONDS`, or the oldest beyond that many, is
+    dropped. Threads take pages through :meth:`page` one at a time: a page is never cut
+    from another thread's walk.
 
     :param clock: monotonic seconds (injected by tests).
+    :param most: how many walks are kept.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, most: int = WALKS) -> None:
         self._clock = clock
-        self._names: Iterator[str] | None = None
-        self._last: str | None = None
-        self._at = 0.0
+        self._most = most
+        #: last name given -> that walk; oldest first
+        self._walks: OrderedDict[str, _Walk] = OrderedDict()
         self._mutex = threading.Lock()
 
     def page(self, after: str | None, limit: int, names: Callable[[], Iterator[str]]) -> list[str]:
-        """Return the next ``limit`` names after ``after``: this walk's, when the page
-        continues it (:meth:`continues`), else those of a new walk over ``names()`` (the
-        names after ``after``, in order)."""
+        """Return the next ``limit`` names after ``after``: those of the walk it continues
+        (:meth:`continues`), else those of a new walk over ``names()`` (the names after
+        ``after``, in order)."""
         with self._mutex:
-            if not self.continues(after):
-                self.start(names())
-            return self.take(limit)
+            walk = self._resume(after)
+            return self._take(names() if walk is None else walk, limit)
 
     def continues(self, after: str | None) -> bool:
-        """Whether a page after ``after`` is the next of this walk (after its last name, and
-        not too long after it)."""
-        return (
-            self._names is not None
-            and after is not None
-            and after == self._last
-            and self._clock() - self._at <= WALK_SECONDS
-        )
+        """Whether a page after ``after`` continues a walk used within
+        :data:`WALK_SECONDS`: ``after`` is its last name, or one of its last page (a reader
+        that read a name ahead to learn whether more follow, as the web dashboard does)."""
+        self._drop_lapsed()
+        return after is not None and self._find(after) is not None
 
-    def start(self, names: Iterator[str]) -> None:
-        """Begin a walk over ``names`` (in order, each once), dropping the one before."""
-        self._names, self._last = names, None
+    def _drop_lapsed(self) -> None:
+        now = self._clock()
+        for last, walk in list(self._walks.items()):
+            if now - walk.at > WALK_SECONDS:
+                del self._walks[last]
 
-    def take(self, limit: int) -> list[str]:
-        """Return the walk's next ``limit`` names (fewer at its end; the page after that is
-        empty and drops the walk)."""
-        if self._names is None:
-            return []
-        names = [name for _, name in zip(range(limit), self._names, strict=False)]
-        if not names:
-            self._names, self._last = None, None
-            return []
-        if len(names) < limit:
-            self._names = iter(())
-        self._last, self._at = names[-1], self._clock()
-        return names
+    def _find(self, after: str) -> str | None:
+        """The key of the walk a page after ``after`` continues, if any."""
+        if after in self._walks:
+            return after
+        for last, walk in self._walks.items():
+            if walk.page and walk.page[0] <= after < last:
+                return last
+        return None
+
+    def _resume(self, after: str | None) -> Iterator[str] | None:
+        self._drop_lapsed()
+        last = None if after is None else self._find(after)
+        if after is None or last is None:
+            return None
+        walk = self._walks.pop(last)
+        if last == after:
+            return walk.names
+        return itertools.chain(walk.page[bisect.bisect_right(walk.page, after) :], walk.names)
+
+    def _take(self, names: Iterator[str], limit: int) -> list[str]:
+        """The walk's next ``limit`` names. The walk is kept for its next page, also when
+        it gave fewer (its end: the page after that is empty, without a read); the empty
+        page drops it."""
+        page = [name for _, name in zip(range(limit), names, strict=False)]
+        if page:
+            rest = names if len(page) == limit else iter(())
+            self._walks[page[-1]] = _Walk(rest, page, self._clock())
+            while len(self._walks) > self._most:
+                self._walks.popitem(last=False)
+        return page
+
+
+@attrs.define
+class _Walk:
+    """One walk of a :class:`NameWalk`: its names to come, its last page, when it gave it."""
+
+    names: Iterator[str]
+    page: list[str]
+    at: float
 
 
 def sorted_names(names: Iterable[str]) -> list[str]:

@@ -87,31 +87,70 @@ def test_a_large_walk_holds_a_bounded_number_of_names(
 def test_a_page_that_does_not_continue_the_walk_reads_the_names(
     counted: tuple[RedisStore, RoundTrips],
 ) -> None:
-    """A page after another name than the last one returned (the web dashboard's cursor, a
-    new walk) reads the names again: an entry added since is listed."""
+    """A page after a name outside the walk's last page (a new walk) reads the names again:
+    an entry added since is listed. One after a name of that page continues the walk (names
+    at most WALK_SECONDS old)."""
     store, trips = counted
     assert len(store.entries_page(None, 10)) == 10
-    store.save(Entry(name="job-0000a", task="t", schedule=Interval(60)))
+    store.save(Entry(name="job-0020a", task="t", schedule=Interval(60)))
     trips.reset()
-    page = store.entries_page("job-0000", 2)
-    assert [record[0].name for record in page] == ["job-0000a", "job-0001"]  # type: ignore[index]
+    page = store.entries_page("job-0020", 2)
+    assert [record[0].name for record in page] == ["job-0020a", "job-0021"]  # type: ignore[index]
     assert trips.count == 2
+    trips.reset()
+    page = store.entries_page("job-0020a", 2)
+    assert [record[0].name for record in page] == ["job-0021", "job-0022"]  # type: ignore[index]
+    assert trips.count == 1
     descending = store.entries_page("job-0003", 2, descending=True)
     assert [record[0].name for record in descending] == ["job-0002", "job-0001"]  # type: ignore[index]
 
 
-def test_a_walk_continues_only_after_its_last_name_and_not_too_late() -> None:
+class Names:
+    """The names a walk reads, counting each read (a new walk)."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.reads: list[str | None] = []
+
+    def after(self, after: str | None) -> Any:
+        def read() -> Iterator[str]:
+            self.reads.append(after)
+            return iter([n for n in self.names if after is None or n > after])
+
+        return read
+
+
+def test_a_walk_continues_only_after_a_name_of_its_last_page_and_not_too_late() -> None:
     now = [0.0]
     walk = NameWalk(clock=lambda: now[0])
-    walk.start(iter(["a", "b", "c"]))
-    assert walk.take(2) == ["a", "b"]
-    assert not walk.continues("a") and not walk.continues(None) and walk.continues("b")
-    now[0] = WALK_SECONDS + 1
-    assert not walk.continues("b")
-    now[0] = 0.0
-    assert walk.take(2) == ["c"]
-    assert walk.continues("c") and walk.take(2) == []
+    source = Names(["a", "b", "c"])
+    assert walk.page(None, 2, source.after(None)) == ["a", "b"]
+    assert not walk.continues("0") and not walk.continues(None) and not walk.continues("c")
+    assert walk.continues("a") and walk.continues("b")
+    assert walk.page("b", 2, source.after("b")) == ["c"] and source.reads == [None]
+    assert walk.page("c", 2, source.after("c")) == [] and source.reads == [None]  # its end
     assert not walk.continues("c")
+    assert walk.page("c", 2, source.after("c")) == [] and source.reads == [None, "c"]
+    assert walk.page(None, 2, source.after(None)) == ["a", "b"]
+    now[0] = WALK_SECONDS + 1
+    assert not walk.continues("b")  # lapsed
+    assert walk.page("b", 2, source.after("b")) == ["c"] and source.reads == [None, "c", None, "b"]
+
+
+def test_readers_paging_together_each_continue_their_own_walk() -> None:
+    """Up to WALKS readers page through one store at once without restarting each other's
+    walks (each next page reads no names); one more drops the oldest walk."""
+    walk = NameWalk(clock=lambda: 0.0)
+    source = Names([f"n{i:03d}" for i in range(100)])
+    lasts: list[str | None] = [None, "n009", "n019", "n029"]
+    for _ in range(3):
+        for reader, after in enumerate(lasts):
+            page = walk.page(after, 2, source.after(after))
+            assert page[0] > (after or "")
+            lasts[reader] = page[-1]
+    assert source.reads == [None, "n009", "n019", "n029"]
+    walk.page("n039", 2, source.after("n039"))  # a fifth reader
+    assert not walk.continues(lasts[0]) and all(walk.continues(last) for last in lasts[1:])
 
 
 def test_a_page_after_a_lapsed_walk_starts_a_new_walk_after_it(
@@ -187,3 +226,18 @@ def test_a_page_is_full_when_names_went_away_since_the_walk_read_them(
     assert [reading.record_name(r) for r in backwards] == wanted
     last = store.entries_page("job-2449", 100)
     assert [reading.record_name(r) for r in last] == [f"job-{i:04d}" for i in range(2450, 2500)]
+
+
+def test_a_reader_that_reads_a_name_ahead_continues_its_walk() -> None:
+    """The web dashboard reads ``limit + 1`` names to know whether a next page exists and
+    asks for the next page after the ``limit``-th: that continues the walk (no new read),
+    from the right name."""
+    walk = NameWalk(clock=lambda: 0.0)
+    source = Names([f"n{i:03d}" for i in range(10)])
+    assert walk.page(None, 4, source.after(None)) == ["n000", "n001", "n002", "n003"]
+    assert walk.continues("n002") and walk.continues("n0025") and not walk.continues("m")
+    assert walk.page("n002", 4, source.after("n002")) == ["n003", "n004", "n005", "n006"]
+    assert walk.page("n005", 4, source.after("n005")) == ["n006", "n007", "n008", "n009"]
+    assert source.reads == [None]
+    assert walk.page("n001", 2, source.after("n001")) == ["n002", "n003"]  # before its page
+    assert source.reads == [None, "n001"]
