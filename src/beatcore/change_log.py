@@ -35,6 +35,8 @@ def kept_changes(changes: Sequence[Change], size: int) -> list[Change]:
     """Return what ``record_changes`` writes, in the order given: the newest ``size`` changes
     of each name (``size`` 0 keeps none). The store then drops all but the newest ``size``
     records of each name written."""
+    if size > 0 and len({change.name for change in changes}) == len(changes):
+        return list(changes)  # one change per name (beat's static sync): all kept
     newest_first = ((change.name, change) for change in reversed(changes))
     return [change for _, change in reversed(trim_log(newest_first, size))]
 
@@ -52,31 +54,48 @@ def changes_by_name(changes: Sequence[Change], size: int) -> dict[str, list[str]
 def change_texts(changes: Iterable[Change]) -> list[str]:
     """Return :meth:`beatcore.store.Change.to_json` of each of ``changes``, the same texts
     made faster for a batch whose changes differ only in their names (beat's static sync:
-    one template per action, at, by, reason, fields and via, the name's JSON string put in)."""
-    templates: dict[tuple[Any, ...], tuple[str, str]] = {}
+    one template per action, at, by, reason, fields and via, the name's JSON string put in).
+    A change holding the very objects of the one before it (as a batch made at one instant
+    by one caller does) takes its template without building the key."""
+    templates: dict[tuple[Any, ...], tuple[str, str] | None] = {}
     texts: list[str] = []
     encode = json.encoder.encode_basestring_ascii
+    last: Change | None = None
+    template: tuple[str, str] | None = None
     for change in changes:
-        at = change.at
-        key = (
-            change.action,
-            at,
-            at.utcoffset(),
-            change.by,
-            change.reason,
-            change.fields,
-            change.via,
-        )
-        template = templates.get(key)
+        if not (
+            last is not None
+            and change.at is last.at
+            and change.action is last.action
+            and change.by is last.by
+            and change.reason is last.reason
+            and change.fields is last.fields
+            and change.via is last.via
+        ):
+            template = _template(change, templates)
+            last = change
         if template is None:
-            text = attrs.evolve(change, name=_PLACEHOLDER).to_json()
-            head, found, tail = text.partition(_PLACEHOLDER_JSON)
-            if not found or _PLACEHOLDER_JSON in tail:
-                texts.append(change.to_json())
-                continue
-            template = templates[key] = (head, tail)
-        texts.append(template[0] + encode(change.name) + template[1])
+            texts.append(change.to_json())
+        else:
+            texts.append(template[0] + encode(change.name) + template[1])
     return texts
+
+
+def _template(
+    change: Change, templates: dict[tuple[Any, ...], tuple[str, str] | None]
+) -> tuple[str, str] | None:
+    """Return the text of ``change`` split where its name goes, from ``templates`` or made
+    and added there; None when the texts of its kind are made whole (the placeholder shows
+    up elsewhere in the text)."""
+    at = change.at
+    key = (change.action, at, at.utcoffset(), change.by, change.reason, change.fields, change.via)
+    if key in templates:
+        return templates[key]
+    text = attrs.evolve(change, name=_PLACEHOLDER).to_json()
+    head, found, tail = text.partition(_PLACEHOLDER_JSON)
+    template = (head, tail) if found and _PLACEHOLDER_JSON not in tail else None
+    templates[key] = template
+    return template
 
 
 def read_changes(stored: Iterable[str | bytes], limit: int | None) -> list[Change]:

@@ -68,6 +68,9 @@ def beatcore_adapt_schedule(obj: object) -> ScheduleType | None:
 
     Called for each ``beat_schedule`` value that is not already a beatcore schedule type
     (Celery's ``schedule``, ``crontab``, ``solar``, a ``timedelta``, a number of seconds).
+    Within one reading of ``beat_schedule`` an answer of beatcore's own (immutable) types is
+    reused for the same object and for equal values of exactly those types
+    (:class:`beatcore.static.Schedules`); an answer of a plugin's own type is asked again.
     """
     raise NotImplementedError
 

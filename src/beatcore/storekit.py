@@ -10,7 +10,9 @@ about those records is here, as pure functions of what it read:
 - :func:`decode_claims` splits the rows a claim took into claims and unreadable records, so
   one bad record never holds back the rest of its batch;
 - :func:`decide_save` says whether a save keeps the stored state or recomputes the next run;
-- :func:`plan_static_sync` says what the startup sync adds, updates and removes;
+- :func:`plan_static_sync` says what the startup sync adds, updates and removes
+  (:class:`~beatcore.new_states.NewStates`, importable from here, gives the new entries
+  their states, once per timing they share);
 - :func:`merge_ack` merges an ack into the state written while the entry was in flight
   (:func:`acked` from the stored bytes);
 - :func:`revivable` says which records set aside as unreadable read again;
@@ -43,6 +45,7 @@ from beatcore.change_log import read_newest
 from beatcore.change_log import trim_log as trim_log
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import CorruptRecord
+from beatcore.new_states import NewStates as NewStates
 from beatcore.store import Ack, Claim, RunRecord, SyncReport
 from beatcore.timeutil import UTC
 
@@ -295,16 +298,22 @@ def plan_static_sync(
     ``stored`` maps each stored name to its ``(definition, state)``. Each given entry is
     saved as :func:`decide_save` says; a stored static entry neither given nor in ``keep`` is
     removed (:func:`is_removable_static`). The store applies the plan in one atomic step.
+    A new entry's state is :class:`NewStates`' (what ``decide_save`` gives it, computed once
+    for the entries that share their timing).
     """
     wanted = {entry.name: entry for entry in entries}
     added: list[str] = []
     updated: list[str] = []
     unchanged: list[str] = []
     writes: list[Record] = []
+    new_states = NewStates(now, default_tz)
     for name, entry in wanted.items():
         raw = stored.get(name)
         found = None if raw is None else decode_record(name, *raw)
-        state, changed = decide_save(entry, found, now, default_tz)
+        if found is None or isinstance(found, CorruptRecord):  # as decide_save: new
+            state, changed = new_states.state(entry), True
+        else:
+            state, changed = decide_save(entry, found, now, default_tz)
         if not changed:
             unchanged.append(name)
             continue

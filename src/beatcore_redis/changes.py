@@ -65,7 +65,10 @@ def record_changes(handle: RedisHandle, changes: Sequence[Change], size: int) ->
     for change, text in zip(kept, texts, strict=True):
         grouped.setdefault(_name_bytes(change.name), []).append(text)
     every = texts[-size:]
-    pairs = [(name, "\n".join(reversed(own))) for name, own in grouped.items()]
+    pairs = [
+        (name, own[0] if len(own) == 1 else "\n".join(reversed(own)))
+        for name, own in grouped.items()
+    ]
     calls = [
         [size, len(every) if first == 0 else 0, *(every if first == 0 else ())]
         + [value for pair in pairs[first : first + CHUNK] for value in pair]

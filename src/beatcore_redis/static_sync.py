@@ -24,11 +24,11 @@ from typing import Any
 
 import attrs
 
-from beatcore import serializer, storekit
-from beatcore.entry import Entry
+from beatcore import serializer, storekit, timing
+from beatcore.entry import Entry, EntryState
 from beatcore.store import SyncReport
 from beatcore_redis.handle import RedisHandle
-from beatcore_redis.writes import Delete, SyncMark, Write, gave_up, put, write_chunks
+from beatcore_redis.writes import Delete, Put, SyncMark, Write, gave_up, write_chunks
 
 #: Entries per write-script call of the static sync (all calls go in one pipeline).
 CHUNK = 1000
@@ -52,6 +52,35 @@ def static_digest(definitions: Sequence[bytes], keep: Iterable[str]) -> str:
     digest.update(b"\n".join(definitions))
     digest.update(b"\n" + json.dumps(sorted(keep)).encode())
     return digest.hexdigest()
+
+
+class _Puts:
+    """The :class:`Put` of each written entry (what :func:`beatcore_redis.writes.put` gives),
+    a state's text and due score made once for the entries that share that state object
+    (new entries sharing their timing: :class:`~beatcore.storekit.NewStates`) and have no
+    jitter (a jitter makes the due instant the name's own)."""
+
+    def __init__(self) -> None:
+        # (id of the state, enabled) -> (the state, kept so its id stays its own, its text,
+        # its due score)
+        self._made: dict[tuple[int, bool], tuple[EntryState, str, str]] = {}
+
+    def put(
+        self, entry: Entry, state: EntryState, definition: bytes, def_raw: Raw, state_raw: Raw
+    ) -> Put:
+        """Return the Put of ``entry`` and ``state`` over the records read."""
+        key = (id(state), entry.enabled)
+        made = self._made.get(key)
+        if made is None or made[0] is not state or entry.jitter > 0:
+            text = serializer.dumps_state(state)
+            score = RedisHandle.score(timing.state_due_at(entry, state))
+            if entry.jitter <= 0:
+                self._made[key] = (state, text, score)
+        else:
+            text, score = made[1], made[2]
+        return Put(
+            entry.name, def_raw or b"", state_raw or b"", definition, text, score, entry.static
+        )
 
 
 @attrs.define
@@ -150,10 +179,10 @@ class StaticSync:
         decided = storekit.plan_static_sync(
             differing, stored, self.kept, self.handle.now(), self.handle.default_timezone
         )
+        puts = _Puts()
         for entry, state in decided.writes:
             def_raw, state_raw = stored.get(entry.name, (None, None))
-            definition = definitions[entry.name]
-            plan.writes.append(put(entry, state, def_raw, state_raw, definition=definition))
+            plan.writes.append(puts.put(entry, state, definitions[entry.name], def_raw, state_raw))
         plan.writes.extend(Delete(name, _bytes(stored[name][0] or b"")) for name in decided.removed)
         plan.added, plan.updated = list(decided.report.added), list(decided.report.updated)
         plan.removed = list(decided.removed)

@@ -194,3 +194,25 @@ def test_change_texts_are_to_json_made_once_per_shared_template() -> None:
     ]
     assert storekit.change_texts(changes) == [change.to_json() for change in changes]
     assert storekit.change_texts([]) == []
+
+
+def test_change_texts_of_changes_sharing_objects_and_kept_changes_of_unique_names() -> None:
+    """A change holding the objects of the one before takes its template; one differing in
+    any of them (here only its fields) gets its own. Unique names keep every change."""
+    from beatcore.store import Change
+
+    by, via = "beat@host", "beat_schedule"
+    changes = [
+        Change("a", "update", T0, by=by, via=via, fields=("args",)),
+        Change("b", "update", T0, by=by, via=via, fields=("args",)),
+        Change("c", "update", T0, by=by, via=via, fields=("kwargs",)),
+        Change("d", "update", T0, by=by, via=via),
+        Change("e", "add", T0, by=by, via=via),
+        Change("f", "update", T0, by=by, via=via, fields=("args",)),
+    ]
+    assert storekit.change_texts(changes) == [change.to_json() for change in changes]
+    assert storekit.kept_changes(changes, 1) == changes
+    assert storekit.kept_changes(changes, 0) == []
+    twice = [*changes, Change("a", "delete", T0, by=by)]
+    assert storekit.kept_changes(twice, 1) == [*changes[1:], twice[-1]]
+    assert storekit.kept_changes(twice, 2) == twice

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from beatcore import Entry, EntryState, Interval, storekit, timing
 from beatcore.store import Ack
 from beatcore.testing import FakeClock
 from beatcore.testing.contract import T0, every
@@ -72,6 +73,31 @@ def test_dynamic_writes_keep_the_digest_static_writes_drop_it(counted: Counted) 
     assert report.added == ("s-002",)
     trips.reset()
     assert len(store.sync_static(statics(3)).unchanged) == 3 and trips.count == 1
+
+
+def test_entries_sharing_one_schedule_get_their_own_due_instants(counted: Counted) -> None:
+    """New entries sharing a schedule share one state; each due score is still its own
+    (jitter is per name, a disabled entry is not due)."""
+    store, _, _ = counted
+    hourly = Interval(3600)
+    entries = [
+        Entry(name=f"j-{i}", task="t", schedule=hourly, static=True, jitter=600 * i)
+        for i in range(4)
+    ]
+    entries += [
+        Entry(name="plain", task="t", schedule=hourly, static=True),
+        Entry(name="off", task="t", schedule=hourly, static=True, enabled=False),
+    ]
+    assert len(store.sync_static(entries).added) == 6
+    scores = {}
+    for entry in entries:
+        assert store.state(entry.name) == EntryState(next_run_at=T0 + timedelta(hours=1))
+        due = timing.state_due_at(entry, store.state(entry.name))
+        score = store.client.zscore(store.keys.due, entry.name)
+        assert score == (None if due is None else storekit.to_micros(due)), entry.name
+        scores[entry.name] = score
+    assert len({scores[f"j-{i}"] for i in range(4)}) == 4
+    assert scores["plain"] == scores["j-0"] and scores["off"] is None
 
 
 def test_keep_is_part_of_the_digest(counted: Counted) -> None:
