@@ -7,7 +7,8 @@ Called once per scheduler start, with every static entry, so its cost is per ent
   one value (one round trip) and is done. Any write that touches a static entry, and every
   corrupt record taken out of the due index, removes the digest.
 * Without a matching digest, an entry is unchanged when its serialized definition is byte for
-  byte the stored one: nothing is parsed. Only differing (or recorded-corrupt) records are
+  byte the stored one: nothing is parsed. A schedule holding no record at all (the first
+  start) is not read: every entry is new. Only differing (or recorded-corrupt) records are
   parsed and compared as the store's ``save`` compares them.
 * The changes are written in chunks of :data:`CHUNK` entries, each one compare-and-set script
   call, all chunks in one pipeline: a constant number of round trips whatever the size, and
@@ -123,8 +124,8 @@ class StaticSync:
             found = self._read_digest()
             if found is None:  # (on a retry: another sync wrote the same set meanwhile)
                 return self._report(_Plan(unchanged=list(self.names)), done)
-            generation, members = found
-            plan = self._plan(members)
+            generation, members, empty = found
+            plan = self._plan(members, empty)
             written, conflicts = write_chunks(
                 self.handle, "static sync", plan.writes, CHUNK, SyncMark(generation, self.digest)
             )
@@ -136,23 +137,37 @@ class StaticSync:
                 return self._report(plan, done)
         raise gave_up(self.handle, "static sync", self.names)
 
-    def _read_digest(self) -> tuple[int, list[str]] | None:
-        """Return None when the stored digest matches, else the write generation and the
-        static set's members (one round trip)."""
+    def _read_digest(self) -> tuple[int, list[str], bool] | None:
+        """Return None when the stored digest matches, else the write generation, the static
+        set's members and whether the schedule holds no record at all (one round trip)."""
         keys = self.handle.keys
         reply = self.handle.calls.run_script(
-            "static sync read", "static_read", [keys.meta, keys.static], [self.digest]
+            "static sync read",
+            "static_read",
+            [keys.meta, keys.static, keys.defs, keys.states],
+            [self.digest],
         )
         if int(reply[0]) == 1:
             return None
-        return int(reply[1] or 0), [storekit.text(member) for member in reply[2:]]
+        members = [storekit.text(member) for member in reply[3:]]
+        return int(reply[1] or 0), members, int(reply[2]) == 1
 
-    def _plan(self, members: list[str]) -> _Plan:
-        """Return the writes for the records read now: a wanted entry whose stored
-        definition is byte for byte the new one (and not recorded corrupt) is unchanged
-        without being parsed; the kit plans the others (:func:`storekit.plan_static_sync`)."""
+    def _plan(self, members: list[str], empty: bool) -> _Plan:
+        """Return the writes for the records read now (none when the schedule is ``empty``:
+        not read, every entry is new; a write finding a record meanwhile conflicts and the
+        sync reads again): a wanted entry whose stored definition is byte for byte the new
+        one (and not recorded corrupt) is unchanged without being parsed; the kit plans the
+        others (:func:`storekit.plan_static_sync`)."""
         leaving = sorted(set(members) - set(self.wanted) - self.kept)
-        defs, states, corrupt, leaving_defs = self._read(leaving)
+        defs: list[Raw]
+        states: list[Raw]
+        leaving_defs: list[Raw]
+        corrupt: set[str]
+        if empty:
+            defs, states = [None] * len(self.names), [None] * len(self.names)
+            corrupt, leaving_defs = set(), [None] * len(leaving)
+        else:
+            defs, states, corrupt, leaving_defs = self._read(leaving)
         plan = _Plan()
         differing: list[Entry] = []
         stored: dict[str, tuple[Raw, Raw]] = {}
