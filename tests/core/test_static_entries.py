@@ -12,7 +12,7 @@ from celery.schedules import crontab as celery_crontab
 from celery.schedules import schedule as celery_schedule
 from celery.schedules import solar as celery_solar
 
-from beatcore import Crontab, Entry, Interval, hookimpl, timing
+from beatcore import Crontab, Entry, Interval, hookimpl, serializer, timing
 from beatcore.builtins import adapted_value_key
 from beatcore.new_states import NewStates
 from beatcore.plugins import Plugins
@@ -222,3 +222,76 @@ def test_new_entries_share_a_state_only_where_their_timing_is_shared() -> None:
     foreign = _ForeignType(7)
     one = Entry(name="x", task="t", schedule=foreign)  # type: ignore[arg-type]
     assert new_states.state(one) is not new_states.state(one.evolve(name="y"))
+
+
+def _built_alone(name: str, item: dict[str, Any]) -> Entry:
+    """The entry of one item read on its own (nothing read before it to start from)."""
+    parsed = static_entries({name: item}, Plugins(load_entry_points=False))
+    assert not parsed.errors, parsed.errors
+    return parsed.entries[0]
+
+
+def test_items_differing_only_in_their_name_are_the_first_entry_renamed() -> None:
+    hourly = celery_schedule(timedelta(hours=1))
+    beat_schedule = {
+        f"n{i}": {"task": "t", "schedule": celery_schedule(timedelta(hours=1)), "jitter": 5}
+        for i in range(3)
+    }
+    beat_schedule["with-kwargs"] = {"task": "t", "schedule": hourly, "kwargs": {}, "args": []}
+    beat_schedule["with-kwargs-2"] = {"task": "t", "schedule": hourly, "kwargs": {}, "args": []}
+    parsed = static_entries(beat_schedule, Plugins(load_entry_points=False))
+    assert not parsed.errors
+    for entry in parsed.entries:
+        alone = _built_alone(entry.name, beat_schedule[entry.name])
+        assert entry == alone
+        assert serializer.dumps_entry(entry) == serializer.dumps_entry(alone)
+        assert entry.static and entry.name in beat_schedule
+    kwargs = [id(entry.kwargs) for entry in parsed.entries]
+    options = [id(entry.options) for entry in parsed.entries]
+    assert len(set(kwargs)) == len(set(options)) == 5, "each entry has its own dicts"
+    assert parsed.entries[0].schedule is parsed.entries[2].schedule
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [
+        ({"jitter": 1}, {"jitter": True}),  # equal values of other types are other items
+        ({"max_runs": 1}, {"max_runs": True}),
+        ({"enabled": True}, {"enabled": 1}),
+        ({"misfire_grace": 0.0}, {"misfire_grace": -0.0}),
+        ({"args": [1]}, {"args": [True]}),
+        ({"args": []}, {"args": ()}),
+        ({"relative": False}, {"relative": True}),
+        ({"description": "a"}, {"description": "b"}),
+        ({"kwargs": {"a": 1}}, {"kwargs": {"a": 2}}),
+        ({"options": {}}, {"options": {"queue": "q"}}),
+        ({"tz": "UTC"}, {"tz": "Europe/Berlin"}),
+        ({}, {"task": "other"}),
+        ({}, {"schedule": 61}),
+    ],
+)
+def test_an_item_unlike_the_one_before_is_built_as_itself(
+    first: dict[str, Any], then: dict[str, Any]
+) -> None:
+    """Whatever differs (a value, or only its type) makes the item its own: its entry is the
+    one it gives read alone, or its error."""
+    base = {"task": "t", "schedule": 60}
+    items = {"a": {**base, **first}, "b": {**base, **first}, "c": {**base, **then}}
+    parsed = static_entries(items, Plugins(load_entry_points=False))
+    plugins = Plugins(load_entry_points=False)
+    alone = static_entries({"c": items["c"]}, plugins)
+    assert parsed.errors == alone.errors
+    assert [e for e in parsed.entries if e.name == "c"] == list(alone.entries)
+    texts = [serializer.dumps_entry(e) for e in parsed.entries if e.name == "c"]
+    assert texts == [serializer.dumps_entry(e) for e in alone.entries]
+    assert [e.name for e in parsed.entries][:2] == ["a", "b"]
+
+
+def test_a_bad_name_on_an_item_like_a_good_one_is_named_and_skipped() -> None:
+    item = {"task": "t", "schedule": 60.0}
+    names = ["good", "bad\nname", "", "  ", "also-good"]
+    parsed = static_entries({name: dict(item) for name in names}, Plugins(load_entry_points=False))
+    assert [entry.name for entry in parsed.entries] == ["good", "also-good"]
+    assert sorted(parsed.errors) == sorted(["bad\nname", "", "  "])
+    assert "a name may not hold control characters" in parsed.errors["bad\nname"]
+    assert "entry name must be a non-empty string" in parsed.errors[""]
