@@ -31,6 +31,7 @@ class NewStates:
         # (id of the schedule, tz, start_at, end_at) -> (the schedule, kept so its id stays
         # its own, and the state)
         self._states: dict[tuple[Any, ...], tuple[object, EntryState]] = {}
+        self._last: tuple[object, tuple[Any, ...], EntryState] | None = None  # (asked first)
 
     def state(self, entry: Entry) -> EntryState:
         """Return ``timing.state_after_save(None, None, entry, now, default_tz)``.
@@ -39,12 +40,18 @@ class NewStates:
         only (:func:`beatcore.timing.first_run_at`), not on the name, jitter or the rest.
         """
         schedule = entry.schedule
+        key = (id(schedule), entry.tz, entry.start_at, entry.end_at)
+        last = self._last
+        if last is not None and last[0] is schedule and last[1] == key:
+            return last[2]
         if not is_shared(schedule):  # a plugin's type need not be immutable
             return timing.state_after_save(None, None, entry, self.now, self.default_tz)
-        key = (id(schedule), entry.tz, entry.start_at, entry.end_at)
         found = self._states.get(key)
-        if found is not None and found[0] is schedule:
-            return found[1]
-        state = timing.state_after_save(None, None, entry, self.now, self.default_tz)
-        self._states[key] = (schedule, state)
-        return state
+        if found is None or found[0] is not schedule:
+            found = (
+                schedule,
+                timing.state_after_save(None, None, entry, self.now, self.default_tz),
+            )
+            self._states[key] = found
+        self._last = (schedule, key, found[1])
+        return found[1]

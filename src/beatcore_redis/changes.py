@@ -61,18 +61,25 @@ def record_changes(handle: RedisHandle, changes: Sequence[Change], size: int) ->
     if not kept:
         return
     texts = storekit.change_texts(kept)
-    grouped: dict[bytes, list[str]] = {}
-    for change, text in zip(kept, texts, strict=True):
-        grouped.setdefault(_name_bytes(change.name), []).append(text)
+    names = [_name_bytes(change.name) for change in kept]
+    flat: list[Any]  # name, its records newest first, name, ...
+    if len(set(names)) == len(names):  # one change per name (beat's static sync)
+        flat = [None] * (2 * len(names))
+        flat[::2], flat[1::2] = names, texts
+    else:
+        grouped: dict[bytes, list[str]] = {}
+        for name, text in zip(names, texts, strict=True):
+            grouped.setdefault(name, []).append(text)
+        flat = [value for name, own in grouped.items() for value in (name, _newest_first(own))]
     every = texts[-size:]
-    pairs = [
-        (name, own[0] if len(own) == 1 else "\n".join(reversed(own)))
-        for name, own in grouped.items()
-    ]
     calls = [
-        [size, len(every) if first == 0 else 0, *(every if first == 0 else ())]
-        + [value for pair in pairs[first : first + CHUNK] for value in pair]
-        for first in range(0, len(pairs), CHUNK)
+        [
+            size,
+            len(every) if first == 0 else 0,
+            *(every if first == 0 else ()),
+            *flat[first : first + 2 * CHUNK],
+        ]
+        for first in range(0, len(flat), 2 * CHUNK)
     ]
     replies = handle.calls.run_scripts("record changes", "changes", _keys(handle), calls)
     if any(int(reply) for reply in replies):
@@ -86,6 +93,11 @@ def record_changes(handle: RedisHandle, changes: Sequence[Change], size: int) ->
                 handle.url,
                 exc,
             )
+
+
+def _newest_first(texts: list[str]) -> str:
+    """Return the records of one name (given oldest first) as the hash holds them."""
+    return texts[0] if len(texts) == 1 else "\n".join(reversed(texts))
 
 
 def migrate_lists(handle: RedisHandle, size: int) -> None:

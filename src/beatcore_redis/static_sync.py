@@ -63,22 +63,30 @@ class _Puts:
 
     def __init__(self) -> None:
         # (id of the state, enabled) -> (the state, kept so its id stays its own, its text,
-        # its due score)
-        self._made: dict[tuple[int, bool], tuple[EntryState, str, str]] = {}
+        # its due score, enabled); the last one used first
+        self._made: dict[tuple[int, bool], tuple[EntryState, str, str, bool]] = {}
+        self._last: tuple[EntryState, str, str, bool] | None = None
 
     def put(
         self, entry: Entry, state: EntryState, definition: bytes, def_raw: Raw, state_raw: Raw
     ) -> Put:
         """Return the Put of ``entry`` and ``state`` over the records read."""
-        key = (id(state), entry.enabled)
-        made = self._made.get(key)
+        made = self._last
+        if made is None or made[0] is not state or made[3] is not entry.enabled:
+            made = self._made.get((id(state), entry.enabled))
         if made is None or made[0] is not state or entry.jitter > 0:
             text = serializer.dumps_state(state)
             score = RedisHandle.score(timing.state_due_at(entry, state))
             if entry.jitter <= 0:
-                self._made[key] = (state, text, score)
+                self._last = self._made[(id(state), entry.enabled)] = (
+                    state,
+                    text,
+                    score,
+                    entry.enabled,
+                )
         else:
             text, score = made[1], made[2]
+            self._last = made
         return Put(
             entry.name, def_raw or b"", state_raw or b"", definition, text, score, entry.static
         )
@@ -129,12 +137,12 @@ class StaticSync:
             written, conflicts = write_chunks(
                 self.handle, "static sync", plan.writes, CHUNK, SyncMark(generation, self.digest)
             )
+            if not conflicts:  # (this attempt wrote all it planned)
+                return self._report(plan, done)
             for kind in _KINDS:
                 for name in getattr(plan, kind):
                     if name in written:
                         done.setdefault(name, kind)
-            if not conflicts:
-                return self._report(plan, done)
         raise gave_up(self.handle, "static sync", self.names)
 
     def _read_digest(self) -> tuple[int, list[str], bool] | None:
@@ -227,6 +235,13 @@ class StaticSync:
     def _report(self, plan: _Plan, done: dict[str, str]) -> SyncReport:
         """Return the report of the last attempt, with the names an earlier attempt wrote
         under what happened to them then."""
+        if not done:  # the plan's names are in beat_schedule's order
+            return SyncReport(
+                tuple(plan.added),
+                tuple(plan.updated),
+                tuple(sorted(plan.removed)),
+                tuple(plan.unchanged),
+            )
         kind_of = {
             name: kind for kind in ("added", "updated", "unchanged") for name in getattr(plan, kind)
         }
