@@ -14,11 +14,13 @@ burst, the largest after any tick, and the process peak during the burst (which 
 inside of each tick: ``VmHWM``, reset when the burst starts). The broker's queue must then
 hold exactly N messages.
 
-``--paths new,celery`` runs the same burst twice on the same servers: ``new`` is the
-scheduler as shipped (each definition's message built once, written straight to the Redis
-broker: :mod:`beatcore.task_message`, :mod:`beatcore.redis_broker`), ``celery`` sends every
-message through Celery's own ``send_task`` path as before, for the messages/s before and
-after in one run.
+Also reported: the replies the burst read from each server and the seconds it spent
+waiting in redis-py's ``read_response`` for them (wall time: the client idle while the
+server works, plus the wire and the parse), and, from the servers' ``SLOWLOG``: the
+schedule server's microseconds per call of each script (claim, ack) that took 1 ms or more
+(a page's; idle calls and the commands inside the scripts, which would each cost the log an
+entry, stay out), and the broker's for every write: the server time a tick's client waits
+for or hides behind its own work, figures that drift far less with the load than wall time.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import hashlib
 import json
 import logging
+import os
 import resource
 import subprocess
 import sys
@@ -44,6 +48,7 @@ import beatcore
 from beatcore import Entry, Interval
 from beatcore.listeners import Observer
 from beatcore.publisher import Publisher
+from beatcore_redis.scripts import SCRIPT_NAMES, script_source
 from bench.measure import rss_mb
 from bench.servers import RedisServer
 from bench.sides import LOCK_TTL, TASK, Sends
@@ -53,6 +58,45 @@ MIDNIGHT = datetime(2026, 1, 1, tzinfo=timezone.utc)
 PATHS = ("new", "celery")
 #: Ticks a burst may take beyond ``n / batch`` before it counts as stuck.
 _SPARE_TICKS = 20
+
+
+class ReplyWaits:
+    """Seconds this process spends in redis-py's ``read_response`` (the client waiting for
+    a reply: the server's time, the wire and the client's own parse) and how many replies
+    it read, by server port; on while :meth:`start`-ed."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[int, float] = {}
+        self.replies: dict[int, int] = {}
+        self._original: Any = None
+
+    def start(self) -> None:
+        from redis.connection import AbstractConnection
+
+        original = self._original = AbstractConnection.read_response
+        seconds, replies, clock = self.seconds, self.replies, time.perf_counter
+
+        def read_response(conn: Any, *args: Any, **kwargs: Any) -> Any:
+            began = clock()
+            try:
+                return original(conn, *args, **kwargs)
+            finally:
+                port = int(getattr(conn, "port", 0) or 0)
+                seconds[port] = seconds.get(port, 0.0) + clock() - began
+                replies[port] = replies.get(port, 0) + 1
+
+        AbstractConnection.read_response = read_response  # type: ignore[method-assign]
+
+    def stop(self) -> None:
+        from redis.connection import AbstractConnection
+
+        if self._original is not None:
+            AbstractConnection.read_response = self._original  # type: ignore[method-assign]
+            self._original = None
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1].split("/", 1)[0])
 
 
 class BurstClock:
@@ -128,6 +172,8 @@ def burst(schedule_url: str, broker_url: str, n: int, batch_size: int, path: str
     _reset_peak()
     ticks = most = 0
     rss_after_tick = rss_before
+    waits = ReplyWaits()
+    waits.start()
     clock.start()
     started, cpu = time.perf_counter(), time.process_time()
     while sends.count < n:
@@ -139,7 +185,9 @@ def burst(schedule_url: str, broker_url: str, n: int, batch_size: int, path: str
         most = max(most, sends.count - before)
         rss_after_tick = max(rss_after_tick, rss_mb())
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
+    waits.stop()
     scheduler.close()
+    schedule_port, broker_port = _port(schedule_url), _port(broker_url)
     return {
         "path": path,
         "n": n,
@@ -155,6 +203,11 @@ def burst(schedule_url: str, broker_url: str, n: int, batch_size: int, path: str
         "rss_after_tick_max_mb": rss_after_tick,
         "rss_peak_mb": _peak_mb(),
         "rss_peak_before_mb": peak_before,
+        "load_average": os.getloadavg()[0],
+        "schedule_wait_seconds": waits.seconds.get(schedule_port, 0.0),
+        "schedule_replies": waits.replies.get(schedule_port, 0),
+        "broker_wait_seconds": waits.seconds.get(broker_port, 0.0),
+        "broker_replies": waits.replies.get(broker_port, 0),
     }
 
 
@@ -177,6 +230,46 @@ def _reset_peak() -> None:
         Path("/proc/self/clear_refs").write_text("5")
 
 
+#: Commands a slow log keeps at most (far more than a 100k burst's script calls and writes).
+_SLOWLOG_LEN = 1_000_000
+
+
+def start_slowlog(server: RedisServer, threshold_us: int) -> None:
+    """Log the commands ``server`` runs from now on that take ``threshold_us`` or more, the
+    log emptied."""
+    with server.client() as client:
+        client.config_set("slowlog-log-slower-than", threshold_us)
+        client.config_set("slowlog-max-len", _SLOWLOG_LEN)
+        client.slowlog_reset()
+
+
+def server_time(server: RedisServer) -> dict[str, dict[str, float]]:
+    """Return what ``server`` logged since :func:`start_slowlog`, by command (a script call
+    by its script's name: ``evalsha claim``; the commands a script ran left out, their time
+    is the script's): calls, microseconds in all and per call. The log is switched off
+    again."""
+    names = {hashlib.sha1(script_source(name).encode()).hexdigest(): name for name in SCRIPT_NAMES}
+    with server.client() as client:
+        logged = client.execute_command("SLOWLOG", "GET", -1)
+        client.config_set("slowlog-log-slower-than", 10_000)
+        client.slowlog_reset()
+    found: dict[str, list[int]] = {}
+    for item in logged:
+        args = [a.decode() if isinstance(a, bytes) else str(a) for a in item[3][:2]]
+        command = args[0].lower()
+        if command in ("slowlog", "config") or item[4] in (b"?:0", "?:0"):
+            continue
+        if command == "evalsha" and len(args) > 1:
+            command = f"evalsha {names.get(args[1], args[1][:8])}"
+        calls_usec = found.setdefault(command, [0, 0])
+        calls_usec[0] += 1
+        calls_usec[1] += int(item[2])
+    return {
+        command: {"calls": calls, "usec": usec, "usec_per_call": usec / calls}
+        for command, (calls, usec) in sorted(found.items())
+    }
+
+
 def queued(broker: RedisServer) -> int:
     """Messages on the default queue (every priority step) of the broker's db 0."""
     with broker.client() as client:
@@ -194,6 +287,8 @@ def run(n: int, batch_size: int, paths: Sequence[str]) -> list[dict[str, Any]]:
             store_entries(f"{server.url}/0", n)
             with tempfile.TemporaryDirectory(prefix="bench-burst-") as tmp:
                 out = Path(tmp) / "burst.json"
+                start_slowlog(server, 1000)
+                start_slowlog(broker, 0)
                 subprocess.run(
                     [
                         sys.executable, "-m", "bench.burst", "--child", "--path", path,
@@ -204,6 +299,8 @@ def run(n: int, batch_size: int, paths: Sequence[str]) -> list[dict[str, Any]]:
                     check=True,
                 )  # fmt: skip
                 result = json.loads(out.read_text())
+            result["schedule_server"] = server_time(server)
+            result["broker_server"] = server_time(broker)
             result["queued"] = queued(broker)
             if result["queued"] != n:
                 raise RuntimeError(f"the broker holds {result['queued']} messages, not {n}")
@@ -226,6 +323,30 @@ def table(results: Sequence[dict[str, Any]]) -> str:
             f"| {r['rss_after_tick_max_mb']:.1f} "
             f"| {r['rss_peak_before_mb']:.1f} / {r['rss_peak_mb']:.1f} |"
         )
+    lines += [
+        "",
+        "| path | load | schedule: replies, s waited in read_response "
+        "| broker: replies, s waited |",
+        "|---|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['path']} | {r['load_average']:.1f} "
+            f"| {r['schedule_replies']:,}, {r['schedule_wait_seconds']:.2f} "
+            f"| {r['broker_replies']:,}, {r['broker_wait_seconds']:.2f} |"
+        )
+    for r in results:
+        lines += ["", f"Server time of the `{r['path']}` burst (SLOWLOG):", ""]
+        lines += [
+            "| server | command | calls | ms in all | us per call |",
+            "|---|---|---:|---:|---:|",
+        ]
+        for side in ("schedule_server", "broker_server"):
+            for command, figures in r.get(side, {}).items():
+                lines.append(
+                    f"| {side.split('_')[0]} | {command} | {figures['calls']:,} "
+                    f"| {figures['usec'] / 1000:,.1f} | {figures['usec_per_call']:,.1f} |"
+                )
     return "\n".join(lines)
 
 

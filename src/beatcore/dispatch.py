@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
+from contextlib import closing
 from datetime import datetime
 
 import attrs
@@ -62,28 +63,56 @@ class ClaimDispatcher:
     def dispatch(self, claims: Sequence[Claim], now: datetime, window: SendWindow) -> list[Ack]:
         """Send what is due of ``claims`` (nothing once ``window`` closes); return their acks.
 
-        Called by the scheduler between its claim and its ack, with the claim's ``now``.
+        Called between a claim and its ack, with the claim's ``now``.
+        """
+        return list(self.dispatch_stream(claims, now, window))
+
+    def dispatch_stream(
+        self, claims: Sequence[Claim], now: datetime, window: SendWindow
+    ) -> Generator[Ack, None, None]:
+        """Send what is due of ``claims`` as :meth:`dispatch` does, yielding each claim's ack
+        (in claim order) as soon as every message of its entry is settled, while the later
+        entries' messages are still to be written: the scheduler hands the stream to
+        :meth:`Store.ack_stream`, so a store can write the first acks while the rest is sent.
+
+        Closing the stream early (its consumer failed) drops what the outbox buffered: those
+        entries stay in flight, as after a crash.
         """
         plans = [self._plan(claim, now) for claim in claims]
-        messages = [
-            Message(claim.entry, occurrence, timing.task_id(claim.entry.name, occurrence), alone)
-            for claim, plan in zip(claims, plans, strict=True)
-            if plan.sends
-            for alone in (_failed_last_time(claim),)
-            for occurrence in plan.sends
-        ]
+        messages: list[Message] = []
+        ends: list[int] = []  # per claim: how many messages precede the end of its own
+        for claim, plan in zip(claims, plans, strict=True):
+            if plan.sends:
+                alone = _failed_last_time(claim)
+                name = claim.entry.name
+                task_id = timing.task_id
+                messages += [
+                    Message(claim.entry, occurrence, task_id(name, occurrence), alone)
+                    for occurrence in plan.sends
+                ]
+            ends.append(len(messages))
+        outcomes: dict[str, list[SendOutcome]] = {}
         sent_at: dict[str, dict[datetime, datetime]] = {}
-        outcomes = self._send_all(claims, messages, window, sent_at) if messages else {}
-        return [
-            self._ack(
-                claim,
-                plan,
-                outcomes.get(claim.entry.name, ()),
-                now,
-                sent_at.get(claim.entry.name, {}),
-            )
-            for claim, plan in zip(claims, plans, strict=True)
-        ]
+        done = 0  # claims acked so far
+        with closing(self._send_all(claims, messages, window, outcomes, sent_at)) as sending:
+            for settled in sending:
+                while done < len(claims) and ends[done] <= settled:
+                    yield self._final_ack(claims[done], plans[done], now, outcomes, sent_at)
+                    done += 1
+        for claim, plan in zip(claims[done:], plans[done:], strict=True):
+            yield self._final_ack(claim, plan, now, outcomes, sent_at)
+
+    def _final_ack(
+        self,
+        claim: Claim,
+        plan: OverlapPlan,
+        now: datetime,
+        outcomes: dict[str, list[SendOutcome]],
+        sent_at: dict[str, dict[datetime, datetime]],
+    ) -> Ack:
+        """The ack of ``claim`` once its messages are settled (their records dropped)."""
+        name = claim.entry.name
+        return self._ack(claim, plan, outcomes.pop(name, ()), now, sent_at.pop(name, {}))
 
     def _plan(self, claim: Claim, now: datetime) -> OverlapPlan:
         """Decide what to send of one claimed entry (its catch-up, then its overlap policy);
@@ -118,33 +147,39 @@ class ClaimDispatcher:
         claims: Sequence[Claim],
         messages: list[Message],
         window: SendWindow,
+        outcomes: dict[str, list[SendOutcome]],
         sent_at: dict[str, dict[datetime, datetime]],
-    ) -> dict[str, list[SendOutcome]]:
-        """Send ``messages`` through one outbox (one producer, batched writes); return the
-        outcomes by entry name, each logged and told to listeners as the outbox reports it.
-        ``sent_at`` gets when each sent occurrence was reported, by entry and occurrence."""
-        outcomes: dict[str, list[SendOutcome]] = {}
+    ) -> Generator[int, None, None]:
+        """Send ``messages`` through one outbox (one producer, batched writes), putting the
+        outcomes by entry name into ``outcomes``, each logged and told to listeners as the
+        outbox reports it, and when each sent occurrence was reported into ``sent_at`` (by
+        entry and occurrence). Yields how many of ``messages`` are settled, as that grows."""
+        if not messages:
+            return
         try:
             producer = self.publisher.connect()
         except Exception as exc:  # the broker is unreachable (Celery gave up connecting)
             for outcome in self._unreachable(messages, exc):
                 outcomes[outcome.entry.name] = [outcome]
-            return outcomes
+            yield len(messages)
+            return
         recovered = {claim.entry.name for claim in claims if claim.recovered}
         flush_every = self.settings.publish_batch_size
+        left = 0
         with Outbox(self.publisher, producer, window, flush_every=flush_every) as outbox:
-            for outcome in outbox.send(messages):
-                name = outcome.entry.name
-                outcomes.setdefault(name, []).append(outcome)
-                if outcome.status is SendStatus.SENT:
-                    sent_at.setdefault(name, {})[outcome.occurrence] = self.clock()
-                self._report(outcome, name in recovered)
-        left = sum(
-            1
-            for entry_outcomes in outcomes.values()
-            if (first := first_unsent(entry_outcomes)) is not None
-            and first.status is SendStatus.NOT_TRIED
-        )
+            for step, settled in outbox.send_settled(messages):
+                for outcome in step:
+                    name = outcome.entry.name
+                    outcomes.setdefault(name, []).append(outcome)
+                    if outcome.status is SendStatus.SENT:
+                        sent_at.setdefault(name, {})[outcome.occurrence] = self.clock()
+                    elif (
+                        outcome.status is SendStatus.NOT_TRIED
+                        and first_unsent(outcomes[name]) is outcome
+                    ):
+                        left += 1
+                    self._report(outcome, name in recovered)
+                yield settled
         if left:
             logger.warning(
                 "beatcore: this tick could no longer be sure of its lease (ttl %gs), so it "
@@ -153,7 +188,6 @@ class ClaimDispatcher:
                 window.ttl,
                 left,
             )
-        return outcomes
 
     def _unreachable(self, messages: list[Message], error: Exception) -> list[SendOutcome]:
         """Fail the first message of every entry (no producer): acked with the retry delay,

@@ -74,6 +74,7 @@ class Outbox:
         self._flush_every = flush_every if self._buffered else 1
         self._batch: Any = None
         self._pending: list[Message] = []
+        self._pending_from = 0  # the index among the sent messages of the first buffered one
         #: Entries of which an occurrence was not sent: nothing more of them goes this tick.
         self._stopped: set[str] = set()
 
@@ -100,16 +101,30 @@ class Outbox:
         occurrence of an entry was not sent, its entry's later messages are dropped without an
         outcome: the occurrences an entry sends are always a prefix of what it was given.
         """
+        for outcomes, _ in self.send_settled(messages):
+            yield from outcomes
+
+    def send_settled(self, messages: Iterable[Message]) -> Iterator[tuple[list[SendOutcome], int]]:
+        """Send ``messages`` as :meth:`send` does; yield the outcomes known at each step with
+        how many of ``messages`` (a prefix) are settled by then: each reported, or dropped
+        (messages dropped after the last step are settled once the iteration ends).
+
+        A caller that acks an entry once all its messages are settled acks it while the
+        messages after it are still being written (:meth:`ClaimDispatcher.dispatch_stream`).
+        """
+        taken = 0  # messages of ``messages`` looked at
         for message in messages:
             name = message.entry.name
             if name in self._stopped:
+                taken += 1
                 continue
             alone = self._buffered and message.alone
-            if alone:
-                yield from self._flush()
+            if alone and self._pending:
+                yield self._flush(), taken
+            taken += 1
             if not self._window.may_send():
                 self._stopped.add(name)
-                yield message.outcome(_NOT_TRIED)
+                yield [message.outcome(_NOT_TRIED)], self._settled(taken)
                 continue
             if self._buffered and self._batch is None:
                 self._batch = self._publisher.batch(self._producer)
@@ -118,19 +133,28 @@ class Outbox:
                 self._publisher.publish(message.entry, message.task_id, message.occurrence)
             except Exception as exc:
                 self._stopped.add(name)
-                yield message.outcome(_FAILED, exc)
+                yield [message.outcome(_FAILED, exc)], self._settled(taken)
                 continue
             if not self._buffered:  # written by the publish itself
-                yield SendOutcome(message.entry, message.occurrence, message.task_id, _SENT)
+                sent = SendOutcome(message.entry, message.occurrence, message.task_id, _SENT)
+                yield [sent], taken
                 continue
+            if not self._pending:
+                self._pending_from = taken - 1
             self._pending.append(message)
             if alone or len(self._pending) >= self._flush_every:
-                yield from self._flush()
-        yield from self._flush()
+                yield self._flush(), taken
+        if self._pending:
+            yield self._flush(), taken
         self._end_batch(None)
 
-    def _flush(self) -> Iterator[SendOutcome]:
-        """Write the buffered messages in one round trip, then yield each as sent.
+    def _settled(self, taken: int) -> int:
+        """How many of the first ``taken`` messages are settled: all but the buffered ones
+        (which start at ``_pending_from``)."""
+        return self._pending_from if self._pending else taken
+
+    def _flush(self) -> list[SendOutcome]:
+        """Write the buffered messages in one round trip; return each one's outcome (sent).
 
         If the send window closed meanwhile they are dropped unwritten (not tried: due again at
         once); if the write fails they are all failed (retried later with the same task ids:
@@ -138,14 +162,13 @@ class Outbox:
         """
         pending, self._pending = self._pending, []
         if not pending:
-            return
+            return []
         if self._batch is not None:
             if not self._window.may_send():
                 self._end_batch(_Discarded())
                 for message in pending:
                     self._stopped.add(message.entry.name)
-                    yield message.outcome(_NOT_TRIED)
-                return
+                return [message.outcome(_NOT_TRIED) for message in pending]
             try:
                 errors = self._batch.flush()
             except Exception as exc:
@@ -157,18 +180,18 @@ class Outbox:
                 )
                 for message in pending:
                     self._stopped.add(message.entry.name)
-                    yield message.outcome(_FAILED, exc)
-                return
+                return [message.outcome(_FAILED, exc) for message in pending]
             if errors:  # a write that says what became of each message (RedisBatch)
-                yield from self._written(pending, errors)
-                return
-        for message in pending:
-            yield SendOutcome(message.entry, message.occurrence, message.task_id, _SENT)
+                return self._written(pending, errors)
+        return [
+            SendOutcome(message.entry, message.occurrence, message.task_id, _SENT)
+            for message in pending
+        ]
 
     def _written(
         self, pending: list[Message], errors: list[BaseException | None]
-    ) -> Iterator[SendOutcome]:
-        """Yield the outcome of each message of a write that refused some (a queue key of
+    ) -> list[SendOutcome]:
+        """Return the outcome of each message of a write that refused some (a queue key of
         the wrong type, say): those failed, the rest were written."""
         refused = [error for error in errors if error is not None]
         if refused:
@@ -178,12 +201,16 @@ class Outbox:
                 len(refused),
                 refused[0],
             )
+        outcomes = []
         for message, error in zip(pending, errors, strict=True):
             if error is None:
-                yield SendOutcome(message.entry, message.occurrence, message.task_id, _SENT)
+                outcomes.append(
+                    SendOutcome(message.entry, message.occurrence, message.task_id, _SENT)
+                )
             else:
                 self._stopped.add(message.entry.name)
-                yield message.outcome(_FAILED, error)
+                outcomes.append(message.outcome(_FAILED, error))
+        return outcomes
 
     def _end_batch(self, exc: BaseException | None) -> None:
         """Leave the kombu batch: a clean exit writes nothing more (all was flushed); an exit

@@ -12,8 +12,8 @@ import gc
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing, contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -33,7 +33,7 @@ from beatcore.settings import DEFAULTS, Settings, load_clock
 from beatcore.signals import shutdown_deferred
 from beatcore.startup import announce, record_static_sync
 from beatcore.static import static_entries
-from beatcore.store import Lease, Store, StoreStatus
+from beatcore.store import Ack, Lease, Store, StoreStatus
 from beatcore.timeutil import Clock, utc_now
 from beatcore.urls import mask_password
 
@@ -63,6 +63,13 @@ def _cyclic_gc_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+def _kept(acks: Iterable[Ack], into: list[Ack]) -> Iterator[Ack]:
+    """Yield ``acks``, each also appended to ``into`` (the tick reads their due instants)."""
+    for ack in acks:
+        into.append(ack)
+        yield ack
 
 
 class Scheduler(beat.Scheduler):  # type: ignore[misc]
@@ -254,9 +261,12 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         for error in result.corrupt:
             logger.error("beatcore: %s; the entry is skipped until its record is fixed", error)
             self.listeners.record_corrupt(error)
-        acks = self.dispatcher.dispatch(result.claims, now, window)
-        if acks:
-            self.store.ack(lease, acks)
+        acks: list[Ack] = []
+        if result.claims:
+            stream = self.dispatcher.dispatch_stream(result.claims, now, window)
+            with closing(stream):
+                # the store may write the first acks while the later entries are still sent
+                self.store.ack_stream(lease, _kept(stream, acks), len(result.claims))
         if len(result.claims) + len(result.corrupt) >= limit:
             return 0.0
         next_due = [a.due_at for a in acks if a.due_at is not None]

@@ -9,7 +9,7 @@ How the scheduler uses a store, per tick::
     lease = store.lock.acquire(holder, ttl)          # standby: until it returns a Lease
     result = store.claim_due(lease, now, limit=...)  # one round trip; renews the lease
     ... send each claimed occurrence ...
-    store.ack(lease, acks)                           # one round trip for the whole batch
+    store.ack(lease, acks)                           # one round trip (or ack_stream)
 
 A claimed entry leaves the due index until it is acked. If the leader dies in between, the
 claim stays recorded ("in flight"); a later ``claim_due`` made more than ``reclaim_after``
@@ -252,13 +252,18 @@ class Store(RunMethods, abc.ABC):
 
     @abc.abstractmethod
     def ack(self, lease: Lease, acks: Sequence[Ack]) -> None:
-        """Record the outcome of claimed entries and put them back in the due index.
-
-        One store round trip for the whole batch in the common case. See :class:`Ack` for how
-        a change made while an entry was in flight is merged.
+        """Record the outcome of claimed entries and put them back in the due index, in one
+        round trip for the whole batch in the common case (see :class:`Ack` for how a change
+        made while an entry was in flight is merged).
 
         :raises LockLost: the lease is not the current one (nothing was written).
         """
+
+    def ack_stream(self, lease: Lease, acks: Iterable[Ack], count: int) -> None:
+        """Record the ``count`` acks ``acks`` yields while the scheduler still sends, as
+        :meth:`ack` does; a store may write them in parts meanwhile (docs/writing-stores.rst:
+        what holds if ``acks`` raises). The default collects them and calls :meth:`ack`."""
+        self.ack(lease, list(acks))
 
     @abc.abstractmethod
     def in_flight(self) -> list[InFlight]:

@@ -8,14 +8,16 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from celery.utils.log import get_logger
-from redis.exceptions import ConnectionError, NoScriptError
+from redis.exceptions import ConnectionError, NoScriptError, TimeoutError
 
 from beatcore.errors import StoreError
 from beatcore_redis.connection import RetryingCaller
+from beatcore_redis.held import Outstanding
 from beatcore_redis.scripts import Scripts
 
 logger = get_logger("beatcore.redis")
 T = TypeVar("T")
+_BROKEN = (ConnectionError, TimeoutError, OSError)
 
 
 class RedisCalls:
@@ -75,6 +77,21 @@ class RedisCalls:
                 diagnose_wrongtype=self.diagnose_wrongtype,
             )
         return self.call(what, lambda: self._run_replicated(name, keys, args))
+
+    def start_script(self, what: str, name: str, keys: list[str], args: list[Any]) -> ScriptReply:
+        """Send a call of script ``name`` without waiting for its reply, on the held
+        connection; return its :class:`ScriptReply`, to read (``result()``) after other
+        work. Where it cannot be sent so (the held connection is busy or not used, replicas
+        are awaited), it runs at once as :meth:`run_script` and the reply is ready.
+
+        Every other call goes through the pool until the reply is read: read it (or
+        ``abandon()`` it) before the next script call of this thread.
+        """
+        call = (what, name, keys, args)
+        sent = None if self.wait_replicas else self.scripts.send(name, keys, args)
+        if sent is None:
+            return ScriptReply(self, call, None, self.run_script(what, name, keys, args))
+        return ScriptReply(self, call, sent, None)
 
     def run_scripts(
         self, what: str, name: str, keys: list[str], arg_lists: Sequence[list[Any]]
@@ -167,3 +184,57 @@ class RedisCalls:
                 self.retry.url,
                 self.wait_timeout_ms,
             )
+
+
+class ScriptReply:
+    """The reply of a script call :meth:`RedisCalls.start_script` sent; read it once with
+    :meth:`result`, or :meth:`abandon` it."""
+
+    def __init__(
+        self,
+        calls: RedisCalls,
+        call: tuple[str, str, list[str], list[Any]],
+        sent: Outstanding | None,
+        reply: Any,
+    ) -> None:
+        self._calls = calls
+        self._call = call
+        self._sent = sent
+        self._reply = reply
+
+    def result(self) -> Any:
+        """Return the script's reply, waiting for it if need be: as :meth:`RedisCalls.run_script`
+        would have returned it. A failure is handled as that call's first attempt: NOSCRIPT
+        loads the script and calls it again, a broken connection calls it again at once on a
+        fresh one, other errors go through the retry policy (their translation included).
+
+        :raises StoreError: a permanent error (see :meth:`RetryingCaller.call`).
+        :raises StoreUnavailable: still unreachable after every attempt.
+        """
+        sent, self._sent = self._sent, None
+        if sent is None:
+            return self._reply
+        what, name, keys, args = self._call
+        calls = self._calls
+        try:
+            return sent.read()
+        except NoScriptError:
+            calls.scripts.load(name)
+        except _BROKEN:
+            pass  # the connection was given back: the call is sent again (acks may repeat)
+        except Exception as exc:
+            first = [exc]
+
+            def again() -> Any:
+                if first:
+                    raise first.pop()
+                return calls.scripts.run(name, keys, args)
+
+            return calls.retry.call(what, again, diagnose_wrongtype=calls.diagnose_wrongtype)
+        return calls.run_script(what, name, keys, args)
+
+    def abandon(self) -> None:
+        """Drop the reply unread, if it was not read (see :meth:`Outstanding.abandon`)."""
+        sent, self._sent = self._sent, None
+        if sent is not None:
+            sent.abandon()

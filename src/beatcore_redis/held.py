@@ -90,6 +90,28 @@ class HeldConnection:
             self._mutex.release()
         return self._client.execute_command(*args)
 
+    def send(self, *args: Any) -> Outstanding | None:
+        """Send the command ``args`` on the held connection without reading its reply;
+        return the :class:`Outstanding` reply, which keeps the connection (other calls go
+        through the pool meanwhile) until it is read or abandoned. None when the held
+        connection is busy or not used, or the send failed: nothing was sent then (the
+        caller sends it another way).
+        """
+        if not self._enabled or not self._mutex.acquire(blocking=False):
+            return None
+        try:
+            conn = self._checked_out()
+            conn.send_command(*args)
+        except _BROKEN:
+            self._give_back(broken=True)
+            self._mutex.release()
+            return None
+        except BaseException:
+            self._give_back(broken=True)
+            self._mutex.release()
+            raise
+        return Outstanding(self, conn)
+
     @property
     def enabled(self) -> bool:
         """True when calls may use a held connection (see :func:`holds`)."""
@@ -148,6 +170,53 @@ class HeldConnection:
         if broken:
             conn.disconnect()
         self._client.connection_pool.release(conn)
+
+
+class Outstanding:
+    """The reply of a command :meth:`HeldConnection.send` sent: read it with :meth:`read`,
+    or :meth:`abandon` it; until then the held connection is this reply's alone."""
+
+    def __init__(self, held: HeldConnection, conn: Any) -> None:
+        self._held = held
+        self._conn: Any = conn
+
+    @property
+    def pending(self) -> bool:
+        """True until the reply was read or abandoned."""
+        return self._conn is not None
+
+    def read(self) -> Any:
+        """Wait for the reply and return it; the connection is free again afterwards.
+
+        :raises redis.exceptions.ResponseError: the server's error reply (read in full).
+        :raises redis.exceptions.RedisError: the connection failed (it was disconnected
+            and given back: the command may or may not have run).
+        """
+        conn, self._conn = self._conn, None
+        if conn is None:
+            raise RuntimeError("this reply was read or abandoned already")
+        try:
+            return conn.read_response()
+        except ResponseError:
+            raise
+        except BaseException:
+            # the reply may be half read: nobody may read this connection again
+            self._held._give_back(broken=True)
+            raise
+        finally:
+            self._held._mutex.release()
+
+    def abandon(self) -> None:
+        """Drop the reply unread (the caller failed before it needed it): the connection is
+        disconnected, so no later call reads this reply as its own. Whether the command ran
+        is not known then. Does nothing once read."""
+        if self._conn is None:
+            return
+        self._conn = None
+        try:
+            self._held._give_back(broken=True)
+        finally:
+            self._held._mutex.release()
 
 
 _REGISTRY: weakref.WeakKeyDictionary[Any, HeldConnection] = weakref.WeakKeyDictionary()

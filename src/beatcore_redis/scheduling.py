@@ -11,7 +11,7 @@ reads one entry's list.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +23,7 @@ from beatcore.entry import EntryState
 from beatcore.errors import CorruptRecord
 from beatcore.store import Ack, ClaimResult, InFlight, Lease, Running
 from beatcore_redis import reports
+from beatcore_redis.calls import ScriptReply
 from beatcore_redis.handle import RedisHandle
 from beatcore_redis.lock import lock_lost, ttl_ms
 from beatcore_redis.revive import noted_unreadable
@@ -159,6 +160,71 @@ def ack(
 
     :raises LockLost: ``lease`` is not the current one (nothing was written).
     """
+    keys, args = _ack_call(handle, claimed, lease, acks, history_size)
+    _acked(handle, lease, acks, handle.calls.run_script("ack", "ack", keys, args))
+
+
+#: Acks of a stream written by one script call at least (fewer: the stream's last part).
+ACK_PART_MIN = 100
+#: Parts a stream of acks is cut into at most (each one script call), whatever its count.
+ACK_PARTS = 4
+
+
+def ack_stream(
+    handle: RedisHandle,
+    claimed: ClaimedStates,
+    lease: Lease,
+    acks: Iterable[Ack],
+    count: int,
+    history_size: int,
+) -> None:
+    """Write the acks ``acks`` yields as :func:`ack` does, in parts of a quarter of
+    ``count`` (:data:`ACK_PARTS`; at least :data:`ACK_PART_MIN`), each part's script call
+    sent without waiting: its reply is read once the next part is ready (the server runs it
+    while the caller sends the next messages), the last one before this returns. So a
+    LockLost, a fencing refusal or a failure of any part is raised here, in the same tick.
+
+    :raises LockLost: ``lease`` is not the current one: no part is sent after that.
+    """
+    size = max(ACK_PART_MIN, -(-count // ACK_PARTS))
+    previous: tuple[Sequence[Ack], ScriptReply] | None = None
+    try:
+        for part in _parts(acks, size):
+            keys, args = _ack_call(handle, claimed, lease, part, history_size)
+            if previous is not None:
+                sent, reply = previous
+                previous = None
+                _acked(handle, lease, sent, reply.result())
+            previous = part, handle.calls.start_script("ack", "ack", keys, args)
+        if previous is not None:
+            sent, reply = previous
+            previous = None
+            _acked(handle, lease, sent, reply.result())
+    finally:
+        if previous is not None:  # the stream failed while a part's reply was unread
+            previous[1].abandon()
+
+
+def _parts(acks: Iterable[Ack], size: int) -> Iterator[list[Ack]]:
+    """Yield ``acks`` in lists of ``size`` (the last one shorter)."""
+    part: list[Ack] = []
+    for item in acks:
+        part.append(item)
+        if len(part) >= size:
+            yield part
+            part = []
+    if part:
+        yield part
+
+
+def _ack_call(
+    handle: RedisHandle,
+    claimed: ClaimedStates,
+    lease: Lease,
+    acks: Sequence[Ack],
+    history_size: int,
+) -> tuple[list[str], list[Any]]:
+    """Return the keys and arguments of the ack script's call for ``acks``."""
     keys = handle.keys
     args: list[Any] = [
         lease.token,
@@ -182,13 +248,14 @@ def ack(
             due,
         ]
         records += runs
-    reply = handle.calls.run_script(
-        "ack",
-        "ack",
-        [keys.lock, keys.fence, keys.due, keys.inflight, keys.claimed, keys.defs, keys.states,
-         keys.history_prefix, keys.running, keys.reports_prefix],
-        args + records,
-    )  # fmt: skip
+    script_keys = [keys.lock, keys.fence, keys.due, keys.inflight, keys.claimed, keys.defs,
+                   keys.states, keys.history_prefix, keys.running, keys.reports_prefix]  # fmt: skip
+    return script_keys, args + records
+
+
+def _acked(handle: RedisHandle, lease: Lease, acks: Sequence[Ack], reply: Any) -> None:
+    """Act on the ack script's ``reply`` for ``acks``: a stale lease raises LockLost; the
+    entries changed in flight are merged with their current state."""
     if int(reply[0]) != 1:
         raise lock_lost(lease, reply)
     changed = {storekit.text(name) for name in reply[1:]}

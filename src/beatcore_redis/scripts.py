@@ -12,7 +12,7 @@ from typing import Any
 
 from redis.exceptions import NoScriptError
 
-from beatcore_redis.held import held_connection
+from beatcore_redis.held import Outstanding, held_connection
 
 #: Script names; each is ``<name>.lua`` beside this module.
 SCRIPT_NAMES = (
@@ -43,6 +43,10 @@ class Scripts:
         #: the connection script calls are sent on (see :mod:`.held`)
         self.held = held_connection(client)
 
+    def sha(self, name: str) -> str:
+        """Return the SHA1 script ``name`` is called by."""
+        return str(self._scripts[name].sha)
+
     def run(self, name: str, keys: list[str], args: list[Any]) -> Any:
         """Call script ``name`` by SHA (loading it on NOSCRIPT) and return its reply."""
         sha = self._scripts[name].sha
@@ -53,6 +57,12 @@ class Scripts:
         except NoScriptError:
             self.load(name)
             return self.held.execute("EVALSHA", sha, len(keys), *keys, *args)
+
+    def send(self, name: str, keys: list[str], args: list[Any]) -> Outstanding | None:
+        """Send a call of script ``name`` by SHA on the held connection without waiting for
+        its reply (see :meth:`HeldConnection.send`; None: not sent)."""
+        sha = self._scripts[name].sha
+        return self.held.send("EVALSHA", sha, len(keys), *keys, *args)
 
     def release(self) -> None:
         """Give the held connection back to the pool (the store is closing)."""

@@ -279,6 +279,13 @@ class RedisStore(Store):
         """
         scheduling.ack(self.handle, self._claimed, lease, acks, self.history_size)
 
+    def ack_stream(self, lease: Lease, acks: Iterable[Ack], count: int) -> None:
+        """Write the acks as they come (see :meth:`Store.ack_stream`): in up to four parts,
+        each one EVALSHA sent without waiting, its reply read when the next part is ready
+        (the last one's before this returns), so Redis runs a part's script while the
+        scheduler sends the next messages."""
+        scheduling.ack_stream(self.handle, self._claimed, lease, acks, count, self.history_size)
+
     def history(self, name: str, limit: int | None = None) -> list[RunRecord]:
         """Return the run history of ``name``, newest first (see :meth:`Store.history`):
         one round trip. The ack writes it, in its own script call."""

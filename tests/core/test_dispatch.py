@@ -241,3 +241,37 @@ def test_entries_left_unsent_when_the_window_closes_mid_batch_are_due_at_once(
     assert acks[1].state == acks[1].claimed, "untried: the state is what the claim returned"
     assert acks[2].state.triggered_at == NOW and acks[2].state.next_run_at == NOW + 5 * SECOND
     assert any("2 entries were left unsent" in r.getMessage() for r in caplog.records)
+
+
+def test_the_stream_yields_each_ack_once_its_entry_is_written(
+    window: SendWindow, beatcore_recorder: DispatchRecorder
+) -> None:
+    """dispatch_stream yields an entry's ack after the write that carried its message and
+    before the next write: a store acks the first entries while the rest is being sent."""
+    producer = FakeProducer()
+    publisher, _ = fake_publisher(producer)
+    claims = [claim(f"e{i:03d}") for i in range(250)]
+    writes_seen = []
+    for ack in dispatcher(publisher).dispatch_stream(claims, NOW, window):
+        writes_seen.append((ack.name, len(producer.writes)))
+    assert [name for name, _ in writes_seen] == [c.entry.name for c in claims]
+    # entries 0-99 went in the first write, 100-199 in the second, the rest in the third
+    assert [writes for _, writes in writes_seen] == [1] * 100 + [2] * 100 + [3] * 50
+    assert writes_seen and producer.sent == [timing.task_id(c.entry.name, NOW) for c in claims]
+
+
+def test_a_stream_closed_early_writes_nothing_more(
+    window: SendWindow, beatcore_recorder: DispatchRecorder
+) -> None:
+    """A consumer that stops after the first ack (its store failed) leaves the buffered
+    messages unwritten: those entries stay in flight, as after a crash."""
+    producer = FakeProducer()
+    publisher, _ = fake_publisher(producer)
+    stream = dispatcher(publisher).dispatch_stream(
+        [claim(f"e{i:03d}") for i in range(250)], NOW, window
+    )
+    first = next(stream)
+    stream.close()
+    assert first.name == "e000"
+    assert [len(write) for write in producer.writes] == [100]
+    assert len(beatcore_recorder.sent) == 100

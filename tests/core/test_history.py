@@ -175,7 +175,7 @@ def test_history_costs_no_store_call_of_its_own(
     counting.calls.clear()
     clock.advance(9)
     scheduler.tick()
-    assert counting.calls == ["claim_due", "ack"]
+    assert counting.calls == ["claim_due", "ack_stream"]
     assert all(len(counting.history(f"e{i:03d}")) == 1 for i in range(due))
 
 

@@ -319,7 +319,7 @@ def test_metrics_add_no_store_call_to_a_tick_but_the_entry_count_each_interval(
     counting.calls.clear()
     clock.advance(9)
     scheduler.tick()
-    assert counting.calls == ["claim_due", "ack"]
+    assert counting.calls == ["claim_due", "ack_stream"]
     counting.calls.clear()
     monotonic.advance(60)
     clock.advance(1)

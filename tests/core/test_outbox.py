@@ -163,3 +163,43 @@ def test_messages_carry_the_beat_header(window: SendWindow) -> None:
             "beatcore_occurrence": T0.isoformat(),
         }
     ]
+
+
+def settled_steps(
+    producer: FakeProducer, window: SendWindow, batch: list[Message], flush_every: int
+) -> list[tuple[list[str], int]]:
+    publisher, beat = fake_publisher(producer)
+    beat.refused.add("tasks.refused")
+    with Outbox(publisher, producer, window, flush_every=flush_every) as outbox:
+        return [
+            ([o.task_id for o in outcomes], settled)
+            for outcomes, settled in outbox.send_settled(batch)
+        ]
+
+
+def test_send_settled_counts_the_messages_whose_fate_is_known(window: SendWindow) -> None:
+    """After each write, every message taken so far is settled; a message refused while
+    others wait in the buffer settles nothing before them."""
+    producer = FakeProducer()
+    assert settled_steps(producer, window, messages("a", "b", "c", "d", "e"), 2) == [
+        (["a-0", "b-0"], 2),
+        (["c-0", "d-0"], 4),
+        (["e-0"], 5),
+    ]
+    batch = messages("a", "b", "c")
+    batch[1] = batch[1]._replace(entry=batch[1].entry.evolve(task="tasks.refused"))
+    assert settled_steps(FakeProducer(), window, batch, 100) == [
+        (["b-0"], 0),  # a-0 is still buffered
+        (["a-0", "c-0"], 3),
+    ]
+
+
+def test_send_settled_counts_dropped_messages_of_a_stopped_entry(window: SendWindow) -> None:
+    batch = messages("a", "b", runs=2)
+    batch[0] = batch[0]._replace(entry=batch[0].entry.evolve(task="tasks.refused"))
+    batch[1] = batch[1]._replace(entry=batch[0].entry)
+    assert settled_steps(FakeProducer(batches=False), window, batch, 100) == [
+        (["a-0"], 1),
+        (["b-0"], 3),  # a-1 was dropped without an outcome
+        (["b-1"], 4),
+    ]

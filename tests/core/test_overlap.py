@@ -183,7 +183,7 @@ def test_the_policy_costs_no_store_call_of_its_own(
     for second in (10, 20):
         counting.calls.clear()
         tick_at(scheduler, clock, second)
-        assert counting.calls == ["claim_due", "ack"]
+        assert counting.calls == ["claim_due", "ack_stream"]
     assert all(
         [r.outcome for r in counting.history(f"e{i:02d}")] == ["skipped", "sent"]
         for i in range(due)

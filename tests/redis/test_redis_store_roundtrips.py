@@ -23,7 +23,7 @@ from beatcore.testing.contract import T0, every
 from beatcore.testing.contract.history import sent
 from beatcore_redis import saving
 from beatcore_redis.store import RedisStore, open_store
-from tests.redis.counting import RoundTrips, command_calls, counting_client
+from tests.redis.counting import RoundTrips, acks_run_once, command_calls, counting_client
 
 
 @pytest.fixture
@@ -58,16 +58,7 @@ def dispatch(
     middle = command_calls(admin)
     assert len(result.claims) == k
     nxt = clock() + timedelta(days=1)
-    acks = [
-        Ack(
-            c.entry.name,
-            c.state,
-            c.state.evolve(next_run_at=nxt, total_run_count=1),
-            nxt,
-            runs=tuple(sent(c.entry.name, 60 + i) for i in range(runs)),
-        )
-        for c in result.claims
-    ]
+    acks = acks_run_once(result.claims, nxt, runs)
     trips.reset()
     store.ack(lease, acks)
     ack_trips = trips.count

@@ -4,7 +4,8 @@ Built as fsspec's abstract tests are: one mixin per concern of the contract
 (:class:`DefinitionsContract`, :class:`SaveManyContract`, :class:`ClaimAckContract`,
 :class:`LockContract`, :class:`StaticSyncContract`, :class:`CorruptRecordContract`,
 :class:`ReviveContract`, :class:`HistoryContract`, :class:`ChangeLogContract`,
-:class:`OutcomeContract`, :class:`StatusContract`, :class:`LifetimeContract`), gathered by
+:class:`OutcomeContract`, :class:`StatusContract`, :class:`LifetimeContract`,
+:class:`AckStreamContract`), gathered by
 :class:`StoreContract`. Each test's docstring names the clause it checks, and a failure says
 what the store did and what the contract wants.
 
@@ -47,6 +48,7 @@ from beatcore.testing.contract.outcomes import OutcomeContract
 from beatcore.testing.contract.revive import ReviveContract
 from beatcore.testing.contract.static import StaticSyncContract
 from beatcore.testing.contract.status import LifetimeContract, StatusContract
+from beatcore.testing.contract.streams import AckStreamContract
 
 
 class StoreContract(
@@ -62,12 +64,14 @@ class StoreContract(
     OutcomeContract,
     StatusContract,
     LifetimeContract,
+    AckStreamContract,
 ):
     """The contract suite. Subclass it and override ``store`` and ``plant_corrupt_record``."""
 
 
 __all__ = [
     "T0",
+    "AckStreamContract",
     "ChangeLogContract",
     "ClaimAckContract",
     "ContractBase",

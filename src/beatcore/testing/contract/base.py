@@ -120,6 +120,10 @@ class ContractBase(ClockFixture):
     def ack_all(
         self, store: Store, lease: Lease, claims: tuple[Claim, ...], now: datetime, step: float = 60
     ) -> None:
+        store.ack(lease, self.acks_of(claims, now, step))
+
+    def acks_of(self, claims: tuple[Claim, ...], now: datetime, step: float = 60) -> list[Ack]:
+        """The acks of ``claims`` sent at ``now``: each run once, next due ``step`` later."""
         acks = []
         for claim in claims:
             nxt = now + timedelta(seconds=step)
@@ -130,4 +134,4 @@ class ContractBase(ClockFixture):
                 triggered_at=None,
             )
             acks.append(Ack(claim.entry.name, claim.state, new, nxt))
-        store.ack(lease, acks)
+        return acks
