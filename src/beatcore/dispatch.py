@@ -22,7 +22,8 @@ from beatcore.entry import Entry
 from beatcore.history import tick_runs
 from beatcore.listeners import Listeners
 from beatcore.outbox import Message, Outbox
-from beatcore.overlap import OverlapPlan, RunLimits, plan_overlap, running_after_sends
+from beatcore.overlap import OverlapPlan, RunLimits, running_after_sends
+from beatcore.plans import TickPlans
 from beatcore.publisher import Publisher
 from beatcore.runs import SEND_FAILED, SendOutcome, SendStatus, first_unsent
 from beatcore.send_window import SendWindow
@@ -78,7 +79,10 @@ class ClaimDispatcher:
         Closing the stream early (its consumer failed) drops what the outbox buffered: those
         entries stay in flight, as after a crash.
         """
-        plans = [self._plan(claim, now) for claim in claims]
+        tick_plans = TickPlans(
+            now, self.settings.timezone, self.catch_up, tracked=self.settings.track_runs
+        )
+        plans = [self._plan(claim, tick_plans) for claim in claims]
         messages: list[Message] = []
         ends: list[int] = []  # per claim: how many messages precede the end of its own
         for claim, plan in zip(claims, plans, strict=True):
@@ -114,18 +118,10 @@ class ClaimDispatcher:
         name = claim.entry.name
         return self._ack(claim, plan, outcomes.pop(name, ()), now, sent_at.pop(name, {}))
 
-    def _plan(self, claim: Claim, now: datetime) -> OverlapPlan:
-        """Decide what to send of one claimed entry (its catch-up, then its overlap policy);
-        log and report what is skipped."""
+    def _plan(self, claim: Claim, plans: TickPlans) -> OverlapPlan:
+        """Decide what to send of one claimed entry (its catch-up, then its overlap policy,
+        through the tick's ``plans``); log and report what is skipped."""
         entry = claim.entry
-        plan = timing.plan_runs(
-            entry,
-            claim.state,
-            now,
-            self.settings.timezone,
-            self.catch_up,
-            recovered=claim.recovered,
-        )
         tracked = self.settings.track_runs
         if not tracked and entry.overlap != "allow" and entry.name not in self._untracked:
             self._untracked.add(entry.name)
@@ -135,7 +131,7 @@ class ClaimDispatcher:
                 entry.name,
                 entry.overlap,
             )
-        overlap = plan_overlap(entry, claim, plan, now, tracked=tracked)
+        overlap = plans.plan(claim)
         plan = overlap.plan
         if plan.skipped:
             _log_skipped(entry, plan.skipped)

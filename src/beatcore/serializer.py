@@ -323,9 +323,32 @@ def _plain(value: Any) -> bool:
     return type(value) in _PLAIN
 
 
+#: The state decoded from each state text read lately, by the text (at most STATES_LIMIT: the
+#: table starts again empty past it; texts longer than STATE_TEXT_LIMIT are not kept).
+_STATES: dict[str | bytes, EntryState] = {}
+STATES_LIMIT = 4096
+STATE_TEXT_LIMIT = 1024
+
+
 def loads_state(text: str | bytes, name: str) -> EntryState:
-    """Decode the state of ``name``; :class:`CorruptRecord` when unreadable."""
-    return state_from_dict(_loads(text, name), name)
+    """Decode the state of ``name``; :class:`CorruptRecord` when unreadable.
+
+    Entries due together often have the very same state text (a midnight burst: the same
+    next run, never run before), and an EntryState is immutable and never names its entry,
+    so the state of a text read before is that one, from a bounded table; an unreadable
+    text is never kept (its error names the entry).
+    """
+    kind = type(text)
+    if kind is not bytes and kind is not str:
+        return state_from_dict(_loads(text, name), name)
+    state = _STATES.get(text)
+    if state is None:
+        state = state_from_dict(_loads(text, name), name)
+        if len(text) <= STATE_TEXT_LIMIT:
+            if len(_STATES) >= STATES_LIMIT:
+                _STATES.clear()
+            _STATES[text] = state
+    return state
 
 
 def _loads(text: str | bytes, name: str) -> Mapping[str, Any]:

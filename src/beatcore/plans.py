@@ -1,0 +1,87 @@
+"""A tick's plans of its claimed entries, made once per distinct definition and state.
+
+Entries due together very often share everything but their name: the same schedule object
+(built-in schedules are shared, :mod:`beatcore.schedules.shared`), the same state (the
+serializer gives one state object for one stored text) and the same policies; a midnight
+burst is 100,000 of them. Their plan (:func:`beatcore.timing.plan_runs`, then
+:func:`beatcore.overlap.plan_overlap`) is then one and the same immutable value, so
+:class:`TickPlans` makes it once per distinct combination and hands it to each of them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from typing import Any
+
+from beatcore import timing
+from beatcore.overlap import OverlapPlan, plan_overlap
+from beatcore.store import Claim
+
+
+class TickPlans:
+    """The plans of one tick's claims, all at the claim's ``now``; one per dispatch.
+
+    Holds at most one plan per claim of the tick (it is dropped with the tick), so it is
+    bounded by the claim's page size.
+
+    :param default_tz: the scheduler's time zone (``timezone`` setting).
+    :param catch_up: the scheduler's catch-up settings.
+    :param tracked: whether runs report their end (``beatcore_track_runs``).
+    """
+
+    def __init__(
+        self,
+        now: datetime,
+        default_tz: str | tzinfo | None,
+        catch_up: timing.CatchUpSettings,
+        *,
+        tracked: bool,
+    ) -> None:
+        self._now = now
+        self._tz = default_tz
+        self._catch_up = catch_up
+        self._tracked = tracked
+        self._plans: dict[tuple[Any, ...], tuple[Claim, OverlapPlan]] = {}
+        #: Plans made (the others were shared): for tests.
+        self.made = 0
+
+    def plan(self, claim: Claim) -> OverlapPlan:
+        """Return what the tick sends and skips of ``claim``: its catch-up plan, then its
+        overlap policy's.
+
+        Shared with an earlier claim of the tick whose plan cannot differ: one whose state
+        and schedule are the very same objects and whose definition agrees on every field
+        the plan reads. A claim with a jitter (its instants depend on the name), a running
+        run or recovered from a dead leader is planned on its own.
+        """
+        entry, state = claim.entry, claim.state
+        if entry.jitter > 0 or claim.recovered or claim.running is not None:
+            return self._make(claim)
+        # every field of the definition plan_runs and plan_overlap read, but the name (only
+        # jitter reads it); the objects are compared by identity below
+        key = (
+            id(state),
+            id(entry.schedule),
+            entry.enabled,
+            entry.tz,
+            entry.end_at,
+            entry.max_runs,
+            entry.catch_up,
+            entry.misfire_grace,
+            entry.overlap,
+        )
+        found = self._plans.get(key)
+        if found is not None:
+            other = found[0]
+            if other.state is state and other.entry.schedule is entry.schedule:
+                return found[1]
+        made = self._make(claim)
+        self._plans[key] = (claim, made)
+        return made
+
+    def _make(self, claim: Claim) -> OverlapPlan:
+        self.made += 1
+        plan = timing.plan_runs(
+            claim.entry, claim.state, self._now, self._tz, self._catch_up, recovered=claim.recovered
+        )
+        return plan_overlap(claim.entry, claim, plan, self._now, tracked=self._tracked)

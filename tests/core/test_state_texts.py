@@ -1,0 +1,64 @@
+"""States read from the same text are decoded once (the serializer's bounded table of states)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from beatcore import serializer as serializer_module
+from beatcore.entry import EntryState
+from beatcore.errors import CorruptRecord
+from beatcore.serializer import dumps_state, loads_state
+from beatcore.timeutil import UTC
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def empty_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(serializer_module, "_STATES", {})
+
+
+def test_the_same_text_gives_the_one_state_it_decoded_to() -> None:
+    """Entries due together share their state's text: it is decoded once, as bytes or str."""
+    text = dumps_state(EntryState(next_run_at=T0, total_run_count=2))
+    first = loads_state(text.encode(), "a")
+    assert first == EntryState(next_run_at=T0, total_run_count=2)
+    assert loads_state(text.encode(), "b") is first
+    assert loads_state(text, "c") == first
+
+
+def test_different_texts_give_their_own_states() -> None:
+    """Nothing is shared between texts that differ, however slightly."""
+    states = [EntryState(next_run_at=T0 + timedelta(microseconds=i)) for i in range(5)]
+    read = [loads_state(dumps_state(state).encode(), f"e{i}") for i, state in enumerate(states)]
+    assert read == states
+    assert len({id(state) for state in read}) == 5
+
+
+def test_an_unreadable_text_is_not_kept_and_names_each_entry() -> None:
+    bad = b'{"next_run_at":"not an instant","v":1}'
+    for name in ("a", "b"):
+        with pytest.raises(CorruptRecord, match="next_run_at") as caught:
+            loads_state(bad, name)
+        assert caught.value.name == name
+    assert serializer_module._STATES == {}
+
+
+def test_texts_of_other_types_are_decoded_and_not_kept() -> None:
+    text = dumps_state(EntryState(next_run_at=T0)).encode()
+    assert loads_state(bytearray(text), "a") == EntryState(next_run_at=T0)  # type: ignore[arg-type]
+    assert serializer_module._STATES == {}
+
+
+def test_the_table_of_states_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(serializer_module, "STATES_LIMIT", 10)
+    for i in range(25):
+        state = EntryState(next_run_at=T0, total_run_count=i)
+        assert loads_state(dumps_state(state), "e") == state
+    assert len(serializer_module._STATES) <= 10
+    long = dumps_state(EntryState(last_error="x" * serializer_module.STATE_TEXT_LIMIT))
+    before = len(serializer_module._STATES)
+    assert loads_state(long, "e").last_error == "x" * serializer_module.STATE_TEXT_LIMIT
+    assert len(serializer_module._STATES) == before  # too long to be kept
