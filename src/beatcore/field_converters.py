@@ -13,7 +13,7 @@ from typing import Any
 
 from beatcore.errors import InvalidSchedule
 from beatcore.timeutil import UTC, require_aware
-from beatcore.values import is_integer
+from beatcore.values import is_integer, line_breaking
 
 
 def to_jitter(value: Any) -> Any:
@@ -68,3 +68,22 @@ def to_dict(value: Any) -> Any:
     if isinstance(value, Mapping):
         return dict(value)
     return value
+
+
+class StoredName(str):
+    """An entry name read from a store that holds a character the name rule refuses.
+
+    Names written before the rule may hold control characters; the serializer marks such a
+    name (and only such a name: see :func:`stored_name`), so its entry stays readable,
+    claimable, editable (``evolve`` keeps the mark) and removable. A new name never has it.
+    """
+
+    __slots__ = ()
+
+
+def stored_name(name: Any) -> Any:
+    """Return a name read from a stored record, as a :class:`StoredName` when it breaks the
+    name rule. Called by the serializer for every definition it reads."""
+    if type(name) is str and line_breaking(name) is not None:
+        return StoredName(name)
+    return name

@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 
 from beatcore.entry import Entry, EntryState, stored_name
+from beatcore.entry_copies import field_values, renamed
 from beatcore.errors import BeatcoreError, CorruptRecord, InvalidSchedule
 from beatcore.plugins import get_plugins
 from beatcore.record_text import ENTRY_OMITTED_DEFAULTS as ENTRY_OMITTED_DEFAULTS
@@ -243,8 +244,8 @@ def _decode_entry(text: str | bytes, name: str) -> Entry:
     return entry
 
 
-#: The field values (:func:`_field_values`) of each definition text read, by
-#: the text before and after its ``"name":...`` member; None for a text that is not a
+#: The field values (:func:`~beatcore.entry_copies.field_values`) of each definition text
+#: read, by the text before and after its ``"name":...`` member; None for a text that is not a
 #: template (see _template).
 _TEMPLATES: dict[tuple[str | bytes, str | bytes], tuple[Any, ...] | None] = {}
 #: Most templates kept (the table starts again empty past it), and the longest text kept.
@@ -267,7 +268,7 @@ def _from_template(text: str | bytes, name: str) -> Entry | None:
     printable text is decoded the long way (stored names from before the name rule), and
     so is a text that names no entry ``name`` in the serializer's form.
     """
-    if not (type(name) is str and name.isprintable() and name.strip()):  # see _renamed
+    if not (type(name) is str and name.isprintable() and name.strip()):  # see renamed
         return None
     if type(text) is bytes:
         marker: str | bytes = b'"name":' + _quote(name).encode()
@@ -287,7 +288,7 @@ def _from_template(text: str | bytes, name: str) -> Entry | None:
         _TEMPLATES[key] = fields
     if fields is None:
         return None
-    return _renamed(fields, name)
+    return renamed(fields, name)
 
 
 def _template(before: str | bytes, after: str | bytes) -> tuple[Any, ...] | None:
@@ -312,7 +313,7 @@ def _template(before: str | bytes, after: str | bytes) -> tuple[Any, ...] | None
             map(_plain, (*entry.args, *entry.kwargs.values(), *entry.options.values()))
         ):
             return None
-        fields = _field_values(entry)
+        fields = field_values(entry)
     return fields
 
 
@@ -323,28 +324,23 @@ def _plain(value: Any) -> bool:
     return type(value) in _PLAIN
 
 
-#: The state decoded from each state text read lately, by the text (at most STATES_LIMIT: the
-#: table starts again empty past it; texts longer than STATE_TEXT_LIMIT are not kept).
+#: The state of each state text read lately (bounded: cleared past STATES_LIMIT; texts
+#: longer than STATE_TEXT_LIMIT are not kept).
 _STATES: dict[str | bytes, EntryState] = {}
-STATES_LIMIT = 4096
-STATE_TEXT_LIMIT = 1024
+STATES_LIMIT, STATE_TEXT_LIMIT = 4096, 1024
 
 
 def loads_state(text: str | bytes, name: str) -> EntryState:
     """Decode the state of ``name``; :class:`CorruptRecord` when unreadable.
 
-    Entries due together often have the very same state text (a midnight burst: the same
-    next run, never run before), and an EntryState is immutable and never names its entry,
-    so the state of a text read before is that one, from a bounded table; an unreadable
-    text is never kept (its error names the entry).
+    Entries due together often share their state's text (a midnight burst), and a state is
+    immutable and names no entry: a text read before gives the state it gave then (an
+    unreadable text is never kept: its error names the entry).
     """
-    kind = type(text)
-    if kind is not bytes and kind is not str:
-        return state_from_dict(_loads(text, name), name)
-    state = _STATES.get(text)
+    state = _STATES.get(text) if type(text) is bytes or type(text) is str else None
     if state is None:
         state = state_from_dict(_loads(text, name), name)
-        if len(text) <= STATE_TEXT_LIMIT:
+        if (type(text) is bytes or type(text) is str) and len(text) <= STATE_TEXT_LIMIT:
             if len(_STATES) >= STATES_LIMIT:
                 _STATES.clear()
             _STATES[text] = state
@@ -376,37 +372,3 @@ def _check_version(data: Mapping[str, Any], name: str) -> None:
             f"record format version {version!r} is not supported by this beatcore "
             f"(expected {FORMAT_VERSION}; written by a newer release?)",
         )
-
-
-def _field_values(entry: Entry) -> tuple[Any, ...]:
-    """Return the values of ``entry``'s fields in field order, for :func:`_renamed`."""
-    return tuple(getattr(entry, attribute.name) for attribute in attrs.fields(Entry))
-
-
-def _compile_renamed() -> Callable[[tuple[Any, ...], str], Entry]:
-    """Build :func:`_renamed` as straight-line code: one slot setter call per field (a loop
-    over them costs as much again, for every definition read through a template)."""
-    scope: dict[str, Any] = {"new": object.__new__, "Entry": Entry}
-    lines = ["def renamed(values, name):", "    entry = new(Entry)"]
-    fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(Entry)
-    for i, attribute in enumerate(fields):
-        scope[f"set{i}"] = Entry.__dict__[attribute.name].__set__
-        value = f"values[{i}]"
-        if attribute.name == "name":
-            value = "name"
-        elif attribute.name in ("kwargs", "options"):
-            value += ".copy()"
-        lines.append(f"    set{i}(entry, {value})")
-    lines.append("    return entry")
-    exec(compile("\n".join(lines) + "\n", "<beatcore.serializer renamed Entry>", "exec"), scope)
-    renamed: Callable[[tuple[Any, ...], str], Entry] = scope["renamed"]
-    return renamed
-
-
-#: Return the Entry of ``values`` (:func:`_field_values` of a checked Entry) under ``name``,
-#: without running its checks again: called for each definition read through a template,
-#: whose entry was checked when it was read. ``name`` must pass the quick test of the name
-#: rule (a str of printable characters, not blank: what Entry's own check lets through at
-#: once); the kwargs and options dicts are copied, as Entry's converters copy them, so no
-#: two entries share one.
-_renamed = _compile_renamed()
