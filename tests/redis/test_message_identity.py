@@ -369,3 +369,51 @@ def test_entries_differing_by_their_arguments_alone_each_send_their_own_message(
         for part in ("headers", "properties"):
             assert sorted(beat.pop(part).items()) == sorted(celery.pop(part).items()), name
         assert beat == celery, name
+
+
+def test_entries_sharing_one_definition_each_send_the_message_apply_async_sends(
+    app: Celery,
+) -> None:
+    """Entries that differ only in their name: the first message of the definition is made
+    from dicts, the next ones from its envelope's template with the task id, delivery tag,
+    entry, occurrence and expiry filled in; each is the one apply_async sends (JSON braces
+    and quotes in the arguments and headers, names that need escaping)."""
+    clock = FakeClock(T0)
+    store = connect(app, clock=clock)
+    names = ["t1", "t2", 't3 "quoted" é', "t4 {braces}"]
+    for name in names:
+        store.save(
+            Entry(
+                name=name,
+                task="tests.unknown",
+                schedule=Interval(PERIOD),
+                args=("{", '"}"'),
+                kwargs={"text": '{"a": "}"} é'},
+                options={"expires": 300, "headers": {"h": "{}"}},
+            )
+        )
+    scheduler = Scheduler(app, clock=clock, holder="A")
+    try:
+        scheduler.tick()
+        clock.advance(PERIOD)
+        scheduler.tick()
+        assert scheduler.publisher.messages_built == 1
+    finally:
+        scheduler.close()
+    broker = Broker(app)
+    sent = {m["headers"][ENTRY_HEADER]: m for m in broker.take()}
+    assert sorted(sent) == sorted(names)
+    tags = {m["properties"]["delivery_tag"] for m in sent.values()}
+    assert len(tags) == len(names)
+    now = datetime.now(T0.tzinfo)
+    for name, beat in sent.items():
+        entry = store.get(name)
+        celery_message(app, entry, timing.task_id(name, OCCURRENCE))
+        (celery,) = broker.take()
+        assert beat["headers"][OCCURRENCE_HEADER] == OCCURRENCE.isoformat()
+        for header in BEAT_HEADERS:
+            del beat["headers"][header]
+        beat, celery = normalised(beat, now), normalised(celery, now)
+        for part in ("headers", "properties"):
+            assert sorted(beat.pop(part).items()) == sorted(celery.pop(part).items()), name
+        assert beat == celery, name
