@@ -134,10 +134,12 @@ STATE_FIELDS: tuple[_Field, ...] = (
 def _compile(fields: tuple[_Field, ...], make: type[Any], direction: str) -> Callable[[Any], Any]:
     """Build the function that reads (``direction="from"``) or writes (``"to"``) one record
     from the table, as straight-line code: one call with every field by keyword (as attrs
-    builds its ``__init__``), so the table costs nothing on the two reads of every claimed
-    entry. Fields are read and converted in table order, so errors are those of the fields
-    in that order."""
+    builds its ``__init__``), or by position when the table is in the class's field order
+    (a third cheaper), so the table costs nothing on the two reads of every claimed entry.
+    Fields are read and converted in table order, so errors are those of the fields in that
+    order."""
     scope: dict[str, Any] = {"make": make, "version": FORMAT_VERSION}
+    by_position = [f.name for f in fields] == [a.name for a in attrs.fields(make)]
     parts = []
     for i, field in enumerate(fields):
         key = field.name
@@ -149,7 +151,7 @@ def _compile(fields: tuple[_Field, ...], make: type[Any], direction: str) -> Cal
                     value = call.format(value)
                 else:  # the usual null (a start_at, a last_error) costs no call
                     value = f"None if (value{i} := {value}) is None else {call.format(f'value{i}')}"
-            parts.append(f"{key}={value}")
+            parts.append(value if by_position else f"{key}={value}")
             scope[f"default{i}"], scope[f"convert{i}"] = field.default, field.from_json
         else:
             value = f"obj.{key}" if field.to_json is None else f"convert{i}(obj.{key})"
