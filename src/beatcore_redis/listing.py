@@ -26,7 +26,7 @@ import itertools
 import tempfile
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
@@ -73,14 +73,15 @@ class NameWalk:
         ``after``, in order)."""
         with self._mutex:
             walk = self._resume(after)
-            return self._take(names() if walk is None else walk, limit)
+            return self._take(_Walk(names()) if walk is None else walk, limit)
 
     def continues(self, after: str | None) -> bool:
         """Whether a page after ``after`` continues a walk used within
         :data:`WALK_SECONDS`: ``after`` is its last name, or one of its last page (a reader
         that read a name ahead to learn whether more follow, as the web dashboard does)."""
-        self._drop_lapsed()
-        return after is not None and self._find(after) is not None
+        with self._mutex:
+            self._drop_lapsed()
+            return after is not None and self._find(after) is not None
 
     def _drop_lapsed(self) -> None:
         now = self._clock()
@@ -97,24 +98,28 @@ class NameWalk:
                 return last
         return None
 
-    def _resume(self, after: str | None) -> Iterator[str] | None:
+    def _resume(self, after: str | None) -> _Walk | None:
         self._drop_lapsed()
         last = None if after is None else self._find(after)
         if after is None or last is None:
             return None
         walk = self._walks.pop(last)
-        if last == after:
-            return walk.names
-        return itertools.chain(walk.page[bisect.bisect_right(walk.page, after) :], walk.names)
+        if last != after:  # its last page's names after ``after`` come again first
+            walk.ahead.extendleft(reversed(walk.page[bisect.bisect_right(walk.page, after) :]))
+        return walk
 
-    def _take(self, names: Iterator[str], limit: int) -> list[str]:
+    def _take(self, walk: _Walk, limit: int) -> list[str]:
         """The walk's next ``limit`` names. The walk is kept for its next page, also when
         it gave fewer (its end: the page after that is empty, without a read); the empty
         page drops it."""
-        page = [name for _, name in zip(range(limit), names, strict=False)]
+        ahead = walk.ahead
+        page = [ahead.popleft() for _ in range(min(limit, len(ahead)))]
+        page += itertools.islice(walk.names, limit - len(page))
         if page:
-            rest = names if len(page) == limit else iter(())
-            self._walks[page[-1]] = _Walk(rest, page, self._clock())
+            if len(page) < limit:
+                walk.names = iter(())
+            walk.page, walk.at = page, self._clock()
+            self._walks[page[-1]] = walk
             while len(self._walks) > self._most:
                 self._walks.popitem(last=False)
         return page
@@ -122,11 +127,14 @@ class NameWalk:
 
 @attrs.define
 class _Walk:
-    """One walk of a :class:`NameWalk`: its names to come, its last page, when it gave it."""
+    """One walk of a :class:`NameWalk`: its names to come (``ahead`` first: names of its
+    last page given again to a reader that continues from inside that page), its last page,
+    when it gave it."""
 
     names: Iterator[str]
-    page: list[str]
-    at: float
+    page: list[str] = attrs.Factory(list)
+    ahead: deque[str] = attrs.Factory(deque)
+    at: float = 0.0
 
 
 def sorted_names(names: Iterable[str]) -> list[str]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from beatcore import Entry, Interval
+from beatcore import Crontab, Entry, Interval
 from beatcore.cli import reading
 from beatcore.cli.describe import PagedTable, table
 from beatcore.errors import CorruptRecord, StoreUnavailable
@@ -209,16 +209,20 @@ def test_list_words_are_made_once_per_distinct_schedule_and_instant(
     monkeypatch.setattr(reports, "describe_schedule", counted)
     now = datetime(2026, 1, 1, tzinfo=timezone.utc)
     words = reports.RowWords("UTC", now)
-    hourly = [
-        Entry(name=f"h{i}", task="t", schedule=Interval(timedelta(hours=1))) for i in range(3)
-    ]
+    hour = Interval(timedelta(hours=1))  # one object, as a store's template decodes them
+    hourly = [Entry(name=f"h{i}", task="t", schedule=hour) for i in range(3)]
     daily = Entry(name="d", task="t", schedule=Interval(timedelta(days=1)))
     texts = [words.schedule(entry) for entry in (*hourly, daily)]
     assert texts == ["every hour"] * 3 + ["every day"]
     assert made == ["h0", "d"]
+    zero, zeros = Crontab(minute="0"), Crontab(minute="00")
+    assert zero == zeros  # equal, spelt apart: each entry shows its own spelling
+    spelt = [Entry(name="z", task="t", schedule=zero), Entry(name="zz", task="t", schedule=zeros)]
+    assert [words.schedule(e) for e in spelt] == ["cron '0 * * * *', UTC", "cron '00 * * * *', UTC"]
+    del made[:]
     due = now + timedelta(minutes=5)
     assert words.instant(due, UTC) == words.instant(due, UTC) == reports.when(due, UTC, now)
     monkeypatch.setattr(reports.RowWords, "LIMIT", 1)
     small = reports.RowWords("UTC", now)
     assert [small.schedule(e) for e in (daily, *hourly)] == ["every day"] + ["every hour"] * 3
-    assert made[2:] == ["d", "h0", "h1", "h2"]
+    assert made == ["d", "h0", "h1", "h2"]

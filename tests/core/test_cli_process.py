@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -89,3 +90,29 @@ def test_a_reader_that_stops_early_ends_the_verb_quietly(tmp_path: Path) -> None
         stderr = verb.stderr.read().decode()
         assert verb.wait(timeout=60) == 1
     assert stderr == ""
+
+
+def test_a_broken_pipe_is_quiet_only_when_it_is_the_output(monkeypatch: Any) -> None:
+    """A BrokenPipeError is taken for the reader going away (quiet) only when standard output
+    is a pipe whose reader closed it: with the output still open, one from elsewhere (a plugin
+    store's socket) is not, and stays an error line."""
+    import beatcore.cli as group
+
+    class Output:
+        def __init__(self, fd: int) -> None:
+            self.fd = fd
+
+        def fileno(self) -> int:
+            return self.fd
+
+    read_end, write_end = os.pipe()
+    try:
+        monkeypatch.setattr(sys, "stdout", Output(write_end))
+        assert not group._output_gone()
+        os.close(read_end)
+        read_end = -1
+        assert group._output_gone()
+    finally:
+        os.close(write_end)
+        if read_end != -1:
+            os.close(read_end)

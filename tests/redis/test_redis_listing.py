@@ -241,3 +241,21 @@ def test_a_reader_that_reads_a_name_ahead_continues_its_walk() -> None:
     assert source.reads == [None]
     assert walk.page("n001", 2, source.after("n001")) == ["n002", "n003"]  # before its page
     assert source.reads == [None, "n001"]
+
+
+def test_a_read_ahead_walk_stays_flat_over_many_pages() -> None:
+    """Page after page continued from inside the last page (the dashboard's pattern): every
+    name once, in order, one read, and the walk's own state never deeper than a page."""
+    walk = NameWalk(clock=lambda: 0.0)
+    source = Names([f"n{i:05d}" for i in range(20_000)])
+    seen: list[str] = []
+    after: str | None = None
+    while True:
+        page = walk.page(after, 6, source.after(after))
+        if len(page) < 6:
+            seen += page
+            break
+        seen += page[:5]
+        after = page[4]  # the fifth shown, the sixth only read ahead
+        assert all(len(w.ahead) <= 6 for w in walk._walks.values())
+    assert seen == source.names and source.reads == [None]

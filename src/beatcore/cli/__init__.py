@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import select
+import sys
 from typing import Any
 
 import click
@@ -111,24 +113,35 @@ class BeatcoreGroup(click.Group):
         """
         try:
             return super().invoke(ctx)
-        except (click.ClickException, click.Abort, click.exceptions.Exit, BrokenPipeError):
-            raise  # a reader that went away (``export | head``): click exits 1 quietly
+        except (click.ClickException, click.Abort, click.exceptions.Exit):
+            raise
         except BeatcoreError as exc:
             raise Failure(str(exc), exit_code_of(exc)) from None
         except Exception as exc:
+            if isinstance(exc, BrokenPipeError) and _output_gone():
+                raise  # a reader that went away (``export | head``): click exits 1 quietly
             if ctx.find_root().meta.get(_TRACEBACK_KEY):
                 raise
-            kind = type(exc)
-            name = (
-                kind.__name__
-                if kind.__module__ == "builtins"
-                else f"{kind.__module__}.{kind.__name__}"
-            )
-            raise Failure(
-                f"{name}: {exc} (store {_store_url(ctx)}; add --traceback after "
-                "'beatcore' for details)",
-                EXIT_ERROR,
-            ) from None
+            raise Failure(_unexpected(ctx, exc), EXIT_ERROR) from None
+
+
+def _unexpected(ctx: click.Context, exc: BaseException) -> str:
+    """The one line of an error beatcore cannot name: its type, its text, the store."""
+    kind = type(exc)
+    name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+    return f"{name}: {exc} (store {_store_url(ctx)}; add --traceback after 'beatcore' for details)"
+
+
+def _output_gone() -> bool:
+    """Whether standard output is a pipe whose reader closed it (so a broken pipe is that,
+    not a store's connection): poll reports an error on it. Where that cannot be asked
+    (no descriptor, no poll), a broken pipe is taken to be the output's."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return True
 
 
 def _store_url(ctx: click.Context) -> str:

@@ -139,9 +139,11 @@ LIST_HEADERS = ("NAME", "SCHEDULE", "NEXT RUN", "LAST RUN", "LAST OUTCOME", "RUN
 
 class RowWords:
     """The words ``list``'s rows share, made once per distinct value in one listing: entries
-    with one schedule show the same schedule in words, and entries due at one instant the
-    same next run (formatting them is most of a row's cost). At most :data:`LIMIT` of each
-    are kept; a schedule type whose values cannot be hashed is described every time.
+    read with one schedule object (a store decodes the entries that differ only in their
+    name from one template) show the same schedule in words, and entries due at one instant
+    the same next run (formatting them is most of a row's cost). Schedules are told apart by
+    identity, not equality: equal crontabs may be spelt differently (``0`` and ``00``), and
+    each entry shows its own spelling. At most :data:`LIMIT` of each are kept.
 
     :param default_tz: the app's zone (entries without their own).
     :param now: the listing's one ``now`` (the relative times depend on it).
@@ -152,20 +154,20 @@ class RowWords:
     def __init__(self, default_tz: str, now: datetime) -> None:
         self.default_tz = default_tz
         self.now = now
-        self._schedules: dict[tuple[Any, str | None], str] = {}
+        #: (id of the schedule, the entry's tz) -> (that schedule, held so its id stays its
+        #: own while the memo lives, and its words)
+        self._schedules: dict[tuple[int, str | None], tuple[Any, str]] = {}
         self._instants: dict[tuple[datetime, tzinfo], str] = {}
 
     def schedule(self, entry: Entry) -> str:
         """Return :func:`describe_schedule` of ``entry``."""
-        key = (entry.schedule, entry.tz)
-        try:
-            return self._schedules[key]
-        except KeyError:
-            text = describe_schedule(entry, self.default_tz)
-        except TypeError:  # an unhashable schedule value
-            return describe_schedule(entry, self.default_tz)
+        key = (id(entry.schedule), entry.tz)
+        found = self._schedules.get(key)
+        if found is not None:
+            return found[1]
+        text = describe_schedule(entry, self.default_tz)
         if len(self._schedules) < self.LIMIT:
-            self._schedules[key] = text
+            self._schedules[key] = (entry.schedule, text)
         return text
 
     def instant(self, value: datetime, tz: tzinfo) -> str:
