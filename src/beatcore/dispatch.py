@@ -148,8 +148,10 @@ class ClaimDispatcher:
     ) -> Generator[int, None, None]:
         """Send ``messages`` through one outbox (one producer, batched writes), putting the
         outcomes by entry name into ``outcomes``, each logged and told to listeners as the
-        outbox reports it, and when each sent occurrence was reported into ``sent_at`` (by
-        entry and occurrence). Yields how many of ``messages`` are settled, as that grows."""
+        outbox reports it, and when each sent occurrence was written into ``sent_at`` (by
+        entry and occurrence: the clock is read once per write, right after it, before the
+        listeners of its messages run). Yields how many of ``messages`` are settled, as that
+        grows."""
         if not messages:
             return
         try:
@@ -164,11 +166,14 @@ class ClaimDispatcher:
         left = 0
         with Outbox(self.publisher, producer, window, flush_every=flush_every) as outbox:
             for step, settled in outbox.send_settled(messages):
+                written_at = None  # the sends of one step were written by one write
                 for outcome in step:
                     name = outcome.entry.name
                     outcomes.setdefault(name, []).append(outcome)
                     if outcome.status is SendStatus.SENT:
-                        sent_at.setdefault(name, {})[outcome.occurrence] = self.clock()
+                        if written_at is None:
+                            written_at = self.clock()
+                        sent_at.setdefault(name, {})[outcome.occurrence] = written_at
                     elif (
                         outcome.status is SendStatus.NOT_TRIED
                         and first_unsent(outcomes[name]) is outcome

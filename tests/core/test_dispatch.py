@@ -275,3 +275,29 @@ def test_a_stream_closed_early_writes_nothing_more(
     assert first.name == "e000"
     assert [len(write) for write in producer.writes] == [100]
     assert len(beatcore_recorder.sent) == 100
+
+
+def test_the_messages_of_one_write_share_the_instant_it_was_written(
+    window: SendWindow, beatcore_recorder: DispatchRecorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One write carries a batch: its messages' run records say the same sent_at (the clock
+    read once, right after the write), and each write its own."""
+    caplog.set_level(logging.WARNING, logger="beatcore.scheduler")  # no INFO line's clock read
+    reads: list[datetime] = []
+
+    def clock() -> datetime:
+        reads.append(NOW + len(reads) * timedelta(milliseconds=1))
+        return reads[-1]
+
+    producer = FakeProducer()
+    publisher, _ = fake_publisher(producer)
+    settings = Settings(url="memory://", publish_batch_size=100, dispatch_retry_delay=RETRY)
+    claims = [claim(f"e{i:03d}") for i in range(250)]
+    acks = ClaimDispatcher(
+        settings, timing.CatchUpSettings(), publisher, Listeners(get_plugins()), clock
+    ).dispatch(claims, NOW, window)
+    assert [len(write) for write in producer.writes] == [100, 100, 50]
+    sent_at = [run.sent_at for ack in acks for run in ack.runs]
+    assert sent_at == [reads[0]] * 100 + [reads[1]] * 100 + [reads[2]] * 50
+    assert len(reads) == 3
+    assert all(run.lateness == (run.sent_at - NOW).total_seconds() for a in acks for run in a.runs)
