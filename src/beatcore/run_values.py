@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from beatcore.timeutil import instant_text
+from beatcore.timeutil import UTC, instant_text
 from beatcore.values import SORTED_JSON
 
 #: What beat did with one occurrence (:attr:`RunRecord.outcome`).
@@ -141,7 +141,7 @@ class RunRecord:
         A field that is not set is left out, so a record without reports is byte for byte
         what releases before the worker fields wrote.
         """
-        text = _record_text(self)
+        text = _beat_record_text(self)
         if text is not None:
             return text
         data: dict[str, object] = {
@@ -202,6 +202,50 @@ def _seconds_text(value: Any) -> str | None:
     if type(value) is not float or value - value != 0.0:
         return None
     return float.__repr__(round(value, 6))
+
+
+#: The last record :func:`_beat_record_text` wrote: what its text is made of, and its text
+#: up to its task id. The records of one ack (a midnight burst) differ in their task id alone.
+_last_beat_record: tuple[tuple[Any, ...], str] = ((), "")
+_TAIL = ', "v": 1}'
+
+
+def _beat_record_text(record: RunRecord) -> str | None:
+    """Return :func:`_record_text` of ``record``, from the last one's text when ``record``
+    is a record of beat's alone (no detail, no worker report) that differs from it in its
+    task id at most; the values compared are of exact types (UTC instants, float lateness),
+    so equal ones write the same text."""
+    global _last_beat_record
+    occurrence, sent_at, lateness, task_id = (
+        record.occurrence, record.sent_at, record.lateness, record.task_id
+    )  # fmt: skip
+    if not (
+        record.detail is None
+        and record.status is None
+        and record.error is None
+        and record.worker is None
+        and record.started_at is None
+        and record.finished_at is None
+        and record.runtime is None
+        and type(record.retries) is int
+        and record.retries == 0
+        and type(task_id) is str
+        and type(record.outcome) is str
+        and type(occurrence) is datetime
+        and occurrence.tzinfo is UTC
+        and (sent_at is None or (type(sent_at) is datetime and sent_at.tzinfo is UTC))
+        and (lateness is None or (type(lateness) is float and lateness != 0.0))  # not -0.0
+    ):
+        return _record_text(record)
+    key = (occurrence, sent_at, lateness, record.outcome)
+    last = _last_beat_record
+    if last[0] == key:
+        return f"{last[1]}{_quote(task_id)}{_TAIL}"
+    text = _record_text(record)
+    ending = f'"task_id": {_quote(task_id)}{_TAIL}'
+    if text is not None and text.endswith(ending):
+        _last_beat_record = (key, text[: len(text) - len(ending)] + '"task_id": ')
+    return text
 
 
 def _record_text(record: RunRecord) -> str | None:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from beatcore import timeutil
+from beatcore import run_values, timeutil
 from beatcore.store import RunRecord
 from beatcore.timeutil import UTC, instant_text
 
@@ -77,3 +77,42 @@ def test_the_instant_texts_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     for second in range(25):
         assert instant_text(T0 + timedelta(seconds=second)).startswith("2026-01-01T00:00:")
     assert len(timeutil._INSTANT_TEXTS) <= 10
+
+
+def test_records_differing_in_their_task_id_alone_share_their_text_but_for_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The records of one ack: each text is the one written field by field, whether the
+    record before differed in its task id alone or in anything else (the instants, their
+    zone, the lateness and its sign, the outcome, a detail, a worker field)."""
+    sent = T0 + timedelta(seconds=2)
+    shared = {"sent_at": sent, "lateness": 2.0}
+    records = [
+        RunRecord(T0, "a", "sent", **shared),
+        RunRecord(T0, 'b "é"', "sent", **shared),
+        RunRecord(T0, "c", "resent", **shared),
+        RunRecord(T0, "d", "resent", **shared),
+        RunRecord(T0 + timedelta(microseconds=1), "e", "resent", **shared),
+        RunRecord(T0, "f", "sent", sent_at=sent, lateness=2.5),
+        RunRecord(T0, "g", "sent", sent_at=sent, lateness=0.0),
+        RunRecord(T0, "h", "sent", sent_at=sent, lateness=-0.0),
+        RunRecord(T0, "i", "sent", sent_at=sent, lateness=0.0),
+        RunRecord(T0, "j", "sent", sent_at=sent.astimezone(PLUS_TWO), lateness=2.0),
+        RunRecord(T0.astimezone(PLUS_TWO), "k", "sent", sent_at=sent, lateness=2.0),
+        RunRecord(T0, "l", "sent", sent_at=sent, lateness=2),
+        RunRecord(T0, "m", "sent"),
+        RunRecord(T0, "n", "sent"),
+        RunRecord(T0, "o", "skipped", "why"),
+        RunRecord(T0, "p", "sent", **shared, status="started", worker="w"),
+        RunRecord(T0, "q", "sent", **shared),
+    ]
+    texts = [record.to_json() for record in records]
+    fresh = []
+    for record in records:
+        monkeypatch.setattr(run_values, "_last_beat_record", ((), ""))
+        fresh.append(record.to_json())
+    assert texts == fresh
+    for record, text in zip(records, texts, strict=True):
+        assert text == json.dumps(json.loads(text), sort_keys=True), record
+        assert RunRecord.from_json(text) == record
+    assert '"lateness": -0.0' in texts[7]
