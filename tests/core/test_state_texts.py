@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from beatcore import record_text
 from beatcore import serializer as serializer_module
 from beatcore.entry import EntryState
 from beatcore.errors import CorruptRecord
+from beatcore.record_text import ENCODER, STATE_OMITTED_DEFAULTS, stored_dict
 from beatcore.serializer import dumps_state, loads_state
 from beatcore.timeutil import UTC
 
@@ -62,3 +64,39 @@ def test_the_table_of_states_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None
     before = len(serializer_module._STATES)
     assert loads_state(long, "e").last_error == "x" * serializer_module.STATE_TEXT_LIMIT
     assert len(serializer_module._STATES) == before  # too long to be kept
+
+
+def test_states_differing_in_their_task_id_alone_share_their_text_but_for_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The states of one ack: each text is the one written afresh (and the encoder's),
+    whether the state before differed in its last task id alone or in anything else."""
+    plus_two = timezone(timedelta(hours=2))
+    base = {"next_run_at": T0 + timedelta(days=1), "last_run_at": T0, "total_run_count": 1}
+    states = [
+        EntryState(**base, last_task_id="a"),
+        EntryState(**base, last_task_id='b "é"'),
+        EntryState(**base, last_task_id="c", skipped_run_count=2),
+        EntryState(**base, last_task_id="d", skipped_run_count=2),
+        EntryState(**{**base, "total_run_count": 2}, last_task_id="e"),
+        EntryState(**{**base, "last_run_at": T0.astimezone(plus_two)}, last_task_id="f"),
+        EntryState(**{**base, "next_run_at": None}, last_task_id="g"),
+        EntryState(**base, last_task_id="h", last_error="send failed: x"),
+        EntryState(**base, last_task_id="i", triggered_at=T0),
+        EntryState(**base),
+        EntryState(**base, last_task_id="j"),
+        EntryState(last_task_id="k"),
+        EntryState(last_task_id="l"),
+    ]
+    texts = [dumps_state(state) for state in states]
+    fresh = []
+    for state in states:
+        monkeypatch.setattr(record_text, "_last_state", ((), "", ""))
+        fresh.append(dumps_state(state))
+    assert texts == fresh
+    for state, text in zip(states, texts, strict=True):
+        expected = ENCODER.encode(
+            stored_dict(serializer_module.state_to_dict(state), STATE_OMITTED_DEFAULTS)
+        )
+        assert text == expected
+        assert loads_state(text, "e") == state
