@@ -11,11 +11,15 @@ burst is 100,000 of them. Their plan (:func:`beatcore.timing.plan_runs`, then
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
-from typing import Any
 
 from beatcore import timing
+from beatcore.entry import Entry
 from beatcore.overlap import OverlapPlan, plan_overlap
 from beatcore.store import Claim
+
+#: Most distinct plans kept per state object: entries sharing a state text but of many
+#: definitions (a hundred cron lines due at one midnight) are compared with that many at most.
+SHARED_PER_STATE = 8
 
 
 class TickPlans:
@@ -41,7 +45,8 @@ class TickPlans:
         self._tz = default_tz
         self._catch_up = catch_up
         self._tracked = tracked
-        self._plans: dict[tuple[Any, ...], tuple[Claim, OverlapPlan]] = {}
+        #: By id of the claimed state (each claim kept, so its state's id is not reused).
+        self._plans: dict[int, list[tuple[Claim, OverlapPlan]]] = {}
         #: Plans made (the others were shared): for tests.
         self.made = 0
 
@@ -57,26 +62,18 @@ class TickPlans:
         entry, state = claim.entry, claim.state
         if entry.jitter > 0 or claim.recovered or claim.running is not None:
             return self._make(claim)
-        # every field of the definition plan_runs and plan_overlap read, but the name (only
-        # jitter reads it); the objects are compared by identity below
-        key = (
-            id(state),
-            id(entry.schedule),
-            entry.enabled,
-            entry.tz,
-            entry.end_at,
-            entry.max_runs,
-            entry.catch_up,
-            entry.misfire_grace,
-            entry.overlap,
-        )
-        found = self._plans.get(key)
-        if found is not None:
-            other = found[0]
-            if other.state is state and other.entry.schedule is entry.schedule:
-                return found[1]
+        # the claims of this tick with this very state object (their plans), usually none
+        same_state = self._plans.get(id(state))
+        if same_state is None:
+            made = self._make(claim)
+            self._plans[id(state)] = [(claim, made)]
+            return made
+        for other, made in same_state:
+            if _same_plan(other.entry, entry):
+                return made
         made = self._make(claim)
-        self._plans[key] = (claim, made)
+        if len(same_state) < SHARED_PER_STATE:
+            same_state.append((claim, made))
         return made
 
     def _make(self, claim: Claim) -> OverlapPlan:
@@ -85,3 +82,19 @@ class TickPlans:
             claim.entry, claim.state, self._now, self._tz, self._catch_up, recovered=claim.recovered
         )
         return plan_overlap(claim.entry, claim, plan, self._now, tracked=self._tracked)
+
+
+def _same_plan(one: Entry, other: Entry) -> bool:
+    """True when two entries with the same state plan alike: the same schedule object and
+    every field plan_runs and plan_overlap read but the name (only a jitter reads it, and
+    an entry with one is planned alone)."""
+    return (
+        one.schedule is other.schedule
+        and one.enabled == other.enabled
+        and one.tz == other.tz
+        and one.end_at == other.end_at
+        and one.max_runs == other.max_runs
+        and one.catch_up == other.catch_up
+        and one.misfire_grace == other.misfire_grace
+        and one.overlap == other.overlap
+    )

@@ -189,7 +189,7 @@ def dumps_state(state: EntryState) -> str:
     tail.append(f'"v":{FORMAT_VERSION}')
     if task is None:
         return "{" + ",".join((*head, *tail)) + "}"
-    before = "{" + "".join(f"{member}," for member in head) + '"last_task_id":'
+    before = "{" + ",".join((*head, '"last_task_id":'))
     after = "," + ",".join(tail) + "}"
     _remember_state(key, before, after)
     return f"{before}{_quote(task)}{after}"

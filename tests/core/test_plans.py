@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
+
 from beatcore import Entry, Interval, timing
+from beatcore import plans as plans_module
 from beatcore.entry import EntryState
 from beatcore.overlap import plan_overlap
 from beatcore.plans import TickPlans
@@ -90,3 +93,16 @@ def test_untracked_overlap_is_planned_as_allow() -> None:
         assert plans.plan(claim) == _alone(claim, tracked=False)
     assert len(plans.plan(claims[0]).plan.runs) == 6
     assert plans.made == 1
+
+
+def test_the_plans_kept_per_state_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many definitions sharing one state: each still planned as if alone, and each claim
+    compared with SHARED_PER_STATE plans at most."""
+    monkeypatch.setattr(plans_module, "SHARED_PER_STATE", 3)
+    plans = _plans()
+    claims = [_claim(f"e{i}", max_runs=10 + i) for i in range(10)]
+    for claim in claims:
+        assert plans.plan(claim) == _alone(claim)
+    assert len(plans._plans[id(DUE)]) == 3
+    assert plans.plan(_claim("again", max_runs=11)) == _alone(claims[1])
+    assert plans.made == 10
