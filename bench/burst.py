@@ -5,22 +5,25 @@
 the same midnight (``save_many``), then, in a fresh process (so its RSS is the burst's own),
 constructs ``beatcore.Scheduler`` on a clock that stands one second before that midnight, takes
 the lock, moves the clock to midnight and ticks until every entry was sent. The claims come in
-pages of ``beatcore_batch_size`` (one page per tick; a full page makes the tick return 0, so
-celery beat ticks again at once), so the process holds one page, never all N.
+pages of ``beatcore_batch_size`` (a full page has the next one claimed while it is sent, up to
+``PAGES_PER_TICK`` pages a tick; a tick whose last page was full returns 0, so celery beat
+ticks again at once), so the process holds at most two pages, never all N.
 
 Reported per publish path: seconds from the first tick of the burst to the last message
-written (wall and CPU), messages/s, ticks, the most sent in one tick, and RSS: before the
+written (wall and CPU), messages/s, ticks, the most sent in one tick, the pages claimed and
+the largest, and RSS: before the
 burst, the largest after any tick, and the process peak during the burst (which covers the
 inside of each tick: ``VmHWM``, reset when the burst starts). The broker's queue must then
 hold exactly N messages.
 
-Also reported: the replies the burst read from each server and the seconds it spent
-waiting in redis-py's ``read_response`` for them (wall time: the client idle while the
-server works, plus the wire and the parse), and, from the servers' ``SLOWLOG``: the
-schedule server's microseconds per call of each script (claim, ack) that took 1 ms or more
-(a page's; idle calls and the commands inside the scripts, which would each cost the log an
-entry, stay out), and the broker's for every write: the server time a tick's client waits
-for or hides behind its own work, figures that drift far less with the load than wall time.
+Also reported: the replies the burst read from each server, how many were not there yet
+when the client asked (it had to wait), and the seconds it spent in redis-py's
+``read_response`` (wall time: the client idle while the server works, the wire, the
+parse); and, from the servers' ``SLOWLOG``, the schedule server's microseconds per call of
+each script (claim, ack) that took 1 ms or more (a page's; idle calls and the commands
+inside the scripts, which would each cost the log an entry, stay out) and the broker's for
+every write: the server time a tick's client waits for or hides behind its own work,
+figures that drift far less with the load than wall time.
 """
 
 from __future__ import annotations
@@ -68,6 +71,8 @@ class ReplyWaits:
     def __init__(self) -> None:
         self.seconds: dict[int, float] = {}
         self.replies: dict[int, int] = {}
+        #: replies not there yet when the client asked for them (it had to wait)
+        self.waited: dict[int, int] = {}
         self._original: Any = None
 
     def start(self) -> None:
@@ -75,13 +80,20 @@ class ReplyWaits:
 
         original = self._original = AbstractConnection.read_response
         seconds, replies, clock = self.seconds, self.replies, time.perf_counter
+        waited = self.waited
 
         def read_response(conn: Any, *args: Any, **kwargs: Any) -> Any:
+            port = int(getattr(conn, "port", 0) or 0)
+            try:
+                ready = bool(conn.can_read(timeout=0))
+            except Exception:  # a broken connection: its read raises below
+                ready = False
+            if not ready:
+                waited[port] = waited.get(port, 0) + 1
             began = clock()
             try:
                 return original(conn, *args, **kwargs)
             finally:
-                port = int(getattr(conn, "port", 0) or 0)
                 seconds[port] = seconds.get(port, 0.0) + clock() - began
                 replies[port] = replies.get(port, 0) + 1
 
@@ -166,6 +178,7 @@ def burst(schedule_url: str, broker_url: str, n: int, batch_size: int, path: str
     _ = scheduler.producer  # the broker connection, opened once, as beat does
     sends = Sends()
     scheduler.listeners.observe(_Counter(sends))
+    pages = _count_pages(scheduler.store)
     gc.collect()
     rss_before = rss_mb()
     peak_before = _peak_mb()
@@ -199,6 +212,8 @@ def burst(schedule_url: str, broker_url: str, n: int, batch_size: int, path: str
         "per_cpu_second": n / cpu_seconds,
         "ticks": ticks,
         "most_sent_in_a_tick": most,
+        "pages": len(pages),
+        "largest_page": max(pages, default=0),
         "rss_before_mb": rss_before,
         "rss_after_tick_max_mb": rss_after_tick,
         "rss_peak_mb": _peak_mb(),
@@ -206,9 +221,29 @@ def burst(schedule_url: str, broker_url: str, n: int, batch_size: int, path: str
         "load_average": os.getloadavg()[0],
         "schedule_wait_seconds": waits.seconds.get(schedule_port, 0.0),
         "schedule_replies": waits.replies.get(schedule_port, 0),
+        "schedule_replies_waited": waits.waited.get(schedule_port, 0),
         "broker_wait_seconds": waits.seconds.get(broker_port, 0.0),
         "broker_replies": waits.replies.get(broker_port, 0),
+        "broker_replies_waited": waits.waited.get(broker_port, 0),
     }
+
+
+def _count_pages(store: Any) -> list[int]:
+    """Return the list to which every claim of ``store`` from now on adds its size, when
+    not empty (a tick claims up to PAGES_PER_TICK pages, each after the one before)."""
+    pages: list[int] = []
+    claim_due, claim_due_ahead = store.claim_due, store.claim_due_ahead
+
+    def kept(result: Any) -> Any:
+        if result.claims:
+            pages.append(len(result.claims))
+        return result
+
+    store.claim_due = lambda *args, **kwargs: kept(claim_due(*args, **kwargs))
+    store.claim_due_ahead = lambda *args, **kwargs: (lambda ahead: lambda: kept(ahead()))(
+        claim_due_ahead(*args, **kwargs)
+    )
+    return pages
 
 
 def _peak_mb() -> float:
@@ -325,15 +360,17 @@ def table(results: Sequence[dict[str, Any]]) -> str:
         )
     lines += [
         "",
-        "| path | load | schedule: replies, s waited in read_response "
-        "| broker: replies, s waited |",
+        "| path | load | schedule: replies, not ready when read, s in read_response "
+        "| broker: the same |",
         "|---|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
             f"| {r['path']} | {r['load_average']:.1f} "
-            f"| {r['schedule_replies']:,}, {r['schedule_wait_seconds']:.2f} "
-            f"| {r['broker_replies']:,}, {r['broker_wait_seconds']:.2f} |"
+            f"| {r['schedule_replies']:,}, {r['schedule_replies_waited']:,}, "
+            f"{r['schedule_wait_seconds']:.2f} "
+            f"| {r['broker_replies']:,}, {r['broker_replies_waited']:,}, "
+            f"{r['broker_wait_seconds']:.2f} |"
         )
     for r in results:
         lines += ["", f"Server time of the `{r['path']}` burst (SLOWLOG):", ""]

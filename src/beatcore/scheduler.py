@@ -2,8 +2,10 @@
 
 Each tick: a standby tries once to take the lock; the leader claims what is due (one store
 round trip that also renews its lease), sends each occurrence with its deterministic task id
-through one producer, and acks the batch (one more round trip). The tick returns how long beat
-may sleep: never past the next due instant, the lease renewal or ``beat_max_loop_interval``.
+through one producer, and acks the batch (one more round trip, streamed while it sends). A
+full page has the next one claimed while it is sent, up to :data:`PAGES_PER_TICK` a tick.
+The tick returns how long beat may sleep: never past the next due instant, the lease
+renewal or ``beat_max_loop_interval``.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from beatcore.settings import DEFAULTS, Settings, load_clock
 from beatcore.signals import shutdown_deferred
 from beatcore.startup import announce, record_static_sync
 from beatcore.static import static_entries
-from beatcore.store import Ack, Lease, Store, StoreStatus
+from beatcore.store import Ack, ClaimResult, Lease, Store, StoreStatus
 from beatcore.timeutil import Clock, utc_now
 from beatcore.urls import mask_password
 
@@ -63,6 +65,19 @@ def _cyclic_gc_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+#: Pages one tick claims and sends at most while each comes back full: the next page's claim
+#: is sent before the current page (the store may run it meanwhile: claim_due_ahead), so
+#: only a tick's first claim is waited for. A graceful stop waits for the tick to end.
+PAGES_PER_TICK = 4
+
+
+def _earliest(first: datetime | None, second: datetime | None) -> datetime | None:
+    """The earlier of two instants (None: not known)."""
+    if first is None or second is None:
+        return second if first is None else first
+    return min(first, second)
 
 
 def _kept(acks: Iterable[Ack], into: list[Ack]) -> Iterator[Ack]:
@@ -251,28 +266,45 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         lease = self.lease or self._try_lead()
         if lease is None:
             return self._standby_interval()
-        now = self.clock()
         limit = self.settings.batch_size
-        started = self.monotonic()
-        result = self.store.claim_due(
-            lease, now, limit=limit, reclaim_after=self.settings.effective_reclaim_after
-        )
+        reclaim_after = self.settings.effective_reclaim_after
+        now, started = self.clock(), self.monotonic()
+        result = self.store.claim_due(lease, now, limit=limit, reclaim_after=reclaim_after)
+        next_due: datetime | None = None
+        for page in range(1, PAGES_PER_TICK + 1):
+            full = len(result.claims) + len(result.corrupt) >= limit
+            ahead = None
+            if full and page < PAGES_PER_TICK:
+                # claimed while this page is sent; its window starts before its claim too
+                ahead_now, ahead_started = self.clock(), self.monotonic()
+                ahead = self.store.claim_due_ahead(
+                    lease, ahead_now, limit=limit, reclaim_after=reclaim_after
+                )
+            next_due = _earliest(next_due, self._send_page(lease, result, now, started))
+            if ahead is None:
+                break
+            now, started, result = ahead_now, ahead_started, ahead()
+        if full:
+            return 0.0
+        return self._sleep_until(_earliest(next_due, result.next_due_at))
+
+    def _send_page(
+        self, lease: Lease, result: ClaimResult, now: datetime, started: float
+    ) -> datetime | None:
+        """Send one claimed page (``now``: its claim's; ``started``: the monotonic instant
+        before that claim was sent) and ack it; return the earliest due instant of its acks."""
         window = SendWindow(self.store.lock, lease, self.monotonic, started)
         for error in result.corrupt:
             logger.error("beatcore: %s; the entry is skipped until its record is fixed", error)
             self.listeners.record_corrupt(error)
+        if not result.claims:
+            return None
         acks: list[Ack] = []
-        if result.claims:
-            stream = self.dispatcher.dispatch_stream(result.claims, now, window)
-            with closing(stream):
-                # the store may write the first acks while the later entries are still sent
-                self.store.ack_stream(lease, _kept(stream, acks), len(result.claims))
-        if len(result.claims) + len(result.corrupt) >= limit:
-            return 0.0
-        next_due = [a.due_at for a in acks if a.due_at is not None]
-        if result.next_due_at is not None:
-            next_due.append(result.next_due_at)
-        return self._sleep_until(min(next_due, default=None))
+        stream = self.dispatcher.dispatch_stream(result.claims, now, window)
+        with closing(stream):
+            # the store may write the first acks while the later entries are still sent
+            self.store.ack_stream(lease, _kept(stream, acks), len(result.claims))
+        return min((a.due_at for a in acks if a.due_at is not None), default=None)
 
     def _sleep_until(self, next_due: datetime | None) -> float:
         ceiling = min(float(self.max_interval), self.settings.lock_ttl / 3)

@@ -21,15 +21,16 @@ from __future__ import annotations
 
 import abc
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import TypeVar
 
 from beatcore.batch import ENTRY_ERRORS, SaveManyReport, unique_batch
 from beatcore.entry import Entry, EntryState
-from beatcore.errors import CorruptRecord, EntryNotFound
+from beatcore.errors import CorruptRecord
 from beatcore.settings import DEFAULTS
+from beatcore.store_paging import page_of_all
 from beatcore.store_runs import RunMethods
 from beatcore.store_values import (
     Ack,
@@ -259,6 +260,15 @@ class Store(RunMethods, abc.ABC):
         :raises LockLost: the lease is not the current one (nothing was written).
         """
 
+    def claim_due_ahead(
+        self, lease: Lease, now: datetime, *, limit: int, reclaim_after: float
+    ) -> Callable[[], ClaimResult]:
+        """Return a function claiming as :meth:`claim_due` does with these arguments, called
+        once (its errors raised then): the scheduler asks for the next page's claim before it
+        sends the current one, and calls it after that page's ack. A store may send the claim
+        at once and read its reply in the call; this default claims in the call."""
+        return lambda: self.claim_due(lease, now, limit=limit, reclaim_after=reclaim_after)
+
     def ack_stream(self, lease: Lease, acks: Iterable[Ack], count: int) -> None:
         """Record the ``count`` acks ``acks`` yields while the scheduler still sends, as
         :meth:`ack` does; a store may write them in parts meanwhile (docs/writing-stores.rst:
@@ -345,27 +355,7 @@ class Store(RunMethods, abc.ABC):
         whole schedule and keeps the page, so a walk page by page (``celery beatcore list``,
         ``export``) costs N²/limit decodes: a store overrides it to read only the page.
         """
-        unreadable = {error.name: error for error in self.unreadable_records()}
-        for error in self.corrupt_records():
-            unreadable.setdefault(error.name, error)
-        names = {entry.name: entry for entry in self.entries()}
-        order = sorted({*names, *unreadable}, reverse=descending)
-        page: list[tuple[Entry, EntryState] | CorruptRecord] = []
-        for name in order:
-            if len(page) >= limit:
-                break
-            if after is not None and (name <= after if not descending else name >= after):
-                continue
-            if name in unreadable:
-                page.append(unreadable[name])
-                continue
-            try:
-                page.append((names[name], self.state(name)))
-            except EntryNotFound:
-                continue
-            except CorruptRecord as exc:
-                page.append(exc)
-        return page
+        return page_of_all(self, after, limit, descending)
 
     # -- optional: the change log (the run history: RunMethods) ---------------------------
 

@@ -64,6 +64,8 @@ class HeldConnection:
         self._mutex = threading.Lock()
         self._conn: Any = None
         self._pid = os.getpid()
+        #: the reply sent and not read yet (it holds the mutex), if any
+        self._outstanding: Outstanding | None = None
 
     def execute(self, *args: Any) -> Any:
         """Send the command ``args`` and return its reply, on the held connection when it is
@@ -71,6 +73,7 @@ class HeldConnection:
 
         :raises redis.exceptions.RedisError: as ``client.execute_command`` would.
         """
+        self._settle_own()
         if not self._enabled or not self._mutex.acquire(blocking=False):
             return self._client.execute_command(*args)
         try:
@@ -97,6 +100,7 @@ class HeldConnection:
         connection is busy or not used, or the send failed: nothing was sent then (the
         caller sends it another way).
         """
+        self._settle_own()
         if not self._enabled or not self._mutex.acquire(blocking=False):
             return None
         try:
@@ -110,7 +114,15 @@ class HeldConnection:
             self._give_back(broken=True)
             self._mutex.release()
             raise
-        return Outstanding(self, conn)
+        outstanding = self._outstanding = Outstanding(self, conn)
+        return outstanding
+
+    def _settle_own(self) -> None:
+        """Read the reply this thread left outstanding, if any, into its :class:`Outstanding`
+        (replies come in order: the next command's reply is behind it)."""
+        outstanding = self._outstanding
+        if outstanding is not None and outstanding.thread == threading.get_ident():
+            outstanding.settle()
 
     @property
     def enabled(self) -> bool:
@@ -154,6 +166,7 @@ class HeldConnection:
         """Drop the parent's connection and mutex in a forked child (the mutex may have
         been copied locked by a thread that does not exist here); called after a fork."""
         self._conn, self._pid, self._mutex = None, os.getpid(), threading.Lock()
+        self._outstanding = None
 
     def _checked_out(self) -> Any:
         if self._pid != os.getpid():
@@ -174,48 +187,72 @@ class HeldConnection:
 
 class Outstanding:
     """The reply of a command :meth:`HeldConnection.send` sent: read it with :meth:`read`,
-    or :meth:`abandon` it; until then the held connection is this reply's alone."""
+    or :meth:`abandon` it. Until then the held connection is this reply's alone; the next
+    command this thread sends on it reads this reply first (:meth:`settle`), so a reply is
+    never read as another command's."""
 
     def __init__(self, held: HeldConnection, conn: Any) -> None:
         self._held = held
         self._conn: Any = conn
+        self._value: Any = None
+        self._error: Exception | None = None
+        self._taken = False  # read or abandoned
+        #: the thread that sent the command (only it reads the reply)
+        self.thread = threading.get_ident()
 
     @property
     def pending(self) -> bool:
-        """True until the reply was read or abandoned."""
+        """True until the reply was read off the connection or abandoned."""
         return self._conn is not None
 
     def read(self) -> Any:
-        """Wait for the reply and return it; the connection is free again afterwards.
+        """Return the reply, waiting for it if need be (once: a second read raises).
 
         :raises redis.exceptions.ResponseError: the server's error reply (read in full).
         :raises redis.exceptions.RedisError: the connection failed (it was disconnected
             and given back: the command may or may not have run).
         """
+        if self._taken:
+            raise RuntimeError("this reply was read or abandoned already")
+        self.settle()
+        self._taken = True
+        error, value, self._error, self._value = self._error, self._value, None, None
+        if error is not None:
+            raise error
+        return value
+
+    def settle(self) -> None:
+        """Read the reply off the connection and keep it for :meth:`read`; the connection
+        is free again afterwards. Does nothing once read."""
         conn, self._conn = self._conn, None
         if conn is None:
-            raise RuntimeError("this reply was read or abandoned already")
+            return
         try:
-            return conn.read_response()
-        except ResponseError:
-            raise
+            self._value = conn.read_response()
+        except ResponseError as exc:
+            self._error = exc  # the server's error reply, read in full
+        except Exception as exc:
+            self._held._give_back(broken=True)  # maybe half read: never read it again
+            self._error = exc
         except BaseException:
-            # the reply may be half read: nobody may read this connection again
             self._held._give_back(broken=True)
             raise
         finally:
+            self._held._outstanding = None
             self._held._mutex.release()
 
     def abandon(self) -> None:
         """Drop the reply unread (the caller failed before it needed it): the connection is
         disconnected, so no later call reads this reply as its own. Whether the command ran
         is not known then. Does nothing once read."""
+        self._taken = True
         if self._conn is None:
             return
         self._conn = None
         try:
             self._held._give_back(broken=True)
         finally:
+            self._held._outstanding = None
             self._held._mutex.release()
 
 

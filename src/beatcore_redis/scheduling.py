@@ -11,7 +11,7 @@ reads one entry's list.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -93,15 +93,45 @@ def claim(
 
     :raises LockLost: ``lease`` is not the current one (nothing was claimed).
     """
+    keys, args = _claim_call(handle, lease, now, limit, reclaim_after)
+    return _claimed(handle, claimed, lease, handle.calls.run_script("claim", "claim", keys, args))
+
+
+def claim_ahead(
+    handle: RedisHandle,
+    claimed: ClaimedStates,
+    lease: Lease,
+    now: datetime,
+    limit: int,
+    reclaim_after: float,
+) -> Callable[[], ClaimResult]:
+    """Send the claim :func:`claim` makes without waiting for its reply; return the function
+    that reads (and decodes) it (see :meth:`Store.claim_due_ahead`). Redis runs the claim
+    while the scheduler sends the current page; the reply is read off the connection by the
+    next script call at the latest (the ack's first part), so it never waits behind it."""
+    keys, args = _claim_call(handle, lease, now, limit, reclaim_after)
+    reply = handle.calls.start_script("claim", "claim", keys, args)
+    return lambda: _claimed(handle, claimed, lease, reply.result())
+
+
+def _claim_call(
+    handle: RedisHandle, lease: Lease, now: datetime, limit: int, reclaim_after: float
+) -> tuple[list[str], list[Any]]:
+    """Return the keys and arguments of the claim script's call."""
     keys = handle.keys
-    reply = handle.calls.run_script(
-        "claim",
-        "claim",
+    return (
         [keys.lock, keys.fence, keys.due, keys.inflight, keys.claimed, keys.defs,
          keys.states, keys.meta, keys.running, keys.reports_prefix],
         [lease.token, ttl_ms(lease.ttl), storekit.to_micros(now),
          storekit.to_micros(now - timedelta(seconds=reclaim_after)), limit, lease.holder],
     )  # fmt: skip
+
+
+def _claimed(handle: RedisHandle, claimed: ClaimedStates, lease: Lease, reply: Any) -> ClaimResult:
+    """Decode the claim script's ``reply`` (unreadable records taken out of flight).
+
+    :raises LockLost: the reply says the lease is stale.
+    """
     if int(reply[0]) != 1:
         raise lock_lost(lease, reply)
     rows = []

@@ -10,7 +10,7 @@ then compare-and-set, so a concurrent change is never overwritten: the writer re
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -265,25 +265,23 @@ class RedisStore(Store):
     def claim_due(
         self, lease: Lease, now: datetime, *, limit: int, reclaim_after: float
     ) -> ClaimResult:
-        """Renew ``lease`` and claim up to ``limit`` due entries: one EVALSHA.
-
-        A second round trip happens only when a claimed record cannot be read: it is then
-        recorded in the corrupt hash and left out of the due and in-flight sets.
-        """
+        """Renew ``lease`` and claim up to ``limit`` due entries: one EVALSHA (one more round
+        trip only to set an unreadable record aside in the corrupt hash, out of flight)."""
         return scheduling.claim(self.handle, self._claimed, lease, now, limit, reclaim_after)
 
+    def claim_due_ahead(
+        self, lease: Lease, now: datetime, *, limit: int, reclaim_after: float
+    ) -> Callable[[], ClaimResult]:
+        """The claim's EVALSHA sent now, its reply read in the call (Store.claim_due_ahead)."""
+        return scheduling.claim_ahead(self.handle, self._claimed, lease, now, limit, reclaim_after)
+
     def ack(self, lease: Lease, acks: Sequence[Ack]) -> None:
-        """Write the acked states: one EVALSHA for the batch, plus one read and one write
-        when some entries changed while in flight (merged with :func:`storekit.merge_ack`).
-        Each ack's runs are appended to the entry's history in the same script call.
-        """
+        """Write the acked states and the runs' history: one EVALSHA, plus one read and one
+        write when some entries changed while in flight (:func:`storekit.merge_ack`)."""
         scheduling.ack(self.handle, self._claimed, lease, acks, self.history_size)
 
     def ack_stream(self, lease: Lease, acks: Iterable[Ack], count: int) -> None:
-        """Write the acks as they come (see :meth:`Store.ack_stream`): in up to four parts,
-        each one EVALSHA sent without waiting, its reply read when the next part is ready
-        (the last one's before this returns), so Redis runs a part's script while the
-        scheduler sends the next messages."""
+        """The acks in up to four EVALSHAs, sent as they come (:func:`scheduling.ack_stream`)."""
         scheduling.ack_stream(self.handle, self._claimed, lease, acks, count, self.history_size)
 
     def history(self, name: str, limit: int | None = None) -> list[RunRecord]:

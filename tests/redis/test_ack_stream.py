@@ -163,10 +163,12 @@ def test_a_lease_lost_in_the_middle_stops_the_stream_and_leaves_the_connection_c
         store.claim_due(lease, clock(), limit=K, reclaim_after=300)
 
 
-def test_a_tick_of_k_due_entries_sends_its_ack_in_a_bounded_number_of_parts(
+def test_a_tick_claims_the_next_page_ahead_and_streams_its_ack_in_parts(
     redis_db: Any,
 ) -> None:
-    """A scheduler tick streams its acks: 1 claim and at most 4 ack calls, whatever k."""
+    """A tick of a full page of 1,000: its claim, the next page's claim sent before any of
+    the page is sent (read before the ack's first part goes), the ack in 4 parts; every
+    reply is read before the tick returns."""
     url, prefix = redis_db.url, f"stream-tick-{uuid.uuid4().hex[:8]}:"
     clock = FakeClock(T0)
     app = memory_broker_app(url, beatcore_key_prefix=prefix)
@@ -187,12 +189,13 @@ def test_a_tick_of_k_due_entries_sends_its_ack_in_a_bounded_number_of_parts(
             wire.reset()
             scheduler.tick()
             assert len(recorder.sent) == 1000
-            scripts = store.handle.calls.scripts
-            assert (wire.evalshas(scripts.sha("claim")), wire.evalshas(scripts.sha("ack"))) == (
-                1,
-                4,
-            )
-            assert len(wire.commands) == 5 and wire.replies == 5
+            sha = store.handle.calls.scripts.sha
+            assert (wire.evalshas(sha("claim")), wire.evalshas(sha("ack"))) == (2, 4)
+            kinds = ["claim" if sha("claim")[:10].encode() in h else "ack" for h in wire.commands]
+            assert kinds == ["claim", "claim", "ack", "ack", "ack", "ack"]
+            # the first claim waited for; the second read just before the first ack part
+            assert wire.read_before == [0, 1, 2, 3, 4, 5]
+            assert wire.replies == 6
         finally:
             scheduler.close()
         drain_task_ids(app)

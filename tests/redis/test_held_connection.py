@@ -227,3 +227,26 @@ def test_closing_never_waits_for_a_call_in_progress(store: RedisStore) -> None:
         closer.start()
         closer.join(timeout=10)
         assert closed.is_set(), "Store.close waited for the call in progress"
+
+
+def test_a_command_sent_after_an_unread_one_reads_that_reply_first(
+    store: RedisStore, redis_server: Any
+) -> None:
+    """A reply left outstanding is read by the next command this thread sends on the held
+    connection (kept for its own reader), never taken as that command's reply; another
+    thread meanwhile goes through the pool."""
+    store.save(_entry("a"))  # checks the held connection out
+    held = store.handle.calls.scripts.held
+    outstanding = held.send("ECHO", "first")
+    assert outstanding is not None and outstanding.pending
+    seen: list[Any] = []
+    other = threading.Thread(target=lambda: seen.append(held.execute("ECHO", "other")))
+    other.start()
+    other.join()
+    assert seen == [b"other"] and outstanding.pending, "the other thread used the pool"
+    assert held.execute("ECHO", "second") == b"second"
+    assert not outstanding.pending
+    assert outstanding.read() == b"first"
+    with pytest.raises(RuntimeError):
+        outstanding.read()
+    assert not held.busy().locked()

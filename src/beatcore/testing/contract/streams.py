@@ -1,4 +1,5 @@
-"""Contract clauses of :meth:`Store.ack_stream`: acks yielded while the batch is still sent."""
+"""Contract clauses of :meth:`Store.ack_stream` (acks yielded while the batch is still sent)
+and :meth:`Store.claim_due_ahead` (the next page's claim asked for before this one is sent)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ def _yield(acks: Sequence[Ack], after: int, then: Callable[[], None]) -> Iterato
 
 class AckStreamContract(ContractBase):
     """Store.ack_stream records what it is given as it comes; on any failure each entry is
-    either acked or still in flight, never half written."""
+    either acked or still in flight, never half written. Store.claim_due_ahead claims as
+    claim_due does, its errors raised when its result is asked for."""
 
     def _claimed_batch(self, store: Store, clock: FakeClock) -> tuple[Lease, tuple[Claim, ...]]:
         """STREAMED entries saved, due and claimed by a new lease."""
@@ -91,3 +93,20 @@ class AckStreamContract(ContractBase):
         with pytest.raises(LockLost):
             store.ack_stream(lease, _yield(acks, 150, lose), len(acks))
         self._acked_or_in_flight(store, claims, "acks after the loss not written")
+
+    def test_claim_due_ahead_claims_as_claim_due(self, store: Store, clock: FakeClock) -> None:
+        """Store.claim_due_ahead: its function returns what claim_due would have (the due
+        entries, in due order, up to the limit, then in flight); asked for a stale lease,
+        LockLost is raised by the call of the function, not before."""
+        for name, seconds in (("late", 30), ("early", 10), ("middle", 20)):
+            store.save(every(name, seconds))
+        lease = self.lead(store)
+        clock.advance(40)
+        ahead = store.claim_due_ahead(lease, clock(), limit=2, reclaim_after=30)
+        result = ahead()
+        expect(names(result.claims), ["early", "middle"], "claims ahead with limit=2")
+        expect(sorted(names(store.in_flight())), ["early", "middle"], "in flight after it")
+        store.lock.release(lease)
+        stale = store.claim_due_ahead(lease, clock(), limit=2, reclaim_after=30)
+        with pytest.raises(LockLost):
+            stale()

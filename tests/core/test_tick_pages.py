@@ -1,0 +1,117 @@
+"""A tick of full pages: the next page claimed (claim_due_ahead) before the current one is
+sent, up to PAGES_PER_TICK pages a tick; each page's send window starts before its claim."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+import pytest
+from celery import Celery
+
+from beatcore import Entry, Interval, connect
+from beatcore.listeners import Observer
+from beatcore.scheduler import PAGES_PER_TICK, Scheduler
+from beatcore.testing import DispatchRecorder, FakeClock
+from beatcore.timeutil import UTC
+
+T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+
+
+class CountingStore:
+    """A store that records the name of every public call made on it."""
+
+    def __init__(self, store: Any) -> None:
+        object.__setattr__(self, "_store", store)
+        object.__setattr__(self, "calls", [])
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._store, name)
+        if callable(value) and not name.startswith("_"):
+
+            def counted(*args: Any, **kwargs: Any) -> Any:
+                self.calls.append(name)
+                return value(*args, **kwargs)
+
+            return counted
+        return value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._store, name, value)
+
+
+class Seconds:
+    """A monotonic clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def due_entries(app: Celery, clock: FakeClock, count: int) -> CountingStore:
+    store = CountingStore(connect(app, clock=clock))
+    store.save_many(
+        Entry(name=f"e{i:02d}", task="tests.add", schedule=Interval(60)) for i in range(count)
+    )
+    return store
+
+
+def test_a_tick_sends_full_pages_each_claimed_before_the_previous_is_sent(
+    beatcore_app: Celery, beatcore_recorder: DispatchRecorder
+) -> None:
+    beatcore_app.conf.beatcore_batch_size = 2
+    clock = FakeClock(T0)
+    store = due_entries(beatcore_app, clock, 2 * PAGES_PER_TICK + 1)
+    scheduler = Scheduler(beatcore_app, clock=clock, holder="A", store=store)  # type: ignore[arg-type]
+    scheduler.tick()  # takes the lock
+    store.calls.clear()
+    clock.advance(60)
+    assert scheduler.tick() == 0.0, "the last page was full: tick again at once"
+    assert len(beatcore_recorder.sent) == 2 * PAGES_PER_TICK
+    pages = ["claim_due_ahead", "ack_stream"] * (PAGES_PER_TICK - 1)
+    assert store.calls == ["claim_due", *pages, "ack_stream"]
+    store.calls.clear()
+    assert scheduler.tick() > 0
+    assert store.calls == ["claim_due", "ack_stream"], "a page not full claims none ahead"
+    assert sorted(name for name, _, _ in beatcore_recorder.sent) == [
+        f"e{i:02d}" for i in range(2 * PAGES_PER_TICK + 1)
+    ]
+
+
+def test_the_window_of_a_page_claimed_ahead_starts_before_its_claim(
+    beatcore_app: Celery, beatcore_recorder: DispatchRecorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The second page was claimed before the first was sent: once a lock TTL has passed
+    since then it is not sent (due again at once)."""
+    beatcore_app.conf.beatcore_batch_size = 2
+    beatcore_app.conf.beatcore_lock_ttl = 30
+    clock = FakeClock(T0)
+    seconds = Seconds()
+    store = due_entries(beatcore_app, clock, 4)
+    scheduler = Scheduler(
+        beatcore_app,
+        clock=clock,
+        holder="A",
+        store=store,  # type: ignore[arg-type]
+        monotonic=seconds,
+    )
+    scheduler.tick()
+
+    class Paused(Observer):
+        def entry_dispatched(self, entry: Entry, occurrence: datetime, task_id: str) -> None:
+            if entry.name == "e01":
+                seconds.now += 31  # beat paused after the first page's last send
+
+    scheduler.listeners.observe(Paused())
+    clock.advance(60)
+    with caplog.at_level(logging.WARNING, logger="beatcore.scheduler"):
+        scheduler.tick()
+    # the second page's window had closed: not sent, due again at once, so the third page
+    # (claimed after that, a window of its own) took and sent them
+    assert [r.getMessage() for r in caplog.records if "stopped sending" in r.getMessage()]
+    assert "2 entries were left unsent" in caplog.text
+    assert [name for name, _, _ in beatcore_recorder.sent] == ["e00", "e01", "e02", "e03"]
+    assert {store.state(f"e{i:02d}").total_run_count for i in range(4)} == {1}
