@@ -82,16 +82,20 @@ class RedisCalls:
         """Send a call of script ``name`` without waiting for its reply, on the held
         connection; return its :class:`ScriptReply`, to read (``result()``) after other
         work. Where it cannot be sent so (the held connection is busy or not used, replicas
-        are awaited), it runs at once as :meth:`run_script` and the reply is ready.
+        are awaited), it runs at once as :meth:`run_script`; its reply, or its error, is
+        then given by ``result()`` all the same.
 
-        Every other call goes through the pool until the reply is read: read it (or
-        ``abandon()`` it) before the next script call of this thread.
+        Another thread's calls go through the pool until the reply is read; the next call
+        this thread sends on the held connection reads it first (see :mod:`.held`).
         """
         call = (what, name, keys, args)
         sent = None if self.wait_replicas else self.scripts.send(name, keys, args)
-        if sent is None:
+        if sent is not None:
+            return ScriptReply(self, call, sent, None)
+        try:
             return ScriptReply(self, call, None, self.run_script(what, name, keys, args))
-        return ScriptReply(self, call, sent, None)
+        except Exception as exc:  # raised by result(), as for a call sent
+            return ScriptReply(self, call, None, None, exc)
 
     def run_scripts(
         self, what: str, name: str, keys: list[str], arg_lists: Sequence[list[Any]]
@@ -196,11 +200,13 @@ class ScriptReply:
         call: tuple[str, str, list[str], list[Any]],
         sent: Outstanding | None,
         reply: Any,
+        error: Exception | None = None,
     ) -> None:
         self._calls = calls
         self._call = call
         self._sent = sent
         self._reply = reply
+        self._error = error
 
     def result(self) -> Any:
         """Return the script's reply, waiting for it if need be: as :meth:`RedisCalls.run_script`
@@ -213,6 +219,8 @@ class ScriptReply:
         """
         sent, self._sent = self._sent, None
         if sent is None:
+            if self._error is not None:
+                raise self._error
             return self._reply
         what, name, keys, args = self._call
         calls = self._calls

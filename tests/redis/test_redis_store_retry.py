@@ -168,3 +168,25 @@ def test_chunked_static_sync_waits_once_for_replicas_and_survives_noscript(
     assert [e.name for e in store.entries()] == ["s0", "s1", "s2", "s3", "s4"]
     assert collected.count("only 0 of 1 replicas") == 1
     store.close()
+
+
+def test_a_claim_ahead_in_an_outage_raises_when_its_result_is_asked_for(
+    server: RedisServer,
+) -> None:
+    """Store.claim_due_ahead: an outage when the claim is sent (here through the pool, the
+    held connection being busy) is raised by the call of its function, not before, so the
+    page being sent is not left unsent because of the next page's claim."""
+    store = open_store(
+        server.url,
+        {"clock": FakeClock(T0), "retry_attempts": 2, "retry_backoff_base": 0.001},
+    )
+    try:
+        lease = store.lock.acquire("tests", 30)
+        assert lease is not None
+        server.stop()
+        with store.handle.calls.scripts.held.busy():
+            ahead = store.claim_due_ahead(lease, T0, limit=10, reclaim_after=30)
+        with pytest.raises(StoreUnavailable):
+            ahead()
+    finally:
+        store.close()
