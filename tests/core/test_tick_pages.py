@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
 
 import pytest
 from celery import Celery
@@ -16,29 +15,9 @@ from beatcore.scheduler import PAGES_PER_TICK, Scheduler
 from beatcore.testing import DispatchRecorder, FakeClock
 from beatcore.timeutil import UTC
 
+from .test_history import CountingStore
+
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
-
-
-class CountingStore:
-    """A store that records the name of every public call made on it."""
-
-    def __init__(self, store: Any) -> None:
-        object.__setattr__(self, "_store", store)
-        object.__setattr__(self, "calls", [])
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._store, name)
-        if callable(value) and not name.startswith("_"):
-
-            def counted(*args: Any, **kwargs: Any) -> Any:
-                self.calls.append(name)
-                return value(*args, **kwargs)
-
-            return counted
-        return value
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        setattr(self._store, name, value)
 
 
 class Seconds:
