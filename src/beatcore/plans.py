@@ -95,6 +95,7 @@ def _same_plan(one: Entry, other: Entry) -> bool:
         and one.end_at == other.end_at
         and one.max_runs == other.max_runs
         and one.catch_up == other.catch_up
-        and one.misfire_grace == other.misfire_grace
+        # by repr: 0 == -0.0, but a skip's reason spells the grace ("-0s")
+        and repr(one.misfire_grace) == repr(other.misfire_grace)
         and one.overlap == other.overlap
     )

@@ -227,7 +227,7 @@ class ScriptReply:
         try:
             return sent.read()
         except NoScriptError:
-            calls.scripts.load(name)
+            pass  # sent again below, where the script is loaded under the retry policy
         except _BROKEN:
             pass  # the connection was given back: the call is sent again (acks may repeat)
         except Exception as exc:

@@ -74,6 +74,16 @@ def test_entries_that_differ_get_their_own_plans() -> None:
     assert plans.made == len(claims)
 
 
+def test_an_equal_grace_spelt_apart_gets_its_own_plan() -> None:
+    """misfire_grace 0 and -0.0 are equal, but a skip's reason spells the grace: each entry
+    gets its own words (as planned alone)."""
+    plans = _plans()
+    zero, negative = _claim("z", misfire_grace=0), _claim("n", misfire_grace=-0.0)
+    assert plans.plan(zero) == _alone(zero)
+    assert plans.plan(negative) == _alone(negative)
+    assert plans.made == 2
+
+
 def test_jitter_recovered_and_running_claims_are_planned_alone() -> None:
     """A jitter depends on the name; a recovered claim and a running run on the claim."""
     plans = _plans()

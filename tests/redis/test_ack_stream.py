@@ -117,6 +117,28 @@ def test_a_connection_lost_with_a_reply_outstanding_sends_that_part_again(
     assert {len(store.history(a.name)) for a in acks} == {1}
 
 
+def test_a_part_answered_noscript_is_loaded_and_sent_again(
+    streamed: tuple[RedisStore, RoundTrips, FakeClock], redis_server: Any
+) -> None:
+    """SCRIPT FLUSH (a restart, a failover) before a part is sent: its reply is NOSCRIPT, so
+    the script is loaded and the part sent again under the retry policy; each entry acked
+    once."""
+    store, wire, clock = streamed
+    lease, acks = claimed_batch(store, clock, wire)
+    admin = redis_server.client()
+    try:
+        store.ack_stream(lease, yielding(acks, {150: admin.script_flush}), K)
+    finally:
+        admin.close()
+    # the second part answered NOSCRIPT, then sent as any script call: NOSCRIPT, SCRIPT LOAD,
+    # sent again (the load under the retry policy, as the call)
+    assert wire.evalshas() == 5
+    assert not held(store).busy().locked()
+    assert store.in_flight() == []
+    assert {store.state(a.name).total_run_count for a in acks} == {1}
+    assert {len(store.history(a.name)) for a in acks} == {1}
+
+
 def test_a_stream_failing_with_a_reply_outstanding_drops_that_reply(
     streamed: tuple[RedisStore, RoundTrips, FakeClock],
 ) -> None:
