@@ -70,7 +70,7 @@ def beatcore_adapt_schedule(obj: object) -> ScheduleType | None:
     (Celery's ``schedule``, ``crontab``, ``solar``, a ``timedelta``, a number of seconds).
     Within one reading of ``beat_schedule`` an answer of beatcore's own (immutable) types is
     reused for the same object and for equal values of exactly those types
-    (:class:`beatcore.static.Schedules`); an answer of a plugin's own type is asked again.
+    (``beatcore.static.Schedules``); an answer of a plugin's own type is asked again.
     """
     raise NotImplementedError
 

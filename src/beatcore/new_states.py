@@ -3,7 +3,7 @@
 A static sync of a fresh store (or a batch of new entries) gives each new entry the state
 :func:`beatcore.timing.state_after_save` gives it: its first occurrence after ``now``. Entries
 holding one schedule object of beatcore's own types (immutable, shared by
-:mod:`beatcore.schedules.shared` and by the reading of ``beat_schedule``) with the same
+``beatcore.schedules.shared`` and by the reading of ``beat_schedule``) with the same
 ``tz``, ``start_at`` and ``end_at`` have the same first occurrence, so they get one state
 (immutable too) computed once: 10,000 hourly entries are one computation, not 10,000.
 """

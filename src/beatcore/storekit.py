@@ -298,8 +298,8 @@ def plan_static_sync(
     ``stored`` maps each stored name to its ``(definition, state)``. Each given entry is
     saved as :func:`decide_save` says; a stored static entry neither given nor in ``keep`` is
     removed (:func:`is_removable_static`). The store applies the plan in one atomic step.
-    A new entry's state is :class:`NewStates`' (what ``decide_save`` gives it, computed once
-    for the entries that share their timing).
+    A new entry's state is :class:`~beatcore.new_states.NewStates`' (what ``decide_save``
+    gives it, computed once for the entries that share their timing).
     """
     wanted = {entry.name: entry for entry in entries}
     added: list[str] = []
