@@ -80,8 +80,19 @@ def dumps_entry(entry: Entry) -> str:
     encoder gives ``stored_dict`` of ``entry_to_dict`` (keys sorted, the fields at their
     default left out: an hourly entry's record is about 90 bytes, not 270); the top
     level is written out here so the encoder only runs for the values that need it (the
-    schedule, non-empty containers). Records with every field, as releases before wrote
-    them, read the same.
+    schedule's nested values, non-empty containers). Records with every field, as releases
+    before wrote them, read the same.
+    """
+    before, after = definition_halves(entry)
+    return before + _json_value(entry.name) + after
+
+
+def definition_halves(entry: Entry) -> tuple[str, str]:
+    """Return the text :func:`dumps_entry` writes for ``entry`` before and after the value
+    of its ``"name"`` member (the name's JSON string goes between them).
+
+    Called by :func:`dumps_entry`, and once per template by :mod:`beatcore.entry_templates`,
+    whose definitions differ only in their name.
     """
     schedule = entry.schedule
     args, kwargs, options = entry.args, entry.kwargs, entry.options
@@ -105,16 +116,16 @@ def dumps_entry(entry: Entry) -> str:
         parts.append(f'"max_runs":{_json_value(entry.max_runs)}')
     if entry.misfire_grace is not None:
         parts.append(f'"misfire_grace":{_json_value(entry.misfire_grace)}')
-    parts.append(f'"name":{_json_value(entry.name)}')
+    parts.append('"name":')
+    before = "{" + ",".join(parts)
+    parts = [""]
     if not (type(options) in _CONTAINERS and not options):
         parts.append(f'"options":{_json_value(options)}')
     if not (type(entry.overlap) is str and entry.overlap == "allow"):
         parts.append(f'"overlap":{_json_value(entry.overlap)}')
     if entry.overlap_timeout is not None:
         parts.append(f'"overlap_timeout":{_json_value(entry.overlap_timeout)}')
-    parts.append(
-        f'"schedule":{_ENCODER.encode({"type": schedule.type_name, **schedule.to_dict()})}'
-    )
+    parts.append(f'"schedule":{_schedule_text({"type": schedule.type_name, **schedule.to_dict()})}')
     if entry.start_at is not None:
         parts.append(f'"start_at":{_json_text(isoformat(entry.start_at))}')
     if entry.static is not False:
@@ -122,7 +133,20 @@ def dumps_entry(entry: Entry) -> str:
     parts.append(f'"task":{_json_value(entry.task)}')
     if entry.tz is not None:
         parts.append(f'"tz":{_json_value(entry.tz)}')
-    return "{" + ",".join(parts) + f',"v":{FORMAT_VERSION}}}'
+    return before, ",".join(parts) + f',"v":{FORMAT_VERSION}}}'
+
+
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+_TEXT = frozenset((str,))
+
+
+def _schedule_text(data: dict[str, Any]) -> str:
+    """Return ``data`` as the encoder writes it (keys sorted): a flat dict of str keys and
+    plain values (what the built-in schedule types write) is written out here, member by
+    member, in the encoder's bytes; anything else goes through the encoder."""
+    if not (_SCALARS.issuperset(map(type, data.values())) and _TEXT.issuperset(map(type, data))):
+        return _ENCODER.encode(data)
+    return "{" + ",".join([f"{_quote(key)}:{_json_value(data[key])}" for key in sorted(data)]) + "}"
 
 
 def _json_value(value: Any) -> str:

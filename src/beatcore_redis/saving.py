@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from beatcore import serializer, storekit, timing
+from beatcore import entry_templates, serializer, storekit, timing
 from beatcore.batch import ENTRY_ERRORS, SaveManyReport, unique_batch
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import CorruptRecord
@@ -65,11 +65,15 @@ class SeenRecords:
 class _Pending:
     """One entry of a save or a batch until it is written: what it expects to find."""
 
-    __slots__ = ("definition", "entry", "fresh", "known", "replaced")
+    __slots__ = ("definition", "entry", "fresh", "known", "replaced", "template")
 
-    def __init__(self, entry: Entry, definition: str, known: Records | None) -> None:
+    def __init__(self, entry: Entry, known: Records | None) -> None:
         self.entry = entry
-        self.definition = definition
+        #: the definitions that differ from this one only in the name (None: none)
+        self.template = template = entry_templates.template_of(entry)
+        self.definition = (
+            serializer.dumps_entry(entry) if template is None else template.text(entry.name)
+        )
         #: the records the next write expects (None: unknown, the script decides)
         self.known = known
         #: ``known`` came from the server in this save (not remembered from before)
@@ -79,18 +83,41 @@ class _Pending:
         self.replaced: Any = None
 
 
+#: The first state of the entries of one template saved at one instant, its text, and its
+#: due score (None: the entry's own, with a jitter derived from its name).
+_First = tuple[EntryState, str, str | None]
+
+
 def _write_of(
-    handle: RedisHandle, item: _Pending, now: datetime
+    handle: RedisHandle, item: _Pending, now: datetime, firsts: dict[Any, _First]
 ) -> tuple[EntryState, writes.Put | None]:
-    """Return the state the entry will have and its write (None: nothing to write)."""
+    """Return the state the entry will have and its write (None: nothing to write).
+
+    ``firsts`` holds the first state of each template saved at ``now`` (a new entry's
+    state depends on its timing fields and ``now`` only), so a batch computes it once.
+    """
     entry = item.entry
     if item.known is not None:
         state, put = _known_write(handle, item, *item.known)
         if put is not None or item.fresh:
             return state, put
         # equal to the records remembered: the script checks they are still those
-    state = timing.state_after_save(None, None, entry, now, handle.default_timezone)
-    return state, writes.put(entry, state, writes.UNKNOWN, None, definition=item.definition)
+    template = item.template
+    if template is None:
+        state = timing.state_after_save(None, None, entry, now, handle.default_timezone)
+        return state, writes.put(entry, state, writes.UNKNOWN, None, definition=item.definition)
+    first = firsts.get(template)
+    if first is None:
+        state = timing.state_after_save(None, None, entry, now, handle.default_timezone)
+        shared = None if entry.jitter > 0 else RedisHandle.score(timing.state_due_at(entry, state))
+        first = firsts[template] = (state, serializer.dumps_state(state), shared)
+    state, state_text, score = first
+    if score is None:
+        score = RedisHandle.score(timing.state_due_at(entry, state))
+    put = writes.Put(
+        entry.name, writes.UNKNOWN, b"", item.definition, state_text, score, entry.static
+    )
+    return state, put
 
 
 def _known_write(
@@ -129,9 +156,10 @@ def _save_all(
         puts: list[writes.Put] = []
         decided: dict[str, tuple[_Pending, EntryState]] = {}
         now = handle.now()  # one instant for the entries of a call: new ones start alike
+        firsts: dict[Any, _First] = {}
         for item in pending:
             try:
-                state, put = _write_of(handle, item, now)
+                state, put = _write_of(handle, item, now, firsts)
             except ENTRY_ERRORS as exc:
                 refused[item.entry.name] = str(exc)
                 continue
@@ -174,7 +202,7 @@ def save(handle: RedisHandle, seen: SeenRecords, entry: Entry) -> EntryState:
     :raises InvalidEntry: the entry cannot be stored. :raises StoreError: the records kept
         changing concurrently (:data:`.writes.MAX_WRITE_ATTEMPTS` attempts).
     """
-    item = _Pending(entry, serializer.dumps_entry(entry), seen.get(entry.name))
+    item = _Pending(entry, seen.get(entry.name))
     refused: dict[str, str] = {}
     states, stored = _save_all(handle, "save", [item], refused)
     for name, (definition, state) in stored:
@@ -192,7 +220,7 @@ def save_many(handle: RedisHandle, entries: Iterable[Entry]) -> SaveManyReport:
     items: list[_Pending] = []
     for entry in batch:
         try:
-            items.append(_Pending(entry, serializer.dumps_entry(entry), None))
+            items.append(_Pending(entry, None))
         except ENTRY_ERRORS as exc:
             refused[entry.name] = str(exc)
     states, _ = _save_all(handle, "save many", items, refused)

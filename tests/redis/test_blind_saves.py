@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import fakeredis
 import pytest
 
-from beatcore import serializer, timing
+from beatcore import serializer, storekit, timing
+from beatcore.entry import Entry
 from beatcore.testing import FakeClock
 from beatcore.testing.contract import T0, every
 from beatcore.testing.contract.batches import NoNextRun
@@ -135,3 +137,36 @@ def test_save_many_of_blind_changes_names_the_bad_entry_and_saves_the_rest(
     for name, state in report.states.items():
         assert store.state(name) == state
     assert store.get("e0").args == (1,) and store.get("e1") == every("e1", 30)
+
+
+def test_a_batch_of_new_entries_is_stored_as_saves_one_by_one_store_them(
+    stores: Any, clock: FakeClock
+) -> None:
+    """Entries of one template (and of others: jitter, a start, another task) in a batch
+    with a bad entry in the middle: the others get the records and states one save each
+    would give them, the bad one is named and nothing of it is written."""
+    store, other = stores
+    batch = [
+        *(every(f"a{i}", 60) for i in range(3)),
+        *(every(f"j{i}", 60, jitter=30.0) for i in range(3)),
+        every("bad", 60).evolve(schedule=NoNextRun(60)),
+        *(every(f"s{i}", 60, start_at=T0 + timedelta(hours=2)) for i in range(2)),
+        *(every(f"a{i}", 60, args=(1,)) for i in range(3, 5)),
+        "not an entry",
+    ]
+    report = store.save_many(batch)  # type: ignore[arg-type]
+    assert set(report.refused) == {"bad", "item 11"} and "a4" in report.states
+    single = other()
+    for entry in batch:
+        if not isinstance(entry, Entry) or entry.name == "bad":
+            continue
+        state = report.states[entry.name]
+        assert state == timing.state_after_save(None, None, entry, clock(), None)
+        definition = store.client.hget(store.keys.defs, entry.name)
+        stored_state = store.client.hget(store.keys.states, entry.name)
+        assert definition == serializer.dumps_entry(entry).encode()
+        assert stored_state == serializer.dumps_state(state).encode()
+        due = store.client.zscore(store.keys.due, entry.name)
+        assert due == storekit.to_micros(timing.state_due_at(entry, state))
+        assert single.save(entry) == state  # equal: nothing to write
+    assert store.client.hget(store.keys.defs, "bad") is None

@@ -1,0 +1,139 @@
+"""The stored text of definitions that differ only in their name, written once.
+
+Entries made from one template (one schedule per customer, an import, a static set of
+similar jobs) have definition texts that differ only in the name's JSON string: the
+write side of the serializer's templates (its read side is ``beatcore.serializer``'s
+``_from_template``). :func:`definition_text` keeps the text before and after the name of
+each distinct definition (:class:`DefinitionTemplate`) and writes the next entry of that
+template as those two halves around its name, the bytes :func:`dumps_entry` would write.
+
+An entry's template is the tuple of its other fields (:func:`template_key`), exact where
+equal values could be written differently (``1``, ``1.0`` and ``True``; ``-0.0``; a
+crontab's own texts): such values are part of the key by type or by text, or the entry has
+no template and is written the long way. Only entries with a schedule of a built-in type
+have one (third-party schedules need not be values). Bounded: the table starts again empty
+when it holds :data:`TEMPLATES_LIMIT` templates, and a text longer than
+:data:`TEMPLATE_TEXT_LIMIT` is not kept.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from json.encoder import encode_basestring_ascii as _quote
+from typing import Any
+
+from beatcore.entry import Entry
+from beatcore.record_text import ENCODER, definition_halves, dumps_entry
+from beatcore.schedules.shared import is_shared
+
+#: Most templates kept (the table starts again empty past it), and the longest text kept.
+TEMPLATES_LIMIT = 1024
+TEMPLATE_TEXT_LIMIT = 4096
+
+#: Field values whose equality is equality of their text (given the type, which is in the
+#: key): 1, 1.0 and True are equal but written apart; a subclass may compare as it likes.
+_EXACT = frozenset((str, int, float, bool, type(None), datetime))
+
+
+class DefinitionTemplate:
+    """The text of the definitions that differ from ``entry`` only in their name.
+
+    :param entry: the first entry seen with this template (its fields other than the name
+        are every other entry's of the template).
+    """
+
+    __slots__ = ("after", "before", "entry")
+
+    def __init__(self, entry: Entry, before: str, after: str) -> None:
+        self.entry = entry
+        self.before = before
+        self.after = after
+
+    def text(self, name: str) -> str:
+        """Return the definition text of the template's entry called ``name``."""
+        return self.before + _quote(name) + self.after
+
+
+_TEMPLATES: dict[tuple[Any, ...], DefinitionTemplate] = {}
+
+
+def template_key(entry: Entry) -> tuple[Any, ...] | None:
+    """Return the key of ``entry``'s template: its fields other than the name, so that two
+    entries of equal keys are written alike but for the name; None when it has none."""
+    schedule = entry.schedule
+    if not is_shared(schedule):
+        return None
+    fields = schedule.to_dict()
+    values = tuple(fields.values())
+    scalars = (
+        entry.task,
+        entry.enabled,
+        entry.tz,
+        entry.start_at,
+        entry.end_at,
+        entry.max_runs,
+        entry.catch_up,
+        entry.misfire_grace,
+        entry.jitter,
+        entry.static,
+        entry.description,
+        entry.overlap,
+        entry.overlap_timeout,
+    )
+    types = (*map(type, values), *map(type, scalars))
+    # a zero may be -0.0, equal to 0.0 but written apart (a jitter of either is left out)
+    if not _EXACT.issuperset(types) or 0.0 in values or entry.misfire_grace == 0:
+        return None
+    args, kwargs, options = entry.args, entry.kwargs, entry.options
+    return (
+        type(schedule),
+        *fields,
+        *values,
+        *scalars,
+        *types,
+        ENCODER.encode(args) if args else None,
+        ENCODER.encode(kwargs) if kwargs else None,
+        ENCODER.encode(options) if options else None,
+    )
+
+
+def template_of(entry: Entry) -> DefinitionTemplate | None:
+    """Return ``entry``'s template (made now if it is the first of it), or None when it has
+    none: its text is then :func:`dumps_entry`'s.
+
+    :raises InvalidEntry, InvalidSchedule: as :func:`dumps_entry` (nothing is kept).
+    """
+    key = template_key(entry)
+    if key is None:
+        return None
+    template = _TEMPLATES.get(key)
+    if template is None:
+        before, after = definition_halves(entry)
+        if len(before) + len(after) > TEMPLATE_TEXT_LIMIT:
+            return None
+        template = DefinitionTemplate(entry, before, after)
+        if len(_TEMPLATES) >= TEMPLATES_LIMIT:
+            _TEMPLATES.clear()
+        _TEMPLATES[key] = template
+    return template
+
+
+def definition_text(entry: Entry) -> str:
+    """Return :func:`dumps_entry` of ``entry``, written from its template when it has one.
+
+    Called for every definition a save or ``save_many`` writes.
+    """
+    template = template_of(entry)
+    if template is None:
+        return dumps_entry(entry)
+    return template.text(entry.name)
+
+
+def clear() -> None:
+    """Forget every template (for measurements that want a cold start, and tests)."""
+    _TEMPLATES.clear()
+
+
+def template_count() -> int:
+    """Return how many templates are kept (at most :data:`TEMPLATES_LIMIT`)."""
+    return len(_TEMPLATES)
