@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from json.encoder import c_make_encoder  # type: ignore[attr-defined]
 from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
 import attrs
 
 from beatcore.entry import Entry, EntryState
+from beatcore.schedules.shared import BUILT_IN_TYPES
 from beatcore.timeutil import isoformat
 
 FORMAT_VERSION = 1
@@ -125,7 +127,7 @@ def definition_halves(entry: Entry) -> tuple[str, str]:
         parts.append(f'"overlap":{_json_value(entry.overlap)}')
     if entry.overlap_timeout is not None:
         parts.append(f'"overlap_timeout":{_json_value(entry.overlap_timeout)}')
-    parts.append(f'"schedule":{_schedule_text({"type": schedule.type_name, **schedule.to_dict()})}')
+    parts.append(f'"schedule":{_schedule_text(schedule)}')
     if entry.start_at is not None:
         parts.append(f'"start_at":{_json_text(isoformat(entry.start_at))}')
     if entry.static is not False:
@@ -136,17 +138,26 @@ def definition_halves(entry: Entry) -> tuple[str, str]:
     return before, ",".join(parts) + f',"v":{FORMAT_VERSION}}}'
 
 
-_SCALARS = frozenset((str, int, float, bool, type(None)))
-_TEXT = frozenset((str,))
+#: The encoder's C function for values it writes in one pass: the JSON encoder builds it
+#: anew for every call of ``encode`` (most of the cost of a schedule's small dict).
+_C_ENCODE = (
+    None
+    if c_make_encoder is None
+    else c_make_encoder(None, ENCODER.default, _quote, None, ":", ",", True, False, True)
+)
 
 
-def _schedule_text(data: dict[str, Any]) -> str:
-    """Return ``data`` as the encoder writes it (keys sorted): a flat dict of str keys and
-    plain values (what the built-in schedule types write) is written out here, member by
-    member, in the encoder's bytes; anything else goes through the encoder."""
-    if not (_SCALARS.issuperset(map(type, data.values())) and _TEXT.issuperset(map(type, data))):
+def _schedule_text(schedule: Any) -> str:
+    """Return ``schedule``'s dict (with its type) as :data:`ENCODER` writes it.
+
+    A built-in schedule's dict is flat and has no cycle, so the encoder's C function made
+    once writes it (the same bytes: the same options, without the cycle check); any other
+    goes through :data:`ENCODER`.
+    """
+    data = {"type": schedule.type_name, **schedule.to_dict()}
+    if _C_ENCODE is None or type(schedule) not in BUILT_IN_TYPES:
         return _ENCODER.encode(data)
-    return "{" + ",".join([f"{_quote(key)}:{_json_value(data[key])}" for key in sorted(data)]) + "}"
+    return "".join(_C_ENCODE(data, 0))
 
 
 def _json_value(value: Any) -> str:

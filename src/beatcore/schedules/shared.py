@@ -23,7 +23,9 @@ from beatcore.schedules.solar import Solar
 #: Most schedules kept; the table starts again empty past it.
 LIMIT = 4096
 
-_SHARED_TYPES = frozenset((Interval, Crontab, Solar, Clocked))
+#: beatcore's own schedule types (immutable values, flat dicts).
+BUILT_IN_TYPES = frozenset((Interval, Crontab, Solar, Clocked))
+_SHARED_TYPES = BUILT_IN_TYPES
 _schedules: dict[tuple[Any, ...], ScheduleType] = {}
 
 
