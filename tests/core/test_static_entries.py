@@ -231,7 +231,7 @@ def _built_alone(name: str, item: dict[str, Any]) -> Entry:
     return parsed.entries[0]
 
 
-def test_items_differing_only_in_their_name_are_the_first_entry_renamed() -> None:
+def test_items_differing_only_in_their_name_are_each_the_entry_read_alone() -> None:
     hourly = celery_schedule(timedelta(hours=1))
     beat_schedule = {
         f"n{i}": {"task": "t", "schedule": celery_schedule(timedelta(hours=1)), "jitter": 5}
