@@ -50,7 +50,8 @@ def default_holder() -> str:
 
 @contextmanager
 def _cyclic_gc_paused() -> Iterator[None]:
-    """Hold the cyclic garbage collector off for one tick, then restore it as it was.
+    """Hold the cyclic garbage collector off for one tick (or the static sync at start), then
+    restore it as it was.
 
     A tick of 1,000 entries allocates some 10^5 short-lived objects while its claim result
     keeps them all alive, so the collector would scan the same young objects again and again
@@ -171,14 +172,16 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
             raise SystemExit(1) from None
         schedule = dict(self.app.conf.beat_schedule or {})
         self._add_backend_cleanup(schedule)
-        parsed = static_entries(schedule, self.plugins)
-        entries, refused = trackable(parsed.entries, self.settings.track_runs, self.store)
-        errors = {**parsed.errors, **refused}
-        for name, error in errors.items():
-            logger.error("beatcore: beat_schedule entry %r skipped: %s", name, error)
-        report = self.store.sync_static(entries, keep=errors)
-        for warning in record_static_sync(self.store, report, self.clock()):
-            logger.warning("beatcore: %s", warning)
+        # the sync keeps what it builds alive to its end, as a tick does (_cyclic_gc_paused)
+        with _cyclic_gc_paused():
+            parsed = static_entries(schedule, self.plugins)
+            entries, refused = trackable(parsed.entries, self.settings.track_runs, self.store)
+            errors = {**parsed.errors, **refused}
+            for name, error in errors.items():
+                logger.error("beatcore: beat_schedule entry %r skipped: %s", name, error)
+            report = self.store.sync_static(entries, keep=errors)
+            for warning in record_static_sync(self.store, report, self.clock()):
+                logger.warning("beatcore: %s", warning)
         logger.info(
             "beatcore: static entries synced to %s: %d added, %d updated, %d removed, %d unchanged",
             self.store.url,
