@@ -13,6 +13,7 @@ from rrule_support import MINUTE, chain, utc
 
 from beatcore.errors import InvalidSchedule
 from beatcore_rrule import RRule
+from beatcore_rrule.schedule import _SEARCH_YEARS as SEARCH_YEARS
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -367,6 +368,21 @@ def test_search_started_near_dt_matches_dateutil_from_dtstart(
         with pytest.raises(InvalidSchedule):
             rule.next_after(dt.replace(tzinfo=timezone.utc))
         return
+    if expected is not None and expected.year > dt.year + SEARCH_YEARS:
+        expected = None  # past the documented search horizon: "nothing happens" in it
     assert rule.next_after(dt.replace(tzinfo=timezone.utc)) == (
         None if expected is None else expected.replace(tzinfo=timezone.utc)
     )
+
+
+def test_an_occurrence_past_the_search_horizon_is_none_and_found_from_nearer() -> None:
+    """Mondays that are 2 January come 31 years apart from 2020 (the case Hypothesis found):
+    past the search horizon next_after says None, as documented; from nearer it finds it."""
+    text = "FREQ=DAILY;INTERVAL=4;BYMONTH=1;BYMONTHDAY=2;BYDAY=MO"
+    rule = RRule(text, dtstart=datetime(2020, 1, 1), tz="UTC")
+    assert du.rrulestr(text, dtstart=datetime(2020, 1, 1)).after(datetime(2020, 1, 1)) == (
+        datetime(2051, 1, 2)
+    )
+    assert rule.next_after(datetime(2020, 1, 1, tzinfo=timezone.utc)) is None
+    found = rule.next_after(datetime(2045, 1, 1, tzinfo=timezone.utc))
+    assert found == datetime(2051, 1, 2, tzinfo=timezone.utc)
