@@ -37,8 +37,6 @@ _TAG, _ENTRY, _OCCURRENCE, _EXPIRES = (
     "00000000-beat-core-occurrence-00000",
     "00000000-beat-core-expires-00000000",
 )
-#: The stand-ins in the order of their fields in an envelope's template (see _Envelope).
-_STAND_INS = (PLACEHOLDER_ID, _TAG, _ENTRY, _OCCURRENCE, _EXPIRES)
 #: ``Producer.publish``'s own parameters: Celery passes its properties among them.
 _PUBLISH_PARAMETERS = frozenset({"priority", "expiration", "mandatory", "immediate"})
 #: Channel methods whose kombu versions this module reproduces; overridden ones disable it.
@@ -117,17 +115,17 @@ def _quoted(text: str) -> str:
 
 class _Envelope:
     """One message's envelope for one channel: its queue, and from its second send on the
-    list it goes to and its JSON as a format string with a field where messages differ:
-    ``{0}`` the task id, ``{1}`` the delivery tag, ``{2}`` the entry, ``{3}`` the occurrence,
-    ``{4}`` the expiry, each as JSON (``template`` None: made from dicts each time). A
-    message sent once (entries with args of their own) never pays for the split."""
+    list it goes to and its JSON split at what differs per message (``parts`` None: made
+    from dicts each time). A message sent once (entries with args of their own) never pays
+    for the split."""
 
-    __slots__ = ("key", "queue", "sends", "template")
+    __slots__ = ("key", "parts", "queue", "sends", "slots")
 
     def __init__(self, queue: str) -> None:
         self.queue = queue
         self.key = ""
-        self.template: str | None = None
+        self.parts: list[str] | None = None
+        self.slots: list[str] = []
         self.sends = 0
 
 
@@ -199,8 +197,7 @@ class RedisBatch:
                 self._backend = message.app.backend
             self._backend.on_task_call(self._producer, task_id)
         before, after = signals.before_task_publish, signals.after_task_publish
-        template = envelope.template
-        if template is None or before.receivers or after.receivers:
+        if envelope.parts is None or before.receivers or after.receivers:
             headers, properties = message.stamp(
                 task_id, entry_name, occurrence_text, self._entry_header, self._occurrence_header
             )
@@ -210,14 +207,20 @@ class RedisBatch:
             text = dumps(kombu_message)
             self._pending.append(_Pending(message, key, envelope.queue, text, headers))
             return True
-        expires = _quoted(message.expires_at(message.app.now())) if message.expires_relative else ""
-        text = template.format(
-            _quoted(task_id),
-            f'"{self._tags.next()}"',
-            _quoted(entry_name),
-            _quoted(occurrence_text),
-            expires,
-        )
+        values = {
+            PLACEHOLDER_ID: _quoted(task_id),
+            _TAG: f'"{self._tags.next()}"',
+            _ENTRY: _quoted(entry_name),
+            _OCCURRENCE: _quoted(occurrence_text),
+        }
+        if message.expires_relative:
+            values[_EXPIRES] = _quoted(message.expires_at(message.app.now()))
+        parts = envelope.parts
+        pieces = [parts[0]]
+        for slot, part in zip(envelope.slots, parts[1:], strict=True):
+            pieces.append(values[slot])
+            pieces.append(part)
+        text = "".join(pieces)
         self._pending.append(_Pending(message, envelope.key, envelope.queue, text, None))
         return True
 
@@ -281,9 +284,8 @@ class RedisBatch:
         return _Envelope(str(message.routing_key))
 
     def _split(self, message: TaskMessage, envelope: _Envelope) -> None:
-        """Make ``envelope``'s JSON with stand-ins where messages differ and its template of
-        it, a field at each; left without (dicts each time) if a stand-in is not found exactly
-        where expected."""
+        """Make ``envelope``'s JSON with stand-ins where messages differ and split it there;
+        left unsplit (dicts each time) if a stand-in is not found exactly where expected."""
         headers, properties = message.stamp(
             PLACEHOLDER_ID, _ENTRY, _OCCURRENCE, self._entry_header, self._occurrence_header
         )
@@ -291,19 +293,27 @@ class RedisBatch:
             headers["expires"] = _EXPIRES
         kombu_message = self._kombu_message(message, headers, properties, _TAG)
         text = dumps(kombu_message)
+        stand_ins = [PLACEHOLDER_ID, _TAG, _ENTRY, _OCCURRENCE, _EXPIRES]
         expected = {PLACEHOLDER_ID: 3, _TAG: 1, _ENTRY: 1, _OCCURRENCE: 1}
         if message.expires_relative:
             expected[_EXPIRES] = 1
         if any(
             text.count(f'"{s}"') != expected.get(s, 0) or text.count(s) != expected.get(s, 0)
-            for s in _STAND_INS
+            for s in stand_ins
         ):
             return
-        template = text.replace("{", "{{").replace("}", "}}")  # the JSON's own braces
-        for i, stand_in in enumerate(_STAND_INS):
-            template = template.replace(f'"{stand_in}"', f"{{{i}}}")
+        parts = [text]
+        slots: list[str] = []
+        while True:
+            last = parts[-1]
+            found = [(last.find(f'"{s}"'), s) for s in stand_ins if f'"{s}"' in last]
+            if not found:
+                break
+            at, stand_in = min(found)
+            parts[-1:] = [last[:at], last[at + len(stand_in) + 2 :]]
+            slots.append(stand_in)
         envelope.key = self._key(envelope.queue, kombu_message)
-        envelope.template = template
+        envelope.parts, envelope.slots = parts, slots
 
     def _key(self, queue: str, kombu_message: dict[str, Any]) -> str:
         """The list a message goes to: its queue's, at the message's priority step."""
