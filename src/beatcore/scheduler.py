@@ -68,17 +68,14 @@ def _cyclic_gc_paused() -> Iterator[None]:
         gc.enable()
 
 
-#: Pages one tick claims and sends at most while each comes back full: the next page's claim
-#: is sent before the current page (the store may run it meanwhile: claim_due_ahead), so
-#: only a tick's first claim is waited for. A graceful stop waits for the tick to end.
+#: Pages one tick claims and sends at most while each comes back full, the next page's claim
+#: sent before the current page is (claim_due_ahead). A graceful stop waits for the tick.
 PAGES_PER_TICK = 4
 
 
 def _earliest(first: datetime | None, second: datetime | None) -> datetime | None:
     """The earlier of two instants (None: not known)."""
-    if first is None or second is None:
-        return second if first is None else first
-    return min(first, second)
+    return min((at for at in (first, second) if at is not None), default=None)
 
 
 def _kept(acks: Iterable[Ack], into: list[Ack]) -> Iterator[Ack]:
