@@ -18,13 +18,41 @@ from __future__ import annotations
 import json
 import os
 import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 from celery import Celery
+from kombu.transport import filesystem
+from kombu.utils.json import dumps
 
 HERE = Path(__file__).resolve().parent
 VAR = Path(os.environ.get("PROJ_VAR_DIR", HERE / "var"))
 INTERVAL = float(os.environ.get("PROJ_INTERVAL", "2"))
+
+
+class _WholeFileChannel(filesystem.Channel):
+    """kombu's filesystem channel, but a message file appears in the queue folder only whole.
+
+    kombu creates the message file in the queue folder and then writes it, while a consumer
+    moves and reads any file it lists without taking the writer's lock: a worker could read a
+    still-empty file and die on ``JSONDecodeError``. Here the message is written under
+    ``staging/`` on the same file system and renamed into place, which is atomic.
+    """
+
+    def _put(self, queue: str, message: Any, **kwargs: Any) -> None:
+        name = f"{round(time.monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        staging = Path(self.data_folder_out) / "staging"
+        staging.mkdir(exist_ok=True)
+        (staging / name).write_text(dumps(message), encoding="utf-8")
+        os.replace(staging / name, Path(self.data_folder_out) / name)
+
+
+class WholeFileTransport(filesystem.Transport):
+    """The filesystem transport with :class:`_WholeFileChannel`'s atomic writes."""
+
+    Channel = _WholeFileChannel
+
 
 app = Celery("proj")
 broker_url = os.environ.get("PROJ_BROKER_URL", "filesystem://")
@@ -32,6 +60,7 @@ app.conf.broker_url = broker_url
 if broker_url.startswith("filesystem://"):
     for folder in ("broker", "broker/processed", "broker/control"):
         (VAR / folder).mkdir(parents=True, exist_ok=True)
+    app.conf.broker_transport = WholeFileTransport
     app.conf.broker_transport_options = {
         "data_folder_in": str(VAR / "broker"),
         "data_folder_out": str(VAR / "broker"),
