@@ -10,12 +10,11 @@ renewal or ``beat_max_loop_interval``.
 
 from __future__ import annotations
 
-import gc
 import os
 import socket
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +24,7 @@ from celery.utils.log import get_logger
 from beatcore import timing
 from beatcore.dispatch import ClaimDispatcher
 from beatcore.errors import ConfigurationError, LockLost, StoreUnavailable
+from beatcore.gc_pause import cyclic_gc_paused
 from beatcore.listeners import Listeners
 from beatcore.metrics_server import MetricsServer, serve_metrics
 from beatcore.overlap import RunLimits, trackable
@@ -46,26 +46,6 @@ def default_holder() -> str:
     """Return ``host:pid:start-time``, the identity this process shows in the lock."""
     started = utc_now().strftime("%Y-%m-%dT%H:%M:%SZ")
     return f"{socket.gethostname()}:{os.getpid()}:{started}"
-
-
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Hold the cyclic garbage collector off for one tick (or the static sync at start), then
-    restore it as it was.
-
-    A tick of 1,000 entries allocates some 10^5 short-lived objects while its claim result
-    keeps them all alive, so the collector would scan the same young objects again and again
-    (about 10 % of a full tick, measured). Reference counting still frees them as usual; cycles
-    made meanwhile are collected once the tick ends.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 #: Pages one tick claims and sends at most while each comes back full, the next page's claim
@@ -169,8 +149,8 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
             raise SystemExit(1) from None
         schedule = dict(self.app.conf.beat_schedule or {})
         self._add_backend_cleanup(schedule)
-        # the sync keeps what it builds alive to its end, as a tick does (_cyclic_gc_paused)
-        with _cyclic_gc_paused():
+        # the sync keeps what it builds alive to its end, as a tick does (cyclic_gc_paused)
+        with cyclic_gc_paused():
             parsed = static_entries(schedule, self.plugins)
             entries, refused = trackable(parsed.entries, self.settings.track_runs, self.store)
             errors = {**parsed.errors, **refused}
@@ -221,7 +201,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         """
         started = self.monotonic()
         try:
-            with shutdown_deferred(), _cyclic_gc_paused():
+            with shutdown_deferred(), cyclic_gc_paused():
                 interval = self._tick()
         except LockLost as exc:
             self._step_down(str(exc))
@@ -269,6 +249,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         limit = self.settings.batch_size
         reclaim_after = self.settings.effective_reclaim_after
         now, started = self.clock(), self.monotonic()
+        first = now  # an ahead claim reclaims only what was in flight before this tick began
         result = self.store.claim_due(lease, now, limit=limit, reclaim_after=reclaim_after)
         next_due: datetime | None = None
         for page in range(1, PAGES_PER_TICK + 1):
@@ -277,8 +258,10 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
             if full and page < PAGES_PER_TICK:
                 # claimed while this page is sent; its window starts before its claim too
                 ahead_now, ahead_started = self.clock(), self.monotonic()
+                first = min(first, ahead_now)
+                since_first = (ahead_now - first).total_seconds()
                 ahead = self.store.claim_due_ahead(
-                    lease, ahead_now, limit=limit, reclaim_after=reclaim_after
+                    lease, ahead_now, limit=limit, reclaim_after=reclaim_after + since_first
                 )
             next_due = _earliest(next_due, self._send_page(lease, result, now, started))
             if ahead is None:
