@@ -273,7 +273,14 @@ class Store(RunMethods, abc.ABC):
         """Record the ``count`` acks ``acks`` yields while the scheduler still sends, as
         :meth:`ack` does; a store may write them in parts meanwhile (docs/writing-stores.rst:
         what holds if ``acks`` raises). The default collects them and calls :meth:`ack`."""
-        self.ack(lease, list(acks))
+        collected: list[Ack] = []
+        try:
+            collected.extend(acks)
+        except Exception:
+            if collected:  # their messages went out: written before the error propagates
+                self.ack(lease, collected)
+            raise
+        self.ack(lease, collected)
 
     @abc.abstractmethod
     def in_flight(self) -> list[InFlight]:

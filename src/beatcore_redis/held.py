@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from redis import ConnectionPool, Redis
@@ -59,13 +60,23 @@ class HeldConnection:
     get it with :func:`held_connection`."""
 
     def __init__(self, client: Any) -> None:
-        self._client = client
+        # weak: the registry's value must not keep its key, the client, alive for good
+        try:
+            self._client_ref: Callable[[], Any] = weakref.ref(client)
+        except TypeError:  # a client that takes no weak reference is not in the registry
+            self._client_ref = lambda: client
         self._enabled = holds(client)
         self._mutex = threading.Lock()
         self._conn: Any = None
         self._pid = os.getpid()
         #: the reply sent and not read yet (it holds the mutex), if any
         self._outstanding: Outstanding | None = None
+
+    def _live_client(self) -> Any:
+        client = self._client_ref()
+        if client is None:  # a caller kept the held connection but not its store's client
+            raise ConnectionError("the Redis client of this held connection is gone")
+        return client
 
     def execute(self, *args: Any) -> Any:
         """Send the command ``args`` and return its reply, on the held connection when it is
@@ -75,7 +86,7 @@ class HeldConnection:
         """
         self._settle_own()
         if not self._enabled or not self._mutex.acquire(blocking=False):
-            return self._client.execute_command(*args)
+            return self._live_client().execute_command(*args)
         try:
             conn = self._checked_out()
             try:
@@ -91,7 +102,7 @@ class HeldConnection:
                 raise
         finally:
             self._mutex.release()
-        return self._client.execute_command(*args)
+        return self._live_client().execute_command(*args)
 
     def send(self, *args: Any) -> Outstanding | None:
         """Send the command ``args`` on the held connection without reading its reply;
@@ -173,7 +184,7 @@ class HeldConnection:
             # a forked child: the parent's socket is not ours to use or to close
             self._conn, self._pid = None, os.getpid()
         if self._conn is None:
-            self._conn = self._client.connection_pool.get_connection()
+            self._conn = self._live_client().connection_pool.get_connection()
         return self._conn
 
     def _give_back(self, *, broken: bool) -> None:
@@ -182,7 +193,7 @@ class HeldConnection:
             return
         if broken:
             conn.disconnect()
-        self._client.connection_pool.release(conn)
+        self._live_client().connection_pool.release(conn)
 
 
 class Outstanding:
@@ -236,6 +247,8 @@ class Outstanding:
             self._error = exc
         except BaseException:
             self._held._give_back(broken=True)
+            # a later read must not take the missing reply for a None one
+            self._error = ConnectionError("reading the reply was interrupted")
             raise
         finally:
             self._held._outstanding = None

@@ -218,31 +218,49 @@ def ack_stream(
     """
     size = max(ACK_PART_MIN, -(-count // ACK_PARTS))
     previous: tuple[Sequence[Ack], ScriptReply] | None = None
-    try:
-        for part in _parts(acks, size):
-            keys, args = _ack_call(handle, claimed, lease, part, history_size)
-            if previous is not None:
-                sent, reply = previous
-                previous = None
-                _acked(handle, lease, sent, reply.result())
-            previous = part, handle.calls.start_script("ack", "ack", keys, args)
+
+    def read_previous() -> None:
+        nonlocal previous
         if previous is not None:
             sent, reply = previous
             previous = None
             _acked(handle, lease, sent, reply.result())
+
+    parts = _parts(acks, size)
+    try:
+        while True:
+            try:
+                part = next(parts, None)
+            except Exception:
+                # the caller's stream failed: what it yielded is written (_parts yielded
+                # the part begun) and the last reply read before the error propagates
+                read_previous()
+                raise
+            if part is None:
+                break
+            keys, args = _ack_call(handle, claimed, lease, part, history_size)
+            read_previous()
+            previous = part, handle.calls.start_script("ack", "ack", keys, args)
+        read_previous()
     finally:
-        if previous is not None:  # the stream failed while a part's reply was unread
+        if previous is not None:  # a part's reply was left unread by a failure
             previous[1].abandon()
 
 
 def _parts(acks: Iterable[Ack], size: int) -> Iterator[list[Ack]]:
-    """Yield ``acks`` in lists of ``size`` (the last one shorter)."""
+    """Yield ``acks`` in lists of ``size`` (the last one shorter). When ``acks`` raises,
+    the part begun is yielded first, then the error raised."""
     part: list[Ack] = []
-    for item in acks:
-        part.append(item)
-        if len(part) >= size:
+    try:
+        for item in acks:
+            part.append(item)
+            if len(part) >= size:
+                yield part
+                part = []
+    except Exception:
+        if part:
             yield part
-            part = []
+        raise
     if part:
         yield part
 

@@ -8,11 +8,13 @@ its parent's socket, and closing the store gives it back.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
 import threading
 import uuid
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,7 +25,8 @@ from redis.sentinel import SentinelConnectionPool
 from beatcore.entry import Entry
 from beatcore.testing import FakeClock
 from beatcore.testing.contract import T0, every
-from beatcore_redis.held import HeldConnection, holds
+from beatcore_redis import held as held_module
+from beatcore_redis.held import HeldConnection, held_connection, holds
 from beatcore_redis.store import RedisStore, open_store
 
 
@@ -250,3 +253,38 @@ def test_a_command_sent_after_an_unread_one_reads_that_reply_first(
     with pytest.raises(RuntimeError):
         outstanding.read()
     assert not held.busy().locked()
+
+
+def test_a_client_dropped_by_its_owner_leaves_no_held_connection_behind() -> None:
+    """The registry of held connections is weak: a process that opens and closes stores
+    (the dashboard, a management script) does not keep every client it ever made."""
+    made = []
+    for _ in range(20):
+        client = redis.Redis(host="127.0.0.1", port=1)
+        held_connection(client)
+        made.append(weakref.ref(client))
+    assert any(ref() in held_module._REGISTRY for ref in made[-1:])
+    del client
+    gc.collect()
+    assert [ref() for ref in made] == [None] * 20, "the registry keeps clients alive"
+
+
+def test_a_read_after_an_interrupted_one_raises_instead_of_returning_none(
+    store: RedisStore,
+) -> None:
+    """A KeyboardInterrupt while waiting for a reply leaves no None to be read as the reply."""
+    held = store.handle.calls.scripts.held
+    reply = held.send("PING")
+    assert reply is not None
+    conn = reply._conn
+
+    def interrupted() -> Any:
+        raise KeyboardInterrupt
+
+    conn.read_response = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        reply.settle()
+    del conn.read_response  # the pool may lend the same (reconnected) connection again
+    with pytest.raises(redis.exceptions.ConnectionError, match="interrupted"):
+        reply.read()
+    assert held.execute("PING")  # the connection was given back: the next call works

@@ -62,9 +62,10 @@ class AckStreamContract(ContractBase):
     def test_a_failing_stream_leaves_each_entry_acked_or_in_flight(
         self, store: Store, clock: FakeClock
     ) -> None:
-        """Store.ack_stream: when the stream raises, the error propagates; each entry is
-        either acked or still in flight with its claimed state, and those never yielded are
-        in flight; the store goes on working (the next ack of them is written)."""
+        """Store.ack_stream: when the stream raises, the acks it yielded are written and
+        then the error propagates (their messages went out: not sent again after
+        reclaim_after); those never yielded are in flight with their claimed state; the
+        store goes on working (the next ack of them is written)."""
         lease, claims = self._claimed_batch(store, clock)
         acks = self.acks_of(claims, clock())
 
@@ -74,6 +75,7 @@ class AckStreamContract(ContractBase):
         with pytest.raises(RuntimeError, match="the sends failed"):
             store.ack_stream(lease, _yield(acks, 150, fail), len(acks))
         flying = self._acked_or_in_flight(store, claims, "the never-yielded acks in flight")
+        expect(flying & set(names(claims[:150])), set(), "yielded acks left in flight")
         left = tuple(c for c in claims if c.entry.name in flying)
         self.ack_all(store, lease, left, clock())
         expect(store.in_flight(), [], "Store.in_flight after acking the rest")
