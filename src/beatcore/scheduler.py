@@ -14,7 +14,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import closing
+from contextlib import closing, suppress
 from datetime import datetime
 from typing import Any
 
@@ -263,20 +263,28 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
                 ahead = self.store.claim_due_ahead(
                     lease, ahead_now, limit=limit, reclaim_after=reclaim_after + since_first
                 )
-            next_due = _earliest(next_due, self._send_page(lease, result, now, started))
+            window = SendWindow(self.store.lock, lease, self.monotonic, started)
+            try:
+                next_due = _earliest(next_due, self._send_page(lease, result, now, window))
+            except BaseException:
+                if ahead is not None:  # its entries stay in flight, reclaimed as after a crash
+                    with suppress(Exception):
+                        ahead()
+                raise
             if ahead is None:
                 break
-            now, started, result = ahead_now, ahead_started, ahead()
+            # a renewal made while this page was sent covers the page claimed ahead too
+            started = max(ahead_started, window.renewed_from)
+            now, result = ahead_now, ahead()
         if full:
             return 0.0
         return self._sleep_until(_earliest(next_due, result.next_due_at))
 
     def _send_page(
-        self, lease: Lease, result: ClaimResult, now: datetime, started: float
+        self, lease: Lease, result: ClaimResult, now: datetime, window: SendWindow
     ) -> datetime | None:
-        """Send one claimed page (``now``: its claim's; ``started``: the monotonic instant
-        before that claim was sent) and ack it; return the earliest due instant of its acks."""
-        window = SendWindow(self.store.lock, lease, self.monotonic, started)
+        """Send one claimed page (``now``: its claim's) within ``window`` and ack it; return
+        the earliest due instant of its acks."""
         for error in result.corrupt:
             logger.error("beatcore: %s; the entry is skipped until its record is fixed", error)
             self.listeners.record_corrupt(error)

@@ -36,6 +36,9 @@ class SendWindow:
         self._monotonic = monotonic
         self._closes_at = started + lease.ttl
         self._renew_at = started + lease.ttl / 2
+        #: the monotonic instant the lease is known valid from: ``started``, or the start of
+        #: the last renewal made through this window
+        self.renewed_from = started
 
     @property
     def ttl(self) -> float:
@@ -61,4 +64,5 @@ class SendWindow:
                 return False
             self._closes_at = now + self._lease.ttl
             self._renew_at = now + self._lease.ttl / 2
+            self.renewed_from = now
         return True

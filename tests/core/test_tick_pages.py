@@ -94,3 +94,70 @@ def test_the_window_of_a_page_claimed_ahead_starts_before_its_claim(
     assert "2 entries were left unsent" in caplog.text
     assert [name for name, _, _ in beatcore_recorder.sent] == ["e00", "e01", "e02", "e03"]
     assert {store.state(f"e{i:02d}").total_run_count for i in range(4)} == {1}
+
+
+def test_a_renewal_while_a_page_is_sent_keeps_the_window_of_the_page_claimed_ahead_open(
+    beatcore_app: Celery, beatcore_recorder: DispatchRecorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The first page takes 35 s of a 30 s lease but renews it at 20 s (past half): the
+    second page, claimed at 0 s, is covered by that renewal and sent, not left for later."""
+    beatcore_app.conf.beatcore_batch_size = 2
+    beatcore_app.conf.beatcore_lock_ttl = 30
+    clock = FakeClock(T0)
+    seconds = Seconds()
+    store = due_entries(beatcore_app, clock, 4)
+    scheduler = Scheduler(
+        beatcore_app,
+        clock=clock,
+        holder="A",
+        store=store,  # type: ignore[arg-type]
+        monotonic=seconds,
+    )
+    scheduler.tick()
+
+    class Slow(Observer):
+        def entry_dispatched(self, entry: Entry, occurrence: datetime, task_id: str) -> None:
+            seconds.now += {"e00": 20, "e01": 15}.get(entry.name, 0)
+
+    scheduler.listeners.observe(Slow())
+    clock.advance(60)
+    store.calls.clear()
+    with caplog.at_level(logging.WARNING, logger="beatcore.scheduler"):
+        scheduler.tick()
+    assert "stopped sending" not in caplog.text
+    assert [name for name, _, _ in beatcore_recorder.sent] == ["e00", "e01", "e02", "e03"]
+    assert {store.state(f"e{i:02d}").total_run_count for i in range(4)} == {1}
+    assert store.in_flight() == []
+
+
+def test_a_page_that_fails_to_send_settles_the_claim_made_ahead(
+    beatcore_app: Celery, beatcore_recorder: DispatchRecorder
+) -> None:
+    """A page whose sending raises (here: the ack) still reads the claim sent ahead, so no
+    reply is left on the store's connection; its entries stay in flight until reclaimed."""
+    beatcore_app.conf.beatcore_batch_size = 2
+    clock = FakeClock(T0)
+    store = due_entries(beatcore_app, clock, 4)
+    scheduler = Scheduler(beatcore_app, clock=clock, holder="A", store=store)  # type: ignore[arg-type]
+    scheduler.tick()
+    asked: list[str] = []
+    real_ahead = store.claim_due_ahead
+
+    def counted_ahead(*args: object, **kwargs: object) -> object:
+        claim = real_ahead(*args, **kwargs)  # type: ignore[arg-type]
+
+        def read() -> object:
+            asked.append("read")
+            return claim()
+
+        return read
+
+    def failing_ack(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the ack failed")
+
+    store.claim_due_ahead = counted_ahead  # type: ignore[method-assign,assignment]
+    store.ack_stream = failing_ack  # type: ignore[method-assign,assignment]
+    clock.advance(60)
+    scheduler.tick()  # logged and retried, as any failed tick
+    assert asked == ["read"]
+    assert sorted(f.name for f in store.in_flight()) == ["e00", "e01", "e02", "e03"]
