@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from celery import beat
 
-from beatcore import task_message
+from beatcore import message_build
 from beatcore.entry import Entry
 from beatcore.redis_broker import RedisBatch, direct_channel
 from beatcore.task_message import TaskMessage
@@ -161,7 +161,7 @@ class Publisher:
         if message is None:
             options = dict(entry.options)
             options["headers"] = _beat_headers(options.pop("headers", None))
-            message = task_message.build(
+            message = message_build.build(
                 self._app, task, entry.task, entry.args, entry.kwargs, options
             )
             if message is not None:

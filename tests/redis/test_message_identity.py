@@ -417,3 +417,77 @@ def test_entries_sharing_one_definition_each_send_the_message_apply_async_sends(
         for part in ("headers", "properties"):
             assert sorted(beat.pop(part).items()) == sorted(celery.pop(part).items()), name
         assert beat == celery, name
+
+
+def tick_entries(app: Celery, entries: list[Entry]) -> dict[str, dict[str, Any]]:
+    """Save ``entries``, tick one occurrence of each; return the messages by entry name."""
+    clock = FakeClock(T0)
+    store = connect(app, clock=clock)
+    for entry in entries:
+        store.save(entry)
+    scheduler = Scheduler(app, clock=clock, holder="A")
+    try:
+        scheduler.tick()
+        clock.advance(PERIOD)
+        scheduler.tick()
+    finally:
+        scheduler.close()
+    return {m["headers"][ENTRY_HEADER]: m for m in Broker(app).take()}
+
+
+def test_arguments_masked_by_the_entrys_headers_stay_masked_in_every_message(
+    app: Celery,
+) -> None:
+    """``argsrepr`` / ``kwargsrepr`` in the entry's headers hide secret arguments from
+    Flower and the logs, as with apply_async: also for the entries whose message is made
+    from another's (same task and options, other arguments)."""
+    hidden = {"headers": {"argsrepr": "<hidden>", "kwargsrepr": "<hidden>"}}
+    sent = tick_entries(
+        app,
+        [
+            Entry(
+                name=f"m{i}",
+                task="tests.add",
+                schedule=Interval(PERIOD),
+                kwargs={"x": f"secret-{i}"},
+                options=hidden,
+            )
+            for i in range(3)
+        ],
+    )
+    assert sorted(sent) == ["m0", "m1", "m2"]
+    for message in sent.values():
+        assert (message["headers"]["argsrepr"], message["headers"]["kwargsrepr"]) == (
+            "<hidden>",
+            "<hidden>",
+        )
+
+
+def test_a_receiver_changing_a_nested_header_in_place_changes_only_its_own_message(
+    app: Celery,
+) -> None:
+    """Celery makes new headers, nested values too, for each send; so does beat, for the
+    messages of entries sharing one definition, when publish signals have receivers."""
+
+    def trace(headers: dict[str, Any], **kwargs: Any) -> None:
+        headers["nested"]["seen"].append(headers["id"])
+
+    before_task_publish.connect(trace, weak=False)
+    try:
+        sent = tick_entries(
+            app,
+            [
+                Entry(
+                    name=f"s{i}",
+                    task="tests.add",
+                    schedule=Interval(PERIOD),
+                    options={"headers": {"nested": {"seen": ["first"]}}},
+                )
+                for i in range(3)
+            ],
+        )
+    finally:
+        before_task_publish.disconnect(trace)
+    assert sorted(sent) == ["s0", "s1", "s2"]
+    for message in sent.values():
+        assert message["headers"]["nested"] == {"seen": ["first", message["headers"]["id"]]}
