@@ -11,7 +11,7 @@ from typing import Any
 
 from beatcore.hookspecs import hookimpl
 from beatcore.schedules import Clocked, Crontab, Interval, ScheduleType, Solar
-from beatcore.schedules.shared import shared_schedule
+from beatcore.schedules.shared import shared_schedule, typed_key
 
 
 @hookimpl
@@ -91,4 +91,7 @@ def adapted_value_key(obj: Any) -> tuple[Any, ...] | None:
         values = (obj.run_every, bool(getattr(obj, "relative", False)))
     else:
         return None
-    return (cls, *values, *map(type, values))
+    try:
+        return (cls, *map(typed_key, values))
+    except TypeError:  # a value of a kind not keyed: converted each time
+        return None

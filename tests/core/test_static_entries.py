@@ -134,20 +134,21 @@ def test_equal_schedules_written_per_item_are_converted_once_each_value(
 def test_what_cannot_be_keyed_or_shared_is_converted_for_each_item(
     counting: tuple[Plugins, _Counting],
 ) -> None:
-    """A subclass of Celery's schedule may convert otherwise, an unhashable field has no key,
-    and a plugin's own type is never shared between items (each is asked again)."""
+    """A subclass of Celery's schedule may convert otherwise, and a plugin's own type is
+    never shared between items (each is asked again); a set field (unhashable) is keyed by
+    its members with their types, so two equal crontabs of sets are converted once."""
     plugins, counter = counting
 
     class Subclass(celery_schedule):  # type: ignore[misc]
         pass
 
-    unhashable = [celery_crontab(minute={0, 30}), celery_crontab(minute={0, 30})]
+    sets = [celery_crontab(minute={0, 30}), celery_crontab(minute={0, 30})]
     assert adapted_value_key(Subclass(timedelta(hours=1))) is None
     foreign = _Foreign(5)
-    schedules = [Subclass(timedelta(hours=1)), Subclass(timedelta(hours=1)), *unhashable]
+    schedules = [Subclass(timedelta(hours=1)), Subclass(timedelta(hours=1)), *sets]
     parsed = static_entries(_items(*schedules, foreign, foreign), plugins)
     assert not parsed.errors
-    assert len(counter.asked) == 6
+    assert counter.asked == [*schedules[:3], foreign, foreign]
     first, second = (entry.schedule for entry in parsed.entries[4:])
     assert isinstance(first, _ForeignType) and first is not second
     assert parsed.entries[2].schedule == parsed.entries[3].schedule
@@ -295,3 +296,21 @@ def test_a_bad_name_on_an_item_like_a_good_one_is_named_and_skipped() -> None:
     assert sorted(parsed.errors) == sorted(["bad\nname", "", "  "])
     assert "a name may not hold control characters" in parsed.errors["bad\nname"]
     assert "entry name must be a non-empty string" in parsed.errors[""]
+
+
+def test_a_crontab_field_refused_alone_is_refused_after_an_equal_valid_one() -> None:
+    """(0, 30), (False, 30) and (0.0, 30) are equal tuples, but Crontab refuses the bool and
+    the float: reading a valid one first (in this beat_schedule or an earlier one) must not
+    let the others through as the same schedule."""
+    plugins = Plugins(load_entry_points=False)
+    bad = {
+        "b": {"task": "t", "schedule": celery_crontab(minute=(False, 30))},
+        "c": {"task": "t", "schedule": celery_crontab(minute=(0.0, 30))},
+    }
+    alone = static_entries(bad, plugins).errors
+    assert sorted(alone) == ["b", "c"]
+    good_first = {"a": {"task": "t", "schedule": celery_crontab(minute=(0, 30))}, **bad}
+    read = static_entries(good_first, plugins)
+    assert read.errors == alone
+    assert [entry.name for entry in read.entries] == ["a"]
+    assert static_entries(bad, plugins).errors == alone

@@ -12,6 +12,7 @@ table is cleared when it holds :data:`LIMIT` schedules. Third-party types are ne
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from beatcore.schedules.base import ScheduleType
@@ -40,10 +41,13 @@ def shared_schedule(cls: type[ScheduleType], fields: Mapping[str, Any]) -> Sched
     if cls not in _SHARED_TYPES:
         return cls.from_dict(_without_type(fields))
     try:
-        # value types are part of the key: 1, 1.0 and true are equal keys but not equal input
-        key = (cls, *fields.items(), *map(type, fields.values()))
+        types = tuple(map(type, fields.values()))
+        if _PLAIN.issuperset(types):  # as stored: 1, 1.0 and true told apart by their types
+            key: tuple[Any, ...] = (cls, *fields.items(), *types)
+        else:  # a converter's tuples and sets: their values' types too
+            key = (cls, *((name, typed_key(value)) for name, value in fields.items()))
         shared = _schedules.get(key)
-    except TypeError:  # an unhashable field value: built as it is, then refused or not
+    except TypeError:  # a field value not keyed: built as it is, then refused or not
         return cls.from_dict(_without_type(fields))
     if shared is None:
         shared = cls.from_dict(_without_type(fields))
@@ -68,3 +72,27 @@ def _without_type(fields: Mapping[str, Any]) -> dict[str, Any]:
     data = dict(fields)
     data.pop("type", None)
     return data
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def typed_key(value: Any) -> tuple[Any, ...]:
+    """``value`` with its type, nested values too, as a key: 1, 1.0 and True, 0.0 and -0.0,
+    a tuple and a list are equal but not the same input (Crontab refuses a bool or a float
+    where it takes an int, and a schedule keeps the spelling it was given).
+
+    :raises TypeError: a value of another kind (nothing is keyed by it then).
+    """
+    cls = type(value)
+    if cls is str or cls is int or cls is bool or value is None or cls is timedelta:
+        return (cls, value)
+    if cls is float:
+        return (cls, repr(value))
+    if cls is tuple or cls is list:
+        return (cls, *map(typed_key, value))
+    if cls is set or cls is frozenset:
+        return (cls, frozenset(map(typed_key, value)))
+    if cls is range:
+        return (cls, value.start, value.stop, value.step)
+    raise TypeError(f"not keyed: {cls.__name__}")
