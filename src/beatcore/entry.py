@@ -7,170 +7,43 @@ only when something that decides it changed (see :func:`beatcore.timing.timing_c
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
 
 import attrs
 
-from beatcore.errors import InvalidEntry, InvalidSchedule
+from beatcore.entry_checks import CATCH_UP_POLICIES as CATCH_UP_POLICIES
+from beatcore.entry_checks import DESCRIPTION_LIMIT as DESCRIPTION_LIMIT
+from beatcore.entry_checks import MAX_COUNT as MAX_COUNT
+from beatcore.entry_checks import MAX_SECONDS as MAX_SECONDS
+from beatcore.entry_checks import OVERLAP_POLICIES as OVERLAP_POLICIES
+from beatcore.entry_checks import CatchUp as CatchUp
+from beatcore.entry_checks import Overlap as Overlap
+from beatcore.entry_checks import (
+    check_bool,
+    check_count,
+    check_description,
+    check_instant,
+    check_json,
+    check_max_runs,
+    check_name,
+    check_one_of,
+    check_schedule,
+    check_seconds,
+    check_task,
+    check_text,
+    check_tz,
+)
+from beatcore.errors import InvalidEntry
 from beatcore.field_converters import StoredName as StoredName
 from beatcore.field_converters import stored_name as stored_name
 from beatcore.field_converters import to_aware, to_dict, to_flag, to_jitter, to_tuple
 from beatcore.schedules.base import ScheduleType, is_schedule
-from beatcore.timeutil import UTC, zone
+from beatcore.schedules.shared import BUILT_IN_TYPES
+from beatcore.timeutil import UTC
 from beatcore.values import MAX_JSON_DEPTH as MAX_JSON_DEPTH
-from beatcore.values import is_integer, is_number, json_problem, line_breaking, shown
-
-CatchUp = Literal["latest", "all", "skip"]
-CATCH_UP_POLICIES: tuple[CatchUp, ...] = ("latest", "all", "skip")
-Overlap = Literal["allow", "skip", "buffer_one"]
-OVERLAP_POLICIES: tuple[Overlap, ...] = ("allow", "skip", "buffer_one")
-
-
-#: The most seconds a jitter or misfire grace may be: what a timedelta holds.
-MAX_SECONDS = timedelta.max.days * 86400 + timedelta.max.seconds
-#: The most a count (``max_runs``, the run counters) may be: a signed 64-bit integer, which
-#: every store can hold in an integer column.
-MAX_COUNT = 2**63 - 1
-
-
-def _require_json(what: str, kind: type) -> Any:
-    def check(instance: Entry, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if type(value) is not kind:
-            expected = "a list or tuple" if kind is tuple else "a mapping"
-            raise InvalidEntry(
-                f"{what} of entry {instance.name!r} must be {expected}, got "
-                f"{type(value).__name__} {shown(value)}"
-            )
-        if not value:
-            return
-        problem = json_problem(value)
-        if problem is not None:
-            raise InvalidEntry(
-                f"{what} of entry {instance.name!r} must be JSON-serializable: {problem} (JSON "
-                "values are lists, dicts with str keys, str, int, finite float, bool and None)"
-            )
-
-    return check
-
-
-def _name(instance: Entry, attribute: attrs.Attribute[str], value: str) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidEntry(f"entry name must be a non-empty string, got {shown(value)}")
-    if type(value) is not StoredName:
-        char = line_breaking(value)
-        if char is not None:
-            raise InvalidEntry(
-                f"entry name {shown(value)} holds {char!r} (U+{ord(char):04X}): a name may not "
-                "hold control characters or line and paragraph separators (they could forge "
-                "log lines)"
-            )
-    try:
-        value.encode()  # task ids and store keys are made from its UTF-8 bytes
-    except UnicodeEncodeError as exc:
-        raise InvalidEntry(f"entry name {value!r} is not valid Unicode text: {exc}") from None
-
-
-def _task(instance: Entry, attribute: attrs.Attribute[str], value: str) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidEntry(
-            f"task of entry {instance.name!r} must be a non-empty task name, got {shown(value)}"
-        )
-
-
-def _schedule(instance: Entry, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not is_schedule(value):
-        raise InvalidEntry(
-            f"schedule of entry {instance.name!r} must be a schedule type (with type_name, "
-            f"to_dict, from_dict and next_after), got {shown(value)}"
-        )
-
-
-#: The longest description kept with an entry (characters).
-DESCRIPTION_LIMIT = 10_000
-
-
-def _description(
-    instance: Entry, attribute: attrs.Attribute[str | None], value: str | None
-) -> None:
-    if value is None:
-        return
-    if not isinstance(value, str) or len(value) > DESCRIPTION_LIMIT:
-        raise InvalidEntry(
-            f"description of entry {instance.name!r} must be text of at most "
-            f"{DESCRIPTION_LIMIT} characters, got {shown(value)}"
-        )
-
-
-def _tz(instance: Entry, attribute: attrs.Attribute[str | None], value: str | None) -> None:
-    if value is None:
-        return
-    if not isinstance(value, str):
-        raise InvalidEntry(
-            f"tz of entry {instance.name!r} must be an IANA zone name such as "
-            f"'Europe/Berlin', got {shown(value)}"
-        )
-    try:
-        zone(value)
-    except InvalidSchedule as exc:
-        raise InvalidEntry(f"tz of entry {instance.name!r}: {exc}") from exc
-
-
-def _one_of(choices: tuple[str, ...]) -> Any:
-    def check(instance: Entry, attribute: attrs.Attribute[str], value: str) -> None:
-        if not isinstance(value, str) or value not in choices:
-            raise InvalidEntry(
-                f"{attribute.name} of entry {instance.name!r} must be one of "
-                f"{', '.join(choices)}, got {shown(value)}"
-            )
-
-    return check
-
-
-def _seconds(what: str, least: str = ">=") -> Any:
-    def check(instance: Entry, attribute: attrs.Attribute[Any], value: float | None) -> None:
-        if value is None and what != "jitter":
-            return
-        if (
-            not is_number(value)
-            or not (value > 0 if least == ">" else value >= 0)
-            or (value > MAX_SECONDS)
-        ):
-            raise InvalidEntry(
-                f"{what} of entry {instance.name!r} must be a number of seconds {least} 0 and "
-                f"<= {MAX_SECONDS}, got {shown(value)}"
-            )
-
-    return check
-
-
-def _max_runs(instance: Entry, attribute: attrs.Attribute[int | None], value: int | None) -> None:
-    if value is not None and (not is_integer(value) or not 1 <= value <= MAX_COUNT):
-        raise InvalidEntry(
-            f"max_runs of entry {instance.name!r} must be a positive integer (<= {MAX_COUNT}) "
-            f"or None, got {shown(value)}"
-        )
-
-
-def _require_bool(instance: Entry, attribute: attrs.Attribute[bool], value: bool) -> None:
-    if value is not True and value is not False:
-        raise InvalidEntry(
-            f"{attribute.name} of entry {instance.name!r} must be True or False, got {shown(value)}"
-        )
-
-
-def _require_instant(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is None or (isinstance(value, datetime) and value.tzinfo is UTC):
-        return
-    what = attribute.name
-    label = f"{what} of entry {instance.name!r}" if isinstance(instance, Entry) else f"state {what}"
-    if not isinstance(value, datetime):
-        raise InvalidEntry(f"{label} must be an aware datetime or None, got {shown(value)}")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidSchedule(f"{label} must be a timezone-aware datetime, got naive {value!r}")
-    raise InvalidSchedule(
-        f"{label} {value.isoformat()} is outside the instants a datetime can hold in UTC"
-    )
+from beatcore.values import json_problem
 
 
 @attrs.frozen(eq=True, hash=False)
@@ -218,101 +91,172 @@ class Entry:
     overlap: Overlap = "allow"
     overlap_timeout: float | None = None
 
-    def __attrs_post_init__(self) -> None:
-        # Each field's check (_FIELD_CHECKS) in field order, as attrs validators would run
-        # them, but only when the quick test of the usual values fails: an Entry is built for
-        # every record read (twice per dispatched entry), and a call per field is most of it.
-        # The quick test passes only values every check passes.
-        name, task, start_at, end_at = self.name, self.task, self.start_at, self.end_at
-        args, kwargs, options = self.args, self.kwargs, self.options
-        max_runs, grace, jitter = self.max_runs, self.misfire_grace, self.jitter
-        catch_up, description = self.catch_up, self.description
+    def __init__(
+        self,
+        name: str,
+        task: str,
+        schedule: ScheduleType,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
+        enabled: bool = True,
+        tz: str | None = None,
+        start_at: datetime | None = None,
+        end_at: datetime | None = None,
+        max_runs: int | None = None,
+        catch_up: CatchUp = "latest",
+        misfire_grace: float | None = None,
+        jitter: float | None = 0.0,
+        static: bool = False,
+        description: str | None = None,
+        overlap: Overlap = "allow",
+        overlap_timeout: float | None = None,
+    ) -> None:
+        # Written here rather than generated by attrs: an Entry is built for every record
+        # read (twice per dispatched entry) and every entry a caller saves, and a converter
+        # and a validator call per field were most of it. When the values are of the usual
+        # kinds (the converters would return them as they are, the dicts copied) they are
+        # set at once and told valid by one quick test, which passes only values every
+        # field's check passes; else each field's converter and check run in field order
+        # (_init_checked, the general path, same values and errors).
+        if not (
+            type(args) is tuple
+            and (kwargs is None or type(kwargs) is dict)
+            and (options is None or type(options) is dict)
+            and (enabled is True or enabled is False)
+            and (start_at is None or (type(start_at) is datetime and start_at.tzinfo is UTC))
+            and (end_at is None or (type(end_at) is datetime and end_at.tzinfo is UTC))
+            and (static is True or static is False)
+        ):
+            _init_checked(
+                self, name, task, schedule, args, kwargs, options, enabled, tz, start_at,
+                end_at, max_runs, catch_up, misfire_grace, jitter, static, description,
+                overlap, overlap_timeout,
+            )  # fmt: skip
+            return
+        kwargs = {} if kwargs is None else kwargs.copy()
+        options = {} if options is None else options.copy()
+        if jitter is None:
+            jitter = 0.0  # a record may hold null: no jitter
+        _setters = _ENTRY_SETTERS
+        _setters[0](self, name)
+        _setters[1](self, task)
+        _setters[2](self, schedule)
+        _setters[3](self, args)
+        _setters[4](self, kwargs)
+        _setters[5](self, options)
+        _setters[6](self, enabled)
+        _setters[7](self, tz)
+        _setters[8](self, start_at)
+        _setters[9](self, end_at)
+        _setters[10](self, max_runs)
+        _setters[11](self, catch_up)
+        _setters[12](self, misfire_grace)
+        _setters[13](self, jitter)
+        _setters[14](self, static)
+        _setters[15](self, description)
+        _setters[16](self, overlap)
+        _setters[17](self, overlap_timeout)
         if not (
             type(name) is str
             and name.isprintable()  # no Cc, Zl, Zp or surrogate: the name rule and encode()
             and name.strip()
             and type(task) is str
             and task.strip()
-            and is_schedule(self.schedule)
-            and type(args) is tuple
+            and (type(schedule) in BUILT_IN_TYPES or is_schedule(schedule))
             and (not args or json_problem(args) is None)
-            and type(kwargs) is dict
             and (not kwargs or json_problem(kwargs) is None)
-            and type(options) is dict
             and (not options or json_problem(options) is None)
-            and (self.enabled is True or self.enabled is False)
-            and self.tz is None
-            and (start_at is None or (type(start_at) is datetime and start_at.tzinfo is UTC))
-            and (end_at is None or (type(end_at) is datetime and end_at.tzinfo is UTC))
+            and tz is None
             and (max_runs is None or (type(max_runs) is int and 1 <= max_runs <= MAX_COUNT))
             and type(catch_up) is str
             and catch_up in CATCH_UP_POLICIES
             and (
-                grace is None
-                or ((type(grace) is float or type(grace) is int) and 0 <= grace <= MAX_SECONDS)
+                misfire_grace is None
+                or (
+                    (type(misfire_grace) is float or type(misfire_grace) is int)
+                    and 0 <= misfire_grace <= MAX_SECONDS
+                )
             )
             and (type(jitter) is float or type(jitter) is int)
             and 0 <= jitter <= MAX_SECONDS
-            and (self.static is True or self.static is False)
             and (
                 description is None
                 or (type(description) is str and len(description) <= DESCRIPTION_LIMIT)
             )
-            and self.overlap == "allow"
-            and self.overlap_timeout is None
+            and overlap == "allow"
+            and overlap_timeout is None
         ):
-            for attribute, check in _FIELD_CHECKS:
-                check(self, attribute, getattr(self, attribute.name))
+            _check_fields(self)
         if start_at and end_at and end_at < start_at:
-            raise InvalidEntry(
-                f"end_at of entry {self.name!r} ({end_at.isoformat()}) is before its "
-                f"start_at ({start_at.isoformat()})"
-            )
+            _refuse_order(self)
 
     def evolve(self, **changes: Any) -> Entry:
         """Return a copy with ``changes`` applied (validated like a new Entry)."""
         return attrs.evolve(self, **changes)
 
 
-#: Each Entry field's check, in field order (see Entry.__attrs_post_init__).
+#: Each Entry field's check, in field order (see Entry.__init__).
 _FIELD_CHECKS: tuple[tuple[attrs.Attribute[Any], Any], ...] = tuple(
     zip(
         attrs.fields(Entry),
         (
-            _name,
-            _task,
-            _schedule,
-            _require_json("args", tuple),
-            _require_json("kwargs", dict),
-            _require_json("options", dict),
-            _require_bool,
-            _tz,
-            _require_instant,
-            _require_instant,
-            _max_runs,
-            _one_of(CATCH_UP_POLICIES),
-            _seconds("misfire_grace"),
-            _seconds("jitter"),
-            _require_bool,
-            _description,
-            _one_of(OVERLAP_POLICIES),
-            _seconds("overlap_timeout", ">"),
+            check_name,
+            check_task,
+            check_schedule,
+            check_json("args", tuple),
+            check_json("kwargs", dict),
+            check_json("options", dict),
+            check_bool,
+            check_tz,
+            check_instant,
+            check_instant,
+            check_max_runs,
+            check_one_of(CATCH_UP_POLICIES),
+            check_seconds("misfire_grace"),
+            check_seconds("jitter"),
+            check_bool,
+            check_description,
+            check_one_of(OVERLAP_POLICIES),
+            check_seconds("overlap_timeout", ">"),
         ),
         strict=True,
     )
 )
 
 
-def _count(instance: EntryState, attribute: attrs.Attribute[int], value: int) -> None:
-    if not is_integer(value) or not 0 <= value <= MAX_COUNT:
-        raise InvalidEntry(
-            f"state {attribute.name} must be an integer from 0 to {MAX_COUNT}, got {shown(value)}"
-        )
+#: Each Entry field's converter (None: none), in field order.
+_FIELD_CONVERTERS: tuple[Any, ...] = tuple(attribute.converter for attribute in attrs.fields(Entry))
+_ENTRY_SETTERS = tuple(Entry.__dict__[f.name].__set__ for f in attrs.fields(Entry))
 
 
-def _text(instance: EntryState, attribute: attrs.Attribute[str | None], value: str | None) -> None:
-    if value is not None and not isinstance(value, str):
-        raise InvalidEntry(f"state {attribute.name} must be a string or None, got {shown(value)}")
+def _check_fields(entry: Entry) -> None:
+    """Run each field's check on ``entry`` in field order: raise the first field's error."""
+    for attribute, check in _FIELD_CHECKS:
+        check(entry, attribute, getattr(entry, attribute.name))
+
+
+def _refuse_order(entry: Entry) -> None:
+    assert entry.start_at is not None and entry.end_at is not None
+    raise InvalidEntry(
+        f"end_at of entry {entry.name!r} ({entry.end_at.isoformat()}) is before its "
+        f"start_at ({entry.start_at.isoformat()})"
+    )
+
+
+def _init_checked(entry: Entry, *values: Any) -> None:
+    """Set ``entry``'s fields to ``values`` (in field order) through each field's converter,
+    then run every field's check and the order of ``start_at`` and ``end_at``.
+
+    The general path of :class:`Entry`'s constructor, taken when a value is not of the
+    usual kind (a list for ``args``, a mapping that is no dict, a naive or non-UTC instant,
+    ``0`` or ``1`` for a flag): what the attrs-generated constructor did.
+    """
+    for setter, converter, value in zip(_ENTRY_SETTERS, _FIELD_CONVERTERS, values, strict=True):
+        setter(entry, value if converter is None else converter(value))
+    _check_fields(entry)
+    if entry.start_at and entry.end_at and entry.end_at < entry.start_at:
+        _refuse_order(entry)
 
 
 def _check_state(state: EntryState) -> None:
@@ -325,13 +269,13 @@ def _check_state(state: EntryState) -> None:
     for attribute in attrs.fields(EntryState):
         value = getattr(state, attribute.name)
         if attribute.name.endswith("_count"):
-            _count(state, attribute, value)
+            check_count(state, attribute, value)
         elif attribute.name.endswith("_at"):
             value = to_aware(value)  # an instant in another zone: in UTC
             object.__setattr__(state, attribute.name, value)
-            _require_instant(state, attribute, value)
+            check_instant(state, attribute, value)
         else:
-            _text(state, attribute, value)
+            check_text(state, attribute, value)
 
 
 @attrs.frozen
