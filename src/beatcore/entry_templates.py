@@ -24,6 +24,7 @@ from typing import Any
 
 from beatcore.entry import Entry
 from beatcore.record_text import ENCODER, definition_halves, dumps_entry
+from beatcore.schedules.interval import Interval
 from beatcore.schedules.shared import is_shared
 
 #: Most templates kept (the table starts again empty past it), and the longest text kept.
@@ -55,6 +56,8 @@ class DefinitionTemplate:
 
 
 _TEMPLATES: dict[tuple[Any, ...], DefinitionTemplate] = {}
+#: The template :func:`template_of` returned last (a batch's entries mostly share one).
+_last: DefinitionTemplate | None = None
 
 
 def template_key(entry: Entry) -> tuple[Any, ...] | None:
@@ -103,6 +106,10 @@ def template_of(entry: Entry) -> DefinitionTemplate | None:
 
     :raises InvalidEntry, InvalidSchedule: as :func:`dumps_entry` (nothing is kept).
     """
+    global _last
+    last = _last
+    if last is not None and _written_alike(entry, last.entry):
+        return last
     key = template_key(entry)
     if key is None:
         return None
@@ -115,7 +122,38 @@ def template_of(entry: Entry) -> DefinitionTemplate | None:
         if len(_TEMPLATES) >= TEMPLATES_LIMIT:
             _TEMPLATES.clear()
         _TEMPLATES[key] = template
+    _last = template
     return template
+
+
+def _written_alike(entry: Entry, known: Entry) -> bool:
+    """A quick test that ``entry`` is written as ``known`` (a template's) but for the name:
+    each other field the same object, or both empty (args, kwargs, options), or an equal
+    str (task) or Interval (a new one per entry). False says nothing: the key decides.
+
+    Called by :func:`template_of` for every entry it is asked about.
+    """
+    schedule, other = entry.schedule, known.schedule
+    task = entry.task
+    return (
+        (schedule is other or (type(schedule) is Interval and schedule == other))
+        and (task is known.task or (type(task) is str and task == known.task))
+        and (entry.args is known.args or not (entry.args or known.args))
+        and not (entry.kwargs or known.kwargs)
+        and not (entry.options or known.options)
+        and entry.enabled is known.enabled
+        and entry.tz is known.tz
+        and entry.start_at is known.start_at
+        and entry.end_at is known.end_at
+        and entry.max_runs is known.max_runs
+        and entry.catch_up is known.catch_up
+        and entry.misfire_grace is known.misfire_grace
+        and entry.jitter is known.jitter
+        and entry.static is known.static
+        and entry.description is known.description
+        and entry.overlap is known.overlap
+        and entry.overlap_timeout is known.overlap_timeout
+    )
 
 
 def definition_text(entry: Entry) -> str:
@@ -131,7 +169,9 @@ def definition_text(entry: Entry) -> str:
 
 def clear() -> None:
     """Forget every template (for measurements that want a cold start, and tests)."""
+    global _last
     _TEMPLATES.clear()
+    _last = None
 
 
 def template_count() -> int:

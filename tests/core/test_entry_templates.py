@@ -117,3 +117,26 @@ def test_a_long_text_is_not_kept() -> None:
     assert entry_templates.template_of(long) is None
     assert entry_templates.definition_text(long) == dumps_entry(long)
     assert entry_templates.template_count() == 0
+
+
+def test_a_batch_of_one_template_works_its_key_out_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entries built alike (a new Interval each, the same other values) are told alike by
+    the quick test against the last template, without the key of their fields."""
+    keys: list[Entry] = []
+    key_of = entry_templates.template_key
+
+    def counted(entry: Entry) -> Any:
+        keys.append(entry)
+        return key_of(entry)
+
+    monkeypatch.setattr(entry_templates, "template_key", counted)
+    for i in range(100):
+        entry = Entry(name=f"e-{i}", task="t", schedule=Interval(timedelta(hours=1)))
+        assert entry_templates.definition_text(entry) == dumps_entry(entry)
+    assert len(keys) == 1
+    other = _entry("x", jitter=1.0)  # another template: its key, then quick again
+    assert entry_templates.definition_text(other) == dumps_entry(other)
+    assert entry_templates.definition_text(other.evolve(name="y")) == dumps_entry(
+        other.evolve(name="y")
+    )
+    assert len(keys) == 2
