@@ -13,7 +13,7 @@ from redis.exceptions import ConnectionError, NoScriptError, TimeoutError
 from beatcore.errors import StoreError
 from beatcore_redis.connection import RetryingCaller
 from beatcore_redis.held import Outstanding
-from beatcore_redis.scripts import Scripts
+from beatcore_redis.scripts import PreparedCall, Scripts
 
 logger = get_logger("beatcore.redis")
 T = TypeVar("T")
@@ -77,6 +77,17 @@ class RedisCalls:
                 diagnose_wrongtype=self.diagnose_wrongtype,
             )
         return self.call(what, lambda: self._run_replicated(name, keys, args))
+
+    def run_prepared(self, what: str, call: PreparedCall, args: Sequence[str | bytes]) -> Any:
+        """Call ``call``'s script with ``args`` after its fixed ones: :meth:`run_script`, the
+        command packed by ``call`` (see :meth:`Scripts.prepared`)."""
+        if not self.wait_replicas:
+            return self.retry.call(
+                what,
+                lambda: self.scripts.run_prepared(call, args),
+                diagnose_wrongtype=self.diagnose_wrongtype,
+            )
+        return self.run_script(what, call.name, call.keys, [*call.fixed, *args])
 
     def start_script(self, what: str, name: str, keys: list[str], args: list[Any]) -> ScriptReply:
         """Send a call of script ``name`` without waiting for its reply, on the held

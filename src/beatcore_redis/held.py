@@ -84,13 +84,24 @@ class HeldConnection:
 
         :raises redis.exceptions.RedisError: as ``client.execute_command`` would.
         """
+        return self.execute_packed(None, args)
+
+    def execute_packed(self, packed: bytes | None, args: tuple[Any, ...]) -> Any:
+        """Send the command ``args`` as :meth:`execute` does, as the bytes ``packed`` (its
+        RESP encoding, made once by the caller; None: packed here) on the held connection.
+
+        :raises redis.exceptions.RedisError: as ``client.execute_command`` would.
+        """
         self._settle_own()
         if not self._enabled or not self._mutex.acquire(blocking=False):
             return self._live_client().execute_command(*args)
         try:
             conn = self._checked_out()
             try:
-                conn.send_command(*args)
+                if packed is None:
+                    conn.send_command(*args)
+                else:
+                    conn.send_packed_command([packed])
                 return conn.read_response()
             except ResponseError:
                 raise  # the server's error reply, read in full: the connection is in step

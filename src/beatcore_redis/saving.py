@@ -140,19 +140,54 @@ def _kept_state(handle: RedisHandle, entry: Entry, before: Records) -> EntryStat
     stored = storekit.decode_record(entry.name, *before)
     if isinstance(stored, CorruptRecord):
         return None
-    state, _ = storekit.decide_save(entry, stored, handle.now(), handle.default_timezone)
-    return stored.state if state == stored.state else None
+    old, state = stored
+    if not timing.timing_changed(old, entry):
+        return state  # what decide_save gives then, whether the definitions are equal or not
+    decided, _ = storekit.decide_save(entry, stored, handle.now(), handle.default_timezone)
+    return state if decided == state else None
+
+
+def _settle(
+    handle: RedisHandle,
+    item: _Pending,
+    state: EntryState,
+    put: writes.Put,
+    written: bool,
+    found: Records | None,
+    kept: Records | None,
+) -> tuple[EntryState, Records] | None:
+    """Return what the write of ``put`` (``item``'s, giving ``state``) did: the state after
+    and the records stored now; None when it must be written again (``item`` then expects
+    the records found). ``found``: the records its call met instead of those expected;
+    ``kept``: those it kept the state of (see :class:`.writes.SaveReplies`)."""
+    if found is not None:
+        item.known, item.fresh = found, True
+        return None
+    if not written:
+        return None  # its call met another entry's change: send it again
+    if kept is not None:
+        kept_state = _kept_state(handle, item.entry, kept)
+        if kept_state is None:
+            item.known, item.replaced = (item.definition, kept[1]), kept[0]
+            item.fresh = True
+            return None
+        return kept_state, (item.definition, kept[1])
+    return state, (put.definition, put.state)
 
 
 def _save_all(
-    handle: RedisHandle, what: str, items: list[_Pending], refused: dict[str, str]
+    handle: RedisHandle,
+    what: str,
+    items: list[_Pending],
+    refused: dict[str, str],
+    attempts: int = writes.MAX_WRITE_ATTEMPTS,
 ) -> tuple[dict[str, EntryState], list[tuple[str, Records]]]:
-    """Write ``items`` until each is written or refused; return the states after and the
-    records each saved name holds now."""
+    """Write ``items`` until each is written or refused, in at most ``attempts`` round
+    trips; return the states after and the records each saved name holds now."""
     states: dict[str, EntryState] = {}
     stored: list[tuple[str, Records]] = []
     pending = items
-    for _ in range(writes.MAX_WRITE_ATTEMPTS):
+    for _ in range(attempts):
         puts: list[writes.Put] = []
         decided: dict[str, tuple[_Pending, EntryState]] = {}
         now = handle.now()  # one instant for the entries of a call: new ones start alike
@@ -175,24 +210,21 @@ def _save_all(
         pending = []
         for put in puts:
             item, state = decided[put.name]
-            if put.name in replies.found:
-                item.known, item.fresh = replies.found[put.name], True
+            name = put.name
+            done = _settle(
+                handle,
+                item,
+                state,
+                put,
+                name in replies.written,
+                replies.found.get(name),
+                replies.kept.get(name),
+            )
+            if done is None:
                 pending.append(item)
-            elif put.name not in replies.written:
-                pending.append(item)  # its call met another entry's change: send it again
-            elif put.name in replies.kept:
-                before = replies.kept[put.name]
-                kept = _kept_state(handle, item.entry, before)
-                if kept is None:
-                    item.known, item.replaced = (item.definition, before[1]), before[0]
-                    item.fresh = True
-                    pending.append(item)
-                else:
-                    states[put.name] = kept
-                    stored.append((put.name, (item.definition, before[1])))
             else:
-                states[put.name] = state
-                stored.append((put.name, (put.definition, put.state)))
+                states[name] = done[0]
+                stored.append((name, done[1]))
     raise writes.gave_up(handle, what, [item.entry.name for item in pending])
 
 
@@ -202,12 +234,28 @@ def save(handle: RedisHandle, seen: SeenRecords, entry: Entry) -> EntryState:
     :raises InvalidEntry: the entry cannot be stored. :raises StoreError: the records kept
         changing concurrently (:data:`.writes.MAX_WRITE_ATTEMPTS` attempts).
     """
-    item = _Pending(entry, seen.get(entry.name))
-    refused: dict[str, str] = {}
-    states, stored = _save_all(handle, "save", [item], refused)
-    for name, (definition, state) in stored:
-        seen.remember(name, definition, state)
-    return states[entry.name]
+    name = entry.name
+    item = _Pending(entry, seen.get(name))
+    attempts = writes.MAX_WRITE_ATTEMPTS
+    if item.known is None:
+        # the usual save (a name this store has not seen): one call, written as new, or
+        # the script kept the state; what _save_all does, for one entry
+        state, put = _write_of(handle, item, handle.now(), {})
+        if put is not None:
+            reply = writes.save_one(handle, "save", put)
+            records = (reply[2], reply[3]) if len(reply) > 1 else None
+            if reply[0] == 1:
+                done = _settle(handle, item, state, put, True, None, records)
+            else:
+                done = _settle(handle, item, state, put, False, records, None)
+            if done is not None:
+                seen.remember(name, *done[1])
+                return done[0]
+            attempts -= 1
+    states, stored = _save_all(handle, "save", [item], {}, attempts)
+    for stored_name, (definition, state_raw) in stored:
+        seen.remember(stored_name, definition, state_raw)
+    return states[name]
 
 
 def save_many(handle: RedisHandle, entries: Iterable[Entry]) -> SaveManyReport:

@@ -7,12 +7,18 @@ that never saw it, or SCRIPT FLUSH), so a tick normally costs exactly one comman
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import Any
 
 from redis.exceptions import NoScriptError
+from redis.utils import HIREDIS_AVAILABLE
 
 from beatcore_redis.held import Outstanding, held_connection
+
+_pack_command: Callable[[tuple[Any, ...]], bytes] | None = None
+if HIREDIS_AVAILABLE:  # what redis-py packs commands with then
+    from hiredis import pack_command as _pack_command
 
 #: Script names; each is ``<name>.lua`` beside this module.
 SCRIPT_NAMES = (
@@ -34,12 +40,63 @@ def script_source(name: str) -> str:
     return resources.files("beatcore_redis").joinpath(f"{name}.lua").read_text(encoding="utf-8")
 
 
+class PreparedCall:
+    """The calls of one script whose keys and first arguments never change (a save's write
+    call): the command up to them encoded once, so each call encodes only its own arguments.
+
+    Encoded as redis-py encodes a command: with hiredis (the ``redis`` extra installs it)
+    by hiredis, strings in UTF-8; without it in the client's encoding (``encoding``).
+    """
+
+    __slots__ = ("_encoding", "_head", "_leads", "command", "fixed", "keys", "name")
+
+    def __init__(
+        self,
+        name: str,
+        sha: str,
+        keys: Sequence[str],
+        fixed: Sequence[str | bytes],
+        encoding: tuple[str, str] = ("utf-8", "strict"),
+    ) -> None:
+        self.name = name
+        self.keys = list(keys)
+        self.fixed = list(fixed)
+        #: EVALSHA and the fixed arguments (the arguments of a call follow them)
+        self.command: tuple[str | bytes, ...] = ("EVALSHA", sha, str(len(keys)), *keys, *fixed)
+        self._encoding = encoding
+        self._head = self._bulks(self.command)
+        #: the array header and the fixed part, by the number of a call's own arguments
+        self._leads: dict[int, bytes] = {}
+
+    def _bulks(self, args: Sequence[str | bytes]) -> bytes:
+        """``args`` as RESP bulk strings (no array header)."""
+        if _pack_command is not None:
+            packed = _pack_command(tuple(args))
+            return packed[packed.index(b"\n") + 1 :]
+        encoding, errors = self._encoding
+        parts = []
+        for arg in args:
+            data = arg.encode(encoding, errors) if isinstance(arg, str) else arg
+            parts.append(b"$%d\r\n%b\r\n" % (len(data), data))
+        return b"".join(parts)
+
+    def pack(self, args: Sequence[str | bytes]) -> bytes:
+        """Return the call with ``args`` after the fixed ones as RESP bytes (what
+        redis-py's packer sends for ``execute_command(*self.command, *args)``)."""
+        lead = self._leads.get(len(args))
+        if lead is None:
+            lead = b"*%d\r\n%b" % (len(self.command) + len(args), self._head)
+            self._leads[len(args)] = lead
+        return lead + self._bulks(args)
+
+
 class Scripts:
     """The registered scripts of one client, by name (``scripts.claim(keys=..., args=...)``)."""
 
     def __init__(self, client: Any) -> None:
         self._scripts = {name: client.register_script(script_source(name)) for name in SCRIPT_NAMES}
         self._client = client
+        self._prepared: dict[str, PreparedCall] = {}
         #: the connection script calls are sent on (see :mod:`.held`)
         self.held = held_connection(client)
 
@@ -57,6 +114,36 @@ class Scripts:
         except NoScriptError:
             self.load(name)
             return self.held.execute("EVALSHA", sha, len(keys), *keys, *args)
+
+    def prepared(
+        self,
+        purpose: str,
+        name: str,
+        keys: Callable[[], Sequence[str]],
+        fixed: Sequence[str | bytes],
+    ) -> PreparedCall:
+        """Return the :class:`PreparedCall` kept for ``purpose``: script ``name`` with the
+        keys ``keys()`` returns and the first arguments ``fixed``, made at the first call
+        (the scripts of one client belong to one store, whose keys never change)."""
+        call = self._prepared.get(purpose)
+        if call is None:
+            pool = getattr(self._client, "connection_pool", None)
+            kwargs = getattr(pool, "connection_kwargs", {})
+            encoding = (kwargs.get("encoding", "utf-8"), kwargs.get("encoding_errors", "strict"))
+            call = PreparedCall(name, self.sha(name), keys(), fixed, encoding)
+            self._prepared[purpose] = call
+        return call
+
+    def run_prepared(self, call: PreparedCall, args: Sequence[str | bytes]) -> Any:
+        """Call ``call``'s script with ``args`` after its fixed ones (loading it on
+        NOSCRIPT) and return its reply: :meth:`run`, with the command packed by ``call``."""
+        packed = call.pack(args)
+        command = (*call.command, *args)
+        try:
+            return self.held.execute_packed(packed, command)
+        except NoScriptError:
+            self.load(call.name)
+            return self.held.execute_packed(packed, command)
 
     def send(self, name: str, keys: list[str], args: list[Any]) -> Outstanding | None:
         """Send a call of script ``name`` by SHA on the held connection without waiting for

@@ -205,7 +205,11 @@ def save_chunks(handle: RedisHandle, what: str, puts: Sequence[Put]) -> SaveRepl
     stored state, or answers with the records (see ``write.lua``). Every name of a call that
     met a change was not written.
     """
-    chunks, replies = _run(handle, what, puts, WRITE_CHUNK, None, WriteMode.SAVES)
+    if len(puts) == 1:
+        chunks: list[Sequence[Write]] = [puts]
+        replies = [save_one(handle, what, puts[0])]
+    else:
+        chunks, replies = _run(handle, what, puts, WRITE_CHUNK, None, WriteMode.SAVES)
     result = SaveReplies(set(), {}, {})
     for part, reply in zip(chunks, replies, strict=True):
         into = result.found
@@ -215,6 +219,16 @@ def save_chunks(handle: RedisHandle, what: str, puts: Sequence[Put]) -> SaveRepl
         for i in range(1, len(reply), 3):
             into[storekit.text(reply[i])] = (reply[i + 1], reply[i + 2])
     return result
+
+
+def save_one(handle: RedisHandle, what: str, put: Put) -> Any:
+    """Compare-and-set one ``put`` as :func:`save_chunks` does and return the script's
+    reply: ``[1]`` written, ``[1, name, definition, state]`` written with the state kept
+    (the records it found), ``[0, name, definition, state]`` not written (the records
+    found). The call is packed but for the entry's own arguments (see ``PreparedCall``).
+    """
+    call = handle.calls.scripts.prepared("save", "write", lambda: _keys(handle), _SAVES_ARGS)
+    return handle.calls.run_prepared(what, call, put.script_args())
 
 
 def _run(
@@ -227,7 +241,6 @@ def _run(
 ) -> tuple[list[Sequence[Write]], list[Any]]:
     """Call the write script once per ``chunk`` entries in one pipeline; return the chunks and
     the replies."""
-    keys = handle.keys
     chunks = [writes[i : i + chunk] for i in range(0, len(writes), chunk)] or [[]]
     arg_lists: list[list[Any]] = []
     for i, part in enumerate(chunks):
@@ -237,18 +250,25 @@ def _run(
             last = i == len(chunks) - 1
             mode = WriteMode.SYNC_LAST if last else WriteMode.SYNC_CHUNK
             generation, digest = sync.generation + i, sync.digest
-        args: list[Any] = [SCHEMA_VERSION, mode.value, str(generation), digest]
+        args: list[Any] = [str(SCHEMA_VERSION), mode.value, str(generation), digest]
         for item in part:
             args += item.script_args()
         arg_lists.append(args)
-    replies = handle.calls.run_scripts(
-        what,
-        "write",
-        [keys.defs, keys.states, keys.due, keys.inflight, keys.claimed, keys.static,
-         keys.corrupt, keys.meta, keys.history_prefix, keys.running, keys.reports_prefix],
-        arg_lists,
-    )  # fmt: skip
+    replies = handle.calls.run_scripts(what, "write", _keys(handle), arg_lists)
     return chunks, list(replies)
+
+
+#: The arguments of a :data:`WriteMode.SAVES` call before its entries'.
+_SAVES_ARGS = (str(SCHEMA_VERSION), WriteMode.SAVES.value, "0", "")
+
+
+def _keys(handle: RedisHandle) -> list[str]:
+    """The keys of a write-script call, in the order ``write.lua`` takes them."""
+    keys = handle.keys
+    return [
+        keys.defs, keys.states, keys.due, keys.inflight, keys.claimed, keys.static,
+        keys.corrupt, keys.meta, keys.history_prefix, keys.running, keys.reports_prefix,
+    ]  # fmt: skip
 
 
 def gave_up(handle: RedisHandle, what: str, names: Iterable[str]) -> StoreError:
