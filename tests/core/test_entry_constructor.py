@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,6 +21,7 @@ from beatcore import Crontab, Entry, Interval
 from beatcore.entry import MAX_COUNT, MAX_SECONDS, _init_checked
 from beatcore.errors import InvalidEntry, InvalidSchedule
 from beatcore.field_converters import StoredName
+from beatcore.schedules import interval
 from beatcore.timeutil import UTC
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -120,3 +122,31 @@ def test_positional_values_and_evolve_take_the_same_paths() -> None:
                                                         start_at=T0, max_runs=3)  # fmt: skip
     with pytest.raises(InvalidEntry, match="end_at of entry 'e'"):
         built.evolve(end_at=T0 - timedelta(seconds=1))
+
+
+INTERVALS: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
+    ((60,), {}), ((60.5,), {}), ((timedelta(hours=1),), {}), ((0,), {}), ((-1,), {}),
+    (("x",), {}), ((True,), {}), ((float("nan"),), {}), ((float("inf"),), {}), ((10**30,), {}),
+    ((timedelta(0),), {}), ((timedelta(days=-1),), {}), ((60, T0.replace(tzinfo=None)), {}),
+    ((60, T0), {}), ((60, T0.astimezone(BERLIN)), {}), ((60, "x"), {}),
+    ((60, T0), {"relative": True}), ((60,), {"relative": 1}), ((60,), {"relative": True}),
+    ((timedelta(hours=1),), {"relative": None}), ((timedelta(hours=1), None), {}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("args", "kwargs"), INTERVALS, ids=repr)
+def test_interval_alike_on_both_paths(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Interval's constructor sets the usual interval at once, else converts and checks."""
+
+    def general() -> Interval:
+        built = object.__new__(Interval)
+        values = inspect.signature(Interval).bind(*args, **kwargs)
+        values.apply_defaults()
+        interval._init_checked(built, *values.arguments.values())
+        return built
+
+    quick, slow = outcome(lambda: Interval(*args, **kwargs)), outcome(general)
+    assert quick == slow
+    if isinstance(quick, Interval):
+        assert repr(quick) == repr(slow)
+        assert [type(v) for v in attrs.astuple(quick)] == [type(v) for v in attrs.astuple(slow)]
