@@ -67,6 +67,10 @@ class Publisher:
         #: The queues declared on the Redis channel last written to, and that channel.
         self._declared: tuple[Any, set[Any]] = (None, set())
         self._by_name = self._celery_sends_by_name()
+        #: The last entry's options, args, kwargs, task name, task and cacheable message:
+        #: entries a store decoded from one template share those objects, so the next one
+        #: is matched by identity, without the definition's key (two reprs) and look-ups.
+        self._last: tuple[Any, Any, Any, str, Any, TaskMessage] | None = None
         #: Entry definitions whose message was built here (the rest took Celery's path).
         self.messages_built = 0
 
@@ -78,6 +82,7 @@ class Publisher:
         """
         producer = self._beat.producer
         self._by_name = self._celery_sends_by_name()
+        self._last = None
         return producer
 
     def _celery_sends_by_name(self) -> bool:
@@ -131,8 +136,21 @@ class Publisher:
         if self._tasks is None:
             # app.tasks is a descriptor that locks on every read; the registry never changes
             self._tasks = self._app.tasks
-        task = self._tasks.get(entry.task)
-        message = self._message(entry, task) if self._fast else None
+        last = self._last
+        message: TaskMessage | None
+        if (
+            last is not None
+            and last[0] is entry.options
+            and last[1] is entry.args
+            and last[2] is entry.kwargs
+            and last[3] == entry.task
+        ):
+            task, message = last[4], last[5]
+        else:
+            task = self._tasks.get(entry.task)
+            message = self._message(entry, task) if self._fast else None
+            if message is not None and message.cacheable:
+                self._last = (entry.options, entry.args, entry.kwargs, entry.task, task, message)
         if message is None or occurrence is None:
             self._celery_publish(entry, task, task_id, occurrence)
             return

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +38,17 @@ _TAG, _ENTRY, _OCCURRENCE, _EXPIRES = (
     "00000000-beat-core-occurrence-00000",
     "00000000-beat-core-expires-00000000",
 )
+#: The parameter of an envelope's filler (:func:`_filler`) each stand-in's value is passed as.
+_PARAMETERS = {
+    PLACEHOLDER_ID: "task_id",
+    _TAG: "tag",
+    _ENTRY: "entry",
+    _OCCURRENCE: "occurrence",
+    _EXPIRES: "expires",
+}
+#: Stand-ins whose values never need JSON escaping (a UUID, an ISO instant): their quotes stay
+#: in the template and the value goes between them as it is.
+_BARE = frozenset({_TAG, _OCCURRENCE})
 #: ``Producer.publish``'s own parameters: Celery passes its properties among them.
 _PUBLISH_PARAMETERS = frozenset({"priority", "expiration", "mandatory", "immediate"})
 #: Channel methods whose kombu versions this module reproduces; overridden ones disable it.
@@ -113,19 +125,40 @@ def _quoted(text: str) -> str:
     return dumps(text)
 
 
+#: What fills an envelope's template: (task id, delivery tag, entry, occurrence, expires),
+#: the task id, entry and expires quoted as JSON strings, the tag and occurrence bare.
+Filler = Callable[[str, str, str, str, str], str]
+
+
+def _filler(parts: list[str], slots: list[str]) -> Filler:
+    """Return the function that joins ``parts`` with one message's values in the places of
+    ``slots`` (one string build per message; made once per envelope). The parts are written
+    into its source with ``repr``, a Python literal whatever the text."""
+    pieces = [repr(parts[0])]
+    for slot, part in zip(slots, parts[1:], strict=True):
+        pieces += [_PARAMETERS[slot], repr(part)]
+    source = (
+        "def fill(task_id, tag, entry, occurrence, expires):\n"
+        f"    return ''.join(({', '.join(pieces)},))\n"
+    )
+    scope: dict[str, Any] = {}
+    exec(compile(source, "<beatcore.redis_broker envelope>", "exec"), scope)
+    fill: Filler = scope["fill"]
+    return fill
+
+
 class _Envelope:
     """One message's envelope for one channel: its queue, and from its second send on the
-    list it goes to and its JSON split at what differs per message (``parts`` None: made
-    from dicts each time). A message sent once (entries with args of their own) never pays
-    for the split."""
+    list it goes to and the filler of its JSON template (``fill`` None: made from dicts each
+    time). A message sent once (entries with args of their own) never pays for the
+    template."""
 
-    __slots__ = ("key", "parts", "queue", "sends", "slots")
+    __slots__ = ("fill", "key", "queue", "sends")
 
     def __init__(self, queue: str) -> None:
         self.queue = queue
         self.key = ""
-        self.parts: list[str] | None = None
-        self.slots: list[str] = []
+        self.fill: Filler | None = None
         self.sends = 0
 
 
@@ -197,7 +230,8 @@ class RedisBatch:
                 self._backend = message.app.backend
             self._backend.on_task_call(self._producer, task_id)
         before, after = signals.before_task_publish, signals.after_task_publish
-        if envelope.parts is None or before.receivers or after.receivers:
+        fill = envelope.fill
+        if fill is None or before.receivers or after.receivers:
             headers, properties = message.stamp(
                 task_id, entry_name, occurrence_text, self._entry_header, self._occurrence_header
             )
@@ -207,20 +241,10 @@ class RedisBatch:
             text = dumps(kombu_message)
             self._pending.append(_Pending(message, key, envelope.queue, text, headers))
             return True
-        values = {
-            PLACEHOLDER_ID: _quoted(task_id),
-            _TAG: f'"{self._tags.next()}"',
-            _ENTRY: _quoted(entry_name),
-            _OCCURRENCE: _quoted(occurrence_text),
-        }
-        if message.expires_relative:
-            values[_EXPIRES] = _quoted(message.expires_at(message.app.now()))
-        parts = envelope.parts
-        pieces = [parts[0]]
-        for slot, part in zip(envelope.slots, parts[1:], strict=True):
-            pieces.append(values[slot])
-            pieces.append(part)
-        text = "".join(pieces)
+        expires = _quoted(message.expires_at(message.app.now())) if message.expires_relative else ""
+        text = fill(
+            _quoted(task_id), self._tags.next(), _quoted(entry_name), occurrence_text, expires
+        )
         self._pending.append(_Pending(message, envelope.key, envelope.queue, text, None))
         return True
 
@@ -284,8 +308,9 @@ class RedisBatch:
         return _Envelope(str(message.routing_key))
 
     def _split(self, message: TaskMessage, envelope: _Envelope) -> None:
-        """Make ``envelope``'s JSON with stand-ins where messages differ and split it there;
-        left unsplit (dicts each time) if a stand-in is not found exactly where expected."""
+        """Make ``envelope``'s JSON with stand-ins where messages differ and its filler from
+        the parts between them; none (dicts each time) if a stand-in is not found exactly
+        where expected."""
         headers, properties = message.stamp(
             PLACEHOLDER_ID, _ENTRY, _OCCURRENCE, self._entry_header, self._occurrence_header
         )
@@ -310,10 +335,13 @@ class RedisBatch:
             if not found:
                 break
             at, stand_in = min(found)
-            parts[-1:] = [last[:at], last[at + len(stand_in) + 2 :]]
+            end = at + len(stand_in) + 2
+            if stand_in in _BARE:  # its quotes stay in the parts
+                at, end = at + 1, end - 1
+            parts[-1:] = [last[:at], last[end:]]
             slots.append(stand_in)
         envelope.key = self._key(envelope.queue, kombu_message)
-        envelope.parts, envelope.slots = parts, slots
+        envelope.fill = _filler(parts, slots)
 
     def _key(self, queue: str, kombu_message: dict[str, Any]) -> str:
         """The list a message goes to: its queue's, at the message's priority step."""
