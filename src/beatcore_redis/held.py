@@ -122,12 +122,20 @@ class HeldConnection:
         connection is busy or not used, or the send failed: nothing was sent then (the
         caller sends it another way).
         """
+        return self.send_packed(None, args)
+
+    def send_packed(self, packed: bytes | None, args: tuple[Any, ...]) -> Outstanding | None:
+        """Send the command ``args`` as :meth:`send` does, as the bytes ``packed`` (its
+        RESP encoding, made by the caller; None: packed here)."""
         self._settle_own()
         if not self._enabled or not self._mutex.acquire(blocking=False):
             return None
         try:
             conn = self._checked_out()
-            conn.send_command(*args)
+            if packed is None:
+                conn.send_command(*args)
+            else:
+                conn.send_packed_command([packed])
         except _BROKEN:
             self._give_back(broken=True)
             self._mutex.release()

@@ -147,9 +147,14 @@ class Scripts:
 
     def send(self, name: str, keys: list[str], args: list[Any]) -> Outstanding | None:
         """Send a call of script ``name`` by SHA on the held connection without waiting for
-        its reply (see :meth:`HeldConnection.send`; None: not sent)."""
-        sha = self._scripts[name].sha
-        return self.held.send("EVALSHA", sha, len(keys), *keys, *args)
+        its reply (see :meth:`HeldConnection.send`; None: not sent). ``args`` are strings,
+        bytes, ints or floats."""
+        command = ("EVALSHA", self._scripts[name].sha, len(keys), *keys, *args)
+        # packed by hiredis straight away (the claim's and the ack's arguments are strings,
+        # bytes and ints, which redis-py hands hiredis as they are): its packer's pass over
+        # the arguments costs as much again, some 1,000 arguments an ack part
+        packed = None if _pack_command is None else _pack_command(command)
+        return self.held.send_packed(packed, command)
 
     def release(self) -> None:
         """Give the held connection back to the pool (the store is closing)."""

@@ -41,3 +41,37 @@ def test_without_hiredis_the_bytes_of_redis_py_s_python_packer(
     packer = PythonRespSerializer(6000, Encoder(encoding, "strict", False).encode)
     assert call.pack(ARGS) == b"".join(packer.pack(*command()))
     assert call.command == command()[: -len(ARGS)]
+
+
+def test_a_started_script_call_sends_the_bytes_of_redis_py_s_packer(
+    monkeypatch: pytest.MonkeyPatch, redis_db: Any
+) -> None:
+    """Scripts.send (a claim ahead, an ack part) packs its command itself, with hiredis
+    when installed, else through the connection as before: the same bytes either way, and
+    the call answers as any other."""
+    from redis.connection import Connection
+
+    sent: list[bytes] = []
+    original = Connection.send_packed_command
+
+    def recording(conn: Any, command: Any, check_health: bool = True) -> None:
+        sent.append(b"".join([command] if isinstance(command, bytes) else command))
+        original(conn, command, check_health)
+
+    monkeypatch.setattr(Connection, "send_packed_command", recording)
+    client = redis_db.client()
+    try:
+        with_scripts = scripts.Scripts(client)
+        with_scripts.load("names")
+        args: list[Any] = ["0", 10, "nämé", b"\x00\xff", 1.5]  # a cursor, a count, ignored
+        for pack in (scripts._pack_command, None):
+            monkeypatch.setattr(scripts, "_pack_command", pack)
+            sent.clear()
+            reply = with_scripts.send("names", ["{p}:defs", "{p}:corrupt"], args)
+            assert reply is not None
+            assert reply.read()[0] == b"0"  # the walk is done: no entries
+            command = ("EVALSHA", with_scripts.sha("names"), 2, "{p}:defs", "{p}:corrupt", *args)
+            assert sent == [b"".join(Connection().pack_command(*command))]
+    finally:
+        with_scripts.release()
+        client.close()
