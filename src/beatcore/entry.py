@@ -184,6 +184,7 @@ class Entry:
                 description is None
                 or (type(description) is str and len(description) <= DESCRIPTION_LIMIT)
             )
+            and type(overlap) is str
             and overlap == "allow"
             and overlap_timeout is None
         ):

@@ -43,12 +43,16 @@ class DefinitionTemplate:
         are every other entry's of the template).
     """
 
-    __slots__ = ("after", "before", "entry")
+    __slots__ = ("after", "before", "entry", "plain")
 
     def __init__(self, entry: Entry, before: str, after: str) -> None:
         self.entry = entry
         self.before = before
         self.after = after
+        #: True when the text was made with no args, kwargs or options: only then may an
+        #: entry be matched to it by :func:`_written_alike` (their containers may change in
+        #: place after the text was made; the key encodes them by value each time)
+        self.plain = not (entry.args or entry.kwargs or entry.options)
 
     def text(self, name: str) -> str:
         """Return the definition text of the template's entry called ``name``."""
@@ -108,7 +112,7 @@ def template_of(entry: Entry) -> DefinitionTemplate | None:
     """
     global _last
     last = _last
-    if last is not None and _written_alike(entry, last.entry):
+    if last is not None and last.plain and _written_alike(entry, last.entry):
         return last
     key = template_key(entry)
     if key is None:
@@ -127,9 +131,9 @@ def template_of(entry: Entry) -> DefinitionTemplate | None:
 
 
 def _written_alike(entry: Entry, known: Entry) -> bool:
-    """A quick test that ``entry`` is written as ``known`` (a template's) but for the name:
-    each other field the same object, or both empty (args, kwargs, options), or an equal
-    str (task) or Interval (a new one per entry). False says nothing: the key decides.
+    """A quick test that ``entry`` is written as ``known`` (a plain template's) but for the
+    name: no args, kwargs or options, each other field the same object, or an equal str
+    (task) or Interval (a new one per entry). False says nothing: the key decides.
 
     Called by :func:`template_of` for every entry it is asked about.
     """
@@ -138,9 +142,7 @@ def _written_alike(entry: Entry, known: Entry) -> bool:
     return (
         (schedule is other or (type(schedule) is Interval and schedule == other))
         and (task is known.task or (type(task) is str and task == known.task))
-        and (entry.args is known.args or not (entry.args or known.args))
-        and not (entry.kwargs or known.kwargs)
-        and not (entry.options or known.options)
+        and not (entry.args or entry.kwargs or entry.options)
         and entry.enabled is known.enabled
         and entry.tz is known.tz
         and entry.start_at is known.start_at

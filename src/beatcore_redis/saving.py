@@ -23,7 +23,7 @@ from typing import Any
 from beatcore import entry_templates, serializer, storekit, timing
 from beatcore.batch import ENTRY_ERRORS, SaveManyReport, unique_batch
 from beatcore.entry import Entry, EntryState
-from beatcore.errors import CorruptRecord
+from beatcore.errors import CorruptRecord, InvalidEntry
 from beatcore_redis import writes
 from beatcore_redis.handle import RedisHandle
 
@@ -252,9 +252,13 @@ def save(handle: RedisHandle, seen: SeenRecords, entry: Entry) -> EntryState:
                 seen.remember(name, *done[1])
                 return done[0]
             attempts -= 1
-    states, stored = _save_all(handle, "save", [item], {}, attempts)
+    refused: dict[str, str] = {}
+    states, stored = _save_all(handle, "save", [item], refused, attempts)
     for stored_name, (definition, state_raw) in stored:
         seen.remember(stored_name, definition, state_raw)
+    if name in refused:  # e.g. no first run: raise that error, as for a name not seen
+        _write_of(handle, item, handle.now(), {})
+        raise InvalidEntry(refused[name])
     return states[name]
 
 

@@ -11,14 +11,18 @@ from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import Any
 
+import redis.utils
 from redis.exceptions import NoScriptError
-from redis.utils import HIREDIS_AVAILABLE
 
 from beatcore_redis.held import Outstanding, held_connection
 
 _pack_command: Callable[[tuple[Any, ...]], bytes] | None = None
-if HIREDIS_AVAILABLE:  # what redis-py packs commands with then
-    from hiredis import pack_command as _pack_command
+# what redis-py packs commands with: hiredis's packer when it has one (redis-py 5 sets
+# HIREDIS_AVAILABLE for any hiredis >= 1.0, which may predate pack_command)
+if getattr(redis.utils, "HIREDIS_PACK_AVAILABLE", redis.utils.HIREDIS_AVAILABLE):
+    import hiredis
+
+    _pack_command = getattr(hiredis, "pack_command", None)
 
 #: Script names; each is ``<name>.lua`` beside this module.
 SCRIPT_NAMES = (

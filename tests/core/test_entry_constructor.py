@@ -11,6 +11,7 @@ from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Any
+from unittest import mock
 
 import attrs
 import pytest
@@ -150,3 +151,9 @@ def test_interval_alike_on_both_paths(args: tuple[Any, ...], kwargs: dict[str, A
     if isinstance(quick, Interval):
         assert repr(quick) == repr(slow)
         assert [type(v) for v in attrs.astuple(quick)] == [type(v) for v in attrs.astuple(slow)]
+
+
+def test_an_overlap_that_only_compares_equal_to_allow_is_refused() -> None:
+    """The quick path takes ``overlap`` only as the str "allow", as the field check does."""
+    with pytest.raises(InvalidEntry, match="overlap of entry 'e' must be one of"):
+        Entry(name="e", task="t", schedule=Interval(60), overlap=mock.ANY)

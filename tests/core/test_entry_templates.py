@@ -140,3 +140,22 @@ def test_a_batch_of_one_template_works_its_key_out_once(monkeypatch: pytest.Monk
         other.evolve(name="y")
     )
     assert len(keys) == 2
+
+
+def test_containers_changed_in_place_after_a_template_is_made_are_written_as_they_are() -> None:
+    """A template's text is made once; args, kwargs or options changed in place since (the
+    same tuple holding a list that grew, the template entry's dict emptied) must not make a
+    later entry be written from it."""
+    entry_templates.clear()
+    payload = [1]
+    first = Entry(name="a", task="t", schedule=Interval(60), args=(payload,))
+    assert entry_templates.definition_text(first) == dumps_entry(first)
+    payload.append(2)
+    same_tuple = Entry(name="b", task="t", schedule=first.schedule, args=first.args)
+    assert entry_templates.definition_text(same_tuple) == dumps_entry(same_tuple)
+    entry_templates.clear()
+    with_kwargs = Entry(name="c", task="t", schedule=Interval(60), kwargs={"k": 1})
+    entry_templates.definition_text(with_kwargs)
+    with_kwargs.kwargs.clear()
+    plain = Entry(name="d", task="t", schedule=with_kwargs.schedule)
+    assert entry_templates.definition_text(plain) == dumps_entry(plain)

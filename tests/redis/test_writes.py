@@ -3,11 +3,17 @@
 
 from __future__ import annotations
 
-from beatcore import serializer
+import fakeredis
+import pytest
+
+from beatcore import Entry, Interval, serializer
 from beatcore.entry import EntryState
+from beatcore.errors import InvalidSchedule
 from beatcore.testing.contract import T0, every
+from beatcore.testing.contract.batches import NoNextRun
 from beatcore_redis.lock import FencedCall
 from beatcore_redis.scripts import script_source
+from beatcore_redis.store import open_store
 from beatcore_redis.writes import Delete, Put, WriteMode, put
 
 
@@ -39,3 +45,14 @@ def test_modes_are_the_ones_the_scripts_read() -> None:
     renew_lua = script_source("lock_renew")
     assert FencedCall.RENEW.value == "1" and "ARGV[3] == '1'" in renew_lua
     assert FencedCall.RELEASE.value == "0"
+
+
+def test_a_save_the_schedule_refuses_raises_its_error_for_a_name_seen_or_not() -> None:
+    """A schedule with no first run is refused by a single save with that schedule's error,
+    whether the store has written the name before (the batch path) or not (the direct one)."""
+    store = open_store("redis://127.0.0.1:1/0", {"client": fakeredis.FakeRedis()})
+    store.save(Entry(name="seen", task="t", schedule=Interval(60)))
+    for name in ("new", "seen"):
+        with pytest.raises(InvalidSchedule, match="no next occurrence"):
+            store.save(Entry(name=name, task="t", schedule=NoNextRun(60)))
+    assert store.get("seen").schedule == Interval(60)
