@@ -38,6 +38,27 @@ def due_entries(app: Celery, clock: FakeClock, count: int) -> CountingStore:
     return store
 
 
+def leading_on_pages_of_two(
+    app: Celery,
+) -> tuple[FakeClock, Seconds, CountingStore, Scheduler]:
+    """Four due entries in pages of 2, a 30 s lease, a monotonic clock the test moves, and a
+    scheduler that has taken the lock (its first tick)."""
+    app.conf.beatcore_batch_size = 2
+    app.conf.beatcore_lock_ttl = 30
+    clock = FakeClock(T0)
+    seconds = Seconds()
+    store = due_entries(app, clock, 4)
+    scheduler = Scheduler(
+        app,
+        clock=clock,
+        holder="A",
+        store=store,  # type: ignore[arg-type]
+        monotonic=seconds,
+    )
+    scheduler.tick()
+    return clock, seconds, store, scheduler
+
+
 def test_a_tick_sends_full_pages_each_claimed_before_the_previous_is_sent(
     beatcore_app: Celery, beatcore_recorder: DispatchRecorder
 ) -> None:
@@ -65,19 +86,7 @@ def test_the_window_of_a_page_claimed_ahead_starts_before_its_claim(
 ) -> None:
     """The second page was claimed before the first was sent: once a lock TTL has passed
     since then it is not sent (due again at once)."""
-    beatcore_app.conf.beatcore_batch_size = 2
-    beatcore_app.conf.beatcore_lock_ttl = 30
-    clock = FakeClock(T0)
-    seconds = Seconds()
-    store = due_entries(beatcore_app, clock, 4)
-    scheduler = Scheduler(
-        beatcore_app,
-        clock=clock,
-        holder="A",
-        store=store,  # type: ignore[arg-type]
-        monotonic=seconds,
-    )
-    scheduler.tick()
+    clock, seconds, store, scheduler = leading_on_pages_of_two(beatcore_app)
 
     class Paused(Observer):
         def entry_dispatched(self, entry: Entry, occurrence: datetime, task_id: str) -> None:
@@ -101,19 +110,7 @@ def test_a_renewal_while_a_page_is_sent_keeps_the_window_of_the_page_claimed_ahe
 ) -> None:
     """The first page takes 35 s of a 30 s lease but renews it at 20 s (past half): the
     second page, claimed at 0 s, is covered by that renewal and sent, not left for later."""
-    beatcore_app.conf.beatcore_batch_size = 2
-    beatcore_app.conf.beatcore_lock_ttl = 30
-    clock = FakeClock(T0)
-    seconds = Seconds()
-    store = due_entries(beatcore_app, clock, 4)
-    scheduler = Scheduler(
-        beatcore_app,
-        clock=clock,
-        holder="A",
-        store=store,  # type: ignore[arg-type]
-        monotonic=seconds,
-    )
-    scheduler.tick()
+    clock, seconds, store, scheduler = leading_on_pages_of_two(beatcore_app)
 
     class Slow(Observer):
         def entry_dispatched(self, entry: Entry, occurrence: datetime, task_id: str) -> None:
@@ -144,7 +141,7 @@ def test_a_page_that_fails_to_send_settles_the_claim_made_ahead(
     real_ahead = store.claim_due_ahead
 
     def counted_ahead(*args: object, **kwargs: object) -> object:
-        claim = real_ahead(*args, **kwargs)  # type: ignore[arg-type]
+        claim = real_ahead(*args, **kwargs)
 
         def read() -> object:
             asked.append("read")
@@ -155,8 +152,8 @@ def test_a_page_that_fails_to_send_settles_the_claim_made_ahead(
     def failing_ack(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the ack failed")
 
-    store.claim_due_ahead = counted_ahead  # type: ignore[method-assign,assignment]
-    store.ack_stream = failing_ack  # type: ignore[method-assign,assignment]
+    store.claim_due_ahead = counted_ahead
+    store.ack_stream = failing_ack
     clock.advance(60)
     scheduler.tick()  # logged and retried, as any failed tick
     assert asked == ["read"]
