@@ -23,7 +23,7 @@ from typing import Any
 from beatcore import entry_templates, serializer, storekit, timing
 from beatcore.batch import ENTRY_ERRORS, SaveManyReport, unique_batch
 from beatcore.entry import Entry, EntryState
-from beatcore.errors import CorruptRecord, InvalidEntry
+from beatcore.errors import CorruptRecord
 from beatcore_redis import writes
 from beatcore_redis.handle import RedisHandle
 
@@ -152,19 +152,19 @@ def _settle(
     item: _Pending,
     state: EntryState,
     put: writes.Put,
-    written: bool,
-    found: Records | None,
-    kept: Records | None,
+    replies: writes.SaveReplies,
 ) -> tuple[EntryState, Records] | None:
-    """Return what the write of ``put`` (``item``'s, giving ``state``) did: the state after
-    and the records stored now; None when it must be written again (``item`` then expects
-    the records found). ``found``: the records its call met instead of those expected;
-    ``kept``: those it kept the state of (see :class:`.writes.SaveReplies`)."""
+    """Return what the write of ``put`` (``item``'s, giving ``state``) did, by the
+    ``replies`` of its call: the state after and the records stored now; None when it must
+    be written again (``item`` then expects the records its call found)."""
+    name = put.name
+    found = replies.found.get(name)
     if found is not None:
         item.known, item.fresh = found, True
         return None
-    if not written:
+    if name not in replies.written:
         return None  # its call met another entry's change: send it again
+    kept = replies.kept.get(name)
     if kept is not None:
         kept_state = _kept_state(handle, item.entry, kept)
         if kept_state is None:
@@ -179,11 +179,12 @@ def _save_all(
     handle: RedisHandle,
     what: str,
     items: list[_Pending],
-    refused: dict[str, str],
+    refused: dict[str, str] | None,
     attempts: int = writes.MAX_WRITE_ATTEMPTS,
 ) -> tuple[dict[str, EntryState], list[tuple[str, Records]]]:
-    """Write ``items`` until each is written or refused, in at most ``attempts`` round
-    trips; return the states after and the records each saved name holds now."""
+    """Write ``items`` until each is written or refused (its error kept in ``refused``;
+    None: raised), in at most ``attempts`` round trips; return the states after and the
+    records each saved name holds now."""
     states: dict[str, EntryState] = {}
     stored: list[tuple[str, Records]] = []
     pending = items
@@ -196,6 +197,8 @@ def _save_all(
             try:
                 state, put = _write_of(handle, item, now, firsts)
             except ENTRY_ERRORS as exc:
+                if refused is None:
+                    raise
                 refused[item.entry.name] = str(exc)
                 continue
             if put is None:
@@ -210,21 +213,12 @@ def _save_all(
         pending = []
         for put in puts:
             item, state = decided[put.name]
-            name = put.name
-            done = _settle(
-                handle,
-                item,
-                state,
-                put,
-                name in replies.written,
-                replies.found.get(name),
-                replies.kept.get(name),
-            )
+            done = _settle(handle, item, state, put, replies)
             if done is None:
                 pending.append(item)
             else:
-                states[name] = done[0]
-                stored.append((name, done[1]))
+                states[put.name] = done[0]
+                stored.append((put.name, done[1]))
     raise writes.gave_up(handle, what, [item.entry.name for item in pending])
 
 
@@ -242,23 +236,14 @@ def save(handle: RedisHandle, seen: SeenRecords, entry: Entry) -> EntryState:
         # the script kept the state; what _save_all does, for one entry
         state, put = _write_of(handle, item, handle.now(), {})
         if put is not None:
-            reply = writes.save_one(handle, "save", put)
-            records = (reply[2], reply[3]) if len(reply) > 1 else None
-            if reply[0] == 1:
-                done = _settle(handle, item, state, put, True, None, records)
-            else:
-                done = _settle(handle, item, state, put, False, records, None)
+            done = _settle(handle, item, state, put, writes.save_chunks(handle, "save", [put]))
             if done is not None:
                 seen.remember(name, *done[1])
                 return done[0]
             attempts -= 1
-    refused: dict[str, str] = {}
-    states, stored = _save_all(handle, "save", [item], refused, attempts)
+    states, stored = _save_all(handle, "save", [item], None, attempts)
     for stored_name, (definition, state_raw) in stored:
         seen.remember(stored_name, definition, state_raw)
-    if name in refused:  # e.g. no first run: raise that error, as for a name not seen
-        _write_of(handle, item, handle.now(), {})
-        raise InvalidEntry(refused[name])
     return states[name]
 
 

@@ -250,7 +250,7 @@ def _run(
             last = i == len(chunks) - 1
             mode = WriteMode.SYNC_LAST if last else WriteMode.SYNC_CHUNK
             generation, digest = sync.generation + i, sync.digest
-        args: list[Any] = [str(SCHEMA_VERSION), mode.value, str(generation), digest]
+        args: list[Any] = _lead_args(mode, generation, digest)
         for item in part:
             args += item.script_args()
         arg_lists.append(args)
@@ -258,8 +258,13 @@ def _run(
     return chunks, list(replies)
 
 
+def _lead_args(mode: WriteMode, generation: int, digest: str) -> list[Any]:
+    """The arguments of a write-script call before its entries' (see ``write.lua``)."""
+    return [str(SCHEMA_VERSION), mode.value, str(generation), digest]
+
+
 #: The arguments of a :data:`WriteMode.SAVES` call before its entries'.
-_SAVES_ARGS = (str(SCHEMA_VERSION), WriteMode.SAVES.value, "0", "")
+_SAVES_ARGS = tuple(_lead_args(WriteMode.SAVES, 0, ""))
 
 
 def _keys(handle: RedisHandle) -> list[str]:
