@@ -68,8 +68,9 @@ class Publisher:
         self._declared: tuple[Any, set[Any]] = (None, set())
         self._by_name = self._celery_sends_by_name()
         #: The last entry's options, args, kwargs, task name, task and cacheable message:
-        #: entries a store decoded from one template share those objects, so the next one
-        #: is matched by identity, without the definition's key (two reprs) and look-ups.
+        #: entries a store decoded from one template share their args, and their dicts are
+        #: often empty, so the next one is matched by identity (or emptiness), without the
+        #: definition's key (two reprs) and look-ups.
         self._last: tuple[Any, Any, Any, str, Any, TaskMessage] | None = None
         #: Entry definitions whose message was built here (the rest took Celery's path).
         self.messages_built = 0
@@ -138,11 +139,13 @@ class Publisher:
             self._tasks = self._app.tasks
         last = self._last
         message: TaskMessage | None
+        options, kwargs = entry.options, entry.kwargs
         if (
             last is not None
-            and last[0] is entry.options
             and last[1] is entry.args
-            and last[2] is entry.kwargs
+            # an Entry's dicts are its own (copies): the same, or both empty
+            and (last[0] is options or not (options or last[0]))
+            and (last[2] is kwargs or not (kwargs or last[2]))
             and last[3] == entry.task
         ):
             task, message = last[4], last[5]

@@ -178,11 +178,16 @@ def plan_runs(
     broker, and dropping it would lose it silently if it is not. The occurrences that fell due
     after it follow the policy.
     """
-    missed = Missed([], state.next_run_at)
-    if entry.enabled and state.next_run_at is not None and state.next_run_at <= now:
+    next_run_at = state.next_run_at
+    missing = entry.enabled and next_run_at is not None and next_run_at <= now
+    if not missing and entry.max_runs is None:  # what the steps below give then, at once
+        triggered = state.triggered_at
+        return RunPlan(() if triggered is None else (triggered,), (), next_run_at)
+    missed = Missed([], next_run_at)
+    if missing and next_run_at is not None:  # (for the type checker)
         missed = missed_occurrences(
             entry,
-            state.next_run_at,
+            next_run_at,
             now,
             lambda occ: occurrence_after(entry, occ, default_tz),
             # One more than the policy may send, so the last skipped one is listed too.

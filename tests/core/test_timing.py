@@ -261,3 +261,35 @@ def test_ack_due_at_is_now_when_untried_later_when_failed_else_when_the_state_sa
     assert ack_due_at(entry, after, sent, now, 3.0) == state_due_at(entry, after)
     assert ack_due_at(entry, after, [untried], now, 3.0) == now
     assert ack_due_at(entry, after, [failed], now, 3.0) == now + timedelta(seconds=3)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"catch_up": "all"},
+        {"catch_up": "skip", "misfire_grace": 0.0},
+        {"end_at": T0 - timedelta(days=1)},
+        {"enabled": False},
+        {"jitter": 30.0},
+    ],
+)
+@pytest.mark.parametrize("next_run_at", [T0 + timedelta(hours=1), None])
+@pytest.mark.parametrize("recovered", [False, True])
+def test_a_claim_with_nothing_fallen_due_sends_its_trigger_alone(
+    changes: dict[str, object], next_run_at: datetime | None, recovered: bool
+) -> None:
+    """Nothing is missed (next_run_at after now, or none): whatever the policies, the plan
+    is the pending trigger (or nothing), no skip, and next_run_at stays."""
+    entry = Entry(name="a", task="t", schedule=Interval(3600), **changes)  # type: ignore[arg-type]
+    now = T0 + timedelta(minutes=5)
+    for trigger in (T0, None):
+        state = EntryState(next_run_at=next_run_at, triggered_at=trigger, total_run_count=3)
+        plan = plan_runs(entry, state, now, "UTC", CatchUpSettings(), recovered=recovered)
+        assert plan.runs == (() if trigger is None else (trigger,))
+        assert plan.skipped == ()
+        assert plan.next_run_at == next_run_at
+    limited = Entry(name="a", task="t", schedule=Interval(3600), max_runs=3)
+    state = EntryState(next_run_at=next_run_at, triggered_at=T0, total_run_count=3)
+    plan = plan_runs(limited, state, now, "UTC", CatchUpSettings())
+    assert (plan.runs, [s.kind for s in plan.skipped], plan.next_run_at) == ((), ["max_runs"], None)
