@@ -28,6 +28,13 @@ from beatcore.runs import Skipped
 logger = get_logger("beatcore.scheduler")
 
 
+#: pluggy's own executor of hook calls: what a manager runs until hook-call monitoring or
+#: tracing wraps it (read from a new manager; None if pluggy no longer has one there).
+_PLUGGY_EXECUTOR = getattr(pluggy.PluginManager("beatcore"), "_inner_hookexec", None)
+#: The arguments of ``beatcore_entry_dispatched``, in the hookspec's order.
+_DISPATCHED_ARGS = ("entry", "occurrence", "task_id")
+
+
 def _caller(plugins: Plugins, spec: Callable[..., object]) -> pluggy.HookCaller:
     """Return the hook caller of ``spec``, named by the hookspec itself (checked by mypy)."""
     caller: pluggy.HookCaller = getattr(plugins.hook, spec.__name__)
@@ -74,6 +81,9 @@ class Listeners:
 
     def __init__(self, plugins: Plugins) -> None:
         self._observers: tuple[Observer, ...] = ()
+        self._manager = plugins.manager
+        #: The listeners of entry_dispatched last seen, and their functions in calling order.
+        self._plain: tuple[list[pluggy.HookImpl], tuple[Callable[..., object], ...]] = ([], ())
         self._dispatched = _caller(plugins, hookspecs.beatcore_entry_dispatched)
         self._failed = _caller(plugins, hookspecs.beatcore_dispatch_failed)
         self._skipped = _caller(plugins, hookspecs.beatcore_occurrences_skipped)
@@ -89,11 +99,45 @@ class Listeners:
 
     def entry_dispatched(self, entry: Entry, occurrence: datetime, task_id: str) -> None:
         """After the message of ``occurrence`` was written to the broker."""
-        # Called for every send: with no listener, skip pluggy's call (a few µs each).
-        if self._dispatched.get_hookimpls():
-            _call(self._dispatched, entry=entry, occurrence=occurrence, task_id=task_id)
+        # Called for every send: with no listener, skip pluggy's call (a few µs each); with
+        # plain ones only, make the calls pluggy would make (a third of the cost of a send).
+        impls = self._dispatched.get_hookimpls()
+        if impls:
+            functions = self._plain_functions(impls)
+            if functions is None:
+                _call(self._dispatched, entry=entry, occurrence=occurrence, task_id=task_id)
+            else:
+                try:
+                    for function in functions:
+                        function(entry, occurrence, task_id)
+                except Exception:  # as in pluggy, the later listeners are not called then
+                    logger.exception(
+                        "beatcore: a listener of %s raised; ignored", self._dispatched.name
+                    )
         for observer in self._observers:
             _tell(observer.entry_dispatched, entry, occurrence, task_id)
+
+    def _plain_functions(
+        self, impls: list[pluggy.HookImpl]
+    ) -> tuple[Callable[..., object], ...] | None:
+        """The functions of ``impls`` (entry_dispatched's listeners) in the order pluggy calls
+        them, when calling each with the hook's three arguments is exactly pluggy's call: no
+        wrapper, each taking all three by position, and no monitoring or tracing of hook
+        calls (then None: pluggy calls them)."""
+        executor = getattr(self._manager, "_inner_hookexec", None)
+        if _PLUGGY_EXECUTOR is None or executor is not _PLUGGY_EXECUTOR:
+            return None
+        known, functions = self._plain
+        if impls == known:
+            return functions
+        for impl in impls:
+            if impl.wrapper or impl.hookwrapper or impl.kwargnames:
+                return None
+            if tuple(impl.argnames) != _DISPATCHED_ARGS:
+                return None
+        functions = tuple(impl.function for impl in reversed(impls))
+        self._plain = (impls, functions)
+        return functions
 
     def dispatch_failed(
         self, entry: Entry, occurrence: datetime, task_id: str, error: BaseException

@@ -205,3 +205,95 @@ def test_registering_a_current_listener_does_not_warn(plugins: Plugins) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         plugins.register(Everything())
+
+
+def _dispatched_twice(listeners: Listeners) -> None:
+    listeners.entry_dispatched(ENTRY, T0, "id-1")
+    listeners.entry_dispatched(ENTRY, T0 + timedelta(seconds=1), "id-2")
+
+
+def test_entry_dispatched_calls_its_listeners_in_pluggy_order_and_stops_at_a_raising_one(
+    plugins: Plugins, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Plain listeners are called directly (no pluggy call per send), exactly as pluggy
+    calls them: last registered first, each with the hook's arguments; one that raises is
+    logged and the ones after it are not called, as in pluggy."""
+    heard: list[tuple[str, str]] = []
+
+    class Hears:
+        def __init__(self, label: str, fail: bool = False) -> None:
+            self.label, self.fail = label, fail
+
+        @hookimpl
+        def beatcore_entry_dispatched(
+            self, entry: Entry, occurrence: datetime, task_id: str
+        ) -> None:
+            heard.append((self.label, task_id))
+            if self.fail and task_id == "id-2":
+                raise RuntimeError("listener bug")
+
+    plugins.register(Hears("first"))
+    plugins.register(Hears("second", fail=True))
+    listeners = Listeners(plugins)
+    _dispatched_twice(listeners)
+    assert heard == [("second", "id-1"), ("first", "id-1"), ("second", "id-2")]
+    assert any("listener of beatcore_entry_dispatched" in r.message for r in caplog.records)
+    late = Hears("late")
+    plugins.register(late)  # registered between two sends: heard from the next one on
+    heard.clear()
+    listeners.entry_dispatched(ENTRY, T0, "id-3")
+    assert heard == [("late", "id-3"), ("second", "id-3"), ("first", "id-3")]
+    plugins.unregister(late)
+    heard.clear()
+    listeners.entry_dispatched(ENTRY, T0, "id-4")
+    assert heard == [("second", "id-4"), ("first", "id-4")]
+
+
+def test_entry_dispatched_goes_through_pluggy_for_wrappers_partial_listeners_and_monitoring(
+    plugins: Plugins,
+) -> None:
+    """A hook wrapper, a listener taking only some of the arguments and hook-call
+    monitoring each see the calls as pluggy makes them."""
+    seen: list[object] = []
+
+    class Partial:
+        @hookimpl
+        def beatcore_entry_dispatched(self, task_id: str) -> None:
+            seen.append(("partial", task_id))
+
+    class Wrapper:
+        @hookimpl(wrapper=True)
+        def beatcore_entry_dispatched(self, task_id: str) -> object:
+            seen.append(("before", task_id))
+            result = yield
+            seen.append(("after", task_id))
+            return result
+
+    plugins.register(Partial())
+    listeners = Listeners(plugins)
+    _dispatched_twice(listeners)
+    assert seen == [("partial", "id-1"), ("partial", "id-2")]
+    plugins.register(Wrapper())
+    seen.clear()
+    _dispatched_twice(listeners)
+    assert seen == [
+        ("before", "id-1"),
+        ("partial", "id-1"),
+        ("after", "id-1"),
+        ("before", "id-2"),
+        ("partial", "id-2"),
+        ("after", "id-2"),
+    ]
+    plugins.register(Everything())
+    listeners = Listeners(plugins)
+    monitored: list[str] = []
+    undo = plugins.manager.add_hookcall_monitoring(
+        lambda name, impls, kwargs: monitored.append(name), lambda *_: None
+    )
+    try:
+        _dispatched_twice(listeners)
+    finally:
+        undo()
+    assert monitored == ["beatcore_entry_dispatched"] * 2
+    _dispatched_twice(listeners)
+    assert monitored == ["beatcore_entry_dispatched"] * 2
