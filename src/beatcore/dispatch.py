@@ -25,7 +25,13 @@ from beatcore.outbox import Message, Outbox
 from beatcore.overlap import OverlapPlan, RunLimits, running_after_sends
 from beatcore.plans import TickPlans
 from beatcore.publisher import Publisher
-from beatcore.runs import SEND_FAILED, SendOutcome, SendStatus, first_unsent
+from beatcore.runs import (
+    SEND_FAILED,
+    SendOutcome,
+    SendStatus,
+    first_unsent,
+    state_after_outcomes,
+)
 from beatcore.send_window import SendWindow
 from beatcore.settings import Settings
 from beatcore.store import Ack, Claim
@@ -85,14 +91,16 @@ class ClaimDispatcher:
         plans = [self._plan(claim, tick_plans) for claim in claims]
         messages: list[Message] = []
         ends: list[int] = []  # per claim: how many messages precede the end of its own
+        task_id = timing.task_id
         for claim, plan in zip(claims, plans, strict=True):
-            if plan.sends:
+            sends = plan.sends
+            if sends:
                 alone = _failed_last_time(claim)
-                name = claim.entry.name
-                task_id = timing.task_id
+                entry = claim.entry
+                name = entry.name
                 messages += [
-                    Message(claim.entry, occurrence, task_id(name, occurrence), alone)
-                    for occurrence in plan.sends
+                    Message(entry, occurrence, task_id(name, occurrence), alone)
+                    for occurrence in sends
                 ]
             ends.append(len(messages))
         outcomes: dict[str, list[SendOutcome]] = {}
@@ -259,7 +267,7 @@ class ClaimDispatcher:
             _log_skipped(entry, more)
             self.listeners.occurrences_skipped(entry, more)
             plan = attrs.evolve(plan, skipped=tuple(sorted((*plan.skipped, *more), key=_at)))
-        new_state = timing.state_after_dispatch(entry, state, plan, outcomes)
+        new_state = state_after_outcomes(state, plan, outcomes)  # outcomes of this entry
         due = timing.ack_due_at(entry, new_state, outcomes, now, self.settings.dispatch_retry_delay)
         held = running if running is not None else overlap.running
         if held is not None and held.held is not None and held.blocks(now) and due is not None:

@@ -122,6 +122,24 @@ def first_unsent(outcomes: Iterable[SendOutcome]) -> SendOutcome | None:
     return first
 
 
+def state_after_outcomes(
+    state: EntryState, plan: RunPlan, outcomes: Iterable[SendOutcome]
+) -> EntryState:
+    """Return the state of an entry after a tick whose sends of ``plan`` had ``outcomes``
+    (all of that entry): :func:`beatcore.timing.state_after_dispatch` once the outcomes are
+    known to be the entry's own (the dispatcher's are)."""
+    sent: list[tuple[datetime, str]] = []
+    unsent: SendOutcome | None = None  # the earliest occurrence not sent
+    for outcome in outcomes:
+        if outcome.status is _SENT:
+            sent.append((outcome.occurrence, outcome.task_id))
+        elif unsent is None or outcome.occurrence < unsent.occurrence:
+            unsent = outcome
+    if unsent is None:
+        return state_after_sends(state, plan, sent, None, None)
+    return state_after_sends(state, plan, sent, unsent.occurrence, unsent.last_error)
+
+
 def state_after_sends(
     state: EntryState,
     plan: RunPlan,

@@ -17,7 +17,13 @@ from beatcore import runs
 from beatcore.entry import Entry, EntryState
 from beatcore.missed import MAX_ENUMERATED_OCCURRENCES as MAX_ENUMERATED_OCCURRENCES
 from beatcore.missed import Missed, missed_occurrences, with_omitted
-from beatcore.runs import SendOutcome, SendStatus, first_unsent, state_after_sends
+from beatcore.runs import (
+    SendOutcome,
+    SendStatus,
+    first_unsent,
+    state_after_outcomes,
+    state_after_sends,
+)
 from beatcore.timeutil import UTC, instant_text, zone
 
 #: Namespace of the deterministic task ids (uuid5 of entry name and occurrence).
@@ -152,12 +158,11 @@ def state_due_at(entry: Entry, state: EntryState) -> datetime | None:
     A pending manual trigger makes it due at the trigger time; a disabled entry is otherwise
     never due.
     """
-    candidates: list[datetime] = []
-    if state.triggered_at is not None:
-        candidates.append(state.triggered_at)
-    if entry.enabled and state.next_run_at is not None:
-        candidates.append(due_at(entry, state.next_run_at))
-    return min(candidates) if candidates else None
+    triggered, next_run_at = state.triggered_at, state.next_run_at
+    if not entry.enabled or next_run_at is None:
+        return triggered
+    at = next_run_at if entry.jitter <= 0 else due_at(entry, next_run_at)
+    return at if triggered is None or at < triggered else triggered  # as min() picks
 
 
 def plan_runs(
@@ -311,21 +316,13 @@ def state_after_dispatch(
             first[1] if first is not None else None,
         )
     records = cast("Sequence[SendOutcome]", outcomes)
-    sent_ids = []
     for record in records:
         if record.entry.name != entry.name:
             raise ValueError(
                 f"state_after_dispatch of entry {entry.name!r} given an outcome of entry "
                 f"{record.entry.name!r}"
             )
-        if record.status is SendStatus.SENT:
-            sent_ids.append((record.occurrence, record.task_id))
-    unsent_first = first_unsent(records)
-    if unsent_first is None:
-        return state_after_sends(state, plan, sent_ids, None, None)
-    return state_after_sends(
-        state, plan, sent_ids, unsent_first.occurrence, unsent_first.last_error
-    )
+    return state_after_outcomes(state, plan, records)
 
 
 def ack_due_at(
