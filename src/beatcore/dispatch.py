@@ -34,11 +34,13 @@ from beatcore.runs import (
 )
 from beatcore.send_window import SendWindow
 from beatcore.settings import Settings
-from beatcore.store import Ack, Claim
+from beatcore.store import Ack, Claim, Running
 from beatcore.timeutil import Clock
 from beatcore.values import printable
 
 logger = get_logger("beatcore.scheduler")
+
+_SENT = SendStatus.SENT
 
 
 class ClaimDispatcher:
@@ -98,10 +100,13 @@ class ClaimDispatcher:
                 alone = _failed_last_time(claim)
                 entry = claim.entry
                 name = entry.name
-                messages += [
-                    Message(entry, occurrence, task_id(name, occurrence), alone)
-                    for occurrence in sends
-                ]
+                if len(sends) == 1:  # the usual claim (no list made for it)
+                    messages.append(Message(entry, sends[0], task_id(name, sends[0]), alone))
+                else:
+                    messages += [
+                        Message(entry, occurrence, task_id(name, occurrence), alone)
+                        for occurrence in sends
+                    ]
             ends.append(len(messages))
         outcomes: dict[str, list[SendOutcome]] = {}
         sent_at: dict[str, dict[datetime, datetime]] = {}
@@ -173,21 +178,27 @@ class ClaimDispatcher:
         flush_every = self.settings.publish_batch_size
         left = 0
         with Outbox(self.publisher, producer, window, flush_every=flush_every) as outbox:
+            dispatched = self.listeners.entry_dispatched
             for step, settled in outbox.send_settled(messages):
                 written_at = None  # the sends of one step were written by one write
+                logged = logger.isEnabledFor(logging.INFO)
                 for outcome in step:
                     name = outcome.entry.name
                     outcomes.setdefault(name, []).append(outcome)
-                    if outcome.status is SendStatus.SENT:
+                    if outcome.status is _SENT:
                         if written_at is None:
                             written_at = self.clock()
                         sent_at.setdefault(name, {})[outcome.occurrence] = written_at
-                    elif (
+                        if logged:
+                            self._log_sent(outcome, name in recovered)
+                        dispatched(outcome.entry, outcome.occurrence, outcome.task_id)
+                        continue
+                    if (
                         outcome.status is SendStatus.NOT_TRIED
                         and first_unsent(outcomes[name]) is outcome
                     ):
                         left += 1
-                    self._report(outcome, name in recovered)
+                    self._report_failed(outcome)
                 yield settled
         if left:
             logger.warning(
@@ -218,21 +229,22 @@ class ClaimDispatcher:
             )
         return failed
 
-    def _report(self, outcome: SendOutcome, recovered: bool) -> None:
-        """Log a send or a failed send and tell listeners; called as the outbox reports it."""
+    def _log_sent(self, outcome: SendOutcome, recovered: bool) -> None:
+        """Log a send (at INFO); called as the outbox reports it, before its listeners."""
+        entry, occurrence = outcome.entry, outcome.occurrence
+        logger.info(
+            "Scheduler: Sending due task %s (%s) for %s, %.3fs late%s",
+            printable(entry.name),
+            printable(entry.task),
+            occurrence.isoformat(),
+            (self.clock() - occurrence).total_seconds(),
+            " (recovered from a previous leader)" if recovered else "",
+        )
+
+    def _report_failed(self, outcome: SendOutcome) -> None:
+        """Log a failed send and tell listeners; called as the outbox reports it."""
         entry, occurrence, task_id = outcome.entry, outcome.occurrence, outcome.task_id
-        if outcome.status is SendStatus.SENT:
-            if logger.isEnabledFor(logging.INFO):
-                logger.info(
-                    "Scheduler: Sending due task %s (%s) for %s, %.3fs late%s",
-                    printable(entry.name),
-                    printable(entry.task),
-                    occurrence.isoformat(),
-                    (self.clock() - occurrence).total_seconds(),
-                    " (recovered from a previous leader)" if recovered else "",
-                )
-            self.listeners.entry_dispatched(entry, occurrence, task_id)
-        elif outcome.status is SendStatus.FAILED and outcome.error is not None:
+        if outcome.status is SendStatus.FAILED and outcome.error is not None:
             logger.error(
                 "beatcore: sending %s of entry %r (task %s, id %s) failed: %s; "
                 "retrying in %ss with the same task id",
@@ -257,12 +269,11 @@ class ClaimDispatcher:
         """Return the ack of one claimed entry after the outbox wrote what it could, with the
         tick's run records and, under an overlap policy, the entry's running fact."""
         entry, state, plan = claim.entry, claim.state, overlap.plan
-        tracked = self.settings.track_runs
-        # how long a run blocks matters only under a policy (running_after_sends)
-        limit = self.limits.limit(entry) if tracked and entry.overlap != "allow" else 0.0
-        running, more = running_after_sends(
-            entry, overlap, outcomes, sent_at, limit, tracked=tracked
-        )
+        running: Running | None = None
+        more: tuple[timing.Skipped, ...] = ()
+        if self.settings.track_runs and entry.overlap != "allow":  # else: (None, ()) as well
+            limit = self.limits.limit(entry)  # how long a run blocks (only under a policy)
+            running, more = running_after_sends(entry, overlap, outcomes, sent_at, limit)
         if more:
             _log_skipped(entry, more)
             self.listeners.occurrences_skipped(entry, more)
@@ -275,9 +286,7 @@ class ClaimDispatcher:
         if new_state.next_run_at is None and state.next_run_at is not None:
             logger.info("beatcore: entry %r has no occurrences left", entry.name)
         runs = tick_runs(claim, plan, outcomes, sent_at)
-        return Ack(
-            entry.name, claimed=state, state=new_state, due_at=due, runs=runs, running=running
-        )
+        return Ack(entry.name, state, new_state, due, runs, running)  # claimed, state, due_at
 
 
 def _at(skipped: timing.Skipped) -> datetime:

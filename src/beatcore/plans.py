@@ -57,10 +57,19 @@ class TickPlans:
         Shared with an earlier claim of the tick whose plan cannot differ: one whose state
         and schedule are the very same objects and whose definition agrees on every field
         the plan reads. A claim with a jitter (its instants depend on the name), a running
-        run or recovered from a dead leader is planned on its own.
+        run or recovered from a dead leader is planned on its own, and so is one with nothing
+        fallen due (a manual trigger: plan_runs plans it at once, and triggered states differ
+        by their trigger instants).
         """
         entry, state = claim.entry, claim.state
-        if entry.jitter > 0 or claim.recovered or claim.running is not None:
+        next_run_at = state.next_run_at
+        if (
+            entry.jitter > 0
+            or claim.recovered
+            or claim.running is not None
+            or next_run_at is None
+            or next_run_at > self._now
+        ):
             return self._make(claim)
         # the claims of this tick with this very state object (their plans), usually none
         same_state = self._plans.get(id(state))

@@ -99,23 +99,25 @@ TAGS_PER_READ = 256
 class _Tags:
     """Random UUID4 strings, as kombu's delivery tags (``uuid4()``), made without the
     ``uuid`` module's object (a tenth of a message's cost otherwise), from random bytes
-    read for :data:`TAGS_PER_READ` tags at a time; one per batch (one thread)."""
+    read for :data:`TAGS_PER_READ` tags at a time, made all at once; one per batch (one
+    thread)."""
 
-    __slots__ = ("_at", "_random")
+    __slots__ = ("_made",)
 
     def __init__(self) -> None:
-        self._random = ""
-        self._at = 0
+        self._made: list[str] = []
 
     def next(self) -> str:
         """Return a new delivery tag."""
-        at = self._at
-        if at >= len(self._random):
-            self._random, at = os.urandom(16 * TAGS_PER_READ).hex(), 0
-        self._at = at + 32
-        h = self._random[at : at + 32]
-        variant = "89ab"[int(h[16], 16) & 3]
-        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"
+        made = self._made
+        if not made:
+            random = os.urandom(16 * TAGS_PER_READ).hex()
+            made += [
+                f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+                for h in [random[at : at + 32] for at in range(0, len(random), 32)]
+            ]
+            made.reverse()  # taken from the end, in the order made
+        return made.pop()
 
 
 def _quoted(text: str) -> str:

@@ -49,6 +49,7 @@ class TaskMessage:
         "cacheable",
         "declare",
         "exchange",
+        "expires_relative",
         "name",
         "publish",
         "repr_given",
@@ -89,6 +90,8 @@ class TaskMessage:
         self._headers = headers
         self._properties = properties
         self._expires = expires
+        #: True when the ``expires`` header counts from the send (a number of seconds).
+        self.expires_relative = expires is not None
         self._timezone = app.timezone
         #: What as_task_v2 gives saferepr for argsrepr and kwargsrepr.
         self._repr_limits = (
@@ -98,11 +101,6 @@ class TaskMessage:
         )  #: What a broker writer derived from this message for one channel, as (channel,
         #: what it derived): the writer's own; a new channel replaces it.
         self.broker_envelope: tuple[Any, Any] | None = None
-
-    @property
-    def expires_relative(self) -> bool:
-        """True when the ``expires`` header counts from the send (a number of seconds)."""
-        return self._expires is not None
 
     def stamp(
         self,
