@@ -129,14 +129,7 @@ class RedisCalls:
         replies: list[Any] = [None] * len(arg_lists)
         pending = list(range(len(arg_lists)))
         for _ in range(2):
-            pipe = self.client.pipeline(transaction=False)
-            for index in pending:
-                self.scripts.queue(pipe, name, keys, arg_lists[index])
-            if self.wait_replicas:
-                pipe.wait(self.wait_replicas, self.wait_timeout_ms)
-            answers = list(pipe.execute(raise_on_error=False))
-            if self.wait_replicas:
-                self._check_replicas(answers.pop())
+            answers = self._send_pipelined(name, keys, [arg_lists[index] for index in pending])
             missing: list[int] = []
             for index, answer in zip(pending, answers, strict=True):
                 if isinstance(answer, NoScriptError):
@@ -150,6 +143,26 @@ class RedisCalls:
             self.scripts.load(name)
             pending = missing
         raise StoreError(f"Redis at {self.retry.url} keeps answering NOSCRIPT for script {name!r}")
+
+    def _send_pipelined(
+        self, name: str, keys: list[str], arg_lists: Sequence[list[Any]]
+    ) -> list[Any]:
+        """Send the calls in one round trip and return their answers (errors as exceptions):
+        on the held connection when it can take them, else in a redis-py pipeline (with
+        the WAIT for the replicas, whose answer is checked here)."""
+        if not self.wait_replicas:
+            answers = self.scripts.run_many(name, keys, arg_lists)
+            if answers is not None:
+                return answers
+        pipe = self.client.pipeline(transaction=False)
+        for args in arg_lists:
+            self.scripts.queue(pipe, name, keys, args)
+        if self.wait_replicas:
+            pipe.wait(self.wait_replicas, self.wait_timeout_ms)
+        answers = list(pipe.execute(raise_on_error=False))
+        if self.wait_replicas:
+            self._check_replicas(answers.pop())
+        return answers
 
     def _check_replicas(self, acked: Any) -> None:
         """Act on WAIT's answer: too few replicas check for a failover (see

@@ -115,6 +115,35 @@ class HeldConnection:
             self._mutex.release()
         return self._live_client().execute_command(*args)
 
+    def execute_many(self, packed: list[bytes]) -> list[Any] | None:
+        """Send the commands ``packed`` (their RESP encodings) in one write on the held
+        connection and return their replies in order, a server's error reply as its
+        :class:`ResponseError` in the list (a pipeline without redis-py's layers). None when
+        the held connection is busy or not used: nothing was sent then.
+
+        :raises redis.exceptions.RedisError: the connection failed (it was given back; some
+            of the commands may have run).
+        """
+        self._settle_own()
+        if not self._enabled or not self._mutex.acquire(blocking=False):
+            return None
+        try:
+            conn = self._checked_out()
+            try:
+                conn.send_packed_command(packed)
+                replies: list[Any] = []
+                for _ in packed:
+                    try:
+                        replies.append(conn.read_response())
+                    except ResponseError as exc:  # read in full: the next reply follows
+                        replies.append(exc)
+                return replies
+            except BaseException:
+                self._give_back(broken=True)
+                raise
+        finally:
+            self._mutex.release()
+
     def send(self, *args: Any) -> Outstanding | None:
         """Send the command ``args`` on the held connection without reading its reply;
         return the :class:`Outstanding` reply, which keeps the connection (other calls go

@@ -111,6 +111,26 @@ def test_an_error_reply_keeps_the_connection(store: RedisStore, redis_server: An
     assert store.get("b").name == "b"
 
 
+def test_a_batch_of_write_calls_goes_on_the_held_connection(
+    store: RedisStore, redis_server: Any
+) -> None:
+    """save_many's calls of 1,000 entries are sent in one write on the held connection; the
+    calls a flushed script cache answers NOSCRIPT are sent again once loaded, on it too."""
+    store.save(_entry("a"))
+    before = _held_id(store)
+    admin = redis_server.client()
+    try:
+        admin.script_flush()
+    finally:
+        admin.close()
+    report = store.save_many([_entry(f"m-{i:04d}") for i in range(2_500)])
+    assert len(report.states) == 2_500 and not report.refused
+    assert _held_id(store) == before
+    assert store.get("m-2499").name == "m-2499"
+    again = store.save_many([_entry(f"m-{i:04d}") for i in range(2_500)])
+    assert again.states == report.states  # equal definitions: states kept
+
+
 def test_threads_never_share_the_held_connection(store: RedisStore) -> None:
     errors: list[BaseException] = []
 
