@@ -30,10 +30,14 @@ def tick_runs(
     """
     name = claim.entry.name
     resent = claim.state.next_run_at if claim.recovered else None
-    records = [
-        RunRecord(s.occurrence, timing.task_id(name, s.occurrence), "skipped", s.reason)
-        for s in plan.skipped
-    ]
+    records = (
+        [
+            RunRecord(s.occurrence, timing.task_id(name, s.occurrence), "skipped", s.reason)
+            for s in plan.skipped
+        ]
+        if plan.skipped
+        else []  # the usual tick of an entry: no comprehension run for nothing
+    )
     for outcome in outcomes:
         if outcome.status is SendStatus.SENT:
             at = sent_at.get(outcome.occurrence)

@@ -140,16 +140,12 @@ def task_id(name: str, occurrence: datetime) -> str:
     """
     if occurrence.tzinfo is not UTC:
         occurrence = occurrence.astimezone(UTC)
-    digest = bytearray(
-        hashlib.sha1(
-            _NAMESPACE_BYTES + f"{name}\x00{instant_text(occurrence)}".encode(),
-            usedforsecurity=False,
-        ).digest()
-    )
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    text = digest[:16].hex()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    h = hashlib.sha1(
+        _NAMESPACE_BYTES + f"{name}\x00{instant_text(occurrence)}".encode(),
+        usedforsecurity=False,
+    ).hexdigest()
+    # digit 12 is the version (5); digit 16's top two bits the RFC 4122 variant (10)
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
 
 
 def state_due_at(entry: Entry, state: EntryState) -> datetime | None:

@@ -293,3 +293,12 @@ def test_a_claim_with_nothing_fallen_due_sends_its_trigger_alone(
     state = EntryState(next_run_at=next_run_at, triggered_at=T0, total_run_count=3)
     plan = plan_runs(limited, state, now, "UTC", CatchUpSettings())
     assert (plan.runs, [s.kind for s in plan.skipped], plan.next_run_at) == ((), ["max_runs"], None)
+
+
+def test_task_id_is_the_uuid5_for_many_names_and_instants() -> None:
+    """Every digit of the id, the version's and the variant's included, over many digests."""
+    for i in range(2000):
+        name, occurrence = f"entry-{i}", T0 + timedelta(seconds=i, microseconds=i % 3)
+        stamp = occurrence.isoformat()
+        expected = str(uuid.uuid5(TASK_ID_NAMESPACE, f"{name}\x00{stamp}"))
+        assert task_id(name, occurrence) == expected
