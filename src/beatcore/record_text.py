@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from json.encoder import c_make_encoder  # type: ignore[attr-defined]
 from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
@@ -202,16 +203,15 @@ def dumps_state(state: EntryState) -> str:
             value = getattr(state, name)
             data[name] = isoformat(value) if name in _STATE_INSTANTS else value
         return _ENCODER.encode(stored_dict(data, STATE_OMITTED_DEFAULTS))
+    run = state.last_run_at
     if task is not None:
-        key = (error, state.last_run_at, state.next_run_at, skipped, total, state.triggered_at)
+        key = (error, run is None, state.next_run_at, skipped, total, state.triggered_at)
         last = _last_state
         if last[0] == key:
-            return f"{last[1]}{_quote(task)}{last[2]}"
-    head = []  # the members before last_task_id, then those after it
+            return _with_holes(last[1], run, task, last[2])
+    head = []  # the members before last_run_at, then those after last_task_id
     if error is not None:
         head.append(f'"last_error":{_quote(error)}')
-    if state.last_run_at is not None:
-        head.append(f'"last_run_at":{_json_text(isoformat(state.last_run_at))}')
     tail = []
     if state.next_run_at is not None:
         tail.append(f'"next_run_at":{_json_text(isoformat(state.next_run_at))}')
@@ -223,16 +223,26 @@ def dumps_state(state: EntryState) -> str:
         tail.append(f'"triggered_at":{_json_text(isoformat(state.triggered_at))}')
     tail.append(f'"v":{FORMAT_VERSION}')
     if task is None:
+        if run is not None:
+            head.append(f'"last_run_at":{_json_text(isoformat(run))}')
         return "{" + ",".join((*head, *tail)) + "}"
-    before = "{" + ",".join((*head, '"last_task_id":'))
+    before = "{" + ",".join((*head, '"last_run_at":' if run is not None else '"last_task_id":'))
     after = "," + ",".join(tail) + "}"
     _remember_state(key, before, after)
-    return f"{before}{_quote(task)}{after}"
+    return _with_holes(before, run, task, after)
+
+
+def _with_holes(before: str, run: datetime | None, task: str, after: str) -> str:
+    """The text of a state with a task id: ``before`` (up to the name of its first hole),
+    its last run (when it has one), its task id, then ``after``."""
+    if run is None:
+        return f"{before}{_quote(task)}{after}"
+    return f'{before}{_json_text(isoformat(run))},"last_task_id":{_quote(task)}{after}'
 
 
 #: The last state :func:`dumps_state` wrote with a task id: its other values, and its text
-#: before and after the task id. The states of one ack (a midnight burst) differ in their
-#: last task id alone; equal values of the checked types write the same text.
+#: before its holes (last run, task id) and after them. The states of one ack (a midnight
+#: burst, a tick's page) differ in those alone; equal values write the same text.
 _last_state: tuple[tuple[Any, ...], str, str] = ((), "", "")
 
 

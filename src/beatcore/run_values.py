@@ -204,20 +204,21 @@ def _seconds_text(value: Any) -> str | None:
     return float.__repr__(round(value, 6))
 
 
-#: The last record :func:`_beat_record_text` wrote: what its text is made of, and its text
-#: up to its task id. The records of one ack (a midnight burst) differ in their task id alone.
+#: The last record :func:`_beat_record_text` wrote: its outcome and send instant, and its
+#: text from its outcome up to its task id. The records of one ack (a midnight burst, a
+#: tick's page) share those, and differ in their occurrence, lateness and task id.
 _last_beat_record: tuple[tuple[Any, ...], str] = ((), "")
 _TAIL = ', "v": 1}'
 
 
 def _beat_record_text(record: RunRecord) -> str | None:
-    """Return :func:`_record_text` of ``record``, from the last one's text when ``record``
-    is a record of beat's alone (no detail, no worker report) that differs from it in its
-    task id at most; the values compared are of exact types (UTC instants, float lateness),
-    so equal ones write the same text."""
+    """Return :func:`_record_text` of ``record``, written from its three holes (lateness,
+    occurrence, task id) and the text between them, kept from the last one, when
+    ``record`` is a record of beat's alone (no detail, no worker report); the values
+    compared are of exact types (UTC instants), so equal ones write the same text."""
     global _last_beat_record
-    occurrence, sent_at, lateness, task_id = (
-        record.occurrence, record.sent_at, record.lateness, record.task_id
+    occurrence, sent_at, lateness, task_id, outcome = (
+        record.occurrence, record.sent_at, record.lateness, record.task_id, record.outcome
     )  # fmt: skip
     if not (
         record.detail is None
@@ -230,22 +231,28 @@ def _beat_record_text(record: RunRecord) -> str | None:
         and type(record.retries) is int
         and record.retries == 0
         and type(task_id) is str
-        and type(record.outcome) is str
+        and type(outcome) is str
         and type(occurrence) is datetime
         and occurrence.tzinfo is UTC
         and (sent_at is None or (type(sent_at) is datetime and sent_at.tzinfo is UTC))
-        and (lateness is None or (type(lateness) is float and lateness != 0.0))  # not -0.0
+        and (lateness is None or (type(lateness) is float and lateness - lateness == 0.0))
     ):
         return _record_text(record)
-    key = (occurrence, sent_at, lateness, record.outcome)
+    key = (outcome, sent_at)
     last = _last_beat_record
     if last[0] == key:
-        return f"{last[1]}{_quote(task_id)}{_TAIL}"
-    text = _record_text(record)
-    ending = f'"task_id": {_quote(task_id)}{_TAIL}'
-    if text is not None and text.endswith(ending):
-        _last_beat_record = (key, text[: len(text) - len(ending)] + '"task_id": ')
-    return text
+        middle = last[1]
+    else:
+        sent = "" if sent_at is None else f', "sent_at": {_quote(sent_at.isoformat())}'
+        middle = f', "outcome": {_quote(outcome)}{sent}, "task_id": '
+        _last_beat_record = (key, middle)
+    if lateness is None:
+        return f'{{"occurrence": {_quote(instant_text(occurrence))}{middle}{_quote(task_id)}{_TAIL}'
+    seconds = float.__repr__(round(lateness, 6))
+    return (
+        f'{{"lateness": {seconds}, "occurrence": {_quote(instant_text(occurrence))}'
+        f"{middle}{_quote(task_id)}{_TAIL}"
+    )
 
 
 def _record_text(record: RunRecord) -> str | None:

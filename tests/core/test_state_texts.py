@@ -70,7 +70,8 @@ def test_states_differing_in_their_task_id_alone_share_their_text_but_for_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The states of one ack: each text is the one written afresh (and the encoder's),
-    whether the state before differed in its last task id alone or in anything else."""
+    whether the state before differed in its last task id alone, in its last run too
+    (or whether it has one), or in anything else."""
     plus_two = timezone(timedelta(hours=2))
     base = {"next_run_at": T0 + timedelta(days=1), "last_run_at": T0, "total_run_count": 1}
     states = [
@@ -80,6 +81,10 @@ def test_states_differing_in_their_task_id_alone_share_their_text_but_for_it(
         EntryState(**base, last_task_id="d", skipped_run_count=2),
         EntryState(**{**base, "total_run_count": 2}, last_task_id="e"),
         EntryState(**{**base, "last_run_at": T0.astimezone(plus_two)}, last_task_id="f"),
+        EntryState(**{**base, "last_run_at": T0 + timedelta(microseconds=7)}, last_task_id="f2"),
+        EntryState(**{**base, "last_run_at": None}, last_task_id="f3"),
+        EntryState(**{**base, "last_run_at": None}, last_task_id="f4"),
+        EntryState(**{**base, "last_run_at": T0 + timedelta(seconds=3)}, last_task_id="f5"),
         EntryState(**{**base, "next_run_at": None}, last_task_id="g"),
         EntryState(**base, last_task_id="h", last_error="send failed: x"),
         EntryState(**base, last_task_id="i", triggered_at=T0),
