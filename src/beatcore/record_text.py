@@ -235,9 +235,20 @@ def dumps_state(state: EntryState) -> str:
 def _with_holes(before: str, run: datetime | None, task: str, after: str) -> str:
     """The text of a state with a task id: ``before`` (up to the name of its first hole),
     its last run (when it has one), its task id, then ``after``."""
+    global _last_run
     if run is None:
         return f"{before}{_quote(task)}{after}"
-    return f'{before}{_json_text(isoformat(run))},"last_task_id":{_quote(task)}{after}'
+    last = _last_run
+    if last[0] == run:  # equal instants, in any zone, have one (UTC) text
+        middle = last[1]
+    else:
+        middle = f'{_json_text(isoformat(run))},"last_task_id":'
+        _last_run = (run, middle)
+    return f"{before}{middle}{_quote(task)}{after}"
+
+
+#: The last run :func:`_with_holes` wrote, and its text up to the task id's.
+_last_run: tuple[datetime | None, str] = (None, "")
 
 
 #: The last state :func:`dumps_state` wrote with a task id: its other values, and its text

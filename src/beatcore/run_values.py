@@ -209,6 +209,9 @@ def _seconds_text(value: Any) -> str | None:
 #: tick's page) share those, and differ in their occurrence, lateness and task id.
 _last_beat_record: tuple[tuple[Any, ...], str] = ((), "")
 _TAIL = ', "v": 1}'
+#: The last occurrence and lateness it wrote, and their text (a page sent at one instant
+#: shares them when its entries were due at one instant).
+_last_head: tuple[tuple[Any, ...], str] = ((), "")
 
 
 def _beat_record_text(record: RunRecord) -> str | None:
@@ -216,7 +219,7 @@ def _beat_record_text(record: RunRecord) -> str | None:
     occurrence, task id) and the text between them, kept from the last one, when
     ``record`` is a record of beat's alone (no detail, no worker report); the values
     compared are of exact types (UTC instants), so equal ones write the same text."""
-    global _last_beat_record
+    global _last_beat_record, _last_head
     occurrence, sent_at, lateness, task_id, outcome = (
         record.occurrence, record.sent_at, record.lateness, record.task_id, record.outcome
     )  # fmt: skip
@@ -246,13 +249,16 @@ def _beat_record_text(record: RunRecord) -> str | None:
         sent = "" if sent_at is None else f', "sent_at": {_quote(sent_at.isoformat())}'
         middle = f', "outcome": {_quote(outcome)}{sent}, "task_id": '
         _last_beat_record = (key, middle)
-    if lateness is None:
-        return f'{{"occurrence": {_quote(instant_text(occurrence))}{middle}{_quote(task_id)}{_TAIL}'
-    seconds = float.__repr__(round(lateness, 6))
-    return (
-        f'{{"lateness": {seconds}, "occurrence": {_quote(instant_text(occurrence))}'
-        f"{middle}{_quote(task_id)}{_TAIL}"
-    )
+    head_key = (occurrence, lateness)
+    last_head = _last_head
+    if last_head[0] == head_key and lateness != 0.0:  # 0.0 may be -0.0: its own text
+        head = last_head[1]
+    else:  # round and repr of the lateness cost as much as the rest of the text
+        head = f'"occurrence": {_quote(instant_text(occurrence))}'
+        if lateness is not None:
+            head = f'"lateness": {float.__repr__(round(lateness, 6))}, {head}'
+        _last_head = (head_key, head)
+    return f"{{{head}{middle}{_quote(task_id)}{_TAIL}"
 
 
 def _record_text(record: RunRecord) -> str | None:

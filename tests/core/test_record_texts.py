@@ -94,6 +94,9 @@ def test_records_differing_in_their_task_id_alone_share_their_text_but_for_it(
         RunRecord(T0, "d", "resent", **shared),
         RunRecord(T0 + timedelta(microseconds=1), "e", "resent", **shared),
         RunRecord(T0, "f", "sent", sent_at=sent, lateness=2.5),
+        RunRecord(T0, "f2", "sent", sent_at=sent, lateness=2.5),
+        RunRecord(T0, "f3", "sent", lateness=2.5),
+        RunRecord(T0, "f4", "sent", lateness=None),
         RunRecord(T0, "g", "sent", sent_at=sent, lateness=0.0),
         RunRecord(T0, "h", "sent", sent_at=sent, lateness=-0.0),
         RunRecord(T0, "i", "sent", sent_at=sent, lateness=0.0),
@@ -110,9 +113,10 @@ def test_records_differing_in_their_task_id_alone_share_their_text_but_for_it(
     fresh = []
     for record in records:
         monkeypatch.setattr(run_values, "_last_beat_record", ((), ""))
+        monkeypatch.setattr(run_values, "_last_head", ((), ""))
         fresh.append(record.to_json())
     assert texts == fresh
     for record, text in zip(records, texts, strict=True):
         assert text == json.dumps(json.loads(text), sort_keys=True), record
         assert RunRecord.from_json(text) == record
-    assert '"lateness": -0.0' in texts[7]
+    assert '"lateness": -0.0' in texts[10]

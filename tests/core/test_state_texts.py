@@ -97,6 +97,7 @@ def test_states_differing_in_their_task_id_alone_share_their_text_but_for_it(
     fresh = []
     for state in states:
         monkeypatch.setattr(record_text, "_last_state", ((), "", ""))
+        monkeypatch.setattr(record_text, "_last_run", (None, ""))
         fresh.append(dumps_state(state))
     assert texts == fresh
     for state, text in zip(states, texts, strict=True):
