@@ -5,9 +5,10 @@
 --       9 running, 10 report log key prefix (entry <name>'s log is KEYS[10] .. <name>)
 -- ARGV: 1 token, 2 ttl_ms, 3 holder, 4 history size (records kept per entry), 5 entry count n,
 --       6 now (epoch microseconds), then per entry: name, claimed state JSON, acked state JSON,
---       due score ('' = never due), run records count, running fact ('' = leave it), due now
---       ('due': at once; 'check': if the log holds a final report of the fact's run; ''); then
---       the run records of every entry, in entry order.
+--       due score ('' = never due), code = run records count * 4 + fact code, then its running
+--       fact when the fact code is not 0 (0: no fact, leave it; 1: write it; 2: write it, due
+--       at once; 3: write it, due at once if the log holds a final report of the fact's run);
+--       then the run records of every entry, in entry order.
 -- Returns {0, last_token_issued, current_holder_or_empty} when the lease is stale (nothing changed), else
 -- {1, name, ...}: the entries whose definition or state changed while in flight; the caller
 -- merges those with the current state (they are out of the in-flight and due sets meanwhile).
@@ -25,15 +26,23 @@ end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 
 local SLICE = 1000 -- variadic calls stay far below Lua's stack limit for unpack
-local FIELDS, BASE = 7, 6 -- fields per entry; entry k's fields start at ARGV[BASE + FIELDS * (k - 1) + 1]
 local size = tonumber(ARGV[4])
 local count = tonumber(ARGV[5])
--- where each entry's run records start among the ARGV
-local runs_at, next_run = {}, BASE + FIELDS * count + 1
+-- where each entry's fields start among the ARGV (5, or 6 with a running fact), its fact
+-- code, and where its run records start (after every entry's fields)
+local at, kinds, runs_at, runs_n = {}, {}, {}, {}
+local i, next_run = 7, 0
 for k = 1, count do
+  at[k] = i
+  local code = tonumber(ARGV[i + 4])
+  local kind = code % 4
+  kinds[k] = kind
+  runs_n[k] = (code - kind) / 4
   runs_at[k] = next_run
-  next_run = next_run + tonumber(ARGV[BASE + FIELDS * (k - 1) + 5])
+  next_run = next_run + runs_n[k]
+  i = i + (kind == 0 and 5 or 6)
 end
+for k = 1, count do runs_at[k] = runs_at[k] + i end
 
 -- True when the log of entry <name> holds a final report of run <task>.
 local function ended(name, task)
@@ -48,7 +57,7 @@ end
 
 local function record_runs(k, name)
   local first = runs_at[k]
-  local last = first + tonumber(ARGV[BASE + FIELDS * (k - 1) + 5]) - 1
+  local last = first + runs_n[k] - 1
   if last < first then return end
   local key = KEYS[8] .. name
   local length = false
@@ -66,7 +75,7 @@ local changed, seen = {1}, {}
 for first = 1, count, SLICE do
   local last = math.min(first + SLICE - 1, count)
   local names = {}
-  for k = first, last do names[#names + 1] = ARGV[BASE + FIELDS * (k - 1) + 1] end
+  for k = first, last do names[#names + 1] = ARGV[at[k]] end
   local snapshots = redis.call('HMGET', KEYS[4], unpack(names))
   local definitions = redis.call('HMGET', KEYS[6], unpack(names))
   local states = redis.call('HMGET', KEYS[7], unpack(names))
@@ -74,18 +83,20 @@ for first = 1, count, SLICE do
   redis.call('ZREM', KEYS[5], unpack(names))
   local written, scheduled, unscheduled, facts, due_now = {}, {}, {}, {}, {}
   for j, name in ipairs(names) do
-    local i = BASE + FIELDS * (first + j - 2) + 1
+    local k = first + j - 1
+    local i = at[k]
     local definition = definitions[j]
     if definition then
       local snapshot = snapshots[j]
       if snapshot and not seen[name] and string.sub(snapshot, 1, #claim_mark) == claim_mark then
-        record_runs(first + j - 1, name)
-        local fact, due = ARGV[i + 5], ARGV[i + 6]
+        record_runs(k, name)
+        local kind = kinds[k]
+        local fact = kind ~= 0 and ARGV[i + 5] or ''
         if fact ~= '' then
           facts[#facts + 1] = name
           facts[#facts + 1] = fact
           local task = string.sub(fact, 1, string.find(fact, '|', 1, true) - 1)
-          if due == 'due' or (due == 'check' and ended(name, task)) then
+          if kind == 2 or (kind == 3 and ended(name, task)) then
             due_now[#due_now + 1] = ARGV[6]
             due_now[#due_now + 1] = name
           end

@@ -15,13 +15,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-import attrs
 from celery.utils.log import get_logger
 
 from beatcore import serializer, storekit
 from beatcore.entry import EntryState
 from beatcore.errors import CorruptRecord
-from beatcore.store import Ack, ClaimResult, InFlight, Lease, Running
+from beatcore.store import Ack, Claim, ClaimResult, InFlight, Lease, Running
 from beatcore_redis import reports
 from beatcore_redis.calls import ScriptReply
 from beatcore_redis.handle import RedisHandle
@@ -67,6 +66,17 @@ class ClaimedStates:
             self._running.pop(name, None)
         else:
             self._running[name] = running
+
+    def remember_all(
+        self, raw: dict[str, tuple[EntryState, bytes]], running: dict[str, Running]
+    ) -> None:
+        """Keep what :meth:`remember` keeps for each claimed entry of ``raw`` (name: state
+        and its stored bytes), ``running`` holding the running facts of those with one."""
+        self._raw.update(raw)
+        if self._running:
+            for name in raw.keys() - running.keys():
+                self._running.pop(name, None)
+        self._running.update(running)
 
     def claimed_running(self, name: str) -> Running | None:
         """Return (and forget) the running fact the claim of ``name`` returned."""
@@ -128,31 +138,40 @@ def _claim_call(
 
 
 def _claimed(handle: RedisHandle, claimed: ClaimedStates, lease: Lease, reply: Any) -> ClaimResult:
-    """Decode the claim script's ``reply`` (unreadable records taken out of flight).
+    """Decode the claim script's ``reply`` (unreadable records taken out of flight), each
+    record read by the kit's :func:`storekit.read_record`, as :func:`storekit.decode_claims`
+    does, in the one pass over the reply that also keeps each claimed state's bytes.
 
     :raises LockLost: the reply says the lease is stale.
     """
     if int(reply[0]) != 1:
         raise lock_lost(lease, reply)
-    rows = []
-    facts: dict[str, Running | None] = {}
-    state_bytes: dict[str, bytes | str] = {}
-    for i in range(2, len(reply), 6):  # one pass over the reply: a page is 6,000 elements
-        name, state_raw = storekit.text(reply[i]), reply[i + 2]
-        rows.append((name, reply[i + 1], state_raw or None, reply[i + 3] in (b"1", "1")))
-        state_bytes[name] = state_raw or b""
-        if reply[i + 4]:
-            facts[name] = reports.claimed_fact(name, reply[i + 4], reply[i + 5])
-    claims, corrupt = storekit.decode_claims(rows)
-    if facts:
-        claims = [
-            attrs.evolve(c, running=facts[c.entry.name]) if facts.get(c.entry.name) else c
-            for c in claims
-        ]
-    claimed.make_room(len(rows))
-    for item in claims:
-        name = item.entry.name
-        claimed.remember(name, item.state, state_bytes[name], item.running)
+    claims: list[Claim] = []
+    corrupt: list[CorruptRecord] = []
+    raw: dict[str, tuple[EntryState, bytes]] = {}
+    facts: dict[str, Running] = {}
+    read_record, claimed_fact = storekit.read_record, reports.claimed_fact
+    claimed.make_room((len(reply) - 2) // 6)
+    for i in range(2, len(reply), 6):  # a page is 6,000 elements
+        name, state_raw = reply[i], reply[i + 2]
+        if type(name) is bytes:
+            name = name.decode()
+        running = claimed_fact(name, reply[i + 4], reply[i + 5]) if reply[i + 4] else None
+        try:
+            entry, state = read_record(name, reply[i + 1], state_raw or None)
+        except CorruptRecord as exc:
+            corrupt.append(exc)
+            continue
+        recovered = reply[i + 3] in (b"1", "1")
+        if running:
+            claims.append(Claim(entry, state, recovered=recovered, running=running))
+            facts[name] = running
+        else:
+            claims.append(Claim(entry, state, recovered=recovered))
+            if facts:
+                facts.pop(name, None)  # a name claimed twice: the later claim's fact
+        raw[name] = (state, state_raw if type(state_raw) is bytes else state_raw.encode())
+    claimed.remember_all(raw, facts)
     if corrupt:
         quarantine(handle, corrupt)
     next_due = storekit.from_micros(reply[1]) if reply[1] else None
@@ -265,6 +284,11 @@ def _parts(acks: Iterable[Ack], size: int) -> Iterator[list[Ack]]:
         yield part
 
 
+#: The ack script's code of when an entry with a running fact is due at once (see
+#: ack.lua: an entry's fourth field is its run records count times 4 plus this; 0: no fact).
+_DUE_CODES = {"": 1, "due": 2, "check": 3}
+
+
 def _ack_call(
     handle: RedisHandle,
     claimed: ClaimedStates,
@@ -283,18 +307,17 @@ def _ack_call(
         storekit.to_micros(handle.now()),
     ]
     records: list[str] = []
+    add, append = args.extend, args.append
+    kept_runs, dumps_state, score = storekit.kept_runs, serializer.dumps_state, handle.score
     for item in acks:
-        runs = storekit.kept_runs(item.runs, history_size)
-        fact, due = reports.ack_running(claimed.claimed_running(item.name), item.running)
-        args += [
-            item.name,
-            claimed.stored_bytes(item),
-            serializer.dumps_state(item.state),
-            handle.score(item.due_at),
-            len(runs),
-            fact,
-            due,
-        ]
+        runs = kept_runs(item.runs, history_size)
+        stored = claimed.claimed_running(item.name)
+        add((item.name, claimed.stored_bytes(item), dumps_state(item.state), score(item.due_at)))
+        if item.running is None:  # no running fact written (see reports.ack_running)
+            append(len(runs) * 4)
+        else:
+            fact, due = reports.ack_running(stored, item.running)
+            add((len(runs) * 4 + _DUE_CODES[due], fact))
         records += runs
     script_keys = [keys.lock, keys.fence, keys.due, keys.inflight, keys.claimed, keys.defs,
                    keys.states, keys.history_prefix, keys.running, keys.reports_prefix]  # fmt: skip
