@@ -204,33 +204,24 @@ def _seconds_text(value: Any) -> str | None:
     return float.__repr__(round(value, 6))
 
 
-#: The last record :func:`_beat_record_text` wrote: its outcome and send instant, and its
-#: text from its outcome up to its task id. The records of one ack (a midnight burst, a
-#: tick's page) share those, and differ in their occurrence, lateness and task id.
+#: The last record :func:`_beat_record_text` wrote: its outcome and send instant and their
+#: text (up to its task id); its occurrence and lateness and their text. A page shares them.
 _last_beat_record: tuple[tuple[Any, ...], str] = ((), "")
-_TAIL = ', "v": 1}'
-#: The last occurrence and lateness it wrote, and their text (a page sent at one instant
-#: shares them when its entries were due at one instant).
 _last_head: tuple[tuple[Any, ...], str] = ((), "")
+_TAIL = ', "v": 1}'
 
 
 def _beat_record_text(record: RunRecord) -> str | None:
-    """Return :func:`_record_text` of ``record``, written from its three holes (lateness,
-    occurrence, task id) and the text between them, kept from the last one, when
-    ``record`` is a record of beat's alone (no detail, no worker report); the values
-    compared are of exact types (UTC instants), so equal ones write the same text."""
+    """Return :func:`_record_text` of ``record``, from the texts kept of the last one, for
+    a record of beat's alone (no detail, no worker report); the values compared are of
+    exact types (UTC instants), so equal ones write the same text."""
     global _last_beat_record, _last_head
     occurrence, sent_at, lateness, task_id, outcome = (
         record.occurrence, record.sent_at, record.lateness, record.task_id, record.outcome
     )  # fmt: skip
-    if not (
-        record.detail is None
-        and record.status is None
-        and record.error is None
-        and record.worker is None
-        and record.started_at is None
-        and record.finished_at is None
-        and record.runtime is None
+    if not (  # the first two lines: each of those fields is None
+        None is record.detail is record.status is record.error is record.worker
+        and None is record.started_at is record.finished_at and record.runtime is None
         and type(record.retries) is int
         and record.retries == 0
         and type(task_id) is str
@@ -253,7 +244,7 @@ def _beat_record_text(record: RunRecord) -> str | None:
     last_head = _last_head
     if last_head[0] == head_key and lateness != 0.0:  # 0.0 may be -0.0: its own text
         head = last_head[1]
-    else:  # round and repr of the lateness cost as much as the rest of the text
+    else:  # the lateness's round and repr cost as much as the rest
         head = f'"occurrence": {_quote(instant_text(occurrence))}'
         if lateness is not None:
             head = f'"lateness": {float.__repr__(round(lateness, 6))}, {head}'
