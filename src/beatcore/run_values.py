@@ -219,13 +219,13 @@ def _beat_record_text(record: RunRecord) -> str | None:
     occurrence, sent_at, lateness, task_id, outcome = (
         record.occurrence, record.sent_at, record.lateness, record.task_id, record.outcome
     )  # fmt: skip
-    if not (  # the first two lines: each of those fields is None
+    if not (  # each of the first line's fields is None, and so on
         None is record.detail is record.status is record.error is record.worker
-        and None is record.started_at is record.finished_at and record.runtime is None
+        and None is record.started_at is record.finished_at
+        and record.runtime is None
         and type(record.retries) is int
-        and record.retries == 0
-        and type(task_id) is str
-        and type(outcome) is str
+        and not record.retries
+        and type(task_id) is type(outcome) is str
         and type(occurrence) is datetime
         and occurrence.tzinfo is UTC
         and (sent_at is None or (type(sent_at) is datetime and sent_at.tzinfo is UTC))
