@@ -211,6 +211,12 @@ def _save_all(
             return states, stored
         replies = writes.save_chunks(handle, what, puts)
         pending = []
+        if not replies.found and not replies.kept and len(replies.written) == len(puts):
+            # every put written as sent (the usual batch of new entries): what _settle gives
+            for put in puts:
+                states[put.name] = decided[put.name][1]
+                stored.append((put.name, (put.definition, put.state)))
+            return states, stored
         for put in puts:
             item, state = decided[put.name]
             done = _settle(handle, item, state, put, replies)
