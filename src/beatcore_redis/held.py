@@ -24,21 +24,37 @@ from collections.abc import Callable
 from typing import Any
 
 from redis import ConnectionPool, Redis
+from redis.connection import AbstractConnection
 from redis.exceptions import ConnectionError, ResponseError, TimeoutError
 
 _BROKEN = (ConnectionError, TimeoutError, OSError)
+#: The connection methods that encode a command: a class overriding one keeps the pool path.
+_PACKING_METHODS = ("pack_command", "pack_commands", "send_command")
 
 
 def holds(client: Any) -> bool:
     """True when ``client`` is a plain standalone redis-py client whose pool may lend one
     connection for good (not Sentinel, Cluster, a single-connection client or a client-side
-    cache)."""
+    cache) and whose connections pack commands as redis-py does: calls on the held
+    connection may be packed by the caller (:mod:`.scripts`), which a connection class
+    packing or sending its own way, or a pool given a ``command_packer``, would not see."""
     pool = getattr(client, "connection_pool", None)
-    return (
+    if not (
         type(client) is Redis
         and type(pool) is ConnectionPool
         and getattr(client, "connection", None) is None
         and getattr(pool, "cache", None) is None
+    ):
+        return False
+    kind = getattr(pool, "connection_class", None)
+    kwargs = getattr(pool, "connection_kwargs", {})
+    return (
+        isinstance(kind, type)
+        and issubclass(kind, AbstractConnection)
+        and all(
+            getattr(kind, m, None) is getattr(AbstractConnection, m, None) for m in _PACKING_METHODS
+        )
+        and kwargs.get("command_packer") is None
     )
 
 
@@ -119,10 +135,10 @@ class HeldConnection:
         """Send the commands ``packed`` (their RESP encodings) in one write on the held
         connection and return their replies in order, a server's error reply as its
         :class:`ResponseError` in the list (a pipeline without redis-py's layers). None when
-        the held connection is busy or not used: nothing was sent then.
-
-        :raises redis.exceptions.RedisError: the connection failed (it was given back; some
-            of the commands may have run).
+        the held connection is busy or not used (nothing was sent), or when it failed: it was
+        given back then and some of the commands may have run, so the caller sends them
+        again another way only when running them twice does no harm (a pipeline's
+        immediate retry does the same).
         """
         self._settle_own()
         if not self._enabled or not self._mutex.acquire(blocking=False):
@@ -138,6 +154,11 @@ class HeldConnection:
                     except ResponseError as exc:  # read in full: the next reply follows
                         replies.append(exc)
                 return replies
+            except _BROKEN:
+                # as redis-py's pipeline would after its own immediate retry: the caller
+                # sends them all again through the pool, with no backoff or outage warning
+                self._give_back(broken=True)
+                return None
             except BaseException:
                 self._give_back(broken=True)
                 raise

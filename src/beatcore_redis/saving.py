@@ -225,6 +225,8 @@ def _save_all(
             else:
                 states[put.name] = done[0]
                 stored.append((put.name, done[1]))
+        if not pending:  # every put settled (kept or found as it is) on this attempt
+            return states, stored
     raise writes.gave_up(handle, what, [item.entry.name for item in pending])
 
 

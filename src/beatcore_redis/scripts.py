@@ -166,7 +166,8 @@ class Scripts:
         """Send a call of script ``name`` per argument list in one write on the held
         connection and return the replies in order, an error reply (NOSCRIPT) as its
         exception (see :meth:`HeldConnection.execute_many`). None when they cannot go so
-        (no hiredis packer, the held connection busy or not used): nothing was sent."""
+        (no hiredis packer, the held connection busy or not used: nothing was sent) or the
+        held connection failed (some may have run: only for calls safe to repeat)."""
         if _pack_command is None or not self.held.enabled:
             return None
         lead = ("EVALSHA", self._scripts[name].sha, len(keys), *keys)

@@ -12,6 +12,7 @@ import gc
 import logging
 import os
 import signal
+import socket
 import threading
 import uuid
 import weakref
@@ -69,6 +70,41 @@ def test_only_a_plain_standalone_client_holds_a_connection(redis_server: Any) ->
     finally:
         plain.close()
         single.close()
+
+
+class _OwnSend(redis.Connection):
+    """A connection class that sends commands its own way (a tracing wrapper, say)."""
+
+    def send_command(self, *args: Any, **kwargs: Any) -> None:
+        super().send_command(*args, **kwargs)
+
+
+def test_a_client_packing_its_own_way_keeps_the_pool_path(redis_server: Any) -> None:
+    """Calls on a held connection may be packed by the store itself: a connection class
+    overriding how commands are packed or sent, or a pool given a command packer, would
+    not see them, so such a client holds none; redis-py's own classes (TLS too) do."""
+    own = redis.ConnectionPool(
+        connection_class=_OwnSend, host=redis_server.host, port=redis_server.port
+    )
+    packer = redis.connection.PythonRespSerializer(
+        6000, redis.connection.Encoder("utf-8", "strict", False).encode
+    )
+    packed = redis.ConnectionPool(
+        host=redis_server.host, port=redis_server.port, command_packer=packer
+    )
+    tls = redis.Redis(host=redis_server.host, port=redis_server.port, ssl=True)
+    assert not holds(redis.Redis(connection_pool=own))
+    assert not holds(redis.Redis(connection_pool=packed))
+    assert holds(tls)
+    client = redis.Redis(connection_pool=own)
+    store = open_store(redis_server.url, {"client": client, "key_prefix": "own-send:"})
+    try:
+        store.save(_entry("a"))
+        assert store.get("a").name == "a" and _held(store) is None
+    finally:
+        store.close()
+        client.close()
+        tls.close()
 
 
 def test_script_calls_reuse_one_connection(store: RedisStore, redis_server: Any) -> None:
@@ -129,6 +165,32 @@ def test_a_batch_of_write_calls_goes_on_the_held_connection(
     assert store.get("m-2499").name == "m-2499"
     again = store.save_many([_entry(f"m-{i:04d}") for i in range(2_500)])
     assert again.states == report.states  # equal definitions: states kept
+
+
+def test_a_batch_whose_connection_drops_is_sent_again_without_an_outage(
+    store: RedisStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The held connection failing once a batch of write calls is sent on it costs what a
+    pipeline's immediate retry costs: the calls go again through the pool, with no backoff
+    and no outage warning, and every entry is stored once."""
+    store.save(_entry("a"))
+    conn = _held(store)
+    sent = conn.send_packed_command
+
+    def send_then_drop(command: Any, check_health: bool = True) -> None:
+        del conn.send_packed_command  # once: the connection's own method from now on
+        sent(command, check_health)
+        conn._sock.shutdown(socket.SHUT_RDWR)
+
+    conn.send_packed_command = send_then_drop
+    names = [f"m-{i:04d}" for i in range(2_500)]
+    with caplog.at_level(logging.WARNING, logger="beatcore.redis"):
+        report = store.save_many([_entry(name) for name in names])
+    assert "send_packed_command" not in vars(conn), "the batch never went on the held connection"
+    assert len(report.states) == 2_500 and not report.refused
+    assert not [r for r in caplog.records if "unreachable" in r.getMessage()]
+    assert sorted(entry.name for entry in store.entries()) == sorted(["a", *names])
+    assert all(report.states[name] == store.state(name) for name in names[::250])
 
 
 def test_threads_never_share_the_held_connection(store: RedisStore) -> None:

@@ -11,6 +11,7 @@ from beatcore.entry import EntryState
 from beatcore.errors import InvalidSchedule
 from beatcore.testing.contract import T0, every
 from beatcore.testing.contract.batches import NoNextRun
+from beatcore_redis import saving
 from beatcore_redis.lock import FencedCall
 from beatcore_redis.scripts import script_source
 from beatcore_redis.store import open_store
@@ -56,3 +57,14 @@ def test_a_save_the_schedule_refuses_raises_its_error_for_a_name_seen_or_not() -
         with pytest.raises(InvalidSchedule, match="no next occurrence"):
             store.save(Entry(name=name, task="t", schedule=NoNextRun(60)))
     assert store.get("seen").schedule == Interval(60)
+
+
+def test_a_last_attempt_that_settles_every_entry_returns_their_states() -> None:
+    """An attempt that settles every entry without writing it (the records it found are the
+    ones the save would write) ends the write, on the last allowed attempt too."""
+    store = open_store("redis://127.0.0.1:1/0", {"client": fakeredis.FakeRedis()})
+    store.save(every("a"))
+    unknown = saving._Pending(every("a"), None)  # the records not remembered: found, settled
+    states, stored = saving._save_all(store.handle, "save many", [unknown], {}, attempts=1)
+    assert list(states) == ["a"] and [name for name, _ in stored] == ["a"]
+    assert states["a"] == store.state("a")
