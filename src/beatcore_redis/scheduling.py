@@ -285,7 +285,7 @@ def _parts(acks: Iterable[Ack], size: int) -> Iterator[list[Ack]]:
 
 
 #: The ack script's code of when an entry with a running fact is due at once (see
-#: ack.lua: an entry's fourth field is its run records count times 4 plus this; 0: no fact).
+#: ack.lua: an entry's fifth field is its run records count times 4 plus this; 0: no fact).
 _DUE_CODES = {"": 1, "due": 2, "check": 3}
 
 

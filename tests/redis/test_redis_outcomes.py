@@ -114,3 +114,32 @@ def test_a_report_after_the_ack_reaches_its_record(store: RedisStore, clock: Fak
         2.0,
         OCC + timedelta(seconds=2),
     )
+
+
+def test_a_fact_claimed_and_never_acked_is_not_merged_into_a_later_one(
+    store: RedisStore, clock: FakeClock
+) -> None:
+    """A claim carries the running fact it read, kept until that claim's ack; a claim of the
+    same name that reads none (the entry deleted and saved again in between, which drops its
+    fact) forgets it, so the later ack writes its own fact alone."""
+    store.save(every("a", 10))
+    lease = store.lock.acquire("outcomes", 3000)
+    assert lease is not None
+    clock.set(OCC)
+    (claim,) = store.claim_due(lease, OCC, limit=10, reclaim_after=300).claims
+    store.ack(lease, [Ack("a", claim.state, claim.state, OCC, runs=(sent_record("a", OCC),),
+                          running=running("a", OCC, ended=True, held=None))])  # fmt: skip
+    (claim,) = store.claim_due(lease, OCC, limit=10, reclaim_after=300).claims
+    assert claim.running is not None  # claimed with its fact, never acked
+    store.delete("a")
+    clock.set(OCC + timedelta(seconds=30))
+    store.save(every("a", 10))
+    reclaimed_at = OCC + timedelta(seconds=60)
+    clock.set(reclaimed_at)
+    (claim,) = store.claim_due(lease, reclaimed_at, limit=10, reclaim_after=300).claims
+    assert claim.running is None
+    later = OCC + timedelta(seconds=70)
+    store.ack(lease, [Ack("a", claim.state, claim.state, later, runs=(),
+                          running=running("a", later))])  # fmt: skip
+    fact = store.handle.client.hget(store.handle.keys.running, "a")
+    assert b'"ended": false' in fact and b'"ended": true' not in fact
