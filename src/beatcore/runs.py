@@ -11,7 +11,7 @@ values are also importable from :mod:`beatcore.timing`, where they were first.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -123,18 +123,13 @@ def first_unsent(outcomes: Iterable[SendOutcome]) -> SendOutcome | None:
 
 
 def state_after_outcomes(
-    state: EntryState, plan: RunPlan, outcomes: Iterable[SendOutcome]
+    state: EntryState, plan: RunPlan, outcomes: Sequence[SendOutcome]
 ) -> EntryState:
     """Return the state of an entry after a tick whose sends of ``plan`` had ``outcomes``
     (all of that entry): :func:`beatcore.timing.state_after_dispatch` once the outcomes are
     known to be the entry's own (the dispatcher's are)."""
-    sent: list[tuple[datetime, str]] = []
-    unsent: SendOutcome | None = None  # the earliest occurrence not sent
-    for outcome in outcomes:
-        if outcome.status is _SENT:
-            sent.append((outcome.occurrence, outcome.task_id))
-        elif unsent is None or outcome.occurrence < unsent.occurrence:
-            unsent = outcome
+    sent = [(o.occurrence, o.task_id) for o in outcomes if o.status is _SENT]
+    unsent = first_unsent(outcomes)
     if unsent is None:
         return state_after_sends(state, plan, sent, None, None)
     return state_after_sends(state, plan, sent, unsent.occurrence, unsent.last_error)
