@@ -110,8 +110,6 @@ def running_after_sends(
     outcomes: Sequence[SendOutcome],
     sent_at: Mapping[datetime, datetime],
     limit: float,
-    *,
-    tracked: bool = True,
 ) -> tuple[Running | None, tuple[Skipped, ...]]:
     """Return the running fact the ack writes (None: leave the stored one) and what the
     tick now skips besides the plan's skips.
@@ -119,8 +117,9 @@ def running_after_sends(
     The last occurrence sent becomes the running run, blocking ``limit`` seconds from its
     send. A held occurrence whose release could not be sent stays held (retried with the
     same task id); one held in that same tick is then skipped, as only one may wait.
+    Called by the dispatcher only when runs are tracked (``track_runs``).
     """
-    if entry.overlap == "allow" or not tracked:
+    if entry.overlap == "allow":
         return None, ()
     sent = [o for o in outcomes if o.status is SendStatus.SENT]
     held: datetime | None = overlap.held
