@@ -1,13 +1,14 @@
 """A million entries on one Redis (issue 17): what grows with N and what must not.
 
 ``python -m bench.million --sizes 10000,1000000`` (slow at 1M: minutes) stores N dynamic
-entries with ``save_many`` on a redis-server of its own (127.0.0.1, a free port) and, at each
-N, measures:
+entries with ``save_many`` on a redis-server of its own (127.0.0.1, a free port), in database 0
+(empty at each N), and, at each N, measures:
 
 - *save_many*: seconds, round trips per 1,000 entries;
 - *Redis memory per entry*: the ``used_memory`` growth / N, and ``MEMORY USAGE`` of each key;
-- *idle tick*: the leader's ``tick()`` with nothing due (median of 20): ms, round trips,
-  server commands;
+- *idle tick*: the leader's ``tick()`` with nothing due, 20 ticks after one warm-up: round
+  trips and server commands (``idle_tick_round_trips``, ``idle_tick_commands``); their time as
+  ``idle_tick_ms_alone`` (that series alone, not comparable with another N's);
 - *warm start*: ``beatcore.Scheduler(app)`` with 100 static entries already stored, beside
   the N dynamic ones: seconds, round trips;
 - *status*: ``Store.status()`` in the process (seconds, round trips);
@@ -15,9 +16,17 @@ N, measures:
   own (wall and CPU seconds, exit code, peak RSS), started through a small launcher so the
   peak is the command's own (see ``_LAUNCHER``).
 
-It prints one table (measure | N ...) and writes ``bench/million.json``. The suite runs it at
-N = 50 and 200 (``tests/bench/test_million_smoke.py``) and checks the counts that must not
-grow with N.
+After each N its keys are moved to a database of their own (``MOVE``: the first N's to 1,
+the next to 2, ...), so every figure above is taken on database 0, as before, and every N's
+store is in place at the end. Then the **idle ticks interleaved**
+(:mod:`bench.million_idle`): one leader per N in this process, their ticks alternated round by
+round against the same server, so the time of the largest N's tick and the smallest's are
+taken in the same minute (``idle_tick_ms`` is that median, with ``idle_tick_ms_p10`` and
+``_p90``; ``idle_tick_paired_ratio`` the median per-round ratio smallest N ÷ this N).
+
+It prints one table (measure | N ...) and the interleaved comparison, and writes
+``bench/million.json``. The suite runs it at N = 50 and 200
+(``tests/bench/test_million_smoke.py``) and checks the counts that must not grow with N.
 """
 
 from __future__ import annotations
@@ -35,17 +44,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import redis
+
 import beatcore
 from beatcore import Entry, Interval
+from bench.interleave import PAUSE, ROUNDS
 from bench.measure import Probe, RoundTripCounter, memory_by_key, used_memory
+from bench.million_idle import idle_text, interleaved_idle, million_app
 from bench.run import parse_sizes
 from bench.servers import RedisServer
-from bench.sides import LOCK_TTL, PERIOD, TASK, entry_names
+from bench.sides import PERIOD, TASK, entry_names
 
 BENCH_DIR = Path(__file__).resolve().parent
-STATIC = 100
 BATCH = 10_000
 IDLE_TICKS = 20
+#: The databases of a redis-server: one per size.
+DATABASES = 16
 
 _APP = """
 from celery import Celery
@@ -55,6 +69,8 @@ app.conf.beatcore_url = {url!r}
 
 
 def _store_all(url: str, n: int, probe: Probe) -> dict[str, Any]:
+    """Store ``n`` entries at ``url`` (the probe's database) in batches; return the rate,
+    round trips per 1,000 and the Redis memory they take."""
     store = beatcore.connect(url)
     names = entry_names(n)
     before = used_memory(probe.server)
@@ -79,25 +95,23 @@ def _store_all(url: str, n: int, probe: Probe) -> dict[str, Any]:
     }
 
 
+def _move_keys(client: redis.Redis, db: int) -> None:
+    """Move every key of ``client``'s database to the empty database ``db`` (one ``MOVE``
+    per key: beatcore's store is a handful of keys whatever N).
+
+    :raises RuntimeError: a key could not be moved (``db`` was not empty).
+    """
+    for key in list(client.scan_iter(count=1000)):
+        if not client.move(key, db):
+            raise RuntimeError(f"could not move {key!r} to database {db}")
+
+
 def _ticks_and_start(url: str, probe: Probe) -> dict[str, Any]:
-    from celery import Celery
-
-    def app() -> Celery:
-        made = Celery("million", set_as_current=False)
-        made.conf.update(
-            beatcore_url=url,
-            beatcore_lock_ttl=LOCK_TTL,
-            beat_schedule={
-                f"static-{i:03d}": {"task": TASK, "schedule": PERIOD.total_seconds()}
-                for i in range(STATIC)
-            },
-        )
-        return made
-
-    first = beatcore.Scheduler(app())  # cold: stores the static entries
+    """The warm start beside the N dynamic entries and 20 idle ticks' counts (one leader)."""
+    first = beatcore.Scheduler(million_app(url))  # cold: stores the static entries
     first.close()
     with probe.run() as start:
-        scheduler = beatcore.Scheduler(app())
+        scheduler = beatcore.Scheduler(million_app(url))
     scheduler.tick()  # takes the lock
     idle = []
     for _ in range(IDLE_TICKS + 1):
@@ -109,7 +123,7 @@ def _ticks_and_start(url: str, probe: Probe) -> dict[str, Any]:
     return {
         "warm_start_seconds": start.seconds,
         "warm_start_round_trips": start.round_trips,
-        "idle_tick_ms": 1000 * statistics.median(s.seconds for s in idle),
+        "idle_tick_ms_alone": 1000 * statistics.median(s.seconds for s in idle),
         "idle_tick_round_trips": statistics.median(s.round_trips for s in idle),
         "idle_tick_commands": statistics.median(s.commands for s in idle),
     }
@@ -162,25 +176,43 @@ def _status(url: str, probe: Probe) -> dict[str, Any]:
     return figures
 
 
-def run(sizes: Sequence[int], log: Any = sys.stderr) -> dict[str, Any]:
-    """Measure every size on a fresh server; return the results document."""
+def run(
+    sizes: Sequence[int], rounds: int = ROUNDS, pause: float = PAUSE, log: Any = sys.stderr
+) -> dict[str, Any]:
+    """Measure every size, each in its own database of one fresh server, then their idle
+    ticks interleaved (``rounds`` rounds, 0 for none); return the results document.
+
+    :raises ValueError: more sizes than the server has databases (16), or one twice.
+    """
+    if len(sizes) >= DATABASES or len(set(sizes)) != len(sizes):
+        raise ValueError(f"need fewer than {DATABASES} distinct sizes, got {list(sizes)}")
     counter = RoundTripCounter().install()
     results: dict[str, dict[str, Any]] = {}
+    document: dict[str, Any] = {"results": results}
     with RedisServer("million") as server:
         admin = server.client()
         probe = Probe(counter, admin, server.port)
+        admin.flushall()
         url = f"redis://127.0.0.1:{server.port}/0"
-        for n in sizes:
-            admin.flushall()
+        urls: dict[int, str] = {}
+        for db, n in enumerate(sizes, start=1):
             print(f"[million] N={n:,}: storing ...", file=log, flush=True)
             figures = _store_all(url, n, probe)
             print(f"[million] N={n:,}: ticks, warm start, status ...", file=log, flush=True)
             figures.update(_ticks_and_start(url, probe))
             figures.update(_status(url, probe))
             results[str(n)] = figures
+            _move_keys(admin, db)
+            urls[n] = f"redis://127.0.0.1:{server.port}/{db}"
+        if rounds and len(sizes) > 1:
+            print(f"[million] idle ticks interleaved (x{rounds}) ...", file=log, flush=True)
+            document["idle_interleaved"] = interleaved_idle(urls, probe, rounds, pause)
+            for n, figures in document["idle_interleaved"]["sizes"].items():
+                results[n].update(figures)
         admin.flushall()
         admin.close()
-    return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "results": results}
+    document["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    return document
 
 
 def table(document: dict[str, Any]) -> str:
@@ -215,15 +247,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--results-md", type=Path, help="also write the 'million' section of this file"
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=ROUNDS,
+        help=f"rounds of interleaved idle ticks (default {ROUNDS}; 0: none)",
+    )
+    parser.add_argument(
+        "--pause", type=float, default=PAUSE, help=f"seconds after each round (default {PAUSE})"
+    )
     args = parser.parse_args(argv)
+    if args.rounds < 0 or args.pause < 0 or any(n < 1 for n in args.sizes):
+        parser.error(
+            f"--sizes must be positive, --rounds and --pause not negative: {args.sizes}, "
+            f"{args.rounds}, {args.pause}"
+        )
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    document = run(args.sizes)
+    document = run(args.sizes, args.rounds, args.pause)
     args.out.write_text(json.dumps(document, indent=1) + "\n")
-    print(table(document))
+    body = f"{table(document)}\n\n{idle_text(document)}"
+    print(body)
     if args.results_md is not None:
         from bench.results_md import write_section
 
-        body = f"`python -m bench.million`, finished {document['date']}.\n\n{table(document)}"
+        body = f"`python -m bench.million`, finished {document['date']}.\n\n{body}"
         write_section(args.results_md, "million", body)
     return 0
 

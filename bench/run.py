@@ -31,7 +31,17 @@ lease lapse.
   ``beat_schedule``, on an empty schedule server / with the same entries already stored.
   Taking the lock is not part of it (RedBeat does that in ``beat_init``, beatcore in its first
   tick).
-- *idle tick*: one ``tick()`` by the leader with N entries stored and none due.
+- *idle tick*: one ``tick()`` by the leader with N entries stored and none due. Its round
+  trips and server commands come from the side's ``ticks`` worker (20 ticks after one
+  warm-up). Its **time** comes from a measurement of its own, after both sides' scenarios at
+  that N (:mod:`bench.idle_pair`): both sides' stores prepared at once (beatcore in database
+  0, RedBeat in database 1 of the schedule server), both schedulers in one process, their
+  idle ticks interleaved (``--idle-rounds`` rounds of beatcore, RedBeat / RedBeat, beatcore,
+  a ``--idle-pause`` after each), so both are timed in the same minute against the same
+  redis-server process. On a small VM the round trip's latency moves from minute to minute;
+  two series taken minutes apart, each side in its own worker, compared those regimes, not
+  the ticks. Reported: each side's median, p10 and p90, and the ratio of each round's two
+  ticks (:mod:`bench.interleave`).
 - *tick, 1% due*: ticks until the N/100 due entries are sent.
 - *catch-up tick* (beatcore only, the same at every N): five 1-second entries after three hours
   without a leader, the one tick that catches up, publishing excluded; with the WARNING lines
@@ -68,7 +78,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -76,6 +85,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench.interleave import PAUSE, ROUNDS
+from bench.processes import run_idle_pair, run_worker
 from bench.servers import RedisServer
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -85,8 +96,6 @@ SCENARIOS = ("store", "ticks", "startup", "catchup")
 #: Scenarios only one side runs (RedBeat has no catch-up policy to measure).
 ONLY = {"catchup": "beatcore"}
 SIDES = ("beatcore", "redbeat")
-#: Seconds one scenario process may take before the run is abandoned.
-WORKER_TIMEOUT = 3600.0
 
 
 def default_repeats(n: int) -> int:
@@ -135,61 +144,6 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run_worker(
-    side: str,
-    scenario: str,
-    n: int,
-    repeats: int,
-    idle_repeats: int,
-    schedule: RedisServer,
-    broker: RedisServer,
-    catch_up_down: float | None = None,
-) -> dict[str, Any]:
-    """Run one scenario in a fresh process and return its figures.
-
-    :raises RuntimeError: the worker failed (its stderr is in the message).
-    """
-    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        out = Path(tmp) / "result.json"
-        command = [
-            sys.executable, "-m", "bench.worker",
-            "--side", side,
-            "--scenario", scenario,
-            "--n", str(n),
-            "--repeats", str(repeats),
-            "--idle-repeats", str(idle_repeats),
-            "--schedule-port", str(schedule.port),
-            "--broker-port", str(broker.port),
-            "--out", str(out),
-        ]  # fmt: skip
-        if catch_up_down is not None:
-            command += ["--catch-up-down", str(catch_up_down)]
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(BENCH_DIR.parent), env.get("PYTHONPATH", "")) if p
-        )
-        try:
-            proc = subprocess.run(
-                command,
-                capture_output=True,
-                text=True,
-                env=env,
-                check=False,
-                timeout=WORKER_TIMEOUT,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise RuntimeError(
-                f"{side} {scenario} at N={n} did not finish within {WORKER_TIMEOUT:.0f} s"
-            ) from exc
-        if proc.returncode != 0:
-            raise RuntimeError(
-                f"{side} {scenario} at N={n} failed (exit {proc.returncode}):\n"
-                + proc.stderr[-4000:]
-            )
-        result: dict[str, Any] = json.loads(out.read_text())
-        return result
-
-
 def run(
     sizes: Sequence[int],
     sides: Sequence[str],
@@ -198,10 +152,15 @@ def run(
     idle_repeats: int,
     redbeat_budget: float,
     catch_up_down: float | None = None,
+    idle_rounds: int = ROUNDS,
+    idle_pause: float = PAUSE,
     log: Any = sys.stderr,
 ) -> dict[str, Any]:
-    """Run every scenario for every side and size; return the results document."""
+    """Run every scenario for every side and size, then at each size both sides ran their
+    interleaved idle ticks (``idle_rounds`` rounds, 0 for none); return the results document.
+    """
     results: dict[str, dict[str, Any]] = {side: {} for side in sides}
+    interleaved: dict[str, dict[str, Any]] = {}
     skipped: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
     wall: dict[str, dict[int, float]] = {side: {} for side in sides}
     started = time.monotonic()
@@ -244,6 +203,16 @@ def run(
                 wall[side][n] = time.monotonic() - t0
                 merged["wall_seconds"] = round(wall[side][n], 1)
                 results[side][str(n)] = merged
+            if idle_rounds and all(str(n) in results.get(side, {}) for side in SIDES):
+                print(f"[bench] idle ticks interleaved N={n} (x{idle_rounds}) ...", file=log)
+                t1 = time.monotonic()
+                admin.flushall()
+                pair = run_idle_pair(n, idle_rounds, idle_pause, schedule, broker)
+                admin.flushall()
+                print(f"[bench]   done in {time.monotonic() - t1:.1f}s", file=log, flush=True)
+                for side, figures in pair.pop("sides").items():
+                    results[side][str(n)]["tick_idle_interleaved"] = figures
+                interleaved[str(n)] = pair
         admin.close()
     return {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -251,6 +220,7 @@ def run(
         "sizes": list(sizes),
         "total_seconds": round(time.monotonic() - started, 1),
         "results": results,
+        "idle_interleaved": interleaved,
         "skipped": skipped,
     }
 
@@ -280,6 +250,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="beatcore and RedBeat side by side on the same redis-server.",
     )
     add_size_options(parser)
+    parser.add_argument(
+        "--idle-rounds",
+        type=int,
+        default=ROUNDS,
+        help=f"rounds of interleaved idle ticks, both sides (default {ROUNDS}; 0: none)",
+    )
+    parser.add_argument(
+        "--idle-pause",
+        type=float,
+        default=PAUSE,
+        help=f"seconds after each interleaved round (default {PAUSE})",
+    )
     parser.add_argument("--sides", default=",".join(SIDES), help="beatcore,redbeat")
     parser.add_argument(
         "--redbeat-budget",
@@ -310,6 +292,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--sides must name beatcore and/or redbeat, got {args.sides!r}")
     repeats = args.repeats or (3 if args.quick else None)
     idle_repeats = min(args.idle_repeats, 10) if args.quick else args.idle_repeats
+    idle_rounds = min(args.idle_rounds, 100) if args.quick else args.idle_rounds
+    if idle_rounds < 0 or args.idle_pause < 0:
+        parser.error(
+            f"--idle-rounds and --idle-pause must not be negative, got {args.idle_rounds} "
+            f"and {args.idle_pause}"
+        )
 
     from bench.report import budget_lines, budgets, table
 
@@ -320,6 +308,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         idle_repeats=idle_repeats,
         redbeat_budget=args.redbeat_budget,
         catch_up_down=args.catch_up_down,
+        idle_rounds=idle_rounds,
+        idle_pause=args.idle_pause,
     )
     document["budgets"] = budgets(document)
     args.out_dir.mkdir(parents=True, exist_ok=True)

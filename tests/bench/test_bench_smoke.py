@@ -12,11 +12,14 @@ from typing import Any
 
 import pytest
 from bench import run
-from bench.report import budgets, figure, table
+from bench.idle_pair import idle_table
+from bench.report import budgets, figure, markdown, table
 
 SIZES = (20, 60)
 #: Seconds without a leader before the catch-up tick (the full run uses three hours).
 CATCH_UP_DOWN = 600
+#: Rounds of interleaved idle ticks (the full run: bench.interleave.ROUNDS).
+IDLE_ROUNDS = 6
 
 pytestmark = pytest.mark.redis_server
 
@@ -30,6 +33,8 @@ def document(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "--repeats", "1",
             "--idle-repeats", "3",
             "--catch-up-down", str(CATCH_UP_DOWN),
+            "--idle-rounds", str(IDLE_ROUNDS),
+            "--idle-pause", "0",
             "--out-dir", str(out),
         ]
     )  # fmt: skip
@@ -132,3 +137,50 @@ def test_beatcore_saves_cost_one_round_trip_each_and_a_batch_a_constant(
     batches = beatcore(document, "save_many: round trips")
     assert batches[0] == batches[1], batches
     assert "save_many (entries/s; RedBeat: save per entry)" in table(document)
+
+
+def test_the_idle_ticks_of_both_sides_are_interleaved_with_their_own_counts(
+    document: dict[str, Any],
+) -> None:
+    """At each N both sides' idle ticks ran in one process, once a round each: as many ticks
+    as rounds, each with the round trips and commands of that side's own idle tick (beatcore
+    1 round trip, RedBeat 2), and one paired ratio per round."""
+    for n in SIZES:
+        pair = document["idle_interleaved"][str(n)]
+        assert (pair["n"], pair["rounds"]) == (n, IDLE_ROUNDS)
+        assert pair["paired"]["rounds"] == IDLE_ROUNDS
+        for side, trips in (("beatcore", 1), ("redbeat", 2)):
+            figures = document["results"][side][str(n)]
+            interleaved = figures["tick_idle_interleaved"]
+            assert len(interleaved["ms_all"]) == IDLE_ROUNDS
+            assert interleaved["round_trips"] == interleaved["round_trips_max"] == trips
+            assert interleaved["commands"] == interleaved["commands_max"]
+            assert interleaved["commands"] == figures["tick_idle"]["commands"], side
+
+
+def test_the_idle_tick_rows_and_budget_read_the_interleaved_figures(
+    document: dict[str, Any],
+) -> None:
+    label = "idle tick, interleaved (ms, median)"
+    for n in SIZES:
+        interleaved = document["results"]["beatcore"][str(n)]["tick_idle_interleaved"]
+        assert figure(document, "beatcore", n, label) == interleaved["ms_median"]
+    checks = [c for c in budgets(document) if c["budget"].startswith("idle tick, N=")]
+    assert len(checks) == 1 and checks[0]["met"] in (True, False)
+    assert "time, interleaved:" in checks[0]["detail"]
+    assert "paired ratio" in checks[0]["detail"]
+    assert idle_table(document) in markdown({**document, "budgets": budgets(document)})
+
+
+def test_no_interleaved_rounds_leave_the_idle_time_unmeasured(tmp_path: Path) -> None:
+    """With --idle-rounds 0 (and one side) no pair runs, and the budget says so."""
+    code = run.main(
+        ["--sizes", "20", "--repeats", "1", "--idle-repeats", "1", "--sides", "beatcore",
+         "--idle-rounds", "0", "--catch-up-down", "60", "--no-chart", "--out-dir", str(tmp_path)]
+    )  # fmt: skip
+    assert code == 0
+    document = json.loads((tmp_path / "results.json").read_text())
+    assert document["idle_interleaved"] == {}
+    checks = [c for c in document["budgets"] if c["budget"].startswith("idle tick, N=")]
+    assert checks[0]["met"] is None
+    assert "not measured interleaved" in checks[0]["detail"]
