@@ -22,11 +22,20 @@ BENCH_DIR = Path(__file__).resolve().parent
 WORKER_TIMEOUT = 3600.0
 
 
-def _run_module(module: str, arguments: list[str], label: str) -> dict[str, Any]:
-    """Run ``python -m MODULE ARGUMENTS --out FILE`` in a fresh process; return its JSON.
+def _run_module(
+    module: str,
+    options: dict[str, object],
+    schedule: RedisServer,
+    broker: RedisServer,
+    label: str,
+) -> dict[str, Any]:
+    """Run ``python -m MODULE --OPTION VALUE ... --schedule-port P --broker-port B --out FILE``
+    in a fresh process; return the JSON it wrote.
 
     :raises RuntimeError: the process failed or timed out (its stderr is in the message).
     """
+    arguments = [part for name, value in options.items() for part in (f"--{name}", str(value))]
+    arguments += ["--schedule-port", str(schedule.port), "--broker-port", str(broker.port)]
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         out = Path(tmp) / "result.json"
         command = [sys.executable, "-m", module, *arguments, "--out", str(out)]
@@ -65,18 +74,16 @@ def run_worker(
 
     :raises RuntimeError: the worker failed (its stderr is in the message).
     """
-    arguments = [
-        "--side", side,
-        "--scenario", scenario,
-        "--n", str(n),
-        "--repeats", str(repeats),
-        "--idle-repeats", str(idle_repeats),
-        "--schedule-port", str(schedule.port),
-        "--broker-port", str(broker.port),
-    ]  # fmt: skip
+    options: dict[str, object] = {
+        "side": side,
+        "scenario": scenario,
+        "n": n,
+        "repeats": repeats,
+        "idle-repeats": idle_repeats,
+    }
     if catch_up_down is not None:
-        arguments += ["--catch-up-down", str(catch_up_down)]
-    return _run_module("bench.worker", arguments, f"{side} {scenario} at N={n}")
+        options["catch-up-down"] = catch_up_down
+    return _run_module("bench.worker", options, schedule, broker, f"{side} {scenario} at N={n}")
 
 
 def run_idle_pair(
@@ -84,11 +91,6 @@ def run_idle_pair(
 ) -> dict[str, Any]:
     """Measure both sides' idle ticks at ``n`` interleaved, in a fresh process
     (:mod:`bench.idle_pair`, on a flushed schedule server); return its figures."""
-    arguments = [
-        "--n", str(n),
-        "--rounds", str(rounds),
-        "--pause", str(pause),
-        "--schedule-port", str(schedule.port),
-        "--broker-port", str(broker.port),
-    ]  # fmt: skip
-    return _run_module("bench.idle_pair", arguments, f"interleaved idle ticks at N={n}")
+    options: dict[str, object] = {"n": n, "rounds": rounds, "pause": pause}
+    label = f"interleaved idle ticks at N={n}"
+    return _run_module("bench.idle_pair", options, schedule, broker, label)
