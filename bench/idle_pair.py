@@ -21,6 +21,11 @@ server flushed). It:
 It writes ``{"n", "rounds", "pause", "sides": {side: spread}, "paired": pair}`` as JSON:
 each side's :func:`bench.interleave.spread` and the per-round ratio RedBeat ÷ beatcore
 (:func:`bench.interleave.paired`; above 1, beatcore's tick was faster).
+
+On its own, ``python -m bench.idle_pair --sizes 1000,10000 [--rounds 300]`` starts two
+redis-servers of its own (schedule, broker), measures each N the same way and prints the
+table :func:`idle_table` (and ``--out`` the JSON): the interleaved figures alone, without the
+rest of ``python -m bench``.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ import redis
 
 from bench.interleave import PAUSE, ROUNDS, Contender, interleave, paired, spread
 from bench.measure import Probe, RoundTripCounter
+from bench.servers import RedisServer
 from bench.sides import Sends, entry_names, exclude_publishing, side_class
 
 #: Each side's database on the schedule server.
@@ -119,21 +125,59 @@ def idle_table(document: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def as_document(measured: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Return :func:`measure` results (one per N) as the parts of a :mod:`bench.run` document
+    that :func:`idle_table` reads: ``results[side][N]["tick_idle_interleaved"]`` and
+    ``idle_interleaved[N]`` (the rest of each result)."""
+    results: dict[str, dict[str, Any]] = {side: {} for side in SIDES}
+    pairs: dict[str, Any] = {}
+    for result in measured:
+        n = str(result["n"])
+        for side in SIDES:
+            results[side][n] = {"tick_idle_interleaved": result["sides"][side]}
+        pairs[n] = {key: value for key, value in result.items() if key != "sides"}
+    return {"results": results, "idle_interleaved": pairs}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Measure one N and write its figures as JSON to ``--out``."""
+    """Measure one N on given servers and write its figures as JSON to ``--out`` (as
+    :mod:`bench.run` calls it), or each of ``--sizes`` on servers of its own and print them."""
     parser = argparse.ArgumentParser(prog="python -m bench.idle_pair", description=__doc__)
-    parser.add_argument("--n", type=int, required=True)
+    parser.add_argument("--n", type=int, help="one N, on --schedule-port and --broker-port")
+    parser.add_argument("--sizes", help="comma-separated N, on servers of its own")
     parser.add_argument("--rounds", type=int, default=ROUNDS)
     parser.add_argument("--pause", type=float, default=PAUSE, help="seconds after each round")
-    parser.add_argument("--schedule-port", type=int, required=True)
-    parser.add_argument("--broker-port", type=int, required=True)
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--schedule-port", type=int)
+    parser.add_argument("--broker-port", type=int)
+    parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-    if args.n < 1 or args.rounds < 1 or args.pause < 0:
-        parser.error(f"--n and --rounds must be positive, --pause not negative: {vars(args)}")
+    worker = args.n is not None
+    sizes = [args.n] if worker else [int(x) for x in (args.sizes or "").split(",") if x.strip()]
+    if worker == (args.sizes is not None) or (
+        worker and not (args.schedule_port and args.broker_port and args.out)
+    ):
+        parser.error("give --n with --schedule-port, --broker-port and --out, or --sizes")
+    if not sizes or min(sizes) < 1 or args.rounds < 1 or args.pause < 0:
+        parser.error(
+            f"N and --rounds must be positive, --pause not negative: {sizes}, {args.rounds}, "
+            f"{args.pause}"
+        )
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    result = measure(args.n, args.rounds, args.pause, args.schedule_port, args.broker_port)
-    args.out.write_text(json.dumps(result, indent=1))
+    if worker:
+        result = measure(args.n, args.rounds, args.pause, args.schedule_port, args.broker_port)
+        args.out.write_text(json.dumps(result, indent=1))
+        return 0
+    measured = []
+    with RedisServer("schedule") as schedule, RedisServer("broker") as broker:
+        for n in sizes:
+            print(f"[idle_pair] N={n:,} (x{args.rounds}) ...", file=sys.stderr, flush=True)
+            measured.append(measure(n, args.rounds, args.pause, schedule.port, broker.port))
+            with schedule.client() as admin:
+                admin.flushall()
+    document = as_document(measured)
+    print(idle_table(document))
+    if args.out is not None:
+        args.out.write_text(json.dumps(document, indent=1) + "\n")
     return 0
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bench import run
-from bench.idle_pair import idle_table
+from bench import idle_pair, run
+from bench.idle_pair import SIDES, idle_table
 from bench.report import budgets, figure, markdown, table
 
 SIZES = (20, 60)
@@ -184,3 +184,25 @@ def test_no_interleaved_rounds_leave_the_idle_time_unmeasured(tmp_path: Path) ->
     checks = [c for c in document["budgets"] if c["budget"].startswith("idle tick, N=")]
     assert checks[0]["met"] is None
     assert "not measured interleaved" in checks[0]["detail"]
+
+
+def test_the_interleaved_idle_ticks_run_on_their_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``python -m bench.idle_pair --sizes ...`` starts its own servers and prints the table."""
+    out = tmp_path / "idle.json"
+    arguments = ["--sizes", "30", "--rounds", "4", "--pause", "0", "--out", str(out)]
+    assert idle_pair.main(arguments) == 0
+    document = json.loads(out.read_text())
+    assert document["idle_interleaved"]["30"]["paired"]["rounds"] == 4
+    trips = [document["results"][s]["30"]["tick_idle_interleaved"]["round_trips"] for s in SIDES]
+    assert trips == [1, 2]
+    assert "| 30 | 4 |" in capsys.readouterr().out
+
+
+def test_the_interleaved_idle_ticks_need_one_n_with_servers_or_sizes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        idle_pair.main(["--sizes", "30", "--n", "30"])
+    assert "give --n with --schedule-port" in capsys.readouterr().err
