@@ -1,7 +1,7 @@
 """The million bench's idle ticks at every N, interleaved in one process and one time window.
 
 :mod:`bench.million` leaves each N's store in a database of its own on **one** redis-server
-(N = 10k in database 0, 1M in database 1 by default) and then calls :func:`interleaved_idle`:
+(N = 10k in database 1, 1M in database 2 by default) and then calls :func:`interleaved_idle`:
 one leader per N in this process (``beat_schedule`` of :data:`STATIC` entries, as in the
 warm start), three untimed idle ticks each, then rounds of one tick per N, the order rotated
 each round (10k 1M, 1M 10k, ...), a short pause after each. The issue's budget is that an idle
