@@ -94,14 +94,19 @@ class ClaimDispatcher:
         messages: list[Message] = []
         ends: list[int] = []  # per claim: how many messages precede the end of its own
         task_id = timing.task_id
+        new = tuple.__new__  # Message's own __new__ is a Python call, per message
         for claim, plan in zip(claims, plans, strict=True):
-            sends = plan.sends
+            sends = plan.plan.runs if plan.release is None else plan.sends
             if sends:
-                alone = _failed_last_time(claim)
+                error = claim.state.last_error
+                alone = error is not None and error.startswith(SEND_FAILED)  # failed last time
                 entry = claim.entry
                 name = entry.name
                 if len(sends) == 1:  # the usual claim (no list made for it)
-                    messages.append(Message(entry, sends[0], task_id(name, sends[0]), alone))
+                    occurrence = sends[0]
+                    messages.append(
+                        new(Message, (entry, occurrence, task_id(name, occurrence), alone))
+                    )
                 else:
                     messages += [
                         Message(entry, occurrence, task_id(name, occurrence), alone)
@@ -183,15 +188,24 @@ class ClaimDispatcher:
                 written_at = None  # the sends of one step were written by one write
                 logged = logger.isEnabledFor(logging.INFO)
                 for outcome in step:
-                    name = outcome.entry.name
-                    outcomes.setdefault(name, []).append(outcome)
-                    if outcome.status is _SENT:
+                    entry, occurrence, task_id, status, _ = outcome
+                    name = entry.name
+                    got = outcomes.get(name)
+                    if got is None:
+                        outcomes[name] = [outcome]
+                    else:
+                        got.append(outcome)
+                    if status is _SENT:
                         if written_at is None:
                             written_at = self.clock()
-                        sent_at.setdefault(name, {})[outcome.occurrence] = written_at
+                        times = sent_at.get(name)
+                        if times is None:
+                            sent_at[name] = {occurrence: written_at}
+                        else:
+                            times[occurrence] = written_at
                         if logged:
                             self._log_sent(outcome, name in recovered)
-                        dispatched(outcome.entry, outcome.occurrence, outcome.task_id)
+                        dispatched(entry, occurrence, task_id)
                         continue
                     if (
                         outcome.status is SendStatus.NOT_TRIED
@@ -291,12 +305,6 @@ class ClaimDispatcher:
 
 def _at(skipped: timing.Skipped) -> datetime:
     return skipped.occurrence
-
-
-def _failed_last_time(claim: Claim) -> bool:
-    """True when the entry's previous send failed (its state still says so)."""
-    error = claim.state.last_error
-    return error is not None and error.startswith(SEND_FAILED)
 
 
 def _log_skipped(entry: Entry, skipped: Sequence[timing.Skipped]) -> None:

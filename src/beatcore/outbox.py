@@ -113,29 +113,33 @@ class Outbox:
         messages after it are still being written (:meth:`ClaimDispatcher.dispatch_stream`).
         """
         taken = 0  # messages of ``messages`` looked at
+        # looked up once: this loop runs for every message
+        stopped, buffered, may_send = self._stopped, self._buffered, self._window.may_send
+        publish = self._publisher.publish
         for message in messages:
-            name = message.entry.name
-            if name in self._stopped:
+            entry = message.entry
+            name = entry.name
+            if name in stopped:
                 taken += 1
                 continue
-            alone = self._buffered and message.alone
+            alone = buffered and message.alone
             if alone and self._pending:
                 yield self._flush(), taken
             taken += 1
-            if not self._window.may_send():
-                self._stopped.add(name)
+            if not may_send():
+                stopped.add(name)
                 yield [message.outcome(_NOT_TRIED)], self._settled(taken)
                 continue
-            if self._buffered and self._batch is None:
+            if buffered and self._batch is None:
                 self._batch = self._publisher.batch(self._producer)
                 self._batch.__enter__()
             try:
-                self._publisher.publish(message.entry, message.task_id, message.occurrence)
+                publish(entry, message.task_id, message.occurrence)
             except Exception as exc:
-                self._stopped.add(name)
+                stopped.add(name)
                 yield [message.outcome(_FAILED, exc)], self._settled(taken)
                 continue
-            if not self._buffered:  # written by the publish itself
+            if not buffered:  # written by the publish itself
                 sent = SendOutcome(message.entry, message.occurrence, message.task_id, _SENT)
                 yield [sent], taken
                 continue
@@ -181,10 +185,11 @@ class Outbox:
                 for message in pending:
                     self._stopped.add(message.entry.name)
                 return [message.outcome(_FAILED, exc) for message in pending]
-            if errors:  # a write that says what became of each message (RedisBatch)
+            if errors:  # a write that refused some (RedisBatch: an empty list if none)
                 return self._written(pending, errors)
+        new = tuple.__new__  # SendOutcome's own __new__ is a Python call, per message
         return [
-            SendOutcome(message.entry, message.occurrence, message.task_id, _SENT)
+            new(SendOutcome, (message.entry, message.occurrence, message.task_id, _SENT, None))
             for message in pending
         ]
 

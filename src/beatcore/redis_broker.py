@@ -100,24 +100,30 @@ class _Tags:
     """Random UUID4 strings, as kombu's delivery tags (``uuid4()``), made without the
     ``uuid`` module's object (a tenth of a message's cost otherwise), from random bytes
     read for :data:`TAGS_PER_READ` tags at a time, made all at once; one per batch (one
-    thread)."""
+    thread). A caller pops :attr:`made` while it is not empty and calls :meth:`refill`
+    when it is."""
 
-    __slots__ = ("_made",)
+    __slots__ = ("made",)
 
     def __init__(self) -> None:
-        self._made: list[str] = []
+        #: The tags made and not yet taken, the next one last.
+        self.made: list[str] = []
 
     def next(self) -> str:
         """Return a new delivery tag."""
-        made = self._made
-        if not made:
-            random = os.urandom(16 * TAGS_PER_READ).hex()
-            made += [
-                f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
-                for h in [random[at : at + 32] for at in range(0, len(random), 32)]
-            ]
-            made.reverse()  # taken from the end, in the order made
-        return made.pop()
+        if not self.made:
+            self.refill()
+        return self.made.pop()
+
+    def refill(self) -> None:
+        """Make the next :data:`TAGS_PER_READ` tags (called when :attr:`made` is empty)."""
+        random = os.urandom(16 * TAGS_PER_READ).hex()
+        made = [
+            f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+            for h in [random[at : at + 32] for at in range(0, len(random), 32)]
+        ]
+        made.reverse()  # taken from the end, in the order made
+        self.made += made
 
 
 def _quoted(text: str) -> str:
@@ -164,19 +170,6 @@ class _Envelope:
         self.sends = 0
 
 
-class _Pending:
-    """A buffered message: where it goes, its JSON, and what ``after_task_publish`` gets."""
-
-    __slots__ = ("headers", "key", "message", "queue", "text")
-
-    def __init__(self, message: TaskMessage, key: str, queue: str, text: str, headers: Any) -> None:
-        self.message = message
-        self.key = key
-        self.queue = queue
-        self.text = text
-        self.headers = headers
-
-
 class RedisBatch:
     """The messages of one tick's write to ``channel`` (from :func:`direct_channel`),
     published by ``producer``; used like kombu's ``Producer.batch()``."""
@@ -190,18 +183,30 @@ class RedisBatch:
         self._channel = channel
         self._declared = declared
         self._entry_header, self._occurrence_header = header_names
-        self._pending: list[_Pending] = []
+        self._reset()
         self._backend: Any = None
         self._tags = _Tags()
         # kombu makes a redis client (and its table of reply callbacks) per acquire: one is
         # made for the batch's first write and handed back to it for the others
         self._client: Any = None
 
+    def _reset(self) -> None:
+        """Forget what is buffered (after a write, or when the batch is left)."""
+        #: The buffered messages' JSON by the list each goes to, in send order.
+        self._lists: dict[str, list[str]] = {}
+        #: The queue of each of those lists.
+        self._queues: dict[str, str] = {}
+        #: The list of each buffered message, in send order.
+        self._keys: list[str] = []
+        #: (index among the buffered, message, headers) of those after_task_publish is sent
+        #: for with headers a receiver saw.
+        self._signalled: list[tuple[int, TaskMessage, dict[str, Any]]] = []
+
     def __enter__(self) -> RedisBatch:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._pending = []
+        self._reset()
 
     def add(
         self, message: TaskMessage, task_id: str, entry_name: str, occurrence: datetime
@@ -231,40 +236,62 @@ class RedisBatch:
             if self._backend is None:
                 self._backend = message.app.backend
             self._backend.on_task_call(self._producer, task_id)
-        before, after = signals.before_task_publish, signals.after_task_publish
+        tags = self._tags.made
+        if not tags:
+            self._tags.refill()
         fill = envelope.fill
+        before, after = signals.before_task_publish, signals.after_task_publish
         if fill is None or before.receivers or after.receivers:
             headers, properties = message.stamp(
                 task_id, entry_name, occurrence_text, self._entry_header, self._occurrence_header
             )
             message.before_publish(headers, properties)
-            kombu_message = self._kombu_message(message, headers, properties, self._tags.next())
+            kombu_message = self._kombu_message(message, headers, properties, tags.pop())
             key = self._key(envelope.queue, kombu_message)
-            text = dumps(kombu_message)
-            self._pending.append(_Pending(message, key, envelope.queue, text, headers))
+            self._signalled.append((len(self._keys), message, headers))
+            self._buffer(key, envelope.queue, dumps(kombu_message))
             return True
         expires = _quoted(message.expires_at(message.app.now())) if message.expires_relative else ""
-        text = fill(
-            _quoted(task_id), self._tags.next(), _quoted(entry_name), occurrence_text, expires
-        )
-        self._pending.append(_Pending(message, envelope.key, envelope.queue, text, None))
+        # _quoted's test, in line: this runs for every message
+        tid = task_id
+        if tid.isascii() and tid.isprintable() and '"' not in tid and "\\" not in tid:
+            quoted_id = f'"{task_id}"'
+        else:
+            quoted_id = dumps(task_id)
+        name = entry_name
+        if name.isascii() and name.isprintable() and '"' not in name and "\\" not in name:
+            quoted_name = f'"{name}"'
+        else:
+            quoted_name = dumps(name)
+        text = fill(quoted_id, tags.pop(), quoted_name, occurrence_text, expires)
+        key = envelope.key
+        self._keys.append(key)
+        texts = self._lists.get(key)
+        if texts is None:
+            self._lists[key] = [text]
+            self._queues[key] = envelope.queue
+        else:
+            texts.append(text)
         return True
+
+    def _buffer(self, key: str, queue: str, text: str) -> None:
+        """Buffer one message's JSON ``text`` for the list ``key`` of ``queue``."""
+        self._keys.append(key)
+        self._lists.setdefault(key, []).append(text)
+        self._queues[key] = queue
 
     def flush(self) -> list[BaseException | None]:
         """Write what is buffered in one pipeline; return each message's error (None: the
-        write carried it), in order. ``after_task_publish`` fires for each one written.
+        write carried it), in order, or an empty list when the write carried them all.
+        ``after_task_publish`` fires for each one written.
 
         Raises when the pipeline itself failed (all of it may or may not have been written).
         """
-        pending, self._pending = self._pending, []
-        if not pending:
+        lists, queues, keys, signalled = self._lists, self._queues, self._keys, self._signalled
+        self._reset()
+        if not keys:
             return []
         channel = self._channel
-        lists: dict[str, list[str]] = {}
-        queues: dict[str, str] = {}
-        for item in pending:
-            lists.setdefault(item.key, []).append(item.text)
-            queues[item.key] = item.queue
         expiring = channel._expires or {}
         with (
             channel.conn_or_acquire(self._client) as client,
@@ -288,13 +315,10 @@ class RedisBatch:
             if queues[key] in expiring:
                 for _ in channel.priority_steps:
                     next(replies)
-        errors: list[BaseException | None] = []
-        for item in pending:
-            error = failed.get(item.key)
-            errors.append(error)
-            if error is None and item.headers is not None:
-                item.message.after_publish(item.headers)
-        return errors
+        for at, message, headers in signalled:
+            if keys[at] not in failed:
+                message.after_publish(headers)
+        return [failed.get(key) for key in keys] if failed else []
 
     def _envelope(self, message: TaskMessage) -> _Envelope | None:
         """Start ``message``'s envelope for this channel (None: kombu would publish it

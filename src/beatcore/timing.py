@@ -29,6 +29,9 @@ from beatcore.timeutil import UTC, instant_text, zone
 #: Namespace of the deterministic task ids (uuid5 of entry name and occurrence).
 TASK_ID_NAMESPACE = uuid.UUID("6f0d1c52-37a5-4c8e-9a51-6c2f6b8e2b01")
 _NAMESPACE_BYTES = TASK_ID_NAMESPACE.bytes
+_NAMESPACE_SHA1 = hashlib.sha1(_NAMESPACE_BYTES, usedforsecurity=False)
+#: A uuid's 17th hex digit with its top two bits set to the RFC 4122 variant (10).
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 _JUST_BEFORE = timedelta(microseconds=1)
 
@@ -140,12 +143,11 @@ def task_id(name: str, occurrence: datetime) -> str:
     """
     if occurrence.tzinfo is not UTC:
         occurrence = occurrence.astimezone(UTC)
-    h = hashlib.sha1(
-        _NAMESPACE_BYTES + f"{name}\x00{instant_text(occurrence)}".encode(),
-        usedforsecurity=False,
-    ).hexdigest()
+    digest = _NAMESPACE_SHA1.copy()  # the namespace's bytes hashed once, not per id
+    digest.update(f"{name}\x00{instant_text(occurrence)}".encode())
+    h = digest.hexdigest()
     # digit 12 is the version (5); digit 16's top two bits the RFC 4122 variant (10)
-    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
 def state_due_at(entry: Entry, state: EntryState) -> datetime | None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from celery import Celery
-from celery.signals import before_task_publish
+from celery.signals import after_task_publish, before_task_publish
 from redis.connection import Connection
 
 from beatcore import Entry, Interval, connect, timing
@@ -243,12 +243,43 @@ def test_buffered_messages_are_dropped_when_the_window_closes_before_the_write(
     assert drain_task_ids(app) == expected_ids(names)
 
 
+@pytest.mark.parametrize("receivers", [False, True], ids=["no receivers", "publish receivers"])
 def test_a_message_the_broker_refuses_fails_alone(
-    app: Celery, recorder: DispatchRecorder, redis_db: RedisServer
+    app: Celery, recorder: DispatchRecorder, redis_db: RedisServer, receivers: bool
 ) -> None:
     """One entry's queue key comes to hold a string: its LPUSH fails, and only its message
     is reported failed (each list's LPUSH is a reply of its own in the write); the others
-    of the same write were written and are sent once. Its retries fail alone."""
+    of the same write were written and are sent once. Its retries fail alone. With publish
+    receivers, ``before_task_publish`` hears every message and ``after_task_publish`` only
+    the written ones."""
+    before: list[str] = []
+    after: list[str] = []
+
+    def heard_before(headers: dict[str, Any], **_: Any) -> None:
+        before.append(headers["beatcore_entry"])
+
+    def heard_after(headers: dict[str, Any], **_: Any) -> None:
+        after.append(headers["beatcore_entry"])
+
+    if receivers:
+        before_task_publish.connect(heard_before, weak=False)
+        after_task_publish.connect(heard_after, weak=False)
+    try:
+        _refused_fails_alone(app, recorder, redis_db, before, after)
+    finally:
+        before_task_publish.disconnect(heard_before)
+        after_task_publish.disconnect(heard_after)
+    if receivers:
+        assert before.count("refused") == 4 and "refused" not in after  # 1 try, 3 retries
+
+
+def _refused_fails_alone(
+    app: Celery,
+    recorder: DispatchRecorder,
+    redis_db: RedisServer,
+    before: list[str],
+    after: list[str],
+) -> None:
     clock = FakeClock(T0)
     names = save_entries(app, clock, 3)
     store = connect(app, clock=clock)
@@ -265,10 +296,15 @@ def test_a_message_the_broker_refuses_fails_alone(
     with redis_db.client(1) as broker:
         broker.delete("bad")
         broker.set("bad", "not a list")
+    before.clear()
+    after.clear()
     clock.advance(PERIOD)
     scheduler.tick()  # one write of 4 messages: the LPUSH onto "bad" fails
     assert [name for name, _, _ in recorder.failed] == ["refused"]
     assert sorted(name for name, _, _ in recorder.sent) == names
+    if before:  # the publish receivers heard each message, and each written one after
+        assert sorted(before) == sorted([*names, "refused"])
+        assert sorted(after) == names
     for _ in range(3):  # three retries
         clock.advance(3)
         scheduler.tick()
