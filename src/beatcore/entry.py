@@ -343,3 +343,35 @@ class EntryState:
 
 
 _STATE_SETTERS = tuple(EntryState.__dict__[f.name].__set__ for f in attrs.fields(EntryState))
+
+
+_new = object.__new__
+
+
+def checked_state(
+    next_run_at: datetime | None,
+    last_run_at: datetime | None,
+    total_run_count: int,
+    skipped_run_count: int,
+    last_task_id: str | None,
+    last_error: str | None,
+    triggered_at: datetime | None,
+) -> EntryState:
+    """Return the EntryState of these values without running its checks.
+
+    Called by :func:`beatcore.state_text.read_written` for the values it read from a state
+    text, which it checked to be of the kinds EntryState's quick check passes (instants in
+    UTC or None, int counts in 0..MAX_COUNT, texts or None): the same state
+    ``EntryState(...)`` gives, for a fraction of its constructor (an EntryState is built
+    per claimed entry).
+    """
+    state: EntryState = _new(EntryState)
+    _setters = _STATE_SETTERS
+    _setters[0](state, next_run_at)
+    _setters[1](state, last_run_at)
+    _setters[2](state, total_run_count)
+    _setters[3](state, skipped_run_count)
+    _setters[4](state, last_task_id)
+    _setters[5](state, last_error)
+    _setters[6](state, triggered_at)
+    return state

@@ -30,6 +30,7 @@ from beatcore.record_text import dumps_state as dumps_state
 from beatcore.record_text import stored_dict as stored_dict
 from beatcore.schedules.base import ScheduleType
 from beatcore.schedules.shared import is_shared, shared_schedule
+from beatcore.state_text import read_written
 from beatcore.timeutil import isoformat, parse_isoformat
 
 _DECODER = json.JSONDecoder()
@@ -337,12 +338,18 @@ def loads_state(text: str | bytes, name: str) -> EntryState:
 
     Entries due together often share their state's text (a midnight burst), and a state is
     immutable and names no entry: a text read before gives the state it gave then (an
-    unreadable text is never kept: its error names the entry).
+    unreadable text is never kept: its error names the entry). A text new to the table in
+    the form the store writes is read without the JSON decoder
+    (:func:`beatcore.state_text.read_written`: the same state); any other the full way.
     """
-    state = _STATES.get(text) if type(text) is bytes or type(text) is str else None
+    if not (type(text) is bytes or type(text) is str):
+        return state_from_dict(_loads(text, name), name)
+    state = _STATES.get(text)
     if state is None:
-        state = state_from_dict(_loads(text, name), name)
-        if (type(text) is bytes or type(text) is str) and len(text) <= STATE_TEXT_LIMIT:
+        state = read_written(text)  # the store's own form, without the JSON decoder
+        if state is None:
+            state = state_from_dict(_loads(text, name), name)
+        if len(text) <= STATE_TEXT_LIMIT:
             if len(_STATES) >= STATES_LIMIT:
                 _STATES.clear()
             _STATES[text] = state
