@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -28,9 +28,9 @@ from beatcore.runs import RunPlan, SendOutcome, SendStatus, Skipped
 from beatcore.store import Claim, Running, Store
 
 
-@attrs.frozen
-class OverlapPlan:
-    """What a tick sends of one entry under its overlap policy.
+class OverlapPlan(NamedTuple):
+    """What a tick sends of one entry under its overlap policy (a tuple: one is made per
+    claimed entry, and an attrs class's frozen fields cost several times a tuple's).
 
     :param plan: the occurrences to send (``runs``) and skip (with the policy's skips).
     :param release: the held occurrence sent first this tick (its run ended or timed out),
