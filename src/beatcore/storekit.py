@@ -55,6 +55,7 @@ Raw = str | bytes | None
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+_new_tuple = tuple.__new__
 _MISSING_STATE = "state: missing (the definition has no state record)"
 
 
@@ -167,7 +168,7 @@ def read_record(name: str, entry_raw: Raw, state_raw: Raw) -> Record:
     if state_raw is None:
         raise CorruptRecord(name, _MISSING_STATE)
     state = serializer.loads_state(state_raw, name)
-    return Record(entry, state)
+    return _new_tuple(Record, (entry, state))  # Record(entry, state), without its __new__
 
 
 def decode_record(name: str, entry_raw: Raw, state_raw: Raw) -> Record | CorruptRecord:

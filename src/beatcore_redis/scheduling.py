@@ -164,10 +164,10 @@ def _claimed(handle: RedisHandle, claimed: ClaimedStates, lease: Lease, reply: A
             continue
         recovered = reply[i + 3] in (b"1", "1")
         if running:
-            claims.append(Claim(entry, state, recovered=recovered, running=running))
+            claims.append(Claim(entry, state, recovered, running))
             facts[name] = running
         else:
-            claims.append(Claim(entry, state, recovered=recovered))
+            claims.append(Claim(entry, state, recovered))
             if facts:
                 facts.pop(name, None)  # a name claimed twice: the later claim's fact
         raw[name] = (state, state_raw if type(state_raw) is bytes else state_raw.encode())
