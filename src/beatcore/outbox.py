@@ -75,6 +75,9 @@ class Outbox:
         self._batch: Any = None
         self._pending: list[Message] = []
         self._pending_from = 0  # the index among the sent messages of the first buffered one
+        #: Indices among ``_pending`` of the messages the publish wrote itself while the batch
+        #: was open (an exchange's, Celery's path): the batch's write reports none of them.
+        self._written_at_once: set[int] = set()
         #: Entries of which an occurrence was not sent: nothing more of them goes this tick.
         self._stopped: set[str] = set()
 
@@ -91,6 +94,7 @@ class Outbox:
         # ack): what it buffered is dropped, and the claimed occurrences are sent again (same
         # task ids) once the claim is reclaimed.
         self._pending = []
+        self._written_at_once = set()
         self._end_batch(exc if exc is not None else _Discarded())
 
     def send(self, messages: Iterable[Message]) -> Iterator[SendOutcome]:
@@ -134,7 +138,7 @@ class Outbox:
                 self._batch = self._publisher.batch(self._producer)
                 self._batch.__enter__()
             try:
-                publish(entry, message.task_id, message.occurrence)
+                held = publish(entry, message.task_id, message.occurrence)
             except Exception as exc:
                 stopped.add(name)
                 yield [message.outcome(_FAILED, exc)], self._settled(taken)
@@ -145,6 +149,8 @@ class Outbox:
                 continue
             if not self._pending:
                 self._pending_from = taken - 1
+            if not held:
+                self._written_at_once.add(len(self._pending))
             self._pending.append(message)
             if alone or len(self._pending) >= self._flush_every:
                 yield self._flush(), taken
@@ -165,6 +171,7 @@ class Outbox:
         the broker may or may not have them).
         """
         pending, self._pending = self._pending, []
+        written_at_once, self._written_at_once = self._written_at_once, set()
         if not pending:
             return []
         if self._batch is not None:
@@ -186,7 +193,7 @@ class Outbox:
                     self._stopped.add(message.entry.name)
                 return [message.outcome(_FAILED, exc) for message in pending]
             if errors:  # a write that refused some (RedisBatch: an empty list if none)
-                return self._written(pending, errors)
+                return self._written(pending, errors, written_at_once)
         new = tuple.__new__  # SendOutcome's own __new__ is a Python call, per message
         return [
             new(SendOutcome, (message.entry, message.occurrence, message.task_id, _SENT, None))
@@ -194,20 +201,30 @@ class Outbox:
         ]
 
     def _written(
-        self, pending: list[Message], errors: list[BaseException | None]
+        self,
+        pending: list[Message],
+        errors: list[BaseException | None],
+        written_at_once: set[int],
     ) -> list[SendOutcome]:
         """Return the outcome of each message of a write that refused some (a queue key of
-        the wrong type, say): those failed, the rest were written."""
+        the wrong type, say): those failed, the rest were written.
+
+        ``errors`` holds one error (or None) per message the batch held, in order: the
+        messages at ``written_at_once`` in ``pending`` were written by their publish, so
+        the write has none for them (they are sent).
+        """
         refused = [error for error in errors if error is not None]
         if refused:
             logger.error(
                 "beatcore: writing a batch of %d messages to the broker: %d refused: %s",
-                len(pending),
+                len(errors),
                 len(refused),
                 refused[0],
             )
+        held = iter(errors)
         outcomes = []
-        for message, error in zip(pending, errors, strict=True):
+        for at, message in enumerate(pending):
+            error = None if at in written_at_once else next(held)
             if error is None:
                 outcomes.append(
                     SendOutcome(message.entry, message.occurrence, message.task_id, _SENT)

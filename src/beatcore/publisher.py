@@ -126,13 +126,18 @@ class Publisher:
         """Called when the outbox leaves the batch :meth:`batch` returned."""
         self._batch = None
 
-    def publish(self, entry: Entry, task_id: str, occurrence: datetime | None = None) -> None:
+    def publish(self, entry: Entry, task_id: str, occurrence: datetime | None = None) -> bool:
         """Send (or, inside a batch, buffer) one message of ``entry`` as ``task_id``.
 
         The entry's ``options`` are passed on; its headers gain ``celery_beat_task``, as
         Celery's beat marks the tasks it sends, and, given the ``occurrence``,
         :data:`ENTRY_HEADER` and :data:`OCCURRENCE_HEADER`. Raises what Celery's send would
         raise for it.
+
+        Returns True when the message is held by this publisher's own Redis batch (its
+        write reports the message's error, :meth:`RedisBatch.flush`), False when this call
+        wrote it, or kombu's batch holds it (a message through an exchange, or one
+        Celery's own path sends, is written at once even while a batch is open).
         """
         if self._tasks is None:
             # app.tasks is a descriptor that locks on every read; the registry never changes
@@ -156,11 +161,12 @@ class Publisher:
                 self._last = (entry.options, entry.args, entry.kwargs, entry.task, task, message)
         if message is None or occurrence is None:
             self._celery_publish(entry, task, task_id, occurrence)
-            return
+            return False
         batch = self._batch
         if batch is not None and batch.add(message, task_id, entry.name, occurrence):
-            return
+            return True
         self._publish(message, task_id, entry.name, occurrence)
+        return False
 
     def _message(self, entry: Entry, task: Any) -> TaskMessage | None:
         """The built message of ``entry``'s definition (None: Celery's path sends it).

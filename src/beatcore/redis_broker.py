@@ -248,8 +248,9 @@ class RedisBatch:
             message.before_publish(headers, properties)
             kombu_message = self._kombu_message(message, headers, properties, tags.pop())
             key = self._key(envelope.queue, kombu_message)
+            text = dumps(kombu_message)  # before anything is recorded: it may raise
             self._signalled.append((len(self._keys), message, headers))
-            self._buffer(key, envelope.queue, dumps(kombu_message))
+            self._buffer(key, envelope.queue, text)
             return True
         expires = _quoted(message.expires_at(message.app.now())) if message.expires_relative else ""
         # _quoted's test, in line: this runs for every message

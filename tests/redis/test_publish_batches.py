@@ -313,3 +313,74 @@ def _refused_fails_alone(
     second = [timing.task_id(name, OCCURRENCE + PERIOD * SECOND) for name in names]
     assert sorted(drain_task_ids(app)) == sorted(second), "each written once"
     assert "send failed" in str(store.state("refused").last_error)
+
+
+@pytest.mark.parametrize("poisoned", ["e000", "e001", "e002"])
+def test_a_message_that_cannot_be_encoded_fails_alone(
+    app: Celery, recorder: DispatchRecorder, poisoned: str
+) -> None:
+    """A ``before_task_publish`` receiver puts a value JSON cannot encode in one message's
+    headers, first, in the middle or last of a write: only that message fails (as Celery's
+    own send fails it); the others of the write are written once, reported sent, and only
+    they are heard by ``after_task_publish``."""
+    after: list[str] = []
+
+    def poison(headers: dict[str, Any], **_: Any) -> None:
+        if headers["beatcore_entry"] == poisoned:
+            headers["poison"] = object()
+
+    def heard_after(headers: dict[str, Any], **_: Any) -> None:
+        after.append(headers["beatcore_entry"])
+
+    clock = FakeClock(T0)
+    names = save_entries(app, clock, 3)
+    scheduler = Scheduler(app, clock=clock, holder="A")
+    before_task_publish.connect(poison, weak=False)
+    after_task_publish.connect(heard_after, weak=False)
+    try:
+        scheduler.tick()
+        clock.advance(PERIOD)
+        scheduler.tick()
+    finally:
+        before_task_publish.disconnect(poison)
+        after_task_publish.disconnect(heard_after)
+    written = [name for name in names if name != poisoned]
+    assert [name for name, _, _ in recorder.failed] == [poisoned]
+    assert "not JSON serializable" in recorder.failed[0][2]
+    assert sorted(name for name, _, _ in recorder.sent) == written
+    assert sorted(after) == written
+    assert sorted(drain_task_ids(app)) == sorted(expected_ids(written))
+
+
+def test_a_write_that_refuses_one_message_reports_the_others_beside_an_exchanges(
+    app: Celery, recorder: DispatchRecorder, redis_db: RedisServer
+) -> None:
+    """A message through an exchange is written by its own publish while the tick's write is
+    being buffered; when that write then refuses another message (its queue key holds a
+    string), only the refused one fails: the exchange's message and the written one are sent."""
+    clock = FakeClock(T0)
+    store = connect(app, clock=clock)
+    options: dict[str, dict[str, Any]] = {
+        "a": {},
+        "b": {"exchange": "direct-ex", "routing_key": "rk"},
+        "c": {"queue": "bad"},
+    }
+    for name, entry_options in options.items():
+        store.save(
+            Entry(name=name, task="tests.add", schedule=Interval(PERIOD), options=entry_options)
+        )
+    scheduler = Scheduler(app, clock=clock, holder="A")
+    scheduler.tick()
+    clock.advance(PERIOD)
+    scheduler.tick()  # all three go out; the queue "bad" is declared
+    assert sorted(name for name, _, _ in recorder.sent) == ["a", "b", "c"]
+    recorder.sent.clear()
+    with redis_db.client(1) as broker:
+        broker.delete("bad")
+        broker.set("bad", "not a list")
+    clock.advance(PERIOD)
+    scheduler.tick()
+    assert [name for name, _, _ in recorder.failed] == ["c"]
+    assert sorted(name for name, _, _ in recorder.sent) == ["a", "b"]
+    assert "send failed" in str(store.state("c").last_error)
+    assert store.state("b").last_error is None
