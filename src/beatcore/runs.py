@@ -128,6 +128,19 @@ def state_after_outcomes(
     """Return the state of an entry after a tick whose sends of ``plan`` had ``outcomes``
     (all of that entry): :func:`beatcore.timing.state_after_dispatch` once the outcomes are
     known to be the entry's own (the dispatcher's are)."""
+    if len(outcomes) == 1 and not plan.skipped:
+        only = outcomes[0]
+        if only.status is _SENT:  # the usual tick of an entry: what state_after_sends gives
+            occurrence, triggered_at = only.occurrence, state.triggered_at
+            return EntryState(
+                plan.next_run_at,
+                occurrence,
+                state.total_run_count + 1,
+                state.skipped_run_count,
+                only.task_id,
+                None,
+                None if occurrence == triggered_at else triggered_at,
+            )
     sent = [(o.occurrence, o.task_id) for o in outcomes if o.status is _SENT]
     unsent = first_unsent(outcomes)
     if unsent is None:

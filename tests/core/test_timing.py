@@ -9,7 +9,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from beatcore import Crontab, Entry, EntryState, Interval
-from beatcore.runs import SendOutcome, SendStatus
+from beatcore.runs import (
+    RunPlan,
+    SendOutcome,
+    SendStatus,
+    state_after_outcomes,
+    state_after_sends,
+)
 from beatcore.timeutil import UTC
 from beatcore.timing import (
     TASK_ID_NAMESPACE,
@@ -302,3 +308,22 @@ def test_task_id_is_the_uuid5_for_many_names_and_instants() -> None:
         stamp = occurrence.isoformat()
         expected = str(uuid.uuid5(TASK_ID_NAMESPACE, f"{name}\x00{stamp}"))
         assert task_id(name, occurrence) == expected
+
+
+def test_the_state_after_one_sent_outcome_is_the_state_after_its_send() -> None:
+    """state_after_outcomes' quick path (one outcome, sent, nothing skipped) gives what
+    state_after_sends gives it, over states with and without a trigger, error or counts."""
+    entry = Entry(name="e", task="t", schedule=Interval(10))
+    later = T0 + timedelta(seconds=10)
+    for state in (
+        EntryState(next_run_at=T0),
+        EntryState(next_run_at=T0, triggered_at=T0),
+        EntryState(next_run_at=later, triggered_at=T0, total_run_count=4, skipped_run_count=2),
+        EntryState(next_run_at=T0, triggered_at=later, last_error="send failed: x"),
+        EntryState(next_run_at=T0, last_run_at=T0, last_task_id="old", total_run_count=1),
+    ):
+        for next_run_at in (later, None):
+            plan = RunPlan(runs=(T0,), skipped=(), next_run_at=next_run_at)
+            sent = SendOutcome(entry, T0, "id-0", SendStatus.SENT)
+            expected = state_after_sends(state, plan, [(T0, "id-0")], None, None)
+            assert state_after_outcomes(state, plan, [sent]) == expected
