@@ -340,7 +340,7 @@ def loads_state(text: str | bytes, name: str) -> EntryState:
     immutable and names no entry: a text read before gives the state it gave then (an
     unreadable text is never kept: its error names the entry). A text new to the table in
     the form the store writes is read without the JSON decoder
-    (:func:`beatcore.state_text.read_written`: the same state); any other the full way.
+    (``beatcore.state_text.read_written``: the same state); any other the full way.
     """
     if not (type(text) is bytes or type(text) is str):
         return state_from_dict(_loads(text, name), name)
