@@ -293,12 +293,7 @@ class ClaimDispatcher:
             self.listeners.occurrences_skipped(entry, more)
             plan = attrs.evolve(plan, skipped=tuple(sorted((*plan.skipped, *more), key=_at)))
         new_state = state_after_outcomes(state, plan, outcomes)  # outcomes of this entry
-        if len(outcomes) == 1 and outcomes[0].status is _SENT:  # what ack_due_at gives then
-            due = timing.state_due_at(entry, new_state)
-        else:
-            due = timing.ack_due_at(
-                entry, new_state, outcomes, now, self.settings.dispatch_retry_delay
-            )
+        due = timing.ack_due_at(entry, new_state, outcomes, now, self.settings.dispatch_retry_delay)
         held = running if running is not None else overlap.running
         if held is not None and held.held is not None and held.blocks(now) and due is not None:
             due = min(due, held.until)  # a run that never reports its end stops blocking then

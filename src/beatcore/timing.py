@@ -337,6 +337,8 @@ def ack_due_at(
     send ``retry_delay`` seconds after ``now``; otherwise the entry is due when its state says
     (:func:`state_due_at`).
     """
+    if len(outcomes) == 1 and outcomes[0].status is SendStatus.SENT:  # an entry's usual tick
+        return state_due_at(entry, state)
     unsent = first_unsent(outcomes)
     if unsent is None:
         return state_due_at(entry, state)
