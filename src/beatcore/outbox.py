@@ -8,6 +8,14 @@ other broker each message is published at once, as Celery's own beat does. Eithe
 occurrence counts as sent only once its message was written, so the dispatcher logs it, tells
 listeners and acks it after that.
 
+Written straight to a Redis broker (:class:`~beatcore.redis_broker.RedisBatch`), a write is
+sent without waiting for its reply: the next messages are built and buffered meanwhile, and
+the reply is read right before the next write is sent (or once the last one is sent). Its
+messages are reported then, one write later: a message counts as sent only once the reply
+of the write that carried it was read without an error for it. A message whose entry has an
+earlier message in the write not read yet waits for that reply first, so an entry whose send
+failed sends nothing after it, as without the overlap.
+
 Buffering moves the moment a message leaves the process from the publish call to the flush,
 so the send window (:class:`~beatcore.send_window.SendWindow`) is checked again right before
 each flush: a leader paused between buffering and flushing drops what it buffered, and those
@@ -25,6 +33,7 @@ from celery.utils.log import get_logger
 
 from beatcore.entry import Entry
 from beatcore.publisher import Publisher
+from beatcore.redis_broker import RedisBatch
 from beatcore.runs import SendOutcome, SendStatus
 from beatcore.send_window import SendWindow
 
@@ -80,6 +89,12 @@ class Outbox:
         self._written_at_once: set[int] = set()
         #: Entries of which an occurrence was not sent: nothing more of them goes this tick.
         self._stopped: set[str] = set()
+        #: The batch when it sends each write before reading its reply (a Redis broker's).
+        self._later: RedisBatch | None = None
+        #: The write sent and not read yet: (its messages, those written at once, the index
+        #: among the sent messages of its first), and the entries of its messages.
+        self._unread: tuple[list[Message], set[int], int] | None = None
+        self._unread_names: frozenset[str] | set[str] = frozenset()
 
     def __enter__(self) -> Outbox:
         return self
@@ -95,6 +110,7 @@ class Outbox:
         # task ids) once the claim is reclaimed.
         self._pending = []
         self._written_at_once = set()
+        self._unread, self._unread_names = None, frozenset()  # left unread: dropped below
         self._end_batch(exc if exc is not None else _Discarded())
 
     def send(self, messages: Iterable[Message]) -> Iterator[SendOutcome]:
@@ -123,20 +139,23 @@ class Outbox:
         for message in messages:
             entry = message.entry
             name = entry.name
+            if self._unread_names and name in self._unread_names:
+                # an earlier message of its entry is in the write not read yet: if that one
+                # failed, this one must not go (an entry's sends are a prefix of its runs)
+                yield self._read(), self._settled(taken)
             if name in stopped:
                 taken += 1
                 continue
             alone = buffered and message.alone
             if alone and self._pending:
-                yield self._flush(), taken
+                yield self._flush(), self._settled(taken)
             taken += 1
             if not may_send():
                 stopped.add(name)
                 yield [message.outcome(_NOT_TRIED)], self._settled(taken)
                 continue
             if buffered and self._batch is None:
-                self._batch = self._publisher.batch(self._producer)
-                self._batch.__enter__()
+                self._open_batch()
             try:
                 held = publish(entry, message.task_id, message.occurrence)
             except Exception as exc:
@@ -153,52 +172,97 @@ class Outbox:
                 self._written_at_once.add(len(self._pending))
             self._pending.append(message)
             if alone or len(self._pending) >= self._flush_every:
-                yield self._flush(), taken
+                yield self._flush(), self._settled(taken)
         if self._pending:
-            yield self._flush(), taken
+            yield self._flush(), self._settled(taken)
+        if self._unread is not None:
+            yield self._read(), taken
         self._end_batch(None)
 
+    def _open_batch(self) -> None:
+        """Open the publisher's batch for the next writes (the first message to buffer)."""
+        batch = self._batch = self._publisher.batch(self._producer)
+        batch.__enter__()
+        self._later = batch if isinstance(batch, RedisBatch) else None
+
     def _settled(self, taken: int) -> int:
-        """How many of the first ``taken`` messages are settled: all but the buffered ones
-        (which start at ``_pending_from``)."""
+        """How many of the first ``taken`` messages are settled: all but those of the write
+        not read yet and the buffered ones (which start at ``_unread[2]`` and
+        ``_pending_from``)."""
+        if self._unread is not None:
+            return self._unread[2]
         return self._pending_from if self._pending else taken
 
     def _flush(self) -> list[SendOutcome]:
-        """Write the buffered messages in one round trip; return each one's outcome (sent).
+        """Write the buffered messages in one round trip; return the outcomes known now:
+        those of the write before, whose reply is read first (see :meth:`_read`), and, for
+        a batch that reads each reply at once (kombu's), of this write (sent).
 
-        If the send window closed meanwhile they are dropped unwritten (not tried: due again at
-        once); if the write fails they are all failed (retried later with the same task ids:
-        the broker may or may not have them).
+        If the send window closed meanwhile the buffered messages are dropped unwritten (not
+        tried: due again at once); if the write fails they are all failed (retried later
+        with the same task ids: the broker may or may not have them).
         """
+        outcomes = self._read() if self._unread is not None else []
         pending, self._pending = self._pending, []
         written_at_once, self._written_at_once = self._written_at_once, set()
         if not pending:
-            return []
-        if self._batch is not None:
+            return outcomes
+        batch = self._batch
+        if batch is not None:
             if not self._window.may_send():
                 self._end_batch(_Discarded())
                 for message in pending:
                     self._stopped.add(message.entry.name)
-                return [message.outcome(_NOT_TRIED) for message in pending]
+                return outcomes + [message.outcome(_NOT_TRIED) for message in pending]
+            later = self._later
             try:
-                errors = self._batch.flush()
+                if later is None:
+                    errors = batch.flush()
+                elif later.send():
+                    self._unread = (pending, written_at_once, self._pending_from)
+                    self._unread_names = {message.entry.name for message in pending}
+                    return outcomes
+                else:  # none held by the batch: each written by its publish
+                    errors = []
             except Exception as exc:
-                self._end_batch(exc)
-                logger.error(
-                    "beatcore: writing a batch of %d messages to the broker failed: %s",
-                    len(pending),
-                    exc,
-                )
-                for message in pending:
-                    self._stopped.add(message.entry.name)
-                return [message.outcome(_FAILED, exc) for message in pending]
+                return outcomes + self._failed(pending, exc)
             if errors:  # a write that refused some (RedisBatch: an empty list if none)
-                return self._written(pending, errors, written_at_once)
-        new = tuple.__new__  # SendOutcome's own __new__ is a Python call, per message
-        return [
-            new(SendOutcome, (message.entry, message.occurrence, message.task_id, _SENT, None))
-            for message in pending
-        ]
+                return outcomes + self._written(pending, errors, written_at_once)
+        return outcomes + _sent(pending)
+
+    def _read(self) -> list[SendOutcome]:
+        """Read the reply of the write sent last (a Redis batch's: see
+        :meth:`RedisBatch.read`); return the outcomes of its messages: sent, or refused
+        (failed) one by one, or all failed when reading failed."""
+        unread, self._unread, self._unread_names = self._unread, None, frozenset()
+        if unread is None:
+            return []
+        pending, written_at_once, _ = unread
+        assert self._later is not None  # only a Redis batch leaves a reply unread
+        try:
+            errors = self._later.read()
+        except Exception as exc:
+            return self._failed(pending, exc, end=False)
+        if errors:
+            return self._written(pending, errors, written_at_once)
+        return _sent(pending)
+
+    def _failed(
+        self, pending: list[Message], exc: Exception, *, end: bool = True
+    ) -> list[SendOutcome]:
+        """Return the outcomes of a write that failed as a whole (all failed: the broker may
+        or may not have them); ``end``: leave the batch (the next message opens another),
+        else only the write's connection was dropped (the batch writes on a new one)."""
+        if end:
+            self._end_batch(exc)
+        logger.error(
+            "beatcore: writing a batch of %d messages to the broker failed: %s",
+            len(pending),
+            exc,
+        )
+        for message in pending:
+            self._stopped.add(message.entry.name)
+        return [message.outcome(_FAILED, exc) for message in pending]
 
     def _written(
         self,
@@ -237,7 +301,7 @@ class Outbox:
     def _end_batch(self, exc: BaseException | None) -> None:
         """Leave the kombu batch: a clean exit writes nothing more (all was flushed); an exit
         with ``exc`` drops what is still buffered. The next message opens a new one."""
-        batch, self._batch = self._batch, None
+        batch, self._batch, self._later = self._batch, None, None
         if batch is None:
             return
         self._publisher.end_batch()
@@ -250,3 +314,12 @@ class Outbox:
             # Everything reported sent was written before this point; failing the tick here
             # would leave it unacked and send it all again.
             logger.warning("beatcore: closing the broker publish batch failed: %s", cleanup)
+
+
+def _sent(pending: list[Message]) -> list[SendOutcome]:
+    """The outcomes of a write that carried all of ``pending`` (each sent)."""
+    new = tuple.__new__  # SendOutcome's own __new__ is a Python call, per message
+    return [
+        new(SendOutcome, (message.entry, message.occurrence, message.task_id, _SENT, None))
+        for message in pending
+    ]

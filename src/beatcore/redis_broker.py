@@ -10,45 +10,39 @@ task id, delivery tag, entry and occurrence headers, ``expires``. A write is one
 list (the values in send order, so the list ends as one LPUSH per message would leave it) and
 the queue's PEXPIRE steps when it has ``x-expires``, in one pipeline.
 
+A write is sent without waiting for its reply (:mod:`beatcore.redis_write`), which is read
+before the next one is sent: the server runs it while the next messages are built.
 Celery's ``before_task_publish`` fires for each message as it is buffered and
-``after_task_publish`` for each one the write carried, both with the arguments Celery gives
-them; when either has receivers the envelope is built from the dicts they saw (and may have
-changed). Only kombu's plain Redis channel is written to (:func:`direct_channel`); any other
-transport goes through ``Producer.publish``.
+``after_task_publish`` for each one the write carried once its reply is read, both with the
+arguments Celery gives them; when either has receivers the envelope is built from the dicts
+they saw (and may have changed). Only kombu's plain Redis channel is written to
+(:func:`direct_channel`); any other transport goes through ``Producer.publish``.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from celery import signals
-from kombu.utils.json import dumps as _kombu_dumps
 
+from beatcore.envelope_text import (
+    BARE,
+    ENTRY,
+    EXPIRES,
+    OCCURRENCE,
+    TAG,
+    DeliveryTags,
+    Filler,
+    dumps,
+    filler,
+    quoted,
+)
+from beatcore.redis_write import WriteConnection
 from beatcore.task_message import PLACEHOLDER_ID, TaskMessage
 from beatcore.timeutil import instant_text
 
-#: Stand-ins for what differs per message while an envelope's JSON template is made.
-_TAG, _ENTRY, _OCCURRENCE, _EXPIRES = (
-    "00000000-beat-core-tag0-000000000000",
-    "00000000-beat-core-entry-name-00000",
-    "00000000-beat-core-occurrence-00000",
-    "00000000-beat-core-expires-00000000",
-)
-#: The parameter of an envelope's filler (:func:`_filler`) each stand-in's value is passed as.
-_PARAMETERS = {
-    PLACEHOLDER_ID: "task_id",
-    _TAG: "tag",
-    _ENTRY: "entry",
-    _OCCURRENCE: "occurrence",
-    _EXPIRES: "expires",
-}
-#: Stand-ins whose values never need JSON escaping (a UUID, an ISO instant): their quotes stay
-#: in the template and the value goes between them as it is.
-_BARE = frozenset({_TAG, _OCCURRENCE})
 #: ``Producer.publish``'s own parameters: Celery passes its properties among them.
 _PUBLISH_PARAMETERS = frozenset({"priority", "expiration", "mandatory", "immediate"})
 #: Channel methods whose kombu versions this module reproduces; overridden ones disable it.
@@ -60,11 +54,6 @@ _CHANNEL_METHODS = (
     "_q_for_pri",
     "_get_message_priority",
 )
-
-
-def dumps(value: Any) -> str:
-    """``value`` as JSON, by kombu's encoder (the one its Redis transport writes with)."""
-    return str(_kombu_dumps(value))  # type: ignore[no-untyped-call]
 
 
 def direct_channel(producer: Any) -> Any | None:
@@ -92,69 +81,6 @@ def direct_channel(producer: Any) -> Any | None:
         return None
 
 
-#: Delivery tags made from one read of random bytes (one system call for that many).
-TAGS_PER_READ = 256
-
-
-class _Tags:
-    """Random UUID4 strings, as kombu's delivery tags (``uuid4()``), made without the
-    ``uuid`` module's object (a tenth of a message's cost otherwise), from random bytes
-    read for :data:`TAGS_PER_READ` tags at a time, made all at once; one per batch (one
-    thread). A caller pops :attr:`made` while it is not empty and calls :meth:`refill`
-    when it is."""
-
-    __slots__ = ("made",)
-
-    def __init__(self) -> None:
-        #: The tags made and not yet taken, the next one last.
-        self.made: list[str] = []
-
-    def next(self) -> str:
-        """Return a new delivery tag."""
-        if not self.made:
-            self.refill()
-        return self.made.pop()
-
-    def refill(self) -> None:
-        """Make the next :data:`TAGS_PER_READ` tags (called when :attr:`made` is empty)."""
-        random = os.urandom(16 * TAGS_PER_READ).hex()
-        made = [
-            f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
-            for h in [random[at : at + 32] for at in range(0, len(random), 32)]
-        ]
-        made.reverse()  # taken from the end, in the order made
-        self.made += made
-
-
-def _quoted(text: str) -> str:
-    """``text`` as a JSON string, quoted as kombu's encoder quotes it (ASCII only)."""
-    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
-        return f'"{text}"'
-    return dumps(text)
-
-
-#: What fills an envelope's template: (task id, delivery tag, entry, occurrence, expires),
-#: the task id, entry and expires quoted as JSON strings, the tag and occurrence bare.
-Filler = Callable[[str, str, str, str, str], str]
-
-
-def _filler(parts: list[str], slots: list[str]) -> Filler:
-    """Return the function that joins ``parts`` with one message's values in the places of
-    ``slots`` (one string build per message; made once per envelope). The parts are written
-    into its source with ``repr``, a Python literal whatever the text."""
-    pieces = [repr(parts[0])]
-    for slot, part in zip(slots, parts[1:], strict=True):
-        pieces += [_PARAMETERS[slot], repr(part)]
-    source = (
-        "def fill(task_id, tag, entry, occurrence, expires):\n"
-        f"    return ''.join(({', '.join(pieces)},))\n"
-    )
-    scope: dict[str, Any] = {}
-    exec(compile(source, "<beatcore.redis_broker envelope>", "exec"), scope)
-    fill: Filler = scope["fill"]
-    return fill
-
-
 class _Envelope:
     """One message's envelope for one channel: its queue, and from its second send on the
     list it goes to and the filler of its JSON template (``fill`` None: made from dicts each
@@ -170,9 +96,18 @@ class _Envelope:
         self.sends = 0
 
 
+#: (index among a write's messages, message, headers) of one after_task_publish is sent for
+#: with headers a receiver saw.
+_Signalled = list[tuple[int, TaskMessage, dict[str, Any]]]
+#: A write sent: its messages' JSON by list, each list's queue, each message's list, and
+#: the messages signalled with their headers.
+_Write = tuple[dict[str, list[str]], dict[str, str], list[str], _Signalled]
+
+
 class RedisBatch:
-    """The messages of one tick's write to ``channel`` (from :func:`direct_channel`),
-    published by ``producer``; used like kombu's ``Producer.batch()``."""
+    """The messages of one tick's writes to ``channel`` (from :func:`direct_channel`),
+    published by ``producer``; used like kombu's ``Producer.batch()``, but each write is
+    sent (:meth:`send`) and its reply read (:meth:`read`) apart."""
 
     def __init__(
         self, producer: Any, channel: Any, header_names: tuple[str, str], declared: set[Any]
@@ -185,10 +120,12 @@ class RedisBatch:
         self._entry_header, self._occurrence_header = header_names
         self._reset()
         self._backend: Any = None
-        self._tags = _Tags()
-        # kombu makes a redis client (and its table of reply callbacks) per acquire: one is
-        # made for the batch's first write and handed back to it for the others
-        self._client: Any = None
+        self._tags = DeliveryTags()
+        #: The connection every write of the batch goes out on (taken at the first).
+        self._writes = WriteConnection(channel)
+        #: The write sent and not read yet: its lists, their queues, its messages' lists and
+        #: those with headers a receiver saw (see :meth:`_reset`).
+        self._sent: _Write | None = None
 
     def _reset(self) -> None:
         """Forget what is buffered (after a write, or when the batch is left)."""
@@ -198,15 +135,18 @@ class RedisBatch:
         self._queues: dict[str, str] = {}
         #: The list of each buffered message, in send order.
         self._keys: list[str] = []
-        #: (index among the buffered, message, headers) of those after_task_publish is sent
-        #: for with headers a receiver saw.
-        self._signalled: list[tuple[int, TaskMessage, dict[str, Any]]] = []
+        #: Those after_task_publish is sent for with headers a receiver saw.
+        self._signalled: _Signalled = []
 
     def __enter__(self) -> RedisBatch:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        """Leave the batch: what is buffered is dropped, a reply left unread with its
+        connection (disconnected), and the connection goes back to the channel's pool."""
         self._reset()
+        self._sent = None
+        self._writes.release()
 
     def add(
         self, message: TaskMessage, task_id: str, entry_name: str, occurrence: datetime
@@ -252,7 +192,7 @@ class RedisBatch:
             self._signalled.append((len(self._keys), message, headers))
             self._buffer(key, envelope.queue, text)
             return True
-        expires = _quoted(message.expires_at(message.app.now())) if message.expires_relative else ""
+        expires = quoted(message.expires_at(message.app.now())) if message.expires_relative else ""
         # _quoted's test, in line: this runs for every message
         tid = task_id
         if tid.isascii() and tid.isprintable() and '"' not in tid and "\\" not in tid:
@@ -281,33 +221,53 @@ class RedisBatch:
         self._lists.setdefault(key, []).append(text)
         self._queues[key] = queue
 
-    def flush(self) -> list[BaseException | None]:
-        """Write what is buffered in one pipeline; return each message's error (None: the
-        write carried it), in order, or an empty list when the write carried them all.
-        ``after_task_publish`` fires for each one written.
+    def send(self) -> bool:
+        """Send what is buffered as one write (one pipeline) without waiting for its reply:
+        the caller reads it with :meth:`read` before it calls this again, and before the
+        batch ends (left unread, it is dropped with its connection). Returns False when
+        nothing was buffered (nothing sent).
 
-        Raises when the pipeline itself failed (all of it may or may not have been written).
+        Raises when the write failed (some of it may have been written): nothing is left
+        to read then.
         """
-        lists, queues, keys, signalled = self._lists, self._queues, self._keys, self._signalled
-        self._reset()
-        if not keys:
-            return []
+        if not self._keys:
+            return False
+        lists, queues = self._lists, self._queues
         channel = self._channel
         expiring = channel._expires or {}
-        with (
-            channel.conn_or_acquire(self._client) as client,
-            client.pipeline(transaction=False) as pipe,
-        ):
-            self._client = client
-            # per list: its LPUSH, then (x-expires) a PEXPIRE of each priority step, as
-            # kombu's _put sends after each message
-            for key, texts in lists.items():
-                pipe.lpush(key, *texts)
-                queue = queues[key]
-                if queue in expiring:
-                    for step in channel.priority_steps:
-                        pipe.pexpire(channel._q_for_pri(queue, step), expiring[queue])
-            replies = iter(pipe.execute(raise_on_error=False))
+        prefix = channel.global_keyprefix  # kombu's key prefix (its client's, for each key)
+        # per list: its LPUSH, then (x-expires) a PEXPIRE of each priority step, as kombu's
+        # _put sends after each message
+        commands: list[tuple[Any, ...]] = []
+        for key, texts in lists.items():
+            commands.append(("LPUSH", prefix + key, *texts))
+            queue = queues[key]
+            if queue in expiring:
+                commands += [
+                    ("PEXPIRE", prefix + channel._q_for_pri(queue, step), expiring[queue])
+                    for step in channel.priority_steps
+                ]
+        sent = (lists, queues, self._keys, self._signalled)
+        self._reset()
+        self._writes.send(commands)
+        self._sent = sent
+        return True
+
+    def read(self) -> list[BaseException | None]:
+        """Read the reply of the write :meth:`send` sent (waiting for it if need be); return
+        each of its messages' error (None: the write carried it), in order, or an empty list
+        when the write carried them all (or nothing is unread). ``after_task_publish`` fires
+        for each one written.
+
+        Raises when reading failed (all of it may or may not have been written).
+        """
+        sent, self._sent = self._sent, None
+        if sent is None:
+            return []
+        lists, queues, keys, signalled = sent
+        replies = iter(self._writes.read())
+        channel = self._channel
+        expiring = channel._expires or {}
         failed: dict[str, BaseException] = {}
         for key in lists:
             reply = next(replies)
@@ -339,16 +299,16 @@ class RedisBatch:
         the parts between them; none (dicts each time) if a stand-in is not found exactly
         where expected."""
         headers, properties = message.stamp(
-            PLACEHOLDER_ID, _ENTRY, _OCCURRENCE, self._entry_header, self._occurrence_header
+            PLACEHOLDER_ID, ENTRY, OCCURRENCE, self._entry_header, self._occurrence_header
         )
         if message.expires_relative:
-            headers["expires"] = _EXPIRES
-        kombu_message = self._kombu_message(message, headers, properties, _TAG)
+            headers["expires"] = EXPIRES
+        kombu_message = self._kombu_message(message, headers, properties, TAG)
         text = dumps(kombu_message)
-        stand_ins = [PLACEHOLDER_ID, _TAG, _ENTRY, _OCCURRENCE, _EXPIRES]
-        expected = {PLACEHOLDER_ID: 3, _TAG: 1, _ENTRY: 1, _OCCURRENCE: 1}
+        stand_ins = [PLACEHOLDER_ID, TAG, ENTRY, OCCURRENCE, EXPIRES]
+        expected = {PLACEHOLDER_ID: 3, TAG: 1, ENTRY: 1, OCCURRENCE: 1}
         if message.expires_relative:
-            expected[_EXPIRES] = 1
+            expected[EXPIRES] = 1
         if any(
             text.count(f'"{s}"') != expected.get(s, 0) or text.count(s) != expected.get(s, 0)
             for s in stand_ins
@@ -363,12 +323,12 @@ class RedisBatch:
                 break
             at, stand_in = min(found)
             end = at + len(stand_in) + 2
-            if stand_in in _BARE:  # its quotes stay in the parts
+            if stand_in in BARE:  # its quotes stay in the parts
                 at, end = at + 1, end - 1
             parts[-1:] = [last[:at], last[end:]]
             slots.append(stand_in)
         envelope.key = self._key(envelope.queue, kombu_message)
-        envelope.fill = _filler(parts, slots)
+        envelope.fill = filler(parts, slots)
 
     def _key(self, queue: str, kombu_message: dict[str, Any]) -> str:
         """The list a message goes to: its queue's, at the message's priority step."""

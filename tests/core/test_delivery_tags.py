@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from beatcore import redis_broker
+from beatcore import envelope_text
 
 
 def test_delivery_tags_are_distinct_uuid4_strings_from_few_reads(
@@ -21,12 +21,12 @@ def test_delivery_tags_are_distinct_uuid4_strings_from_few_reads(
         reads.append(size)
         return original(size)
 
-    monkeypatch.setattr(redis_broker.os, "urandom", urandom)
-    tags = redis_broker._Tags()
-    made = [tags.next() for _ in range(2 * redis_broker.TAGS_PER_READ + 1)]
+    monkeypatch.setattr(envelope_text.os, "urandom", urandom)
+    tags = envelope_text.DeliveryTags()
+    made = [tags.next() for _ in range(2 * envelope_text.TAGS_PER_READ + 1)]
     assert len(set(made)) == len(made)
     for tag in made:
         parsed = uuid.UUID(tag)
         assert str(parsed) == tag
         assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
-    assert reads == [16 * redis_broker.TAGS_PER_READ] * 3
+    assert reads == [16 * envelope_text.TAGS_PER_READ] * 3

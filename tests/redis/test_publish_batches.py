@@ -136,21 +136,29 @@ def test_a_tick_writes_its_messages_in_batches(
     assert all(store.state(name).total_run_count == 1 for name in names)
 
 
-def test_a_ticks_writes_share_one_redis_client(
+def test_a_ticks_writes_share_one_connection_and_no_client(
     app: Celery, broker_writes: BrokerWrites, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """kombu makes a client (with its table of reply callbacks) per acquire: a tick's batch
-    acquires one for its first write and hands it back for the others."""
+    """kombu makes a client (with its table of reply callbacks) per acquire and a pipeline
+    checks a connection out of the pool per write: a tick's batch makes no client and takes
+    one connection for all its writes."""
     from kombu.transport.redis import Channel
+    from redis import ConnectionPool
 
     made: list[Any] = []
-    original = Channel._create_client
+    taken: list[Any] = []
+    original_client, original_get = Channel._create_client, ConnectionPool.get_connection
 
     def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
         made.append(self)
-        return original(self, *args, **kwargs)
+        return original_client(self, *args, **kwargs)
+
+    def taking(self: ConnectionPool, *args: Any, **kwargs: Any) -> Any:
+        taken.append(self)
+        return original_get(self, *args, **kwargs)
 
     monkeypatch.setattr(Channel, "_create_client", counting)
+    monkeypatch.setattr(ConnectionPool, "get_connection", taking)
     clock = FakeClock(T0)
     save_entries(app, clock, 250)
     scheduler = Scheduler(app, clock=clock, holder="A")
@@ -158,10 +166,12 @@ def test_a_ticks_writes_share_one_redis_client(
     clock.advance(PERIOD)
     scheduler.tick()  # the first sends also declare the queue (a client or two of kombu's)
     made.clear()
+    taken.clear()
     clock.advance(PERIOD)
     scheduler.tick()
     assert broker_writes.round_trips == 6 and broker_writes.messages == 500
-    assert len(made) == 1  # three writes
+    assert made == []
+    assert len(taken) == 1  # three writes
 
 
 def test_a_failed_write_is_retried_later_with_the_same_task_ids(
