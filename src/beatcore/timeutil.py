@@ -203,6 +203,10 @@ def isoformat(value: datetime | None) -> str | None:
 #: :data:`INSTANT_TEXTS_LIMIT` (cleared when full).
 _INSTANT_TEXTS: dict[datetime, str] = {}
 INSTANT_TEXTS_LIMIT = 4096
+#: The text of each second those instants fell in (``YYYY-MM-DDTHH:MM:SS``), by its fields.
+_SECOND_TEXTS: dict[tuple[int, int, int, int, int, int], str] = {}
+#: "000" to "999": a microsecond's six digits are two of them.
+_THREE_DIGITS = tuple(f"{n:03d}" for n in range(1000))
 
 
 def instant_text(value: datetime) -> str:
@@ -212,7 +216,9 @@ def instant_text(value: datetime) -> str:
     one instant is the occurrence of every entry due then (a midnight burst writes the same
     text 100,000 times), and ``isoformat`` of an aware datetime costs about twenty times a
     look-up (it asks the zone for the offset). Equal datetimes in UTC have the same text, so
-    the cache is keyed by the value.
+    the cache is keyed by the value. An instant not in it is written from its second's text
+    (kept too: the instants of a tick share their seconds) and its microseconds, a quarter
+    of what ``isoformat`` costs.
     """
     if type(value) is not datetime or value.tzinfo is not UTC:
         return value.isoformat()
@@ -220,7 +226,18 @@ def instant_text(value: datetime) -> str:
     if text is None:
         if len(_INSTANT_TEXTS) >= INSTANT_TEXTS_LIMIT:
             _INSTANT_TEXTS.clear()
-        text = _INSTANT_TEXTS[value] = value.isoformat()
+            _SECOND_TEXTS.clear()
+        key = (value.year, value.month, value.day, value.hour, value.minute, value.second)
+        second = _SECOND_TEXTS.get(key)
+        if second is None:  # isoformat's first 19 characters (a year has 4 digits)
+            second = _SECOND_TEXTS[key] = value.isoformat()[:19]
+        micro = value.microsecond
+        if micro:
+            digits = _THREE_DIGITS
+            text = f"{second}.{digits[micro // 1000]}{digits[micro % 1000]}+00:00"
+        else:  # isoformat leaves out a zero fraction
+            text = second + "+00:00"
+        _INSTANT_TEXTS[value] = text
     return text
 
 

@@ -4,6 +4,7 @@ ISO text of instants (kept in a bounded cache)."""
 from __future__ import annotations
 
 import json
+import random
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -73,10 +74,33 @@ def test_an_instant_text_is_its_isoformat_in_any_zone() -> None:
 
 def test_the_instant_texts_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(timeutil, "_INSTANT_TEXTS", {})
+    monkeypatch.setattr(timeutil, "_SECOND_TEXTS", {})
     monkeypatch.setattr(timeutil, "INSTANT_TEXTS_LIMIT", 10)
     for second in range(25):
         assert instant_text(T0 + timedelta(seconds=second)).startswith("2026-01-01T00:00:")
     assert len(timeutil._INSTANT_TEXTS) <= 10
+    assert len(timeutil._SECOND_TEXTS) <= 10
+
+
+def test_an_instant_written_from_its_seconds_text_is_its_isoformat(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The text made of a second's text and the microseconds is isoformat's, for every
+    fraction's shape (none, leading zeros, each digit), the first and last years a datetime
+    holds, and instants of one second met in any order (that second's text shared)."""
+    monkeypatch.setattr(timeutil, "_INSTANT_TEXTS", {})
+    monkeypatch.setattr(timeutil, "_SECOND_TEXTS", {})
+    monkeypatch.setattr(timeutil, "INSTANT_TEXTS_LIMIT", 50)  # cleared often, too
+    rng = random.Random(17)
+    seconds = [datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC), T0]
+    seconds += [T0 + timedelta(seconds=rng.randrange(10**10)) for _ in range(40)]
+    micros = [0, 1, 9, 10, 999, 1000, 1001, 10_000, 99_999, 100_000, 500_000, 999_999]
+    micros += [rng.randrange(10**6) for _ in range(40)]
+    instants = [second.replace(microsecond=micro) for second in seconds for micro in micros]
+    rng.shuffle(instants)
+    for when in instants:
+        assert instant_text(when) == when.isoformat()
+        assert instant_text(when.replace()) == when.isoformat()  # an equal, other object
 
 
 def test_records_differing_in_their_task_id_alone_share_their_text_but_for_it(
