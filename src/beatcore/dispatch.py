@@ -166,7 +166,8 @@ class ClaimDispatcher:
     ) -> Generator[int, None, None]:
         """Send ``messages`` through one outbox (one producer, batched writes), putting the
         outcomes by entry name into ``outcomes``, each logged and told to listeners as the
-        outbox reports it, and when each sent occurrence was written into ``sent_at`` (by
+        outbox reports it (the sends of one write told together, after their log lines),
+        and when each sent occurrence was written into ``sent_at`` (by
         entry and occurrence: the clock is read once per write, right after it, before the
         listeners of its messages run). Yields how many of ``messages`` are settled, as that
         grows."""
@@ -183,12 +184,13 @@ class ClaimDispatcher:
         flush_every = self.settings.publish_batch_size
         left = 0
         with Outbox(self.publisher, producer, window, flush_every=flush_every) as outbox:
-            dispatched = self.listeners.entry_dispatched
+            dispatched = self.listeners.entries_dispatched
             for step, settled in outbox.send_settled(messages):
                 written_at = None  # the sends of one step were written by one write
                 logged = logger.isEnabledFor(logging.INFO)
+                sent: list[SendOutcome] = []  # told to listeners together, in order
                 for outcome in step:
-                    entry, occurrence, task_id, status, _ = outcome
+                    entry, occurrence, _, status, _ = outcome
                     name = entry.name
                     got = outcomes.get(name)
                     if got is None:
@@ -205,14 +207,19 @@ class ClaimDispatcher:
                             times[occurrence] = written_at
                         if logged:
                             self._log_sent(outcome, name in recovered)
-                        dispatched(entry, occurrence, task_id)
+                        sent.append(outcome)
                         continue
+                    if sent:
+                        dispatched(sent)
+                        sent = []
                     if (
                         outcome.status is SendStatus.NOT_TRIED
                         and first_unsent(outcomes[name]) is outcome
                     ):
                         left += 1
                     self._report_failed(outcome)
+                if sent:
+                    dispatched(sent)
                 yield settled
         if left:
             logger.warning(

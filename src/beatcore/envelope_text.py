@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from kombu.utils.json import dumps as _kombu_dumps
@@ -42,11 +43,9 @@ def dumps(value: Any) -> str:
     return str(_kombu_dumps(value))  # type: ignore[no-untyped-call]
 
 
-def quoted(text: str) -> str:
-    """``text`` as a JSON string, quoted as kombu's encoder quotes it (ASCII only)."""
-    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
-        return f'"{text}"'
-    return dumps(text)
+#: ``text`` as a JSON string, quoted as kombu's encoder quotes it (ASCII only): the
+#: standard library's string encoder, which kombu's (``json.dumps``) calls for a string.
+quoted: Callable[[str], str] = encode_basestring_ascii
 
 
 #: What fills an envelope's template: (task id, delivery tag, entry, occurrence, expires),

@@ -193,18 +193,7 @@ class RedisBatch:
             self._buffer(key, envelope.queue, text)
             return True
         expires = quoted(message.expires_at(message.app.now())) if message.expires_relative else ""
-        # _quoted's test, in line: this runs for every message
-        tid = task_id
-        if tid.isascii() and tid.isprintable() and '"' not in tid and "\\" not in tid:
-            quoted_id = f'"{task_id}"'
-        else:
-            quoted_id = dumps(task_id)
-        name = entry_name
-        if name.isascii() and name.isprintable() and '"' not in name and "\\" not in name:
-            quoted_name = f'"{name}"'
-        else:
-            quoted_name = dumps(name)
-        text = fill(quoted_id, tags.pop(), quoted_name, occurrence_text, expires)
+        text = fill(quoted(task_id), tags.pop(), quoted(entry_name), occurrence_text, expires)
         key = envelope.key
         self._keys.append(key)
         texts = self._lists.get(key)

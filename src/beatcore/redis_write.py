@@ -20,6 +20,24 @@ from collections.abc import Sequence
 from typing import Any
 
 
+def pack(commands: Sequence[Sequence[Any]], encoding: str) -> bytes:
+    """``commands`` in the Redis protocol (RESP), as redis-py's packer writes them: each
+    argument's text (``str`` of a number) encoded in ``encoding``.
+
+    A write's arguments are mostly a tick's messages, JSON that is ASCII: its length is
+    its byte count, so the whole write is made as one text and encoded once, a fifth of
+    the cost of packing each argument apart.
+    """
+    parts: list[str] = []
+    for command in commands:
+        arguments = [a if type(a) is str else str(a) for a in command]
+        parts.append(f"*{len(arguments)}\r\n")
+        parts += [
+            f"${len(a) if a.isascii() else len(a.encode(encoding))}\r\n{a}\r\n" for a in arguments
+        ]
+    return "".join(parts).encode(encoding)
+
+
 class WriteConnection:
     """The connection of ``channel`` (kombu's Redis channel) one batch writes on."""
 
@@ -52,7 +70,7 @@ class WriteConnection:
         if conn is None:
             conn = self._conn = self._channel.pool.get_connection()
         try:
-            conn.send_packed_command(conn.pack_commands(commands))
+            conn.send_packed_command([pack(commands, conn.encoder.encoding)])
         except BaseException:
             self._drop()
             raise
