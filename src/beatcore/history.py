@@ -28,6 +28,22 @@ def tick_runs(
     recorded; one the tick did not try (its send window closed) is not, as it is due again
     at once and will be recorded when it is sent.
     """
+    if len(outcomes) == 1 and not plan.skipped:
+        only = outcomes[0]
+        if only.status is _SENT:  # an entry's usual tick: its one record, no list to sort
+            occurrence = only.occurrence
+            at = sent_at.get(occurrence)
+            again = claim.recovered and occurrence == claim.state.next_run_at
+            return (
+                RunRecord(
+                    occurrence,
+                    only.task_id,
+                    "resent" if again else "sent",
+                    None,
+                    at,
+                    None if at is None else (at - occurrence).total_seconds(),
+                ),
+            )
     name = claim.entry.name
     resent = claim.state.next_run_at if claim.recovered else None
     records = (
@@ -57,6 +73,9 @@ def tick_runs(
     if len(records) > 1:
         records.sort(key=_occurrence)
     return tuple(records)
+
+
+_SENT = SendStatus.SENT
 
 
 def _occurrence(record: RunRecord) -> datetime:

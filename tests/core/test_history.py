@@ -219,3 +219,28 @@ def test_run_records_read_back_and_an_unreadable_one_is_left_out() -> None:
     assert storekit.append_history(stored, [full] * 5, 0) == []
     with pytest.raises(ValueError):
         RunRecord(at, "id", "ran")
+
+
+def test_the_usual_ticks_record_is_the_general_paths() -> None:
+    """tick_runs' shortcut (one sent outcome, nothing skipped) gives the record its general
+    path gives when a not-tried outcome (which records nothing) rides along: sent and
+    re-sent, with and without a write instant, in any zone's arithmetic."""
+    from beatcore.history import tick_runs
+    from beatcore.runs import RunPlan, SendOutcome, SendStatus
+
+    entry = Entry(name="e", task="t", schedule=Interval(60))
+    for recovered in (False, True):
+        for next_run_at in (None, T0, T0 + SECOND):
+            for at in (None, T0 + timedelta(microseconds=1234), T0 - SECOND):
+                state = EntryState(next_run_at=next_run_at)
+                claim = Claim(entry, state, recovered)
+                plan = RunPlan((T0,), (), T0 + 60 * SECOND)
+                sent = SendOutcome(entry, T0, timing.task_id("e", T0), SendStatus.SENT)
+                later = T0 + 60 * SECOND
+                untried = SendOutcome(entry, later, "x", SendStatus.NOT_TRIED)
+                sent_at = {} if at is None else {T0: at}
+                quick = tick_runs(claim, plan, [sent], sent_at)
+                general = tick_runs(claim, plan, [sent, untried], sent_at)
+                assert quick == general
+                assert [r.to_json() for r in quick] == [r.to_json() for r in general]
+                assert quick[0].outcome == ("resent" if recovered and next_run_at == T0 else "sent")
