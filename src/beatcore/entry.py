@@ -7,7 +7,7 @@ only when something that decides it changed (see :func:`beatcore.timing.timing_c
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +39,7 @@ from beatcore.errors import InvalidEntry
 from beatcore.field_converters import StoredName as StoredName
 from beatcore.field_converters import stored_name as stored_name
 from beatcore.field_converters import to_aware, to_dict, to_flag, to_jitter, to_tuple
+from beatcore.frozen_build import compile_builder
 from beatcore.schedules.base import ScheduleType, is_schedule
 from beatcore.schedules.shared import BUILT_IN_TYPES
 from beatcore.timeutil import UTC
@@ -345,33 +346,16 @@ class EntryState:
 _STATE_SETTERS = tuple(EntryState.__dict__[f.name].__set__ for f in attrs.fields(EntryState))
 
 
-_new = object.__new__
+_STATE_FIELDS = [field.name for field in attrs.fields(EntryState)]
 
-
-def checked_state(
-    next_run_at: datetime | None,
-    last_run_at: datetime | None,
-    total_run_count: int,
-    skipped_run_count: int,
-    last_task_id: str | None,
-    last_error: str | None,
-    triggered_at: datetime | None,
-) -> EntryState:
-    """Return the EntryState of these values without running its checks.
-
-    Called by :func:`beatcore.state_text.read_written` for the values it read from a state
-    text, which it checked to be of the kinds EntryState's quick check passes (instants in
-    UTC or None, int counts in 0..MAX_COUNT, texts or None): the same state
-    ``EntryState(...)`` gives, for a fraction of its constructor (an EntryState is built
-    per claimed entry).
-    """
-    state: EntryState = _new(EntryState)
-    _setters = _STATE_SETTERS
-    _setters[0](state, next_run_at)
-    _setters[1](state, last_run_at)
-    _setters[2](state, total_run_count)
-    _setters[3](state, skipped_run_count)
-    _setters[4](state, last_task_id)
-    _setters[5](state, last_error)
-    _setters[6](state, triggered_at)
-    return state
+#: Return the EntryState of these values without running its checks:
+#: ``checked_state(next_run_at, last_run_at, total_run_count, skipped_run_count,
+#: last_task_id, last_error, triggered_at)``. Called by
+#: :func:`beatcore.state_text.read_written` for the values it read from a state text, which
+#: it checked to be of the kinds EntryState's quick check passes (instants in UTC or None,
+#: int counts in 0..MAX_COUNT, texts or None): the same state ``EntryState(...)`` gives, for
+#: a fraction of its constructor (an EntryState is built per claimed entry).
+checked_state: Callable[
+    [datetime | None, datetime | None, int, int, str | None, str | None, datetime | None],
+    EntryState,
+] = compile_builder(EntryState, ", ".join(_STATE_FIELDS), {name: name for name in _STATE_FIELDS})

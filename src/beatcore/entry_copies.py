@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from beatcore.entry import Entry
+from beatcore.frozen_build import compile_builder
 
 
 def field_values(entry: Entry) -> tuple[Any, ...]:
@@ -21,24 +22,19 @@ def field_values(entry: Entry) -> tuple[Any, ...]:
     return tuple(getattr(entry, attribute.name) for attribute in attrs.fields(Entry))
 
 
-def _compile_renamed() -> Callable[[tuple[Any, ...], str], Entry]:
-    """Build :func:`renamed` as straight-line code: one slot setter call per field (a loop
-    over them costs as much again, for every definition read through a template)."""
-    scope: dict[str, Any] = {"new": object.__new__, "Entry": Entry}
-    lines = ["def renamed(values, name):", "    entry = new(Entry)"]
+def _renamed_values() -> dict[str, str]:
+    """Each Entry field's value in :func:`renamed`: the name given, the template's value,
+    its dicts copied."""
+    values = {}
     fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(Entry)
     for i, attribute in enumerate(fields):
-        scope[f"set{i}"] = Entry.__dict__[attribute.name].__set__
         value = f"values[{i}]"
         if attribute.name == "name":
             value = "name"
         elif attribute.name in ("kwargs", "options"):
             value += ".copy()"
-        lines.append(f"    set{i}(entry, {value})")
-    lines.append("    return entry")
-    exec(compile("\n".join(lines) + "\n", "<beatcore.serializer renamed Entry>", "exec"), scope)
-    renamed: Callable[[tuple[Any, ...], str], Entry] = scope["renamed"]
-    return renamed
+        values[attribute.name] = value
+    return values
 
 
 #: Return the Entry of ``values`` (:func:`field_values` of a checked Entry) under ``name``,
@@ -47,4 +43,6 @@ def _compile_renamed() -> Callable[[tuple[Any, ...], str], Entry]:
 #: rule (a str of printable characters, not blank: what Entry's own check lets through at
 #: once); the kwargs and options dicts are copied, as Entry's converters copy them, so no
 #: two entries share one.
-renamed = _compile_renamed()
+renamed: Callable[[tuple[Any, ...], str], Entry] = compile_builder(
+    Entry, "values, name", _renamed_values()
+)

@@ -30,7 +30,7 @@ See docs/writing-stores.rst for how a store uses them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import NamedTuple, overload
 
@@ -45,8 +45,9 @@ from beatcore.change_log import read_newest
 from beatcore.change_log import trim_log as trim_log
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import CorruptRecord
+from beatcore.frozen_build import compile_builder
 from beatcore.new_states import NewStates as NewStates
-from beatcore.store import Ack, Claim, RunRecord, SyncReport
+from beatcore.store import Ack, Claim, Running, RunRecord, SyncReport
 from beatcore.timeutil import UTC
 
 #: What a store hands the kit for one stored field: the serializer's text or bytes, or None
@@ -56,7 +57,8 @@ Raw = str | bytes | None
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _new_tuple = tuple.__new__
-_MISSING_STATE = "state: missing (the definition has no state record)"
+MISSING_DEFINITION = "definition: missing (the state has no definition record)"
+MISSING_STATE = "state: missing (the definition has no state record)"
 
 
 class Record(NamedTuple):
@@ -163,10 +165,10 @@ def read_record(name: str, entry_raw: Raw, state_raw: Raw) -> Record:
     :raises CorruptRecord: either field is absent or cannot be read, for whatever reason.
     """
     if entry_raw is None:
-        raise CorruptRecord(name, "definition: missing (the state has no definition record)")
+        raise CorruptRecord(name, MISSING_DEFINITION)
     entry = serializer.loads_entry(entry_raw, name)
     if state_raw is None:
-        raise CorruptRecord(name, _MISSING_STATE)
+        raise CorruptRecord(name, MISSING_STATE)
     state = serializer.loads_state(state_raw, name)
     return _new_tuple(Record, (entry, state))  # Record(entry, state), without its __new__
 
@@ -180,6 +182,12 @@ def decode_record(name: str, entry_raw: Raw, state_raw: Raw) -> Record | Corrupt
         return read_record(name, entry_raw, state_raw)
     except CorruptRecord as exc:
         return exc
+
+
+_CLAIM_FIELDS = ("entry", "state", "recovered", "running")  # claim_of: Claim(...), no __init__
+claim_of: Callable[[Entry, EntryState, bool, Running | None], Claim] = compile_builder(
+    Claim, ", ".join(_CLAIM_FIELDS), {name: name for name in _CLAIM_FIELDS}
+)
 
 
 def decode_claims(
@@ -199,7 +207,7 @@ def decode_claims(
         except CorruptRecord as exc:
             corrupt.append(exc)
             continue
-        claims.append(Claim(entry, state, recovered=recovered))
+        claims.append(claim_of(entry, state, recovered, None))
     return claims, corrupt
 
 

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 from celery.utils.log import get_logger
 
 from beatcore import serializer, storekit
+from beatcore.definition_cache import DefinitionCache
 from beatcore.entry import EntryState
 from beatcore.errors import CorruptRecord
 from beatcore.store import Ack, Claim, ClaimResult, InFlight, Lease, Running
@@ -44,6 +46,7 @@ class ClaimedStates:
 
     def __init__(self, limit: int = CLAIMED_RAW_LIMIT) -> None:
         self.limit = limit
+        self.definitions = DefinitionCache()  # the store's, which its claims read through
         self._raw: dict[str, tuple[EntryState, bytes]] = {}
         self._running: dict[str, Running] = {}
 
@@ -99,10 +102,8 @@ def claim(
     limit: int,
     reclaim_after: float,
 ) -> ClaimResult:
-    """Renew ``lease`` and claim up to ``limit`` due entries (see :meth:`Store.claim_due`).
-
-    :raises LockLost: ``lease`` is not the current one (nothing was claimed).
-    """
+    """Renew ``lease`` and claim up to ``limit`` due entries (see :meth:`Store.claim_due`);
+    :raises LockLost: ``lease`` is not the current one (nothing was claimed)."""
     keys, args = _claim_call(handle, lease, now, limit, reclaim_after)
     return _claimed(handle, claimed, lease, handle.calls.run_script("claim", "claim", keys, args))
 
@@ -139,8 +140,8 @@ def _claim_call(
 
 def _claimed(handle: RedisHandle, claimed: ClaimedStates, lease: Lease, reply: Any) -> ClaimResult:
     """Decode the claim script's ``reply`` (unreadable records taken out of flight), each
-    record read by the kit's :func:`storekit.read_record`, as :func:`storekit.decode_claims`
-    does, in the one pass over the reply that also keeps each claimed state's bytes.
+    record as :func:`storekit.read_record` reads it (its definition found in, or kept in,
+    ``claimed.definitions``), in one pass that also keeps each claimed state's bytes.
 
     :raises LockLost: the reply says the lease is stale.
     """
@@ -150,30 +151,39 @@ def _claimed(handle: RedisHandle, claimed: ClaimedStates, lease: Lease, reply: A
     corrupt: list[CorruptRecord] = []
     raw: dict[str, tuple[EntryState, bytes]] = {}
     facts: dict[str, Running] = {}
-    read_record, claimed_fact = storekit.read_record, reports.claimed_fact
+    find, decoded = claimed.definitions.find, 0
+    claimed_fact, claim_of = reports.claimed_fact, storekit.claim_of
+    loads_entry, loads_state = serializer.loads_entry, serializer.loads_state
     claimed.make_room((len(reply) - 2) // 6)
     for i in range(2, len(reply), 6):  # a page is 6,000 elements
-        name, state_raw = reply[i], reply[i + 2]
+        name, definition, state_raw = reply[i], reply[i + 1], reply[i + 2]
         if type(name) is bytes:
             name = name.decode()
         running = claimed_fact(name, reply[i + 4], reply[i + 5]) if reply[i + 4] else None
         try:
-            entry, state = read_record(name, reply[i + 1], state_raw or None)
+            known = find(name)
+            if known is not None and known[0] == definition:
+                entry = known[1]
+            else:  # never None: the script returns the entries that have a definition
+                entry = loads_entry(definition, name)
+                decoded += 1
+            if not state_raw:
+                raise CorruptRecord(name, storekit.MISSING_STATE)
+            state = loads_state(state_raw, name)
         except CorruptRecord as exc:
             corrupt.append(exc)
             continue
-        recovered = reply[i + 3] in (b"1", "1")
+        claims.append(claim_of(entry, state, reply[i + 3] in (b"1", "1"), running))
         if running:
-            claims.append(Claim(entry, state, recovered, running))
             facts[name] = running
-        else:
-            claims.append(Claim(entry, state, recovered))
-            if facts:
-                facts.pop(name, None)  # a name claimed twice: the later claim's fact
+        elif facts:
+            facts.pop(name, None)  # a name claimed twice: the later claim's fact
         raw[name] = (state, state_raw if type(state_raw) is bytes else state_raw.encode())
     claimed.remember_all(raw, facts)
     if corrupt:
         quarantine(handle, corrupt)
+    elif decoded and len(raw) == len(claims):  # raw's names in step with the rest
+        claimed.definitions.keep(raw, reply[3::6], map(attrgetter("entry"), claims), decoded)
     next_due = storekit.from_micros(reply[1]) if reply[1] else None
     return ClaimResult(tuple(claims), tuple(corrupt), next_due)
 
