@@ -151,8 +151,7 @@ def _claimed(handle: RedisHandle, claimed: ClaimedStates, lease: Lease, reply: A
     corrupt: list[CorruptRecord] = []
     raw: dict[str, tuple[EntryState, bytes]] = {}
     facts: dict[str, Running] = {}
-    find, decoded = claimed.definitions.find, 0
-    claimed_fact, claim_of = reports.claimed_fact, storekit.claim_of
+    find, decoded, claimed_fact = claimed.definitions.find, 0, reports.claimed_fact
     loads_entry, loads_state = serializer.loads_entry, serializer.loads_state
     claimed.make_room((len(reply) - 2) // 6)
     for i in range(2, len(reply), 6):  # a page is 6,000 elements
@@ -173,7 +172,7 @@ def _claimed(handle: RedisHandle, claimed: ClaimedStates, lease: Lease, reply: A
         except CorruptRecord as exc:
             corrupt.append(exc)
             continue
-        claims.append(claim_of(entry, state, reply[i + 3] in (b"1", "1"), running))
+        claims.append(storekit.claim_of(entry, state, reply[i + 3] in (b"1", "1"), running))
         if running:
             facts[name] = running
         elif facts:
