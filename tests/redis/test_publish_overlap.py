@@ -59,10 +59,19 @@ class Timeline:
         self.writes = 0
         self._unread: dict[int, list[int]] = {}  # per connection: write number, replies due
 
-    def sent(self, connection: Connection, packed: Any) -> None:
+    def pushes(self, connection: Connection, packed: Any) -> int:
+        """How many LPUSHes ``packed`` holds when it goes to the broker (0: not a write)."""
+        if connection.port != self.port:
+            return 0
         chunks = packed if isinstance(packed, list) else [packed]
-        pushes = len(_LPUSH.findall(b"".join(bytes(chunk) for chunk in chunks)))
-        if connection.port == self.port and pushes:
+        return len(_LPUSH.findall(b"".join(bytes(chunk) for chunk in chunks)))
+
+    def sending(self, connection: Connection, packed: Any) -> None:
+        """Called before ``packed`` is sent (a test may replace it)."""
+
+    def sent(self, connection: Connection, packed: Any) -> None:
+        pushes = self.pushes(connection, packed)
+        if pushes:
             self.writes += 1
             self.events.append(f"write {self.writes}")
             self._unread[id(connection)] = [self.writes, pushes]
@@ -94,6 +103,7 @@ def timeline(redis_db: RedisServer, monkeypatch: pytest.MonkeyPatch) -> Iterator
     send, read = Connection.send_packed_command, Connection.read_response
 
     def sending(self: Connection, command: Any, check_health: bool = True) -> None:
+        timeline.sending(self, command)
         send(self, command, check_health)  # type: ignore[no-untyped-call]
         timeline.sent(self, command)
 
@@ -371,3 +381,42 @@ def test_sends_abandoned_with_a_reply_unread_leave_the_pool_in_step(
     again = dispatched(scheduler, claims[:150], window)
     assert len(again) == 150 and timeline.writes == 4
     assert drain_task_ids(app) == ids(claims[:150])
+
+
+def test_a_reply_that_cannot_be_read_fails_its_write_and_the_next_goes_on_a_new_connection(
+    app: Celery,
+    scheduler: Scheduler,
+    window: SendWindow,
+    beatcore_recorder: DispatchRecorder,
+    timeline: Timeline,
+    redis_db: RedisServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The broker drops the connection between write 1's send and its read (its writes
+    paused, so write 1 never ran): write 1's messages fail (retried later with the same
+    task ids), and write 2 goes out on a fresh connection and is sent."""
+    claims = [claim(f"e{i:03d}") for i in range(150)]
+    dropped: list[bool] = []
+
+    def paused_then_dropped(connection: Connection, packed: Any) -> None:
+        if timeline.pushes(connection, packed) and not dropped:  # write 1, not sent yet
+            dropped.append(True)
+            with redis_db.client() as admin:  # write 1 waits, unrun, until its client is gone
+                admin.execute_command("CLIENT", "PAUSE", 300, "WRITE")
+            sent = timeline.sent
+
+            def killed_once_sent(connection: Connection, packed: Any) -> None:
+                sent(connection, packed)
+                timeline.sent = sent  # type: ignore[method-assign]
+                with redis_db.client() as admin:
+                    admin.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+
+            timeline.sent = killed_once_sent  # type: ignore[method-assign]
+
+    timeline.sending = paused_then_dropped  # type: ignore[method-assign]
+    acks = dispatched(scheduler, claims, window)
+    assert [name for name, _, _ in beatcore_recorder.failed] == [c.entry.name for c in claims[:100]]
+    assert [task_id for _, _, task_id in beatcore_recorder.sent] == ids(claims[100:])
+    assert drain_task_ids(app) == ids(claims[100:])
+    assert [ack.due_at for ack in acks] == [NOW + 3 * SECOND] * 100 + [NOW + PERIOD * SECOND] * 50
+    assert any("writing a batch of 100 messages" in r.getMessage() for r in caplog.records)
