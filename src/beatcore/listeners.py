@@ -104,24 +104,25 @@ class Listeners:
     def entries_dispatched(self, sent: Sequence[SendOutcome]) -> None:
         """After one write carried the messages of ``sent`` (each sent):
         :meth:`entry_dispatched` for each, in order (its listeners, then its observers, one
-        occurrence after the other). The listeners are looked up once for them all."""
-        # Called for every write: with no listener, skip pluggy's call (a few µs each); with
+        occurrence after the other). The listeners are looked up again for each message, as
+        pluggy does for each call: a plugin registered or unregistered by a listener counts
+        from the next message on."""
+        # Called for every message: with no listener, skip pluggy's call (a few µs each); with
         # plain ones only, make the calls pluggy would make (a third of the cost of a send).
-        impls = self._dispatched.get_hookimpls()
-        functions = self._plain_functions(impls) if impls else ()
-        observers = self._observers
+        hook = self._dispatched
+        get_hookimpls, plain_functions = hook.get_hookimpls, self._plain_functions
         for entry, occurrence, task_id, _, _ in sent:
+            impls = get_hookimpls()
+            functions = plain_functions(impls) if impls else ()
             if functions is None:
-                _call(self._dispatched, entry=entry, occurrence=occurrence, task_id=task_id)
+                _call(hook, entry=entry, occurrence=occurrence, task_id=task_id)
             elif functions:
                 try:
                     for function in functions:
                         function(entry, occurrence, task_id)
                 except Exception:  # as in pluggy, the later listeners are not called then
-                    logger.exception(
-                        "beatcore: a listener of %s raised; ignored", self._dispatched.name
-                    )
-            for observer in observers:
+                    logger.exception("beatcore: a listener of %s raised; ignored", hook.name)
+            for observer in self._observers:
                 _tell(observer.entry_dispatched, entry, occurrence, task_id)
 
     def _plain_functions(

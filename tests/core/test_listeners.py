@@ -13,7 +13,7 @@ from beatcore import Entry, Interval, hookimpl, hookspecs
 from beatcore.errors import CorruptRecord, StoreUnavailable
 from beatcore.listeners import Listeners, Observer
 from beatcore.plugins import Plugins
-from beatcore.runs import Skipped
+from beatcore.runs import SendOutcome, SendStatus, Skipped
 from beatcore.timeutil import UTC
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -247,6 +247,49 @@ def test_entry_dispatched_calls_its_listeners_in_pluggy_order_and_stops_at_a_rai
     heard.clear()
     listeners.entry_dispatched(ENTRY, T0, "id-4")
     assert heard == [("second", "id-4"), ("first", "id-4")]
+
+
+def test_a_listener_unregistered_during_one_write_is_not_called_for_its_later_messages(
+    plugins: Plugins,
+) -> None:
+    """The messages of one broker write are told one by one, each looking its listeners up
+    again as a pluggy call does: a listener that unregisters another (or itself) on its first
+    call is heard by the rest of that write as unregistered."""
+    heard: list[tuple[str, str]] = []
+
+    class Hears:
+        @hookimpl
+        def beatcore_entry_dispatched(
+            self, entry: Entry, occurrence: datetime, task_id: str
+        ) -> None:
+            heard.append(("other", task_id))
+
+    class OneShot:
+        """Called first (registered last); on its first call unregisters both."""
+
+        @hookimpl
+        def beatcore_entry_dispatched(
+            self, entry: Entry, occurrence: datetime, task_id: str
+        ) -> None:
+            heard.append(("oneshot", task_id))
+            plugins.unregister(self)
+            plugins.unregister(other)
+
+    other = Hears()
+    plugins.register(other)
+    plugins.register(OneShot())
+    listeners = Listeners(plugins)
+    write = [
+        SendOutcome(ENTRY, T0 + timedelta(seconds=i), f"id-{i}", SendStatus.SENT) for i in range(4)
+    ]
+    listeners.entries_dispatched(write)
+    # within the first call pluggy's own list holds: both hear id-0, nobody the rest
+    assert heard == [("oneshot", "id-0"), ("other", "id-0")]
+    late = Hears()
+    plugins.register(late)
+    heard.clear()
+    listeners.entries_dispatched(write[:2])
+    assert heard == [("other", "id-0"), ("other", "id-1")]
 
 
 def test_entry_dispatched_goes_through_pluggy_for_wrappers_partial_listeners_and_monitoring(
