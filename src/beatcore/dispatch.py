@@ -85,7 +85,8 @@ class ClaimDispatcher:
         :meth:`Store.ack_stream`, so a store can write the first acks while the rest is sent.
 
         Closing the stream early (its consumer failed) drops what the outbox buffered: those
-        entries stay in flight, as after a crash.
+        entries stay in flight, as after a crash, and so do the entries of the write whose
+        reply was still unread (on the broker already: sent again, same task ids).
         """
         tick_plans = TickPlans(
             now, self.settings.timezone, self.catch_up, tracked=self.settings.track_runs
@@ -168,9 +169,9 @@ class ClaimDispatcher:
         outcomes by entry name into ``outcomes``, each logged and told to listeners as the
         outbox reports it (the sends of one write told together, after their log lines),
         and when each sent occurrence was written into ``sent_at`` (by
-        entry and occurrence: the clock is read once per write, right after it, before the
-        listeners of its messages run). Yields how many of ``messages`` are settled, as that
-        grows."""
+        entry and occurrence: the clock is read once per write, right after its reply was
+        read, before the listeners of its messages run). Yields how many of ``messages`` are
+        settled, as that grows."""
         if not messages:
             return
         try:

@@ -135,7 +135,7 @@ class Publisher:
         raise for it.
 
         Returns True when the message is held by this publisher's own Redis batch (its
-        write reports the message's error, :meth:`RedisBatch.flush`), False when this call
+        write reports the message's error, :meth:`RedisBatch.read`), False when this call
         wrote it, or kombu's batch holds it (a message through an exchange, or one
         Celery's own path sends, is written at once even while a batch is open).
         """
