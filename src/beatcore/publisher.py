@@ -218,8 +218,13 @@ class Publisher:
     def _celery_publish(
         self, entry: Entry, task: Any, task_id: str, occurrence: datetime | None
     ) -> None:
-        """Send one message through Celery's own path (``apply_async`` or ``send_task``)."""
-        options = dict(entry.options)
+        """Send one message through Celery's own path (``apply_async`` or ``send_task``).
+
+        It gets a copy of the entry's kwargs: the body Celery makes holds that dict, which a
+        ``before_task_publish`` receiver (or a Task's own ``apply_async``) may change in place,
+        and a store may hand out the same Entry for every claim of an unchanged definition.
+        """
+        options, kwargs = dict(entry.options), dict(entry.kwargs)
         headers = _beat_headers(options.pop("headers", None))
         if occurrence is not None:
             headers[ENTRY_HEADER] = entry.name
@@ -228,7 +233,7 @@ class Publisher:
         if task is not None:
             task.apply_async(
                 entry.args,
-                entry.kwargs,
+                kwargs,
                 task_id=task_id,
                 producer=producer,
                 headers=headers,
@@ -238,7 +243,7 @@ class Publisher:
         self._beat.send_task(
             entry.task,
             entry.args,
-            entry.kwargs,
+            kwargs,
             task_id=task_id,
             producer=producer,
             headers=headers,
