@@ -39,7 +39,7 @@ from beatcore.errors import InvalidEntry
 from beatcore.field_converters import StoredName as StoredName
 from beatcore.field_converters import stored_name as stored_name
 from beatcore.field_converters import to_aware, to_dict, to_flag, to_jitter, to_tuple
-from beatcore.frozen_build import compile_builder
+from beatcore.frozen_build import positional_builder
 from beatcore.schedules.base import ScheduleType, is_schedule
 from beatcore.schedules.shared import BUILT_IN_TYPES
 from beatcore.timeutil import UTC
@@ -346,8 +346,6 @@ class EntryState:
 _STATE_SETTERS = tuple(EntryState.__dict__[f.name].__set__ for f in attrs.fields(EntryState))
 
 
-_STATE_FIELDS = [field.name for field in attrs.fields(EntryState)]
-
 #: Return the EntryState of these values without running its checks:
 #: ``checked_state(next_run_at, last_run_at, total_run_count, skipped_run_count,
 #: last_task_id, last_error, triggered_at)``. Called by
@@ -358,4 +356,4 @@ _STATE_FIELDS = [field.name for field in attrs.fields(EntryState)]
 checked_state: Callable[
     [datetime | None, datetime | None, int, int, str | None, str | None, datetime | None],
     EntryState,
-] = compile_builder(EntryState, ", ".join(_STATE_FIELDS), {name: name for name in _STATE_FIELDS})
+] = positional_builder(EntryState)

@@ -55,3 +55,10 @@ def compile_builder(
     exec(code, namespace)
     build: Callable[..., T] = namespace["build"]
     return build
+
+
+def positional_builder(cls: type[T]) -> Callable[..., T]:
+    """Return ``build(<each field of cls, in field order>)``: :func:`compile_builder` with
+    every field's value its own parameter (called once per class at import)."""
+    fields = [attribute.name for attribute in attrs.fields(cls)]
+    return compile_builder(cls, ", ".join(fields), {name: name for name in fields})

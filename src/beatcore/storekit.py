@@ -45,7 +45,7 @@ from beatcore.change_log import read_newest
 from beatcore.change_log import trim_log as trim_log
 from beatcore.entry import Entry, EntryState
 from beatcore.errors import CorruptRecord
-from beatcore.frozen_build import compile_builder
+from beatcore.frozen_build import positional_builder
 from beatcore.new_states import NewStates as NewStates
 from beatcore.store import Ack, Claim, Running, RunRecord, SyncReport
 from beatcore.timeutil import UTC
@@ -184,10 +184,8 @@ def decode_record(name: str, entry_raw: Raw, state_raw: Raw) -> Record | Corrupt
         return exc
 
 
-_CLAIM_FIELDS = ("entry", "state", "recovered", "running")  # claim_of: Claim(...), no __init__
-claim_of: Callable[[Entry, EntryState, bool, Running | None], Claim] = compile_builder(
-    Claim, ", ".join(_CLAIM_FIELDS), {name: name for name in _CLAIM_FIELDS}
-)
+#: ``claim_of(entry, state, recovered, running)``: that Claim, built without its ``__init__``.
+claim_of: Callable[[Entry, EntryState, bool, Running | None], Claim] = positional_builder(Claim)
 
 
 def decode_claims(
