@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import resource
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from beatcore_redis.scripts import SCRIPT_NAMES, script_source
+from bench.measure import proc_status_mb
 from bench.servers import RedisServer
 
 
@@ -63,13 +62,7 @@ class ReplyWaits:
 def peak_mb() -> float:
     """This process's peak RSS in MB since the last :func:`reset_peak` (``VmHWM``; where
     /proc is missing, ``ru_maxrss``, which a child inherits from its parent)."""
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+    return proc_status_mb("VmHWM")
 
 
 def reset_peak() -> None:

@@ -110,10 +110,17 @@ def memory_by_key(client: redis.Redis, n: int) -> dict[str, float]:
 
 def rss_mb() -> float:
     """Return this process's resident set size in MB (peak RSS where /proc is missing)."""
+    return proc_status_mb("VmRSS")
+
+
+def proc_status_mb(field: str) -> float:
+    """Return the memory figure ``field`` (``VmRSS``, ``VmHWM``) of /proc/self/status in MB;
+    where /proc is missing, the process's peak RSS (``ru_maxrss``, which a child inherits
+    from its parent)."""
     status = Path("/proc/self/status")
     if status.exists():
         for line in status.read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
