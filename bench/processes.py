@@ -1,8 +1,8 @@
 """Each measurement of :mod:`bench.run` in a fresh process, so its RSS and caches are its own.
 
 :func:`run_worker` runs one scenario of one side (:mod:`bench.worker`), :func:`run_idle_pair`
-both sides' interleaved idle ticks at one N (:mod:`bench.idle_pair`); each returns the JSON the
-process wrote.
+both sides' interleaved idle ticks at one N (:mod:`bench.idle_pair`), :func:`run_module` any
+such module, also another source tree's; each returns the JSON the process wrote.
 """
 
 from __future__ import annotations
@@ -22,15 +22,20 @@ BENCH_DIR = Path(__file__).resolve().parent
 WORKER_TIMEOUT = 3600.0
 
 
-def _run_module(
+def run_module(
     module: str,
     options: dict[str, object],
     schedule: RedisServer,
     broker: RedisServer,
     label: str,
+    *,
+    tree: Path | None = None,
 ) -> dict[str, Any]:
     """Run ``python -m MODULE --OPTION VALUE ... --schedule-port P --broker-port B --out FILE``
     in a fresh process; return the JSON it wrote.
+
+    The module is this checkout's, or with ``tree`` that source tree's: run from its root with
+    its root, ``src`` and each ``plugins/*/src`` first on the path (:mod:`bench.reference`).
 
     :raises RuntimeError: the process failed or timed out (its stderr is in the message).
     """
@@ -40,15 +45,18 @@ def _run_module(
         out = Path(tmp) / "result.json"
         command = [sys.executable, "-m", module, *arguments, "--out", str(out)]
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(BENCH_DIR.parent), env.get("PYTHONPATH", "")) if p
-        )
+        if tree is None:
+            first = [str(BENCH_DIR.parent)]
+        else:
+            first = [str(tree), str(tree / "src"), *map(str, sorted(tree.glob("plugins/*/src")))]
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (*first, env.get("PYTHONPATH", "")) if p)
         try:
             proc = subprocess.run(
                 command,
                 capture_output=True,
                 text=True,
                 env=env,
+                cwd=tree,
                 check=False,
                 timeout=WORKER_TIMEOUT,
             )
@@ -83,7 +91,7 @@ def run_worker(
     }
     if catch_up_down is not None:
         options["catch-up-down"] = catch_up_down
-    return _run_module("bench.worker", options, schedule, broker, f"{side} {scenario} at N={n}")
+    return run_module("bench.worker", options, schedule, broker, f"{side} {scenario} at N={n}")
 
 
 def run_idle_pair(
@@ -93,4 +101,4 @@ def run_idle_pair(
     (:mod:`bench.idle_pair`, on a flushed schedule server); return its figures."""
     options: dict[str, object] = {"n": n, "rounds": rounds, "pause": pause}
     label = f"interleaved idle ticks at N={n}"
-    return _run_module("bench.idle_pair", options, schedule, broker, label)
+    return run_module("bench.idle_pair", options, schedule, broker, label)

@@ -1,4 +1,5 @@
-"""The table (measure | N | beatcore | RedBeat | ratio) and the budget checks of issue 6.
+"""The table (measure | N | beatcore | RedBeat | ratio) and the budget checks of issues 6 and
+17 (the reference tree's, from :mod:`bench.reference`).
 
 Ratio is always "how many times better beatcore is": RedBeat ÷ beatcore for costs (time,
 round trips, commands, memory), beatcore ÷ RedBeat for throughputs. Above 1, beatcore wins.
@@ -11,6 +12,7 @@ from typing import Any
 
 from bench.idle_pair import SIDES, idle_table, ms_spread
 from bench.interleave import describe, no_slower
+from bench.reference import reference_checks, reference_table
 
 Figures = Mapping[str, Any]
 
@@ -172,7 +174,7 @@ def _redbeat_at(document: Mapping[str, Any], n: int, label: str) -> tuple[float 
 
 
 def budgets(document: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Check the budgets of issue 6; each is ``{"budget", "met", "detail"}``."""
+    """Check the budgets of issues 6 and 17; each is ``{"budget", "met", "detail"}``."""
     checks: list[dict[str, Any]] = []
     sizes = sorted(int(n) for n in document["results"].get("beatcore", {}))
 
@@ -233,6 +235,7 @@ def budgets(document: Mapping[str, Any]) -> list[dict[str, Any]]:
         )
 
     _write_budgets(document, n10, add)
+    checks += reference_checks(document)
 
     idle = [figure(document, "beatcore", n, "idle tick: round trips") for n in sizes]
     add(
@@ -347,6 +350,8 @@ def markdown(document: Mapping[str, Any]) -> str:
     lines += ["", table(document, markdown=True), ""]
     if document.get("idle_interleaved"):
         lines += [idle_table(document), ""]
+    if document.get("reference", {}).get("results"):
+        lines += [reference_table(document), ""]
     lines += ["Budgets:", ""]
     word = {True: "**met**", False: "**missed**", None: "n/a"}
     lines += [f"- {word[c['met']]}: {c['budget']}: {c['detail']}" for c in document["budgets"]]

@@ -9,7 +9,7 @@ Run from the repository root::
 
 It starts two redis-servers of its own on free 127.0.0.1 ports (the schedule server and the
 Celery broker), prints one table (measure | N | beatcore | RedBeat | ratio), checks the budgets
-of issue 6, and writes ``bench/results.json`` and the chart ``bench/results.png``.
+of issues 6 and 17, and writes ``bench/results.json`` and the chart ``bench/results.png``.
 
 How both sides are driven (the same way)
 ----------------------------------------
@@ -48,6 +48,9 @@ lease lapse.
   it logs and the calls the skip listener hooks get (:mod:`bench.catch_up`).
 - *dispatch*: ticks until all N due entries are sent (beatcore claims at most
   ``beatcore_batch_size`` = 1000 per tick, so it takes N/1000 ticks; RedBeat sends all in one).
+- *the reference tree*: at each N up to 10k, issue 17's tree (``ca0c221``; ``--reference``)
+  runs its own ``store`` and ``ticks`` scenarios on the same servers right after both sides,
+  so "3x today" is a ratio within the run (:mod:`bench.reference`).
 
 Publishing excluded
 -------------------
@@ -87,6 +90,7 @@ from typing import Any
 
 from bench.interleave import PAUSE, ROUNDS
 from bench.processes import run_idle_pair, run_worker
+from bench.reference import REFERENCE, REFERENCE_MAX_N, ReferenceUnavailable, run_reference
 from bench.servers import RedisServer
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -154,15 +158,19 @@ def run(
     catch_up_down: float | None = None,
     idle_rounds: int = ROUNDS,
     idle_pause: float = PAUSE,
+    reference: str = REFERENCE,
     log: Any = sys.stderr,
 ) -> dict[str, Any]:
-    """Run every scenario for every side and size, then at each size both sides ran their
-    interleaved idle ticks (``idle_rounds`` rounds, 0 for none); return the results document.
+    """Run every scenario for every side and size; then at each size the ``reference`` tree's
+    dispatch (up to :data:`~bench.reference.REFERENCE_MAX_N`; ``""`` for none) and, where both
+    sides ran, their interleaved idle ticks (``idle_rounds`` rounds, 0 for none); return the
+    results document.
     """
     results: dict[str, dict[str, Any]] = {side: {} for side in sides}
     interleaved: dict[str, dict[str, Any]] = {}
     skipped: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
     wall: dict[str, dict[int, float]] = {side: {} for side in sides}
+    reference_run: dict[str, Any] = {"revision": reference, "results": {}} if reference else {}
     started = time.monotonic()
     with RedisServer("schedule") as schedule, RedisServer("broker") as broker:
         redis_version = schedule.version()
@@ -203,6 +211,20 @@ def run(
                 wall[side][n] = time.monotonic() - t0
                 merged["wall_seconds"] = round(wall[side][n], 1)
                 results[side][str(n)] = merged
+            if reference and n <= REFERENCE_MAX_N and "unavailable" not in reference_run:
+                print(f"[bench] reference tree {reference} N={n} ...", file=log, flush=True)
+                t1 = time.monotonic()
+                try:
+                    commit, figures = run_reference(
+                        reference, n, reps, idle_repeats, schedule, broker
+                    )
+                except ReferenceUnavailable as exc:
+                    print(f"[bench]   reference unavailable: {exc}", file=log, flush=True)
+                    reference_run["unavailable"] = str(exc)
+                else:
+                    reference_run["commit"] = commit
+                    reference_run["results"][str(n)] = figures
+                    print(f"[bench]   done in {time.monotonic() - t1:.1f}s", file=log, flush=True)
             if idle_rounds and all(str(n) in results.get(side, {}) for side in SIDES):
                 print(f"[bench] idle ticks interleaved N={n} (x{idle_rounds}) ...", file=log)
                 t1 = time.monotonic()
@@ -222,6 +244,7 @@ def run(
         "results": results,
         "idle_interleaved": interleaved,
         "skipped": skipped,
+        "reference": reference_run,
     }
 
 
@@ -281,6 +304,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=float,
         help="seconds beat was down before the catch-up tick (default 3 hours)",
     )
+    parser.add_argument(
+        "--reference",
+        default=REFERENCE,
+        help=f"commit whose dispatch is measured beside beatcore's at N <= {REFERENCE_MAX_N:,} "
+        f"(default {REFERENCE}, the tree issue 17 measured; '' for none)",
+    )
     args = parser.parse_args(argv)
 
     sizes = args.sizes or (list(QUICK_SIZES) if args.quick else list(DEFAULT_SIZES))
@@ -310,6 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         catch_up_down=args.catch_up_down,
         idle_rounds=idle_rounds,
         idle_pause=args.idle_pause,
+        reference=args.reference,
     )
     document["budgets"] = budgets(document)
     args.out_dir.mkdir(parents=True, exist_ok=True)

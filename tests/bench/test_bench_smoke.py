@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from bench import idle_pair, run
 from bench.idle_pair import SIDES, idle_table
+from bench.reference import REFERENCE, ReferenceUnavailable, extract
 from bench.report import budgets, figure, markdown, table
 
 SIZES = (20, 60)
@@ -206,3 +207,23 @@ def test_the_interleaved_idle_ticks_need_one_n_with_servers_or_sizes(
     with pytest.raises(SystemExit):
         idle_pair.main(["--sizes", "30", "--n", "30"])
     assert "give --n with --schedule-port" in capsys.readouterr().err
+
+
+def test_the_reference_tree_ran_beside_beatcore_at_every_size(document: dict[str, Any]) -> None:
+    """Issue 17's tree (bench.reference.REFERENCE) is measured by its own harness in the same
+    run: every due entry reached the broker, and the 3x budget is judged at each size."""
+    reference = document["reference"]
+    assert reference["revision"] == REFERENCE
+    assert reference["commit"].startswith(REFERENCE)
+    assert sorted(int(n) for n in reference["results"]) == list(SIZES)
+    for n in SIZES:
+        assert reference["results"][str(n)]["dispatch_publish"]["queued"] == n
+    checks = [c for c in budgets(document) if c["budget"].startswith("real publishing >= 3x")]
+    assert [c["met"] is None for c in checks] == [False, False]
+    assert f"| real publishing | {SIZES[0]:,} |" in markdown(document)
+
+
+def test_a_reference_not_in_the_history_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ReferenceUnavailable, match="commit no-such-commit is not in the history"):
+        extract("no-such-commit", tmp_path)
+    assert list(tmp_path.iterdir()) == []

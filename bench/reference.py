@@ -1,0 +1,162 @@
+"""The tree issue 17 measured, measured again in the same run: "3x today" as a same-run ratio.
+
+Issue 17 asks for real publishing "at least 3x today (about 15k/s on these machines)", today
+being the tree it was filed against (:data:`REFERENCE`, whose bench measured 4,660/s). This VM's
+speed moves between sessions by more than that factor (beatcore's own dispatch with publishing
+at 10k: 8.5k/s in one full run, 12.3k/s in the next, 36k/s on a quiet day), so an absolute
+figure from one day cannot be set against one from another. :func:`run_reference` runs that
+tree's own ``bench.worker`` (its ``store`` scenario once, to store the N entries in its own
+layout, then its ``ticks`` scenario) on the same two redis-servers, right after both sides at
+that N (:mod:`bench.run`, N up to :data:`REFERENCE_MAX_N`), so the ratio compares trees, not
+days. The figures go to the results document's ``reference`` object.
+
+The tree comes from the repository's history (``git archive``); in a checkout without it (a
+shallow clone) the run says so and goes on without the reference.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bench.processes import BENCH_DIR, run_module
+from bench.servers import RedisServer
+
+#: The commit issue 17 was filed against (main before its first change).
+REFERENCE = "ca0c221"
+#: The largest N the reference runs at: the issue's figure is at 10k, and the old tree's
+#: one-by-one store of 100k entries alone would take minutes.
+REFERENCE_MAX_N = 10_000
+#: How many times real publishing must beat the reference in the same run.
+FACTOR = 3.0
+PUBLISH = "dispatch_publish"
+
+
+class ReferenceUnavailable(Exception):
+    """The reference tree could not be taken from the repository (no git, no such commit)."""
+
+
+def _git(*arguments: str) -> bytes:
+    # from the repository's root: in a subdirectory ``git archive`` takes only that subtree
+    try:
+        return subprocess.run(
+            ["git", *arguments], cwd=BENCH_DIR.parent, capture_output=True, check=True, timeout=120
+        ).stdout
+    except subprocess.CalledProcessError as exc:
+        message = exc.stderr.decode(errors="replace").strip() or f"exit {exc.returncode}"
+        raise ReferenceUnavailable(f"git {arguments[0]} failed: {message}") from exc
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ReferenceUnavailable(f"git {arguments[0]} could not run: {exc}") from exc
+
+
+def extract(revision: str, destination: Path) -> str:
+    """Write the tree of ``revision`` into ``destination``; return its full commit id.
+
+    :raises ReferenceUnavailable: not a git checkout, or the commit is not in its history.
+    """
+    try:
+        commit = _git("rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}").decode().strip()
+    except ReferenceUnavailable as exc:
+        raise ReferenceUnavailable(
+            f"commit {revision} is not in the history of {BENCH_DIR.parent} ({exc}; a shallow "
+            "clone lacks it: git fetch --unshallow)"
+        ) from exc
+    with tarfile.open(fileobj=io.BytesIO(_git("archive", commit)), mode="r:") as archive:
+        # the "data" filter (3.11.4+, 3.10.12+) refuses links and paths out of the destination
+        safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+        archive.extractall(destination, **safe)
+    return commit
+
+
+def run_reference(
+    revision: str,
+    n: int,
+    repeats: int,
+    idle_repeats: int,
+    schedule: RedisServer,
+    broker: RedisServer,
+) -> tuple[str, dict[str, Any]]:
+    """Measure ``revision``'s dispatch at ``n`` with its own harness, on a flushed schedule
+    server (flushed again after); return its full commit id and its ``ticks`` figures.
+
+    :raises ReferenceUnavailable: the tree cannot be had (see :func:`extract`).
+    :raises RuntimeError: its worker failed (its stderr is in the message).
+    """
+    admin = schedule.client()
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-reference-") as tmp:
+            tree = Path(tmp)
+            commit = extract(revision, tree)
+            admin.flushall()
+            # its own store scenario stores the N entries in its own layout; only the
+            # ticks are reported
+            figures: dict[str, Any] = {}
+            for scenario, reps in (("store", 1), ("ticks", repeats)):
+                options: dict[str, object] = {
+                    "side": "beatcore",
+                    "scenario": scenario,
+                    "n": n,
+                    "repeats": reps,
+                    "idle-repeats": idle_repeats,
+                }
+                label = f"the reference tree {revision}: {scenario} at N={n}"
+                figures = run_module("bench.worker", options, schedule, broker, label, tree=tree)
+            admin.flushall()
+            return commit, figures
+    finally:
+        admin.close()
+
+
+def rate(figures: Mapping[str, Any], key: str = PUBLISH) -> float:
+    """Entries per second of a ``ticks`` result's dispatch (``key``: with real publishing, or
+    ``"dispatch"``, publishing excluded)."""
+    return float(figures[key]["n"]) / float(figures[key]["seconds"])
+
+
+def reference_checks(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The "3x today" budget at each N both beatcore and the reference ran; each check is
+    ``{"budget", "met", "detail"}`` as :func:`bench.report.budgets` gives them."""
+    reference = document.get("reference")
+    if not reference:
+        return []
+    name = f"real publishing >= {FACTOR:.0f}x the tree issue 17 measured ({reference['revision']})"
+    if "unavailable" in reference:
+        return [{"budget": name, "met": None, "detail": reference["unavailable"]}]
+    checks = []
+    beatcore = document["results"].get("beatcore", {})
+    for n, figures in sorted(reference["results"].items(), key=lambda item: int(item[0])):
+        if n not in beatcore:
+            continue
+        now, then = rate(beatcore[n]), rate(figures)
+        queued = figures[PUBLISH].get("queued")
+        checks.append(
+            {
+                "budget": f"{name}, same run, N={int(n):,}",
+                "met": now >= FACTOR * then,
+                "detail": f"{now:,.0f}/s vs {then:,.0f}/s = {now / then:.1f}x "
+                f"(the reference's broker queue held {queued} of {int(n):,})",
+            }
+        )
+    return checks
+
+
+def reference_table(document: Mapping[str, Any]) -> str:
+    """The Markdown table of beatcore's dispatch against the reference tree's, same run."""
+    reference = document["reference"]
+    beatcore = document["results"].get("beatcore", {})
+    lines = [
+        f"| dispatch, same run (entries/s) | N | beatcore | {reference['revision']} | ratio |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for n, figures in sorted(reference["results"].items(), key=lambda item: int(item[0])):
+        if n not in beatcore:
+            continue
+        for key, label in (("dispatch", "no publish"), (PUBLISH, "real publishing")):
+            now, then = rate(beatcore[n], key), rate(figures, key)
+            lines.append(f"| {label} | {int(n):,} | {now:,.0f} | {then:,.0f} | {now / then:.1f}x |")
+    return "\n".join(lines)
