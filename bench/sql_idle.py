@@ -8,8 +8,9 @@ stored and none due:
 - ``store.claim_due`` alone (the same, without the scheduler around it);
 - a bare ``SELECT 1`` on a connection of its own (the round trip's floor);
 - the claim statement's execution on the server (``EXPLAIN ANALYZE`` of its generic plan,
-  the plan the prepared statement runs), and how the store's connection ran it: prepared,
-  with generic plans (no planning per tick) or custom ones.
+  the plan the prepared statement runs), and how the store's connections ran it: prepared,
+  with generic plans (no planning per tick) or custom ones (summed over the pool's
+  connections).
 
 Wall times mean something only on a quiet machine: the load average is printed beside them.
 CPU times hold up better under load. Not part of ``python -m bench.sql``'s table.
@@ -18,6 +19,7 @@ CPU times hold up better under load. Not part of ``python -m bench.sql``'s table
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import time
@@ -54,13 +56,20 @@ def _timed(call: Callable[[], object], repeats: int) -> dict[str, float]:
 
 
 def _server_side(store: PostgresStore, url: str, lease: Any) -> dict[str, Any]:
-    """The claim's plans on the store's own connection and its generic plan's execution."""
-    with store._db._pool.connection() as conn:
-        plans = conn.execute(
-            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
-            " WHERE statement LIKE %s",
-            ("%claimed AS (%",),
-        ).fetchall()
+    """The claim's plans on the store's own connections and its generic plan's execution."""
+    pool = store._db._pool
+    generic = custom = 0
+    # Prepared statements are per session, and the ticks may have run on any of the pool's
+    # connections (it grows under load): every idle one is held at once and asked.
+    with contextlib.ExitStack() as held:
+        for _ in range(max(1, pool.get_stats().get("pool_available", 1))):
+            conn = held.enter_context(pool.connection())
+            for row in conn.execute(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+                " WHERE statement LIKE %s",
+                ("%claimed AS (%",),
+            ):
+                generic, custom = generic + row[0], custom + row[1]
     executions = []
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SET plan_cache_mode = force_generic_plan")
@@ -74,7 +83,7 @@ def _server_side(store: PostgresStore, url: str, lease: Any) -> dict[str, Any]:
             assert row is not None
             executions.append(row[0][0]["Execution Time"])
     return {
-        "claim_plans": plans[0] if plans else None,
+        "claim_plans": (generic, custom),
         "claim_execution_median_ms": round(statistics.median(executions), 3),
         "claim_execution_min_ms": round(min(executions), 3),
     }
@@ -134,7 +143,7 @@ def report(result: dict[str, Any]) -> str:
     lines.append(
         f"  claim on the server      execution median {server['claim_execution_median_ms']:.3f}"
         f" ms (min {server['claim_execution_min_ms']:.3f}), generic plan; the store's "
-        f"connection ran it as (generic, custom) plans {server['claim_plans']}"
+        f"connections ran it as (generic, custom) plans {server['claim_plans']}"
     )
     before, after = result["load_average"]["before"], result["load_average"]["after"]
     lines.append(f"  load average {before[0]:.2f} before, {after[0]:.2f} after (1 min)")
