@@ -68,6 +68,9 @@ class ClaimDispatcher:
         self.clock = clock
         self.limits = limits or RunLimits(None, settings.overlap_timeout)
         self._untracked: set[str] = set()  # entries with a policy, warned about once
+        #: The send error whose traceback was logged last: the messages of one failed write
+        #: share one error, which is logged with its traceback once, not once per message.
+        self._traced: BaseException | None = None
 
     def dispatch(self, claims: Sequence[Claim], now: datetime, window: SendWindow) -> list[Ack]:
         """Send what is due of ``claims`` (nothing once ``window`` closes); return their acks.
@@ -88,6 +91,7 @@ class ClaimDispatcher:
         entries stay in flight, as after a crash, and so do the entries of the write whose
         reply was still unread (on the broker already: sent again, same task ids).
         """
+        self._traced = None  # an error is shared within one write only; not kept past it
         tick_plans = TickPlans(
             now, self.settings.timezone, self.catch_up, tracked=self.settings.track_runs
         )
@@ -264,21 +268,31 @@ class ClaimDispatcher:
         )
 
     def _report_failed(self, outcome: SendOutcome) -> None:
-        """Log a failed send and tell listeners; called as the outbox reports it."""
+        """Log a failed send and tell listeners; called as the outbox reports it.
+
+        Every failed occurrence gets its ERROR line; the traceback goes with the first line
+        of each error only (a write's messages share one: a dropped broker connection fails
+        a whole write, and its traceback once per message would bury the log)."""
         entry, occurrence, task_id = outcome.entry, outcome.occurrence, outcome.task_id
-        if outcome.status is SendStatus.FAILED and outcome.error is not None:
+        error = outcome.error
+        if outcome.status is SendStatus.FAILED and error is not None:
+            traced = error is not self._traced
+            self._traced = error
             logger.error(
                 "beatcore: sending %s of entry %r (task %s, id %s) failed: %s; "
-                "retrying in %ss with the same task id",
+                "retrying in %ss with the same task id%s",
                 occurrence.isoformat(),
                 entry.name,
                 printable(entry.task),
                 task_id,
-                outcome.error,
+                error,
                 self.settings.dispatch_retry_delay,
-                exc_info=outcome.error,
+                ""
+                if traced
+                else " (the error of the failed send logged before, with its traceback)",
+                exc_info=error if traced else None,
             )
-            self.listeners.dispatch_failed(entry, occurrence, task_id, outcome.error)
+            self.listeners.dispatch_failed(entry, occurrence, task_id, error)
 
     def _ack(
         self,

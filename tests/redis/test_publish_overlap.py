@@ -394,7 +394,8 @@ def test_a_reply_that_cannot_be_read_fails_its_write_and_the_next_goes_on_a_new_
 ) -> None:
     """The broker drops the connection between write 1's send and its read (its writes
     paused, so write 1 never ran): write 1's messages fail (retried later with the same
-    task ids), and write 2 goes out on a fresh connection and is sent."""
+    task ids), and write 2 goes out on a fresh connection and is sent. Each failed message
+    has its ERROR line; the traceback of the write's one error goes with the first only."""
     claims = [claim(f"e{i:03d}") for i in range(150)]
     dropped: list[bool] = []
 
@@ -420,3 +421,11 @@ def test_a_reply_that_cannot_be_read_fails_its_write_and_the_next_goes_on_a_new_
     assert drain_task_ids(app) == ids(claims[100:])
     assert [ack.due_at for ack in acks] == [NOW + 3 * SECOND] * 100 + [NOW + PERIOD * SECOND] * 50
     assert any("writing a batch of 100 messages" in r.getMessage() for r in caplog.records)
+    # one ERROR line per failed message, the write's one traceback with the first only
+    lines = [
+        r for r in caplog.records if "failed: " in r.getMessage() and "of entry" in r.getMessage()
+    ]
+    assert [r.levelname for r in lines] == ["ERROR"] * 100
+    assert [r.exc_info is not None for r in lines] == [True] + [False] * 99
+    assert all("logged before, with its traceback" in r.getMessage() for r in lines[1:])
+    assert "traceback" not in lines[0].getMessage()
