@@ -91,7 +91,16 @@ class ClaimDispatcher:
         entries stay in flight, as after a crash, and so do the entries of the write whose
         reply was still unread (on the broker already: sent again, same task ids).
         """
-        self._traced = None  # an error is shared within one write only; not kept past it
+        try:
+            yield from self._stream(claims, now, window)
+        finally:
+            # the error holds the page's messages through its traceback: not kept past it
+            self._traced = None
+
+    def _stream(
+        self, claims: Sequence[Claim], now: datetime, window: SendWindow
+    ) -> Generator[Ack, None, None]:
+        """The body of :meth:`dispatch_stream`."""
         tick_plans = TickPlans(
             now, self.settings.timezone, self.catch_up, tracked=self.settings.track_runs
         )
@@ -270,9 +279,10 @@ class ClaimDispatcher:
     def _report_failed(self, outcome: SendOutcome) -> None:
         """Log a failed send and tell listeners; called as the outbox reports it.
 
-        Every failed occurrence gets its ERROR line; the traceback goes with the first line
-        of each error only (a write's messages share one: a dropped broker connection fails
-        a whole write, and its traceback once per message would bury the log)."""
+        Every failed occurrence gets its ERROR line; a line for the same error as the line
+        before it goes without the traceback (a write's messages share one error: a dropped
+        broker connection fails a whole write, and its traceback once per message would bury
+        the log)."""
         entry, occurrence, task_id = outcome.entry, outcome.occurrence, outcome.task_id
         error = outcome.error
         if outcome.status is SendStatus.FAILED and error is not None:
