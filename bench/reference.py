@@ -11,7 +11,13 @@ that N (:mod:`bench.run`, N up to :data:`REFERENCE_MAX_N`), so the ratio compare
 days. The figures go to the results document's ``reference`` object.
 
 The tree comes from the repository's history (``git archive``); in a checkout without it (a
-shallow clone) the run says so and goes on without the reference.
+shallow clone) the run says so and goes on without the reference, as it does when the old
+harness fails at some N (its error is kept in the results document, ``failed``). The old
+process runs the old tree's ``beatcore``, ``beatcore_redis`` and ``bench``, but the installed
+distribution's entry points still name this tree's ``beatcore_postgres`` and ``beatcore_web``
+plugins, which the old plugin manager loads from here: they register only CLI and
+store-by-URL hooks, which a ``redis://`` schedule never reaches, and should an import of
+theirs break against the old ``beatcore``, that N fails as above.
 """
 
 from __future__ import annotations
@@ -63,13 +69,16 @@ def extract(revision: str, destination: Path) -> str:
         commit = _git("rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}").decode().strip()
     except ReferenceUnavailable as exc:
         raise ReferenceUnavailable(
-            f"commit {revision} is not in the history of {BENCH_DIR.parent} ({exc}; a shallow "
-            "clone lacks it: git fetch --unshallow)"
+            f"commit {revision} is not in the history of {BENCH_DIR.parent} ({exc}; in a "
+            "shallow clone: git fetch --unshallow)"
         ) from exc
-    with tarfile.open(fileobj=io.BytesIO(_git("archive", commit)), mode="r:") as archive:
-        # the "data" filter (3.11.4+, 3.10.12+) refuses links and paths out of the destination
-        safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-        archive.extractall(destination, **safe)
+    try:
+        with tarfile.open(fileobj=io.BytesIO(_git("archive", commit)), mode="r:") as archive:
+            # the "data" filter (3.11.4+, 3.10.12+) refuses links and paths out of it
+            safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            archive.extractall(destination, **safe)
+    except (tarfile.TarError, OSError) as exc:
+        raise ReferenceUnavailable(f"the tree of {revision} could not be extracted: {exc}") from exc
     return commit
 
 
@@ -124,10 +133,14 @@ def reference_checks(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     reference = document.get("reference")
     if not reference:
         return []
-    name = f"real publishing >= {FACTOR:.0f}x the tree issue 17 measured ({reference['revision']})"
-    if "unavailable" in reference:
-        return [{"budget": name, "met": None, "detail": reference["unavailable"]}]
+    revision = reference["revision"]
+    tree = "the tree issue 17 measured" if revision == REFERENCE else "the reference tree"
+    name = f"real publishing >= {FACTOR:.0f}x {tree} ({revision})"
     checks = []
+    if "unavailable" in reference:
+        checks.append({"budget": name, "met": None, "detail": reference["unavailable"]})
+    for n, why in sorted(reference.get("failed", {}).items(), key=lambda item: int(item[0])):
+        checks.append({"budget": f"{name}, same run, N={int(n):,}", "met": None, "detail": why})
     beatcore = document["results"].get("beatcore", {})
     for n, figures in sorted(reference["results"].items(), key=lambda item: int(item[0])):
         if n not in beatcore:
@@ -138,7 +151,7 @@ def reference_checks(document: Mapping[str, Any]) -> list[dict[str, Any]]:
             {
                 "budget": f"{name}, same run, N={int(n):,}",
                 "met": now >= FACTOR * then,
-                "detail": f"{now:,.0f}/s vs {then:,.0f}/s = {now / then:.1f}x "
+                "detail": f"{now:,.0f}/s vs {then:,.0f}/s = {now / then:.2f}x "
                 f"(the reference's broker queue held {queued} of {int(n):,})",
             }
         )

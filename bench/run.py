@@ -221,6 +221,10 @@ def run(
                 except ReferenceUnavailable as exc:
                     print(f"[bench]   reference unavailable: {exc}", file=log, flush=True)
                     reference_run["unavailable"] = str(exc)
+                except RuntimeError as exc:  # its harness failed: the run goes on without it
+                    print(f"[bench]   reference failed at N={n}: {exc}", file=log, flush=True)
+                    reference_run.setdefault("failed", {})[str(n)] = str(exc)[-2000:]
+                    admin.flushall()
                 else:
                     reference_run["commit"] = commit
                     reference_run["results"][str(n)] = figures

@@ -7,6 +7,7 @@ that do not drift from run to run.
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -214,7 +215,9 @@ def test_the_reference_tree_ran_beside_beatcore_at_every_size(document: dict[str
     run: every due entry reached the broker, and the 3x budget is judged at each size."""
     reference = document["reference"]
     assert reference["revision"] == REFERENCE
+    assert "commit" in reference, reference.get("unavailable")  # a shallow clone lacks it
     assert reference["commit"].startswith(REFERENCE)
+    assert "failed" not in reference
     assert sorted(int(n) for n in reference["results"]) == list(SIZES)
     for n in SIZES:
         assert reference["results"][str(n)]["dispatch_publish"]["queued"] == n
@@ -227,3 +230,26 @@ def test_a_reference_not_in_the_history_is_named(tmp_path: Path) -> None:
     with pytest.raises(ReferenceUnavailable, match="commit no-such-commit is not in the history"):
         extract("no-such-commit", tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_reference_whose_harness_fails_is_reported_and_the_run_goes_on(tmp_path: Path) -> None:
+    """The repository's first commit has no ``bench``: its worker fails, the failure is kept
+    with its N and the run still writes its results (nothing measured before is lost)."""
+    root = subprocess.run(
+        ["git", "rev-list", "--max-parents=0", "HEAD"],
+        cwd=Path(run.__file__).parent, capture_output=True, text=True, check=True,
+    ).stdout.split()[0]  # fmt: skip
+    code = run.main(
+        [
+            "--sizes", "20", "--repeats", "1", "--idle-repeats", "2", "--sides", "beatcore",
+            "--idle-rounds", "0", "--no-chart", "--catch-up-down", "60",
+            "--reference", root, "--out-dir", str(tmp_path),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    document = json.loads((tmp_path / "results.json").read_text())
+    assert document["results"]["beatcore"]["20"]["dispatch_publish"]["queued"] == 20
+    assert list(document["reference"]["failed"]) == ["20"]
+    assert "No module named" in document["reference"]["failed"]["20"]
+    (check,) = [c for c in document["budgets"] if c["budget"].startswith("real publishing >= 3x")]
+    assert check["met"] is None and check["budget"].endswith(f"({root}), same run, N=20")
