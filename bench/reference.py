@@ -26,9 +26,10 @@ import io
 import subprocess
 import tarfile
 import tempfile
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from bench.processes import BENCH_DIR, run_module
 from bench.servers import RedisServer
@@ -115,10 +116,52 @@ def run_reference(
                 }
                 label = f"the reference tree {revision}: {scenario} at N={n}"
                 figures = run_module("bench.worker", options, schedule, broker, label, tree=tree)
-            admin.flushall()
             return commit, figures
     finally:
-        admin.close()
+        try:
+            admin.flushall()  # after a failed worker too: the next measurement starts empty
+        finally:
+            admin.close()
+
+
+def record_reference(
+    reference: dict[str, Any],
+    n: int,
+    repeats: int,
+    idle_repeats: int,
+    schedule: RedisServer,
+    broker: RedisServer,
+    log: TextIO,
+) -> None:
+    """Measure ``reference["revision"]`` at ``n`` (:func:`run_reference`) into ``reference``,
+    the results document's ``reference`` object: its figures under ``results``, or why not:
+    ``unavailable`` (no such tree: nothing more is tried) or ``failed`` by N (its harness
+    failed there; the other N still run). Called by :mod:`bench.run` after both sides at N."""
+    revision = reference["revision"]
+    print(f"[bench] reference tree {revision} N={n} ...", file=log, flush=True)
+    started = time.monotonic()
+    try:
+        commit, figures = run_reference(revision, n, repeats, idle_repeats, schedule, broker)
+    except ReferenceUnavailable as exc:
+        print(f"[bench]   reference unavailable: {exc}", file=log, flush=True)
+        reference["unavailable"] = str(exc)
+    except RuntimeError as exc:  # its harness failed: the run goes on without it
+        print(f"[bench]   reference failed at N={n}: {exc}", file=log, flush=True)
+        reference.setdefault("failed", {})[str(n)] = str(exc)[-2000:]
+    else:
+        reference["commit"] = commit
+        reference["results"][str(n)] = figures
+        print(f"[bench]   done in {time.monotonic() - started:.1f}s", file=log, flush=True)
+
+
+def _both(document: Mapping[str, Any]) -> Iterator[tuple[str, Any, Any]]:
+    """Each N (as its key) beatcore and the reference both ran, in order of N, with their
+    ``ticks`` figures: ``(n, beatcore's, the reference's)``."""
+    beatcore = document["results"].get("beatcore", {})
+    ran = document["reference"]["results"]
+    for n in sorted(ran, key=int):
+        if n in beatcore:
+            yield n, beatcore[n], ran[n]
 
 
 def rate(figures: Mapping[str, Any], key: str = PUBLISH) -> float:
@@ -141,11 +184,8 @@ def reference_checks(document: Mapping[str, Any]) -> list[dict[str, Any]]:
         checks.append({"budget": name, "met": None, "detail": reference["unavailable"]})
     for n, why in sorted(reference.get("failed", {}).items(), key=lambda item: int(item[0])):
         checks.append({"budget": f"{name}, same run, N={int(n):,}", "met": None, "detail": why})
-    beatcore = document["results"].get("beatcore", {})
-    for n, figures in sorted(reference["results"].items(), key=lambda item: int(item[0])):
-        if n not in beatcore:
-            continue
-        now, then = rate(beatcore[n]), rate(figures)
+    for n, ours, figures in _both(document):
+        now, then = rate(ours), rate(figures)
         queued = figures[PUBLISH].get("queued")
         checks.append(
             {
@@ -160,16 +200,13 @@ def reference_checks(document: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def reference_table(document: Mapping[str, Any]) -> str:
     """The Markdown table of beatcore's dispatch against the reference tree's, same run."""
-    reference = document["reference"]
-    beatcore = document["results"].get("beatcore", {})
+    revision = document["reference"]["revision"]
     lines = [
-        f"| dispatch, same run (entries/s) | N | beatcore | {reference['revision']} | ratio |",
+        f"| dispatch, same run (entries/s) | N | beatcore | {revision} | ratio |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
-    for n, figures in sorted(reference["results"].items(), key=lambda item: int(item[0])):
-        if n not in beatcore:
-            continue
+    for n, ours, figures in _both(document):
         for key, label in (("dispatch", "no publish"), (PUBLISH, "real publishing")):
-            now, then = rate(beatcore[n], key), rate(figures, key)
+            now, then = rate(ours, key), rate(figures, key)
             lines.append(f"| {label} | {int(n):,} | {now:,.0f} | {then:,.0f} | {now / then:.1f}x |")
     return "\n".join(lines)

@@ -12,7 +12,7 @@ from typing import Any
 
 from bench.idle_pair import SIDES, idle_table, ms_spread
 from bench.interleave import describe, no_slower
-from bench.reference import reference_checks, reference_table
+from bench.reference import rate, reference_checks, reference_table
 
 Figures = Mapping[str, Any]
 
@@ -22,7 +22,7 @@ def _per_tick(key: str) -> Callable[[Figures], float]:
 
 
 def _rate(key: str) -> Callable[[Figures], float]:
-    return lambda r: float(r[key]["n"]) / float(r[key]["seconds"])
+    return lambda r: rate(r, key)
 
 
 def _per_entry(key: str, name: str) -> Callable[[Figures], float]:

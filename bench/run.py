@@ -90,7 +90,7 @@ from typing import Any
 
 from bench.interleave import PAUSE, ROUNDS
 from bench.processes import run_idle_pair, run_worker
-from bench.reference import REFERENCE, REFERENCE_MAX_N, ReferenceUnavailable, run_reference
+from bench.reference import REFERENCE, REFERENCE_MAX_N, record_reference
 from bench.servers import RedisServer
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -212,23 +212,7 @@ def run(
                 merged["wall_seconds"] = round(wall[side][n], 1)
                 results[side][str(n)] = merged
             if reference and n <= REFERENCE_MAX_N and "unavailable" not in reference_run:
-                print(f"[bench] reference tree {reference} N={n} ...", file=log, flush=True)
-                t1 = time.monotonic()
-                try:
-                    commit, figures = run_reference(
-                        reference, n, reps, idle_repeats, schedule, broker
-                    )
-                except ReferenceUnavailable as exc:
-                    print(f"[bench]   reference unavailable: {exc}", file=log, flush=True)
-                    reference_run["unavailable"] = str(exc)
-                except RuntimeError as exc:  # its harness failed: the run goes on without it
-                    print(f"[bench]   reference failed at N={n}: {exc}", file=log, flush=True)
-                    reference_run.setdefault("failed", {})[str(n)] = str(exc)[-2000:]
-                    admin.flushall()
-                else:
-                    reference_run["commit"] = commit
-                    reference_run["results"][str(n)] = figures
-                    print(f"[bench]   done in {time.monotonic() - t1:.1f}s", file=log, flush=True)
+                record_reference(reference_run, n, reps, idle_repeats, schedule, broker, log)
             if idle_rounds and all(str(n) in results.get(side, {}) for side in SIDES):
                 print(f"[bench] idle ticks interleaved N={n} (x{idle_rounds}) ...", file=log)
                 t1 = time.monotonic()
