@@ -7,11 +7,14 @@ write side of the serializer's templates (its read side is ``beatcore.serializer
 each distinct definition (:class:`DefinitionTemplate`) and writes the next entry of that
 template as those two halves around its name, the bytes :func:`dumps_entry` would write.
 
-An entry's template is the tuple of its other fields (:func:`template_key`), exact where
+An entry's template is the tuple of its other fields (:func:`shape_key`), exact where
 equal values could be written differently (``1``, ``1.0`` and ``True``; ``-0.0``; a
 crontab's own texts): such values are part of the key by type or by text, or the entry has
 no template and is written the long way. Only entries with a schedule of a built-in type
-have one (third-party schedules need not be values). Bounded: the table starts again empty
+have one (third-party schedules need not be values), and only entries without args, kwargs
+or options: encoding those is most of the cost of a text, so a template would save nothing
+on them, and when they hold one customer each (the usual reason to have them) every entry
+would be a template of its own, made for nothing. Bounded: the table starts again empty
 when it holds :data:`TEMPLATES_LIMIT` templates, and a text longer than
 :data:`TEMPLATE_TEXT_LIMIT` is not kept.
 """
@@ -23,7 +26,7 @@ from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
 from beatcore.entry import Entry
-from beatcore.record_text import ENCODER, definition_halves, dumps_entry
+from beatcore.record_text import definition_halves, dumps_entry
 from beatcore.schedules.interval import Interval
 from beatcore.schedules.shared import is_shared
 
@@ -43,16 +46,12 @@ class DefinitionTemplate:
         are every other entry's of the template).
     """
 
-    __slots__ = ("after", "before", "entry", "plain")
+    __slots__ = ("after", "before", "entry")
 
     def __init__(self, entry: Entry, before: str, after: str) -> None:
         self.entry = entry
         self.before = before
         self.after = after
-        #: True when the text was made with no args, kwargs or options: only then may an
-        #: entry be matched to it by :func:`_written_alike` (their containers may change in
-        #: place after the text was made; the key encodes them by value each time)
-        self.plain = not (entry.args or entry.kwargs or entry.options)
 
     def text(self, name: str) -> str:
         """Return the definition text of the template's entry called ``name``."""
@@ -64,9 +63,14 @@ _TEMPLATES: dict[tuple[Any, ...], DefinitionTemplate] = {}
 _last: DefinitionTemplate | None = None
 
 
-def template_key(entry: Entry) -> tuple[Any, ...] | None:
-    """Return the key of ``entry``'s template: its fields other than the name, so that two
-    entries of equal keys are written alike but for the name; None when it has none."""
+def shape_key(entry: Entry) -> tuple[Any, ...] | None:
+    """Return the key of ``entry``'s fields other than the name, args, kwargs and options:
+    two entries of equal keys are written alike but for those (and, when both have none
+    of them, are of one template); None when its fields are not all plain values.
+
+    Also the key of a batch's entries whose first state is computed once (that state
+    depends on the timing fields and the instant only).
+    """
     schedule = entry.schedule
     if not is_shared(schedule):
         return None
@@ -91,17 +95,7 @@ def template_key(entry: Entry) -> tuple[Any, ...] | None:
     # a zero may be -0.0, equal to 0.0 but written apart (a jitter of either is left out)
     if not _EXACT.issuperset(types) or 0.0 in values or entry.misfire_grace == 0:
         return None
-    args, kwargs, options = entry.args, entry.kwargs, entry.options
-    return (
-        type(schedule),
-        *fields,
-        *values,
-        *scalars,
-        *types,
-        ENCODER.encode(args) if args else None,
-        ENCODER.encode(kwargs) if kwargs else None,
-        ENCODER.encode(options) if options else None,
-    )
+    return (type(schedule), *fields, *values, *scalars, *types)
 
 
 def template_of(entry: Entry) -> DefinitionTemplate | None:
@@ -112,9 +106,11 @@ def template_of(entry: Entry) -> DefinitionTemplate | None:
     """
     global _last
     last = _last
-    if last is not None and last.plain and _written_alike(entry, last.entry):
+    if last is not None and _written_alike(entry, last.entry):
         return last
-    key = template_key(entry)
+    if entry.args or entry.kwargs or entry.options:
+        return None
+    key = shape_key(entry)
     if key is None:
         return None
     template = _TEMPLATES.get(key)
@@ -131,7 +127,7 @@ def template_of(entry: Entry) -> DefinitionTemplate | None:
 
 
 def _written_alike(entry: Entry, known: Entry) -> bool:
-    """A quick test that ``entry`` is written as ``known`` (a plain template's) but for the
+    """A quick test that ``entry`` is written as ``known`` (a template's) but for the
     name: no args, kwargs or options, each other field the same object, or an equal str
     (task) or Interval (a new one per entry). False says nothing: the key decides.
 

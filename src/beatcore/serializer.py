@@ -230,7 +230,7 @@ def state_from_dict(data: Mapping[str, Any], name: str) -> EntryState:
 def loads_entry(text: str | bytes, name: str) -> Entry:
     """Decode a definition stored under ``name``; :class:`CorruptRecord` when unreadable.
 
-    A definition that differs from one read before only in its name (entries made from
+    A definition that differs from two read before only in its name (entries made from
     one template: one schedule per customer, a midnight burst) is built from the fields
     decoded then (see ``_from_template``): the same Entry, checked the same way.
     """
@@ -248,11 +248,19 @@ def _decode_entry(text: str | bytes, name: str) -> Entry:
 
 
 #: The field values (:func:`~beatcore.entry_copies.field_values`) of each definition text
-#: read, by the text before and after its ``"name":...`` member; None for a text that is not a
-#: template (see _template).
+#: read twice, by the text before and after its ``"name":...`` member; None for a text that
+#: is not a template (see _template).
 _TEMPLATES: dict[tuple[str | bytes, str | bytes], tuple[Any, ...] | None] = {}
-#: Most templates kept (the table starts again empty past it), and the longest text kept.
+#: The hashes of the keys of _TEMPLATES read once so far. A text is proven a template (one
+#: more decode) only when it comes again: entries that differ in more than their name (one
+#: schedule per customer with the customer in ``args``) never do, and each would pay the
+#: proof for nothing. A hash, so the set stays small; two keys that share one only make the
+#: second proven at its first read.
+_SEEN_ONCE: set[int] = set()
+#: Most templates and texts read once kept (each table starts again empty past it), and the
+#: longest text kept.
 TEMPLATES_LIMIT = 1024
+SEEN_ONCE_LIMIT = 8192
 TEMPLATE_TEXT_LIMIT = 4096
 #: Two names that no one template text can hold both of as its entry's name.
 _PLACEHOLDERS = ("beatcore template a", "beatcore template b")
@@ -260,8 +268,9 @@ _NOT_SEEN: Any = object()
 
 
 def _from_template(text: str | bytes, name: str) -> Entry | None:
-    """Return the definition ``text`` of ``name`` built from its template's fields, or None
-    when it has none (the caller decodes it then).
+    """Return the definition ``text`` of ``name``: built from its template's fields when
+    the template is known, else decoded (then the template is proven on its second read);
+    None when the text has no template (the caller decodes it then).
 
     The template of a text is the text with its ``"name":"<name>"`` member left out, as the
     serializer writes it (compact, ASCII): every text with that template is one JSON
@@ -270,6 +279,8 @@ def _from_template(text: str | bytes, name: str) -> Entry | None:
     ``name``, which passes the name rule's quick test here. A name that is not plain
     printable text is decoded the long way (stored names from before the name rule), and
     so is a text that names no entry ``name`` in the serializer's form.
+
+    :raises CorruptRecord: the text was decoded here and is unreadable.
     """
     if not (type(name) is str and name.isprintable() and name.strip()):  # see renamed
         return None
@@ -284,40 +295,46 @@ def _from_template(text: str | bytes, name: str) -> Entry | None:
         return None
     key = (text[:at], text[at + len(marker) :])
     fields = _TEMPLATES.get(key, _NOT_SEEN)
-    if fields is _NOT_SEEN:
-        fields = _template(*key)
-        if len(_TEMPLATES) >= TEMPLATES_LIMIT:
-            _TEMPLATES.clear()
-        _TEMPLATES[key] = fields
-    if fields is None:
-        return None
-    return renamed(fields, name)
+    if fields is not _NOT_SEEN:
+        return None if fields is None else renamed(fields, name)
+    entry = _decode_entry(text, name)  # CorruptRecord as the long way raises it
+    seen = hash(key)
+    if seen not in _SEEN_ONCE:
+        if len(_SEEN_ONCE) >= SEEN_ONCE_LIMIT:
+            _SEEN_ONCE.clear()
+        _SEEN_ONCE.add(seen)
+        return entry
+    _SEEN_ONCE.discard(seen)
+    if len(_TEMPLATES) >= TEMPLATES_LIMIT:
+        _TEMPLATES.clear()
+    _TEMPLATES[key] = _template(entry, *key)
+    return entry
 
 
-def _template(before: str | bytes, after: str | bytes) -> tuple[Any, ...] | None:
+def _template(entry: Entry, before: str | bytes, after: str | bytes) -> tuple[Any, ...] | None:
     """Return the field values of the definition ``before + member + after`` whose
-    ``member`` is ``"name":"<any name>"``, or None when that text is no template.
+    ``member`` is ``"name":"<entry's name>"`` and which reads as ``entry``, or None when
+    that text is no template.
 
-    It is one when it reads with either placeholder as the member's name and gives each
-    back as its entry's name: the name is then that string (no other member of the text can
-    hold both), and the rest of the text, the same bytes, decodes to the same fields. It
-    must also hold only values an Entry may share with other entries: a schedule of a
-    shared type, and args, kwargs and options of plain values (Entry copies the dicts).
+    It is one when it also reads with a placeholder as the member's name and gives that
+    back as its entry's name: the name is then the string at that place (no other member of
+    the text can hold both names), and the rest of the text, the same bytes, decodes to the
+    same fields. It must also hold only values an Entry may share with other entries: a
+    schedule of a shared type, and args, kwargs and options of plain values (Entry copies
+    the dicts).
     """
-    fields: tuple[Any, ...] | None = None
-    for placeholder in _PLACEHOLDERS:
-        member = '"name":' + _quote(placeholder)
-        text = before + (member.encode() if type(before) is bytes else member) + after  # type: ignore[operator]
-        try:
-            entry = _decode_entry(text, placeholder)
-        except CorruptRecord:
-            return None
-        if not is_shared(entry.schedule) or not all(
-            map(_plain, (*entry.args, *entry.kwargs.values(), *entry.options.values()))
-        ):
-            return None
-        fields = field_values(entry)
-    return fields
+    if not is_shared(entry.schedule) or not all(
+        map(_plain, (*entry.args, *entry.kwargs.values(), *entry.options.values()))
+    ):
+        return None
+    placeholder = _PLACEHOLDERS[entry.name == _PLACEHOLDERS[0]]
+    member = '"name":' + _quote(placeholder)
+    text = before + (member.encode() if type(before) is bytes else member) + after  # type: ignore[operator]
+    try:
+        _decode_entry(text, placeholder)
+    except CorruptRecord:
+        return None
+    return field_values(entry)
 
 
 _PLAIN = (str, int, float, bool, type(None))

@@ -83,18 +83,20 @@ class _Pending:
         self.replaced: Any = None
 
 
-#: The first state of the entries of one template saved at one instant, its text, and its
+#: The first state of the entries of one shape saved at one instant, its text, and its
 #: due score (None: the entry's own, with a jitter derived from its name).
 _First = tuple[EntryState, str, str | None]
 
 
 def _write_of(
-    handle: RedisHandle, item: _Pending, now: datetime, firsts: dict[Any, _First]
+    handle: RedisHandle, item: _Pending, now: datetime, firsts: dict[Any, _First] | None
 ) -> tuple[EntryState, writes.Put | None]:
     """Return the state the entry will have and its write (None: nothing to write).
 
-    ``firsts`` holds the first state of each template saved at ``now`` (a new entry's
-    state depends on its timing fields and ``now`` only), so a batch computes it once.
+    ``firsts`` holds the first state of each template, or shape
+    (:func:`entry_templates.shape_key`) of entries with arguments, saved at ``now`` (a new
+    entry's state depends on its timing fields and ``now`` only), so a batch computes it
+    once; None: a single save, nothing to share.
     """
     entry = item.entry
     if item.known is not None:
@@ -102,15 +104,17 @@ def _write_of(
         if put is not None or item.fresh:
             return state, put
         # equal to the records remembered: the script checks they are still those
-    template = item.template
-    if template is None:
+    shape: Any = item.template
+    if shape is None and firsts is not None:
+        shape = entry_templates.shape_key(entry)
+    if shape is None or firsts is None:
         state = timing.state_after_save(None, None, entry, now, handle.default_timezone)
         return state, writes.put(entry, state, writes.UNKNOWN, None, definition=item.definition)
-    first = firsts.get(template)
+    first = firsts.get(shape)
     if first is None:
         state = timing.state_after_save(None, None, entry, now, handle.default_timezone)
         shared = None if entry.jitter > 0 else RedisHandle.score(timing.state_due_at(entry, state))
-        first = firsts[template] = (state, serializer.dumps_state(state), shared)
+        first = firsts[shape] = (state, serializer.dumps_state(state), shared)
     state, state_text, score = first
     if score is None:
         score = RedisHandle.score(timing.state_due_at(entry, state))
@@ -242,7 +246,7 @@ def save(handle: RedisHandle, seen: SeenRecords, entry: Entry) -> EntryState:
     if item.known is None:
         # the usual save (a name this store has not seen): one call, written as new, or
         # the script kept the state; what _save_all does, for one entry
-        state, put = _write_of(handle, item, handle.now(), {})
+        state, put = _write_of(handle, item, handle.now(), None)
         if put is not None:
             done = _settle(handle, item, state, put, writes.save_chunks(handle, "save", [put]))
             if done is not None:

@@ -152,10 +152,11 @@ def test_a_batch_of_new_entries_is_stored_as_saves_one_by_one_store_them(
         every("bad", 60).evolve(schedule=NoNextRun(60)),
         *(every(f"s{i}", 60, start_at=T0 + timedelta(hours=2)) for i in range(2)),
         *(every(f"a{i}", 60, args=(1,)) for i in range(3, 5)),
+        *(every(f"u{i}", 60, args=(i,), kwargs={"customer": f"c{i}"}) for i in range(3)),
         "not an entry",
     ]
     report = store.save_many(batch)  # type: ignore[arg-type]
-    assert set(report.refused) == {"bad", "item 11"} and "a4" in report.states
+    assert set(report.refused) == {"bad", "item 14"} and "u2" in report.states
     single = other()
     for entry in batch:
         if not isinstance(entry, Entry) or entry.name == "bad":
@@ -170,3 +171,33 @@ def test_a_batch_of_new_entries_is_stored_as_saves_one_by_one_store_them(
         assert due == storekit.to_micros(timing.state_due_at(entry, state))
         assert single.save(entry) == state  # equal: nothing to write
     assert store.client.hget(store.keys.defs, "bad") is None
+
+
+def test_a_batch_works_out_one_first_state_per_shape(
+    stores: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch of new entries that differ in their arguments (one per customer) and of
+    entries with none: the first state, which depends on the timing fields and the instant
+    only, is worked out once for each set of timing fields, not once per entry."""
+    store, _ = stores
+    calls: list[str] = []
+    original = timing.state_after_save
+
+    def counted(old: Any, state: Any, new: Entry, now: Any, default_tz: Any) -> Any:
+        calls.append(new.name)
+        return original(old, state, new, now, default_tz)
+
+    monkeypatch.setattr(timing, "state_after_save", counted)
+    batch = [
+        *(every(f"args-{i}", 3600, args=(i,)) for i in range(100)),
+        *(every(f"kwargs-{i}", 3600, kwargs={"customer": i}) for i in range(100)),
+        *(every(f"plain-{i}", 3600) for i in range(100)),
+        *(every(f"daily-{i}", 86400, args=(i,)) for i in range(100)),
+    ]
+    report = store.save_many(batch)
+    assert not report.refused and len(report.states) == 400
+    assert calls == ["args-0", "plain-0", "daily-0"]
+    for entry in batch:
+        assert report.states[entry.name] == original(None, None, entry, clock(), None)
+        definition = store.client.hget(store.keys.defs, entry.name)
+        assert definition == serializer.dumps_entry(entry).encode()
