@@ -38,7 +38,7 @@ POOLS: dict[str, list[Any]] = {
     "schedule": [Interval(60), Interval(timedelta(hours=1)), Crontab("0 * * * *"), "hourly",
                  None, 60],
     "args": [(), (1, "a"), [1, 2], (1.5, None, True), ((1, [2]),), (float("nan"),), ({1: 2},),
-             "ab", {"a": 1}, None, range(2), (object(),)],
+             "ab", {"a": 1}, None, range(2), (object(),), [], [float("nan")], [{1: 2}]],
     "kwargs": [None, {}, {"a": 1}, {"a": [1, {"b": None}]}, OrderedDict(a=1),
                MappingProxyType({"x": "y"}), {1: "a"}, {"a": float("inf")}, [("a", 1)], "ab"],
     "options": [None, {}, {"queue": "q", "priority": 3}, {"headers": {"h": "v"}}, {"a": {1}},
@@ -113,6 +113,23 @@ def test_the_dicts_given_are_copied_on_both_paths() -> None:
     assert built.kwargs == kwargs and built.kwargs is not kwargs
     assert built.options == options and built.options is not options
     assert Entry("e", "t", Interval(60)).kwargs is not Entry("f", "t", Interval(60)).kwargs
+
+
+def test_args_as_json_reads_them_take_the_quick_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A list of args (a record's, as JSON reads it) is made a tuple on the quick path: the
+    general path and the field checks run only for values the quick test refuses."""
+    from beatcore import entry as entry_module
+
+    general: list[object] = []
+    for name in ("_init_checked", "_check_fields"):
+        original = getattr(entry_module, name)
+        monkeypatch.setattr(entry_module, name, lambda *a, _o=original: general.append(a) or _o(*a))
+    built = Entry("e", "t", Interval(60), [1, "c-1", [2]], {"customer": "c-1"})
+    assert built.args == (1, "c-1", [2]) and type(built.args) is tuple
+    assert general == []
+    with pytest.raises(InvalidEntry, match="args of entry 'e' must be JSON-serializable"):
+        Entry("e", "t", Interval(60), [float("nan")])
+    assert len(general) == 1
 
 
 def test_positional_values_and_evolve_take_the_same_paths() -> None:
