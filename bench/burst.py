@@ -16,6 +16,10 @@ burst, the largest after any tick, and the process peak during the burst (which 
 inside of each tick: ``VmHWM``, reset when the burst starts). The broker's queue must then
 hold exactly N messages.
 
+``--customers`` gives each entry arguments of its own (``args=(i,)``, ``kwargs={"customer":
+"c-i"}``: one schedule per customer, each message its own body), where the plain burst's
+entries differ by their names alone.
+
 Also reported: the replies the burst read from each server, how many were not there yet
 when the client asked (it had to wait), and the seconds it spent in redis-py's
 ``read_response`` (wall time: the client idle while the server works, the wire, the
@@ -92,16 +96,29 @@ class _Counter(Observer):
         self.sends.count += 1
 
 
-def store_entries(schedule_url: str, n: int) -> None:
-    """Store ``n`` daily entries, each first due at :data:`MIDNIGHT`, in batches."""
+def burst_entry(i: int, schedule: Interval, customers: bool) -> Entry:
+    """The ``i``-th entry of the burst (``customers``: with arguments of its own)."""
+    if customers:
+        return Entry(
+            name=f"burst-{i:07d}",
+            task=TASK,
+            schedule=schedule,
+            args=(i,),
+            kwargs={"customer": f"c-{i}"},
+        )
+    return Entry(name=f"burst-{i:07d}", task=TASK, schedule=schedule)
+
+
+def store_entries(schedule_url: str, n: int, customers: bool = False) -> None:
+    """Store ``n`` daily entries, each first due at :data:`MIDNIGHT`, in batches
+    (``customers``: each with arguments of its own, :func:`burst_entry`)."""
     store = beatcore.connect(schedule_url, clock=lambda: MIDNIGHT - timedelta(seconds=1))
     try:
         day = Interval(timedelta(days=1), anchor=MIDNIGHT)
         chunk = 10_000
         for first in range(0, n, chunk):
             report = store.save_many(
-                Entry(name=f"burst-{i:07d}", task=TASK, schedule=day)
-                for i in range(first, min(n, first + chunk))
+                burst_entry(i, day, customers) for i in range(first, min(n, first + chunk))
             )
             if report.refused:
                 raise RuntimeError(f"save_many refused {report.refused}")
@@ -199,15 +216,18 @@ def _count_pages(store: Any) -> list[int]:
     return pages
 
 
-def run(n: int, batch_size: int, paths: Sequence[str]) -> list[dict[str, Any]]:
-    """Start the servers, run one burst per path in a child process, check the broker."""
+def run(
+    n: int, batch_size: int, paths: Sequence[str], customers: bool = False
+) -> list[dict[str, Any]]:
+    """Start the servers, run one burst per path in a child process, check the broker
+    (``customers``: entries with arguments of their own, :func:`burst_entry`)."""
     results = []
     with RedisServer("schedule") as server, RedisServer("broker") as broker:
         for path in paths:
             for each in (server, broker):
                 with each.client() as client:
                     client.flushall()
-            store_entries(f"{server.url}/0", n)
+            store_entries(f"{server.url}/0", n, customers)
             with tempfile.TemporaryDirectory(prefix="bench-burst-") as tmp:
                 out = Path(tmp) / "burst.json"
                 start_slowlog(server, 1000)
@@ -222,6 +242,7 @@ def run(n: int, batch_size: int, paths: Sequence[str]) -> list[dict[str, Any]]:
                     check=True,
                 )  # fmt: skip
                 result = json.loads(out.read_text())
+            result["entries"] = "customers" if customers else "plain"
             result["schedule_server"] = server_time(server)
             result["broker_server"] = server_time(broker)
             result["queued"] = queued(broker)
@@ -234,13 +255,15 @@ def run(n: int, batch_size: int, paths: Sequence[str]) -> list[dict[str, Any]]:
 def table(results: Sequence[dict[str, Any]]) -> str:
     """The results as a Markdown table."""
     lines = [
-        "| path | N | batch | seconds (wall) | CPU s | messages/s (wall) | per CPU s | ticks "
-        "| most in a tick | RSS before (MB) | RSS after a tick, max | peak before / during |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| path | entries | N | batch | seconds (wall) | CPU s | messages/s (wall) | per CPU s "
+        "| ticks | most in a tick | RSS before (MB) | RSS after a tick, max "
+        "| peak before / during |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
-            f"| {r['path']} | {r['n']:,} | {r['batch_size']} | {r['seconds']:.2f} "
+            f"| {r['path']} | {r.get('entries', 'plain')} | {r['n']:,} | {r['batch_size']} "
+            f"| {r['seconds']:.2f} "
             f"| {r['cpu_seconds']:.2f} | {r['per_second']:,.0f} | {r['per_cpu_second']:,.0f} "
             f"| {r['ticks']} | {r['most_sent_in_a_tick']} | {r['rss_before_mb']:.1f} "
             f"| {r['rss_after_tick_max_mb']:.1f} "
@@ -281,6 +304,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--paths", default="new", help="comma-separated: new, celery")
+    parser.add_argument(
+        "--customers", action="store_true", help="each entry with arguments of its own"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--path", choices=PATHS, default="new", help=argparse.SUPPRESS)
@@ -297,7 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = [p for p in paths if p not in PATHS]
     if unknown:
         parser.error(f"unknown path {unknown[0]!r}: expected one of {', '.join(PATHS)}")
-    results = run(args.n, args.batch_size, paths)
+    results = run(args.n, args.batch_size, paths, args.customers)
     print(table(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

@@ -17,9 +17,12 @@ BATCH = 50
 pytestmark = pytest.mark.redis_server
 
 
-@pytest.fixture(scope="module")
-def results() -> dict[str, dict[str, Any]]:
-    return {r["path"]: r for r in burst.run(N, BATCH, burst.PATHS)}
+@pytest.fixture(scope="module", params=["plain", "customers"])
+def results(request: pytest.FixtureRequest) -> dict[str, dict[str, Any]]:
+    """Both paths' figures, for entries that differ by their names alone or by arguments of
+    their own too (one schedule per customer)."""
+    customers = request.param == "customers"
+    return {r["path"]: r for r in burst.run(N, BATCH, burst.PATHS, customers)}
 
 
 @pytest.mark.parametrize("path", burst.PATHS)
@@ -42,5 +45,6 @@ def test_the_burst_is_claimed_in_pages_of_the_batch_size(
 
 def test_the_table_names_both_paths(results: dict[str, dict[str, Any]]) -> None:
     text = burst.table(list(results.values()))
-    assert "| new | 120 | 50 |" in text
-    assert "| celery | 120 | 50 |" in text
+    entries = results["new"]["entries"]
+    assert f"| new | {entries} | 120 | 50 |" in text
+    assert f"| celery | {entries} | 120 | 50 |" in text
