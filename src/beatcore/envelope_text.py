@@ -3,8 +3,10 @@ fills into an envelope's JSON template, and the function that fills it.
 
 An envelope's JSON is made once per definition with stand-ins (:data:`TAG`, :data:`ENTRY`,
 :data:`OCCURRENCE`, :data:`EXPIRES` and the message's task id placeholder) where messages
-differ; :func:`filler` turns the parts between them into one function that joins a message's
-values in. Delivery tags are random UUID4 strings made in bulk (:class:`DeliveryTags`).
+differ, and once per task and options with :data:`BODY`, :data:`ARGSREPR` and
+:data:`KWARGSREPR` too, for the messages that differ by their arguments alone;
+:func:`filler` turns the parts between them into one function that joins a message's values
+in. Delivery tags are random UUID4 strings made in bulk (:class:`DeliveryTags`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ TAG, ENTRY, OCCURRENCE, EXPIRES = (
     "00000000-beat-core-occurrence-00000",
     "00000000-beat-core-expires-00000000",
 )
+BODY, ARGSREPR, KWARGSREPR = (
+    "00000000-beat-core-body-00000000000",
+    "00000000-beat-core-argsrepr-0000000",
+    "00000000-beat-core-kwargsrepr-00000",
+)
 #: The parameter of an envelope's filler (:func:`filler`) each stand-in's value is passed as.
 _PARAMETERS = {
     PLACEHOLDER_ID: "task_id",
@@ -32,6 +39,9 @@ _PARAMETERS = {
     ENTRY: "entry",
     OCCURRENCE: "occurrence",
     EXPIRES: "expires",
+    BODY: "body",
+    ARGSREPR: "argsrepr",
+    KWARGSREPR: "kwargsrepr",
 }
 #: Stand-ins whose values never need JSON escaping (a UUID, an ISO instant): their quotes stay
 #: in the template and the value goes between them as it is.
@@ -48,9 +58,10 @@ def dumps(value: Any) -> str:
 quoted: Callable[[str], str] = encode_basestring_ascii
 
 
-#: What fills an envelope's template: (task id, delivery tag, entry, occurrence, expires),
-#: the task id, entry and expires quoted as JSON strings, the tag and occurrence bare.
-Filler = Callable[[str, str, str, str, str], str]
+#: What fills an envelope's template: (task id, delivery tag, entry, occurrence, expires,
+#: body, argsrepr, kwargsrepr), the tag and occurrence bare, the others quoted as JSON
+#: strings (the last three '' for a template that has no place for them).
+Filler = Callable[[str, str, str, str, str, str, str, str], str]
 
 
 def filler(parts: list[str], slots: list[str]) -> Filler:
@@ -61,7 +72,7 @@ def filler(parts: list[str], slots: list[str]) -> Filler:
     for slot, part in zip(slots, parts[1:], strict=True):
         pieces += [_PARAMETERS[slot], repr(part)]
     source = (
-        "def fill(task_id, tag, entry, occurrence, expires):\n"
+        "def fill(task_id, tag, entry, occurrence, expires, body, argsrepr, kwargsrepr):\n"
         f"    return ''.join(({', '.join(pieces)},))\n"
     )
     scope: dict[str, Any] = {}

@@ -5,8 +5,10 @@ properties, delivery info) pushed with LPUSH onto the list of its queue and prio
 Going through ``Producer.publish`` for each message costs several times that write; a
 :class:`RedisBatch` builds the envelope of each :class:`~beatcore.task_message.TaskMessage`
 once, with kombu's own pieces (the producer's delivery details and serializer, the channel's
-``prepare_message``, body encoding, priority steps), and per message fills in what differs:
-task id, delivery tag, entry and occurrence headers, ``expires``. A write is one LPUSH per
+``prepare_message``, body encoding, priority steps: :mod:`beatcore.kombu_envelope`), and per
+message fills in what differs: task id, delivery tag, entry and occurrence headers,
+``expires``, and for messages that differ from one built message by their arguments alone
+(one schedule per customer) the body, ``argsrepr`` and ``kwargsrepr`` too. A write is one LPUSH per
 list (the values in send order, so the list ends as one LPUSH per message would leave it) and
 the queue's PEXPIRE steps when it has ``x-expires``, in one pipeline.
 
@@ -27,24 +29,18 @@ from typing import Any
 
 from celery import signals
 
-from beatcore.envelope_text import (
-    BARE,
-    ENTRY,
-    EXPIRES,
-    OCCURRENCE,
-    TAG,
-    DeliveryTags,
-    Filler,
-    dumps,
-    filler,
-    quoted,
+from beatcore.envelope_text import DeliveryTags, dumps, quoted
+from beatcore.kombu_envelope import (
+    Envelope,
+    arguments_text,
+    kombu_message,
+    list_key,
+    make_template,
 )
 from beatcore.redis_write import WriteConnection
-from beatcore.task_message import PLACEHOLDER_ID, TaskMessage
+from beatcore.task_message import TaskMessage
 from beatcore.timeutil import instant_text
 
-#: ``Producer.publish``'s own parameters: Celery passes its properties among them.
-_PUBLISH_PARAMETERS = frozenset({"priority", "expiration", "mandatory", "immediate"})
 #: Channel methods whose kombu versions this module reproduces; overridden ones disable it.
 _CHANNEL_METHODS = (
     "_put",
@@ -79,21 +75,6 @@ def direct_channel(producer: Any) -> Any | None:
         return channel if bool(channel.supports_batch_publish) else None
     except Exception:
         return None
-
-
-class _Envelope:
-    """One message's envelope for one channel: its queue, and from its second send on the
-    list it goes to and the filler of its JSON template (``fill`` None: made from dicts each
-    time). A message sent once (entries with args of their own) never pays for the
-    template."""
-
-    __slots__ = ("fill", "key", "queue", "sends")
-
-    def __init__(self, queue: str) -> None:
-        self.queue = queue
-        self.key = ""
-        self.fill: Filler | None = None
-        self.sends = 0
 
 
 #: (index among a write's messages, message, headers) of one after_task_publish is sent for
@@ -160,17 +141,9 @@ class RedisBatch:
         """
         if message.exchange != "":
             return False
-        known = message.broker_envelope
-        if known is not None and known[0] is self._channel:
-            envelope = known[1]
-        else:
-            envelope = self._envelope(message)
-            message.broker_envelope = (self._channel, envelope)
+        envelope, by_arguments = self._envelope_of(message)
         if envelope is None:
             return False
-        envelope.sends += 1
-        if envelope.sends == 2:
-            self._split(message, envelope)
         occurrence_text = instant_text(occurrence)
         if message.result_expected:
             if self._backend is None:
@@ -181,28 +154,67 @@ class RedisBatch:
             self._tags.refill()
         fill = envelope.fill
         before, after = signals.before_task_publish, signals.after_task_publish
-        if fill is None or before.receivers or after.receivers:
-            headers, properties = message.stamp(
-                task_id, entry_name, occurrence_text, self._entry_header, self._occurrence_header
+        if fill is not None and not (before.receivers or after.receivers):
+            expires = (
+                quoted(message.expires_at(message.app.now())) if message.expires_relative else ""
             )
-            message.before_publish(headers, properties)
-            kombu_message = self._kombu_message(message, headers, properties, tags.pop())
-            key = self._key(envelope.queue, kombu_message)
-            text = dumps(kombu_message)  # before anything is recorded: it may raise
-            self._signalled.append((len(self._keys), message, headers))
-            self._buffer(key, envelope.queue, text)
-            return True
-        expires = quoted(message.expires_at(message.app.now())) if message.expires_relative else ""
-        text = fill(quoted(task_id), tags.pop(), quoted(entry_name), occurrence_text, expires)
-        key = envelope.key
-        self._keys.append(key)
-        texts = self._lists.get(key)
-        if texts is None:
-            self._lists[key] = [text]
-            self._queues[key] = envelope.queue
-        else:
-            texts.append(text)
+            stamp = (quoted(task_id), tags.pop(), quoted(entry_name), occurrence_text, expires)
+            if not by_arguments:
+                text: str | None = fill(*stamp, "", "", "")
+            else:
+                text = arguments_text(
+                    self._producer, self._channel, message, fill, envelope.content, stamp
+                )
+            if text is not None:
+                key = envelope.key
+                self._keys.append(key)
+                texts = self._lists.get(key)
+                if texts is None:
+                    self._lists[key] = [text]
+                    self._queues[key] = envelope.queue
+                else:
+                    texts.append(text)
+                return True
+            tags.append(stamp[1])
+        headers, properties = message.stamp(
+            task_id, entry_name, occurrence_text, self._entry_header, self._occurrence_header
+        )
+        message.before_publish(headers, properties)
+        made = kombu_message(
+            self._producer, self._channel, message, headers, properties, tags.pop()
+        )
+        key = list_key(self._channel, envelope.queue, made)
+        text = dumps(made)  # before anything is recorded: it may raise
+        self._signalled.append((len(self._keys), message, headers))
+        self._buffer(key, envelope.queue, text)
         return True
+
+    def _envelope_of(self, message: TaskMessage) -> tuple[Envelope | None, bool]:
+        """Return the envelope ``message`` is written from on this channel (None: kombu
+        would publish it through an exchange), counting this send, and whether it is the
+        arguments envelope of the message ``message`` was made from (one schedule per
+        customer: each message sent once, their template made from the second on)."""
+        base = message.base
+        by_arguments = base is not None and base.publish["compression"] is None
+        holder = base if by_arguments and base is not None else message
+        known = holder.arguments_envelope if by_arguments else holder.broker_envelope
+        if known is not None and known[0] is self._channel:
+            envelope = known[1]
+        else:
+            envelope = self._envelope(holder)
+            if by_arguments:
+                holder.arguments_envelope = (self._channel, envelope)
+            else:
+                holder.broker_envelope = (self._channel, envelope)
+        if envelope is None:
+            return None, False
+        envelope.sends += 1
+        if envelope.sends == 2:
+            names = (self._entry_header, self._occurrence_header)
+            make_template(
+                self._producer, self._channel, holder, names, envelope, arguments=by_arguments
+            )
+        return envelope, by_arguments
 
     def _buffer(self, key: str, queue: str, text: str) -> None:
         """Buffer one message's JSON ``text`` for the list ``key`` of ``queue``."""
@@ -270,7 +282,7 @@ class RedisBatch:
                 message.after_publish(headers)
         return [failed.get(key) for key in keys] if failed else []
 
-    def _envelope(self, message: TaskMessage) -> _Envelope | None:
+    def _envelope(self, message: TaskMessage) -> Envelope | None:
         """Start ``message``'s envelope for this channel (None: kombu would publish it
         through an exchange). Declares its queue first, once per channel, as
         ``Producer.publish`` does (bindings, x-expires)."""
@@ -281,68 +293,4 @@ class RedisBatch:
             if entity not in self._declared:
                 producer.maybe_declare(entity, retry=publish["retry"], **message.retry_policy)
                 self._declared.add(entity)
-        return _Envelope(str(message.routing_key))
-
-    def _split(self, message: TaskMessage, envelope: _Envelope) -> None:
-        """Make ``envelope``'s JSON with stand-ins where messages differ and its filler from
-        the parts between them; none (dicts each time) if a stand-in is not found exactly
-        where expected."""
-        headers, properties = message.stamp(
-            PLACEHOLDER_ID, ENTRY, OCCURRENCE, self._entry_header, self._occurrence_header
-        )
-        if message.expires_relative:
-            headers["expires"] = EXPIRES
-        kombu_message = self._kombu_message(message, headers, properties, TAG)
-        text = dumps(kombu_message)
-        stand_ins = [PLACEHOLDER_ID, TAG, ENTRY, OCCURRENCE, EXPIRES]
-        expected = {PLACEHOLDER_ID: 3, TAG: 1, ENTRY: 1, OCCURRENCE: 1}
-        if message.expires_relative:
-            expected[EXPIRES] = 1
-        if any(
-            text.count(f'"{s}"') != expected.get(s, 0) or text.count(s) != expected.get(s, 0)
-            for s in stand_ins
-        ):
-            return
-        parts = [text]
-        slots: list[str] = []
-        while True:
-            last = parts[-1]
-            found = [(last.find(f'"{s}"'), s) for s in stand_ins if f'"{s}"' in last]
-            if not found:
-                break
-            at, stand_in = min(found)
-            end = at + len(stand_in) + 2
-            if stand_in in BARE:  # its quotes stay in the parts
-                at, end = at + 1, end - 1
-            parts[-1:] = [last[:at], last[end:]]
-            slots.append(stand_in)
-        envelope.key = self._key(envelope.queue, kombu_message)
-        envelope.fill = filler(parts, slots)
-
-    def _key(self, queue: str, kombu_message: dict[str, Any]) -> str:
-        """The list a message goes to: its queue's, at the message's priority step."""
-        channel = self._channel
-        return str(channel._q_for_pri(queue, channel._get_message_priority(kombu_message)))
-
-    def _kombu_message(
-        self, message: TaskMessage, headers: dict[str, Any], properties: dict[str, Any], tag: str
-    ) -> dict[str, Any]:
-        """The envelope ``Producer.publish`` and the channel's ``basic_publish`` make of one
-        message (kombu's own steps, the write left out)."""
-        producer, channel, publish = self._producer, self._channel, message.publish
-        properties = dict(properties)
-        named = {key: properties.pop(key) for key in _PUBLISH_PARAMETERS & properties.keys()}
-        exchange, properties["delivery_mode"] = producer._delivery_details(
-            publish["exchange"] or producer.exchange, publish["delivery_mode"]
-        )
-        if named.get("expiration") is not None:
-            properties["expiration"] = str(int(named["expiration"] * 1000))
-        body, content_type, content_encoding = producer._prepare(
-            message.body, publish["serializer"], None, None, publish["compression"], headers
-        )
-        kombu_message: dict[str, Any] = channel.prepare_message(
-            body, named.get("priority") or 0, content_type, content_encoding, headers, properties
-        )
-        channel._inplace_augment_message(kombu_message, exchange, publish["routing_key"])
-        kombu_message["properties"]["delivery_tag"] = tag
-        return kombu_message
+        return Envelope(str(message.routing_key))

@@ -27,7 +27,7 @@ from celery import Celery
 from celery.signals import after_task_publish, before_task_publish
 from kombu import Exchange, Queue
 
-from beatcore import Entry, Interval, connect, timing
+from beatcore import Entry, Interval, connect, redis_broker, timing
 from beatcore.publisher import ENTRY_HEADER, OCCURRENCE_HEADER
 from beatcore.scheduler import Scheduler
 from beatcore.task_message import TaskMessage
@@ -358,6 +358,88 @@ def test_entries_differing_by_their_arguments_alone_each_send_their_own_message(
     broker = Broker(app)
     sent = {m["headers"][ENTRY_HEADER]: m for m in broker.take()}
     assert sorted(sent) == ["c1", "c2", "c3", "n1", "n2"]
+    now = datetime.now(T0.tzinfo)
+    for name, beat in sent.items():
+        entry = store.get(name)
+        celery_message(app, entry, timing.task_id(name, OCCURRENCE))
+        (celery,) = broker.take()
+        for header in BEAT_HEADERS:
+            del beat["headers"][header]
+        beat, celery = normalised(beat, now), normalised(celery, now)
+        for part in ("headers", "properties"):
+            assert sorted(beat.pop(part).items()) == sorted(celery.pop(part).items()), name
+        assert beat == celery, name
+
+
+#: Arguments of one schedule per customer: JSON braces and quotes, non-ASCII, a text past
+#: argsrepr's limit (saferepr shortens it), nesting, numbers that JSON writes apart.
+CUSTOMER_ARGUMENTS: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
+    ((1,), {}),
+    ((2, "two"), {"id": "c-2"}),
+    (('"}{"',), {"text": '{"a": "}"} é 客户'}),
+    (("x" * 3000,), {"long": "y" * 3000}),
+    (([1, [2, {"k": None}]],), {"n": {"deep": [True, False, 1.5, -0.0]}}),
+    ((), {"only": "kwargs"}),
+    ((10**20, 1e-7), {}),
+]
+
+
+@pytest.mark.parametrize(
+    ("task", "options"),
+    [
+        ("tests.customer", {}),
+        ("tests.unknown", {"expires": 300, "priority": 5, "headers": {"h": "{}"}}),
+        ("tests.customer", {"queue": "other", "serializer": "json"}),
+    ],
+    ids=["registered", "by name, expires, priority, headers", "queue"],
+)
+def test_customers_differing_by_their_arguments_are_sent_as_apply_async_sends(
+    app: Celery, monkeypatch: pytest.MonkeyPatch, task: str, options: dict[str, Any]
+) -> None:
+    """One schedule per customer: the messages made from the first one's route are written
+    from one template of it (body, argsrepr and kwargsrepr filled in), each the message
+    apply_async sends."""
+    filled: list[str] = []
+    original = redis_broker.arguments_text
+
+    def counted(*args: Any) -> str | None:
+        text = original(*args)
+        if text is not None:
+            filled.append(text)
+        return text
+
+    monkeypatch.setattr(redis_broker, "arguments_text", counted)
+
+    @app.task(name="tests.customer", shared=False)  # type: ignore[untyped-decorator]
+    def customer(*args: Any, **kwargs: Any) -> None:
+        return None
+
+    clock = FakeClock(T0)
+    store = connect(app, clock=clock)
+    names = [f"customer-{i}" for i in range(len(CUSTOMER_ARGUMENTS) + 1)]
+    for name, (args, kwargs) in zip(names, [((0,), {}), *CUSTOMER_ARGUMENTS], strict=True):
+        entry = Entry(
+            name=name,
+            task=task,
+            schedule=Interval(PERIOD),
+            args=args,
+            kwargs=kwargs,
+            options=options,
+        )
+        store.save(entry)
+    scheduler = Scheduler(app, clock=clock, holder="A")
+    try:
+        scheduler.tick()
+        clock.advance(PERIOD)
+        scheduler.tick()
+    finally:
+        scheduler.close()
+    broker = Broker(app)
+    sent = {m["headers"][ENTRY_HEADER]: m for m in broker.take()}
+    assert sorted(sent) == sorted(names)
+    direct = not app.conf.broker_url.startswith("memory")
+    # the first customer is built, the second made from dicts, the rest from the template
+    assert len(filled) == (len(names) - 2 if direct else 0)
     now = datetime.now(T0.tzinfo)
     for name, beat in sent.items():
         entry = store.get(name)
