@@ -262,6 +262,26 @@ class Signals:
         return calls
 
 
+def assert_sent_as_apply_async_sends(
+    app: Celery, store: Any, broker: Broker, sent: dict[str, dict[str, Any]]
+) -> None:
+    """Hold each of beat's messages ``sent`` (by entry name, of OCCURRENCE) against the one
+    ``apply_async`` sends for its stored entry: headers (beat's own left out), properties,
+    body, content type and encoding, the list it is on."""
+    now = datetime.now(T0.tzinfo)
+    for name, beat in sent.items():
+        entry = store.get(name)
+        celery_message(app, entry, timing.task_id(name, OCCURRENCE))
+        (celery,) = broker.take()
+        assert beat["headers"][OCCURRENCE_HEADER] == OCCURRENCE.isoformat()
+        for header in BEAT_HEADERS:
+            del beat["headers"][header]
+        beat, celery = normalised(beat, now), normalised(celery, now)
+        for part in ("headers", "properties"):
+            assert sorted(beat.pop(part).items()) == sorted(celery.pop(part).items()), name
+        assert beat == celery, name
+
+
 @pytest.mark.parametrize("case", list(CASES))
 @pytest.mark.parametrize("receivers", [False, True], ids=["no receivers", "receivers"])
 def test_beat_sends_the_message_apply_async_sends(app: Celery, case: str, receivers: bool) -> None:
@@ -358,17 +378,7 @@ def test_entries_differing_by_their_arguments_alone_each_send_their_own_message(
     broker = Broker(app)
     sent = {m["headers"][ENTRY_HEADER]: m for m in broker.take()}
     assert sorted(sent) == ["c1", "c2", "c3", "n1", "n2"]
-    now = datetime.now(T0.tzinfo)
-    for name, beat in sent.items():
-        entry = store.get(name)
-        celery_message(app, entry, timing.task_id(name, OCCURRENCE))
-        (celery,) = broker.take()
-        for header in BEAT_HEADERS:
-            del beat["headers"][header]
-        beat, celery = normalised(beat, now), normalised(celery, now)
-        for part in ("headers", "properties"):
-            assert sorted(beat.pop(part).items()) == sorted(celery.pop(part).items()), name
-        assert beat == celery, name
+    assert_sent_as_apply_async_sends(app, store, broker, sent)
 
 
 #: Arguments of one schedule per customer: JSON braces and quotes, non-ASCII, a text past
@@ -414,43 +424,20 @@ def test_customers_differing_by_their_arguments_are_sent_as_apply_async_sends(
     def customer(*args: Any, **kwargs: Any) -> None:
         return None
 
-    clock = FakeClock(T0)
-    store = connect(app, clock=clock)
     names = [f"customer-{i}" for i in range(len(CUSTOMER_ARGUMENTS) + 1)]
-    for name, (args, kwargs) in zip(names, [((0,), {}), *CUSTOMER_ARGUMENTS], strict=True):
-        entry = Entry(
-            name=name,
-            task=task,
-            schedule=Interval(PERIOD),
-            args=args,
-            kwargs=kwargs,
-            options=options,
-        )
-        store.save(entry)
-    scheduler = Scheduler(app, clock=clock, holder="A")
-    try:
-        scheduler.tick()
-        clock.advance(PERIOD)
-        scheduler.tick()
-    finally:
-        scheduler.close()
-    broker = Broker(app)
-    sent = {m["headers"][ENTRY_HEADER]: m for m in broker.take()}
+    arguments = zip(names, [((0,), {}), *CUSTOMER_ARGUMENTS], strict=True)
+    sent = tick_entries(
+        app,
+        [
+            Entry(name, task, Interval(PERIOD), args, kwargs, options)
+            for name, (args, kwargs) in arguments
+        ],
+    )
     assert sorted(sent) == sorted(names)
     direct = not app.conf.broker_url.startswith("memory")
     # the first customer is built, the second made from dicts, the rest from the template
     assert len(filled) == (len(names) - 2 if direct else 0)
-    now = datetime.now(T0.tzinfo)
-    for name, beat in sent.items():
-        entry = store.get(name)
-        celery_message(app, entry, timing.task_id(name, OCCURRENCE))
-        (celery,) = broker.take()
-        for header in BEAT_HEADERS:
-            del beat["headers"][header]
-        beat, celery = normalised(beat, now), normalised(celery, now)
-        for part in ("headers", "properties"):
-            assert sorted(beat.pop(part).items()) == sorted(celery.pop(part).items()), name
-        assert beat == celery, name
+    assert_sent_as_apply_async_sends(app, connect(app), Broker(app), sent)
 
 
 def test_entries_sharing_one_definition_each_send_the_message_apply_async_sends(
@@ -487,18 +474,7 @@ def test_entries_sharing_one_definition_each_send_the_message_apply_async_sends(
     assert sorted(sent) == sorted(names)
     tags = {m["properties"]["delivery_tag"] for m in sent.values()}
     assert len(tags) == len(names)
-    now = datetime.now(T0.tzinfo)
-    for name, beat in sent.items():
-        entry = store.get(name)
-        celery_message(app, entry, timing.task_id(name, OCCURRENCE))
-        (celery,) = broker.take()
-        assert beat["headers"][OCCURRENCE_HEADER] == OCCURRENCE.isoformat()
-        for header in BEAT_HEADERS:
-            del beat["headers"][header]
-        beat, celery = normalised(beat, now), normalised(celery, now)
-        for part in ("headers", "properties"):
-            assert sorted(beat.pop(part).items()) == sorted(celery.pop(part).items()), name
-        assert beat == celery, name
+    assert_sent_as_apply_async_sends(app, store, broker, sent)
 
 
 def tick_entries(app: Celery, entries: list[Entry]) -> dict[str, dict[str, Any]]:
