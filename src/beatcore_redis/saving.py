@@ -10,7 +10,9 @@ stored record (the timing changed, unreadable) makes the script reply with what 
 the save decides again from that: one more round trip. So a new entry, an unchanged one, a
 change that keeps the timing, and any change of an entry this store saw cost one round trip;
 a timing change of an entry this store never saw costs two. The decision is always
-:func:`beatcore.storekit.decide_save` over the records actually stored.
+:func:`beatcore.storekit.decide_save` over the records actually stored. A single save of a
+name this store never saw (the usual one) goes as the script's shorter path for one such
+entry (:data:`.writes.WriteMode.SAVE_UNKNOWN`), with the outcome and reply of the batch's.
 """
 
 from __future__ import annotations

@@ -7,7 +7,9 @@
 --       state ('' = absent, '*' = not checked), new definition, new state, due score ('' = not
 --       due), static ('1' | '0').
 --   Mode: 'w' a management write; 'm' a management write of unique names (a save, save_many),
---   written with variadic commands like the sync's; 's' a chunk of the static sync; 'S' its
+--   written with variadic commands like the sync's; '1' one 'm' put expecting '?' (a single
+--   save of a name the writer never saw: the same outcome and reply as 'm', in fewer steps);
+--   's' a chunk of the static sync; 'S' its
 --   last chunk, which
 --   stores the digest of the synced static set when the write generation (meta 'gen', moved
 --   on by every chunk and by every write touching a static entry) is still ARGV[3]: nothing
@@ -21,10 +23,10 @@
 --   definition is written; anything else is a conflict, answered with the records found.
 -- A call carries at most a few thousand entries (Lua's unpack limit): callers chunk larger writes.
 -- Nothing of this call is written unless every expectation holds. Returns {1} when written
--- ('m': {1, name, definition, state, ...} for the '?' entries whose state was kept, with the
--- records found, so the writer checks the decision), else {0, name, ...}: the entries that
--- changed since the caller read them ('m': {0, name, definition, state, ...} with the records
--- found).
+-- ('m' and '1': {1, name, definition, state, ...} for the '?' entries whose state was kept,
+-- with the records found, so the writer checks the decision), else {0, name, ...}: the
+-- entries that changed since the caller read them ('m' and '1': {0, name, definition, state,
+-- ...} with the records found).
 local function matches(stored, expected)
   return expected == '*' or (stored or '') == expected
 end
@@ -81,7 +83,56 @@ local function outdate()
   return redis.call('HINCRBY', KEYS[8], 'gen', 1)
 end
 
+-- The static set after a put of ARGV's entry (its static flag in ARGV[12]); a static entry
+-- written, or one that was static and is no longer, outdates the digest ('m' and '1').
+local function mark_static(name, static)
+  if static == '1' then
+    redis.call('SADD', KEYS[6], name)
+    outdate()
+  elseif redis.call('SREM', KEYS[6], name) > 0 then
+    outdate()
+  end
+end
+
+-- The schema is set once, with the owner mark (both are there from the first write on).
+local function mark_schema()
+  if redis.call('HSETNX', KEYS[8], 'schema', ARGV[1]) == 1 then
+    redis.call('HSET', KEYS[8], 'owner', 'beatcore')
+  end
+end
+
 local mode = ARGV[2]
+if mode == '1' then
+  -- ARGV[5..12]: 'put', name, '?', '', definition, state, due score, static
+  local name, definition = ARGV[6], ARGV[9]
+  local def = redis.call('HGET', KEYS[1], name)
+  local state = redis.call('HGET', KEYS[2], name)
+  local reply = {1}
+  if not def then
+    if state then return {0, name, false, state} end
+    redis.call('HSET', KEYS[1], name, definition)
+    redis.call('HSET', KEYS[2], name, ARGV[10])
+    redis.call('HDEL', KEYS[7], name)
+    if ARGV[11] == '' or redis.call('HEXISTS', KEYS[4], name) == 1 then
+      redis.call('ZREM', KEYS[3], name)
+    else
+      redis.call('ZADD', KEYS[3], ARGV[11], name)
+    end
+    mark_static(name, ARGV[12])
+  elseif not state or redis.call('HEXISTS', KEYS[7], name) == 1 then
+    return {0, name, def, state}
+  elseif def == definition then
+    reply = {1, name, def, state}
+  elseif same_timing(def, definition) then
+    redis.call('HSET', KEYS[1], name, definition)
+    mark_static(name, ARGV[12])
+    reply = {1, name, def, state}
+  else
+    return {0, name, def, state}
+  end
+  mark_schema()
+  return reply
+end
 local conflicts = {0}
 local names = {}
 -- 'm': what a '?' entry does ('new': written as given, 'same': nothing, 'keep': the definition
@@ -257,8 +308,5 @@ else
   -- 'm': a static entry written, or one that was static and is no longer, outdates the digest
   if mode == 'm' and (#added > 0 or unstatic > 0) then outdate() end
 end
--- The schema is set once, with the owner mark (both are there from the first write on).
-if redis.call('HSETNX', KEYS[8], 'schema', ARGV[1]) == 1 then
-  redis.call('HSET', KEYS[8], 'owner', 'beatcore')
-end
+mark_schema()
 return kept

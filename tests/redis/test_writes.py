@@ -42,7 +42,7 @@ def test_modes_are_the_ones_the_scripts_read() -> None:
     write_lua = script_source("write")
     for mode in WriteMode:
         assert f"'{mode.value}'" in write_lua
-    assert {mode.value for mode in WriteMode} == {"w", "m", "s", "S"}
+    assert {mode.value for mode in WriteMode} == {"w", "m", "1", "s", "S"}
     renew_lua = script_source("lock_renew")
     assert FencedCall.RENEW.value == "1" and "ARGV[3] == '1'" in renew_lua
     assert FencedCall.RELEASE.value == "0"
