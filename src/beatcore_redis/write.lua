@@ -9,11 +9,10 @@
 --   Mode: 'w' a management write; 'm' a management write of unique names (a save, save_many),
 --   written with variadic commands like the sync's; '1' one 'm' put expecting '?' (a single
 --   save of a name the writer never saw: the same outcome and reply as 'm', in fewer steps);
---   's' a chunk of the static sync; 'S' its
---   last chunk, which
---   stores the digest of the synced static set when the write generation (meta 'gen', moved
---   on by every chunk and by every write touching a static entry) is still ARGV[3]: nothing
---   but this sync's own chunks wrote a static entry since the sync read it.
+--   's' a chunk of the static sync; 'S' its last chunk, which stores the digest of the
+--   synced static set when the write generation (meta 'gen', moved on by every chunk and by
+--   every write touching a static entry) is still ARGV[3]: nothing but this sync's own
+--   chunks wrote a static entry since the sync read it.
 --   'm' also takes '?' as the expected definition: the writer does not know the records (a
 --   save of a name this client never saw). The script then decides: no record, the new
 --   entry is written as given (its state is that of a new entry); a readable-looking record
