@@ -5,12 +5,10 @@ gives over the records stored."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import fakeredis
 import pytest
 
 from beatcore import serializer, storekit, timing
@@ -19,6 +17,7 @@ from beatcore.testing import FakeClock
 from beatcore.testing.contract import T0, every
 from beatcore.testing.contract.batches import NoNextRun
 from beatcore_redis.store import RedisStore, open_store
+from tests.support.redis_stores import delete_store_keys, fake_or_real
 
 
 @pytest.fixture
@@ -29,17 +28,10 @@ def clock() -> FakeClock:
 @pytest.fixture(params=["fakeredis", "real"])
 def stores(request: pytest.FixtureRequest, clock: FakeClock) -> Iterator[tuple[RedisStore, Any]]:
     """A store, and a way to open another one on the same keys (which has seen nothing)."""
-    options: dict[str, Any] = {"clock": clock, "key_prefix": f"blind-{uuid.uuid4().hex[:10]}:"}
-    if request.param == "fakeredis":
-        options["client"] = fakeredis.FakeStrictRedis(server=fakeredis.FakeServer())
-        url = "redis://fake/0"
-    else:
-        url = request.getfixturevalue("redis_server").url
+    url, options = fake_or_real(request, "blind", {"clock": clock})
     first = open_store(url, options)
     yield first, lambda: open_store(url, {**options, "client": first.client})
-    keys = first.client.keys(first.keys.base.replace("{", "[{]") + "*")
-    if keys:
-        first.client.delete(*keys)
+    delete_store_keys(first)
     first.close()
 
 

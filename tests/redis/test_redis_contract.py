@@ -13,6 +13,7 @@ import pytest
 from beatcore.testing import FakeClock, StoreContract
 from beatcore.testing.contract import OpenStore, PlantCorrupt
 from beatcore_redis.store import RedisStore, open_store
+from tests.support.redis_stores import delete_store_keys
 
 
 def plant_garbage(store: RedisStore, name: str, due_at: datetime) -> None:
@@ -53,9 +54,7 @@ class TestRealRedisStore(RedisContract):
         prefix = f"contract-{uuid.uuid4().hex[:12]}:"
         store = open_store(redis_server.url, {"clock": clock, "key_prefix": prefix})
         yield store
-        keys = store.client.keys(store.keys.base.replace("{", "[{]") + "*")
-        if keys:
-            store.client.delete(*keys)
+        delete_store_keys(store)
         store.close()
 
     @pytest.fixture
@@ -75,9 +74,7 @@ class TestSentinelRedisStore(RedisContract):
         store = open_store(redis_sentinel.url, {"clock": clock, "key_prefix": prefix})
         assert store.calls.wait_replicas == 1
         yield store
-        keys = store.client.keys(store.keys.base.replace("{", "[{]") + "*")
-        if keys:
-            store.client.delete(*keys)
+        delete_store_keys(store)
         store.close()
 
     @pytest.fixture

@@ -15,6 +15,7 @@ from beatcore.store import Store
 from beatcore.testing import FakeClock
 from beatcore.testing.fuzz import OpenFuzzStore, PlantRaw, StoreFuzz
 from beatcore_redis.store import RedisStore, open_store
+from tests.support.redis_stores import delete_store_keys
 
 
 def plant(store: Store, name: str, entry: bytes, state: bytes, due: datetime) -> None:
@@ -52,9 +53,7 @@ class TestRealRedisStoreFuzz(StoreFuzz):
 
         yield open_fresh
         for store in opened:
-            keys = store.client.keys(store.keys.base.replace("{", "[{]") + "*")
-            if keys:
-                store.client.delete(*keys)
+            delete_store_keys(store)
             store.close()
 
     @pytest.fixture

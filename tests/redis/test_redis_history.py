@@ -20,6 +20,7 @@ from beatcore.testing.contract.history import sent
 from beatcore_redis.keys import KeyLayout
 from beatcore_redis.store import RedisStore, open_store
 from tests.redis.fakes import fake_redis_store
+from tests.support.redis_stores import delete_store_keys
 
 
 @pytest.fixture
@@ -140,8 +141,7 @@ def test_memory_per_history_record(redis_server: Any, clock: FakeClock) -> None:
               f"({text:.0f} B of JSON each)")  # fmt: skip
         assert per_record < text + 16
     finally:
-        keys = store.client.keys(store.keys.base.replace("{", "[{]") + "*")
-        store.client.delete(*keys)
+        delete_store_keys(store)
         store.close()
 
 

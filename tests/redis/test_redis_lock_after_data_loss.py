@@ -12,6 +12,7 @@ from beatcore.errors import LockLost
 from beatcore.testing import FakeClock
 from beatcore.testing.contract import T0, every
 from beatcore_redis.store import RedisStore, open_store
+from tests.support.redis_stores import delete_store_keys
 
 pytestmark = pytest.mark.redis_server
 
@@ -21,21 +22,14 @@ def store(redis_server: Any) -> Iterator[RedisStore]:
     prefix = f"loss-{uuid.uuid4().hex[:12]}:"
     store = open_store(redis_server.url, {"clock": FakeClock(T0), "key_prefix": prefix})
     yield store
-    _lose_everything(store)
+    delete_store_keys(store)
     store.close()
-
-
-def _lose_everything(store: RedisStore) -> None:
-    """Delete every key of the schedule, as a restart without persistence would."""
-    keys = store.client.keys(store.keys.base.replace("{", "[{]") + "*")
-    if keys:
-        store.client.delete(*keys)
 
 
 def test_a_leader_from_before_the_loss_is_fenced_off(store: RedisStore) -> None:
     old = store.lock.acquire("beat-a:1:t", 30)
     assert old is not None
-    _lose_everything(store)
+    delete_store_keys(store)
     store.save(every("a", 60))
     new = store.lock.acquire("beat-b:2:t", 30)
     assert new is not None

@@ -16,6 +16,7 @@ import pytest
 from beatcore.testing.clock import FakeClock
 from beatcore_redis.store import RedisStore, open_store
 from tests.core.test_entry_names import REFUSED, T0, assert_a_legacy_name_lives_like_any_other
+from tests.support.redis_stores import delete_store_keys
 
 
 def plant(store: RedisStore) -> Any:
@@ -38,9 +39,7 @@ def store(request: pytest.FixtureRequest) -> Iterator[RedisStore]:
         prefix = f"names-{uuid.uuid4().hex[:12]}:"
         opened = open_store(server.url, {"clock": clock, "key_prefix": prefix})
     yield opened
-    keys = opened.client.keys(opened.keys.base.replace("{", "[{]") + "*")
-    if keys:
-        opened.client.delete(*keys)
+    delete_store_keys(opened)
     opened.close()
 
 

@@ -10,7 +10,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import fakeredis
 import pytest
 
 from beatcore.errors import CorruptRecord, EntryNotFound, LockLost, StoreError
@@ -18,6 +17,7 @@ from beatcore.testing import FakeClock
 from beatcore.testing.contract import T0, every
 from beatcore_redis.store import RedisStore, open_store
 from tests.support.redis_servers import RedisServer
+from tests.support.redis_stores import delete_store_keys, fake_or_real
 
 
 @pytest.fixture
@@ -27,17 +27,9 @@ def clock() -> FakeClock:
 
 @pytest.fixture(params=["fakeredis", "real"])
 def store(request: pytest.FixtureRequest, clock: FakeClock) -> Iterator[RedisStore]:
-    options: dict[str, Any] = {"clock": clock, "key_prefix": f"data-{uuid.uuid4().hex[:10]}:"}
-    if request.param == "fakeredis":
-        options["client"] = fakeredis.FakeStrictRedis(server=fakeredis.FakeServer())
-        url = "redis://fake/0"
-    else:
-        url = request.getfixturevalue("redis_server").url
-    opened = open_store(url, options)
+    opened = open_store(*fake_or_real(request, "data", {"clock": clock}))
     yield opened
-    keys = opened.client.keys(opened.keys.base.replace("{", "[{]") + "*")
-    if keys:
-        opened.client.delete(*keys)
+    delete_store_keys(opened)
     opened.close()
 
 

@@ -5,11 +5,9 @@ reply and leaves the keys that ``'m'`` (the batch path) gives for the same put."
 from __future__ import annotations
 
 import itertools
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import fakeredis
 import pytest
 
 from beatcore import serializer
@@ -18,6 +16,7 @@ from beatcore.testing.contract import T0, every
 from beatcore_redis import writes
 from beatcore_redis.scripts import script_source
 from beatcore_redis.store import RedisStore, open_store
+from tests.support.redis_stores import delete_store_keys, fake_or_real, store_keys
 
 NAME = "job"
 HOURLY = serializer.dumps_entry(every(NAME, 3600))
@@ -86,29 +85,17 @@ PUTS = {
 
 @pytest.fixture(params=["fakeredis", "real"])
 def store(request: pytest.FixtureRequest) -> Iterator[RedisStore]:
-    options: dict[str, Any] = {"key_prefix": f"mode1-{uuid.uuid4().hex[:10]}:"}
-    if request.param == "fakeredis":
-        options["client"] = fakeredis.FakeStrictRedis(server=fakeredis.FakeServer())
-        url = "redis://fake/0"
-    else:
-        url = request.getfixturevalue("redis_server").url
-    opened = open_store(url, options)
+    opened = open_store(*fake_or_real(request, "mode1", {}))
     yield opened
-    _clear(opened)
+    delete_store_keys(opened)
     opened.close()
-
-
-def _clear(store: RedisStore) -> None:
-    keys = store.client.keys(store.keys.base.replace("{", "[{]") + "*")
-    if keys:
-        store.client.delete(*keys)
 
 
 def _snapshot(store: RedisStore) -> dict[bytes, Any]:
     """Every key of the store with its value, by type."""
     client = store.client
     found: dict[bytes, Any] = {}
-    for key in client.keys(store.keys.base.replace("{", "[{]") + "*"):
+    for key in store_keys(store):
         kind = client.type(key)
         if kind == b"hash":
             found[key] = client.hgetall(key)
@@ -134,7 +121,7 @@ def _call(store: RedisStore, mode: writes.WriteMode, put: writes.Put) -> Any:
 def test_mode_1_gives_what_m_gives(store: RedisStore, scenario: str, put: str) -> None:
     outcomes = []
     for mode in (writes.WriteMode.SAVES, writes.WriteMode.SAVE_UNKNOWN):
-        _clear(store)
+        delete_store_keys(store)
         SCENARIOS[scenario](store.client, store.keys)
         reply = _call(store, mode, PUTS[put])
         outcomes.append((reply, _snapshot(store)))
