@@ -41,7 +41,8 @@ class WriteMode(enum.Enum):
     a conflict reply carries the records found, so the writer need not read them again."""
     SAVE_UNKNOWN = "1"
     """One ``SAVES`` put expecting :data:`UNKNOWN` (a save of a name the store never saw, the
-    usual save): the outcome and reply of ``SAVES``, in about half its server time."""
+    usual save): the outcome and reply of ``SAVES`` in fewer steps (a changed save at 10k
+    entries: 31-33 us of server time against 39 us)."""
     SYNC_CHUNK = "s"
     """A chunk of the static sync (unique names, written with variadic commands)."""
     SYNC_LAST = "S"
