@@ -62,6 +62,26 @@ class RoundTripCounter:
         return self.by_port.get(port, 0)
 
 
+@contextlib.contextmanager
+def recorded_commands(port: int) -> Iterator[list[bytes]]:
+    """Record every packed command sent to ``port`` while the body runs, each as one bytes
+    object (its buffers joined), in the order sent; the yielded list fills as it goes."""
+    original = AbstractConnection.send_packed_command
+    recorded: list[bytes] = []
+
+    def send_packed_command(conn: Any, command: Any, check_health: bool = True) -> None:
+        if int(getattr(conn, "port", 0) or 0) == port:
+            parts = [command] if isinstance(command, (bytes, memoryview, str)) else command
+            recorded.append(b"".join(p.encode() if isinstance(p, str) else bytes(p) for p in parts))
+        original(conn, command, check_health)  # type: ignore[no-untyped-call]
+
+    AbstractConnection.send_packed_command = send_packed_command  # type: ignore[method-assign]
+    try:
+        yield recorded
+    finally:
+        AbstractConnection.send_packed_command = original  # type: ignore[method-assign]
+
+
 def command_calls(client: redis.Redis) -> dict[str, int]:
     """Return ``INFO commandstats`` as ``{command: calls}``."""
     stats = client.info("commandstats")

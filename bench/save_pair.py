@@ -15,6 +15,15 @@ sides' saves a minute or two apart, when the round trip's latency on this VM may
 (a redis-py PING measured 107 us and 300 us minutes apart). Interleaved, each round gives a
 paired ratio, RedBeat's save / beatcore's (:func:`bench.interleave.paired`; above 1, beatcore
 was faster). Not part of ``python -m bench``; the suite runs it at a small N.
+
+Two more contenders run in the same rounds, to show what bounds the ratio: a bare redis-py
+PING (any one-round-trip save costs at least that), and ``replay``, beatcore's own script
+calls for changed saves of other names (recorded once, untimed, from fresh stores) sent
+again byte for byte on a bare connection, so the round trip and the script are timed without
+any beatcore code. RedBeat ÷ replay is the ratio beatcore's save would have if its client
+side cost nothing; the gap between it and RedBeat ÷ beatcore is beatcore's Python. Each
+contender's thread CPU time per call is reported too (the kernel's part of the socket calls
+included, so a PING's is not zero).
 """
 
 from __future__ import annotations
@@ -22,91 +31,175 @@ from __future__ import annotations
 import argparse
 import itertools
 import logging
+import statistics
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import redis
 from celery.schedules import schedule as celery_schedule
 from redbeat.schedulers import RedBeatSchedulerEntry
 
 import beatcore
 from beatcore import Entry, Interval
 from bench.interleave import Contender, describe, interleave, paired, spread
-from bench.measure import Probe, RoundTripCounter
+from bench.measure import Probe, RoundTripCounter, recorded_commands
 from bench.redbeat_side import RedBeatSide
 from bench.servers import RedisServer
 from bench.sides import PERIOD, TASK, entry_names
 
+#: The raw contenders: a redis-py PING (the cheapest one-round-trip call) and beatcore's own
+#: changed-save calls, as recorded, sent again on a bare connection (no beatcore code runs).
+CEILINGS = ("ping", "replay")
+
 
 def measure(n: int, rounds: int) -> dict[str, Any]:
     """Store N entries per side on a server of its own, then time ``rounds`` rounds of one
-    changed save each; return ``{"n", "rounds", "sides": {side: spread}, "paired": pair}``."""
+    changed save each, with the two :data:`CEILINGS` in the same rounds; return ``{"n",
+    "rounds", "sides": {contender: spread}, "cpu_us": {contender: median thread CPU},
+    "paired": RedBeat ÷ beatcore, "ceilings": {ceiling: RedBeat ÷ it}}``.
+
+    :raises RuntimeError: the recorded saves are not the script call this measures.
+    """
     counter = RoundTripCounter().install()
     names = entry_names(n)
+    replayed, ours = names[: n // 3], names[n // 3 :]
     with RedisServer("schedule") as server:
         beatcore_url, redbeat_url = f"{server.url}/0", f"{server.url}/1"
         store = beatcore.connect(beatcore_url)
         store.save_many(Entry(name=name, task=TASK, schedule=Interval(PERIOD)) for name in names)
         store.close()
+        packets = _changed_save_calls(beatcore_url, server.port, replayed)
         redbeat = RedBeatSide(redbeat_url, redbeat_url)
         redbeat.store_entries(names)
         app = redbeat.app()
         store = beatcore.connect(beatcore_url)  # has read none of them
-        ours, theirs = itertools.cycle(names), itertools.cycle(names)
+        our_names, their_names = itertools.cycle(ours), itertools.cycle(names)
         versions, their_versions = itertools.count(1), itertools.count(1)
 
         def save_beatcore() -> None:
             entry = Entry(
-                name=next(ours), task=TASK, schedule=Interval(PERIOD), args=(next(versions),)
+                name=next(our_names), task=TASK, schedule=Interval(PERIOD), args=(next(versions),)
             )
             store.save(entry)
 
         def save_redbeat() -> None:
             schedule = celery_schedule(PERIOD)
             args = (next(their_versions),)
-            RedBeatSchedulerEntry(next(theirs), TASK, schedule, args=args, app=app).save()
+            RedBeatSchedulerEntry(next(their_names), TASK, schedule, args=args, app=app).save()
 
+        bare = {db: _bare_connection(server.port, db) for db in (0, 2)}
+        calls = itertools.cycle(packets)
+
+        def replay() -> None:
+            bare[0].send_packed_command([next(calls)])
+            reply = bare[0].read_response()
+            if not (isinstance(reply, list) and len(reply) == 4 and reply[0] == 1):
+                raise RuntimeError(f"a replayed save did not keep the state: {reply!r}")
+
+        def ping() -> None:
+            bare[2].send_command("PING")
+            bare[2].read_response()
+
+        cpu: dict[str, list[float]] = {}
+        work = {"beatcore": (save_beatcore, 0), "redbeat": (save_redbeat, 1)}
+        work.update({"ping": (ping, 2), "replay": (replay, 0)})
         try:
             samples = interleave(
                 [
                     Contender(
-                        "beatcore", save_beatcore, Probe(counter, server.client(0), server.port)
-                    ),
-                    Contender(
-                        "redbeat", save_redbeat, Probe(counter, server.client(1), server.port)
-                    ),
+                        side,
+                        _cpu_timed(tick, cpu.setdefault(side, [])),
+                        Probe(counter, server.client(db), server.port),
+                    )
+                    for side, (tick, db) in work.items()
                 ],
                 rounds,
                 pause=0.0,
             )
         finally:
             store.close()
+            for connection in bare.values():
+                connection.disconnect()
     return {
         "n": n,
         "rounds": rounds,
         "sides": {side: spread(taken, n) for side, taken in samples.items()},
+        "cpu_us": {side: statistics.median(spent) * 1e6 for side, spent in cpu.items()},
         "paired": paired(samples["beatcore"], samples["redbeat"]),
+        "ceilings": {side: paired(samples[side], samples["redbeat"]) for side in CEILINGS},
     }
 
 
+def _changed_save_calls(url: str, port: int, names: Sequence[str]) -> list[bytes]:
+    """Save each of ``names`` (stored, without arguments) changed twice, args ``(1,)`` then
+    ``(2,)``, each time from a store that has read none of them, and return the script calls
+    those saves sent: sent again in that order, round after round, each is again a changed
+    save whose script keeps the state, as beatcore's own in :func:`measure`."""
+    with recorded_commands(port) as sent:
+        for version in (1, 2):
+            store = beatcore.connect(url)
+            try:
+                for name in names:
+                    store.save(
+                        Entry(name=name, task=TASK, schedule=Interval(PERIOD), args=(version,))
+                    )
+            finally:
+                store.close()
+    calls = [packet for packet in sent if packet.split(b"\r\n", 3)[2].upper() == b"EVALSHA"]
+    if len(calls) != 2 * len(names):
+        raise RuntimeError(f"{2 * len(names)} saves sent {len(calls)} script calls")
+    return calls
+
+
+def _bare_connection(port: int, db: int) -> Any:
+    """A connected redis-py connection to ``db`` of the server on ``port``, of its own: no
+    pool and no client code around it."""
+    connection = redis.Connection(host="127.0.0.1", port=port, db=db)  # type: ignore[no-untyped-call]
+    connection.connect()  # type: ignore[no-untyped-call]
+    return connection
+
+
+def _cpu_timed(tick: Callable[[], object], into: list[float]) -> Callable[[], None]:
+    """``tick``, with the CPU time the calling thread spent in it appended to ``into``
+    (the kernel's share of the socket calls included)."""
+
+    def timed() -> None:
+        start = time.thread_time()
+        tick()
+        into.append(time.thread_time() - start)
+
+    return timed
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Measure and print both sides' medians and the paired ratio."""
+    """Measure and print each contender's median and the paired ratios."""
     parser = argparse.ArgumentParser(prog="python -m bench.save_pair", description=__doc__)
     parser.add_argument("--n", type=int, default=10_000, help="entries stored per side")
     parser.add_argument("--rounds", type=int, default=3_000)
     args = parser.parse_args(argv)
-    if args.n < 1 or args.rounds < 1:
-        parser.error(f"--n and --rounds must be positive, got {args.n} and {args.rounds}")
+    if args.n < 3 or args.rounds < 1:
+        parser.error(
+            f"--n must be at least 3 and --rounds positive, got {args.n} and {args.rounds}"
+        )
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     result = measure(args.n, args.rounds)
     for side, figures in result["sides"].items():
+        what = _WHAT.get(side, "changed save")
         print(
-            f"{side}: changed save {figures['ms_median'] * 1000:.1f} us median "
+            f"{side}: {what} {figures['ms_median'] * 1000:.1f} us median "
             f"(p10-p90 {figures['ms_p10'] * 1000:.1f}-{figures['ms_p90'] * 1000:.1f}), "
-            f"{figures['round_trips']:g} round trip(s)"
+            f"{figures['round_trips']:g} round trip(s), "
+            f"{result['cpu_us'][side]:.0f} us CPU median"
         )
-    print(f"N={args.n:,}, {args.rounds:,} rounds: {describe(result['paired'])}")
+    print(f"N={args.n:,}, {args.rounds:,} rounds, RedBeat / beatcore: {describe(result['paired'])}")
+    for side, pair in result["ceilings"].items():
+        print(f"RedBeat / {side}: {describe(pair)}")
     return 0
+
+
+_WHAT = {"ping": "PING", "replay": "its script calls sent again"}
 
 
 if __name__ == "__main__":
