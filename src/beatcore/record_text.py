@@ -178,7 +178,14 @@ def _json_value(value: Any) -> str:
         return "[]"
     if kind is dict and not value:
         return "{}"
-    return _ENCODER.encode(value)
+    if _C_ENCODE is None:
+        return _ENCODER.encode(value)
+    try:
+        # an entry's values were checked when it was made (no cycle, at most 100 levels),
+        # so the encoder's C function made once writes them without the cycle check
+        return "".join(_C_ENCODE(value, 0))
+    except RecursionError:  # a value changed in place since: the encoder's error names it
+        return _ENCODER.encode(value)
 
 
 def dumps_state(state: EntryState) -> str:

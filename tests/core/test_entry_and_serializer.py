@@ -448,6 +448,20 @@ def test_dumps_entry_writes_what_the_json_encoder_writes(entry: Entry) -> None:
     assert dumps_entry(entry) == encoded
 
 
+def test_a_value_made_circular_after_the_entry_was_checked_is_refused_by_the_encoder() -> None:
+    """Values are written without the encoder's cycle check (the entry checked them); one
+    changed in place into a cycle since still gets the encoder's error, not a crash."""
+    entry = Entry(name="e", task="t", schedule=Interval(5), args=([1],))
+    inner = entry.args[0]
+    inner.append(inner)
+    with pytest.raises(ValueError, match="Circular reference detected"):
+        dumps_entry(entry)
+    inner.pop()
+    assert dumps_entry(entry) == dumps_entry(
+        Entry(name="e", task="t", schedule=Interval(5), args=([1],))
+    )
+
+
 def test_a_record_without_the_optional_fields_reads_as_an_entry_with_their_defaults() -> None:
     record = '{"v": 1, "name": "e", "task": "t", "schedule": {"type": "interval", "every": 5}}'
     entry = loads_entry(record, "e")
