@@ -52,6 +52,8 @@ from bench.sides import PERIOD, TASK, entry_names
 #: The raw contenders: a redis-py PING (the cheapest one-round-trip call) and beatcore's own
 #: changed-save calls, as recorded, sent again on a bare connection (no beatcore code runs).
 CEILINGS = ("ping", "replay")
+#: What each ceiling's line of the printout times.
+_WHAT = {"ping": "PING", "replay": "its script calls sent again"}
 
 
 def measure(n: int, rounds: int) -> dict[str, Any]:
@@ -60,8 +62,11 @@ def measure(n: int, rounds: int) -> dict[str, Any]:
     "rounds", "sides": {contender: spread}, "cpu_us": {contender: median thread CPU},
     "paired": RedBeat ÷ beatcore, "ceilings": {ceiling: RedBeat ÷ it}}``.
 
+    :raises ValueError: fewer than 3 entries (a third of them are replayed) or no round.
     :raises RuntimeError: the recorded saves are not the script call this measures.
     """
+    if n < 3 or rounds < 1:
+        raise ValueError(f"need n >= 3 and rounds >= 1, got {n} and {rounds}")
     counter = RoundTripCounter().install()
     names = entry_names(n)
     replayed, ours = names[: n // 3], names[n // 3 :]
@@ -197,9 +202,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     for side, pair in result["ceilings"].items():
         print(f"RedBeat / {side}: {describe(pair)}")
     return 0
-
-
-_WHAT = {"ping": "PING", "replay": "its script calls sent again"}
 
 
 if __name__ == "__main__":

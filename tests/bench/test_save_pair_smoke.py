@@ -67,3 +67,5 @@ def test_bad_sizes_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--n must be at least 3 and --rounds positive" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         save_pair.main(["--n", "2"])
+    with pytest.raises(ValueError, match="need n >= 3"):
+        save_pair.measure(2, 10)
