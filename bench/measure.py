@@ -28,6 +28,11 @@ import redis
 from redis.connection import AbstractConnection
 
 
+def _port(conn: Any) -> int:
+    """The server port of a redis-py connection (0: none, a Unix socket's)."""
+    return int(getattr(conn, "port", 0) or 0)
+
+
 class RoundTripCounter:
     """Counts client round trips per server port, for the whole process once installed."""
 
@@ -43,7 +48,7 @@ class RoundTripCounter:
         counts = self.by_port
 
         def send_packed_command(conn: Any, command: Any, check_health: bool = True) -> None:
-            port = int(getattr(conn, "port", 0) or 0)
+            port = _port(conn)
             counts[port] = counts.get(port, 0) + 1
             original(conn, command, check_health)  # type: ignore[no-untyped-call]
 
@@ -70,7 +75,7 @@ def recorded_commands(port: int) -> Iterator[list[bytes]]:
     recorded: list[bytes] = []
 
     def send_packed_command(conn: Any, command: Any, check_health: bool = True) -> None:
-        if int(getattr(conn, "port", 0) or 0) == port:
+        if _port(conn) == port:
             parts = [command] if isinstance(command, (bytes, memoryview, str)) else command
             recorded.append(b"".join(p.encode() if isinstance(p, str) else bytes(p) for p in parts))
         original(conn, command, check_health)  # type: ignore[no-untyped-call]
