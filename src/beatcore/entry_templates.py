@@ -133,12 +133,13 @@ def _written_alike(entry: Entry, known: Entry) -> bool:
 
     Called by :func:`template_of` for every entry it is asked about.
     """
+    if entry.args or entry.kwargs or entry.options:
+        return False  # first: a changed save's new arguments end the test at once
     schedule, other = entry.schedule, known.schedule
     task = entry.task
     return (
         (schedule is other or (type(schedule) is Interval and schedule == other))
         and (task is known.task or (type(task) is str and task == known.task))
-        and not (entry.args or entry.kwargs or entry.options)
         and entry.enabled is known.enabled
         and entry.tz is known.tz
         and entry.start_at is known.start_at

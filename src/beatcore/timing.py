@@ -23,6 +23,7 @@ from beatcore.runs import (
     state_after_outcomes,
     state_after_sends,
 )
+from beatcore.schedules.interval import Interval
 from beatcore.task_ids import TASK_ID_NAMESPACE as TASK_ID_NAMESPACE
 from beatcore.task_ids import task_id as task_id
 from beatcore.timeutil import UTC, zone
@@ -94,9 +95,14 @@ def timing_changed(old: Entry, new: Entry) -> bool:
 
     Called by stores on save: when True the next run is recomputed, otherwise the state is kept.
     """
+    schedule, other = old.schedule, new.schedule
     return (
-        old.schedule.type_name != new.schedule.type_name
-        or old.schedule.to_dict() != new.schedule.to_dict()
+        not (
+            schedule is other
+            # an Interval's fields are its dict's (the anchor in UTC): equal, written alike
+            or (type(schedule) is Interval is type(other) and schedule == other)
+            or (schedule.type_name == other.type_name and schedule.to_dict() == other.to_dict())
+        )
         or (old.tz, old.start_at, old.end_at, old.max_runs)
         != (new.tz, new.start_at, new.end_at, new.max_runs)
         or (not old.enabled and new.enabled)

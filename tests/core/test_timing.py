@@ -96,6 +96,29 @@ def test_timing_changed_only_for_what_decides_occurrences() -> None:
     assert timing_changed(base.evolve(enabled=False), base)
 
 
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (Interval(5), Interval(5.0)),
+        (Interval(5), Interval(timedelta(seconds=5))),
+        (Interval(5), Interval(6)),
+        (Interval(5), Interval(5, relative=True)),
+        (Interval(5, anchor=T0), Interval(5, anchor=T0.astimezone(timezone(timedelta(hours=2))))),
+        (Interval(5, anchor=T0), Interval(5, anchor=T0 + timedelta(seconds=1))),
+        (Interval(5), Interval(5, anchor=T0)),
+        (Interval(60), Crontab("* * * * *")),
+    ],
+)
+def test_an_equal_interval_is_an_unchanged_schedule_exactly_when_its_dict_is(
+    old: Interval, new: Interval | Crontab
+) -> None:
+    # timing_changed compares two Intervals as objects: the same verdict as their dicts'
+    same_dicts = (old.type_name, old.to_dict()) == (new.type_name, new.to_dict())
+    base = Entry(name="e", task="t", schedule=old)
+    assert timing_changed(base, base.evolve(schedule=new)) is not same_dicts
+    assert timing_changed(base.evolve(schedule=new), base) is not same_dicts
+
+
 def test_catch_up_all_is_bounded_by_the_limit() -> None:
     entry = Entry(name="e", task="t", schedule=Interval(1), catch_up="all")
     state = EntryState(next_run_at=T0)
