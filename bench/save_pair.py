@@ -24,17 +24,24 @@ any beatcore code. RedBeat ÷ replay is the ratio beatcore's save would have if 
 side cost nothing; the gap between it and RedBeat ÷ beatcore is beatcore's Python. Each
 contender's thread CPU time per call is reported too (the kernel's part of the socket calls
 included, so a PING's is not zero).
+
+``--cpu N`` runs the rounds with the redis-server and this process pinned to CPU N, both
+sides alike: a round trip then needs no wake-up of another CPU, which on a VM costs each
+round trip about as much as everything else in a save (see RESULTS.md); without it the
+kernel places both where it likes, as :mod:`bench.run` leaves them.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import logging
+import os
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import redis
@@ -56,17 +63,21 @@ CEILINGS = ("ping", "replay")
 _WHAT = {"ping": "PING", "replay": "its script calls sent again"}
 
 
-def measure(n: int, rounds: int) -> dict[str, Any]:
+def measure(n: int, rounds: int, cpu: int | None = None) -> dict[str, Any]:
     """Store N entries per side on a server of its own, then time ``rounds`` rounds of one
-    changed save each, with the two :data:`CEILINGS` in the same rounds; return ``{"n",
-    "rounds", "sides": {contender: spread}, "cpu_us": {contender: median thread CPU},
-    "paired": RedBeat ÷ beatcore, "ceilings": {ceiling: RedBeat ÷ it}}``.
+    changed save each, with the two :data:`CEILINGS` in the same rounds (with the server
+    and this thread on CPU ``cpu``; None: not pinned); return ``{"n", "rounds", "cpu",
+    "sides": {contender: spread}, "cpu_us": {contender: median thread CPU}, "paired":
+    RedBeat ÷ beatcore, "ceilings": {ceiling: RedBeat ÷ it}}``.
 
-    :raises ValueError: fewer than 3 entries (a third of them are replayed) or no round.
+    :raises ValueError: fewer than 3 entries (a third of them are replayed), no round, or
+        a CPU this process may not run on.
     :raises RuntimeError: the recorded saves are not the script call this measures.
     """
     if n < 3 or rounds < 1:
         raise ValueError(f"need n >= 3 and rounds >= 1, got {n} and {rounds}")
+    if cpu is not None and cpu not in os.sched_getaffinity(0):
+        raise ValueError(f"CPU {cpu} is not one this process may run on: {allowed_cpus()}")
     counter = RoundTripCounter().install()
     names = entry_names(n)
     replayed, ours = names[: n // 3], names[n // 3 :]
@@ -107,22 +118,23 @@ def measure(n: int, rounds: int) -> dict[str, Any]:
             bare[2].send_command("PING")
             bare[2].read_response()
 
-        cpu: dict[str, list[float]] = {}
+        spent_cpu: dict[str, list[float]] = {}
         work = {"beatcore": (save_beatcore, 0), "redbeat": (save_redbeat, 1)}
         work.update({"ping": (ping, 2), "replay": (replay, 0)})
         try:
-            samples = interleave(
-                [
-                    Contender(
-                        side,
-                        _cpu_timed(tick, cpu.setdefault(side, [])),
-                        Probe(counter, server.client(db), server.port),
-                    )
-                    for side, (tick, db) in work.items()
-                ],
-                rounds,
-                pause=0.0,
-            )
+            with _pinned(server.pid, cpu):
+                samples = interleave(
+                    [
+                        Contender(
+                            side,
+                            _cpu_timed(tick, spent_cpu.setdefault(side, [])),
+                            Probe(counter, server.client(db), server.port),
+                        )
+                        for side, (tick, db) in work.items()
+                    ],
+                    rounds,
+                    pause=0.0,
+                )
         finally:
             store.close()
             for connection in bare.values():
@@ -130,8 +142,9 @@ def measure(n: int, rounds: int) -> dict[str, Any]:
     return {
         "n": n,
         "rounds": rounds,
+        "cpu": cpu,
         "sides": {side: spread(taken, n) for side, taken in samples.items()},
-        "cpu_us": {side: statistics.median(spent) * 1e6 for side, spent in cpu.items()},
+        "cpu_us": {side: statistics.median(spent) * 1e6 for side, spent in spent_cpu.items()},
         "paired": paired(samples["beatcore"], samples["redbeat"]),
         "ceilings": {side: paired(samples[side], samples["redbeat"]) for side in CEILINGS},
     }
@@ -166,6 +179,30 @@ def _bare_connection(port: int, db: int) -> Any:
     return connection
 
 
+def allowed_cpus() -> list[int]:
+    """The CPUs this process may run on, in order (what ``--cpu`` accepts)."""
+    return sorted(os.sched_getaffinity(0))
+
+
+@contextlib.contextmanager
+def _pinned(server_pid: int, cpu: int | None) -> Iterator[None]:
+    """Run the block with every thread of the server ``server_pid`` and the calling thread
+    on CPU ``cpu`` (None: as they are), and give them back their CPUs after."""
+    if cpu is None:
+        yield
+        return
+    threads = [int(task) for task in os.listdir(f"/proc/{server_pid}/task")]
+    before = {thread: os.sched_getaffinity(thread) for thread in [0, *threads]}
+    for thread in before:
+        os.sched_setaffinity(thread, {cpu})
+    try:
+        yield
+    finally:
+        for thread, cpus in before.items():
+            with contextlib.suppress(ProcessLookupError):  # a server thread that ended
+                os.sched_setaffinity(thread, cpus)
+
+
 def _cpu_timed(tick: Callable[[], object], into: list[float]) -> Callable[[], None]:
     """``tick``, with the CPU time the calling thread spent in it appended to ``into``
     (the kernel's share of the socket calls included)."""
@@ -183,13 +220,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.save_pair", description=__doc__)
     parser.add_argument("--n", type=int, default=10_000, help="entries stored per side")
     parser.add_argument("--rounds", type=int, default=3_000)
+    parser.add_argument(
+        "--cpu",
+        type=int,
+        default=None,
+        help="pin the redis-server and this process to this CPU for the rounds",
+    )
     args = parser.parse_args(argv)
     if args.n < 3 or args.rounds < 1:
         parser.error(
             f"--n must be at least 3 and --rounds positive, got {args.n} and {args.rounds}"
         )
+    if args.cpu is not None and args.cpu not in allowed_cpus():
+        parser.error(f"--cpu must be one of {allowed_cpus()}, got {args.cpu}")
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    result = measure(args.n, args.rounds)
+    result = measure(args.n, args.rounds, args.cpu)
     for side, figures in result["sides"].items():
         what = _WHAT.get(side, "changed save")
         print(
@@ -198,7 +243,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{figures['round_trips']:g} round trip(s), "
             f"{result['cpu_us'][side]:.0f} us CPU median"
         )
-    print(f"N={args.n:,}, {args.rounds:,} rounds, RedBeat / beatcore: {describe(result['paired'])}")
+    where = "not pinned" if args.cpu is None else f"server and client on CPU {args.cpu}"
+    print(
+        f"N={args.n:,}, {args.rounds:,} rounds, {where}, "
+        f"RedBeat / beatcore: {describe(result['paired'])}"
+    )
     for side, pair in result["ceilings"].items():
         print(f"RedBeat / {side}: {describe(pair)}")
     return 0

@@ -62,6 +62,16 @@ class RedisServer:
         """``redis://127.0.0.1:PORT`` (append ``/db``)."""
         return f"redis://{HOST}:{self.port}"
 
+    @property
+    def pid(self) -> int:
+        """The server process's id.
+
+        :raises RuntimeError: the server is not running.
+        """
+        if self._proc is None:
+            raise RuntimeError(f"the {self.name} redis-server is not running")
+        return self._proc.pid
+
     def client(self, db: int = 0) -> redis.Redis:
         """Return a plain client (not counted by the round-trip counter's owner)."""
         return redis.Redis(host=HOST, port=self.port, db=db)

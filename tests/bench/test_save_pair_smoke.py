@@ -7,6 +7,9 @@ drift.
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 import pytest
 from bench import save_pair
 from bench.save_pair import CEILINGS
@@ -59,6 +62,7 @@ def test_the_command_line_prints_the_paired_ratio(capsys: pytest.CaptureFixture[
     assert "beatcore: changed save" in out and "redbeat: changed save" in out
     assert "paired ratio" in out
     assert "RedBeat / ping: paired ratio" in out and "RedBeat / replay: paired ratio" in out
+    assert "not pinned" in out
 
 
 def test_bad_sizes_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
@@ -69,3 +73,39 @@ def test_bad_sizes_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
         save_pair.main(["--n", "2"])
     with pytest.raises(ValueError, match="need n >= 3"):
         save_pair.measure(2, 10)
+
+
+def test_pinned_rounds_run_on_the_cpu_asked_and_give_the_cpus_back() -> None:
+    cpu = save_pair.allowed_cpus()[-1]
+    before = os.sched_getaffinity(0)
+    seen: list[set[int]] = []
+    real_interleave = save_pair.interleave
+
+    def watching(*args: Any, **kwargs: Any) -> Any:
+        seen.append(os.sched_getaffinity(0))
+        return real_interleave(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(save_pair, "interleave", watching)
+        result = save_pair.measure(30, 5, cpu)
+    assert result["cpu"] == cpu and seen == [{cpu}]
+    assert os.sched_getaffinity(0) == before
+    assert all(figures["round_trips"] == 1 for figures in result["sides"].values())
+
+
+def test_pinning_keeps_the_server_on_its_cpu_and_restores_it() -> None:
+    cpu = save_pair.allowed_cpus()[0]
+    with RedisServer("schedule") as server:
+        before = os.sched_getaffinity(server.pid)
+        with save_pair._pinned(server.pid, cpu):
+            assert os.sched_getaffinity(server.pid) == {cpu} == os.sched_getaffinity(0)
+        assert os.sched_getaffinity(server.pid) == before
+
+
+def test_a_cpu_this_process_may_not_use_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    outside = max(save_pair.allowed_cpus()) + 1
+    with pytest.raises(SystemExit):
+        save_pair.main(["--n", "30", "--rounds", "1", "--cpu", str(outside)])
+    assert f"--cpu must be one of {save_pair.allowed_cpus()}" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=f"CPU {outside} is not one"):
+        save_pair.measure(30, 1, outside)
