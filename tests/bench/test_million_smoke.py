@@ -32,6 +32,8 @@ def test_the_idle_tick_the_warm_start_and_the_status_do_not_grow_with_n(
     assert [r["idle_tick_round_trips"] for r in runs] == [1, 1]
     for key in ("idle_tick_commands", "warm_start_round_trips", "status_round_trips"):
         assert runs[0][key] == runs[1][key], key
+    for r in runs:
+        assert 0 < r["warm_start_seconds"] <= r["warm_start_seconds_max"]
     for verb in million.CLI_VERBS:  # status, list and export, each a process of its own
         assert all(r[f"{verb}_cli_exit"] == 0 for r in runs), verb
         assert all(r[f"{verb}_cli_peak_rss_mb"] > 0 for r in runs), verb
