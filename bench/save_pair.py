@@ -192,14 +192,18 @@ def _pinned(server_pid: int, cpu: int | None) -> Iterator[None]:
         yield
         return
     threads = [int(task) for task in os.listdir(f"/proc/{server_pid}/task")]
-    before = {thread: os.sched_getaffinity(thread) for thread in [0, *threads]}
-    for thread in before:
-        os.sched_setaffinity(thread, {cpu})
+    before: dict[int, set[int]] = {}
+    for thread in [0, *threads]:
+        with contextlib.suppress(ProcessLookupError):  # a server thread that ended since
+            before[thread] = os.sched_getaffinity(thread)
     try:
+        for thread in before:
+            with contextlib.suppress(ProcessLookupError):
+                os.sched_setaffinity(thread, {cpu})
         yield
     finally:
         for thread, cpus in before.items():
-            with contextlib.suppress(ProcessLookupError):  # a server thread that ended
+            with contextlib.suppress(ProcessLookupError):
                 os.sched_setaffinity(thread, cpus)
 
 
