@@ -13,10 +13,12 @@ they always do and are never kept, so they raise it on every read.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from itertools import islice
 
 from beatcore.entry import Entry
+from beatcore.plugins import on_schedule_types_changed
 from beatcore.serializer import loads_entry
 
 #: Names whose definition a cache keeps at most. Measured (tracemalloc): about 1.0 KB per
@@ -54,7 +56,7 @@ class DefinitionCache:
     :param limit: names kept at most.
     """
 
-    __slots__ = ("_kept", "_refused", "find", "limit")
+    __slots__ = ("__weakref__", "_kept", "_refused", "find", "limit")
 
     def __init__(self, limit: int = DEFINITIONS_LIMIT) -> None:
         self.limit = limit
@@ -64,6 +66,12 @@ class DefinitionCache:
         #: definition only when the text equals the one read now (a store hands back its
         #: definitions as one type: bytes, or str).
         self.find: Callable[[str], Kept | None] = self._kept.get
+        _CACHES.add(self)
+
+    def clear(self) -> None:
+        """Forget every kept definition (called when a plugin is registered or taken out)."""
+        self._kept.clear()  # the same dict: ``find`` stays bound to it
+        self._refused = 0
 
     def __len__(self) -> int:
         return len(self._kept)
@@ -111,3 +119,15 @@ class DefinitionCache:
         entry = loads_entry(text, name)
         self.keep((name,), (text,), (entry,), 1)
         return entry
+
+
+#: Every definition cache alive, so a change of the schedule types empties them all.
+_CACHES: weakref.WeakSet[DefinitionCache] = weakref.WeakSet()
+
+
+def _forget_all() -> None:
+    for cache in list(_CACHES):  # a copy: another thread may make a cache meanwhile
+        cache.clear()
+
+
+on_schedule_types_changed(_forget_all)

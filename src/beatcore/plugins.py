@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -19,6 +19,27 @@ from beatcore.errors import ConfigurationError, InvalidSchedule, UnknownSchedule
 from beatcore.schedules.base import ScheduleType, is_schedule
 
 _BUILTIN_MODULES = ("beatcore.builtins", "beatcore.stores.memory", "beatcore.stores.sqlite")
+
+#: Called, with no arguments, each time a plugin is registered or taken out: what decoded
+#: definitions hold (schedule objects of the types registered then) is stale, as a type
+#: may have come, gone or changed class. See :func:`on_schedule_types_changed`.
+_type_listeners: list[Callable[[], None]] = []
+
+
+def on_schedule_types_changed(listener: Callable[[], None]) -> None:
+    """Call ``listener()`` each time any :class:`Plugins` registers or unregisters a plugin.
+
+    Called at import by the modules that keep decoded definitions (the serializer's
+    templates, the stores' definition caches), so they forget them: a definition read
+    again afterwards is decoded with the schedule types registered then, or refused when
+    its type is gone.
+    """
+    _type_listeners.append(listener)
+
+
+def _schedule_types_changed() -> None:
+    for listener in _type_listeners:
+        listener()
 
 
 class Plugins:
@@ -42,16 +63,20 @@ class Plugins:
     def register(self, plugin: ModuleType | object) -> None:
         """Register a plugin (a module or object with hookimpls) unless it already is."""
         with self._lock:
-            if not self.manager.is_registered(plugin):
-                self.manager.register(plugin)
+            if self.manager.is_registered(plugin):
+                return
+            self.manager.register(plugin)
             self._types = None
+            _schedule_types_changed()
 
     def unregister(self, plugin: ModuleType | object) -> None:
         """Take a registered plugin out again (its schedule types with it); tests use it."""
         with self._lock:
-            if self.manager.is_registered(plugin):
-                self.manager.unregister(plugin)
+            if not self.manager.is_registered(plugin):
+                return
+            self.manager.unregister(plugin)
             self._types = None
+            _schedule_types_changed()
 
     def load_modules(self, names: Iterable[str]) -> None:
         """Import and register each module named (the ``beatcore_plugins`` setting)."""

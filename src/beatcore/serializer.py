@@ -21,7 +21,7 @@ import attrs
 from beatcore.entry import Entry, EntryState, stored_name
 from beatcore.entry_copies import field_values, renamed
 from beatcore.errors import BeatcoreError, CorruptRecord, InvalidSchedule
-from beatcore.plugins import get_plugins
+from beatcore.plugins import get_plugins, on_schedule_types_changed
 from beatcore.record_text import ENTRY_OMITTED_DEFAULTS as ENTRY_OMITTED_DEFAULTS
 from beatcore.record_text import FORMAT_VERSION as FORMAT_VERSION
 from beatcore.record_text import STATE_OMITTED_DEFAULTS as STATE_OMITTED_DEFAULTS
@@ -267,6 +267,9 @@ _PLACEHOLDERS = ("beatcore template a", "beatcore template b")
 _NOT_SEEN: Any = object()
 
 
+on_schedule_types_changed(_TEMPLATES.clear)  # a plugin came or went: stale schedules
+
+
 def _from_template(text: str | bytes, name: str) -> Entry | None:
     """Return the definition ``text`` of ``name``: built from its template's fields when
     the template is known, else decoded (then the template is proven on its second read);
@@ -323,9 +326,8 @@ def _template(entry: Entry, before: str | bytes, after: str | bytes) -> tuple[An
     schedule of a shared type, and args, kwargs and options of plain values (Entry copies
     the dicts).
     """
-    if not is_shared(entry.schedule) or not all(
-        map(_plain, (*entry.args, *entry.kwargs.values(), *entry.options.values()))
-    ):
+    values = (*entry.args, *entry.kwargs.values(), *entry.options.values())
+    if not is_shared(entry.schedule) or not all(type(value) in _PLAIN for value in values):
         return None
     placeholder = _PLACEHOLDERS[entry.name == _PLACEHOLDERS[0]]
     member = '"name":' + _quote(placeholder)
@@ -338,10 +340,6 @@ def _template(entry: Entry, before: str | bytes, after: str | bytes) -> tuple[An
 
 
 _PLAIN = (str, int, float, bool, type(None))
-
-
-def _plain(value: Any) -> bool:
-    return type(value) in _PLAIN
 
 
 #: The state of each state text read lately (bounded: cleared past STATES_LIMIT; texts

@@ -9,10 +9,12 @@ from datetime import datetime, timedelta
 import attrs
 import pytest
 
+import beatcore
 from beatcore import serializer, storekit
 from beatcore.definition_cache import DEFINITION_TEXT_LIMIT, DefinitionCache
 from beatcore.entry import Entry, EntryState, checked_state
 from beatcore.errors import CorruptRecord
+from beatcore.plugins import get_plugins
 from beatcore.schedules import Interval
 from beatcore.store import Claim
 from beatcore.timeutil import UTC
@@ -95,3 +97,90 @@ def test_values_built_without_their_constructor_equal_the_constructed_ones() -> 
     assert type(claim) is Claim and claim == Claim(entry, state, recovered=True)
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         claim.recovered = False  # type: ignore[misc]
+
+
+class _Every:
+    """A schedule type of a plugin that comes and goes in these tests (two classes of one
+    type name: an upgraded plugin)."""
+
+    type_name = "tests.cache_every"
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.n == self.n  # type: ignore[attr-defined]
+
+    def to_dict(self) -> dict[str, int]:
+        return {"n": self.n}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, int]) -> _Every:
+        return cls(int(data["n"]))
+
+    def next_after(self, dt: datetime) -> datetime | None:
+        return dt + timedelta(seconds=self.n)
+
+
+class _EveryUpgraded(_Every):
+    pass
+
+
+class _TypePlugin:
+    def __init__(self, cls: type[_Every]) -> None:
+        self.cls = cls
+
+    @beatcore.hookimpl
+    def beatcore_schedule_types(self) -> list[type[_Every]]:
+        return [self.cls]
+
+
+def test_a_plugin_taken_out_or_changed_empties_the_caches_of_every_store() -> None:
+    plugins = get_plugins()
+    old = _TypePlugin(_Every)
+    plugins.register(old)
+    try:
+        caches = [DefinitionCache(), DefinitionCache()]
+        texts = {name: _text(name, schedule=_Every(5)) for name in ("a", "b")}
+        for cache in caches:
+            for name, text in texts.items():
+                assert type(cache.loads(text, name).schedule) is _Every
+        assert all(len(cache) == 2 for cache in caches)
+    finally:
+        plugins.unregister(old)
+    assert [len(cache) for cache in caches] == [0, 0]
+    for cache in caches:  # the type is gone: the record is unreadable, not served from memory
+        with pytest.raises(CorruptRecord, match=r"unknown schedule type 'tests\.cache_every'"):
+            cache.loads(texts["a"], "a")
+    new = _TypePlugin(_EveryUpgraded)
+    plugins.register(new)
+    try:
+        for cache in caches:
+            assert type(cache.loads(texts["b"], "b").schedule) is _EveryUpgraded
+    finally:
+        plugins.unregister(new)
+
+
+def test_registering_a_plugin_again_keeps_what_the_caches_hold() -> None:
+    cache = DefinitionCache()
+    text = _text("a")
+    first = cache.loads(text, "a")
+    plugins = get_plugins()
+    import beatcore.builtins
+
+    plugins.register(beatcore.builtins)  # registered already: nothing changes
+    assert cache.loads(text, "a") is first
+
+
+def test_the_serializer_forgets_its_templates_when_the_types_change() -> None:
+    names = ("t1", "t2", "t3")
+    for _ in range(2):  # the template is proven on its second read
+        for name in names:
+            serializer.loads_entry(_text(name), name)
+    assert serializer._TEMPLATES
+    plugin = _TypePlugin(_Every)
+    get_plugins().register(plugin)
+    try:
+        assert not serializer._TEMPLATES
+    finally:
+        get_plugins().unregister(plugin)
