@@ -53,7 +53,7 @@ from beatcore import Entry, Interval
 from bench.interleave import Contender, describe, interleave, paired, spread
 from bench.measure import Probe, RoundTripCounter, recorded_commands
 from bench.redbeat_side import RedBeatSide
-from bench.servers import RedisServer
+from bench.servers import HOST, RedisServer
 from bench.sides import PERIOD, TASK, entry_names
 
 #: The raw contenders: a redis-py PING (the cheapest one-round-trip call) and beatcore's own
@@ -174,7 +174,7 @@ def _changed_save_calls(url: str, port: int, names: Sequence[str]) -> list[bytes
 def _bare_connection(port: int, db: int) -> Any:
     """A connected redis-py connection to ``db`` of the server on ``port``, of its own: no
     pool and no client code around it."""
-    connection = redis.Connection(host="127.0.0.1", port=port, db=db)  # type: ignore[no-untyped-call]
+    connection = redis.Connection(host=HOST, port=port, db=db)  # type: ignore[no-untyped-call]
     connection.connect()  # type: ignore[no-untyped-call]
     return connection
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from beatcore.entry import Entry
 from beatcore.record_text import definition_halves, dumps_entry
-from beatcore.schedules.interval import Interval
+from beatcore.schedules.interval import written_alike
 from beatcore.schedules.shared import is_shared
 
 #: Most templates kept (the table starts again empty past it), and the longest text kept.
@@ -138,7 +138,7 @@ def _written_alike(entry: Entry, known: Entry) -> bool:
     schedule, other = entry.schedule, known.schedule
     task = entry.task
     return (
-        (schedule is other or (type(schedule) is Interval and schedule == other))
+        written_alike(schedule, other)
         and (task is known.task or (type(task) is str and task == known.task))
         and entry.enabled is known.enabled
         and entry.tz is known.tz

@@ -23,7 +23,7 @@ from beatcore.runs import (
     state_after_outcomes,
     state_after_sends,
 )
-from beatcore.schedules.interval import Interval
+from beatcore.schedules.interval import written_alike
 from beatcore.task_ids import TASK_ID_NAMESPACE as TASK_ID_NAMESPACE
 from beatcore.task_ids import task_id as task_id
 from beatcore.timeutil import UTC, zone
@@ -98,9 +98,7 @@ def timing_changed(old: Entry, new: Entry) -> bool:
     schedule, other = old.schedule, new.schedule
     return (
         not (
-            schedule is other
-            # an Interval's fields are its dict's (the anchor in UTC): equal, written alike
-            or (type(schedule) is Interval is type(other) and schedule == other)
+            written_alike(schedule, other)
             or (schedule.type_name == other.type_name and schedule.to_dict() == other.to_dict())
         )
         or (old.tz, old.start_at, old.end_at, old.max_runs)

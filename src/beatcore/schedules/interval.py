@@ -249,3 +249,14 @@ def _init_checked(interval: Interval, every: Any, anchor: Any, relative: Any) ->
     _INTERVAL_SETTERS[1](interval, _optional_aware(anchor))
     _INTERVAL_SETTERS[2](interval, relative)
     interval._check_relative(relative)
+
+
+def written_alike(schedule: object, other: object) -> bool:
+    """A quick test that two schedules write the same dict: the same object, or two equal
+    Intervals (an Interval's fields are its dict's, the anchor kept in UTC). False says
+    nothing: the caller compares the dicts, or decides otherwise.
+
+    Called for every entry :mod:`beatcore.entry_templates` is asked about and by
+    :func:`beatcore.timing.timing_changed`.
+    """
+    return schedule is other or (type(schedule) is Interval is type(other) and schedule == other)
