@@ -174,7 +174,24 @@ def press(driver: Any, target: str, by: str = "id") -> None:
 
     page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(by, target).click()
-    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 30).until(_left(expected_conditions.staleness_of(page)))
+
+
+def _left(stale: Any) -> Any:
+    """``stale`` (Selenium's staleness_of the old page), also true when Chromium, asked
+    about the old page's node while the new page replaces it, answers that the node no longer
+    belongs to the document rather than that it is stale: the page was left either way."""
+    from selenium.common.exceptions import WebDriverException
+
+    def left(driver: Any) -> bool:
+        try:
+            return bool(stale(driver))
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+
+    return left
 
 
 def fill(driver: Any, values: dict[str, str]) -> None:
